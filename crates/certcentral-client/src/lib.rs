@@ -1,0 +1,1 @@
+//! certcentral-client
