@@ -322,6 +322,33 @@ mod tests {
         }
     }
 
+    /// Editing a schema without regenerating is caught, naming the stale file.
+    #[test]
+    fn schema_edit_without_codegen_is_detected() {
+        let root = repo_root();
+        let scratch = std::env::temp_dir().join(format!("xtask-stale-{}", std::process::id()));
+        let copy = |rel: &str| {
+            let to = scratch.join(rel);
+            std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+            std::fs::copy(root.join(rel), &to).unwrap();
+        };
+        for generated in generate(&root).unwrap() {
+            copy(&generated.path);
+        }
+        for file in SCHEMA_FILES {
+            copy(file);
+        }
+        assert!(stale_files(&scratch).unwrap().is_empty());
+        let request = scratch.join(SCHEMA_FILES[0]);
+        let edited = std::fs::read_to_string(&request)
+            .unwrap()
+            .replacen("\"balance\",", "\"balance\", \"voucher\",", 1);
+        std::fs::write(&request, edited).unwrap();
+        let stale = stale_files(&scratch).unwrap();
+        std::fs::remove_dir_all(&scratch).ok();
+        assert!(stale.contains(&TYPES_OUTPUT.to_string()), "{stale:?}");
+    }
+
     #[test]
     fn strips_only_required_alternatives() {
         let schema = serde_json::json!({

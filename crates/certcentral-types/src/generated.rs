@@ -68,7 +68,9 @@ impl ::std::convert::From<CommonName> for ::std::string::String {
 }
 impl ::std::str::FromStr for CommonName {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -80,7 +82,9 @@ impl ::std::str::FromStr for CommonName {
 }
 impl ::std::convert::TryFrom<&str> for CommonName {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -153,7 +157,7 @@ impl CustomField {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum DownloadFormat {
     #[serde(rename = "pem_all")]
@@ -177,7 +181,9 @@ impl ::std::fmt::Display for DownloadFormat {
 }
 impl ::std::str::FromStr for DownloadFormat {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "pem_all" => Ok(Self::PemAll),
             "pem_noroot" => Ok(Self::PemNoroot),
@@ -189,7 +195,9 @@ impl ::std::str::FromStr for DownloadFormat {
 }
 impl ::std::convert::TryFrom<&str> for DownloadFormat {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -422,10 +430,7 @@ pub struct OrderRequestInfo {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub status: ::std::option::Option<crate::RequestStatus>,
     ///Request type, e.g. `new_request`.
-    #[serde(
-        rename = "type",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
 impl OrderRequestInfo {
@@ -481,7 +486,7 @@ impl OrderResponse {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum OrderStatusChange {
     #[serde(rename = "canceled")]
@@ -496,7 +501,9 @@ impl ::std::fmt::Display for OrderStatusChange {
 }
 impl ::std::str::FromStr for OrderStatusChange {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "canceled" => Ok(Self::Canceled),
             _ => Err("invalid value".into()),
@@ -505,7 +512,9 @@ impl ::std::str::FromStr for OrderStatusChange {
 }
 impl ::std::convert::TryFrom<&str> for OrderStatusChange {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -561,7 +570,9 @@ impl ::std::convert::From<OrganizationUnit> for ::std::string::String {
 }
 impl ::std::str::FromStr for OrganizationUnit {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if value.chars().count() > 64usize {
             return Err("longer than 64 characters".into());
         }
@@ -573,7 +584,9 @@ impl ::std::str::FromStr for OrganizationUnit {
 }
 impl ::std::convert::TryFrom<&str> for OrganizationUnit {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -626,7 +639,7 @@ impl Page {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum PaymentMethod {
     #[serde(rename = "balance")]
@@ -647,7 +660,9 @@ impl ::std::fmt::Display for PaymentMethod {
 }
 impl ::std::str::FromStr for PaymentMethod {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "balance" => Ok(Self::Balance),
             "card" => Ok(Self::Card),
@@ -658,7 +673,9 @@ impl ::std::str::FromStr for PaymentMethod {
 }
 impl ::std::convert::TryFrom<&str> for PaymentMethod {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -681,7 +698,7 @@ impl ::std::convert::TryFrom<::std::string::String> for PaymentMethod {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum ProductId {
     #[serde(rename = "client_premium_sha2")]
@@ -707,19 +724,25 @@ impl ::std::fmt::Display for ProductId {
 }
 impl ::std::str::FromStr for ProductId {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "client_premium_sha2" => Ok(Self::ClientPremiumSha2),
             "client_email_security_plus" => Ok(Self::ClientEmailSecurityPlus),
             "client_authentication_plus" => Ok(Self::ClientAuthenticationPlus),
-            "client_digital_signature_plus_sha2" => Ok(Self::ClientDigitalSignaturePlusSha2),
+            "client_digital_signature_plus_sha2" => {
+                Ok(Self::ClientDigitalSignaturePlusSha2)
+            }
             _ => Err("invalid value".into()),
         }
     }
 }
 impl ::std::convert::TryFrom<&str> for ProductId {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -755,10 +778,7 @@ pub struct ProductInfo {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub signature_hash_types: ::std::option::Option<SignatureHashTypes>,
     ///Product type.
-    #[serde(
-        rename = "type",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
 impl ProductInfo {
@@ -776,10 +796,7 @@ pub struct ProductRef {
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub name_id: ::std::option::Option<::std::string::String>,
     ///Product type.
-    #[serde(
-        rename = "type",
-        skip_serializing_if = "::std::option::Option::is_none"
-    )]
+    #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
     pub type_: ::std::option::Option<::std::string::String>,
 }
 impl ProductRef {
@@ -798,7 +815,7 @@ impl ProductRef {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum RequestDecision {
     #[serde(rename = "approved")]
@@ -816,7 +833,9 @@ impl ::std::fmt::Display for RequestDecision {
 }
 impl ::std::str::FromStr for RequestDecision {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "approved" => Ok(Self::Approved),
             "rejected" => Ok(Self::Rejected),
@@ -826,7 +845,9 @@ impl ::std::str::FromStr for RequestDecision {
 }
 impl ::std::convert::TryFrom<&str> for RequestDecision {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -864,7 +885,7 @@ impl RequestStatusUpdate {
     Hash,
     Ord,
     PartialEq,
-    PartialOrd,
+    PartialOrd
 )]
 pub enum SignatureHash {
     #[serde(rename = "sha256")]
@@ -879,7 +900,9 @@ impl ::std::fmt::Display for SignatureHash {
 }
 impl ::std::str::FromStr for SignatureHash {
     type Err = self::error::ConversionError;
-    fn from_str(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
             "sha256" => Ok(Self::Sha256),
             _ => Err("invalid value".into()),
@@ -888,7 +911,9 @@ impl ::std::str::FromStr for SignatureHash {
 }
 impl ::std::convert::TryFrom<&str> for SignatureHash {
     type Error = self::error::ConversionError;
-    fn try_from(value: &str) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         value.parse()
     }
 }
@@ -961,7 +986,9 @@ impl ::std::convert::From<ValidityYears> for i64 {
 }
 impl ::std::convert::TryFrom<i64> for ValidityYears {
     type Error = self::error::ConversionError;
-    fn try_from(value: i64) -> ::std::result::Result<Self, self::error::ConversionError> {
+    fn try_from(
+        value: i64,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
         if ![1_i64, 2_i64].contains(&value) {
             Err("invalid value".into())
         } else {
@@ -975,7 +1002,7 @@ impl<'de> ::serde::Deserialize<'de> for ValidityYears {
         D: ::serde::Deserializer<'de>,
     {
         Self::try_from(<i64>::deserialize(deserializer)?)
-            .map_err(|e| <D::Error as ::serde::de::Error>::custom(e.to_string()))
+            .map_err(|e| { <D::Error as ::serde::de::Error>::custom(e.to_string()) })
     }
 }
 /// Types for composing complex structures.
@@ -1011,7 +1038,9 @@ pub mod builder {
         {
             self.message = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for message: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for message: {e}")
+                });
             self
         }
     }
@@ -1041,11 +1070,18 @@ pub mod builder {
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
-        emails:
-            ::std::result::Result<::std::vec::Vec<::std::string::String>, ::std::string::String>,
-        organization_units:
-            ::std::result::Result<::std::vec::Vec<super::OrganizationUnit>, ::std::string::String>,
-        signature_hash: ::std::result::Result<super::SignatureHash, ::std::string::String>,
+        emails: ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
+        organization_units: ::std::result::Result<
+            ::std::vec::Vec<super::OrganizationUnit>,
+            ::std::string::String,
+        >,
+        signature_hash: ::std::result::Result<
+            super::SignatureHash,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for CertificateRequest {
         fn default() -> Self {
@@ -1066,7 +1102,9 @@ pub mod builder {
         {
             self.common_name = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for common_name: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for common_name: {e}")
+                });
             self
         }
         pub fn csr<T>(mut self, value: T) -> Self
@@ -1094,9 +1132,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::vec::Vec<super::OrganizationUnit>>,
             T::Error: ::std::fmt::Display,
         {
-            self.organization_units = value.try_into().map_err(|e| {
-                format!("error converting supplied value for organization_units: {e}")
-            });
+            self.organization_units = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for organization_units: {e}"
+                    )
+                });
             self
         }
         pub fn signature_hash<T>(mut self, value: T) -> Self
@@ -1106,7 +1148,9 @@ pub mod builder {
         {
             self.signature_hash = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for signature_hash: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for signature_hash: {e}")
+                });
             self
         }
     }
@@ -1170,9 +1214,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
-            self.subject_common_name = value.try_into().map_err(|e| {
-                format!("error converting supplied value for subject_common_name: {e}")
-            });
+            self.subject_common_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for subject_common_name: {e}"
+                    )
+                });
             self
         }
     }
@@ -1204,9 +1252,7 @@ pub mod builder {
     }
     impl ::std::default::Default for ContainerRef {
         fn default() -> Self {
-            Self {
-                id: Ok(Default::default()),
-            }
+            Self { id: Ok(Default::default()) }
         }
     }
     impl ContainerRef {
@@ -1272,7 +1318,10 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct CustomField {
-        metadata_id: ::std::result::Result<::std::num::NonZeroU64, ::std::string::String>,
+        metadata_id: ::std::result::Result<
+            ::std::num::NonZeroU64,
+            ::std::string::String,
+        >,
         value: ::std::result::Result<::std::string::String, ::std::string::String>,
     }
     impl ::std::default::Default for CustomField {
@@ -1291,7 +1340,9 @@ pub mod builder {
         {
             self.metadata_id = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for metadata_id: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for metadata_id: {e}")
+                });
             self
         }
         pub fn value<T>(mut self, value: T) -> Self
@@ -1355,16 +1406,12 @@ pub mod builder {
         fn try_from(
             value: EmailValidation,
         ) -> ::std::result::Result<Self, super::error::ConversionError> {
-            Ok(Self {
-                emails: value.emails?,
-            })
+            Ok(Self { emails: value.emails? })
         }
     }
     impl ::std::convert::From<super::EmailValidation> for EmailValidation {
         fn from(value: super::EmailValidation) -> Self {
-            Self {
-                emails: Ok(value.emails),
-            }
+            Self { emails: Ok(value.emails) }
         }
     }
     #[derive(Clone, Debug)]
@@ -1399,7 +1446,9 @@ pub mod builder {
         {
             self.date_emailed = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for date_emailed: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for date_emailed: {e}")
+                });
             self
         }
         pub fn email<T>(mut self, value: T) -> Self
@@ -1446,7 +1495,10 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct ErrorBody {
-        errors: ::std::result::Result<::std::vec::Vec<super::ApiErrorEntry>, ::std::string::String>,
+        errors: ::std::result::Result<
+            ::std::vec::Vec<super::ApiErrorEntry>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for ErrorBody {
         fn default() -> Self {
@@ -1472,16 +1524,12 @@ pub mod builder {
         fn try_from(
             value: ErrorBody,
         ) -> ::std::result::Result<Self, super::error::ConversionError> {
-            Ok(Self {
-                errors: value.errors?,
-            })
+            Ok(Self { errors: value.errors? })
         }
     }
     impl ::std::convert::From<super::ErrorBody> for ErrorBody {
         fn from(value: super::ErrorBody) -> Self {
-            Self {
-                errors: Ok(value.errors),
-            }
+            Self { errors: Ok(value.errors) }
         }
     }
     #[derive(Clone, Debug)]
@@ -1527,7 +1575,9 @@ pub mod builder {
     }
     impl ::std::convert::TryFrom<HashType> for super::HashType {
         type Error = super::error::ConversionError;
-        fn try_from(value: HashType) -> ::std::result::Result<Self, super::error::ConversionError> {
+        fn try_from(
+            value: HashType,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
             Ok(Self {
                 id: value.id?,
                 name: value.name?,
@@ -1582,7 +1632,9 @@ pub mod builder {
     }
     impl ::std::convert::TryFrom<NamedRef> for super::NamedRef {
         type Error = super::error::ConversionError;
-        fn try_from(value: NamedRef) -> ::std::result::Result<Self, super::error::ConversionError> {
+        fn try_from(
+            value: NamedRef,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
             Ok(Self {
                 id: value.id?,
                 name: value.name?,
@@ -1607,11 +1659,15 @@ pub mod builder {
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
-        emails:
-            ::std::result::Result<::std::vec::Vec<::std::string::String>, ::std::string::String>,
+        emails: ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
         id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-        organization_units:
-            ::std::result::Result<::std::vec::Vec<::std::string::String>, ::std::string::String>,
+        organization_units: ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
         serial_number: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -1652,7 +1708,9 @@ pub mod builder {
         {
             self.common_name = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for common_name: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for common_name: {e}")
+                });
             self
         }
         pub fn csr<T>(mut self, value: T) -> Self
@@ -1690,9 +1748,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
-            self.organization_units = value.try_into().map_err(|e| {
-                format!("error converting supplied value for organization_units: {e}")
-            });
+            self.organization_units = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for organization_units: {e}"
+                    )
+                });
             self
         }
         pub fn serial_number<T>(mut self, value: T) -> Self
@@ -1702,7 +1764,9 @@ pub mod builder {
         {
             self.serial_number = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for serial_number: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for serial_number: {e}")
+                });
             self
         }
         pub fn signature_hash<T>(mut self, value: T) -> Self
@@ -1712,7 +1776,9 @@ pub mod builder {
         {
             self.signature_hash = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for signature_hash: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for signature_hash: {e}")
+                });
             self
         }
         pub fn valid_from<T>(mut self, value: T) -> Self
@@ -1722,7 +1788,9 @@ pub mod builder {
         {
             self.valid_from = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for valid_from: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for valid_from: {e}")
+                });
             self
         }
         pub fn valid_till<T>(mut self, value: T) -> Self
@@ -1732,7 +1800,9 @@ pub mod builder {
         {
             self.valid_till = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for valid_till: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for valid_till: {e}")
+                });
             self
         }
     }
@@ -1771,13 +1841,18 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct OrderInfo {
-        auto_renew: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        auto_renew: ::std::result::Result<
+            ::std::option::Option<i64>,
+            ::std::string::String,
+        >,
         certificate: ::std::result::Result<
             ::std::option::Option<super::OrderCertificate>,
             ::std::string::String,
         >,
-        container:
-            ::std::result::Result<::std::option::Option<super::NamedRef>, ::std::string::String>,
+        container: ::std::result::Result<
+            ::std::option::Option<super::NamedRef>,
+            ::std::string::String,
+        >,
         custom_expiration_date: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -1787,22 +1862,38 @@ pub mod builder {
             ::std::string::String,
         >,
         id: ::std::result::Result<i64, ::std::string::String>,
-        organization:
-            ::std::result::Result<::std::option::Option<super::NamedRef>, ::std::string::String>,
+        organization: ::std::result::Result<
+            ::std::option::Option<super::NamedRef>,
+            ::std::string::String,
+        >,
         payment_method: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
-        product:
-            ::std::result::Result<::std::option::Option<super::ProductRef>, ::std::string::String>,
-        renewal_of_order_id:
-            ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-        requests:
-            ::std::result::Result<::std::vec::Vec<super::OrderRequestInfo>, ::std::string::String>,
-        skip_approval: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-        status:
-            ::std::result::Result<::std::option::Option<crate::OrderStatus>, ::std::string::String>,
-        validity_years: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        product: ::std::result::Result<
+            ::std::option::Option<super::ProductRef>,
+            ::std::string::String,
+        >,
+        renewal_of_order_id: ::std::result::Result<
+            ::std::option::Option<i64>,
+            ::std::string::String,
+        >,
+        requests: ::std::result::Result<
+            ::std::vec::Vec<super::OrderRequestInfo>,
+            ::std::string::String,
+        >,
+        skip_approval: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        status: ::std::result::Result<
+            ::std::option::Option<crate::OrderStatus>,
+            ::std::string::String,
+        >,
+        validity_years: ::std::result::Result<
+            ::std::option::Option<i64>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for OrderInfo {
         fn default() -> Self {
@@ -1832,7 +1923,9 @@ pub mod builder {
         {
             self.auto_renew = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for auto_renew: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for auto_renew: {e}")
+                });
             self
         }
         pub fn certificate<T>(mut self, value: T) -> Self
@@ -1842,7 +1935,9 @@ pub mod builder {
         {
             self.certificate = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for certificate: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for certificate: {e}")
+                });
             self
         }
         pub fn container<T>(mut self, value: T) -> Self
@@ -1852,7 +1947,9 @@ pub mod builder {
         {
             self.container = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for container: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for container: {e}")
+                });
             self
         }
         pub fn custom_expiration_date<T>(mut self, value: T) -> Self
@@ -1860,9 +1957,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
-            self.custom_expiration_date = value.try_into().map_err(|e| {
-                format!("error converting supplied value for custom_expiration_date: {e}")
-            });
+            self.custom_expiration_date = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for custom_expiration_date: {e}"
+                    )
+                });
             self
         }
         pub fn date_created<T>(mut self, value: T) -> Self
@@ -1872,7 +1973,9 @@ pub mod builder {
         {
             self.date_created = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for date_created: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for date_created: {e}")
+                });
             self
         }
         pub fn id<T>(mut self, value: T) -> Self
@@ -1892,7 +1995,9 @@ pub mod builder {
         {
             self.organization = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for organization: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for organization: {e}")
+                });
             self
         }
         pub fn payment_method<T>(mut self, value: T) -> Self
@@ -1902,7 +2007,9 @@ pub mod builder {
         {
             self.payment_method = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for payment_method: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for payment_method: {e}")
+                });
             self
         }
         pub fn product<T>(mut self, value: T) -> Self
@@ -1912,7 +2019,9 @@ pub mod builder {
         {
             self.product = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for product: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for product: {e}")
+                });
             self
         }
         pub fn renewal_of_order_id<T>(mut self, value: T) -> Self
@@ -1920,9 +2029,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<i64>>,
             T::Error: ::std::fmt::Display,
         {
-            self.renewal_of_order_id = value.try_into().map_err(|e| {
-                format!("error converting supplied value for renewal_of_order_id: {e}")
-            });
+            self.renewal_of_order_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for renewal_of_order_id: {e}"
+                    )
+                });
             self
         }
         pub fn requests<T>(mut self, value: T) -> Self
@@ -1932,7 +2045,9 @@ pub mod builder {
         {
             self.requests = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for requests: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for requests: {e}")
+                });
             self
         }
         pub fn skip_approval<T>(mut self, value: T) -> Self
@@ -1942,7 +2057,9 @@ pub mod builder {
         {
             self.skip_approval = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for skip_approval: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for skip_approval: {e}")
+                });
             self
         }
         pub fn status<T>(mut self, value: T) -> Self
@@ -1962,7 +2079,9 @@ pub mod builder {
         {
             self.validity_years = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for validity_years: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for validity_years: {e}")
+                });
             self
         }
     }
@@ -2011,8 +2130,14 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct OrderList {
-        orders: ::std::result::Result<::std::vec::Vec<super::OrderInfo>, ::std::string::String>,
-        page: ::std::result::Result<::std::option::Option<super::Page>, ::std::string::String>,
+        orders: ::std::result::Result<
+            ::std::vec::Vec<super::OrderInfo>,
+            ::std::string::String,
+        >,
+        page: ::std::result::Result<
+            ::std::option::Option<super::Page>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for OrderList {
         fn default() -> Self {
@@ -2065,8 +2190,14 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct OrderRequest {
-        auto_renew: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
-        certificate: ::std::result::Result<super::CertificateRequest, ::std::string::String>,
+        auto_renew: ::std::result::Result<
+            ::std::option::Option<i64>,
+            ::std::string::String,
+        >,
+        certificate: ::std::result::Result<
+            super::CertificateRequest,
+            ::std::string::String,
+        >,
         container: ::std::result::Result<
             ::std::option::Option<super::ContainerRef>,
             ::std::string::String,
@@ -2075,10 +2206,18 @@ pub mod builder {
             ::std::option::Option<::chrono::naive::NaiveDate>,
             ::std::string::String,
         >,
-        custom_fields:
-            ::std::result::Result<::std::vec::Vec<super::CustomField>, ::std::string::String>,
-        organization: ::std::result::Result<super::OrganizationRef, ::std::string::String>,
-        payment_method: ::std::result::Result<super::PaymentMethod, ::std::string::String>,
+        custom_fields: ::std::result::Result<
+            ::std::vec::Vec<super::CustomField>,
+            ::std::string::String,
+        >,
+        organization: ::std::result::Result<
+            super::OrganizationRef,
+            ::std::string::String,
+        >,
+        payment_method: ::std::result::Result<
+            super::PaymentMethod,
+            ::std::string::String,
+        >,
         renewal_of_order_id: ::std::result::Result<
             ::std::option::Option<::std::num::NonZeroU64>,
             ::std::string::String,
@@ -2113,7 +2252,9 @@ pub mod builder {
         {
             self.auto_renew = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for auto_renew: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for auto_renew: {e}")
+                });
             self
         }
         pub fn certificate<T>(mut self, value: T) -> Self
@@ -2123,7 +2264,9 @@ pub mod builder {
         {
             self.certificate = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for certificate: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for certificate: {e}")
+                });
             self
         }
         pub fn container<T>(mut self, value: T) -> Self
@@ -2133,17 +2276,25 @@ pub mod builder {
         {
             self.container = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for container: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for container: {e}")
+                });
             self
         }
         pub fn custom_expiration_date<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<::chrono::naive::NaiveDate>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+            >,
             T::Error: ::std::fmt::Display,
         {
-            self.custom_expiration_date = value.try_into().map_err(|e| {
-                format!("error converting supplied value for custom_expiration_date: {e}")
-            });
+            self.custom_expiration_date = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for custom_expiration_date: {e}"
+                    )
+                });
             self
         }
         pub fn custom_fields<T>(mut self, value: T) -> Self
@@ -2153,7 +2304,9 @@ pub mod builder {
         {
             self.custom_fields = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for custom_fields: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for custom_fields: {e}")
+                });
             self
         }
         pub fn organization<T>(mut self, value: T) -> Self
@@ -2163,7 +2316,9 @@ pub mod builder {
         {
             self.organization = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for organization: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for organization: {e}")
+                });
             self
         }
         pub fn payment_method<T>(mut self, value: T) -> Self
@@ -2173,7 +2328,9 @@ pub mod builder {
         {
             self.payment_method = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for payment_method: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for payment_method: {e}")
+                });
             self
         }
         pub fn renewal_of_order_id<T>(mut self, value: T) -> Self
@@ -2181,9 +2338,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
             T::Error: ::std::fmt::Display,
         {
-            self.renewal_of_order_id = value.try_into().map_err(|e| {
-                format!("error converting supplied value for renewal_of_order_id: {e}")
-            });
+            self.renewal_of_order_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for renewal_of_order_id: {e}"
+                    )
+                });
             self
         }
         pub fn skip_approval<T>(mut self, value: T) -> Self
@@ -2193,7 +2354,9 @@ pub mod builder {
         {
             self.skip_approval = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for skip_approval: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for skip_approval: {e}")
+                });
             self
         }
         pub fn validity_years<T>(mut self, value: T) -> Self
@@ -2203,7 +2366,9 @@ pub mod builder {
         {
             self.validity_years = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for validity_years: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for validity_years: {e}")
+                });
             self
         }
     }
@@ -2392,16 +2557,23 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct OrderResponse {
-        certificate_chain:
-            ::std::result::Result<::std::vec::Vec<super::ChainCertificate>, ::std::string::String>,
-        certificate_id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        certificate_chain: ::std::result::Result<
+            ::std::vec::Vec<super::ChainCertificate>,
+            ::std::string::String,
+        >,
+        certificate_id: ::std::result::Result<
+            ::std::option::Option<i64>,
+            ::std::string::String,
+        >,
         id: ::std::result::Result<i64, ::std::string::String>,
         organization: ::std::result::Result<
             ::std::option::Option<super::CreatedOrganization>,
             ::std::string::String,
         >,
-        requests:
-            ::std::result::Result<::std::vec::Vec<super::OrderRequestRef>, ::std::string::String>,
+        requests: ::std::result::Result<
+            ::std::vec::Vec<super::OrderRequestRef>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for OrderResponse {
         fn default() -> Self {
@@ -2422,7 +2594,9 @@ pub mod builder {
         {
             self.certificate_chain = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for certificate_chain: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for certificate_chain: {e}")
+                });
             self
         }
         pub fn certificate_id<T>(mut self, value: T) -> Self
@@ -2432,7 +2606,9 @@ pub mod builder {
         {
             self.certificate_id = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for certificate_id: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for certificate_id: {e}")
+                });
             self
         }
         pub fn id<T>(mut self, value: T) -> Self
@@ -2447,12 +2623,16 @@ pub mod builder {
         }
         pub fn organization<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<::std::option::Option<super::CreatedOrganization>>,
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::CreatedOrganization>,
+            >,
             T::Error: ::std::fmt::Display,
         {
             self.organization = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for organization: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for organization: {e}")
+                });
             self
         }
         pub fn requests<T>(mut self, value: T) -> Self
@@ -2462,7 +2642,9 @@ pub mod builder {
         {
             self.requests = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for requests: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for requests: {e}")
+                });
             self
         }
     }
@@ -2633,7 +2815,9 @@ pub mod builder {
     }
     impl ::std::convert::TryFrom<Page> for super::Page {
         type Error = super::error::ConversionError;
-        fn try_from(value: Page) -> ::std::result::Result<Self, super::error::ConversionError> {
+        fn try_from(
+            value: Page,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
             Ok(Self {
                 limit: value.limit?,
                 offset: value.offset?,
@@ -2652,11 +2836,22 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct ProductInfo {
-        allow_auto_renew: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-        allowed_validity_years: ::std::result::Result<::std::vec::Vec<i64>, ::std::string::String>,
-        csr_required: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-        custom_expiration_date_allowed:
-            ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+        allow_auto_renew: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        allowed_validity_years: ::std::result::Result<
+            ::std::vec::Vec<i64>,
+            ::std::string::String,
+        >,
+        csr_required: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        custom_expiration_date_allowed: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
         name: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -2693,7 +2888,9 @@ pub mod builder {
         {
             self.allow_auto_renew = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for allow_auto_renew: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for allow_auto_renew: {e}")
+                });
             self
         }
         pub fn allowed_validity_years<T>(mut self, value: T) -> Self
@@ -2701,9 +2898,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::vec::Vec<i64>>,
             T::Error: ::std::fmt::Display,
         {
-            self.allowed_validity_years = value.try_into().map_err(|e| {
-                format!("error converting supplied value for allowed_validity_years: {e}")
-            });
+            self.allowed_validity_years = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for allowed_validity_years: {e}"
+                    )
+                });
             self
         }
         pub fn csr_required<T>(mut self, value: T) -> Self
@@ -2713,7 +2914,9 @@ pub mod builder {
         {
             self.csr_required = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for csr_required: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for csr_required: {e}")
+                });
             self
         }
         pub fn custom_expiration_date_allowed<T>(mut self, value: T) -> Self
@@ -2721,9 +2924,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<bool>>,
             T::Error: ::std::fmt::Display,
         {
-            self.custom_expiration_date_allowed = value.try_into().map_err(|e| {
-                format!("error converting supplied value for custom_expiration_date_allowed: {e}")
-            });
+            self.custom_expiration_date_allowed = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for custom_expiration_date_allowed: {e}"
+                    )
+                });
             self
         }
         pub fn name<T>(mut self, value: T) -> Self
@@ -2743,7 +2950,9 @@ pub mod builder {
         {
             self.name_id = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for name_id: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for name_id: {e}")
+                });
             self
         }
         pub fn signature_hash_types<T>(mut self, value: T) -> Self
@@ -2751,9 +2960,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<super::SignatureHashTypes>>,
             T::Error: ::std::fmt::Display,
         {
-            self.signature_hash_types = value.try_into().map_err(|e| {
-                format!("error converting supplied value for signature_hash_types: {e}")
-            });
+            self.signature_hash_types = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for signature_hash_types: {e}"
+                    )
+                });
             self
         }
         pub fn type_<T>(mut self, value: T) -> Self
@@ -2840,7 +3053,9 @@ pub mod builder {
         {
             self.name_id = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for name_id: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for name_id: {e}")
+                });
             self
         }
         pub fn type_<T>(mut self, value: T) -> Self
@@ -2899,7 +3114,9 @@ pub mod builder {
         {
             self.processor_comment = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for processor_comment: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for processor_comment: {e}")
+                });
             self
         }
         pub fn status<T>(mut self, value: T) -> Self
@@ -2934,8 +3151,10 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct SignatureHashTypes {
-        allowed_hash_types:
-            ::std::result::Result<::std::vec::Vec<super::HashType>, ::std::string::String>,
+        allowed_hash_types: ::std::result::Result<
+            ::std::vec::Vec<super::HashType>,
+            ::std::string::String,
+        >,
         default_hash_type_id: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -2955,9 +3174,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::vec::Vec<super::HashType>>,
             T::Error: ::std::fmt::Display,
         {
-            self.allowed_hash_types = value.try_into().map_err(|e| {
-                format!("error converting supplied value for allowed_hash_types: {e}")
-            });
+            self.allowed_hash_types = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for allowed_hash_types: {e}"
+                    )
+                });
             self
         }
         pub fn default_hash_type_id<T>(mut self, value: T) -> Self
@@ -2965,9 +3188,13 @@ pub mod builder {
             T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
             T::Error: ::std::fmt::Display,
         {
-            self.default_hash_type_id = value.try_into().map_err(|e| {
-                format!("error converting supplied value for default_hash_type_id: {e}")
-            });
+            self.default_hash_type_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for default_hash_type_id: {e}"
+                    )
+                });
             self
         }
     }
@@ -2992,10 +3219,15 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct StatusChange {
-        certificate_id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        certificate_id: ::std::result::Result<
+            ::std::option::Option<i64>,
+            ::std::string::String,
+        >,
         order_id: ::std::result::Result<i64, ::std::string::String>,
-        status:
-            ::std::result::Result<::std::option::Option<crate::OrderStatus>, ::std::string::String>,
+        status: ::std::result::Result<
+            ::std::option::Option<crate::OrderStatus>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for StatusChange {
         fn default() -> Self {
@@ -3014,7 +3246,9 @@ pub mod builder {
         {
             self.certificate_id = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for certificate_id: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for certificate_id: {e}")
+                });
             self
         }
         pub fn order_id<T>(mut self, value: T) -> Self
@@ -3024,7 +3258,9 @@ pub mod builder {
         {
             self.order_id = value
                 .try_into()
-                .map_err(|e| format!("error converting supplied value for order_id: {e}"));
+                .map_err(|e| {
+                    format!("error converting supplied value for order_id: {e}")
+                });
             self
         }
         pub fn status<T>(mut self, value: T) -> Self
@@ -3061,7 +3297,10 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct StatusChanges {
-        orders: ::std::result::Result<::std::vec::Vec<super::StatusChange>, ::std::string::String>,
+        orders: ::std::result::Result<
+            ::std::vec::Vec<super::StatusChange>,
+            ::std::string::String,
+        >,
     }
     impl ::std::default::Default for StatusChanges {
         fn default() -> Self {
@@ -3087,16 +3326,12 @@ pub mod builder {
         fn try_from(
             value: StatusChanges,
         ) -> ::std::result::Result<Self, super::error::ConversionError> {
-            Ok(Self {
-                orders: value.orders?,
-            })
+            Ok(Self { orders: value.orders? })
         }
     }
     impl ::std::convert::From<super::StatusChanges> for StatusChanges {
         fn from(value: super::StatusChanges) -> Self {
-            Self {
-                orders: Ok(value.orders),
-            }
+            Self { orders: Ok(value.orders) }
         }
     }
 }
@@ -3112,12 +3347,18 @@ pub mod error {
     pub struct ConversionError(::std::borrow::Cow<'static, str>);
     impl ::std::error::Error for ConversionError {}
     impl ::std::fmt::Display for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Display::fmt(&self.0, f)
         }
     }
     impl ::std::fmt::Debug for ConversionError {
-        fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+        fn fmt(
+            &self,
+            f: &mut ::std::fmt::Formatter<'_>,
+        ) -> Result<(), ::std::fmt::Error> {
             ::std::fmt::Debug::fmt(&self.0, f)
         }
     }
@@ -3233,7 +3474,9 @@ impl<'de> ::serde::Deserialize<'de> for OrderStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         Ok(Self::from(value))
     }
 }
@@ -3253,7 +3496,12 @@ pub enum RequestStatus {
 }
 impl RequestStatus {
     /// Every known value, in schema order.
-    pub const KNOWN: &'static [&'static str] = &["pending", "submitted", "approved", "rejected"];
+    pub const KNOWN: &'static [&'static str] = &[
+        "pending",
+        "submitted",
+        "approved",
+        "rejected",
+    ];
     /// The wire value.
     pub fn as_str(&self) -> &str {
         match self {
@@ -3308,7 +3556,9 @@ impl<'de> ::serde::Deserialize<'de> for RequestStatus {
     fn deserialize<D: ::serde::Deserializer<'de>>(
         deserializer: D,
     ) -> ::std::result::Result<Self, D::Error> {
-        let value = <::std::string::String as ::serde::Deserialize>::deserialize(deserializer)?;
+        let value = <::std::string::String as ::serde::Deserialize>::deserialize(
+            deserializer,
+        )?;
         Ok(Self::from(value))
     }
 }
