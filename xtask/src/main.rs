@@ -7,6 +7,7 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   codegen          regenerate code from schema/
   codegen --check  fail (exit 1) when committed generated code is stale
+  release-check    version, lean-dependency, packaging, publish dry-run, docs and feature checks
   help             print this message";
 
 fn main() -> ExitCode {
@@ -29,6 +30,7 @@ fn main() -> ExitCode {
             }
             stale.is_empty()
         }),
+        ["release-check"] => xtask::release::release_check(&root).map(|()| true),
         ["help"] | ["--help"] | ["-h"] => {
             println!("{USAGE}");
             Ok(true)

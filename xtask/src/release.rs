@@ -1,0 +1,316 @@
+//! `cargo xtask release-check`: everything a release needs, in one command.
+//!
+//! 1. one shared version across the publishable crates;
+//! 2. lean reuse: no HTTP, async runtime or TLS crate among the normal dependencies of
+//!    `certcentral-types` and `certcentral-validate` (with and without default features);
+//! 3. packaging: `cargo package --list` of every publishable crate holds what it needs and
+//!    nothing surprising, and no file over the size limit;
+//! 4. `cargo publish --dry-run --no-verify` for the workspace;
+//! 5. docs: `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS=-D warnings`;
+//! 6. every documented feature combination builds (`cargo check`).
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+/// Crates that are published, in dependency order.
+pub const PUBLISHED: &[&str] = &[
+    "certcentral-types",
+    "certcentral-validate",
+    "certcentral-sandbox",
+    "certcentral-client",
+    "certcentral-cli",
+];
+
+/// Crates reused by programs that never make an HTTP call.
+pub const LEAN: &[&str] = &["certcentral-types", "certcentral-validate"];
+
+/// Dependencies that must never reach a lean crate's normal dependencies.
+pub const FORBIDDEN_IN_LEAN: &[&str] = &[
+    "reqwest",
+    "tokio",
+    "hyper",
+    "hyper-util",
+    "rustls",
+    "axum",
+    "h2",
+    "native-tls",
+    "openssl",
+];
+
+/// Feature combinations that must build, as `cargo check` arguments.
+pub const FEATURE_MATRIX: &[&[&str]] = &[
+    &["-p", "certcentral-types", "--no-default-features"],
+    &["-p", "certcentral-validate", "--no-default-features"],
+    &["-p", "certcentral-validate", "--all-features"],
+    &["-p", "certcentral-client", "--no-default-features"],
+    &["-p", "certcentral-client", "--all-features"],
+    &["-p", "certcentral-sandbox"],
+    &["-p", "certcentral-cli"],
+];
+
+/// Largest file a package may carry.
+pub const MAX_PACKAGED_FILE: u64 = 512 * 1024;
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string()))
+}
+
+fn run(root: &Path, cmd: &mut Command, what: &str) -> Result<String> {
+    eprintln!("release-check: {what}");
+    let out = cmd
+        .current_dir(root)
+        .output()
+        .with_context(|| format!("running {what}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what} failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs every check; the first failure stops the run.
+pub fn release_check(root: &Path) -> Result<()> {
+    check_versions(root)?;
+    for krate in LEAN {
+        for features in [&[][..], &["--no-default-features"][..]] {
+            let deps = normal_dependencies(root, krate, features)?;
+            let bad = forbidden_dependencies(&deps);
+            if !bad.is_empty() {
+                bail!("{krate} ({features:?}) pulls in {bad:?} among its normal dependencies");
+            }
+        }
+    }
+    for krate in PUBLISHED {
+        let files = run(
+            root,
+            cargo().args(["package", "--list", "--allow-dirty", "-p", krate]),
+            &format!("cargo package --list -p {krate}"),
+        )?;
+        let files: Vec<&str> = files.lines().collect();
+        let problems = package_problems(krate, &files);
+        if !problems.is_empty() {
+            bail!("package {krate}:\n  {}", problems.join("\n  "));
+        }
+        let dir = root.join("crates").join(krate);
+        for file in &files {
+            let path = dir.join(file);
+            if let Ok(meta) = std::fs::metadata(&path) {
+                if meta.len() > MAX_PACKAGED_FILE {
+                    bail!(
+                        "package {krate}: {file} is {} bytes (limit {MAX_PACKAGED_FILE})",
+                        meta.len()
+                    );
+                }
+            }
+        }
+    }
+    run(
+        root,
+        cargo().args([
+            "publish",
+            "--dry-run",
+            "--no-verify",
+            "--allow-dirty",
+            "--workspace",
+        ]),
+        "cargo publish --dry-run --workspace",
+    )?;
+    run(
+        root,
+        cargo()
+            .args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+        "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)",
+    )?;
+    for args in FEATURE_MATRIX {
+        run(
+            root,
+            cargo().arg("check").args(*args),
+            &format!("cargo check {}", args.join(" ")),
+        )?;
+    }
+    eprintln!("release-check: all checks passed");
+    Ok(())
+}
+
+/// Fails unless every published crate has the workspace's one version.
+pub fn check_versions(root: &Path) -> Result<()> {
+    let meta = run(
+        root,
+        cargo().args(["metadata", "--format-version", "1", "--no-deps"]),
+        "cargo metadata",
+    )?;
+    let meta: Value = serde_json::from_str(&meta)?;
+    let mut versions = std::collections::BTreeMap::new();
+    for pkg in meta["packages"].as_array().into_iter().flatten() {
+        let name = pkg["name"].as_str().unwrap_or_default();
+        if PUBLISHED.contains(&name) {
+            versions.insert(
+                name.to_string(),
+                pkg["version"].as_str().unwrap_or_default().to_string(),
+            );
+        }
+    }
+    let distinct: std::collections::BTreeSet<_> = versions.values().collect();
+    if versions.len() != PUBLISHED.len() || distinct.len() != 1 {
+        bail!("published crates must share one version: {versions:?}");
+    }
+    Ok(())
+}
+
+/// Names of the normal (non-dev, non-build) dependencies of `krate`, transitively.
+pub fn normal_dependencies(root: &Path, krate: &str, features: &[&str]) -> Result<Vec<String>> {
+    let out = run(
+        root,
+        cargo()
+            .args([
+                "tree", "-p", krate, "-e", "normal", "--prefix", "none", "--format", "{p}",
+            ])
+            .args(features),
+        &format!("cargo tree -p {krate} -e normal {}", features.join(" ")),
+    )?;
+    Ok(parse_tree_names(&out))
+}
+
+/// Package names from `cargo tree --prefix none --format {p}` output.
+pub fn parse_tree_names(out: &str) -> Vec<String> {
+    let mut names: Vec<String> = out
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .map(str::to_string)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// The forbidden crates among `deps`.
+pub fn forbidden_dependencies(deps: &[String]) -> Vec<String> {
+    deps.iter()
+        .filter(|d| FORBIDDEN_IN_LEAN.contains(&d.as_str()))
+        .cloned()
+        .collect()
+}
+
+/// What is wrong with a package's file list: required files missing, unexpected files present.
+pub fn package_problems(krate: &str, files: &[&str]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut required = vec!["Cargo.toml", "README.md", "LICENSE-MIT", "LICENSE-APACHE"];
+    match krate {
+        "certcentral-types" => required.extend([
+            "src/lib.rs",
+            "src/generated.rs",
+            "schema/order-request.schema.json",
+            "schema/order-response.schema.json",
+            "schema/error.schema.json",
+        ]),
+        "certcentral-client" => required.extend(["src/lib.rs", "src/generated.rs"]),
+        "certcentral-cli" => required.push("src/main.rs"),
+        _ => required.push("src/lib.rs"),
+    }
+    for need in required {
+        if !files.contains(&need) {
+            problems.push(format!("missing {need}"));
+        }
+    }
+    for file in files {
+        if !expected_in_package(file) {
+            problems.push(format!("unexpected {file}"));
+        }
+    }
+    problems
+}
+
+fn expected_in_package(file: &str) -> bool {
+    const EXACT: &[&str] = &[
+        "Cargo.toml",
+        "Cargo.toml.orig",
+        "Cargo.lock",
+        "README.md",
+        "LICENSE-MIT",
+        "LICENSE-APACHE",
+        ".cargo_vcs_info.json",
+    ];
+    if EXACT.contains(&file) {
+        return true;
+    }
+    let (dir, rest) = file.split_once('/').unwrap_or(("", file));
+    match dir {
+        "src" | "examples" | "benches" => rest.ends_with(".rs"),
+        "schema" => rest.ends_with(".json"),
+        "tests" => {
+            rest.ends_with(".rs")
+                || rest.ends_with(".snap")
+                || rest.starts_with("fixtures/")
+                || rest.ends_with(".json")
+                || rest.ends_with(".csv")
+                || rest.ends_with(".pem")
+        }
+        "proptest-regressions" => rest.ends_with(".txt"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lean_check_flags_forbidden_crates() {
+        let names = parse_tree_names("serde v1.0.0\nreqwest v0.12.0 (proc-macro)\ntokio v1.0.0\n");
+        assert_eq!(forbidden_dependencies(&names), vec!["reqwest", "tokio"]);
+        assert!(forbidden_dependencies(&parse_tree_names("serde v1\nchrono v0.4\n")).is_empty());
+    }
+
+    #[test]
+    fn package_lists_are_checked_both_ways() {
+        let good = [
+            "Cargo.toml",
+            "README.md",
+            "LICENSE-MIT",
+            "LICENSE-APACHE",
+            "src/lib.rs",
+            "tests/snapshots/a.snap",
+        ];
+        assert!(package_problems("certcentral-validate", &good).is_empty());
+        let bad = ["Cargo.toml", "src/lib.rs", "target/debug/x", "notes.txt"];
+        let problems = package_problems("certcentral-validate", &bad);
+        assert!(
+            problems.contains(&"missing README.md".to_string()),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"unexpected target/debug/x".to_string()),
+            "{problems:?}"
+        );
+        assert!(
+            problems.contains(&"unexpected notes.txt".to_string()),
+            "{problems:?}"
+        );
+        let types = package_problems("certcentral-types", &good);
+        assert!(
+            types.contains(&"missing src/generated.rs".to_string()),
+            "{types:?}"
+        );
+    }
+
+    /// The real dependency graph of the lean crates (reads `cargo tree`; no build).
+    #[test]
+    fn lean_crates_have_no_http_async_or_tls_dependencies() {
+        let root = crate::repo_root();
+        for krate in LEAN {
+            for features in [&[][..], &["--no-default-features"][..]] {
+                let deps = normal_dependencies(&root, krate, features).expect("cargo tree runs");
+                assert!(deps.iter().any(|d| d == "serde"), "{krate}: {deps:?}");
+                let bad = forbidden_dependencies(&deps);
+                assert!(bad.is_empty(), "{krate} {features:?} depends on {bad:?}");
+            }
+        }
+    }
+}
