@@ -5,6 +5,8 @@
 //! formatted with prettyplease, so it is deterministic byte for byte; `--check` compares instead
 //! of writing (rust-analyzer's pattern), and a test runs the same comparison.
 
+pub mod release;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
