@@ -1,1 +1,2 @@
-//! End-to-end tests across crates.
+//! End-to-end tests across the certcentral crates live in `tests/`: the client, the validation
+//! library and the sandbox talking real HTTP on 127.0.0.1.
