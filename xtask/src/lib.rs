@@ -1,7 +1,9 @@
 //! Project automation for certcentral: `cargo xtask codegen [--check]`.
 //!
 //! Code generation reads the hand-written JSON Schema files in `schema/`, turns them into Rust
-//! types with typify, and writes `crates/certcentral-types/src/generated.rs`. The output is
+//! types with typify, and writes `crates/certcentral-types/src/generated.rs`; it also reads the
+//! endpoints manifest `schema/endpoints.json` and writes the client's endpoint methods to
+//! `crates/certcentral-client/src/generated.rs` (see [`endpoints`]). The output is
 //! formatted with prettyplease, so it is deterministic byte for byte; `--check` compares instead
 //! of writing (rust-analyzer's pattern), and a test runs the same comparison.
 
@@ -12,6 +14,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use quote::{format_ident, quote};
 use serde_json::Value;
+
+pub mod endpoints;
 
 /// The schema files that codegen reads, in order, relative to the repository root.
 pub const SCHEMA_FILES: &[&str] = &[
@@ -62,6 +66,14 @@ pub fn generate(root: &Path) -> Result<Vec<Generated>> {
         path: TYPES_OUTPUT.to_string(),
         contents: generate_types(&schemas)?,
     }];
+    // The client's endpoint methods, from the endpoints manifest checked against the schemas.
+    let manifest_path = root.join(endpoints::MANIFEST);
+    let manifest = std::fs::read_to_string(&manifest_path)
+        .with_context(|| format!("reading {}", manifest_path.display()))?;
+    out.push(Generated {
+        path: endpoints::CLIENT_OUTPUT.to_string(),
+        contents: endpoints::generate_client(&manifest, &schemas)?,
+    });
     // The types crate bundles the schema files (`include_str!`), so it carries its own copy
     // and stays self-contained when packaged.
     for file in SCHEMA_FILES {
@@ -340,11 +352,14 @@ mod tests {
         for file in SCHEMA_FILES {
             copy(file);
         }
+        copy(endpoints::MANIFEST);
         assert!(stale_files(&scratch).unwrap().is_empty());
         let request = scratch.join(SCHEMA_FILES[0]);
-        let edited = std::fs::read_to_string(&request)
-            .unwrap()
-            .replacen("\"balance\",", "\"balance\", \"voucher\",", 1);
+        let edited = std::fs::read_to_string(&request).unwrap().replacen(
+            "\"balance\",",
+            "\"balance\", \"voucher\",",
+            1,
+        );
         std::fs::write(&request, edited).unwrap();
         let stale = stale_files(&scratch).unwrap();
         std::fs::remove_dir_all(&scratch).ok();
@@ -372,5 +387,97 @@ mod tests {
             vec![("S".to_string(), vec!["a_b".to_string()])]
         );
         assert_eq!(pascal_case("waiting_pickup"), "WaitingPickup");
+    }
+}
+
+#[cfg(test)]
+mod endpoint_tests {
+    use super::*;
+
+    fn schemas() -> Vec<(&'static str, Value)> {
+        SCHEMA_FILES
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+                (*file, serde_json::from_str(&text).unwrap())
+            })
+            .collect()
+    }
+
+    fn manifest_text() -> String {
+        std::fs::read_to_string(repo_root().join(endpoints::MANIFEST)).unwrap()
+    }
+
+    #[test]
+    fn manifest_schema_refs_all_exist() {
+        let manifest = endpoints::parse_manifest(&manifest_text()).unwrap();
+        let names = endpoints::schema_type_names(&schemas());
+        let mut refs = 0;
+        for ep in &manifest.endpoints {
+            for schema in ep.request.iter().chain(ep.response.schema.iter()) {
+                assert!(
+                    names.contains(schema),
+                    "{}: {schema} is not in the schema",
+                    ep.name
+                );
+                refs += 1;
+            }
+        }
+        assert!(refs >= 8, "expected request/response refs, found {refs}");
+        let problems = endpoints::check_manifest(&manifest, &schemas());
+        assert!(problems.is_empty(), "{problems:#?}");
+    }
+
+    #[test]
+    fn manifest_covers_the_issue_endpoints() {
+        let manifest = endpoints::parse_manifest(&manifest_text()).unwrap();
+        let names: Vec<&str> = manifest.endpoints.iter().map(|e| e.name.as_str()).collect();
+        for needed in [
+            "raw_order_client_certificate",
+            "order_info",
+            "list_orders",
+            "status_changes",
+            "update_request_status",
+            "cancel_order",
+            "download_by_certificate",
+            "download_by_order",
+            "product_info",
+        ] {
+            assert!(
+                names.contains(&needed),
+                "{needed} missing from the manifest"
+            );
+        }
+    }
+
+    #[test]
+    fn manifest_errors_are_reported() {
+        let bad = serde_json::json!({"endpoints": [{
+            "name": "order_info", "visibility": "pub", "doc": "x", "method": "POST",
+            "path": "/order/{order_id}/{other}",
+            "path_params": [{"name": "order_id", "type": "Nope", "doc": "x"}],
+            "query_params": [{"name": "limit", "type": "integer", "doc": "x"}],
+            "request": "MissingBody",
+            "response": {"kind": "json", "schema": "MissingResponse"},
+            "success": 302, "idempotent": true
+        }]});
+        let manifest = endpoints::parse_manifest(&bad.to_string()).unwrap();
+        let problems = endpoints::check_manifest(&manifest, &schemas()).join("\n");
+        for expected in [
+            "success status 302 is not 2xx",
+            "a POST cannot be marked idempotent",
+            "differ from path_params",
+            "unknown type \"Nope\"",
+            "optional query parameters need a query_struct",
+            "request schema \"MissingBody\" does not exist",
+            "response schema \"MissingResponse\" does not exist",
+        ] {
+            assert!(
+                problems.contains(expected),
+                "missing {expected:?} in:\n{problems}"
+            );
+        }
+        assert!(endpoints::generate_client(&bad.to_string(), &schemas()).is_err());
+        assert!(endpoints::parse_manifest(r#"{"endpoints": [], "extra": 1}"#).is_err());
     }
 }

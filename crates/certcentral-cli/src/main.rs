@@ -1,39 +1,152 @@
 //! `certcentral`: order DigiCert CertCentral client certificates from the command line.
 //!
-//! The binary is thin: argument handling and output. The logic lives in the library crates.
+//! The binary is thin: argument parsing and dispatch. The logic lives in the
+//! `certcentral_cli` library (and the other crates of the workspace).
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use certcentral_cli::commands::{lifecycle, order};
+use certcentral_cli::logging::{self, LogFormat};
+use certcentral_cli::{Output, exit};
+use certcentral_types::RequestDecision;
+use clap::{ArgAction, Parser, Subcommand};
 
-mod exit;
+mod bulk_cmd;
+mod sandbox_cmd;
+mod schema_cmd;
 mod validate_cmd;
+
+const AFTER_HELP: &str = "\
+Credentials: the API key is read from the DIGICERT_API_KEY environment variable, or from the
+file given by --api-key-file FILE (or DIGICERT_API_KEY_FILE); never from a command-line value.
+--sandbox needs no key: it runs a local emulator of the API inside this process.
+
+Exit codes:
+  0  done
+  1  failed (API error, invalid order)
+  2  usage error (bad arguments, unreadable input, an output file already exists)
+  3  still pending at --timeout (the order exists; the message says how to resume)
+  4  outcome unknown (the order may exist; the message says how to check)";
 
 /// Order, follow, approve and download DigiCert CertCentral client certificates.
 #[derive(Debug, Parser)]
-#[command(name = "certcentral", version, about, long_about = None)]
+#[command(name = "certcentral", version, about, long_about = None, after_help = AFTER_HELP)]
 struct Cli {
+    /// More logs on stderr: -v info, -vv debug, -vvv trace.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Fewer messages: -q errors only, -qq no logs.
+    #[arg(short, long, action = ArgAction::Count, global = true, conflicts_with = "verbose")]
+    quiet: u8,
+    /// Print exactly one JSON object on stdout (errors too).
+    #[arg(long, global = true)]
+    json: bool,
+    /// Log format on stderr.
+    #[arg(long, value_enum, value_name = "FORMAT", global = true, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Generate a key and CSR locally and order a client certificate (--wait to get it).
+    #[command(after_help = AFTER_HELP)]
+    Order(Box<order::Args>),
+    /// Show an order's status, certificate and requests.
+    Status(lifecycle::StatusArgs),
+    /// Approve a pending request.
+    Approve(lifecycle::DecisionArgs),
+    /// Reject a pending request.
+    Reject(lifecycle::DecisionArgs),
+    /// Cancel a pending order.
+    Cancel(lifecycle::CancelArgs),
+    /// Download an issued certificate.
+    Download(lifecycle::DownloadArgs),
+    /// List recent orders for a common name (e.g. after an unknown outcome).
+    Orders(lifecycle::OrdersArgs),
+    /// Show the settings of the four client-certificate products.
+    Products(lifecycle::ProductsArgs),
+    /// Show one product's settings.
+    Product(lifecycle::ProductArgs),
+    /// Order certificates for a whole roster (CSV or JSON Lines): journaled, crash-safe,
+    /// never twice, at the rate limit.
+    #[command(after_help = bulk_cmd::AFTER_HELP)]
+    Bulk(Box<bulk_cmd::Args>),
     /// Check an order body against every documented constraint, without sending it.
     Validate(validate_cmd::Args),
+    /// Print the bundled JSON Schema of the request, response or error body.
+    Schema(schema_cmd::Args),
+    /// Run a local emulator of the CertCentral API (prints its base URL, runs until Ctrl-C).
+    Sandbox(sandbox_cmd::Args),
 }
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
-            let code = if err.use_stderr() { exit::USAGE } else { exit::OK };
+            let code = if err.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            };
             let _ = err.print();
+            if code == exit::USAGE && std::env::args_os().any(|a| a == "--json") {
+                // Keep the promise of `--json`: one JSON object on stdout, errors too.
+                let message = err.kind().as_str().unwrap_or("invalid arguments");
+                println!("{}", certcentral_cli::CliError::usage(message).to_json());
+            }
             return ExitCode::from(code);
         }
     };
+    let verbosity = (cli.verbose.min(10) as i8) - (cli.quiet.min(10) as i8);
+    logging::init(verbosity, cli.log_format);
+    let out = Output {
+        json: cli.json,
+        quiet: cli.quiet > 0,
+    };
     let code = match cli.command {
         Command::Validate(args) => validate_cmd::run(args),
+        Command::Schema(args) => schema_cmd::run(args),
+        Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Bulk(args) => bulk_cmd::run(*args, &out),
+        command => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(exit::FAILED);
+                }
+            };
+            let result = runtime.block_on(async {
+                match command {
+                    Command::Order(args) => order::run(*args, &out).await,
+                    Command::Status(args) => lifecycle::status(args).await,
+                    Command::Approve(args) => {
+                        lifecycle::decide(args, RequestDecision::Approved).await
+                    }
+                    Command::Reject(args) => {
+                        lifecycle::decide(args, RequestDecision::Rejected).await
+                    }
+                    Command::Cancel(args) => lifecycle::cancel(args).await,
+                    Command::Download(args) => lifecycle::download(args, out.json).await,
+                    Command::Orders(args) => lifecycle::orders(args).await,
+                    Command::Products(args) => lifecycle::products(args).await,
+                    Command::Product(args) => lifecycle::product(args).await,
+                    Command::Validate(_)
+                    | Command::Schema(_)
+                    | Command::Bulk(_)
+                    | Command::Sandbox(_) => Err(certcentral_cli::CliError::usage(
+                        "unreachable command dispatch",
+                    )),
+                }
+            });
+            out.finish(result)
+        }
     };
     ExitCode::from(code)
 }

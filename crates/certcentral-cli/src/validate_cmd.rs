@@ -1,16 +1,171 @@
 //! `certcentral validate`: check an order body without sending it.
+//!
+//! Exit codes: 0 valid (warnings allowed), 1 invalid (including malformed JSON), 2 usage or
+//! I/O error. Text output lists each violation as `path: message (code)` (`(root)` for the
+//! whole document); `--json` prints exactly one object
+//! `{"valid": bool, "errors": [{"path","code","message"}], "warnings": [...]}`.
+
+use std::io::{Read, Write};
+
+use certcentral_types::ProductId;
+use certcentral_validate::{Context, Report, Violation, validate_json};
+use chrono::NaiveDate;
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 
 use crate::exit;
 
+/// The product ids `--product` accepts (the `client_certificate` group).
+const PRODUCTS: [&str; 4] = [
+    "client_premium_sha2",
+    "client_email_security_plus",
+    "client_authentication_plus",
+    "client_digital_signature_plus_sha2",
+];
+
 /// Arguments of `certcentral validate`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.")]
 pub struct Args {
+    /// The product the order is for.
+    #[arg(
+        long,
+        value_name = "ID",
+        default_value = "client_premium_sha2",
+        value_parser = PossibleValuesParser::new(PRODUCTS)
+            .try_map(|id| id.parse::<ProductId>().map_err(|err| err.to_string()))
+    )]
+    pub product: ProductId,
+    /// "Today" for date rules (UTC), default: the system clock.
+    #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_today)]
+    pub today: Option<NaiveDate>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    pub json: bool,
     /// The order body to check (JSON), or `-` for standard input.
+    #[arg(value_name = "FILE|-")]
     pub file: String,
+}
+
+fn parse_today(s: &str) -> Result<NaiveDate, String> {
+    let strict = s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-';
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .filter(|_| strict)
+        .ok_or_else(|| format!("`{s}` is not a calendar date in the form YYYY-MM-DD"))
+}
+
+/// The `--json` output: exactly these three members.
+#[derive(serde::Serialize)]
+struct JsonReport<'a> {
+    valid: bool,
+    errors: &'a [Violation],
+    warnings: &'a [Violation],
 }
 
 /// Runs the command and returns the exit code.
 pub fn run(args: Args) -> u8 {
-    let _ = args;
-    exit::USAGE
+    let bytes = match read_input(&args.file) {
+        Ok(bytes) => bytes,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::USAGE;
+        }
+    };
+    let mut ctx = Context::new(args.product);
+    if let Some(today) = args.today {
+        ctx = ctx.with_today(today);
+    }
+    let report = validate_json(&bytes, &ctx);
+    let printed = if args.json {
+        print_json(&report)
+    } else {
+        print_text(&report)
+    };
+    if let Err(err) = printed {
+        if err.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: cannot write the report: {err}");
+        }
+        return exit::USAGE;
+    }
+    if report.is_valid() {
+        exit::OK
+    } else {
+        exit::FAILED
+    }
+}
+
+fn read_input(file: &str) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    if file == "-" {
+        std::io::stdin()
+            .lock()
+            .read_to_end(&mut bytes)
+            .map_err(|err| format!("cannot read standard input: {err}"))?;
+    } else {
+        bytes = std::fs::read(file).map_err(|err| format!("cannot read `{file}`: {err}"))?;
+    }
+    Ok(bytes)
+}
+
+fn print_json(report: &Report) -> std::io::Result<()> {
+    let out = JsonReport {
+        valid: report.is_valid(),
+        errors: &report.errors,
+        warnings: &report.warnings,
+    };
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, &out)?;
+    writeln!(stdout)?;
+    stdout.flush()
+}
+
+fn print_text(report: &Report) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if !report.errors.is_empty() {
+        writeln!(stdout, "errors:")?;
+        for violation in &report.errors {
+            writeln!(stdout, "{violation}")?;
+        }
+    }
+    if !report.warnings.is_empty() {
+        writeln!(stdout, "warnings:")?;
+        for violation in &report.warnings {
+            writeln!(stdout, "{violation}")?;
+        }
+    }
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let summary = format!(
+        "{}, {}",
+        plural(report.errors.len(), "error"),
+        plural(report.warnings.len(), "warning")
+    );
+    if report.is_valid() {
+        writeln!(stdout, "valid: {summary}")?;
+    } else {
+        writeln!(stdout, "invalid: {summary}")?;
+    }
+    stdout.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn today_is_strict() {
+        assert_eq!(
+            parse_today("2026-02-28"),
+            Ok(NaiveDate::from_ymd_opt(2026, 2, 28).unwrap())
+        );
+        for bad in ["2026-02-30", "2026-2-28", "26-02-28", "tomorrow", ""] {
+            assert!(parse_today(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn product_ids_match_the_types() {
+        for id in PRODUCTS {
+            assert_eq!(id.parse::<ProductId>().unwrap().to_string(), id);
+        }
+    }
 }

@@ -1,0 +1,95 @@
+//! The part of the CertCentral API the bulk engine uses, as a trait: implemented for
+//! [`certcentral_client::Client`] (the real thing, rate limiter included) and by fakes in
+//! unit tests.
+
+use std::future::Future;
+use std::time::Duration;
+
+use certcentral_types::{OrderInfo, OrderRequest, ProductId, StatusChange};
+use chrono::{DateTime, Utc};
+
+/// What the order POST answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placed {
+    /// Order id.
+    pub order_id: i64,
+    /// Request ids.
+    pub request_ids: Vec<i64>,
+    /// First request's status (`pending`, `submitted`, `approved`, …).
+    pub request_status: Option<String>,
+    /// Certificate id, when the request is already approved.
+    pub certificate_id: Option<i64>,
+}
+
+/// How a call failed, as far as "may I send it again?" is concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ApiFailure {
+    /// The request provably was not processed (429, connection never established): sending
+    /// it again cannot create a second order.
+    NotProcessed {
+        /// Server's `Retry-After`, when given.
+        retry_after: Option<Duration>,
+        /// What happened.
+        message: String,
+    },
+    /// The server refused the request with a definite answer (4xx): nothing was created.
+    Refused {
+        /// What the server said (every error code and message).
+        message: String,
+    },
+    /// The request may have been processed (connection lost after sending, 5xx, timeout,
+    /// unreadable success): for an order, the order may exist.
+    Unknown {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for ApiFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotProcessed { message, .. } => write!(f, "not processed: {message}"),
+            Self::Refused { message } => write!(f, "refused: {message}"),
+            Self::Unknown { message } => write!(f, "outcome unknown: {message}"),
+        }
+    }
+}
+
+/// The calls bulk ordering makes. Every call goes through the implementation's rate limiter.
+pub trait BulkApi: Send + Sync + 'static {
+    /// `POST /order/certificate/{product}`: places one paid order. Never retried by the engine
+    /// unless the failure is [`ApiFailure::NotProcessed`].
+    fn order(
+        &self,
+        product: ProductId,
+        request: &OrderRequest,
+    ) -> impl Future<Output = Result<Placed, ApiFailure>> + Send;
+
+    /// `GET /order/certificate/status-changes?minutes=N`.
+    fn status_changes(
+        &self,
+        minutes: u32,
+    ) -> impl Future<Output = Result<Vec<StatusChange>, ApiFailure>> + Send;
+
+    /// `GET /order/certificate/{order_id}`.
+    fn order_info(
+        &self,
+        order_id: i64,
+    ) -> impl Future<Output = Result<OrderInfo, ApiFailure>> + Send;
+
+    /// Orders of `product` for `common_name` and `emails` created since `since` (list-orders
+    /// filters), to reconcile a POST whose outcome is unknown.
+    fn find_recent_orders(
+        &self,
+        product: ProductId,
+        common_name: &str,
+        emails: &[String],
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<OrderInfo>, ApiFailure>> + Send;
+
+    /// The certificate (PEM, leaf first then the chain).
+    fn download(
+        &self,
+        certificate_id: i64,
+    ) -> impl Future<Output = Result<Vec<u8>, ApiFailure>> + Send;
+}

@@ -1,0 +1,115 @@
+//! [`BulkApi`] for the real client: every call goes through its shared rate limiter, and its
+//! errors are classified by whether an order POST may be sent again.
+
+use certcentral_client::{Client, Error, TransportKind};
+use certcentral_types::{DownloadFormat, OrderInfo, OrderRequest, ProductId, StatusChange};
+use chrono::{DateTime, Utc};
+
+use super::api::{ApiFailure, BulkApi, Placed};
+
+fn describe(err: &Error) -> String {
+    match err {
+        Error::Api { status, errors } => {
+            let list = errors
+                .iter()
+                .map(|e| format!("{}: {}", e.code, e.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            format!("http {status}: {list}")
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Classifies a client error for an order POST.
+pub fn classify_order_error(err: Error) -> ApiFailure {
+    let message = describe(&err);
+    match err {
+        Error::RateLimited { retry_after } => ApiFailure::NotProcessed {
+            retry_after,
+            message,
+        },
+        Error::Transport(t) if t.kind() == TransportKind::Connect => ApiFailure::NotProcessed {
+            retry_after: None,
+            message,
+        },
+        Error::Invalid(_) | Error::InvalidArgument(_) => ApiFailure::Refused { message },
+        Error::Api { status, .. } | Error::Decode { status, .. }
+            if (400..500).contains(&status) =>
+        {
+            ApiFailure::Refused { message }
+        }
+        _ => ApiFailure::Unknown { message },
+    }
+}
+
+/// Classifies a client error for a read (retrying a read is always safe).
+fn classify_read_error(err: Error) -> ApiFailure {
+    let message = describe(&err);
+    match err {
+        Error::RateLimited { retry_after } => ApiFailure::NotProcessed {
+            retry_after,
+            message,
+        },
+        Error::Api { status, .. } | Error::Decode { status, .. }
+            if (400..500).contains(&status) =>
+        {
+            ApiFailure::Refused { message }
+        }
+        _ => ApiFailure::Unknown { message },
+    }
+}
+
+impl BulkApi for Client {
+    async fn order(
+        &self,
+        product: ProductId,
+        request: &OrderRequest,
+    ) -> Result<Placed, ApiFailure> {
+        let order = self
+            .order_client_certificate(product, request)
+            .await
+            .map_err(classify_order_error)?;
+        Ok(Placed {
+            order_id: order.id(),
+            request_ids: order.requests().iter().map(|r| r.id).collect(),
+            request_status: order
+                .requests()
+                .first()
+                .and_then(|r| r.status.as_ref())
+                .map(|s| s.as_str().to_owned()),
+            certificate_id: order.certificate_id(),
+        })
+    }
+
+    async fn status_changes(&self, minutes: u32) -> Result<Vec<StatusChange>, ApiFailure> {
+        Client::status_changes(self, i64::from(minutes))
+            .await
+            .map(|c| c.orders)
+            .map_err(classify_read_error)
+    }
+
+    async fn order_info(&self, order_id: i64) -> Result<OrderInfo, ApiFailure> {
+        Client::order_info(self, order_id)
+            .await
+            .map_err(classify_read_error)
+    }
+
+    async fn find_recent_orders(
+        &self,
+        product: ProductId,
+        common_name: &str,
+        emails: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderInfo>, ApiFailure> {
+        Client::find_recent_orders(self, product, common_name, emails, since)
+            .await
+            .map_err(classify_read_error)
+    }
+
+    async fn download(&self, certificate_id: i64) -> Result<Vec<u8>, ApiFailure> {
+        self.download_by_certificate(certificate_id, DownloadFormat::PemAll)
+            .await
+            .map_err(classify_read_error)
+    }
+}

@@ -1,0 +1,398 @@
+//! `certcentral bulk`: order certificates for a whole roster, crash-safe, never twice, at the
+//! rate limit.
+//!
+//! The pieces, in the order a run uses them:
+//!
+//! - [`roster`]: streams CSV (with a header) or JSON Lines rows;
+//! - [`spec`]: validates each row into an order ([`spec::RowSpec`]) with its stable identity
+//!   ([`spec::row_key`]);
+//! - [`journal`]: the SQLite journal (WAL, `synchronous=FULL`, exclusive lock) where the
+//!   intent to order is committed **before** each POST; the roster is staged in it so memory
+//!   stays bounded;
+//! - [`Plan`]: what a run would do (the `--dry-run` output);
+//! - [`exec`]: reconciliation of unknown outcomes, the POST stream, `status-changes` polling
+//!   and parallel downloads, through the [`api::BulkApi`] trait (implemented for
+//!   [`certcentral_client::Client`]);
+//! - [`report`]: one line per roster row, CSV or JSON.
+
+pub mod api;
+pub mod client_api;
+pub mod exec;
+pub mod journal;
+pub mod progress;
+pub mod report;
+pub mod roster;
+pub mod spec;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::exit;
+use api::BulkApi;
+use exec::{ExecOptions, RunStats};
+use journal::{Journal, RowState};
+use progress::{Progress, ProgressMode};
+use roster::{RosterReader, RowError};
+use spec::RowSpec;
+
+/// Exit code: some rows failed while others succeeded.
+pub const EXIT_PARTIAL: u8 = 5;
+
+/// How many invalid rows are kept for display (all are counted and in the report).
+pub const SHOWN_INVALID: usize = 50;
+
+/// Default journal file name inside `--out`.
+pub const DEFAULT_JOURNAL: &str = "certcentral-journal.sqlite";
+
+/// Errors that stop a bulk run before or outside per-row processing.
+#[derive(Debug, thiserror::Error)]
+pub enum BulkError {
+    /// Bad arguments or input (exit 2).
+    #[error("{0}")]
+    Usage(String),
+    /// Invalid rows with `--strict` (exit 2): nothing was ordered.
+    #[error("{count} invalid roster row(s); nothing was ordered (fix them, or use --no-strict to order the valid rows):\n{}", render_errors(.shown, *.count))]
+    InvalidRows {
+        /// How many rows are invalid.
+        count: u64,
+        /// The first problems.
+        shown: Vec<RowError>,
+    },
+    /// Another run holds the journal (exit 2).
+    #[error("journal {0} is in use by another certcentral bulk run; wait for it to finish")]
+    Locked(String),
+    /// The journal failed (exit 1).
+    #[error("journal: {0}")]
+    Journal(String),
+    /// A file could not be written (exit 1).
+    #[error("{0}")]
+    Io(String),
+}
+
+fn render_errors(shown: &[RowError], count: u64) -> String {
+    let mut out = shown
+        .iter()
+        .map(|e| format!("  {e}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    if count > shown.len() as u64 {
+        out.push_str(&format!(
+            "\n  … and more ({} problem(s) shown; see --report for every row)",
+            shown.len()
+        ));
+    }
+    out
+}
+
+impl BulkError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) | Self::InvalidRows { .. } | Self::Locked(_) => exit::USAGE,
+            Self::Journal(_) | Self::Io(_) => exit::FAILED,
+        }
+    }
+}
+
+/// Everything a bulk run needs besides the API.
+#[derive(Clone, Debug)]
+pub struct BulkConfig {
+    /// The roster file.
+    pub roster: PathBuf,
+    /// The journal file (default `<out>/certcentral-journal.sqlite`).
+    pub journal: PathBuf,
+    /// Refuse to start when any row is invalid.
+    pub strict: bool,
+    /// Print the plan only.
+    pub dry_run: bool,
+    /// Write a report here (`.json` → JSON, otherwise CSV).
+    pub report: Option<PathBuf>,
+    /// Progress display.
+    pub progress: ProgressMode,
+    /// Interval of plain progress lines.
+    pub progress_interval: std::time::Duration,
+    /// Execution settings.
+    pub exec: ExecOptions,
+}
+
+/// What a run would do (and, after a run, what remains).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    /// Rows in the roster.
+    pub rows: u64,
+    /// Valid rows.
+    pub valid: u64,
+    /// Invalid rows.
+    pub invalid: u64,
+    /// Paid orders that would be placed now (after `--max-new-orders`).
+    pub new_orders: u64,
+    /// Rows to order left for a later run by `--max-new-orders`.
+    pub capped: u64,
+    /// Rows whose earlier POST outcome is unknown: looked up before anything is re-ordered.
+    pub reconcile: u64,
+    /// Rows with an order to follow (no certificate yet).
+    pub follow: u64,
+    /// Rows already finished (certificate downloaded): skipped.
+    pub done: u64,
+    /// Rows whose order ended without a certificate: skipped.
+    pub failed: u64,
+    /// Rows the server refused earlier: ordered again.
+    pub refused: u64,
+}
+
+/// The result of a run.
+#[derive(Clone, Debug, Serialize)]
+pub struct Outcome {
+    /// The plan computed before running.
+    pub plan: Plan,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Row counts by state after the run.
+    pub states: Vec<(RowState, u64)>,
+    /// What the run did.
+    pub stats: RunStats,
+    /// The first invalid rows (all are in the report).
+    pub invalid_rows: Vec<RowError>,
+    /// The journal file.
+    pub journal: Option<PathBuf>,
+    /// The report file, when written.
+    pub report: Option<PathBuf>,
+    /// The exit code.
+    pub exit_code: u8,
+}
+
+/// A staged roster: the open journal and the validation results.
+#[derive(Debug)]
+pub struct Staged {
+    /// The journal (locked).
+    pub journal: Journal,
+    /// Valid rows.
+    pub valid: u64,
+    /// Invalid rows.
+    pub invalid: u64,
+    /// The first problems.
+    pub shown: Vec<RowError>,
+}
+
+/// Reads and validates the roster, streaming, and stages the valid rows in `journal`.
+pub fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
+    let mut reader = RosterReader::open(&config.roster)?;
+    let roster_dir = config
+        .roster
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let mut batch: Vec<RowSpec> = Vec::with_capacity(512);
+    let mut valid = 0u64;
+    let mut invalid_rows = std::collections::BTreeSet::new();
+    let mut shown = Vec::new();
+    let flush = |journal: &mut Journal,
+                 batch: &mut Vec<RowSpec>,
+                 shown: &mut Vec<RowError>,
+                 invalid_rows: &mut std::collections::BTreeSet<u64>,
+                 valid: &mut u64|
+     -> Result<(), BulkError> {
+        let errors = journal.stage(batch)?;
+        for e in &errors {
+            if let Some(spec) = batch.iter().find(|s| s.row == e.row) {
+                journal.record_invalid(e, &spec.common_name, &spec.emails)?;
+            }
+            invalid_rows.insert(e.row);
+            if shown.len() < SHOWN_INVALID {
+                shown.push(e.clone());
+            }
+        }
+        *valid += (batch.len() - errors.len()) as u64;
+        batch.clear();
+        Ok(())
+    };
+    let mut invalid_count = 0u64;
+    while let Some(next) = reader.next_row() {
+        let (cn, emails, result) = match next? {
+            Ok(raw) => {
+                let cn = raw.common_name.clone().unwrap_or_default();
+                let emails = raw.emails.clone();
+                (
+                    cn,
+                    emails,
+                    RowSpec::build(raw, &config.exec.defaults, &roster_dir),
+                )
+            }
+            Err(e) => (String::new(), Vec::new(), Err(vec![e])),
+        };
+        match result {
+            Ok(spec) => {
+                batch.push(spec);
+                if batch.len() >= 512 {
+                    flush(
+                        &mut journal,
+                        &mut batch,
+                        &mut shown,
+                        &mut invalid_rows,
+                        &mut valid,
+                    )?;
+                }
+            }
+            Err(errors) => {
+                invalid_count += 1;
+                for e in errors {
+                    journal.record_invalid(&e, &cn, &emails)?;
+                    if shown.len() < SHOWN_INVALID {
+                        shown.push(e);
+                    }
+                }
+            }
+        }
+    }
+    flush(
+        &mut journal,
+        &mut batch,
+        &mut shown,
+        &mut invalid_rows,
+        &mut valid,
+    )?;
+    Ok(Staged {
+        journal,
+        valid,
+        invalid: invalid_count + invalid_rows.len() as u64,
+        shown,
+    })
+}
+
+/// The plan for a staged roster.
+pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkError> {
+    let counts = staged.journal.counts()?;
+    let get = |s: RowState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+    let to_order = get(RowState::New) + get(RowState::Refused);
+    let new_orders = max_new_orders.map_or(to_order, |m| to_order.min(m));
+    Ok(Plan {
+        rows: staged.valid + staged.invalid,
+        valid: staged.valid,
+        invalid: staged.invalid,
+        new_orders,
+        capped: to_order - new_orders,
+        reconcile: get(RowState::Intent) + get(RowState::Unknown),
+        follow: get(RowState::Ordered),
+        done: get(RowState::Done),
+        failed: get(RowState::Failed),
+        refused: get(RowState::Refused),
+    })
+}
+
+/// The exit code for the final row states: 4 when some outcome is unknown; 1 when rows failed
+/// and none succeeded; 5 when some failed and others succeeded; 3 when some are still pending
+/// (not issued with `wait`, or not ordered yet because of `--max-new-orders`); 0 otherwise.
+pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
+    let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+    let unknown = get(RowState::Intent) + get(RowState::Unknown);
+    let failures = get(RowState::Failed) + get(RowState::Refused) + invalid;
+    let successes = get(RowState::Done) + get(RowState::Ordered);
+    let pending = get(RowState::New) + if wait { get(RowState::Ordered) } else { 0 };
+    if unknown > 0 {
+        exit::UNKNOWN
+    } else if failures > 0 && successes == 0 {
+        exit::FAILED
+    } else if failures > 0 {
+        EXIT_PARTIAL
+    } else if pending > 0 {
+        exit::PENDING
+    } else {
+        exit::OK
+    }
+}
+
+fn open_journal(config: &BulkConfig) -> Result<Journal, BulkError> {
+    if config.dry_run {
+        if config.journal.exists() {
+            Journal::open(&config.journal)
+        } else {
+            Journal::open_temporary()
+        }
+    } else {
+        if let Some(dir) = config
+            .journal
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            crate::files::ensure_dir(dir).map_err(|e| BulkError::Io(e.to_string()))?;
+        }
+        Journal::open(&config.journal)
+    }
+}
+
+/// Validates and stages the roster and returns the plan, without touching the API: the
+/// `--dry-run` path (and the first step of [`run`]).
+pub fn prepare(config: &BulkConfig) -> Result<(Staged, Plan), BulkError> {
+    let journal = open_journal(config)?;
+    let staged = stage(journal, config)?;
+    if config.strict && staged.invalid > 0 {
+        return Err(BulkError::InvalidRows {
+            count: staged.invalid,
+            shown: staged.shown,
+        });
+    }
+    let plan = plan(&staged, config.exec.max_new_orders)?;
+    Ok((staged, plan))
+}
+
+/// Runs a whole bulk order (or only plans it with `dry_run`).
+pub async fn run<A: BulkApi>(
+    api: Option<Arc<A>>,
+    config: &BulkConfig,
+) -> Result<Outcome, BulkError> {
+    let (staged, plan) = prepare(config)?;
+    let Staged {
+        journal,
+        invalid,
+        shown,
+        ..
+    } = staged;
+    let journal_path = journal.path().map(Path::to_path_buf);
+    let (journal, stats, exit_code) = match (config.dry_run, api) {
+        (true, _) => {
+            let states = journal.counts()?;
+            let code = if invalid > 0 && plan.valid == 0 {
+                exit::FAILED
+            } else {
+                exit::OK
+            };
+            let _ = states;
+            (journal, RunStats::default(), code)
+        }
+        (false, None) => {
+            return Err(BulkError::Usage(
+                "internal: no API client for a real run".into(),
+            ));
+        }
+        (false, Some(api)) => {
+            let progress = Progress::new(config.progress, plan.valid, config.progress_interval);
+            let (journal, stats) =
+                exec::execute(api, journal, config.exec.clone(), progress).await?;
+            let states = journal.counts()?;
+            let code = exit_code(&states, invalid, config.exec.wait);
+            (journal, stats, code)
+        }
+    };
+    let report = match &config.report {
+        Some(path) => {
+            report::write(&journal, path)?;
+            Some(path.clone())
+        }
+        None => None,
+    };
+    Ok(Outcome {
+        states: journal.counts()?,
+        plan,
+        dry_run: config.dry_run,
+        stats,
+        invalid_rows: shown,
+        journal: journal_path,
+        report,
+        exit_code,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! Progress display: an indicatif bar with counts by state and an ETA on a terminal, plain
+//! periodic lines otherwise (or nothing when quiet).
+
+use std::io::IsTerminal;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use super::journal::{Journal, RowState};
+
+/// How progress is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, plain lines otherwise.
+    Auto,
+    /// Plain lines on stderr every `interval`.
+    Lines,
+    /// Nothing.
+    Quiet,
+}
+
+/// The progress display of one run.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    lines: bool,
+    interval: Duration,
+    last: Mutex<Option<Instant>>,
+    total: u64,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("total", &self.total)
+            .finish()
+    }
+}
+
+/// Counts by state, as one short line.
+pub fn describe(counts: &[(RowState, u64)]) -> String {
+    let get = |s: RowState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+    format!(
+        "done {} · ordered {} · to order {} · unknown {} · failed {} · refused {}",
+        get(RowState::Done),
+        get(RowState::Ordered),
+        get(RowState::New),
+        get(RowState::Intent) + get(RowState::Unknown),
+        get(RowState::Failed),
+        get(RowState::Refused),
+    )
+}
+
+impl Progress {
+    /// A display for `total` rows.
+    pub fn new(mode: ProgressMode, total: u64, interval: Duration) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (mode == ProgressMode::Auto && tty).then(|| {
+            let bar = indicatif::ProgressBar::new(total);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} rows · {msg} · ETA {eta}",
+            ) {
+                bar.set_style(style);
+            }
+            bar.enable_steady_tick(Duration::from_millis(250));
+            bar
+        });
+        Self {
+            bar,
+            lines: mode == ProgressMode::Lines || (mode == ProgressMode::Auto && !tty),
+            interval,
+            last: Mutex::new(None),
+            total,
+        }
+    }
+
+    /// Nothing shown.
+    pub fn hidden() -> Self {
+        Self::new(ProgressMode::Quiet, 0, Duration::from_secs(3600))
+    }
+
+    /// Refreshes from the journal (throttled unless `force`).
+    pub fn update(&self, journal: &Journal, force: bool) {
+        if self.bar.is_none() && !self.lines {
+            return;
+        }
+        let every = if self.bar.is_some() {
+            Duration::from_millis(300)
+        } else {
+            self.interval
+        };
+        {
+            let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            if !force && last.is_some_and(|t| t.elapsed() < every) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        let Ok(counts) = journal.counts() else {
+            return;
+        };
+        let settled: u64 = counts
+            .iter()
+            .filter(|(s, _)| !matches!(s, RowState::New | RowState::Intent))
+            .map(|(_, n)| *n)
+            .sum();
+        let text = describe(&counts);
+        if let Some(bar) = &self.bar {
+            bar.set_position(settled);
+            bar.set_message(text);
+        } else if self.lines {
+            eprintln!("bulk: {settled}/{} rows · {text}", self.total);
+        }
+    }
+
+    /// Clears the bar.
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

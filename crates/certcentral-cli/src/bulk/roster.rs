@@ -1,0 +1,527 @@
+//! Roster input: CSV with a header, or JSON Lines, read one row at a time.
+//!
+//! A [`RosterReader`] yields [`RawRow`]s (the text of each cell, nothing interpreted yet) or a
+//! [`RowError`] for a row that cannot even be read. Interpretation and validation happen in
+//! [`crate::bulk::spec`]. Nothing is held in memory beyond the current row.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::BulkError;
+
+/// Every column a roster may have. `common_name` and `emails` are required.
+pub const COLUMNS: [&str; 9] = [
+    "id",
+    "common_name",
+    "emails",
+    "organization_units",
+    "validity_years",
+    "custom_expiration_date",
+    "csr",
+    "name",
+    "product",
+];
+
+/// The roster's file format, chosen by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RosterFormat {
+    /// `.csv`: comma-separated with a header line.
+    Csv,
+    /// `.jsonl` / `.ndjson`: one JSON object per line.
+    Jsonl,
+}
+
+impl RosterFormat {
+    /// The format for `path`'s extension, or a usage error naming the allowed extensions.
+    pub fn from_path(path: &Path) -> Result<Self, BulkError> {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .unwrap_or_default();
+        match ext.as_str() {
+            "csv" => Ok(Self::Csv),
+            "jsonl" | "ndjson" => Ok(Self::Jsonl),
+            _ => Err(BulkError::Usage(format!(
+                "roster {}: unknown format (allowed extensions: .csv, .jsonl, .ndjson)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// The cells of one roster row, as written (trimmed; lists split on `;`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RawRow {
+    /// 1-based number of the row among the data rows (the header is not counted).
+    pub row: u64,
+    /// 1-based line of the file where the row starts.
+    pub line: u64,
+    /// `id`: an explicit stable identity.
+    pub id: Option<String>,
+    /// `common_name`.
+    pub common_name: Option<String>,
+    /// `emails`, split on `;`, empty entries dropped.
+    pub emails: Vec<String>,
+    /// `organization_units`, split on `;`, empty entries dropped.
+    pub organization_units: Vec<String>,
+    /// `validity_years`, unparsed.
+    pub validity_years: Option<String>,
+    /// `custom_expiration_date`, unparsed.
+    pub custom_expiration_date: Option<String>,
+    /// `csr`: path of an existing CSR file (relative to the roster's folder).
+    pub csr: Option<String>,
+    /// `name`: stem of the output files.
+    pub name: Option<String>,
+    /// `product`: overrides `--product`.
+    pub product: Option<String>,
+}
+
+/// Why one roster row is invalid.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RowError {
+    /// 1-based data row number (0 for the header).
+    pub row: u64,
+    /// 1-based line in the file.
+    pub line: u64,
+    /// The column (or order-wide flag) at fault.
+    pub column: String,
+    /// What is wrong and what is allowed.
+    pub reason: String,
+}
+
+impl std::fmt::Display for RowError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "row {} (line {}), column {}: {}",
+            self.row, self.line, self.column, self.reason
+        )
+    }
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+fn split_list(s: &str) -> Vec<String> {
+    s.split(';').filter_map(non_empty).collect()
+}
+
+fn set_cell(raw: &mut RawRow, column: &str, value: &str) {
+    match column {
+        "id" => raw.id = non_empty(value),
+        "common_name" => raw.common_name = non_empty(value),
+        "emails" => raw.emails = split_list(value),
+        "organization_units" => raw.organization_units = split_list(value),
+        "validity_years" => raw.validity_years = non_empty(value),
+        "custom_expiration_date" => raw.custom_expiration_date = non_empty(value),
+        "csr" => raw.csr = non_empty(value),
+        "name" => raw.name = non_empty(value),
+        "product" => raw.product = non_empty(value),
+        _ => {}
+    }
+}
+
+fn unknown_column(column: &str) -> String {
+    format!(
+        "unknown column '{column}' (allowed: {})",
+        COLUMNS.join(", ")
+    )
+}
+
+/// Streams the rows of a roster file.
+pub struct RosterReader {
+    inner: Inner,
+    row: u64,
+}
+
+/// Counts newlines as the CSV parser reads, so rows get their true file line (the csv
+/// crate's own line numbers skip blank lines and CRLF). Keeps only the newline offsets the
+/// parser has read ahead, so memory stays bounded.
+#[derive(Default)]
+struct Lines {
+    /// Newlines before `pending`'s first offset.
+    counted: u64,
+    /// Offsets of newlines read but not yet passed by a record end.
+    pending: std::collections::VecDeque<u64>,
+    /// Bytes read so far.
+    offset: u64,
+}
+
+impl Lines {
+    /// Line (1-based) of the byte just before `end`, i.e. of a record's last line.
+    fn line_ending_at(&mut self, end: u64) -> u64 {
+        let mut last = None;
+        while let Some(&nl) = self.pending.front() {
+            if nl >= end {
+                break;
+            }
+            self.pending.pop_front();
+            self.counted += 1;
+            last = Some(nl);
+        }
+        if last == Some(end.saturating_sub(1)) {
+            self.counted
+        } else {
+            self.counted + 1
+        }
+    }
+}
+
+struct Counting {
+    inner: BufReader<File>,
+    lines: std::sync::Arc<std::sync::Mutex<Lines>>,
+}
+
+impl std::io::Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut lines = self.lines.lock().unwrap_or_else(|p| p.into_inner());
+        let base = lines.offset;
+        for (i, b) in buf[..n].iter().enumerate() {
+            if *b == b'\n' {
+                lines.pending.push_back(base + i as u64);
+            }
+        }
+        lines.offset += n as u64;
+        Ok(n)
+    }
+}
+
+enum Inner {
+    Csv {
+        reader: csv::Reader<Counting>,
+        lines: std::sync::Arc<std::sync::Mutex<Lines>>,
+        columns: Vec<String>,
+        record: csv::StringRecord,
+    },
+    Jsonl {
+        reader: BufReader<File>,
+        line: u64,
+        buf: String,
+    },
+}
+
+impl std::fmt::Debug for RosterReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RosterReader")
+            .field("row", &self.row)
+            .finish()
+    }
+}
+
+impl RosterReader {
+    /// Opens `path` (format by extension) and, for CSV, checks the header: every column
+    /// known, `common_name` and `emails` present, no column twice.
+    pub fn open(path: &Path) -> Result<Self, BulkError> {
+        let format = RosterFormat::from_path(path)?;
+        let file = File::open(path).map_err(|e| {
+            BulkError::Usage(format!("roster {}: cannot open: {e}", path.display()))
+        })?;
+        let inner = match format {
+            RosterFormat::Csv => {
+                let lines = std::sync::Arc::new(std::sync::Mutex::new(Lines::default()));
+                let mut reader = csv::ReaderBuilder::new()
+                    .has_headers(true)
+                    .flexible(true)
+                    .trim(csv::Trim::All)
+                    .from_reader(Counting {
+                        inner: BufReader::new(file),
+                        lines: std::sync::Arc::clone(&lines),
+                    });
+                let header = reader.headers().map_err(|e| {
+                    BulkError::Usage(format!(
+                        "roster {}: cannot read the header: {e}",
+                        path.display()
+                    ))
+                })?;
+                let columns: Vec<String> = header
+                    .iter()
+                    .map(|c| c.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+                    .collect();
+                let mut problems = Vec::new();
+                for (i, c) in columns.iter().enumerate() {
+                    if !COLUMNS.contains(&c.as_str()) {
+                        problems.push(unknown_column(c));
+                    } else if columns[..i].contains(c) {
+                        problems.push(format!("column '{c}' appears twice"));
+                    }
+                }
+                for required in ["common_name", "emails"] {
+                    if !columns.iter().any(|c| c == required) {
+                        problems.push(format!("required column '{required}' is missing"));
+                    }
+                }
+                if !problems.is_empty() {
+                    return Err(BulkError::Usage(format!(
+                        "roster {}, header (line 1): {}",
+                        path.display(),
+                        problems.join("; ")
+                    )));
+                }
+                Inner::Csv {
+                    reader,
+                    lines,
+                    columns,
+                    record: csv::StringRecord::new(),
+                }
+            }
+            RosterFormat::Jsonl => Inner::Jsonl {
+                reader: BufReader::new(file),
+                line: 0,
+                buf: String::new(),
+            },
+        };
+        Ok(Self { inner, row: 0 })
+    }
+
+    /// The next row, `None` at the end. An I/O error ends the stream with a usage error.
+    pub fn next_row(&mut self) -> Option<Result<Result<RawRow, RowError>, BulkError>> {
+        match &mut self.inner {
+            Inner::Csv {
+                reader,
+                lines,
+                columns,
+                record,
+            } => loop {
+                let result = reader.read_record(record);
+                let end = reader.position().byte();
+                let last_line = lines
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .line_ending_at(end);
+                match result {
+                    Ok(false) => return None,
+                    Ok(true) => {
+                        if record.iter().all(|c| c.trim().is_empty()) {
+                            continue;
+                        }
+                        self.row += 1;
+                        let inner_newlines = record
+                            .iter()
+                            .map(|c| c.matches('\n').count() as u64)
+                            .sum::<u64>();
+                        let line = last_line.saturating_sub(inner_newlines).max(1);
+                        if record.len() != columns.len() {
+                            return Some(Ok(Err(RowError {
+                                row: self.row,
+                                line,
+                                column: "-".into(),
+                                reason: format!(
+                                    "{} cells, but the header has {} columns",
+                                    record.len(),
+                                    columns.len()
+                                ),
+                            })));
+                        }
+                        let mut raw = RawRow {
+                            row: self.row,
+                            line,
+                            ..RawRow::default()
+                        };
+                        for (column, value) in columns.iter().zip(record.iter()) {
+                            set_cell(&mut raw, column, value);
+                        }
+                        return Some(Ok(Ok(raw)));
+                    }
+                    Err(e) => {
+                        if let csv::ErrorKind::Io(io) = e.kind() {
+                            return Some(Err(BulkError::Usage(format!(
+                                "roster: read error near line {last_line}: {io}"
+                            ))));
+                        }
+                        self.row += 1;
+                        return Some(Ok(Err(RowError {
+                            row: self.row,
+                            line: last_line,
+                            column: "-".into(),
+                            reason: format!("not valid CSV: {e}"),
+                        })));
+                    }
+                }
+            },
+            Inner::Jsonl { reader, line, buf } => loop {
+                buf.clear();
+                match reader.read_line(buf) {
+                    Ok(0) => return None,
+                    Ok(_) => {
+                        *line += 1;
+                        if buf.trim().is_empty() {
+                            continue;
+                        }
+                        self.row += 1;
+                        return Some(Ok(parse_json_row(buf, self.row, *line)));
+                    }
+                    Err(e) => {
+                        return Some(Err(BulkError::Usage(format!(
+                            "roster: read error after line {line}: {e}"
+                        ))));
+                    }
+                }
+            },
+        }
+    }
+}
+
+fn json_cell(value: &Value, list: bool) -> Result<String, String> {
+    match value {
+        Value::Null => Ok(String::new()),
+        Value::String(s) => Ok(s.clone()),
+        Value::Number(n) if !list => Ok(n.to_string()),
+        Value::Array(items) if list => items
+            .iter()
+            .map(|item| match item {
+                Value::String(s) if !s.contains(';') => Ok(s.clone()),
+                Value::String(_) => Err("list entries must not contain ';'".to_owned()),
+                _ => Err("list entries must be strings".to_owned()),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(";")),
+        _ if list => Err("expected a string (';'-separated) or an array of strings".to_owned()),
+        _ => Err("expected a string or a number".to_owned()),
+    }
+}
+
+fn parse_json_row(text: &str, row: u64, line: u64) -> Result<RawRow, RowError> {
+    let err = |column: &str, reason: String| RowError {
+        row,
+        line,
+        column: column.to_owned(),
+        reason,
+    };
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| err("-", format!("not valid JSON: {e}")))?;
+    let Value::Object(map) = value else {
+        return Err(err("-", "expected a JSON object".to_owned()));
+    };
+    let mut raw = RawRow {
+        row,
+        line,
+        ..RawRow::default()
+    };
+    for (key, value) in &map {
+        if !COLUMNS.contains(&key.as_str()) {
+            return Err(err(key, unknown_column(key)));
+        }
+        let list = matches!(key.as_str(), "emails" | "organization_units");
+        let cell = json_cell(value, list).map_err(|reason| err(key, reason))?;
+        set_cell(&mut raw, key, &cell);
+    }
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        (dir, path)
+    }
+
+    fn all(path: &Path) -> Vec<Result<RawRow, RowError>> {
+        let mut reader = RosterReader::open(path).unwrap();
+        let mut out = Vec::new();
+        while let Some(r) = reader.next_row() {
+            out.push(r.unwrap());
+        }
+        out
+    }
+
+    #[test]
+    fn csv_rows_are_split_and_numbered() {
+        let (_d, path) = write(
+            "r.csv",
+            "common_name,emails,organization_units\n\
+             Locke Cole, locke@example.com ; l2@example.com ,Accounting\n\
+             \n\
+             \"Terra, Branford\",terra@example.com,\n",
+        );
+        let rows = all(&path);
+        assert_eq!(rows.len(), 2);
+        let a = rows[0].as_ref().unwrap();
+        assert_eq!((a.row, a.line), (1, 2));
+        assert_eq!(a.emails, vec!["locke@example.com", "l2@example.com"]);
+        assert_eq!(a.organization_units, vec!["Accounting"]);
+        let b = rows[1].as_ref().unwrap();
+        assert_eq!((b.row, b.line), (2, 4));
+        assert_eq!(b.common_name.as_deref(), Some("Terra, Branford"));
+        assert!(b.organization_units.is_empty());
+    }
+
+    #[test]
+    fn csv_lines_survive_crlf_blank_lines_and_multiline_cells() {
+        let (_d, path) = write(
+            "r.csv",
+            "common_name,emails\r\nA,a@example.com\r\n\r\n\r\n\"B\r\nB\",b@example.com\r\nC,c@example.com",
+        );
+        let rows = all(&path);
+        let at: Vec<(u64, u64)> = rows
+            .iter()
+            .map(|r| {
+                let r = r.as_ref().unwrap();
+                (r.row, r.line)
+            })
+            .collect();
+        assert_eq!(at, vec![(1, 2), (2, 5), (3, 7)]);
+    }
+
+    #[test]
+    fn csv_header_problems_are_usage_errors() {
+        let (_d, path) = write("r.csv", "common_name,email\nA,a@example.com\n");
+        let err = RosterReader::open(&path).unwrap_err().to_string();
+        assert!(err.contains("unknown column 'email'"), "{err}");
+        assert!(err.contains("required column 'emails' is missing"), "{err}");
+    }
+
+    #[test]
+    fn csv_short_row_is_a_row_error() {
+        let (_d, path) = write("r.csv", "common_name,emails\nA\nB,b@example.com\n");
+        let rows = all(&path);
+        let e = rows[0].as_ref().unwrap_err();
+        assert_eq!((e.row, e.line), (1, 2));
+        assert!(e.reason.contains("1 cells"), "{e}");
+        assert!(rows[1].is_ok());
+    }
+
+    #[test]
+    fn jsonl_accepts_arrays_and_rejects_unknown_keys() {
+        let (_d, path) = write(
+            "r.jsonl",
+            "{\"common_name\":\"A\",\"emails\":[\"a@example.com\",\"b@example.com\"],\"validity_years\":2}\n\
+             \n\
+             {\"common_name\":\"B\",\"mail\":\"b@example.com\"}\n\
+             not json\n",
+        );
+        let rows = all(&path);
+        assert_eq!(rows.len(), 3);
+        let a = rows[0].as_ref().unwrap();
+        assert_eq!(a.emails.len(), 2);
+        assert_eq!(a.validity_years.as_deref(), Some("2"));
+        let b = rows[1].as_ref().unwrap_err();
+        assert_eq!((b.row, b.line, b.column.as_str()), (2, 3, "mail"));
+        let c = rows[2].as_ref().unwrap_err();
+        assert_eq!(c.line, 4);
+        assert!(c.reason.contains("not valid JSON"));
+    }
+
+    #[test]
+    fn unknown_extension_is_refused() {
+        let (_d, path) = write("r.txt", "x");
+        assert!(matches!(
+            RosterReader::open(&path),
+            Err(BulkError::Usage(_))
+        ));
+    }
+}

@@ -1,0 +1,470 @@
+//! Engine tests against an in-memory fake of the API (the end-to-end tests against the
+//! sandbox over HTTP are in `tests/bulk.rs`).
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use certcentral_types::{
+    OrderCertificate, OrderInfo, OrderRequest, OrderStatus, ProductId, ProductRef, StatusChange,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::api::{ApiFailure, BulkApi, Placed};
+use super::*;
+use crate::keys::KeyType;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Script {
+    /// Creates the order, then loses the answer.
+    DropAfterCommit,
+    /// Fails before processing with an ambiguous error (like a 5xx).
+    FailUnknown,
+    /// 429.
+    RateLimited,
+    /// 400.
+    Refuse,
+}
+
+#[derive(Clone, Debug)]
+struct FakeOrder {
+    id: i64,
+    product: ProductId,
+    common_name: String,
+    emails: Vec<String>,
+    csr: Option<String>,
+    created: DateTime<Utc>,
+}
+
+#[derive(Default)]
+struct Fake {
+    orders: Mutex<Vec<FakeOrder>>,
+    script: Mutex<VecDeque<Option<Script>>>,
+    fail_lookups: bool,
+}
+
+impl Fake {
+    fn count(&self) -> usize {
+        self.orders.lock().unwrap().len()
+    }
+
+    fn info(o: &FakeOrder) -> OrderInfo {
+        let mut info: OrderInfo = serde_json::from_value(serde_json::json!({"id": o.id})).unwrap();
+        info.status = Some(OrderStatus::Issued);
+        info.date_created = Some(o.created.to_rfc3339());
+        info.product = Some(ProductRef {
+            name_id: Some(o.product.to_string()),
+            ..ProductRef::default()
+        });
+        info.certificate = Some(OrderCertificate {
+            id: Some(o.id + 1000),
+            common_name: Some(o.common_name.clone()),
+            emails: o.emails.clone(),
+            csr: o.csr.clone(),
+            ..OrderCertificate::default()
+        });
+        info
+    }
+
+    fn create(&self, product: ProductId, request: &OrderRequest) -> i64 {
+        let mut orders = self.orders.lock().unwrap();
+        let id = 100 + orders.len() as i64;
+        orders.push(FakeOrder {
+            id,
+            product,
+            common_name: request.certificate.common_name.to_string(),
+            emails: request.certificate.emails.clone(),
+            csr: request.certificate.csr.clone(),
+            created: Utc::now(),
+        });
+        id
+    }
+}
+
+impl BulkApi for Fake {
+    async fn order(
+        &self,
+        product: ProductId,
+        request: &OrderRequest,
+    ) -> Result<Placed, ApiFailure> {
+        let step = self.script.lock().unwrap().pop_front().flatten();
+        match step {
+            Some(Script::DropAfterCommit) => {
+                self.create(product, request);
+                Err(ApiFailure::Unknown {
+                    message: "connection closed".into(),
+                })
+            }
+            Some(Script::FailUnknown) => Err(ApiFailure::Unknown {
+                message: "http 503".into(),
+            }),
+            Some(Script::RateLimited) => Err(ApiFailure::NotProcessed {
+                retry_after: Some(Duration::from_millis(1)),
+                message: "429".into(),
+            }),
+            Some(Script::Refuse) => Err(ApiFailure::Refused {
+                message: "invalid_value:organization.id".into(),
+            }),
+            None => {
+                let id = self.create(product, request);
+                Ok(Placed {
+                    order_id: id,
+                    request_ids: vec![id + 5000],
+                    request_status: Some("approved".into()),
+                    certificate_id: Some(id + 1000),
+                })
+            }
+        }
+    }
+
+    async fn status_changes(&self, _minutes: u32) -> Result<Vec<StatusChange>, ApiFailure> {
+        Ok(self
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|o| StatusChange {
+                order_id: o.id,
+                certificate_id: Some(o.id + 1000),
+                status: Some(OrderStatus::Issued),
+            })
+            .collect())
+    }
+
+    async fn order_info(&self, order_id: i64) -> Result<OrderInfo, ApiFailure> {
+        let orders = self.orders.lock().unwrap();
+        orders
+            .iter()
+            .find(|o| o.id == order_id)
+            .map(Fake::info)
+            .ok_or(ApiFailure::Refused {
+                message: "not_found|order".into(),
+            })
+    }
+
+    async fn find_recent_orders(
+        &self,
+        product: ProductId,
+        common_name: &str,
+        _emails: &[String],
+        since: DateTime<Utc>,
+    ) -> Result<Vec<OrderInfo>, ApiFailure> {
+        if self.fail_lookups {
+            return Err(ApiFailure::Unknown {
+                message: "http 503".into(),
+            });
+        }
+        Ok(self
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|o| o.product == product && o.common_name == common_name && o.created >= since)
+            .map(Fake::info)
+            .collect())
+    }
+
+    async fn download(&self, certificate_id: i64) -> Result<Vec<u8>, ApiFailure> {
+        Ok(
+            format!("-----BEGIN CERTIFICATE-----\n{certificate_id}\n-----END CERTIFICATE-----\n")
+                .into_bytes(),
+        )
+    }
+}
+
+fn roster(dir: &Path, rows: usize) -> std::path::PathBuf {
+    let path = dir.join("roster.csv");
+    let mut text = String::from("common_name,emails,organization_units\n");
+    for i in 0..rows {
+        text.push_str(&format!("Person {i},person{i}@example.com,Staff\n"));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
+    let out = dir.join("out");
+    BulkConfig {
+        roster,
+        journal: out.join(DEFAULT_JOURNAL),
+        strict: true,
+        dry_run: false,
+        report: None,
+        progress: ProgressMode::Quiet,
+        progress_interval: Duration::from_secs(60),
+        exec: ExecOptions {
+            defaults: spec::OrderDefaults {
+                product: ProductId::ClientPremiumSha2,
+                org_id: 112233,
+                container_id: None,
+                skip_approval: true,
+                payment_method: None,
+                validity_years: 1,
+                today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            },
+            out_dir: out,
+            key_type: KeyType::P256,
+            max_new_orders: None,
+            wait: true,
+            timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_millis(10),
+            download_concurrency: 4,
+            not_processed_patience: Duration::from_secs(10),
+        },
+    }
+}
+
+fn state(outcome: &Outcome, s: RowState) -> u64 {
+    outcome
+        .states
+        .iter()
+        .find(|(x, _)| *x == s)
+        .map_or(0, |(_, n)| *n)
+}
+
+#[tokio::test]
+async fn orders_every_row_once_and_rerun_orders_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 12));
+    cfg.report = Some(dir.path().join("report.json"));
+    let fake = Arc::new(Fake::default());
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::OK, "{outcome:?}");
+    assert_eq!(fake.count(), 12);
+    assert_eq!(state(&outcome, RowState::Done), 12);
+    assert_eq!(outcome.plan.new_orders, 12);
+    // Files: key 0600, CSR, certificate.
+    let key = dir.path().join("out/person-3.key");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    assert!(dir.path().join("out/person-3.csr").exists());
+    assert!(
+        std::fs::read_to_string(dir.path().join("out/person-3.crt"))
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report.as_array().unwrap().len(), 12);
+    assert_eq!(report[0]["state"], "done");
+    assert!(report[0]["order_id"].is_i64());
+
+    // Rerun with the roster reordered and re-cased: nothing new.
+    let mut text = String::from("emails,common_name\n");
+    for i in (0..12).rev() {
+        text.push_str(&format!("PERSON{i}@example.com,  person {i}\n"));
+    }
+    std::fs::write(&cfg.roster, text).unwrap();
+    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(fake.count(), 12);
+    assert_eq!(again.plan.new_orders, 0);
+    assert_eq!(again.plan.done, 12);
+    assert_eq!(again.exit_code, exit::OK);
+}
+
+#[tokio::test]
+async fn unknown_outcomes_are_reconciled_not_reordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 10));
+    let fake = Arc::new(Fake::default());
+    {
+        let mut script = fake.script.lock().unwrap();
+        script.extend([
+            Some(Script::DropAfterCommit),
+            None,
+            Some(Script::FailUnknown),
+            Some(Script::RateLimited),
+            Some(Script::RateLimited),
+            None,
+            Some(Script::DropAfterCommit),
+        ]);
+    }
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::OK, "{outcome:?}");
+    // Exactly one order per row: dropped answers were found, the 503 proved absent and
+    // was ordered once more, the 429s were retried.
+    assert_eq!(fake.count(), 10);
+    let orders = fake.orders.lock().unwrap().clone();
+    let mut names: Vec<_> = orders.iter().map(|o| o.common_name.clone()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 10);
+    assert_eq!(outcome.stats.reconciled_found, 2);
+    assert_eq!(outcome.stats.reconciled_absent, 1);
+    assert_eq!(outcome.stats.not_processed_retries, 2);
+}
+
+#[tokio::test]
+async fn ambiguous_reconciliation_is_reported_and_never_reordered() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 3));
+    let fake = Arc::new(Fake {
+        fail_lookups: true,
+        ..Fake::default()
+    });
+    fake.script
+        .lock()
+        .unwrap()
+        .push_back(Some(Script::DropAfterCommit));
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::UNKNOWN);
+    assert_eq!(fake.count(), 3);
+    assert_eq!(state(&outcome, RowState::Unknown), 1);
+    // A rerun with lookups still failing still does not re-order.
+    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(again.exit_code, exit::UNKNOWN);
+    assert_eq!(fake.count(), 3);
+}
+
+#[tokio::test]
+async fn two_matching_orders_are_ambiguous() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 2));
+    let fake = Arc::new(Fake::default());
+    fake.script
+        .lock()
+        .unwrap()
+        .extend([Some(Script::DropAfterCommit), Some(Script::DropAfterCommit)]);
+    // Someone ordered "Person 0" by hand meanwhile, without a CSR shown.
+    let mut extra: OrderRequest = cfg
+        .exec
+        .defaults
+        .clone()
+        .into_request_for_test("Person 0", "person0@example.com");
+    extra.certificate.csr = None;
+    fake.create(ProductId::ClientPremiumSha2, &extra);
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::UNKNOWN, "{outcome:?}");
+    assert_eq!(fake.count(), 3);
+    assert_eq!(outcome.stats.reconciled_ambiguous, 1);
+    assert_eq!(outcome.stats.reconciled_found, 1);
+}
+
+impl spec::OrderDefaults {
+    fn into_request_for_test(self, cn: &str, email: &str) -> OrderRequest {
+        let raw = roster::RawRow {
+            row: 1,
+            line: 2,
+            common_name: Some(cn.into()),
+            emails: vec![email.into()],
+            ..roster::RawRow::default()
+        };
+        let spec = RowSpec::build(raw, &self, Path::new(".")).unwrap();
+        spec.order_request(&self, None).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn max_new_orders_and_dry_run_are_respected() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 8));
+    let fake = Arc::new(Fake::default());
+    cfg.dry_run = true;
+    let plan = run::<Fake>(None, &cfg).await.unwrap();
+    assert_eq!(plan.plan.new_orders, 8);
+    assert_eq!(fake.count(), 0);
+    assert!(
+        !cfg.journal.exists(),
+        "a dry run without a journal creates none"
+    );
+    cfg.dry_run = false;
+    cfg.exec.max_new_orders = Some(3);
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(fake.count(), 3);
+    assert_eq!(outcome.plan.capped, 5);
+    assert_eq!(outcome.exit_code, exit::PENDING);
+    cfg.dry_run = true;
+    let plan = run::<Fake>(None, &cfg).await.unwrap();
+    assert_eq!(
+        (plan.plan.new_orders, plan.plan.capped, plan.plan.done),
+        (3, 2, 3)
+    );
+    cfg.dry_run = false;
+    cfg.exec.max_new_orders = None;
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(fake.count(), 8);
+    assert_eq!(outcome.exit_code, exit::OK);
+}
+
+#[tokio::test]
+async fn invalid_rows_stop_a_strict_run_and_are_reported_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    std::fs::write(
+        &path,
+        "common_name,emails,validity_years\nA,a@example.com,1\nB,not-an-email,1\nC,c@example.com,7\nD,d@example.com,\nA,A@example.com,2\n",
+    )
+    .unwrap();
+    let mut cfg = config(dir.path(), path);
+    let fake = Arc::new(Fake::default());
+    let err = run(Some(fake.clone()), &cfg).await.unwrap_err();
+    let BulkError::InvalidRows { count, shown } = &err else {
+        panic!("{err}")
+    };
+    assert_eq!(*count, 3);
+    let at: Vec<(u64, &str)> = shown.iter().map(|e| (e.row, e.column.as_str())).collect();
+    assert_eq!(
+        at,
+        vec![(2, "emails"), (3, "validity_years"), (5, "common_name")]
+    );
+    assert_eq!(err.exit_code(), exit::USAGE);
+    assert_eq!(fake.count(), 0);
+
+    cfg.strict = false;
+    cfg.report = Some(dir.path().join("report.csv"));
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(fake.count(), 2);
+    assert_eq!(outcome.exit_code, EXIT_PARTIAL);
+    let report = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
+    let lines: Vec<&str> = report.lines().collect();
+    assert_eq!(lines.len(), 6, "{report}");
+    assert!(lines[0].starts_with("row,row_id,state,common_name,emails,order_id"));
+    assert!(
+        lines[2].starts_with("2,,invalid,B,not-an-email"),
+        "{report}"
+    );
+    assert!(lines[5].contains("same person as row 1"), "{report}");
+}
+
+#[tokio::test]
+async fn refused_orders_fail_the_row_and_are_retried_later() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 2));
+    let fake = Arc::new(Fake::default());
+    fake.script
+        .lock()
+        .unwrap()
+        .extend([Some(Script::Refuse), Some(Script::Refuse)]);
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::FAILED);
+    assert_eq!(fake.count(), 0);
+    // The rerun orders them (nothing was created), reusing the keys already on disk.
+    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(again.exit_code, exit::OK);
+    assert_eq!(fake.count(), 2);
+}
+
+#[test]
+fn exit_codes_follow_the_documented_precedence() {
+    use RowState::*;
+    assert_eq!(exit_code(&[(Done, 3)], 0, true), exit::OK);
+    assert_eq!(exit_code(&[(Ordered, 3)], 0, false), exit::OK);
+    assert_eq!(exit_code(&[(Ordered, 3)], 0, true), exit::PENDING);
+    assert_eq!(exit_code(&[(Done, 3), (New, 1)], 0, false), exit::PENDING);
+    assert_eq!(exit_code(&[(Done, 3), (Failed, 1)], 0, true), EXIT_PARTIAL);
+    assert_eq!(exit_code(&[(Done, 3)], 1, true), EXIT_PARTIAL);
+    assert_eq!(exit_code(&[(Refused, 3)], 0, true), exit::FAILED);
+    assert_eq!(
+        exit_code(&[(Done, 3), (Unknown, 1), (Failed, 1)], 0, true),
+        exit::UNKNOWN
+    );
+    assert_eq!(exit_code(&[(Intent, 1)], 0, true), exit::UNKNOWN);
+}

@@ -1,0 +1,337 @@
+//! `certcentral bulk ROSTER`: argument handling and output; the engine is
+//! `certcentral_cli::bulk`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use certcentral_cli::bulk::exec::ExecOptions;
+use certcentral_cli::bulk::progress::{ProgressMode, describe};
+use certcentral_cli::bulk::spec::OrderDefaults;
+use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome};
+use certcentral_cli::commands::parse_duration;
+use certcentral_cli::connect::{ApiArgs, client_error};
+use certcentral_cli::keys::KeyType;
+use certcentral_cli::request::parse_product;
+use certcentral_cli::{Output, credentials, exit};
+use certcentral_client::{Client, RateLimits};
+use certcentral_types::{PaymentMethod, ProductId};
+use serde_json::json;
+
+/// Exit codes of `certcentral bulk`.
+pub const AFTER_HELP: &str = "\
+Roster: CSV with a header (or JSON Lines). Required columns: common_name, emails (';'-separated).
+Optional: id (stable identity), organization_units (';'-separated), validity_years,
+custom_expiration_date (yyyy-MM-dd), csr (path of an existing CSR, relative to the roster),
+name (output file stem), product.
+
+Every run is journaled (--journal, default <out>/certcentral-journal.sqlite): the intent to
+order is committed before each order is sent, so rerunning the same command after a crash
+resumes without ordering anyone twice.
+
+Exit codes:
+  0  every row issued (or, without --wait, every row ordered)
+  1  nothing succeeded (every row failed or was invalid)
+  2  usage error, invalid rows with --strict, or the journal is in use by another run
+  3  some rows still pending (not issued at --timeout, or not ordered because of
+     --max-new-orders): rerun to resume
+  4  some rows have an unknown outcome even after looking them up: check before ordering again
+  5  partial failure: some rows failed, others succeeded (see --report)";
+
+fn parse_payment(s: &str) -> Result<PaymentMethod, String> {
+    s.parse()
+        .map_err(|_| "allowed: balance, card, profile".to_string())
+}
+
+fn parse_rate_limit(s: &str) -> Result<RateLimits, String> {
+    match s {
+        "real" => Ok(RateLimits::documented()),
+        "off" => Ok(RateLimits::off()),
+        _ => s
+            .strip_prefix("scale=")
+            .and_then(|f| f.parse::<f64>().ok())
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .map(RateLimits::scaled)
+            .ok_or_else(|| "allowed: real, off, scale=F (F > 0)".to_string()),
+    }
+}
+
+/// Arguments of `certcentral bulk`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The roster: a .csv file with a header, or a .jsonl file (one JSON object per line).
+    #[arg(value_name = "ROSTER")]
+    pub roster: PathBuf,
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// Product for rows without a product column.
+    #[arg(long, value_name = "ID", default_value = "client_premium_sha2", value_parser = parse_product)]
+    pub product: ProductId,
+    /// Organization id every order is placed in.
+    #[arg(long, value_name = "ID")]
+    pub org_id: u64,
+    /// Container (division) id.
+    #[arg(long, value_name = "ID")]
+    pub container_id: Option<u64>,
+    /// Skip the approval step (administrator or manager API keys).
+    #[arg(long)]
+    pub skip_approval: bool,
+    /// Payment method: balance, card or profile (server default balance).
+    #[arg(long, value_name = "METHOD", value_parser = parse_payment)]
+    pub payment_method: Option<PaymentMethod>,
+    /// Validity for rows with neither validity_years nor custom_expiration_date.
+    #[arg(long, value_name = "YEARS", default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=2))]
+    pub validity_years: i64,
+    /// Key type of generated keys (rows with a csr column use their own CSR).
+    #[arg(long, value_enum, default_value_t = KeyType::Rsa2048)]
+    pub key_type: KeyType,
+    /// Folder for keys (mode 0600), CSRs, certificates and the default journal.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// The journal (SQLite). Default: <out>/certcentral-journal.sqlite.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+    /// Refuse to start when any row is invalid (the default).
+    #[arg(long, overrides_with = "no_strict")]
+    pub strict: bool,
+    /// Order the valid rows even when some rows are invalid (they are reported).
+    #[arg(long, overrides_with = "strict")]
+    pub no_strict: bool,
+    /// Validate and print the plan (orders to place, resume, skip, invalid); order nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Place at most N new paid orders in this run (rerun to continue).
+    #[arg(long, value_name = "N")]
+    pub max_new_orders: Option<u64>,
+    /// Follow the orders until every certificate is issued and downloaded (or --timeout).
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait follows.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Time between status polls (one status-changes call covers every order).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Write a report with one line per roster row (.json → JSON, otherwise CSV).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Downloads in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 4, hide = true)]
+    pub download_concurrency: usize,
+    /// Client-side rate limits: real (default), off, or scale=F to match a sandbox started
+    /// with --rate-limit scale=F.
+    #[arg(long, value_name = "LIMITS", value_parser = parse_rate_limit, hide = true)]
+    pub rate_limit: Option<RateLimits>,
+    /// Interval of the plain progress lines printed when stderr is not a terminal.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration, hide = true)]
+    pub progress_interval: Duration,
+}
+
+fn config(args: &Args, out: &Output) -> BulkConfig {
+    BulkConfig {
+        roster: args.roster.clone(),
+        journal: args
+            .journal
+            .clone()
+            .unwrap_or_else(|| args.out.join(bulk::DEFAULT_JOURNAL)),
+        strict: !args.no_strict,
+        dry_run: args.dry_run,
+        report: args.report.clone(),
+        progress: if out.quiet || out.json {
+            ProgressMode::Quiet
+        } else {
+            ProgressMode::Auto
+        },
+        progress_interval: args.progress_interval,
+        exec: ExecOptions {
+            defaults: OrderDefaults {
+                product: args.product,
+                org_id: args.org_id,
+                container_id: args.container_id,
+                skip_approval: args.skip_approval,
+                payment_method: args.payment_method,
+                validity_years: args.validity_years,
+                today: chrono::Utc::now().date_naive(),
+            },
+            out_dir: args.out.clone(),
+            key_type: args.key_type,
+            max_new_orders: args.max_new_orders,
+            wait: args.wait,
+            timeout: args.timeout,
+            poll_interval: args.poll_interval,
+            download_concurrency: args.download_concurrency.max(1),
+            not_processed_patience: Duration::from_secs(120),
+        },
+    }
+}
+
+/// Builds the client; with the hidden `--rate-limit` the client-side limits are set too.
+async fn connect(
+    args: &Args,
+) -> Result<(Client, Option<certcentral_cli::connect::Connection>), certcentral_cli::CliError> {
+    match (&args.rate_limit, args.api.sandbox) {
+        (Some(limits), false) => {
+            args.api.check()?;
+            let key = credentials::load_api_key(args.api.api_key_file.as_deref())?;
+            let mut builder = Client::builder().api_key(key).rate_limits(limits.clone());
+            builder = match (&args.api.base_url, args.api.region.unwrap_or_default()) {
+                (Some(url), _) => builder.base_url(url.clone()),
+                (None, credentials::RegionArg::Us) => {
+                    builder.region(certcentral_client::Region::Us)
+                }
+                (None, credentials::RegionArg::Eu) => {
+                    builder.region(certcentral_client::Region::Eu)
+                }
+            };
+            Ok((builder.build().map_err(client_error)?, None))
+        }
+        _ => {
+            let connection = args.api.connect().await?;
+            Ok((connection.client.clone(), Some(connection)))
+        }
+    }
+}
+
+fn human(outcome: &Outcome) -> String {
+    let p = &outcome.plan;
+    let mut lines = Vec::new();
+    if outcome.dry_run {
+        lines.push("plan (dry run: nothing ordered)".to_string());
+    } else {
+        lines.push("bulk run finished".to_string());
+    }
+    lines.push(format!(
+        "  rows: {} ({} valid, {} invalid)",
+        p.rows, p.valid, p.invalid
+    ));
+    let capped = if p.capped > 0 {
+        format!(
+            " ({} more left for later runs by --max-new-orders)",
+            p.capped
+        )
+    } else {
+        String::new()
+    };
+    lines.push(format!("  paid orders to place: {}{capped}", p.new_orders));
+    lines.push(format!(
+        "  resume: {} unknown outcome(s) to look up first, {} order(s) to follow",
+        p.reconcile, p.follow
+    ));
+    lines.push(format!(
+        "  skip: {} finished, {} ended without a certificate",
+        p.done, p.failed
+    ));
+    if !outcome.dry_run {
+        let s = &outcome.stats;
+        lines.push(format!(
+            "  this run: {} new order(s), {} certificate(s) downloaded, lookups: {} found / {} absent / {} ambiguous",
+            s.new_orders, s.downloaded, s.reconciled_found, s.reconciled_absent, s.reconciled_ambiguous
+        ));
+        lines.push(format!("  now: {}", describe(&outcome.states)));
+    }
+    for e in &outcome.invalid_rows {
+        lines.push(format!("  invalid: {e}"));
+    }
+    if let Some(j) = &outcome.journal {
+        lines.push(format!("  journal: {}", j.display()));
+    }
+    if let Some(r) = &outcome.report {
+        lines.push(format!("  report: {}", r.display()));
+    }
+    match outcome.exit_code {
+        exit::PENDING => lines.push(
+            "some rows are still pending: rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
+        ),
+        exit::UNKNOWN => lines.push(
+            "some rows have an unknown outcome: an order may exist; check them (see the report) before ordering again; a rerun looks them up again and never re-orders an ambiguous row".into(),
+        ),
+        bulk::EXIT_PARTIAL | exit::FAILED if !outcome.dry_run => {
+            lines.push("some rows failed: see the report (--report FILE) for each row's error".into())
+        }
+        _ => {}
+    }
+    lines.join("\n")
+}
+
+fn fail(out: &Output, code: u8, kind: &str, message: &str) -> u8 {
+    if out.json {
+        println!(
+            "{}",
+            json!({"error": {"kind": kind, "exit_code": code, "message": message}})
+        );
+    }
+    eprintln!("error: {message}");
+    code
+}
+
+/// Runs `certcentral bulk` and returns the exit code.
+pub fn run(args: Args, out: &Output) -> u8 {
+    let config = config(&args, out);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                out,
+                exit::FAILED,
+                "failed",
+                &format!("cannot start the async runtime: {e}"),
+            );
+        }
+    };
+    runtime.block_on(async {
+        if args.dry_run {
+            return finish(out, bulk::run::<Client>(None, &config).await);
+        }
+        let (client, connection) = match connect(&args).await {
+            Ok(c) => c,
+            Err(e) => {
+                if out.json {
+                    println!("{}", e.to_json());
+                }
+                eprintln!("{}", e.render());
+                return e.exit_code();
+            }
+        };
+        let result = bulk::run(Some(Arc::new(client)), &config).await;
+        if let Some(connection) = connection {
+            connection.close().await;
+        }
+        finish(out, result)
+    })
+}
+
+fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
+    match result {
+        Ok(outcome) => {
+            if out.json {
+                println!(
+                    "{}",
+                    json!({
+                        "dry_run": outcome.dry_run,
+                        "plan": outcome.plan,
+                        "stats": outcome.stats,
+                        "states": outcome.states.iter().map(|(s, n)| (s.as_str(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+                        "invalid_rows": outcome.invalid_rows,
+                        "journal": outcome.journal,
+                        "report": outcome.report,
+                        "exit_code": outcome.exit_code,
+                    })
+                );
+            } else if !out.quiet || outcome.exit_code != exit::OK {
+                println!("{}", human(&outcome));
+            }
+            outcome.exit_code
+        }
+        Err(e) => {
+            let kind = match e.exit_code() {
+                exit::USAGE => "usage",
+                _ => "failed",
+            };
+            fail(out, e.exit_code(), kind, &e.to_string())
+        }
+    }
+}

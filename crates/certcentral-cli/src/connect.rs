@@ -1,0 +1,146 @@
+//! The API flags every API command shares, and the client they build.
+//!
+//! `--sandbox` starts the embedded CertCentral emulator (`certcentral-sandbox`) inside this
+//! process on a random loopback port, with automatic approval and a generated API key, and
+//! points the client at it: no account and no network needed. Its state lives only as long as
+//! the command.
+
+use std::path::PathBuf;
+
+use certcentral_client::{Client, Region};
+use certcentral_sandbox::{Approval, RateLimit, RunningSandbox, Sandbox};
+use secrecy::SecretString;
+
+use crate::credentials::{self, API_KEY_FILE_ENV, RegionArg};
+use crate::error::{CliError, Failure};
+
+/// Flags shared by every command that talks to the API.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ApiArgs {
+    /// Use the built-in sandbox (an emulator of the API, started in this process with
+    /// automatic approval and a generated API key) instead of DigiCert. Nothing is paid; the
+    /// certificates come from a test CA; everything is forgotten when the command ends.
+    #[arg(long, conflicts_with_all = ["region", "base_url"])]
+    pub sandbox: bool,
+    /// DigiCert region: us (www.digicert.com) or eu (certcentral.digicert.eu). Default us.
+    #[arg(long, value_enum, value_name = "REGION", conflicts_with = "base_url")]
+    pub region: Option<RegionArg>,
+    /// API root URL including /services/v2 (https; plain http only to a loopback address).
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// Read the API key from this file instead of the DIGICERT_API_KEY environment variable.
+    #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV, hide_env_values = true)]
+    pub api_key_file: Option<PathBuf>,
+}
+
+/// A client, and the embedded sandbox it talks to when `--sandbox` was given.
+#[derive(Debug)]
+pub struct Connection {
+    /// The API client.
+    pub client: Client,
+    sandbox: Option<RunningSandbox>,
+}
+
+impl ApiArgs {
+    /// Checks the endpoint flags without connecting (a bad `--base-url` is a usage error).
+    pub fn check(&self) -> Result<(), CliError> {
+        if let Some(url) = &self.base_url {
+            credentials::check_base_url(url)?;
+        }
+        Ok(())
+    }
+
+    /// Builds the client: starts the sandbox for `--sandbox`, otherwise loads the API key
+    /// (environment or file) and uses `--base-url` or `--region`.
+    pub async fn connect(&self) -> Result<Connection, CliError> {
+        if self.sandbox {
+            let sandbox = Sandbox::builder()
+                .approval(Approval::Auto)
+                .rate_limit(RateLimit::Real)
+                .start(([127, 0, 0, 1], 0).into())
+                .await
+                .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;
+            tracing::info!(base_url = sandbox.base_url(), "embedded sandbox started");
+            let client = Client::builder()
+                .api_key(SecretString::from(sandbox.api_key()))
+                .base_url(sandbox.base_url())
+                .build()
+                .map_err(client_error)?;
+            return Ok(Connection {
+                client,
+                sandbox: Some(sandbox),
+            });
+        }
+        self.check()?;
+        let key = credentials::load_api_key(self.api_key_file.as_deref())?;
+        let builder = Client::builder().api_key(key);
+        let builder = match (&self.base_url, self.region.unwrap_or_default()) {
+            (Some(url), _) => builder.base_url(url.clone()),
+            (None, RegionArg::Us) => builder.region(Region::Us),
+            (None, RegionArg::Eu) => builder.region(Region::Eu),
+        };
+        let client = builder.build().map_err(client_error)?;
+        tracing::debug!(base_url = client.base_url(), "client ready");
+        Ok(Connection {
+            client,
+            sandbox: None,
+        })
+    }
+}
+
+impl Connection {
+    /// Whether this connection uses the embedded sandbox.
+    pub fn is_sandbox(&self) -> bool {
+        self.sandbox.is_some()
+    }
+
+    /// The embedded sandbox, when `--sandbox` was given.
+    pub fn sandbox(&self) -> Option<&RunningSandbox> {
+        self.sandbox.as_ref()
+    }
+
+    /// Stops the embedded sandbox, if any.
+    pub async fn close(self) {
+        if let Some(sandbox) = self.sandbox {
+            sandbox.shutdown().await;
+        }
+    }
+}
+
+/// Maps a client error to the CLI's error: API errors keep every `errors` entry (exit 1), an
+/// unknown order outcome is exit 4, bad configuration is a usage error (exit 2).
+pub fn client_error(err: certcentral_client::Error) -> CliError {
+    use certcentral_client::Error as E;
+    match err {
+        E::Invalid(report) => crate::request::invalid(report),
+        E::Api { status, errors } => CliError::Failed(Box::new(Failure {
+            message: format!("the API answered with an error (HTTP {status})"),
+            http_status: Some(status),
+            api_errors: errors
+                .into_iter()
+                .map(|e| certcentral_types::ApiErrorEntry {
+                    code: e.code,
+                    message: e.message,
+                })
+                .collect(),
+            violations: Vec::new(),
+        })),
+        E::OutcomeUnknown(unknown) => CliError::Unknown {
+            message: format!(
+                "the order was sent but no usable answer came back ({}), so it may or may not exist. \
+                 Do not order again before checking: run `certcentral orders --common-name {:?}` \
+                 (or look in CertCentral under Certificates > Orders) for a {} order created since {}",
+                unknown.cause,
+                unknown.common_name,
+                unknown.product,
+                unknown.sent_at.to_rfc3339()
+            ),
+        },
+        E::InvalidArgument(message) => CliError::usage(message),
+        other => CliError::Failed(Box::new(Failure {
+            message: other.to_string(),
+            http_status: other.status(),
+            ..Failure::default()
+        })),
+    }
+}

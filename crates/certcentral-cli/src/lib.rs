@@ -1,0 +1,36 @@
+//! The library behind the `certcentral` command: every piece a subcommand needs, reusable by
+//! other subcommands (`bulk`, `sandbox`) so they behave the same way.
+//!
+//! - [`keys`]: local key pairs (RSA 2048/3072/4096, ECDSA P-256/P-384) and PKCS#10 CSRs.
+//! - [`files`]: output file names, exclusive creation, mode 0600 for secrets, refusal to
+//!   overwrite.
+//! - [`credentials`]: the API key (environment or file, never a flag value) and `--base-url`
+//!   checks.
+//! - [`connect`]: the shared API flags (`--sandbox`, `--region`, `--base-url`,
+//!   `--api-key-file`) and building a [`certcentral_client::Client`] from them, starting the
+//!   embedded sandbox when asked.
+//! - [`request`]: the order body from flags or a JSON file, typed and validated.
+//! - [`p12`]: PKCS#12 files and their passwords.
+//! - [`record`]: the `<name>.order.json` record that lets later commands resume.
+//! - [`output`], [`error`], [`exit`], [`logging`]: text or JSON output, the error type, exit
+//!   codes, and `tracing` setup.
+//! - [`commands`]: the subcommands themselves (`order`, `status`, `approve`, ...).
+
+#![deny(missing_docs)]
+
+pub mod bulk;
+pub mod commands;
+pub mod connect;
+pub mod credentials;
+pub mod error;
+pub mod exit;
+pub mod files;
+pub mod keys;
+pub mod logging;
+pub mod output;
+pub mod p12;
+pub mod record;
+pub mod request;
+
+pub use error::CliError;
+pub use output::{Output, Report};

@@ -1,0 +1,103 @@
+//! What a command prints: human text by default, or exactly one JSON object on stdout with
+//! `--json`; a spinner on stderr while waiting, only when stderr is a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::CliError;
+
+/// The global output settings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Output {
+    /// Print one JSON object on stdout instead of text.
+    pub json: bool,
+    /// `-q` given: print only errors (and the JSON object with `--json`).
+    pub quiet: bool,
+}
+
+/// What a successful command produced: a text for people and a JSON object for scripts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Report {
+    /// Lines for people (without trailing newline).
+    pub human: String,
+    /// The `--json` object.
+    pub json: Value,
+}
+
+impl Report {
+    /// A report from both forms.
+    pub fn new(human: impl Into<String>, json: Value) -> Self {
+        Self {
+            human: human.into(),
+            json,
+        }
+    }
+}
+
+impl Output {
+    /// Prints a command's result and returns the process exit code: 0 for a report, the
+    /// error's code otherwise. Errors go to stderr as text; with `--json` the error object
+    /// also goes to stdout, so stdout always holds exactly one JSON object.
+    pub fn finish(&self, result: Result<Report, CliError>) -> u8 {
+        let stdout = std::io::stdout();
+        let mut stdout = stdout.lock();
+        match result {
+            Ok(report) => {
+                if self.json {
+                    let _ = writeln!(stdout, "{}", report.json);
+                } else if !self.quiet && !report.human.is_empty() {
+                    let _ = writeln!(stdout, "{}", report.human);
+                }
+                crate::exit::OK
+            }
+            Err(err) => {
+                if self.json {
+                    let _ = writeln!(stdout, "{}", err.to_json());
+                }
+                eprintln!("{}", err.render());
+                err.exit_code()
+            }
+        }
+    }
+
+    /// Prints a progress line to stderr (text mode, not quiet): e.g. "ordered 1234, waiting".
+    pub fn progress(&self, line: &str) {
+        if !self.json && !self.quiet {
+            eprintln!("{line}");
+        }
+    }
+
+    /// Starts a spinner on stderr showing `message`, when stderr is a terminal and output is
+    /// neither `--json` nor `-q`; otherwise a no-op handle.
+    pub fn spinner(&self, message: &str) -> Spinner {
+        if self.json || self.quiet || !std::io::stderr().is_terminal() {
+            return Spinner(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner().with_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Spinner(Some(bar))
+    }
+}
+
+/// A running spinner (or nothing); cleared when finished or dropped.
+#[derive(Debug)]
+pub struct Spinner(Option<indicatif::ProgressBar>);
+
+impl Spinner {
+    /// Changes the message.
+    pub fn set_message(&self, message: &str) {
+        if let Some(bar) = &self.0 {
+            bar.set_message(message.to_string());
+        }
+    }
+}
+
+impl Drop for Spinner {
+    fn drop(&mut self) {
+        if let Some(bar) = self.0.take() {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Building the order body: from command-line flags or from a JSON file, always typed
+//! ([`OrderRequest`]) and always validated with `certcentral-validate` before anything is sent.
+
+use std::io::Read;
+use std::num::NonZeroU64;
+use std::path::PathBuf;
+
+use certcentral_types::{
+    CertificateRequest, CommonName, ContainerRef, CustomField, OrderRequest, OrganizationRef,
+    OrganizationUnit, PaymentMethod, ProductId, SignatureHash, ValidityYears,
+};
+use certcentral_validate::{Context, Report};
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use crate::error::{CliError, Failure};
+
+/// The placeholder DigiCert's documentation puts in `certificate.csr`; an order file holding
+/// it gets the locally generated CSR instead.
+pub const CSR_PLACEHOLDER: &str = "<csr>";
+
+/// The order body, as flags or as a file (`--order-file`); the two are exclusive.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct OrderFlags {
+    /// A complete order body (JSON) instead of the flags below; `-` reads standard input.
+    /// A `"csr": "<csr>"` placeholder (as in DigiCert's docs) or a missing `csr` gets the
+    /// locally generated CSR.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = [
+        "common_name", "emails", "organization_units", "org_id", "container_id", "validity_years",
+        "custom_expiration_date", "payment_method", "skip_approval", "auto_renew",
+        "renewal_of_order_id", "custom_fields",
+    ])]
+    pub order_file: Option<String>,
+    /// The certificate's common name: the person's name, 1 to 64 characters (required unless --order-file).
+    #[arg(long, value_name = "NAME")]
+    pub common_name: Option<CommonName>,
+    /// An email address to put in the certificate; repeat for several (required unless --order-file).
+    #[arg(long = "email", value_name = "ADDRESS")]
+    pub emails: Vec<String>,
+    /// A department (organization unit) to put in the certificate (repeatable).
+    #[arg(long = "ou", value_name = "UNIT")]
+    pub organization_units: Vec<OrganizationUnit>,
+    /// Id of the organization in your CertCentral account (required unless --order-file).
+    #[arg(long, value_name = "ID")]
+    pub org_id: Option<NonZeroU64>,
+    /// Id of the container (division) to place the order in.
+    #[arg(long, value_name = "ID")]
+    pub container_id: Option<NonZeroU64>,
+    /// Years the certificate is valid: 1 or 2 (default 1 unless --custom-expiration-date).
+    #[arg(long, value_name = "YEARS", value_parser = parse_validity)]
+    pub validity_years: Option<ValidityYears>,
+    /// Custom end date (YYYY-MM-DD, less than 825 days away); overrides --validity-years.
+    #[arg(long, value_name = "DATE")]
+    pub custom_expiration_date: Option<NaiveDate>,
+    /// How the order is paid: balance (default), card or profile.
+    #[arg(long, value_name = "METHOD", value_parser = parse_payment)]
+    pub payment_method: Option<PaymentMethod>,
+    /// Skip the approval step (takes effect only for administrator or manager API keys).
+    #[arg(long)]
+    pub skip_approval: bool,
+    /// Renew automatically this many times (1 to 99; balance payment only).
+    #[arg(long, value_name = "N")]
+    pub auto_renew: Option<i64>,
+    /// For a renewal: the previous order's id.
+    #[arg(long, value_name = "ORDER_ID")]
+    pub renewal_of_order_id: Option<NonZeroU64>,
+    /// A custom field value, as METADATA_ID=VALUE (repeatable).
+    #[arg(long = "custom-field", value_name = "ID=VALUE", value_parser = parse_custom_field)]
+    pub custom_fields: Vec<CustomField>,
+}
+
+/// Parses a product id, listing the allowed ones on error.
+pub fn parse_product(s: &str) -> Result<ProductId, String> {
+    s.parse().map_err(|_| {
+        "allowed: client_premium_sha2, client_email_security_plus, client_authentication_plus, client_digital_signature_plus_sha2".to_string()
+    })
+}
+
+fn parse_validity(s: &str) -> Result<ValidityYears, String> {
+    s.parse::<i64>()
+        .ok()
+        .and_then(|n| ValidityYears::try_from(n).ok())
+        .ok_or_else(|| "allowed: 1 or 2".to_string())
+}
+
+fn parse_payment(s: &str) -> Result<PaymentMethod, String> {
+    s.parse()
+        .map_err(|_| "allowed: balance, card, profile".to_string())
+}
+
+/// Parses `METADATA_ID=VALUE`.
+pub fn parse_custom_field(s: &str) -> Result<CustomField, String> {
+    let (id, value) = s
+        .split_once('=')
+        .ok_or_else(|| "expected METADATA_ID=VALUE, e.g. 12=Finance".to_string())?;
+    let metadata_id = id
+        .trim()
+        .parse::<NonZeroU64>()
+        .map_err(|_| format!("metadata id {id:?} is not a positive integer"))?;
+    Ok(CustomField {
+        metadata_id,
+        value: value.to_string(),
+    })
+}
+
+impl OrderFlags {
+    /// Builds the order body from the flags (`csr` left empty). Fails with a usage error
+    /// naming the missing flag.
+    pub fn to_request(&self) -> Result<OrderRequest, CliError> {
+        let missing =
+            |flag: &str| CliError::usage(format!("{flag} is required (or give --order-file)"));
+        let common_name = self
+            .common_name
+            .clone()
+            .ok_or_else(|| missing("--common-name"))?;
+        if self.emails.is_empty() {
+            return Err(missing("--email"));
+        }
+        let org_id = self.org_id.ok_or_else(|| missing("--org-id"))?;
+        let validity_years = match (&self.validity_years, self.custom_expiration_date) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(_)) => None,
+            (None, None) => ValidityYears::try_from(1).ok(),
+        };
+        Ok(OrderRequest {
+            auto_renew: self.auto_renew,
+            certificate: CertificateRequest {
+                common_name,
+                csr: None,
+                emails: self.emails.clone(),
+                organization_units: self.organization_units.clone(),
+                signature_hash: SignatureHash::Sha256,
+            },
+            container: self.container_id.map(|id| ContainerRef { id: Some(id) }),
+            custom_expiration_date: self.custom_expiration_date,
+            custom_fields: self.custom_fields.clone(),
+            organization: OrganizationRef { id: org_id },
+            payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
+            renewal_of_order_id: self.renewal_of_order_id,
+            skip_approval: self.skip_approval,
+            validity_years,
+        })
+    }
+}
+
+/// Where an order file comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input (`-`).
+    Stdin,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Source {
+    /// `-` is standard input, anything else a path.
+    pub fn parse(arg: &str) -> Self {
+        if arg == "-" {
+            Source::Stdin
+        } else {
+            Source::File(PathBuf::from(arg))
+        }
+    }
+
+    /// Reads the whole input.
+    pub fn read(&self) -> Result<Vec<u8>, CliError> {
+        match self {
+            Source::Stdin => {
+                let mut buf = Vec::new();
+                std::io::stdin().read_to_end(&mut buf).map_err(|e| {
+                    CliError::usage(format!("cannot read the order from standard input: {e}"))
+                })?;
+                Ok(buf)
+            }
+            Source::File(path) => std::fs::read(path).map_err(|e| {
+                CliError::usage(format!("cannot read order file {}: {e}", path.display()))
+            }),
+        }
+    }
+}
+
+/// Turns a validation report with errors into the exit-1 failure that lists them all.
+pub fn invalid(report: Report) -> CliError {
+    CliError::Failed(Box::new(Failure {
+        message: format!(
+            "the order is invalid ({} error(s)); nothing was sent",
+            report.errors.len()
+        ),
+        violations: report.errors,
+        ..Failure::default()
+    }))
+}
+
+/// Parses and validates an order file's bytes. A `csr` equal to [`CSR_PLACEHOLDER`] is
+/// removed (the caller fills in a CSR). Every violation is reported at once.
+pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderRequest, CliError> {
+    let mut doc: Value = match serde_json::from_slice(bytes) {
+        Ok(doc) => doc,
+        Err(_) => return Err(invalid(certcentral_validate::validate_json(bytes, ctx))),
+    };
+    if let Some(cert) = doc.get_mut("certificate").and_then(Value::as_object_mut)
+        && cert.get("csr").and_then(Value::as_str) == Some(CSR_PLACEHOLDER)
+    {
+        cert.remove("csr");
+    }
+    let report = certcentral_validate::validate_json(doc.to_string().as_bytes(), ctx);
+    if !report.is_valid() {
+        return Err(invalid(report));
+    }
+    serde_json::from_value(doc).map_err(|e| {
+        CliError::failed(format!(
+            "the order file does not match the order schema: {e}"
+        ))
+    })
+}
+
+/// Validates a complete order; errors become an exit-1 failure listing every violation.
+/// Returns the report's warnings.
+pub fn check(
+    order: &OrderRequest,
+    ctx: &Context,
+) -> Result<Vec<certcentral_validate::Violation>, CliError> {
+    let report = certcentral_validate::validate(order, ctx);
+    if report.is_valid() {
+        Ok(report.warnings)
+    } else {
+        Err(invalid(report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags() -> OrderFlags {
+        OrderFlags {
+            common_name: Some("Locke Cole".parse().unwrap()),
+            emails: vec!["locke.cole@example.com".into()],
+            org_id: NonZeroU64::new(112233),
+            ..OrderFlags::default()
+        }
+    }
+
+    #[test]
+    fn flags_build_a_typed_order() {
+        let order = flags().to_request().unwrap();
+        insta::assert_json_snapshot!(order, @r#"
+        {
+          "certificate": {
+            "common_name": "Locke Cole",
+            "emails": [
+              "locke.cole@example.com"
+            ],
+            "signature_hash": "sha256"
+          },
+          "organization": {
+            "id": 112233
+          },
+          "payment_method": "balance",
+          "skip_approval": false,
+          "validity_years": 1
+        }
+        "#);
+    }
+
+    #[test]
+    fn custom_expiration_replaces_default_validity() {
+        let mut f = flags();
+        f.custom_expiration_date = NaiveDate::from_ymd_opt(2027, 1, 1);
+        let order = f.to_request().unwrap();
+        assert_eq!(order.validity_years, None);
+    }
+
+    #[test]
+    fn custom_fields_parse() {
+        let cf = parse_custom_field("12=Finance=East").unwrap();
+        assert_eq!(
+            (cf.metadata_id.get(), cf.value.as_str()),
+            (12, "Finance=East")
+        );
+        assert!(parse_custom_field("0=x").is_err());
+        assert!(parse_custom_field("x").is_err());
+        assert!(
+            parse_product("ssl_plus")
+                .unwrap_err()
+                .contains("client_premium_sha2")
+        );
+        assert!(parse_validity("3").is_err());
+    }
+
+    #[test]
+    fn order_file_placeholder_and_errors() {
+        let ctx = Context::new(ProductId::ClientPremiumSha2);
+        let seed =
+            br#"{"certificate":{"common_name":"Lock Cole","emails":["locke.cole@example.com"],
+            "signature_hash":"sha256","organization_units":["Accounting"],"csr":"<csr>"},
+            "skip_approval":true,"organization":{"id":112233},"container":{"id":445566},
+            "validity_years":1,"payment_method":"balance"}"#;
+        let order = parse_order_file(seed, &ctx).unwrap();
+        assert_eq!(order.certificate.csr, None);
+        assert!(order.skip_approval);
+
+        let err = parse_order_file(br#"{"certificate":{}}"#, &ctx).unwrap_err();
+        assert_eq!(err.exit_code(), 1);
+        let text = err.render();
+        assert!(
+            text.contains("required_param:certificate.common_name"),
+            "{text}"
+        );
+        assert!(text.contains("required_param:organization"), "{text}");
+
+        let err = parse_order_file(b"{nope", &ctx).unwrap_err();
+        assert!(
+            err.render().contains("bad_request_format"),
+            "{}",
+            err.render()
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! `certcentral sandbox`: run the local CertCentral API emulator in the foreground.
+//!
+//! The first line on stdout is the base URL (`http://127.0.0.1:PORT/services/v2`), flushed
+//! at once so scripts can read it. The API key comes from `--api-key-file FILE` (or
+//! `DIGICERT_API_KEY_FILE`) or the `DIGICERT_API_KEY` environment variable; with neither, a
+//! random key is generated and printed once on stderr. Runs until Ctrl-C (or SIGTERM).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use certcentral_cli::credentials::{self, API_KEY_FILE_ENV, CredentialError};
+use certcentral_cli::exit;
+use certcentral_sandbox::{Approval, FaultKind, RateLimit, Sandbox};
+use secrecy::ExposeSecret;
+
+/// Arguments of `certcentral sandbox`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = AFTER_HELP)]
+pub struct Args {
+    /// Address to listen on; port 0 picks a free port. Loopback addresses only (plain HTTP).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// File holding the API key clients must send (default: DIGICERT_API_KEY, else random).
+    #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV)]
+    pub api_key_file: Option<PathBuf>,
+    /// Rate limit per API key: real (100 per 5 s and 1000 per 3 min), off, or scale=F
+    /// (both windows divided by F).
+    #[arg(long, value_name = "real|off|scale=F", default_value = "real", value_parser = parse_rate_limit)]
+    pub rate_limit: RateLimit,
+    /// auto: approve every new request at once; manual: requests stay pending unless the order
+    /// sets skip_approval or PUT /request/{id}/status approves them.
+    #[arg(long, value_name = "auto|manual", default_value = "manual", value_parser = parse_approval)]
+    pub approval: Approval,
+    /// Time from approval to issuance (e.g. 0, 500ms, 5s, 1m).
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_delay)]
+    pub issue_delay: Duration,
+    /// Inject a fault with probability P (repeatable): error_5xx=P, rate_limit=P,
+    /// drop_after_commit=P, html_error=P, latency_ms=MS (always) or latency_ms=MS@P.
+    #[arg(long = "fault", value_name = "KIND=P", value_parser = parse_fault)]
+    pub faults: Vec<(FaultKind, f64)>,
+    /// Seed of the fault random number generator (same seed, same request order: same faults).
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub seed: u64,
+}
+
+const AFTER_HELP: &str = "\
+The first stdout line is the base URL, e.g. http://127.0.0.1:8080/services/v2.
+Send the API key in the X-DC-DEVKEY header. Inspection (no key): GET /_sandbox/orders and
+GET /_sandbox/stats. Stop with Ctrl-C.
+
+Example:
+  DIGICERT_API_KEY=test-key certcentral sandbox --listen 127.0.0.1:8080 --approval auto";
+
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    text.parse()
+        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
+}
+
+fn parse_approval(text: &str) -> Result<Approval, String> {
+    text.parse()
+        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
+}
+
+fn parse_delay(text: &str) -> Result<Duration, String> {
+    certcentral_sandbox::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn parse_fault(text: &str) -> Result<(FaultKind, f64), String> {
+    certcentral_sandbox::parse_fault(text).map_err(|e| e.to_string())
+}
+
+/// Runs the sandbox until Ctrl-C; returns the exit code.
+pub fn run(args: Args) -> u8 {
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "error: --listen {}: the sandbox serves plain HTTP and listens on loopback addresses only (127.0.0.0/8 or [::1])",
+            args.listen
+        );
+        return exit::USAGE;
+    }
+    let key = match credentials::load_api_key(args.api_key_file.as_deref()) {
+        Ok(key) => Some(key),
+        Err(CredentialError::Missing) => None,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return exit::USAGE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return exit::FAILED;
+        }
+    };
+    runtime.block_on(async move {
+        let mut builder = Sandbox::builder()
+            .rate_limit(args.rate_limit)
+            .approval(args.approval)
+            .issue_delay(args.issue_delay)
+            .seed(args.seed);
+        if let Some(key) = &key {
+            builder = builder.api_key(key.expose_secret());
+        }
+        for (kind, probability) in args.faults {
+            builder = builder.fault(kind, probability);
+        }
+        let sandbox = match builder.start(args.listen).await {
+            Ok(sandbox) => sandbox,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return exit::FAILED;
+            }
+        };
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, "{}", sandbox.base_url())
+            .and_then(|()| stdout.flush())
+            .is_err()
+        {
+            eprintln!("error: cannot write the base URL to stdout");
+            return exit::FAILED;
+        }
+        drop(stdout);
+        if key.is_none() {
+            eprintln!(
+                "certcentral sandbox: no API key given (--api-key-file or DIGICERT_API_KEY); generated key: {}",
+                sandbox.api_key()
+            );
+        }
+        eprintln!("certcentral sandbox: serving {} (Ctrl-C to stop)", sandbox.base_url());
+        wait_for_stop().await;
+        sandbox.shutdown().await;
+        eprintln!("certcentral sandbox: stopped");
+        exit::OK
+    })
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sandbox").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn defaults() {
+        let args = parse(&[]).unwrap();
+        assert_eq!(args.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(args.rate_limit, RateLimit::Real);
+        assert_eq!(args.approval, Approval::Manual);
+        assert_eq!(args.issue_delay, Duration::ZERO);
+        assert!(args.faults.is_empty());
+        assert_eq!(args.seed, 0);
+    }
+
+    #[test]
+    fn every_option() {
+        let args = parse(&[
+            "--listen",
+            "127.0.0.1:8080",
+            "--rate-limit",
+            "scale=60",
+            "--approval",
+            "auto",
+            "--issue-delay",
+            "1.5s",
+            "--fault",
+            "error_5xx=0.1",
+            "--fault",
+            "latency_ms=200@0.5",
+            "--seed",
+            "7",
+        ])
+        .unwrap();
+        assert_eq!(args.rate_limit, RateLimit::Scaled(60.0));
+        assert_eq!(args.approval, Approval::Auto);
+        assert_eq!(args.issue_delay, Duration::from_millis(1500));
+        assert_eq!(
+            args.faults,
+            [
+                (FaultKind::Error5xx, 0.1),
+                (FaultKind::Latency(Duration::from_millis(200)), 0.5)
+            ]
+        );
+        assert_eq!(args.seed, 7);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for argv in [
+            &["--rate-limit", "fast"][..],
+            &["--approval", "yes"],
+            &["--issue-delay", "soon"],
+            &["--fault", "error_5xx=2"],
+            &["--fault", "meteor=0.1"],
+            &["--api-key", "secret"],
+        ] {
+            assert!(parse(argv).is_err(), "{argv:?}");
+        }
+    }
+
+    #[test]
+    fn non_loopback_listen_is_refused() {
+        let args = parse(&["--listen", "0.0.0.0:0"]).unwrap();
+        assert_eq!(run(args), exit::USAGE);
+    }
+}
