@@ -242,16 +242,11 @@ fn expected_in_package(file: &str) -> bool {
     }
     let (dir, rest) = file.split_once('/').unwrap_or(("", file));
     match dir {
-        "src" | "examples" | "benches" => rest.ends_with(".rs"),
+        "src" => rest.ends_with(".rs") || rest.ends_with(".snap"),
+        "examples" | "benches" => rest.ends_with(".rs"),
         "schema" => rest.ends_with(".json"),
-        "tests" => {
-            rest.ends_with(".rs")
-                || rest.ends_with(".snap")
-                || rest.starts_with("fixtures/")
-                || rest.ends_with(".json")
-                || rest.ends_with(".csv")
-                || rest.ends_with(".pem")
-        }
+        // Tests and their fixtures ship (size-limited by MAX_PACKAGED_FILE).
+        "tests" => true,
         "proptest-regressions" => rest.ends_with(".txt"),
         _ => false,
     }
