@@ -450,6 +450,23 @@ mod endpoint_tests {
         }
     }
 
+    /// Adding an endpoint is a manifest edit: codegen emits its constant and method.
+    #[test]
+    fn a_manifest_edit_adds_a_method() {
+        let mut manifest: Value = serde_json::from_str(&manifest_text()).unwrap();
+        let mut extra = manifest["endpoints"][1].clone();
+        extra["name"] = "order_info_again".into();
+        manifest["endpoints"].as_array_mut().unwrap().push(extra);
+        let before = endpoints::generate_client(&manifest_text(), &schemas()).unwrap();
+        let after = endpoints::generate_client(&manifest.to_string(), &schemas()).unwrap();
+        assert!(!before.contains("order_info_again"));
+        assert!(after.contains("pub async fn order_info_again("));
+        assert!(after.contains("pub const ORDER_INFO_AGAIN: Endpoint"));
+        // The same name twice is refused.
+        manifest["endpoints"][0]["name"] = "order_info".into();
+        assert!(endpoints::generate_client(&manifest.to_string(), &schemas()).is_err());
+    }
+
     #[test]
     fn manifest_errors_are_reported() {
         let bad = serde_json::json!({"endpoints": [{

@@ -100,13 +100,13 @@ pub fn release_check(root: &Path) -> Result<()> {
         let dir = root.join("crates").join(krate);
         for file in &files {
             let path = dir.join(file);
-            if let Ok(meta) = std::fs::metadata(&path) {
-                if meta.len() > MAX_PACKAGED_FILE {
-                    bail!(
-                        "package {krate}: {file} is {} bytes (limit {MAX_PACKAGED_FILE})",
-                        meta.len()
-                    );
-                }
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.len() > MAX_PACKAGED_FILE
+            {
+                bail!(
+                    "package {krate}: {file} is {} bytes (limit {MAX_PACKAGED_FILE})",
+                    meta.len()
+                );
             }
         }
     }

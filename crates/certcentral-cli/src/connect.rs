@@ -144,3 +144,70 @@ pub fn client_error(err: certcentral_client::Error) -> CliError {
         })),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certcentral_client::{ApiError, Error, UnknownOutcome};
+    use certcentral_types::ProductId;
+
+    #[test]
+    fn api_errors_keep_every_entry() {
+        let err = client_error(Error::Api {
+            status: 400,
+            errors: vec![
+                ApiError {
+                    code: "invalid_value:validity_years".into(),
+                    message: "bad years".into(),
+                },
+                ApiError {
+                    code: "required_param:certificate.emails".into(),
+                    message: "no emails".into(),
+                },
+            ],
+        });
+        assert_eq!(err.exit_code(), crate::exit::FAILED);
+        let text = err.render();
+        assert!(text.contains("HTTP 400"), "{text}");
+        assert!(
+            text.contains("  invalid_value:validity_years: bad years"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  required_param:certificate.emails: no emails"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unknown_outcome_is_exit_4_and_says_how_to_check() {
+        let err = client_error(Error::OutcomeUnknown(Box::new(UnknownOutcome {
+            product: ProductId::ClientPremiumSha2,
+            common_name: "Locke Cole".into(),
+            emails: vec!["locke.cole@example.com".into()],
+            sent_at: chrono::Utc::now(),
+            status: Some(502),
+            cause: "the server failed".into(),
+        })));
+        assert_eq!(err.exit_code(), crate::exit::UNKNOWN);
+        let text = err.to_string();
+        assert!(text.contains("may or may not exist"), "{text}");
+        assert!(
+            text.contains("certcentral orders --common-name \"Locke Cole\""),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn configuration_errors_are_usage_errors() {
+        let err = client_error(Error::InvalidArgument("the api key is empty".into()));
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+        let err = client_error(Error::RateLimited { retry_after: None });
+        assert_eq!(err.exit_code(), crate::exit::FAILED);
+        let args = ApiArgs {
+            base_url: Some("http://example.com/services/v2".into()),
+            ..ApiArgs::default()
+        };
+        assert_eq!(args.check().unwrap_err().exit_code(), crate::exit::USAGE);
+    }
+}

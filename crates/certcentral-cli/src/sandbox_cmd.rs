@@ -73,6 +73,11 @@ fn parse_fault(text: &str) -> Result<(FaultKind, f64), String> {
 
 /// Runs the sandbox until Ctrl-C; returns the exit code.
 pub fn run(args: Args) -> u8 {
+    run_with(args, std::io::stdout(), wait_for_stop())
+}
+
+/// Runs the sandbox, writing the base URL line to `out`, until `stop` completes.
+fn run_with(args: Args, mut out: impl Write, stop: impl Future<Output = ()>) -> u8 {
     if !args.listen.ip().is_loopback() {
         eprintln!(
             "error: --listen {}: the sandbox serves plain HTTP and listens on loopback addresses only (127.0.0.0/8 or [::1])",
@@ -118,15 +123,13 @@ pub fn run(args: Args) -> u8 {
                 return exit::FAILED;
             }
         };
-        let mut stdout = std::io::stdout().lock();
-        if writeln!(stdout, "{}", sandbox.base_url())
-            .and_then(|()| stdout.flush())
+        if writeln!(out, "{}", sandbox.base_url())
+            .and_then(|()| out.flush())
             .is_err()
         {
             eprintln!("error: cannot write the base URL to stdout");
             return exit::FAILED;
         }
-        drop(stdout);
         if key.is_none() {
             eprintln!(
                 "certcentral sandbox: no API key given (--api-key-file or DIGICERT_API_KEY); generated key: {}",
@@ -134,7 +137,7 @@ pub fn run(args: Args) -> u8 {
             );
         }
         eprintln!("certcentral sandbox: serving {} (Ctrl-C to stop)", sandbox.base_url());
-        wait_for_stop().await;
+        stop.await;
         sandbox.shutdown().await;
         eprintln!("certcentral sandbox: stopped");
         exit::OK
@@ -234,6 +237,82 @@ mod tests {
         ] {
             assert!(parse(argv).is_err(), "{argv:?}");
         }
+    }
+
+    /// Sends each written line to the test.
+    struct Lines(std::sync::mpsc::Sender<String>, Vec<u8>);
+
+    impl Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.1.extend_from_slice(buf);
+            while let Some(end) = self.1.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = self.1.drain(..=end).collect();
+                let _ = self
+                    .0
+                    .send(String::from_utf8_lossy(&line).trim_end().to_string());
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A plain HTTP/1.1 GET; returns the status line.
+    fn get(addr: &str, path: &str, key: &str) -> String {
+        use std::io::{BufRead, BufReader};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nX-DC-DEVKEY: {key}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut status = String::new();
+        BufReader::new(stream).read_line(&mut status).unwrap();
+        status.trim_end().to_string()
+    }
+
+    #[test]
+    fn prints_the_base_url_first_and_serves_with_the_file_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, "file-key\n").unwrap();
+        let args = parse(&[
+            "--api-key-file",
+            key_file.to_str().unwrap(),
+            "--approval",
+            "auto",
+        ])
+        .unwrap();
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || {
+            run_with(args, Lines(line_tx, Vec::new()), async {
+                let _ = stop_rx.await;
+            })
+        });
+        let url = line_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        let addr = url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.strip_suffix("/services/v2"))
+            .unwrap_or_else(|| panic!("unexpected first line {url:?}"))
+            .to_string();
+        let product = "/services/v2/product/client_premium_sha2";
+        assert!(get(&addr, product, "file-key").contains(" 200 "));
+        assert!(get(&addr, product, "wrong").contains(" 403 "));
+        stop_tx.send(()).unwrap();
+        assert_eq!(server.join().unwrap(), exit::OK);
+        assert!(std::net::TcpStream::connect(&addr).is_err());
+    }
+
+    #[test]
+    fn an_empty_key_file_is_a_usage_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let key_file = dir.path().join("key");
+        std::fs::write(&key_file, "\n").unwrap();
+        let args = parse(&["--api-key-file", key_file.to_str().unwrap()]).unwrap();
+        assert_eq!(run_with(args, std::io::sink(), async {}), exit::USAGE);
     }
 
     #[test]

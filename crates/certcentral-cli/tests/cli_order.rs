@@ -77,6 +77,8 @@ fn readme_main_command_with_embedded_sandbox() {
     assert!(record["order_id"].as_i64().unwrap() > 0);
     assert!(record["certificate_id"].as_i64().is_some());
     assert!(run.stdout.contains("locke-cole.crt"), "{run:?}");
+    // Not a terminal: no spinner frames or carriage returns.
+    assert!(!run.stderr.contains('\r'), "{run:?}");
 }
 
 /// Any existing output file stops the command before anything is ordered or written.
@@ -429,6 +431,7 @@ fn pending_at_timeout_then_status_approve_resume_download() {
     let env = manual();
     let dir = env.dir.path().display().to_string();
     let mut args = vec![
+        "--json",
         "order",
         "--key-type",
         "p256",
@@ -442,6 +445,10 @@ fn pending_at_timeout_then_status_approve_resume_download() {
     let run = env.run(&args);
     assert_eq!(run.code, 3, "{run:?}");
     let order_id = env.sandbox.orders()[0].id;
+    let json = run.json();
+    assert_eq!(json["error"]["kind"], "pending");
+    assert_eq!(json["error"]["exit_code"], 3);
+    assert_eq!(json["error"]["order_id"], order_id);
     assert!(
         run.stderr
             .contains(&format!("certcentral status {order_id}")),
@@ -474,6 +481,7 @@ fn pending_at_timeout_then_status_approve_resume_download() {
         "--json",
     ]);
     assert_eq!(resume.code, 0, "{resume:?}");
+    assert!(!resume.stderr.contains("warning"), "{resume:?}");
     assert_eq!(resume.json()["status"], "issued");
     let crt = std::fs::read_to_string(env.path("locke-cole.crt")).unwrap();
     let csr = std::fs::read_to_string(env.path("locke-cole.csr")).unwrap();

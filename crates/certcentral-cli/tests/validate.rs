@@ -49,8 +49,8 @@ fn valid_order_from_a_file_exits_0_with_its_warning() {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let text = stdout(&output);
     assert!(
-        text.lines().any(|l| l.starts_with("/certificate/csr: no CSR")
-            && l.ends_with("(csr_missing)")),
+        text.lines()
+            .any(|l| l.starts_with("/certificate/csr: no CSR") && l.ends_with("(csr_missing)")),
         "{text}"
     );
     assert!(text.contains("valid: 0 errors, 1 warning"), "{text}");
@@ -81,7 +81,10 @@ fn invalid_order_exits_1_and_lists_every_violation_as_path_message_code() {
 fn json_output_is_exactly_one_object_of_the_documented_shape() {
     let mut order = seed();
     order["validity_years"] = json!(3);
-    let output = run(&["--json", "--today", TODAY, "-"], order.to_string().as_bytes());
+    let output = run(
+        &["--json", "--today", TODAY, "-"],
+        order.to_string().as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(1));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(
@@ -129,9 +132,24 @@ fn today_drives_the_date_rules() {
     let mut order = seed();
     order["custom_expiration_date"] = json!("2026-06-01");
     let body = order.to_string();
-    assert_eq!(run(&["--today", "2026-01-15", "-"], body.as_bytes()).status.code(), Some(0));
-    assert_eq!(run(&["--today", "2026-06-02", "-"], body.as_bytes()).status.code(), Some(1));
-    assert_eq!(run(&["--today", "2024-02-30", "-"], body.as_bytes()).status.code(), Some(2));
+    assert_eq!(
+        run(&["--today", "2026-01-15", "-"], body.as_bytes())
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        run(&["--today", "2026-06-02", "-"], body.as_bytes())
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        run(&["--today", "2024-02-30", "-"], body.as_bytes())
+            .status
+            .code(),
+        Some(2)
+    );
 }
 
 #[test]
@@ -145,7 +163,10 @@ fn every_product_is_accepted_and_an_unknown_one_is_a_usage_error() {
         let output = run(&["--product", product, "-"], seed().to_string().as_bytes());
         assert_eq!(output.status.code(), Some(0), "{product}");
     }
-    let output = run(&["--product", "ssl_basic", "-"], seed().to_string().as_bytes());
+    let output = run(
+        &["--product", "ssl_basic", "-"],
+        seed().to_string().as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("ssl_basic"), "{stderr}");

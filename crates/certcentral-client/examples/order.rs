@@ -13,7 +13,7 @@ use rcgen::{CertificateParams, KeyPair};
 use secrecy::SecretString;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sandbox = Sandbox::builder()
         .rate_limit(RateLimit::Real)
         .start("127.0.0.1:0".parse()?)

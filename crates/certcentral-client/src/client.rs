@@ -493,7 +493,8 @@ impl Client {
         url: &Url,
         body: Option<&Vec<u8>>,
     ) -> Result<(u16, Vec<u8>, Option<Duration>), TransportError> {
-        self.inner.limiter.acquire().await;
+        // Held until the body is read: the limiter counts the request until it completes.
+        let _permit = self.inner.limiter.acquire().await;
         let span = tracing::Span::current();
         let start = std::time::Instant::now();
         let mut request = self

@@ -19,7 +19,22 @@ pub struct Window {
 ///
 /// CertCentral allows, per API key, 100 requests per 5 seconds and 1000 per 3 minutes
 /// (rolling); over either limit every request gets 429. The limiter spaces requests so neither
-/// window is exceeded, with a small safety margin on the window length for network jitter.
+/// window is exceeded as the server counts them: the server sees a request arrive somewhere
+/// between its start and its response, so a request occupies its slot from its start until
+/// one window length after its response (plus a 1 % margin, at most 100 ms). The price is a
+/// rate of `max / (period + latency)` instead of `max / period`.
+///
+/// ```
+/// use std::time::Duration;
+/// use certcentral_client::RateLimits;
+///
+/// // Tests against a sandbox started with `RateLimit::Scaled(10.0)` / `--rate-limit scale=10`:
+/// let limits = RateLimits::scaled(10.0);
+/// assert_eq!(limits.windows()[0].max, 100);
+/// assert_eq!(limits.windows()[0].period, Duration::from_millis(500));
+/// assert_eq!(limits.windows()[1].period, Duration::from_secs(18));
+/// assert!(RateLimits::off().is_off());
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct RateLimits {
     windows: Vec<Window>,
@@ -90,12 +105,45 @@ impl Default for RateLimits {
 }
 
 /// Sliding-window log limiter.
+///
+/// The server counts a request when it arrives, which is somewhere between the moment the
+/// client starts sending it and the moment the response is back. To stay under the server's
+/// count whatever the network does, each request occupies the windows from its start until
+/// `period` after its response arrived (in-flight requests always count).
 #[derive(Debug)]
 pub(crate) struct Limiter {
     windows: Vec<(u32, Duration)>,
-    /// Send times of recent requests, oldest first, as long as the longest window.
-    log: Mutex<VecDeque<Instant>>,
+    log: Mutex<Log>,
 }
+
+#[derive(Debug, Default)]
+struct Log {
+    next_id: u64,
+    /// `(id, completion time)`; `None` while in flight.
+    entries: VecDeque<(u64, Option<Instant>)>,
+}
+
+/// A slot in the limiter, held for the duration of one HTTP exchange; its completion time is
+/// recorded when dropped.
+pub(crate) struct Permit<'a> {
+    limiter: &'a Limiter,
+    id: Option<u64>,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            let now = Instant::now();
+            let mut log = self.limiter.lock();
+            if let Some(entry) = log.entries.iter_mut().find(|(i, _)| *i == id) {
+                entry.1 = Some(now);
+            }
+        }
+    }
+}
+
+/// How long to wait before looking again when only in-flight requests fill a window.
+const IN_FLIGHT_POLL: Duration = Duration::from_millis(2);
 
 impl Limiter {
     pub(crate) fn new(limits: &RateLimits) -> Self {
@@ -103,65 +151,94 @@ impl Limiter {
             .windows
             .iter()
             .map(|w| {
-                // The server counts arrivals; allow for jitter between our send and its clock.
-                let margin = (w.period / 50).min(Duration::from_millis(250));
+                // A little extra for clock granularity between this host and the server.
+                let margin = (w.period / 100).min(Duration::from_millis(100));
                 (w.max, w.period + margin)
             })
             .collect();
         Self {
             windows,
-            log: Mutex::new(VecDeque::new()),
+            log: Mutex::new(Log::default()),
         }
     }
 
-    /// Waits until one more request fits in every window, then records it.
-    pub(crate) async fn acquire(&self) {
-        if self.windows.is_empty() {
-            return;
-        }
-        loop {
-            let wait = match self.try_acquire(Instant::now()) {
-                None => return,
-                Some(wait) => wait,
-            };
-            tokio::time::sleep(wait).await;
-        }
-    }
-
-    /// Records a request at `now` if it fits, else returns how long to wait.
-    fn try_acquire(&self, now: Instant) -> Option<Duration> {
-        let mut log = match self.log.lock() {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        match self.log.lock() {
             Ok(log) => log,
             Err(poisoned) => poisoned.into_inner(),
-        };
-        let longest = self.windows.iter().map(|w| w.1).max().unwrap_or_default();
-        while let Some(&oldest) = log.front() {
-            if now.duration_since(oldest) >= longest {
-                log.pop_front();
-            } else {
-                break;
+        }
+    }
+
+    /// Waits until one more request fits in every window, then records it as in flight.
+    pub(crate) async fn acquire(&self) -> Permit<'_> {
+        if self.windows.is_empty() {
+            return Permit {
+                limiter: self,
+                id: None,
+            };
+        }
+        loop {
+            match self.try_acquire(Instant::now()) {
+                Ok(id) => {
+                    return Permit {
+                        limiter: self,
+                        id: Some(id),
+                    };
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
             }
         }
+    }
+
+    /// Records a request at `now` if it fits; else returns how long to wait.
+    fn try_acquire(&self, now: Instant) -> Result<u64, Duration> {
+        let mut log = self.lock();
+        let longest = self.windows.iter().map(|w| w.1).max().unwrap_or_default();
+        // Completed requests older than the longest window no longer count anywhere.
+        log.entries
+            .retain(|(_, done)| done.is_none_or(|d| now.saturating_duration_since(d) < longest));
         let mut wait = Duration::ZERO;
         for &(max, period) in &self.windows {
-            // Requests inside this window are the newest ones in the log.
-            let in_window = log
-                .iter()
-                .rev()
-                .take_while(|&&t| now.duration_since(t) < period)
-                .count();
-            if in_window >= max as usize {
-                // The window frees up when the oldest of its last `max` requests leaves it.
-                let idx = log.len() - max as usize;
-                let frees_at = log[idx] + period;
-                wait = wait.max(frees_at.saturating_duration_since(now));
+            let mut counted = 0usize;
+            let mut frees: Vec<Instant> = Vec::new();
+            for (_, done) in &log.entries {
+                match done {
+                    None => counted += 1,
+                    Some(d) if now.saturating_duration_since(*d) < period => {
+                        counted += 1;
+                        frees.push(*d + period);
+                    }
+                    Some(_) => {}
+                }
+            }
+            if counted >= max as usize {
+                // Enough slots free up when the `excess + 1` earliest completions leave the
+                // window; if in-flight requests fill it, look again shortly.
+                let excess = counted - max as usize;
+                frees.sort();
+                let until = match frees.get(excess) {
+                    Some(at) => at.saturating_duration_since(now),
+                    None => IN_FLIGHT_POLL,
+                };
+                wait = wait.max(until.min(period).max(Duration::from_millis(1)));
             }
         }
         if wait.is_zero() {
-            log.push_back(now);
-            None
+            let id = log.next_id;
+            log.next_id += 1;
+            log.entries.push_back((id, None));
+            Ok(id)
         } else {
-            Some(wait.max(Duration::from_millis(1)))
+            Err(wait)
+        }
+    }
+
+    /// Marks request `id` complete at `at` (tests drive the clock by hand).
+    #[cfg(test)]
+    fn complete(&self, id: u64, at: Instant) {
+        let mut log = self.lock();
+        if let Some(entry) = log.entries.iter_mut().find(|(i, _)| *i == id) {
+            entry.1 = Some(at);
         }
     }
 }
@@ -201,28 +278,57 @@ mod tests {
         ]));
         let start = Instant::now();
         let mut now = start;
-        let mut sent = Vec::new();
+        let latency = Duration::from_millis(30);
+        // (start, completion) of every request; each completes `latency` after it starts.
+        let mut sent: Vec<(Instant, Instant)> = Vec::new();
         // Simulated clock: advance by whatever the limiter asks for.
         while sent.len() < 12 {
             match limiter.try_acquire(now) {
-                None => sent.push(now),
-                Some(wait) => now += wait,
+                Ok(id) => {
+                    limiter.complete(id, now + latency);
+                    sent.push((now, now + latency));
+                }
+                Err(wait) => now += wait,
             }
         }
-        for (i, &t) in sent.iter().enumerate() {
-            let in_1s = sent[..=i]
+        // Whatever instant in [start, completion] the server saw each request arrive, no
+        // window ever holds more than allowed: check the worst case, where every earlier
+        // request arrived as late as possible and the new one as early as possible.
+        for (i, &(t, _)) in sent.iter().enumerate() {
+            let in_1s = sent[..i]
                 .iter()
-                .filter(|&&s| t.duration_since(s) < Duration::from_secs(1))
-                .count();
-            let in_10s = sent[..=i]
+                .filter(|&&(_, done)| t.saturating_duration_since(done) < Duration::from_secs(1))
+                .count()
+                + 1;
+            let in_10s = sent[..i]
                 .iter()
-                .filter(|&&s| t.duration_since(s) < Duration::from_secs(10))
-                .count();
+                .filter(|&&(_, done)| t.saturating_duration_since(done) < Duration::from_secs(10))
+                .count()
+                + 1;
             assert!(in_1s <= 3, "request {i}: {in_1s} in 1 s");
             assert!(in_10s <= 5, "request {i}: {in_10s} in 10 s");
         }
         // The first three go at once; the budget of 5 per 10 s then dominates.
-        assert_eq!(sent[2], start);
-        assert!(sent[5].duration_since(start) >= Duration::from_secs(10));
+        assert_eq!(sent[2].0, start);
+        assert!(sent[5].0.duration_since(start) >= Duration::from_secs(10));
+    }
+
+    #[test]
+    fn in_flight_requests_count_until_they_complete() {
+        let limiter = Limiter::new(&RateLimits::custom([Window {
+            max: 2,
+            period: Duration::from_secs(1),
+        }]));
+        let now = Instant::now();
+        let a = limiter.try_acquire(now).unwrap();
+        let _b = limiter.try_acquire(now).unwrap();
+        // Both in flight: even much later, a third must wait (shortly, then look again).
+        let later = now + Duration::from_secs(60);
+        assert_eq!(limiter.try_acquire(later), Err(IN_FLIGHT_POLL));
+        // One completes: its slot frees one period (plus margin) after its completion.
+        limiter.complete(a, later);
+        let wait = limiter.try_acquire(later).unwrap_err();
+        assert_eq!(wait, Duration::from_millis(1010));
+        assert!(limiter.try_acquire(later + wait).is_ok());
     }
 }

@@ -439,6 +439,27 @@ impl Client {
     /// [`Error::OutcomeUnknown`] before ordering again. Uses the list-orders filters
     /// (`product_name_id`, `common_name`, `email`, `date_created`) and checks every field
     /// again locally.
+    ///
+    /// ```no_run
+    /// # use certcentral_client::{Client, Error};
+    /// # async fn run(client: Client, request: certcentral_client::types::OrderRequest) -> Result<(), Error> {
+    /// use certcentral_client::types::ProductId;
+    /// match client.order_client_certificate(ProductId::ClientPremiumSha2, &request).await {
+    ///     Err(Error::OutcomeUnknown(unknown)) => {
+    ///         let found = client
+    ///             .find_recent_orders(unknown.product, &unknown.common_name, &unknown.emails, unknown.sent_at)
+    ///             .await?;
+    ///         match found.as_slice() {
+    ///             [] => println!("no order was created: safe to order again"),
+    ///             [order] => println!("the order exists: {}", order.id),
+    ///             more => println!("{} candidates: check by hand", more.len()),
+    ///         }
+    ///     }
+    ///     other => { other?; }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn find_recent_orders(
         &self,
         product: ProductId,

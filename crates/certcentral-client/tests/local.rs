@@ -166,6 +166,42 @@ async fn order_post_is_retried_on_429_then_lenient_response_kept() {
 }
 
 #[tokio::test]
+async fn certificate_chain_is_exposed_when_the_server_sends_it() {
+    let (base, _) = serve(|_| {
+        reply(
+            201,
+            r#"{"id": 5, "certificate_id": 6, "requests": [{"id": 7, "status": "approved"}],
+                "certificate_chain": [
+                    {"subject_common_name": "Lock Cole", "pem": "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----"},
+                    {"subject_common_name": "Test CA", "pem": "-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----", "extra": 1}
+                ]}"#,
+        )
+    })
+    .await;
+    let order = client(&base)
+        .order_client_certificate(
+            ProductId::ClientPremiumSha2,
+            &order_request("Lock Cole", "locke.cole@example.com", true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(order.certificate_id(), Some(6));
+    let names: Vec<_> = order
+        .certificate_chain()
+        .iter()
+        .map(|c| c.subject_common_name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Lock Cole", "Test CA"]);
+    assert!(
+        order.certificate_chain()[1]
+            .pem
+            .as_deref()
+            .unwrap()
+            .contains("\nB\n")
+    );
+}
+
+#[tokio::test]
 async fn long_retry_after_is_returned_not_slept() {
     let (base, seen) = serve(|_| Reply {
         headers: vec![("retry-after", "3600".into())],

@@ -107,7 +107,7 @@ async fn happy_path_order_approve_wait_download() {
 }
 
 #[tokio::test]
-async fn skip_approval_issues_at_once_and_keeps_the_chain_when_sent() {
+async fn skip_approval_issues_at_once() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
     let request = order_request("Lock Cole", "locke.cole@example.com", true);
@@ -117,15 +117,7 @@ async fn skip_approval_issues_at_once_and_keeps_the_chain_when_sent() {
         .unwrap();
     assert_eq!(order.requests()[0].status, Some(RequestStatus::Approved));
     assert!(order.certificate_id().is_some());
-    // `certificate_chain` is optional; when present every entry has a PEM.
-    for cert in order.certificate_chain() {
-        assert!(
-            cert.pem
-                .as_deref()
-                .unwrap_or("")
-                .contains("BEGIN CERTIFICATE")
-        );
-    }
+    // (The sandbox sends no `certificate_chain`; tests/local.rs covers one.)
     let outcome = order.wait_until_issued(&fast_poll()).await.unwrap();
     assert!(outcome.is_issued());
 }
@@ -278,11 +270,13 @@ async fn server_429_is_recovered_from() {
 
 #[tokio::test]
 async fn client_limiter_matching_the_sandbox_scale_sees_no_429() {
-    let sandbox = start(sandbox().rate_limit(RateLimit::Scaled(50.0))).await;
+    // The same burst that meets 429s without a client limit (server_429_is_recovered_from)
+    // meets none when the client keeps the sandbox's scaled windows; no retries allowed.
+    let sandbox = start(sandbox().rate_limit(RateLimit::Scaled(10.0))).await;
     let client = Client::builder()
         .api_key(SecretString::from(KEY))
         .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::scaled(50.0))
+        .rate_limits(RateLimits::scaled(10.0))
         .retry_policy(RetryPolicy::none())
         .build()
         .unwrap();

@@ -46,7 +46,10 @@ fn schema_refs_are_local_and_resolve() {
                     let def = target
                         .strip_prefix("#/$defs/")
                         .unwrap_or_else(|| panic!("{name}: non-local $ref {target}"));
-                    assert!(defs.get(def).is_some(), "{name}: $ref {target} does not resolve");
+                    assert!(
+                        defs.get(def).is_some(),
+                        "{name}: $ref {target} does not resolve"
+                    );
                 }
                 map.values().for_each(|v| walk(v, defs, name));
             }
@@ -66,7 +69,11 @@ fn every_property_is_described() {
         let Value::Object(map) = value else { return };
         if let Some(Value::Object(props)) = map.get("properties") {
             for (key, prop) in props {
-                if prop.get("description").and_then(Value::as_str).is_none_or(str::is_empty) {
+                if prop
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
                     missing.push(format!("{at}/properties/{key}"));
                 }
             }
@@ -86,7 +93,10 @@ fn every_property_is_described() {
     for (name, schema) in schemas() {
         let mut missing = Vec::new();
         walk(&schema, name, &mut missing);
-        assert!(missing.is_empty(), "properties without description: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "properties without description: {missing:?}"
+        );
     }
 }
 
@@ -241,7 +251,10 @@ fn response_keeps_unknown_status_and_ignores_unknown_fields() {
     );
     assert_eq!(response.certificate_chain.len(), 1);
     let back = serde_json::to_value(&response).expect("serializes");
-    assert_eq!(back["requests"][0]["status"], "on_hold", "unknown status kept on the way out");
+    assert_eq!(
+        back["requests"][0]["status"], "on_hold",
+        "unknown status kept on the way out"
+    );
 
     let info: OrderInfo = serde_json::from_value(json!({
         "id": 1, "status": "awaiting_dcv", "certificate": {"common_name": "x", "future": 1},
@@ -250,7 +263,10 @@ fn response_keeps_unknown_status_and_ignores_unknown_fields() {
     .expect("order info parses");
     assert_eq!(info.status, Some(OrderStatus::Other("awaiting_dcv".into())));
     assert!(!info.status.as_ref().is_some_and(OrderStatus::is_known));
-    assert_eq!(OrderStatus::from("waiting_pickup"), OrderStatus::WaitingPickup);
+    assert_eq!(
+        OrderStatus::from("waiting_pickup"),
+        OrderStatus::WaitingPickup
+    );
     assert_eq!(OrderStatus::WaitingPickup.to_string(), "waiting_pickup");
 }
 

@@ -11,8 +11,11 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-        .expect("fixture")
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("fixture")
 }
 
 fn seed(csr: Option<String>) -> Value {
@@ -49,7 +52,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
         .collect();
 
     vec![
-        ("valid_without_csr", serde_json::to_vec(&seed(None)).expect("json")),
+        (
+            "valid_without_csr",
+            serde_json::to_vec(&seed(None)).expect("json"),
+        ),
         (
             "valid_with_rsa2048_csr",
             serde_json::to_vec(&seed(Some(fixture("rsa2048.csr")))).expect("json"),
@@ -59,7 +65,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
             serde_json::to_vec(&seed(Some(fixture("prime256v1.csr")))).expect("json"),
         ),
         ("five_violations", serde_json::to_vec(&five).expect("json")),
-        ("hundred_emails", serde_json::to_vec(&hundred).expect("json")),
+        (
+            "hundred_emails",
+            serde_json::to_vec(&hundred).expect("json"),
+        ),
     ]
 }
 

@@ -171,9 +171,9 @@ fn key_algorithm(
         return match curve {
             Some(c) if c == OID_EC_P256 => Ok(KeyAlgorithm::EcdsaP256),
             Some(c) if c == OID_NIST_EC_P384 => Ok(KeyAlgorithm::EcdsaP384),
-            Some(c) if c.to_id_string() == OID_EC_P521 => Err(CsrError::UnsupportedKey(
-                "ECDSA P-521".to_owned(),
-            )),
+            Some(c) if c.to_id_string() == OID_EC_P521 => {
+                Err(CsrError::UnsupportedKey("ECDSA P-521".to_owned()))
+            }
             Some(c) => Err(CsrError::UnsupportedKey(format!("ECDSA on curve {c}"))),
             None => Err(CsrError::UnsupportedKey(
                 "ECDSA without a named curve".to_owned(),

@@ -88,9 +88,7 @@ impl<'de> Visitor<'de> for OrderVisitor {
                 "organization" => once(&mut o.organization, map.next_value()?)?,
                 "container" => once(&mut o.container, map.next_value()?)?,
                 "validity_years" => once(&mut o.validity_years, map.next_value()?)?,
-                "custom_expiration_date" => {
-                    once(&mut o.custom_expiration_date, map.next_value()?)?
-                }
+                "custom_expiration_date" => once(&mut o.custom_expiration_date, map.next_value()?)?,
                 "auto_renew" => once(&mut o.auto_renew, map.next_value()?)?,
                 "renewal_of_order_id" => once(&mut o.renewal_of_order_id, map.next_value()?)?,
                 "skip_approval" => once(&mut o.skip_approval, map.next_value()?)?,

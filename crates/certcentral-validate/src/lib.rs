@@ -265,9 +265,7 @@ pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
             errors: vec![Violation {
                 path: String::new(),
                 code: codes::BAD_REQUEST_FORMAT.to_owned(),
-                message: format!(
-                    "the body is not valid JSON: {err} (a JSON object is expected)"
-                ),
+                message: format!("the body is not valid JSON: {err} (a JSON object is expected)"),
             }],
             warnings: Vec::new(),
         },
@@ -508,4 +506,52 @@ fn check_csr(_pem: &str, path: &Ptr<'_>, findings: &mut Findings) {
         codes::CSR_NOT_CHECKED,
         "the CSR was not checked (certcentral-validate built without the `csr` feature); DigiCert uses only its public key".to_owned(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> Context {
+        Context::new(ProductId::ClientPremiumSha2)
+            .with_today(NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default())
+    }
+
+    const WITH_PLACEHOLDER_CSR: &[u8] = br#"{"certificate": {"common_name": "A",
+        "emails": ["a@b.co"], "signature_hash": "sha256", "csr": "<csr>"},
+        "organization": {"id": 1}, "validity_years": 1}"#;
+
+    #[cfg(feature = "csr")]
+    #[test]
+    fn csr_content_is_checked() {
+        let report = validate_json(WITH_PLACEHOLDER_CSR, &ctx());
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].code, codes::CSR_INVALID_CANNOT_PARSE);
+    }
+
+    #[cfg(not(feature = "csr"))]
+    #[test]
+    fn without_the_feature_the_csr_is_not_checked_and_says_so() {
+        let report = validate_json(WITH_PLACEHOLDER_CSR, &ctx());
+        assert!(report.is_valid());
+        assert_eq!(report.warnings.len(), 1);
+        assert_eq!(report.warnings[0].code, codes::CSR_NOT_CHECKED);
+        assert_eq!(report.warnings[0].path, "/certificate/csr");
+    }
+
+    #[test]
+    fn violations_display_as_path_message_code() {
+        let v = Violation {
+            path: String::new(),
+            code: codes::BAD_REQUEST_FORMAT.to_owned(),
+            message: "x".to_owned(),
+        };
+        assert_eq!(v.to_string(), "(root): x (bad_request_format)");
+        let v = Violation {
+            path: "/auto_renew".to_owned(),
+            code: codes::INVALID_VALUE.to_owned(),
+            message: "y".to_owned(),
+        };
+        assert_eq!(v.to_string(), "/auto_renew: y (invalid_value)");
+    }
 }

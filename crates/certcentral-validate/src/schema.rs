@@ -57,6 +57,8 @@ pub(crate) struct ObjectSpec {
     pub fields: &'static [Field],
     /// The required members.
     pub required: &'static [&'static str],
+    /// The known members, for messages (checked against `fields` by a unit test).
+    pub allowed: &'static str,
 }
 
 const fn field(name: &'static str, kind: Kind, expect: &'static str) -> Field {
@@ -120,6 +122,7 @@ static CERTIFICATE: ObjectSpec = ObjectSpec {
         ),
     ],
     required: &["common_name", "emails", "signature_hash"],
+    allowed: "`common_name`, `emails`, `signature_hash`, `organization_units`, `csr`",
 };
 
 static ORGANIZATION: ObjectSpec = ObjectSpec {
@@ -129,6 +132,7 @@ static ORGANIZATION: ObjectSpec = ObjectSpec {
         "a positive integer (the organization id)",
     )],
     required: &["id"],
+    allowed: "`id`",
 };
 
 static CONTAINER: ObjectSpec = ObjectSpec {
@@ -138,6 +142,7 @@ static CONTAINER: ObjectSpec = ObjectSpec {
         "a positive integer (the container id)",
     )],
     required: &[],
+    allowed: "`id`",
 };
 
 static CUSTOM_FIELD: ObjectSpec = ObjectSpec {
@@ -150,6 +155,7 @@ static CUSTOM_FIELD: ObjectSpec = ObjectSpec {
         field("value", Kind::Str { min: 0, max: None }, "a string"),
     ],
     required: &["metadata_id", "value"],
+    allowed: "`metadata_id`, `value`",
 };
 
 /// The order body (`OrderRequest`).
@@ -209,6 +215,7 @@ pub(crate) static ORDER: ObjectSpec = ObjectSpec {
         ),
     ],
     required: &["certificate", "organization"],
+    allowed: "`certificate`, `organization`, `container`, `validity_years`, `custom_expiration_date`, `auto_renew`, `renewal_of_order_id`, `skip_approval`, `payment_method`, `custom_fields`",
 };
 
 /// Checks `doc` against the order schema, pushing every violation into `findings`.
@@ -257,7 +264,13 @@ fn check_object(
             None => {}
         }
     }
-    if object.len() > spec.fields.iter().filter(|f| object.contains_key(f.name)).count() {
+    if object.len()
+        > spec
+            .fields
+            .iter()
+            .filter(|f| object.contains_key(f.name))
+            .count()
+    {
         let mut unknown: Vec<&str> = object
             .keys()
             .map(String::as_str)
@@ -272,11 +285,7 @@ fn check_object(
                 format!(
                     "unknown field `{}`; allowed fields: {}",
                     key.escape_debug(),
-                    spec.fields
-                        .iter()
-                        .map(|f| format!("`{}`", f.name))
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    spec.allowed
                 ),
             );
         }
@@ -299,9 +308,7 @@ impl Int {
         } else if let Some(u) = n.as_u64() {
             Some(Int::Exact(u.into()))
         } else {
-            n.as_f64()
-                .filter(|f| f.fract() == 0.0)
-                .map(Int::WholeFloat)
+            n.as_f64().filter(|f| f.fract() == 0.0).map(Int::WholeFloat)
         }
     }
 
@@ -530,6 +537,25 @@ mod tests {
             "",
         ] {
             assert!(parse_date(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn allowed_lists_match_the_fields() {
+        for spec in [
+            &ORDER,
+            &CERTIFICATE,
+            &ORGANIZATION,
+            &CONTAINER,
+            &CUSTOM_FIELD,
+        ] {
+            let listed = spec
+                .fields
+                .iter()
+                .map(|f| format!("`{}`", f.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            assert_eq!(spec.allowed, listed);
         }
     }
 

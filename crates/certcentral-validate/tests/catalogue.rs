@@ -1,14 +1,19 @@
 //! A catalogue of orders, one per rule, and the seed example: their reports are snapshotted
 //! (`snapshots/catalogue__catalogue.snap`), and each entry asserts the code it is about.
 
+#![cfg(feature = "csr")]
+
 use certcentral_types::{OrderRequest, ProductId};
 use certcentral_validate::{Context, Report, validate, validate_json};
 use chrono::NaiveDate;
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn today() -> NaiveDate {
@@ -68,7 +73,10 @@ fn set(path: &'static str, value: Value) -> impl FnOnce(&mut Value) {
 }
 
 /// (name, body, expected error code at expected path; `None` for a valid order).
-fn orders() -> Vec<(&'static str, Vec<u8>, Option<(&'static str, &'static str)>)> {
+/// The (path, code) an invalid entry must report.
+type Expected = Option<(&'static str, &'static str)>;
+
+fn orders() -> Vec<(&'static str, Vec<u8>, Expected)> {
     let date = |days: u64| {
         today()
             .checked_add_days(chrono::Days::new(days))
@@ -389,7 +397,10 @@ fn catalogue() {
             Some((path, code)) => {
                 assert!(!report.is_valid(), "{name} should be invalid");
                 assert!(
-                    report.errors.iter().any(|v| v.path == path && v.code == code),
+                    report
+                        .errors
+                        .iter()
+                        .any(|v| v.path == path && v.code == code),
                     "{name}: expected {code} at {path:?}, got {:#?}",
                     report.errors
                 );
@@ -455,7 +466,10 @@ fn malformed_json_reports_line_and_column() {
     let report = validate_json(b"{\n  \"certificate\": ,\n}", &ctx());
     assert_eq!(report.errors.len(), 1);
     let error = &report.errors[0];
-    assert_eq!((error.path.as_str(), error.code.as_str()), ("", "bad_request_format"));
+    assert_eq!(
+        (error.path.as_str(), error.code.as_str()),
+        ("", "bad_request_format")
+    );
     assert!(error.message.contains("line 2 column"), "{}", error.message);
     assert_eq!(error.digicert_code(), "bad_request_format");
 }
@@ -468,7 +482,10 @@ fn digicert_codes_name_the_field() {
         "required_param:certificate.signature_hash"
     );
     let report = validate_json(&with(set("/certificate/emails/0", json!("x"))), &ctx());
-    assert_eq!(report.errors[0].digicert_code(), "invalid_value:certificate.emails");
+    assert_eq!(
+        report.errors[0].digicert_code(),
+        "invalid_value:certificate.emails"
+    );
 }
 
 #[test]

@@ -6,8 +6,11 @@
 use certcentral_validate::{CsrError, KeyAlgorithm, inspect_csr};
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR")))
-        .unwrap()
+    std::fs::read_to_string(format!(
+        "{}/tests/fixtures/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 fn rcgen_csr(alg: &'static rcgen::SignatureAlgorithm) -> (rcgen::KeyPair, String) {
@@ -45,7 +48,10 @@ fn accepted_keys_from_rcgen_expose_the_public_key() {
         let (key, pem) = rcgen_csr(alg);
         let info = inspect_csr(&pem).unwrap();
         assert_eq!(info.key, expected);
-        assert_eq!(info.spki_der, rcgen::PublicKeyData::subject_public_key_info(&key));
+        assert_eq!(
+            info.spki_der,
+            rcgen::PublicKeyData::subject_public_key_info(&key)
+        );
     }
 }
 
@@ -65,7 +71,10 @@ fn unsupported_keys_are_named() {
         }
     }
     let (_, pem) = rcgen_csr(&rcgen::PKCS_ED25519);
-    assert!(matches!(inspect_csr(&pem), Err(CsrError::UnsupportedKey(_))));
+    assert!(matches!(
+        inspect_csr(&pem),
+        Err(CsrError::UnsupportedKey(_))
+    ));
 }
 
 #[test]
@@ -78,10 +87,7 @@ fn broken_signatures_are_rejected() {
     let (_, pem) = rcgen_csr(&rcgen::PKCS_ECDSA_P256_SHA256);
     let der = pem::parse(&pem).unwrap().into_contents();
     let needle = b"Lock Cole";
-    let at = der
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .unwrap();
+    let at = der.windows(needle.len()).position(|w| w == needle).unwrap();
     let mut tampered = der.clone();
     tampered[at] = b'J';
     let tampered_pem = pem::encode(&pem::Pem::new("CERTIFICATE REQUEST", tampered));

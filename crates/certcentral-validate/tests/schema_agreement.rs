@@ -30,8 +30,11 @@ static VALIDATOR: LazyLock<jsonschema::Validator> = LazyLock::new(|| {
 const ATEXT: &str = "abcxyzABCXYZ0189!#$%&'*+-/=?^_`{|}~";
 
 fn atom() -> impl Strategy<Value = String> {
-    proptest::collection::vec(proptest::sample::select(ATEXT.chars().collect::<Vec<_>>()), 1..6)
-        .prop_map(|chars| chars.into_iter().collect())
+    proptest::collection::vec(
+        proptest::sample::select(ATEXT.chars().collect::<Vec<_>>()),
+        1..6,
+    )
+    .prop_map(|chars| chars.into_iter().collect())
 }
 
 fn label() -> impl Strategy<Value = String> {
@@ -149,7 +152,9 @@ fn weird_value() -> impl Strategy<Value = Value> {
 /// A valid order (for the schema; extra rules may still fail).
 fn valid_order() -> impl Strategy<Value = Value> {
     let certificate = (
-        name().prop_filter("1 to 64 characters", |n| (1..=64).contains(&n.chars().count())),
+        name().prop_filter("1 to 64 characters", |n| {
+            (1..=64).contains(&n.chars().count())
+        }),
         proptest::collection::vec(good_email(), 1..4),
         proptest::option::of(proptest::collection::vec(
             "[A-Za-z ]{1,20}".prop_map(String::from),
@@ -349,16 +354,12 @@ fn apply(doc: &mut Value, mutation: &Mutation) {
 }
 
 fn near_schema() -> impl Strategy<Value = Value> {
-    (
-        valid_order(),
-        proptest::collection::vec(mutation(), 0..4),
-    )
-        .prop_map(|(mut doc, mutations)| {
-            for m in &mutations {
-                apply(&mut doc, m);
-            }
-            doc
-        })
+    (valid_order(), proptest::collection::vec(mutation(), 0..4)).prop_map(|(mut doc, mutations)| {
+        for m in &mutations {
+            apply(&mut doc, m);
+        }
+        doc
+    })
 }
 
 /// 2,000 cases, as CI requires; failures persist to the committed regression file
@@ -455,7 +456,10 @@ fn generator_covers_both_verdicts() {
     }
     assert!(valid >= 100, "valid: {valid}");
     assert!(invalid >= 100, "invalid: {invalid}");
-    assert!(extra_only >= 10, "schema-valid but failing extra rules: {extra_only}");
+    assert!(
+        extra_only >= 10,
+        "schema-valid but failing extra rules: {extra_only}"
+    );
 }
 
 proptest! {
@@ -485,17 +489,53 @@ proptest! {
 #[test]
 fn fast_path_defers_on_doubt() {
     let ctx = Context::new(ProductId::ClientPremiumSha2);
-    let base = r#""certificate": {"common_name": "A", "emails": ["a@b.co"], "signature_hash": "sha256"}"#;
+    let base =
+        r#""certificate": {"common_name": "A", "emails": ["a@b.co"], "signature_hash": "sha256"}"#;
     for (body, valid) in [
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1}}"#), true),
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1, "validity_years": 2}}"#), true),
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1, "validity_years": 3}}"#), false),
-        (format!(r#"{{{base}, "organization": [1], "validity_years": 1}}"#), false),
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "container": null, "validity_years": 1}}"#), false),
-        (format!(r#"{{{base}, "organization": {{"id": 1.0}}, "validity_years": 1}}"#), false),
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1e0}}"#), false),
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1, "payment_method": "c\u0061rd"}}"#), true),
-        (format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1}} trailing"#), false),
+        (
+            format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1}}"#),
+            true,
+        ),
+        (
+            format!(
+                r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1, "validity_years": 2}}"#
+            ),
+            true,
+        ),
+        (
+            format!(
+                r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1, "validity_years": 3}}"#
+            ),
+            false,
+        ),
+        (
+            format!(r#"{{{base}, "organization": [1], "validity_years": 1}}"#),
+            false,
+        ),
+        (
+            format!(
+                r#"{{{base}, "organization": {{"id": 1}}, "container": null, "validity_years": 1}}"#
+            ),
+            false,
+        ),
+        (
+            format!(r#"{{{base}, "organization": {{"id": 1.0}}, "validity_years": 1}}"#),
+            false,
+        ),
+        (
+            format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1e0}}"#),
+            false,
+        ),
+        (
+            format!(
+                r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1, "payment_method": "c\u0061rd"}}"#
+            ),
+            true,
+        ),
+        (
+            format!(r#"{{{base}, "organization": {{"id": 1}}, "validity_years": 1}} trailing"#),
+            false,
+        ),
         (format!(r#"[{{{base}}}, {{"id": 1}}]"#), false),
     ] {
         let report = certcentral_validate::validate_json(body.as_bytes(), &ctx);

@@ -621,6 +621,14 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
         None
     };
     let conn = args.api.connect().await?;
+    if conn.client.base_url().trim_end_matches('/') != record.endpoint.trim_end_matches('/') {
+        out.progress(&format!(
+            "warning: order {} was placed with {}, and this command uses {}; pass the same --region or --base-url",
+            record.order_id,
+            record.endpoint,
+            conn.client.base_url()
+        ));
+    }
     let result = async {
         let order = conn
             .client
