@@ -1,6 +1,6 @@
 //! The client's endpoint surface, generated from `schema/endpoints.json`.
 //!
-//! Each manifest entry becomes one [`Endpoint`] constant and one async method on
+//! Each manifest entry becomes one `Endpoint` constant and one async method on
 //! `certcentral_client::Client` that calls the hand-written transport core (`call_json`,
 //! `call_bytes` or `call_empty`). Optional query parameters are gathered in a generated
 //! struct (`query_struct`).

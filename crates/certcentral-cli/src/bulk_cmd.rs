@@ -88,7 +88,7 @@ pub struct Args {
     /// Folder for keys (mode 0600), CSRs, certificates and the default journal.
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub out: PathBuf,
-    /// The journal (SQLite). Default: <out>/certcentral-journal.sqlite.
+    /// The journal (SQLite). Default: certcentral-journal.sqlite in the --out directory.
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
     /// Refuse to start when any row is invalid (the default).

@@ -24,7 +24,7 @@ pub struct StatusArgs {
     /// Endpoint and credentials.
     #[command(flatten)]
     pub api: ApiArgs,
-    /// The order id (printed by `certcentral order`, also in <name>.order.json).
+    /// The order id (printed by `certcentral order`, also in NAME.order.json).
     #[arg(value_name = "ORDER_ID")]
     pub order_id: i64,
 }
