@@ -7,7 +7,8 @@
 //!    nothing surprising, and no file over the size limit;
 //! 4. `cargo publish --dry-run --no-verify` for the workspace;
 //! 5. docs: `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS=-D warnings`;
-//! 6. every documented feature combination builds (`cargo check`).
+//! 6. the `certcentral-validate` stdin example works with that crate alone;
+//! 7. every documented feature combination builds (`cargo check`).
 
 use std::path::Path;
 use std::process::Command;
@@ -128,6 +129,7 @@ pub fn release_check(root: &Path) -> Result<()> {
             .env("RUSTDOCFLAGS", "-D warnings"),
         "cargo doc --workspace --no-deps (RUSTDOCFLAGS=-D warnings)",
     )?;
+    validate_example_smoke(root)?;
     for args in FEATURE_MATRIX {
         run(
             root,
@@ -136,6 +138,43 @@ pub fn release_check(root: &Path) -> Result<()> {
         )?;
     }
     eprintln!("release-check: all checks passed");
+    Ok(())
+}
+
+/// Runs `certcentral-validate`'s stdin example (built with only that crate) on the seed order
+/// (valid: exit 0) and on a broken order (invalid: exit 1).
+pub fn validate_example_smoke(root: &Path) -> Result<()> {
+    use std::io::Write;
+    use std::process::Stdio;
+    let seed = std::fs::read(root.join("crates/certcentral-types/tests/fixtures/seed-order.json"))?;
+    for (input, expected) in [(seed, 0), (br#"{"certificate": {}}"#.to_vec(), 1)] {
+        eprintln!("release-check: validate_stdin example (expect exit {expected})");
+        let mut child = cargo()
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "certcentral-validate",
+                "--example",
+                "validate_stdin",
+            ])
+            .current_dir(root)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .context("running the validate_stdin example")?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(&input)?;
+        }
+        let out = child.wait_with_output()?;
+        if out.status.code() != Some(expected) {
+            bail!(
+                "validate_stdin example exited {:?}, expected {expected}:\n{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    }
     Ok(())
 }
 

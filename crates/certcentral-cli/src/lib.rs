@@ -15,6 +15,18 @@
 //! - [`output`], [`error`], [`exit`], [`logging`]: text or JSON output, the error type, exit
 //!   codes, and `tracing` setup.
 //! - [`commands`]: the subcommands themselves (`order`, `status`, `approve`, ...).
+//! - [`bulk`]: the crash-safe roster engine behind `certcentral bulk`.
+//!
+//! ```
+//! use certcentral_cli::{files, keys};
+//!
+//! // A key pair and a CSR made locally, as `certcentral order` does.
+//! let emails = vec!["locke.cole@example.com".to_string()];
+//! let made = keys::generate(keys::KeyType::P256, "Locke Cole", &emails).unwrap();
+//! assert!(made.csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
+//! // Output files are named after the person.
+//! assert_eq!(files::derive_name("Locke Cole").as_deref(), Some("locke-cole"));
+//! ```
 
 #![deny(missing_docs)]
 

@@ -86,6 +86,10 @@ mod schema;
 pub use csr::{CsrError, CsrInfo, KeyAlgorithm, inspect_csr};
 pub use email::is_valid_email;
 
+/// The typed bodies this crate validates (`certcentral-types`), re-exported so one dependency
+/// is enough to validate orders.
+pub use certcentral_types as types;
+
 use pointer::Ptr;
 
 /// The stable violation codes. Field-level codes come from DigiCert's vocabulary

@@ -329,46 +329,35 @@ impl Int {
 
 fn check_value(value: &Value, field: &Field, path: &Ptr<'_>, findings: &mut Findings) {
     let must_be = |found: String| format!("must be {}; found {found}", field.expect);
+    // The value is not one this field allows: one error saying what is expected and found.
+    let invalid_value = |findings: &mut Findings| {
+        findings.error(
+            Rule::Schema,
+            path,
+            codes::INVALID_VALUE,
+            must_be(describe(value)),
+        )
+    };
     match &field.kind {
         Kind::Object(spec) => match value.as_object() {
             Some(object) => check_object(object, spec, path, findings),
-            None => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            None => invalid_value(findings),
         },
         Kind::Int { min, max } => match Int::of(value) {
             Some(int) if int.at_least(*min) && max.is_none_or(|max| int.at_most(max)) => {
                 whole_float_extra(value, &int, field, path, findings);
             }
-            _ => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            _ => invalid_value(findings),
         },
         Kind::IntEnum(allowed) => match Int::of(value) {
             Some(int) if allowed.iter().any(|a| int.at_least(*a) && int.at_most(*a)) => {
                 whole_float_extra(value, &int, field, path, findings);
             }
-            _ => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            _ => invalid_value(findings),
         },
         Kind::Bool => {
             if !value.is_boolean() {
-                findings.error(
-                    Rule::Schema,
-                    path,
-                    codes::INVALID_VALUE,
-                    must_be(describe(value)),
-                );
+                invalid_value(findings);
             }
         }
         Kind::Str { min, max } => match value.as_str() {
@@ -385,40 +374,20 @@ fn check_value(value: &Value, field: &Field, path: &Ptr<'_>, findings: &mut Find
                     }
                 }
             }
-            None => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            None => invalid_value(findings),
         },
         Kind::StrEnum(allowed) => {
             if !value.as_str().is_some_and(|s| allowed.contains(&s)) {
-                findings.error(
-                    Rule::Schema,
-                    path,
-                    codes::INVALID_VALUE,
-                    must_be(describe(value)),
-                );
+                invalid_value(findings);
             }
         }
         Kind::Date => match value.as_str() {
             Some(s) if parse_date(s).is_some() => {}
-            _ => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            _ => invalid_value(findings),
         },
         Kind::Email => match value.as_str() {
             Some(s) if is_valid_email(s) => {}
-            _ => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            _ => invalid_value(findings),
         },
         Kind::Array { items, min_items } => match value.as_array() {
             Some(array) => {
@@ -434,12 +403,7 @@ fn check_value(value: &Value, field: &Field, path: &Ptr<'_>, findings: &mut Find
                     check_value(item, items, &path.index(i), findings);
                 }
             }
-            None => findings.error(
-                Rule::Schema,
-                path,
-                codes::INVALID_VALUE,
-                must_be(describe(value)),
-            ),
+            None => invalid_value(findings),
         },
     }
 }
