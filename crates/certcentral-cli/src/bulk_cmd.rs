@@ -10,10 +10,10 @@ use certcentral_cli::bulk::progress::{ProgressMode, describe};
 use certcentral_cli::bulk::spec::OrderDefaults;
 use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome};
 use certcentral_cli::commands::parse_duration;
-use certcentral_cli::connect::{ApiArgs, client_error};
+use certcentral_cli::connect::ApiArgs;
 use certcentral_cli::keys::KeyType;
 use certcentral_cli::request::parse_product;
-use certcentral_cli::{Output, credentials, exit};
+use certcentral_cli::{Output, exit};
 use certcentral_client::{Client, RateLimits};
 use certcentral_types::{PaymentMethod, ProductId};
 use serde_json::json;
@@ -165,33 +165,6 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
     }
 }
 
-/// Builds the client; with the hidden `--rate-limit` the client-side limits are set too.
-async fn connect(
-    args: &Args,
-) -> Result<(Client, Option<certcentral_cli::connect::Connection>), certcentral_cli::CliError> {
-    match (&args.rate_limit, args.api.sandbox) {
-        (Some(limits), false) => {
-            args.api.check()?;
-            let key = credentials::load_api_key(args.api.api_key_file.as_deref())?;
-            let mut builder = Client::builder().api_key(key).rate_limits(limits.clone());
-            builder = match (&args.api.base_url, args.api.region.unwrap_or_default()) {
-                (Some(url), _) => builder.base_url(url.clone()),
-                (None, credentials::RegionArg::Us) => {
-                    builder.region(certcentral_client::Region::Us)
-                }
-                (None, credentials::RegionArg::Eu) => {
-                    builder.region(certcentral_client::Region::Eu)
-                }
-            };
-            Ok((builder.build().map_err(client_error)?, None))
-        }
-        _ => {
-            let connection = args.api.connect().await?;
-            Ok((connection.client.clone(), Some(connection)))
-        }
-    }
-}
-
 fn human(outcome: &Outcome) -> String {
     let p = &outcome.plan;
     let mut lines = Vec::new();
@@ -267,11 +240,7 @@ fn fail(out: &Output, code: u8, kind: &str, message: &str) -> u8 {
 /// Runs `certcentral bulk` and returns the exit code.
 pub fn run(args: Args, out: &Output) -> u8 {
     let config = config(&args, out);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(e) => {
             return fail(
@@ -286,7 +255,10 @@ pub fn run(args: Args, out: &Output) -> u8 {
         if args.dry_run {
             return finish(out, bulk::run::<Client>(None, &config).await);
         }
-        let (client, connection) = match connect(&args).await {
+        // The hidden `--rate-limit` sets the client-side limits (ignored with `--sandbox`,
+        // whose embedded server enforces the documented ones).
+        let limits = args.rate_limit.clone().unwrap_or_default();
+        let connection = match args.api.connect_with(limits).await {
             Ok(c) => c,
             Err(e) => {
                 if out.json {
@@ -296,10 +268,8 @@ pub fn run(args: Args, out: &Output) -> u8 {
                 return e.exit_code();
             }
         };
-        let result = bulk::run(Some(Arc::new(client)), &config).await;
-        if let Some(connection) = connection {
-            connection.close().await;
-        }
+        let result = bulk::run(Some(Arc::new(connection.client.clone())), &config).await;
+        connection.close().await;
         finish(out, result)
     })
 }

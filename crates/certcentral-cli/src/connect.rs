@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use certcentral_client::{Client, Region};
+use certcentral_client::{Client, RateLimits, Region};
 use certcentral_sandbox::{Approval, RateLimit, RunningSandbox, Sandbox};
 use secrecy::SecretString;
 
@@ -50,9 +50,17 @@ impl ApiArgs {
         Ok(())
     }
 
-    /// Builds the client: starts the sandbox for `--sandbox`, otherwise loads the API key
-    /// (environment or file) and uses `--base-url` or `--region`.
+    /// Builds the client with the documented rate limits ([`RateLimits::documented`]); see
+    /// [`ApiArgs::connect_with`].
     pub async fn connect(&self) -> Result<Connection, CliError> {
+        self.connect_with(RateLimits::documented()).await
+    }
+
+    /// Builds the client: starts the sandbox for `--sandbox`, otherwise loads the API key
+    /// (environment or file), uses `--base-url` or `--region`, and keeps under `limits`.
+    /// The embedded sandbox enforces the documented limits, so with `--sandbox` the client
+    /// always uses [`RateLimits::documented`] and `limits` is ignored.
+    pub async fn connect_with(&self, limits: RateLimits) -> Result<Connection, CliError> {
         if self.sandbox {
             let sandbox = Sandbox::builder()
                 .approval(Approval::Auto)
@@ -73,7 +81,7 @@ impl ApiArgs {
         }
         self.check()?;
         let key = credentials::load_api_key(self.api_key_file.as_deref())?;
-        let builder = Client::builder().api_key(key);
+        let builder = Client::builder().api_key(key).rate_limits(limits);
         let builder = match (&self.base_url, self.region.unwrap_or_default()) {
             (Some(url), _) => builder.base_url(url.clone()),
             (None, RegionArg::Us) => builder.region(Region::Us),

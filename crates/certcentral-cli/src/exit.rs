@@ -20,4 +20,5 @@ Exit codes:
   1  failed (API error, invalid order)
   2  usage error (bad arguments, unreadable input, an output file already exists)
   3  still pending at --timeout (the order exists; the message says how to resume)
-  4  outcome unknown (the order may exist; the message says how to check)";
+  4  outcome unknown (the order may exist; the message says how to check)
+  5  bulk only: some rows failed, others succeeded (see certcentral bulk --help)";

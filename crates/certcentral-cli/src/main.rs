@@ -16,21 +16,29 @@ mod sandbox_cmd;
 mod schema_cmd;
 mod validate_cmd;
 
-const AFTER_HELP: &str = "\
+/// Credentials note shown before the exit-code table in `--help`.
+const CREDENTIALS_HELP: &str = "\
 Credentials: the API key is read from the DIGICERT_API_KEY environment variable, or from the
 file given by --api-key-file FILE (or DIGICERT_API_KEY_FILE); never from a command-line value.
---sandbox needs no key: it runs a local emulator of the API inside this process.
+--sandbox needs no key: it runs a local emulator of the API inside this process.";
 
-Exit codes:
-  0  done
-  1  failed (API error, invalid order)
-  2  usage error (bad arguments, unreadable input, an output file already exists)
-  3  still pending at --timeout (the order exists; the message says how to resume)
-  4  outcome unknown (the order may exist; the message says how to check)";
+/// `--help` epilogue of `certcentral` and `certcentral order`: credentials, then the exit-code
+/// table ([`exit::HELP`], the single copy of it).
+fn after_help() -> String {
+    format!("{CREDENTIALS_HELP}\n\n{}", exit::HELP)
+}
+
+/// The async runtime every API command runs on: two worker threads, I/O and timers.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
 
 /// Order, follow, approve and download DigiCert CertCentral client certificates.
 #[derive(Debug, Parser)]
-#[command(name = "certcentral", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "certcentral", version, about, long_about = None, after_help = after_help())]
 struct Cli {
     /// More logs on stderr: -v info, -vv debug, -vvv trace.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -51,7 +59,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Generate a key and CSR locally and order a client certificate (--wait to get it).
-    #[command(after_help = AFTER_HELP)]
+    #[command(after_help = after_help())]
     Order(Box<order::Args>),
     /// Show an order's status, certificate and requests.
     Status(lifecycle::StatusArgs),
@@ -111,11 +119,7 @@ fn main() -> ExitCode {
         Command::Sandbox(args) => sandbox_cmd::run(args),
         Command::Bulk(args) => bulk_cmd::run(*args, &out),
         command => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-            {
+            let runtime = match runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("error: cannot start the async runtime: {e}");

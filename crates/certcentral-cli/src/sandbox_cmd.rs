@@ -23,7 +23,7 @@ pub struct Args {
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
     pub listen: SocketAddr,
     /// File holding the API key clients must send (default: DIGICERT_API_KEY, else random).
-    #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV)]
+    #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV, hide_env_values = true)]
     pub api_key_file: Option<PathBuf>,
     /// Rate limit per API key: real (100 per 5 s and 1000 per 3 min), off, or scale=F
     /// (both windows divided by F).
@@ -93,11 +93,7 @@ fn run_with(args: Args, mut out: impl Write, stop: impl Future<Output = ()>) -> 
             return exit::USAGE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");

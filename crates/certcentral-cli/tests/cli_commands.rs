@@ -40,6 +40,7 @@ fn help_documents_exit_codes_and_hides_env_values() {
         "Exit codes:",
         "3  still pending",
         "4  outcome unknown",
+        "5  bulk only: some rows failed, others succeeded",
         "DIGICERT_API_KEY",
     ] {
         assert!(run.stdout.contains(line), "{line}: {run:?}");
@@ -56,6 +57,22 @@ fn help_documents_exit_codes_and_hides_env_values() {
     // There is no flag that takes the key itself.
     let run = run_bare(&["status", "1", "--api-key", "x"]);
     assert_eq!(run.code, 2);
+}
+
+/// `certcentral sandbox --help` names the env variable but never shows its value.
+#[test]
+fn sandbox_help_hides_the_api_key_file_env_value() {
+    let out = bare()
+        .env("DIGICERT_API_KEY_FILE", "/secret/path")
+        .args(["sandbox", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("--api-key-file"), "{help}");
+    assert!(help.contains("DIGICERT_API_KEY_FILE"), "{help}");
+    assert!(!help.contains("/secret/path"), "{help}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("/secret/path"));
 }
 
 /// reject and cancel, with text and JSON output.

@@ -21,8 +21,10 @@ pub struct Window {
 /// (rolling); over either limit every request gets 429. The limiter spaces requests so neither
 /// window is exceeded as the server counts them: the server sees a request arrive somewhere
 /// between its start and its response, so a request occupies its slot from its start until
-/// one window length after its response (plus a 1 % margin, at most 100 ms). The price is a
-/// rate of `max / (period + latency)` instead of `max / period`.
+/// one window length after its response, plus a safety margin for clock and scheduler jitter
+/// between this host and the server: 1 % of the window, at least 25 ms (a percentage alone is
+/// thinner than that jitter on short windows) and at most 100 ms. The price is a rate of
+/// `max / (period + margin + latency)` instead of `max / period`.
 ///
 /// ```
 /// use std::time::Duration;
@@ -145,15 +147,30 @@ impl Drop for Permit<'_> {
 /// How long to wait before looking again when only in-flight requests fill a window.
 const IN_FLIGHT_POLL: Duration = Duration::from_millis(2);
 
+/// Smallest safety margin added to a window. A percentage alone is too thin for short
+/// windows (1 % of a 500 ms sandbox window is 5 ms, less than the timer and scheduling
+/// jitter of a loaded host, which caused a 429 in a bulk run); 25 ms covers that jitter
+/// while costing under 1 % of throughput on the documented 5 s window.
+const MARGIN_FLOOR: Duration = Duration::from_millis(25);
+
+/// Largest safety margin added to a window (long windows need no more).
+const MARGIN_CAP: Duration = Duration::from_millis(100);
+
+/// The safety margin for a window of length `period`: 1 % of it, clamped to
+/// [`MARGIN_FLOOR`]..=[`MARGIN_CAP`].
+fn margin(period: Duration) -> Duration {
+    (period / 100).clamp(MARGIN_FLOOR, MARGIN_CAP)
+}
+
 impl Limiter {
     pub(crate) fn new(limits: &RateLimits) -> Self {
         let windows = limits
             .windows
             .iter()
             .map(|w| {
-                // A little extra for clock granularity between this host and the server.
-                let margin = (w.period / 100).min(Duration::from_millis(100));
-                (w.max, w.period + margin)
+                // A little extra for clock and scheduling jitter between this host and the
+                // server.
+                (w.max, w.period + margin(w.period))
             })
             .collect();
         Self {
@@ -325,10 +342,35 @@ mod tests {
         // Both in flight: even much later, a third must wait (shortly, then look again).
         let later = now + Duration::from_secs(60);
         assert_eq!(limiter.try_acquire(later), Err(IN_FLIGHT_POLL));
-        // One completes: its slot frees one period (plus margin) after its completion.
+        // One completes: its slot frees one period (plus the 25 ms margin floor) after its
+        // completion.
         limiter.complete(a, later);
         let wait = limiter.try_acquire(later).unwrap_err();
-        assert_eq!(wait, Duration::from_millis(1010));
+        assert_eq!(wait, Duration::from_millis(1025));
         assert!(limiter.try_acquire(later + wait).is_ok());
+    }
+
+    #[test]
+    fn margin_has_a_floor_for_short_windows_and_a_percentage_for_long_ones() {
+        assert_eq!(margin(Duration::from_millis(500)), MARGIN_FLOOR);
+        assert_eq!(margin(Duration::from_secs(5)), Duration::from_millis(50));
+        assert_eq!(margin(Duration::from_secs(180)), MARGIN_CAP);
+        // Simulated clock: a 500 ms window (sandbox scale 10) frees its slot 525 ms after the
+        // completion, not 505 ms; a 5 s window frees it 5.05 s after.
+        for (period, expected) in [
+            (Duration::from_millis(500), Duration::from_millis(525)),
+            (Duration::from_secs(5), Duration::from_millis(5050)),
+        ] {
+            let limiter = Limiter::new(&RateLimits::custom([Window { max: 1, period }]));
+            let now = Instant::now();
+            let id = limiter.try_acquire(now).unwrap();
+            limiter.complete(id, now);
+            assert_eq!(limiter.try_acquire(now), Err(expected));
+            assert_eq!(
+                limiter.try_acquire(now + expected - Duration::from_millis(1)),
+                Err(Duration::from_millis(1))
+            );
+            assert!(limiter.try_acquire(now + expected).is_ok());
+        }
     }
 }
