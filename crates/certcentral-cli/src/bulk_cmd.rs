@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certcentral_cli::bulk::exec::ExecOptions;
+use certcentral_cli::bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
 use certcentral_cli::bulk::progress::{ProgressMode, describe};
 use certcentral_cli::bulk::spec::OrderDefaults;
 use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome};
@@ -27,7 +27,15 @@ name (output file stem), product.
 
 Every run is journaled (--journal, default <out>/certcentral-journal.sqlite): the intent to
 order is committed before each order is sent, so rerunning the same command after a crash
-resumes without ordering anyone twice.
+resumes without ordering anyone twice. Ctrl-C stops after the request in flight is answered
+and journaled (exit 130); after 3 API calls in a row that cannot connect the run stops too
+(exit 3): rerun to resume.
+
+A new row sharing an email address with a row already ordered (or an earlier row) is held
+back as possible_duplicate and not ordered, unless --allow-similar.
+
+--report FILE (.csv or .json) replaces only a report certcentral wrote earlier, never another
+file nor through a symbolic link; every output path is checked before anything is ordered.
 
 Exit codes:
   0  every row issued (or, without --wait, every row ordered)
@@ -36,7 +44,8 @@ Exit codes:
   3  some rows still pending (not issued at --timeout, or not ordered because of
      --max-new-orders): rerun to resume
   4  some rows have an unknown outcome even after looking them up: check before ordering again
-  5  partial failure: some rows failed, others succeeded (see --report)";
+  5  partial failure: some rows failed (or were held back), others succeeded
+  130  interrupted (Ctrl-C): rerun the same command to resume";
 
 fn parse_payment(s: &str) -> Result<PaymentMethod, String> {
     s.parse()
@@ -112,9 +121,14 @@ pub struct Args {
     /// Time between status polls (one status-changes call covers every order).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub poll_interval: Duration,
-    /// Write a report with one line per roster row (.json → JSON, otherwise CSV).
+    /// Write a report with one line per roster row (FILE ends in .csv or .json). It replaces
+    /// only a report certcentral wrote earlier.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Order new rows even when they share an email address with a row already ordered
+    /// (otherwise they are held back as possible duplicates).
+    #[arg(long)]
+    pub allow_similar: bool,
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4, hide = true)]
     pub download_concurrency: usize,
@@ -137,6 +151,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
         strict: !args.no_strict,
         dry_run: args.dry_run,
         report: args.report.clone(),
+        allow_similar: args.allow_similar,
         progress: if out.quiet || out.json {
             ProgressMode::Quiet
         } else {
@@ -161,6 +176,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
             poll_interval: args.poll_interval,
             download_concurrency: args.download_concurrency.max(1),
             not_processed_patience: Duration::from_secs(120),
+            stop: StopHandle::default(),
         },
     }
 }
@@ -194,6 +210,12 @@ fn human(outcome: &Outcome) -> String {
         "  skip: {} finished, {} ended without a certificate",
         p.done, p.failed
     ));
+    if p.possible_duplicates > 0 {
+        lines.push(format!(
+            "  held back: {} possible duplicate(s) (an email address of a row already ordered; --allow-similar orders them)",
+            p.possible_duplicates
+        ));
+    }
     if !outcome.dry_run {
         let s = &outcome.stats;
         lines.push(format!(
@@ -205,21 +227,54 @@ fn human(outcome: &Outcome) -> String {
     for e in &outcome.invalid_rows {
         lines.push(format!("  invalid: {e}"));
     }
+    for l in &outcome.problems {
+        lines.push(format!(
+            "  {}: row {} ({}): {}",
+            l.state,
+            l.row,
+            l.common_name,
+            l.error.as_deref().unwrap_or_default()
+        ));
+    }
     if let Some(j) = &outcome.journal {
         lines.push(format!("  journal: {}", j.display()));
     }
     if let Some(r) = &outcome.report {
         lines.push(format!("  report: {}", r.display()));
     }
+    if let Some(e) = &outcome.report_error {
+        lines.push(format!(
+            "  report NOT written: {e} (every row's state is in the journal: rerun with another --report to write it; nothing is ordered again)"
+        ));
+    }
+    let details = match &outcome.report {
+        Some(r) => format!("see the report {}", r.display()),
+        None => "rerun with --report FILE.csv for every row's details".to_owned(),
+    };
+    match &outcome.stopped {
+        Some(Stopped::Interrupted) => {
+            lines.push(
+                "interrupted: stopped after journaling the request in flight; rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
+            );
+            return lines.join("\n");
+        }
+        Some(Stopped::Unreachable(e)) => {
+            lines.push(format!(
+                "stopped: the API is unreachable ({UNREACHABLE_LIMIT} calls in a row could not connect; last: {e}); nothing more was sent. Rerun the same command to resume once it is reachable"
+            ));
+            return lines.join("\n");
+        }
+        None => {}
+    }
     match outcome.exit_code {
         exit::PENDING => lines.push(
             "some rows are still pending: rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
         ),
-        exit::UNKNOWN => lines.push(
-            "some rows have an unknown outcome: an order may exist; check them (see the report) before ordering again; a rerun looks them up again and never re-orders an ambiguous row".into(),
-        ),
+        exit::UNKNOWN => lines.push(format!(
+            "some rows have an unknown outcome: an order may exist; check them ({details}) before ordering again; a rerun looks them up again and never re-orders an ambiguous row"
+        )),
         bulk::EXIT_PARTIAL | exit::FAILED if !outcome.dry_run => {
-            lines.push("some rows failed: see the report (--report FILE) for each row's error".into())
+            lines.push(format!("some rows failed or were held back: {details}"))
         }
         _ => {}
     }
@@ -252,6 +307,21 @@ pub fn run(args: Args, out: &Output) -> u8 {
         }
     };
     runtime.block_on(async {
+        // Ctrl-C: stop after the request in flight is answered and journaled; a second
+        // Ctrl-C quits at once (the journal survives that too: it is written before each
+        // order is sent).
+        let stop = config.exec.stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!(
+                    "interrupted: finishing the request in flight and saving the journal (Ctrl-C again to quit at once)"
+                );
+                stop.interrupt();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(i32::from(exit::INTERRUPTED));
+                }
+            }
+        });
         if args.dry_run {
             return finish(out, bulk::run::<Client>(None, &config).await);
         }
@@ -286,8 +356,11 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
                         "stats": outcome.stats,
                         "states": outcome.states.iter().map(|(s, n)| (s.as_str(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
                         "invalid_rows": outcome.invalid_rows,
+                        "problems": outcome.problems,
+                        "stopped": outcome.stopped,
                         "journal": outcome.journal,
                         "report": outcome.report,
+                        "report_error": outcome.report_error,
                         "exit_code": outcome.exit_code,
                     })
                 );

@@ -29,6 +29,12 @@ pub enum CliError {
         /// What happened and how to check.
         message: String,
     },
+    /// Interrupted (Ctrl-C) after the request in flight was answered and recorded: exit 130.
+    #[error("{message}")]
+    Interrupted {
+        /// What was recorded and how to resume.
+        message: String,
+    },
 }
 
 /// Details of a failure (exit 1).
@@ -65,6 +71,7 @@ impl CliError {
             CliError::Failed(_) => exit::FAILED,
             CliError::Pending { .. } => exit::PENDING,
             CliError::Unknown { .. } => exit::UNKNOWN,
+            CliError::Interrupted { .. } => exit::INTERRUPTED,
         }
     }
 
@@ -74,6 +81,7 @@ impl CliError {
             CliError::Failed(_) => "failed",
             CliError::Pending { .. } => "pending",
             CliError::Unknown { .. } => "unknown",
+            CliError::Interrupted { .. } => "interrupted",
         }
     }
 
@@ -83,6 +91,7 @@ impl CliError {
         let label = match self {
             CliError::Pending { .. } => "pending",
             CliError::Unknown { .. } => "outcome unknown",
+            CliError::Interrupted { .. } => "interrupted",
             _ => "error",
         };
         let mut out = format!("{label}: {self}");
@@ -114,7 +123,7 @@ impl CliError {
                 }
             }
             CliError::Pending { order_id, .. } => error["order_id"] = json!(order_id),
-            CliError::Usage(_) | CliError::Unknown { .. } => {}
+            CliError::Usage(_) | CliError::Unknown { .. } | CliError::Interrupted { .. } => {}
         }
         json!({ "error": error })
     }

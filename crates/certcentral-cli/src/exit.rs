@@ -13,6 +13,10 @@ pub const PENDING: u8 = 3;
 /// check before ordering again.
 pub const UNKNOWN: u8 = 4;
 
+/// Interrupted (Ctrl-C) after the request in flight was answered and recorded; the message
+/// says how to resume (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
 /// The exit code table, as shown at the end of `certcentral --help`.
 pub const HELP: &str = "\
 Exit codes:
@@ -21,4 +25,6 @@ Exit codes:
   2  usage error (bad arguments, unreadable input, an output file already exists)
   3  still pending at --timeout (the order exists; the message says how to resume)
   4  outcome unknown (the order may exist; the message says how to check)
-  5  bulk only: some rows failed, others succeeded (see certcentral bulk --help)";
+  5  bulk only: some rows failed, others succeeded (see certcentral bulk --help)
+  130  interrupted (Ctrl-C): stopped after recording the request in flight; the message says
+     how to resume";

@@ -11,6 +11,11 @@ use certcentral_sandbox::{Approval, FaultKind, RateLimit, RunningSandbox, Sandbo
 const KEY: &str = "bulk-test-key-0123456789";
 
 async fn sandbox(scale: f64, faults: &[(FaultKind, f64)]) -> RunningSandbox {
+    sandbox_at("127.0.0.1:0", scale, faults).await
+}
+
+/// A sandbox listening on `addr` (e.g. a port a test closed first).
+async fn sandbox_at(addr: &str, scale: f64, faults: &[(FaultKind, f64)]) -> RunningSandbox {
     let mut builder = Sandbox::builder()
         .api_key(KEY)
         .rate_limit(RateLimit::Scaled(scale))
@@ -19,7 +24,7 @@ async fn sandbox(scale: f64, faults: &[(FaultKind, f64)]) -> RunningSandbox {
     for (kind, p) in faults {
         builder = builder.fault(*kind, *p);
     }
-    builder.start("127.0.0.1:0".parse().unwrap()).await.unwrap()
+    builder.start(addr.parse().unwrap()).await.unwrap()
 }
 
 fn roster(dir: &Path, rows: usize) -> PathBuf {
@@ -41,10 +46,15 @@ fn command(
     scale: f64,
     extra: &[&str],
 ) -> Command {
+    command_at(sandbox.base_url(), roster, out, scale, extra)
+}
+
+/// [`command`] against any base URL.
+fn command_at(base_url: &str, roster: &Path, out: &Path, scale: f64, extra: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certcentral"));
     cmd.arg("bulk")
         .arg(roster)
-        .args(["--base-url", sandbox.base_url()])
+        .args(["--base-url", base_url])
         .args([
             "--org-id",
             "112233",
@@ -445,4 +455,290 @@ async fn the_example_roster_runs_against_the_embedded_sandbox() {
         assert!(out.join(format!("{name}.crt")).exists(), "{name}.crt");
         assert!(out.join(format!("{name}.key")).exists(), "{name}.key");
     }
+}
+
+fn stdout_json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+/// Sends SIGINT (what Ctrl-C sends) to a running child.
+fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_replaces_only_an_earlier_report() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), 2);
+    let out = dir.path().join("certs");
+    let report_path = dir.path().join("report.csv");
+    let arg = |p: &Path| p.to_str().unwrap().to_owned();
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--wait", "--report", &arg(&report_path)],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(sb.order_count(), 2);
+    // Its own earlier report: replaced.
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--report", &arg(&report_path)],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        std::fs::read_to_string(&report_path)
+            .unwrap()
+            .starts_with("row,row_id,state,")
+    );
+
+    // Never a key, a file that is not a report, the roster, the journal, or a link.
+    let key = out.join("person-0.key");
+    let key_before = std::fs::read(&key).unwrap();
+    let not_a_report = dir.path().join("notes.csv");
+    std::fs::write(&not_a_report, "name,phone\nrob,123\n").unwrap();
+    let target = dir.path().join("target.csv");
+    std::fs::write(&target, "precious\n").unwrap();
+    let link = dir.path().join("link.csv");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let journal = out.join("certcentral-journal.sqlite");
+    let journal_before = std::fs::read(&journal).unwrap();
+    for (path, why) in [
+        (&key, "must end in .csv or .json"),
+        (&not_a_report, "not a report certcentral wrote"),
+        (&roster, "is the roster"),
+        (&journal, "must end in .csv or .json"),
+        (&link, "symbolic link"),
+    ] {
+        let o = run(command(&sb, &roster, &out, scale, &["--report", &arg(path)])).await;
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(why), "{}", text(&o));
+    }
+    let json_journal = dir.path().join("journal.json");
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &[
+            "--journal",
+            &arg(&json_journal),
+            "--report",
+            &arg(&json_journal),
+        ],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is the journal"), "{}", text(&o));
+    assert!(!json_journal.exists());
+    assert_eq!(std::fs::read(&key).unwrap(), key_before);
+    assert_eq!(
+        std::fs::read_to_string(&not_a_report).unwrap(),
+        "name,phone\nrob,123\n"
+    );
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read(&journal).unwrap(), journal_before);
+    assert!(std::fs::read_to_string(&roster).unwrap().starts_with("common_name,"));
+    assert_eq!(sb.order_count(), 2);
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_paths_are_checked_before_the_first_paid_call() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), 2);
+    let out = dir.path().join("certs");
+    let arg = |p: &Path| p.to_str().unwrap().to_owned();
+    let afile = dir.path().join("afile");
+    std::fs::write(&afile, "x").unwrap();
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    let corrupt = dir.path().join("corrupt.sqlite");
+    std::fs::write(&corrupt, vec![b'x'; 4096]).unwrap();
+    let cases: Vec<(PathBuf, Vec<String>, String)> = vec![
+        (
+            out.clone(),
+            vec!["--report".into(), arg(&dir.path().join("missing/report.csv"))],
+            "does not exist".into(),
+        ),
+        (afile.clone(), vec![], "is a file, not a folder".into()),
+        (
+            out.clone(),
+            vec!["--journal".into(), arg(&folder)],
+            format!("journal {}: is a folder", folder.display()),
+        ),
+        (
+            out.clone(),
+            vec!["--journal".into(), arg(&corrupt)],
+            format!("journal {}: not a certcentral journal, or damaged", corrupt.display()),
+        ),
+    ];
+    for (out, extra, why) in cases {
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let o = run(command(&sb, &roster, &out, scale, &extra)).await;
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(&why), "{why}\n{}", text(&o));
+        assert_eq!(sb.order_count(), 0, "nothing ordered: {}", text(&o));
+    }
+    assert_eq!(std::fs::read(&corrupt).unwrap(), vec![b'x'; 4096]);
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_stops_the_run_and_a_rerun_resumes() {
+    let scale = 50.0;
+    // A port nothing listens on.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 10;
+    let roster = roster(dir.path(), rows);
+    let out = dir.path().join("certs");
+    let base_url = format!("http://{addr}/services/v2");
+    let o = run(command_at(&base_url, &roster, &out, scale, &["--json"])).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["stopped"]["reason"], "unreachable", "{summary}");
+    assert_eq!(summary["stats"]["new_orders"], 0, "{summary}");
+    assert_eq!(summary["states"]["new"], rows, "{summary}");
+    let o = run(command_at(&base_url, &roster, &out, scale, &[])).await;
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("the API is unreachable") && stdout.contains("Rerun the same command"),
+        "{}",
+        text(&o)
+    );
+    // The server is back: the rerun orders every row once.
+    let sb = sandbox_at(&addr.to_string(), scale, &[]).await;
+    let o = run(command(&sb, &roster, &out, scale, &["--wait"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_one_order_per_row(&sb, rows);
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
+    let scale = 2.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let rows = 40;
+    let roster = roster(dir.path(), rows);
+    let out = dir.path().join("certs");
+    let mut cmd = command(&sb, &roster, &out, scale, &["--wait"]);
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    while sb.order_count() < 3 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    interrupt(&child);
+    let o = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("interrupted") && stdout.contains("rerun the same command to resume"),
+        "{}",
+        text(&o)
+    );
+    let ordered = sb.order_count();
+    assert!(ordered < rows, "stopped mid-run: {ordered}");
+    assert!(per_name(&sb).values().all(|n| *n == 1));
+    let o = run(command(&sb, &roster, &out, scale, &["--wait"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_one_order_per_row(&sb, rows);
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_sharing_an_email_with_an_ordered_row_is_held_back() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), 2);
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--wait"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The same person with one more address (no id column): a new identity.
+    let text_before = std::fs::read_to_string(&roster).unwrap();
+    std::fs::write(
+        &roster,
+        text_before.replace(
+            "person0@example.com;p0@example.org",
+            "person0@example.com;p0@example.org;person.zero@example.net",
+        ),
+    )
+    .unwrap();
+    let report_path = dir.path().join("report.csv");
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--wait", "--json", "--report", report_path.to_str().unwrap()],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["possible_duplicate"], 1, "{summary}");
+    assert_eq!(summary["plan"]["possible_duplicates"], 1, "{summary}");
+    assert_eq!(summary["stats"]["new_orders"], 0, "{summary}");
+    let why = summary["problems"][0]["error"].as_str().unwrap();
+    assert!(why.contains("possible duplicate") && why.contains("person0@example.com"), "{why}");
+    assert_eq!(sb.order_count(), 2);
+    let report = std::fs::read_to_string(&report_path).unwrap();
+    assert!(report.lines().nth(1).unwrap().contains(",possible_duplicate,"), "{report}");
+    // Asked for: ordered.
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--allow-similar"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(sb.order_count(), 3);
+    sb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locally_refused_row_shows_why_and_is_counted() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), 2);
+    let out = dir.path().join("certs");
+    std::fs::create_dir_all(&out).unwrap();
+    std::fs::write(out.join("person-1.key"), "someone else's key").unwrap();
+    let o = run(command(&sb, &roster, &out, scale, &["--wait"])).await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        stdout.contains("refused: row 2 (Person 1): key file")
+            && stdout.contains("already exists"),
+        "{}",
+        text(&o)
+    );
+    assert!(!stdout.contains("(--report FILE)"), "{}", text(&o));
+    assert!(stdout.contains("rerun with --report FILE.csv"), "{}", text(&o));
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    let summary = stdout_json(&o);
+    assert_eq!(summary["stats"]["refused"], 1, "{summary}");
+    assert_eq!(summary["states"]["refused"], 1, "{summary}");
+    assert_eq!(std::fs::read_to_string(out.join("person-1.key")).unwrap(), "someone else's key");
+    assert_eq!(sb.order_count(), 1);
+    sb.shutdown().await;
 }

@@ -32,6 +32,13 @@ pub enum ApiFailure {
         /// What happened.
         message: String,
     },
+    /// The connection to the API could not be established (refused, DNS, connect timeout):
+    /// the request provably was not processed. Several in a row stop the run (see
+    /// [`crate::bulk::exec::UNREACHABLE_LIMIT`]).
+    Unreachable {
+        /// What happened.
+        message: String,
+    },
     /// The server refused the request with a definite answer (4xx): nothing was created.
     Refused {
         /// What the server said (every error code and message).
@@ -49,6 +56,7 @@ impl std::fmt::Display for ApiFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NotProcessed { message, .. } => write!(f, "not processed: {message}"),
+            Self::Unreachable { message } => write!(f, "unreachable: {message}"),
             Self::Refused { message } => write!(f, "refused: {message}"),
             Self::Unknown { message } => write!(f, "outcome unknown: {message}"),
         }

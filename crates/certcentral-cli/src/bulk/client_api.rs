@@ -29,10 +29,9 @@ pub fn classify_order_error(err: Error) -> ApiFailure {
             retry_after,
             message,
         },
-        Error::Transport(t) if t.kind() == TransportKind::Connect => ApiFailure::NotProcessed {
-            retry_after: None,
-            message,
-        },
+        Error::Transport(t) if t.kind() == TransportKind::Connect => {
+            ApiFailure::Unreachable { message }
+        }
         Error::Invalid(_) | Error::InvalidArgument(_) => ApiFailure::Refused { message },
         Error::Api { status, .. } | Error::Decode { status, .. }
             if (400..500).contains(&status) =>
@@ -51,6 +50,9 @@ fn classify_read_error(err: Error) -> ApiFailure {
             retry_after,
             message,
         },
+        Error::Transport(t) if t.kind() == TransportKind::Connect => {
+            ApiFailure::Unreachable { message }
+        }
         Error::Api { status, .. } | Error::Decode { status, .. }
             if (400..500).contains(&status) =>
         {

@@ -4,12 +4,13 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use certcentral_types::OrderInfo;
 use chrono::{DateTime, Utc};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::BulkError;
@@ -19,6 +20,62 @@ use super::progress::Progress;
 use super::spec::{OrderDefaults, row_key};
 use crate::files;
 use crate::keys::{self, KeyType};
+
+/// Consecutive API calls that could not connect (each after the client's own retries)
+/// before a run stops: the API is taken to be unreachable, and the run ends cleanly with
+/// exit code 3 (rerun to resume) instead of going on row by row.
+pub const UNREACHABLE_LIMIT: u32 = 3;
+
+/// Asks a running engine to stop at its next safe point: the request in flight is
+/// answered and journaled first, nothing new is sent. Cloned handles share one flag
+/// (`certcentral bulk` sets it on Ctrl-C).
+#[derive(Clone, Debug, Default)]
+pub struct StopHandle {
+    inner: Arc<StopInner>,
+}
+
+#[derive(Debug, Default)]
+struct StopInner {
+    interrupted: AtomicBool,
+    notify: Notify,
+}
+
+impl StopHandle {
+    /// Asks the run to stop (Ctrl-C).
+    pub fn interrupt(&self) {
+        self.inner.interrupted.store(true, Ordering::SeqCst);
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether [`StopHandle::interrupt`] was called.
+    pub fn is_interrupted(&self) -> bool {
+        self.inner.interrupted.load(Ordering::SeqCst)
+    }
+
+    /// Sleeps `d`, or less when interrupted meanwhile.
+    async fn sleep(&self, d: Duration) {
+        let notified = self.inner.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_interrupted() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(d) => {}
+            _ = notified => {}
+        }
+    }
+}
+
+/// Why a run stopped before its end.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "reason", content = "message")]
+pub enum Stopped {
+    /// Interrupted (Ctrl-C): exit code 130.
+    Interrupted,
+    /// [`UNREACHABLE_LIMIT`] API calls in a row could not connect (the last error).
+    Unreachable(String),
+}
 
 /// How a run behaves.
 #[derive(Clone, Debug)]
@@ -41,6 +98,8 @@ pub struct ExecOptions {
     pub download_concurrency: usize,
     /// How long to keep retrying an order POST that was provably not processed (429s).
     pub not_processed_patience: Duration,
+    /// Stops the run early (Ctrl-C).
+    pub stop: StopHandle,
 }
 
 /// What one run did (the journal holds the per-row truth).
@@ -56,7 +115,8 @@ pub struct RunStats {
     pub reconciled_ambiguous: u64,
     /// Certificates downloaded.
     pub downloaded: u64,
-    /// Order POSTs answered with a definite refusal.
+    /// Rows refused in this run: by the server (a definite refusal, nothing ordered) or
+    /// locally (key file in the way, unreadable CSR, ...).
     pub refused: u64,
     /// Order POSTs whose outcome was unknown.
     pub unknown: u64,
@@ -74,6 +134,10 @@ struct Shared<A> {
     opts: ExecOptions,
     stats: Mutex<RunStats>,
     progress: Progress,
+    /// API calls in a row that could not connect.
+    unreachable: AtomicU32,
+    /// Set when the run must stop early.
+    stopped: Mutex<Option<Stopped>>,
 }
 
 fn lock(journal: &Mutex<Journal>) -> MutexGuard<'_, Journal> {
@@ -91,6 +155,45 @@ impl<A> Shared<A> {
     fn tick(&self, force: bool) {
         let j = lock(&self.journal);
         self.progress.update(&j, force);
+    }
+
+    /// Counts connection failures: [`UNREACHABLE_LIMIT`] in a row stop the run; any answer
+    /// from the server resets the count.
+    fn observe<T>(&self, result: &Result<T, ApiFailure>) {
+        match result {
+            Err(ApiFailure::Unreachable { message }) => {
+                let n = self.unreachable.fetch_add(1, Ordering::SeqCst) + 1;
+                if n >= UNREACHABLE_LIMIT {
+                    let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+                    if stopped.is_none() {
+                        *stopped = Some(Stopped::Unreachable(message.clone()));
+                    }
+                }
+            }
+            _ => self.unreachable.store(0, Ordering::SeqCst),
+        }
+    }
+
+    /// Whether the run must stop now (interrupted, or the API is unreachable).
+    fn must_stop(&self) -> bool {
+        if self.opts.stop.is_interrupted() {
+            let mut stopped = self.stopped.lock().unwrap_or_else(|p| p.into_inner());
+            if stopped.is_none() {
+                *stopped = Some(Stopped::Interrupted);
+            }
+            return true;
+        }
+        self.stopped
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
+    }
+
+    /// Marks a row refused (nothing ordered) and counts it.
+    fn refuse(&self, updates: impl IntoIterator<Item = Update>) -> Result<(), BulkError> {
+        lock(&self.journal).commit(updates)?;
+        self.stat(|s| s.refused += 1);
+        Ok(())
     }
 }
 
@@ -115,14 +218,17 @@ struct Prepared {
     csr_file: Option<PathBuf>,
 }
 
-/// Runs the staged roster against `api`. Returns the journal (for the summary and report)
-/// and the run's statistics.
+/// What [`execute`] hands back: the journal (for the summary and report), the run's
+/// statistics, and why it stopped early, if it did.
+pub type Executed = (Journal, RunStats, Option<Stopped>);
+
+/// Runs the staged roster against `api`.
 pub async fn execute<A: BulkApi>(
     api: Arc<A>,
     journal: Journal,
     opts: ExecOptions,
     progress: Progress,
-) -> Result<(Journal, RunStats), BulkError> {
+) -> Result<Executed, BulkError> {
     files::ensure_dir(&opts.out_dir).map_err(|e| BulkError::Io(e.to_string()))?;
     let shared = Arc::new(Shared {
         api,
@@ -130,8 +236,16 @@ pub async fn execute<A: BulkApi>(
         opts,
         stats: Mutex::new(RunStats::default()),
         progress,
+        unreachable: AtomicU32::new(0),
+        stopped: Mutex::new(None),
     });
     let result = run(&shared).await;
+    shared.must_stop();
+    let stopped = shared
+        .stopped
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
     lock(&shared.journal).flush()?;
     shared.tick(true);
     result?;
@@ -147,7 +261,7 @@ pub async fn execute<A: BulkApi>(
         .map_err(|_| BulkError::Journal("internal: journal still shared at the end".into()))?
         .into_inner()
         .unwrap_or_else(|p| p.into_inner());
-    Ok((journal, stats))
+    Ok((journal, stats, stopped))
 }
 
 async fn run<A: BulkApi>(shared: &Arc<Shared<A>>) -> Result<(), BulkError> {
@@ -157,6 +271,9 @@ async fn run<A: BulkApi>(shared: &Arc<Shared<A>>) -> Result<(), BulkError> {
     // Reconcile, order; then reconcile what this run left unknown and order what proved absent.
     for round in 0..3 {
         reconcile(shared, &mut ambiguous).await?;
+        if shared.must_stop() {
+            break;
+        }
         // The first round orders every row to order; later ones only rows that
         // reconciliation proved were never ordered (rows refused in this run wait for a rerun).
         let class = if round == 0 { Class::New } else { Class::Retry };
@@ -247,6 +364,9 @@ async fn reconcile<A: BulkApi>(
         };
         after = last.spec.row;
         for entry in page {
+            if shared.must_stop() {
+                return Ok(());
+            }
             if ambiguous.contains(&entry.spec.key) {
                 continue;
             }
@@ -262,6 +382,11 @@ async fn reconcile<A: BulkApi>(
                     since,
                 )
                 .await;
+            shared.observe(&found);
+            if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {
+                // Left as it was (outcome unknown): the next run looks it up again.
+                return Ok(());
+            }
             let update = match found {
                 Err(e) => {
                     ambiguous.insert(entry.spec.key.clone());
@@ -448,12 +573,14 @@ async fn post_stream<A: BulkApi>(
     let (mut rx, producer) = spawn_preparer(shared, class);
     let mut posted = 0u64;
     while let Some(item) = rx.recv().await {
+        if shared.must_stop() {
+            break;
+        }
         let prepared = match item {
             Ok(p) => p,
             Err(failed) => {
                 let Unprepared { entry, reason: msg } = *failed;
-                let mut j = lock(&shared.journal);
-                j.commit([
+                shared.refuse([
                     Update::Intent {
                         spec: entry.spec.clone(),
                         key_file: None,
@@ -512,7 +639,7 @@ async fn post_one<A: BulkApi>(
     {
         Ok(r) => r,
         Err(msg) => {
-            lock(&shared.journal).commit([
+            shared.refuse([
                 Update::Intent {
                     spec: p.entry.spec.clone(),
                     key_file: None,
@@ -533,7 +660,7 @@ async fn post_one<A: BulkApi>(
     }])?;
     // 2. The key on disk before the order exists, so a paid certificate always has its key.
     if let Err(msg) = write_key_files(&p) {
-        lock(&shared.journal).commit([Update::Refused { key, error: msg }])?;
+        shared.refuse([Update::Refused { key, error: msg }])?;
         return Ok(());
     }
     // 3. The POST; retried only while provably not processed.
@@ -541,7 +668,17 @@ async fn post_one<A: BulkApi>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        match shared.api.order(p.entry.spec.product, &request).await {
+        let answer = shared.api.order(p.entry.spec.product, &request).await;
+        shared.observe(&answer);
+        // Could not connect: provably not sent, like a 429 (and counted by `observe`).
+        let answer = match answer {
+            Err(ApiFailure::Unreachable { message }) => Err(ApiFailure::NotProcessed {
+                retry_after: None,
+                message,
+            }),
+            other => other,
+        };
+        match answer {
             Ok(placed) => {
                 shared.stat(|s| s.new_orders += 1);
                 // 4. Order id and request ids recorded right away (a crash before this line
@@ -570,9 +707,15 @@ async fn post_one<A: BulkApi>(
                 retry_after,
                 message,
             }) => {
+                if shared.must_stop() {
+                    // Provably not sent: back to "to be ordered"; the rerun reuses the key
+                    // already on disk (its CSR is in the journal).
+                    lock(&shared.journal).commit([Update::Retry { key }])?;
+                    return Ok(());
+                }
                 if started.elapsed() >= shared.opts.not_processed_patience {
                     // Nothing was ordered: back to "to be ordered" for the next run.
-                    lock(&shared.journal).commit([Update::Refused {
+                    shared.refuse([Update::Refused {
                         key,
                         error: format!("not sent after {attempt} attempts: {message}"),
                     }])?;
@@ -580,12 +723,14 @@ async fn post_one<A: BulkApi>(
                 }
                 shared.stat(|s| s.not_processed_retries += 1);
                 let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(8)));
-                tokio::time::sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
+                shared
+                    .opts
+                    .stop
+                    .sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
                     .await;
             }
             Err(ApiFailure::Refused { message }) => {
-                shared.stat(|s| s.refused += 1);
-                lock(&shared.journal).commit([Update::Refused {
+                shared.refuse([Update::Refused {
                     key,
                     error: message,
                 }])?;
@@ -637,7 +782,9 @@ impl Downloads {
         let shared = Arc::clone(shared);
         self.set.spawn(async move {
             let _permit = permit;
-            let result = match shared.api.download(cert).await {
+            let answer = shared.api.download(cert).await;
+            shared.observe(&answer);
+            let result = match answer {
                 Ok(bytes) => {
                     let path = shared.opts.out_dir.join(format!("{name}.crt"));
                     match replace_public(&path, &bytes) {
@@ -702,7 +849,9 @@ async fn poll<A: BulkApi>(
     let age = (Utc::now() - oldest).num_seconds().max(0) as u64;
     let minutes = (age / 60 + 2).min(7 * 24 * 60) as u32;
     shared.stat(|s| s.polls += 1);
-    let changes = match shared.api.status_changes(minutes).await {
+    let answer = shared.api.status_changes(minutes).await;
+    shared.observe(&answer);
+    let changes = match answer {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "status-changes poll failed; will retry");
@@ -747,6 +896,9 @@ async fn poll<A: BulkApi>(
     if age > 7 * 24 * 3600 - 120 {
         let mut after = 0;
         loop {
+            if shared.must_stop() {
+                break;
+            }
             let page = lock(&shared.journal).page(Class::Pending, after, 64)?;
             let Some(last) = page.last() else { break };
             after = last.spec.row;
@@ -754,7 +906,12 @@ async fn poll<A: BulkApi>(
                 let Some(order_id) = entry.order_id else {
                     continue;
                 };
-                if let Ok(info) = shared.api.order_info(order_id).await {
+                if shared.must_stop() {
+                    break;
+                }
+                let answer = shared.api.order_info(order_id).await;
+                shared.observe(&answer);
+                if let Ok(info) = answer {
                     let status = info
                         .status
                         .as_ref()
@@ -821,6 +978,9 @@ async fn follow<A: BulkApi>(
     loop {
         downloads.join_all(shared).await;
         lock(&shared.journal).flush()?;
+        if shared.must_stop() {
+            return Ok(());
+        }
         download_known(shared, downloads).await?;
         downloads.join_all(shared).await;
         lock(&shared.journal).flush()?;
@@ -841,7 +1001,10 @@ async fn follow<A: BulkApi>(
             if shared.opts.wait {
                 nap = nap.min(shared.opts.timeout.saturating_sub(start.elapsed()));
             }
-            tokio::time::sleep(nap).await;
+            shared.opts.stop.sleep(nap).await;
+            if shared.must_stop() {
+                return Ok(());
+            }
         }
         poll(shared, downloads).await?;
         *last_poll = Instant::now();

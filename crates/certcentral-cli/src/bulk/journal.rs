@@ -45,6 +45,11 @@ CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
 CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
 ";
 
+/// SQL: the state of a staged row `r` joined with its journal row `j`: the journal's, or
+/// `possible_duplicate` for a row held back and not ordered.
+const STATE: &str = "CASE WHEN r.held IS NOT NULL AND (j.state IS NULL OR j.state IN ('new','retry','post_failed'))
+     THEN 'possible_duplicate' ELSE j.state END";
+
 /// Where a journaled row stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,6 +68,10 @@ pub enum RowState {
     Failed,
     /// The server refused the order POST (nothing was ordered); a rerun tries again.
     Refused,
+    /// A new row with an email address of a row already ordered (or of an earlier row of
+    /// the roster): held back, not ordered, unless `--allow-similar`. Never stored in the
+    /// journal: decided afresh on every run.
+    PossibleDuplicate,
 }
 
 impl RowState {
@@ -76,6 +85,7 @@ impl RowState {
             Self::Done => "done",
             Self::Failed => "failed",
             Self::Refused => "refused",
+            Self::PossibleDuplicate => "possible_duplicate",
         }
     }
 
@@ -87,6 +97,7 @@ impl RowState {
             Some("unknown") => Self::Unknown,
             Some("ordered") => Self::Ordered,
             Some("done") => Self::Done,
+            Some("possible_duplicate") => Self::PossibleDuplicate,
             _ => Self::Failed,
         }
     }
@@ -198,7 +209,8 @@ pub struct ReportLine {
     pub row: u64,
     /// Stable row identity (empty for an invalid row).
     pub row_id: String,
-    /// Row state: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`, `invalid`.
+    /// Row state: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`,
+    /// `possible_duplicate`, `invalid`.
     pub state: String,
     /// Common name.
     pub common_name: String,
@@ -270,6 +282,14 @@ impl Journal {
         let jerr = |e: rusqlite::Error| {
             if is_busy(&e) {
                 BulkError::Locked(path.display().to_string())
+            } else if matches!(
+                e.sqlite_error_code(),
+                Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt)
+            ) {
+                BulkError::Usage(format!(
+                    "journal {}: not a certcentral journal, or damaged ({e}); if it is the journal of earlier runs, restore it from a backup (it records what was ordered), otherwise move it away or pass another --journal",
+                    path.display()
+                ))
             } else {
                 BulkError::Journal(format!("{}: {e}", path.display()))
             }
@@ -335,9 +355,19 @@ impl Journal {
                  row_key TEXT PRIMARY KEY,
                  row_number INTEGER NOT NULL,
                  name TEXT NOT NULL UNIQUE,
-                 spec TEXT NOT NULL
+                 spec TEXT NOT NULL,
+                 held TEXT
              );
              CREATE INDEX temp.roster_row ON roster(row_number);
+             DROP TABLE IF EXISTS temp.known_emails;
+             CREATE TEMP TABLE known_emails (email TEXT NOT NULL, row_key TEXT NOT NULL);
+             CREATE INDEX temp.known_emails_email ON known_emails(email);
+             DROP TABLE IF EXISTS temp.roster_emails;
+             CREATE TEMP TABLE roster_emails (
+                 email TEXT PRIMARY KEY,
+                 row_key TEXT NOT NULL,
+                 row_number INTEGER NOT NULL
+             );
              DROP TABLE IF EXISTS temp.invalid;
              CREATE TEMP TABLE invalid (
                  row_number INTEGER PRIMARY KEY,
@@ -346,7 +376,30 @@ impl Journal {
                  error TEXT NOT NULL
              );",
         )?;
-        Ok(())
+        self.index_emails()
+    }
+
+    /// Fills `temp.known_emails`: every email of a journaled row with an order (or whose
+    /// order may exist), for the possible-duplicate check of [`Journal::stage`].
+    fn index_emails(&mut self) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut rows = tx.prepare(
+                "SELECT row_key, emails FROM main.rows WHERE state NOT IN ('new','retry','post_failed')",
+            )?;
+            let mut insert =
+                tx.prepare("INSERT INTO temp.known_emails (email, row_key) VALUES (?1, ?2)")?;
+            let mut it = rows.query([])?;
+            while let Some(row) = it.next()? {
+                let key: String = row.get(0)?;
+                let emails: String = row.get(1)?;
+                let emails: Vec<String> = emails.split(';').map(str::to_owned).collect();
+                for email in lowercase_emails(&emails) {
+                    insert.execute(params![email, key])?;
+                }
+            }
+        }
+        tx.commit()
     }
 
     /// The journal file, `None` for a temporary one.
@@ -365,7 +418,17 @@ impl Journal {
     /// Stages a batch of valid roster rows (one transaction). A row whose identity or output
     /// name repeats an earlier row, or whose name belongs to another journaled row, comes
     /// back as an error instead.
-    pub fn stage(&mut self, rows: &[RowSpec]) -> Result<Vec<RowError>, BulkError> {
+    ///
+    /// Unless `allow_similar`, a row still to be ordered that shares an email address with
+    /// a row already ordered (any journaled row with an order, or whose order may exist) or
+    /// with an earlier row of this roster is held back as
+    /// [`RowState::PossibleDuplicate`]: the same person with one more address would
+    /// otherwise be a second paid order.
+    pub fn stage(
+        &mut self,
+        rows: &[RowSpec],
+        allow_similar: bool,
+    ) -> Result<Vec<RowError>, BulkError> {
         let mut errors = Vec::new();
         let tx = self
             .conn
@@ -419,7 +482,8 @@ impl Journal {
                 let text =
                     serde_json::to_string(&spec).map_err(|e| BulkError::Journal(e.to_string()))?;
                 match insert.execute(params![spec.key, spec.row as i64, spec.name, text]) {
-                    Ok(_) => {}
+                    Ok(_) => hold_if_similar(&tx, &spec, allow_similar)
+                        .map_err(|e| BulkError::Journal(e.to_string()))?,
                     Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
                         let same_key: Option<i64> = by_key
                             .query_row(params![spec.key], |r| r.get(0))
@@ -459,15 +523,18 @@ impl Journal {
     pub fn page(&self, class: Class, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
         let filter = match class {
             Class::All => "1",
-            Class::New => "(j.state IS NULL OR j.state IN ('new','retry','post_failed'))",
+            Class::New => {
+                "(j.state IS NULL OR j.state IN ('new','retry','post_failed')) AND r.held IS NULL"
+            }
             Class::Reconcile => "j.state IN ('intent','unknown')",
-            Class::Retry => "j.state = 'retry'",
+            Class::Retry => "j.state = 'retry' AND r.held IS NULL",
             Class::Follow => "j.state = 'ordered'",
             Class::Pending => "j.state = 'ordered' AND j.certificate_id IS NULL",
         };
         let sql = format!(
-            "SELECT r.spec, j.state, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
-                    j.order_status, j.certificate_id, j.key_file, j.certificate_file, j.error, j.csr
+            "SELECT r.spec, {STATE}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
+                    j.order_status, j.certificate_id, j.key_file, j.certificate_file,
+                    coalesce(r.held, j.error), j.csr
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
@@ -553,8 +620,10 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT j.state, count(*) FROM temp.roster r
-                 LEFT JOIN main.rows j ON j.row_key = r.row_key GROUP BY j.state",
+                &format!(
+                    "SELECT {STATE} AS s, count(*) FROM temp.roster r
+                     LEFT JOIN main.rows j ON j.row_key = r.row_key GROUP BY s"
+                ),
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -691,16 +760,18 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT * FROM (
-                   SELECT r.row_number AS n, r.row_key, j.state, r.spec, j.order_id, j.request_ids,
+                &format!(
+                    "SELECT * FROM (
+                   SELECT r.row_number AS n, r.row_key, {STATE}, r.spec, j.order_id, j.request_ids,
                           j.request_status, j.order_status, j.certificate_id, j.key_file,
-                          j.certificate_file, j.error, NULL AS cn, NULL AS emails
+                          j.certificate_file, coalesce(r.held, j.error), NULL AS cn, NULL AS emails
                    FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
                    UNION ALL
                    SELECT i.row_number AS n, NULL, 'invalid', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                           NULL, i.error, i.common_name, i.emails
                    FROM temp.invalid i
-                 ) WHERE n > ?1 ORDER BY n LIMIT ?2",
+                 ) WHERE n > ?1 ORDER BY n LIMIT ?2"
+                ),
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -743,6 +814,83 @@ impl Journal {
     pub fn flush(&mut self) -> Result<(), BulkError> {
         self.commit(Vec::new())
     }
+}
+
+fn lowercase_emails(emails: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = emails
+        .iter()
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Holds `spec` back (sets `temp.roster.held`) when it is still to be ordered and one of
+/// its emails belongs to another row already ordered, or to an earlier row of the roster;
+/// then records its emails for the rows after it.
+fn hold_if_similar(
+    tx: &rusqlite::Transaction<'_>,
+    spec: &RowSpec,
+    allow_similar: bool,
+) -> rusqlite::Result<()> {
+    let emails = lowercase_emails(&spec.emails);
+    let state: Option<String> = tx
+        .prepare_cached("SELECT state FROM main.rows WHERE row_key = ?1")?
+        .query_row(params![spec.key], |r| r.get(0))
+        .optional()?;
+    let to_order = matches!(
+        state.as_deref(),
+        None | Some("new" | "retry" | "post_failed")
+    );
+    if to_order && !allow_similar {
+        let mut reason = None;
+        for email in &emails {
+            // Rows of earlier runs with an order (or one that may exist).
+            let ordered: Option<(String, Option<i64>)> = tx
+                .prepare_cached(
+                    "SELECT j.common_name, j.order_id FROM temp.known_emails k
+                     JOIN main.rows j ON j.row_key = k.row_key
+                     WHERE k.email = ?1 AND k.row_key <> ?2 LIMIT 1",
+                )?
+                .query_row(params![email, spec.key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            if let Some((cn, order_id)) = ordered {
+                let order = order_id.map_or_else(
+                    || "an order whose outcome is not settled".to_owned(),
+                    |id| format!("order {id}"),
+                );
+                reason = Some(format!(
+                    "possible duplicate: {email} belongs to '{cn}', already ordered ({order}); not ordered: check it, then rerun with --allow-similar to order it anyway"
+                ));
+                break;
+            }
+            let earlier: Option<i64> = tx
+                .prepare_cached(
+                    "SELECT row_number FROM temp.roster_emails WHERE email = ?1 AND row_key <> ?2",
+                )?
+                .query_row(params![email, spec.key], |r| r.get(0))
+                .optional()?;
+            if let Some(row) = earlier {
+                reason = Some(format!(
+                    "possible duplicate: {email} is also in row {row}; not ordered: check it, then rerun with --allow-similar to order it anyway"
+                ));
+                break;
+            }
+        }
+        if let Some(reason) = reason {
+            tx.prepare_cached("UPDATE temp.roster SET held = ?2 WHERE row_key = ?1")?
+                .execute(params![spec.key, reason])?;
+        }
+    }
+    for email in &emails {
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO temp.roster_emails (email, row_key, row_number) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![email, spec.key, spec.row as i64])?;
+    }
+    Ok(())
 }
 
 fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Result<()> {
@@ -879,7 +1027,7 @@ mod tests {
         {
             let mut j = Journal::open(&path).unwrap();
             let errors = j
-                .stage(&[spec(1, "A"), spec(2, "B"), spec(3, "A")])
+                .stage(&[spec(1, "A"), spec(2, "B"), spec(3, "A")], false)
                 .unwrap();
             assert_eq!(errors.len(), 1);
             assert_eq!(errors[0].row, 3);
@@ -914,7 +1062,7 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         // Reordered roster: identities, not positions, matter.
         assert!(
-            j.stage(&[spec(1, "B"), spec(2, "A"), spec(3, "C")])
+            j.stage(&[spec(1, "B"), spec(2, "A"), spec(3, "C")], false)
                 .unwrap()
                 .is_empty()
         );
@@ -950,7 +1098,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j.sqlite");
         let mut j = Journal::open(&path).unwrap();
-        j.stage(&[spec(1, "A")]).unwrap();
+        j.stage(&[spec(1, "A")], false).unwrap();
         j.commit([Update::Intent {
             spec: spec(1, "A"),
             key_file: None,
@@ -962,7 +1110,7 @@ mod tests {
         let mut j = Journal::open(&path).unwrap();
         let mut other = spec(1, "Z");
         other.name = "a".into();
-        let errors = j.stage(&[other]).unwrap();
+        let errors = j.stage(&[other], false).unwrap();
         assert_eq!(errors[0].column, "name");
     }
 }

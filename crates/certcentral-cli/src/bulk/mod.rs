@@ -31,8 +31,8 @@ use serde::Serialize;
 
 use crate::exit;
 use api::BulkApi;
-use exec::{ExecOptions, RunStats};
-use journal::{Journal, RowState};
+use exec::{ExecOptions, RunStats, Stopped};
+use journal::{Journal, ReportLine, RowState};
 use progress::{Progress, ProgressMode};
 use roster::{RosterReader, RowError};
 use spec::RowSpec;
@@ -42,6 +42,9 @@ pub const EXIT_PARTIAL: u8 = 5;
 
 /// How many invalid rows are kept for display (all are counted and in the report).
 pub const SHOWN_INVALID: usize = 50;
+
+/// Exit code: interrupted (Ctrl-C); the journal is consistent, a rerun resumes.
+pub const EXIT_INTERRUPTED: u8 = exit::INTERRUPTED;
 
 /// Default journal file name inside `--out`.
 pub const DEFAULT_JOURNAL: &str = "certcentral-journal.sqlite";
@@ -107,8 +110,11 @@ pub struct BulkConfig {
     pub strict: bool,
     /// Print the plan only.
     pub dry_run: bool,
-    /// Write a report here (`.json` → JSON, otherwise CSV).
+    /// Write a report here (`.json` → JSON, `.csv` → CSV).
     pub report: Option<PathBuf>,
+    /// Order new rows even when they share an email address with a row already ordered
+    /// (otherwise held back as [`RowState::PossibleDuplicate`]).
+    pub allow_similar: bool,
     /// Progress display.
     pub progress: ProgressMode,
     /// Interval of plain progress lines.
@@ -140,6 +146,9 @@ pub struct Plan {
     pub failed: u64,
     /// Rows the server refused earlier: ordered again.
     pub refused: u64,
+    /// New rows held back because they share an email address with a row already ordered
+    /// (see `--allow-similar`): not ordered.
+    pub possible_duplicates: u64,
 }
 
 /// The result of a run.
@@ -155,10 +164,17 @@ pub struct Outcome {
     pub stats: RunStats,
     /// The first invalid rows (all are in the report).
     pub invalid_rows: Vec<RowError>,
+    /// The first rows that need attention (refused, failed, unknown, possible duplicate),
+    /// with why (all are in the report).
+    pub problems: Vec<ReportLine>,
+    /// Why the run stopped early, if it did (Ctrl-C, API unreachable).
+    pub stopped: Option<Stopped>,
     /// The journal file.
     pub journal: Option<PathBuf>,
     /// The report file, when written.
     pub report: Option<PathBuf>,
+    /// Why the report could not be written (the run's results are in the journal).
+    pub report_error: Option<String>,
     /// The exit code.
     pub exit_code: u8,
 }
@@ -178,6 +194,7 @@ pub struct Staged {
 
 /// Reads and validates the roster, streaming, and stages the valid rows in `journal`.
 pub fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
+    let allow_similar = config.allow_similar;
     let mut reader = RosterReader::open(&config.roster)?;
     let roster_dir = config
         .roster
@@ -194,7 +211,7 @@ pub fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkEr
                  invalid_rows: &mut std::collections::BTreeSet<u64>,
                  valid: &mut u64|
      -> Result<(), BulkError> {
-        let errors = journal.stage(batch)?;
+        let errors = journal.stage(batch, allow_similar)?;
         for e in &errors {
             if let Some(spec) = batch.iter().find(|s| s.row == e.row) {
                 journal.record_invalid(e, &spec.common_name, &spec.emails)?;
@@ -278,16 +295,21 @@ pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkEr
         done: get(RowState::Done),
         failed: get(RowState::Failed),
         refused: get(RowState::Refused),
+        possible_duplicates: get(RowState::PossibleDuplicate),
     })
 }
 
 /// The exit code for the final row states: 4 when some outcome is unknown; 1 when rows failed
-/// and none succeeded; 5 when some failed and others succeeded; 3 when some are still pending
-/// (not issued with `wait`, or not ordered yet because of `--max-new-orders`); 0 otherwise.
+/// (or were held back as possible duplicates) and none succeeded; 5 when some failed and
+/// others succeeded; 3 when some are still pending (not issued with `wait`, or not ordered
+/// yet because of `--max-new-orders`); 0 otherwise.
 pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let unknown = get(RowState::Intent) + get(RowState::Unknown);
-    let failures = get(RowState::Failed) + get(RowState::Refused) + invalid;
+    let failures = get(RowState::Failed)
+        + get(RowState::Refused)
+        + get(RowState::PossibleDuplicate)
+        + invalid;
     let successes = get(RowState::Done) + get(RowState::Ordered);
     let pending = get(RowState::New) + if wait { get(RowState::Ordered) } else { 0 };
     if unknown > 0 {
@@ -301,6 +323,84 @@ pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
     } else {
         exit::OK
     }
+}
+
+/// The exit code of a run that stopped early: 130 when interrupted; when the API became
+/// unreachable, 4 if some outcome is unknown, 3 otherwise (rerun to resume).
+pub fn stopped_exit_code(stopped: &Stopped, states: &[(RowState, u64)]) -> u8 {
+    let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
+    match stopped {
+        Stopped::Interrupted => EXIT_INTERRUPTED,
+        Stopped::Unreachable(_) if get(RowState::Intent) + get(RowState::Unknown) > 0 => {
+            exit::UNKNOWN
+        }
+        Stopped::Unreachable(_) => exit::PENDING,
+    }
+}
+
+/// Checks every output path before anything is read, written or ordered: `--out` is a
+/// folder (or can be created), the journal is not a folder, the report can be written
+/// there without replacing anything but an earlier report ([`report::check_target`]).
+pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
+    let out = &config.exec.out_dir;
+    match std::fs::metadata(out) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(BulkError::Usage(format!(
+                "--out {}: is a file, not a folder; give a folder for the keys, CSRs and certificates (it is created when missing)",
+                out.display()
+            )));
+        }
+        Err(_) if config.dry_run => {}
+        Err(_) => crate::files::ensure_dir(out).map_err(|e| {
+            BulkError::Usage(format!("--out {}: cannot create the folder: {e}", out.display()))
+        })?,
+    }
+    let journal = &config.journal;
+    if std::fs::metadata(journal).is_ok_and(|m| m.is_dir()) {
+        return Err(BulkError::Usage(format!(
+            "journal {}: is a folder; pass --journal with a file path (e.g. {})",
+            journal.display(),
+            journal.join(DEFAULT_JOURNAL).display()
+        )));
+    }
+    if let Some(dir) = journal.parent().filter(|d| !d.as_os_str().is_empty())
+        && std::fs::metadata(dir).is_ok_and(|m| !m.is_dir())
+    {
+        return Err(BulkError::Usage(format!(
+            "journal {}: {} is a file, not a folder",
+            journal.display(),
+            dir.display()
+        )));
+    }
+    if let Some(path) = &config.report {
+        report::check_target(path, &config.roster, journal)?;
+    }
+    Ok(())
+}
+
+/// The first `limit` rows that need attention (refused, failed, outcome unknown, possible
+/// duplicate), with their errors.
+pub fn problems(journal: &Journal, limit: usize) -> Result<Vec<ReportLine>, BulkError> {
+    let mut out = Vec::new();
+    let mut after = 0;
+    while out.len() < limit {
+        let page = journal.report_page(after, 512)?;
+        let Some(last) = page.last() else { break };
+        after = last.row;
+        out.extend(
+            page.into_iter()
+                .filter(|l| {
+                    l.error.is_some()
+                        && matches!(
+                            l.state.as_str(),
+                            "refused" | "failed" | "unknown" | "possible_duplicate"
+                        )
+                })
+                .take(limit - out.len()),
+        );
+    }
+    Ok(out)
 }
 
 fn open_journal(config: &BulkConfig) -> Result<Journal, BulkError> {
@@ -342,6 +442,7 @@ pub async fn run<A: BulkApi>(
     api: Option<Arc<A>>,
     config: &BulkConfig,
 ) -> Result<Outcome, BulkError> {
+    check_outputs(config)?;
     let (staged, plan) = prepare(config)?;
     let Staged {
         journal,
@@ -350,16 +451,14 @@ pub async fn run<A: BulkApi>(
         ..
     } = staged;
     let journal_path = journal.path().map(Path::to_path_buf);
-    let (journal, stats, exit_code) = match (config.dry_run, api) {
+    let (journal, stats, stopped, mut exit_code) = match (config.dry_run, api) {
         (true, _) => {
-            let states = journal.counts()?;
             let code = if invalid > 0 && plan.valid == 0 {
                 exit::FAILED
             } else {
                 exit::OK
             };
-            let _ = states;
-            (journal, RunStats::default(), code)
+            (journal, RunStats::default(), None, code)
         }
         (false, None) => {
             return Err(BulkError::Usage(
@@ -368,28 +467,41 @@ pub async fn run<A: BulkApi>(
         }
         (false, Some(api)) => {
             let progress = Progress::new(config.progress, plan.valid, config.progress_interval);
-            let (journal, stats) =
+            let (journal, stats, stopped) =
                 exec::execute(api, journal, config.exec.clone(), progress).await?;
             let states = journal.counts()?;
-            let code = exit_code(&states, invalid, config.exec.wait);
-            (journal, stats, code)
+            let code = match &stopped {
+                Some(s) => stopped_exit_code(s, &states),
+                None => exit_code(&states, invalid, config.exec.wait),
+            };
+            (journal, stats, stopped, code)
         }
     };
-    let report = match &config.report {
-        Some(path) => {
-            report::write(&journal, path)?;
-            Some(path.clone())
-        }
-        None => None,
+    // A report that cannot be written does not lose the summary (the journal holds every
+    // row's state; a rerun with another --report writes it without ordering anything).
+    let (report, report_error) = match &config.report {
+        Some(path) => match report::write(&journal, path) {
+            Ok(_) => (Some(path.clone()), None),
+            Err(e) => {
+                if exit_code == exit::OK {
+                    exit_code = exit::FAILED;
+                }
+                (None, Some(e.to_string()))
+            }
+        },
+        None => (None, None),
     };
     Ok(Outcome {
         states: journal.counts()?,
+        problems: problems(&journal, SHOWN_INVALID)?,
         plan,
         dry_run: config.dry_run,
         stats,
         invalid_rows: shown,
+        stopped,
         journal: journal_path,
         report,
+        report_error,
         exit_code,
     })
 }

@@ -5,7 +5,7 @@
 //! [`crate::bulk::spec`]. Nothing is held in memory beyond the current row.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::Value;
@@ -24,6 +24,36 @@ pub const COLUMNS: [&str; 9] = [
     "name",
     "product",
 ];
+
+/// The longest roster line (and CSV row, even spread over several lines) read, in bytes: a
+/// longer one stops the run with an error naming the line (the file is probably not a
+/// roster). Memory use per row stays bounded whatever the file holds.
+pub const MAX_LINE_BYTES: usize = 64 * 1024;
+
+/// The longest cell of a list column (`emails`, `organization_units`), in bytes.
+pub const MAX_LIST_BYTES: usize = 16 * 1024;
+
+/// The longest cell of any other column, in bytes.
+pub const MAX_FIELD_BYTES: usize = 1024;
+
+/// Slack for the CSV parser's read-ahead when bounding a row spread over several lines.
+const READ_AHEAD: u64 = 16 * 1024;
+
+/// Checks a cell's size against [`MAX_LIST_BYTES`] / [`MAX_FIELD_BYTES`].
+fn check_size(column: &str, value: &str) -> Result<(), String> {
+    let limit = if matches!(column, "emails" | "organization_units") {
+        MAX_LIST_BYTES
+    } else {
+        MAX_FIELD_BYTES
+    };
+    if value.len() > limit {
+        return Err(format!(
+            "{} bytes, more than the {limit} allowed in this column",
+            value.len()
+        ));
+    }
+    Ok(())
+}
 
 /// The roster's file format, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,11 +181,16 @@ struct Lines {
     pending: std::collections::VecDeque<u64>,
     /// Bytes read so far.
     offset: u64,
+    /// Bytes since the last newline read.
+    line_bytes: u64,
+    /// Offset of the end of the last complete row.
+    row_end: u64,
 }
 
 impl Lines {
     /// Line (1-based) of the byte just before `end`, i.e. of a record's last line.
     fn line_ending_at(&mut self, end: u64) -> u64 {
+        self.row_end = end;
         let mut last = None;
         while let Some(&nl) = self.pending.front() {
             if nl >= end {
@@ -186,11 +221,36 @@ impl std::io::Read for Counting {
         for (i, b) in buf[..n].iter().enumerate() {
             if *b == b'\n' {
                 lines.pending.push_back(base + i as u64);
+                lines.line_bytes = 0;
+            } else {
+                lines.line_bytes += 1;
+                if lines.line_bytes > MAX_LINE_BYTES as u64 {
+                    let line = lines.counted + lines.pending.len() as u64 + 1;
+                    return Err(too_long(line));
+                }
             }
         }
         lines.offset += n as u64;
+        if lines.offset - lines.row_end > MAX_LINE_BYTES as u64 + READ_AHEAD {
+            let line = lines.counted + 1;
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "the row starting at line {line} is longer than {MAX_LINE_BYTES} bytes (the limit of a roster row); is this a roster?"
+                ),
+            ));
+        }
         Ok(n)
     }
+}
+
+fn too_long(line: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidData,
+        format!(
+            "line {line} is longer than {MAX_LINE_BYTES} bytes (the limit of a roster line); is this a roster?"
+        ),
+    )
 }
 
 enum Inner {
@@ -203,7 +263,7 @@ enum Inner {
     Jsonl {
         reader: BufReader<File>,
         line: u64,
-        buf: String,
+        buf: Vec<u8>,
     },
 }
 
@@ -264,6 +324,12 @@ impl RosterReader {
                         problems.join("; ")
                     )));
                 }
+                // The header is the first row as far as line numbers and row sizes go.
+                let header_end = reader.position().byte();
+                lines
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .line_ending_at(header_end);
                 Inner::Csv {
                     reader,
                     lines,
@@ -274,7 +340,7 @@ impl RosterReader {
             RosterFormat::Jsonl => Inner::Jsonl {
                 reader: BufReader::new(file),
                 line: 0,
-                buf: String::new(),
+                buf: Vec::new(),
             },
         };
         Ok(Self { inner, row: 0 })
@@ -325,15 +391,21 @@ impl RosterReader {
                             ..RawRow::default()
                         };
                         for (column, value) in columns.iter().zip(record.iter()) {
+                            if let Err(reason) = check_size(column, value) {
+                                return Some(Ok(Err(RowError {
+                                    row: self.row,
+                                    line,
+                                    column: column.clone(),
+                                    reason,
+                                })));
+                            }
                             set_cell(&mut raw, column, value);
                         }
                         return Some(Ok(Ok(raw)));
                     }
                     Err(e) => {
                         if let csv::ErrorKind::Io(io) = e.kind() {
-                            return Some(Err(BulkError::Usage(format!(
-                                "roster: read error near line {last_line}: {io}"
-                            ))));
+                            return Some(Err(BulkError::Usage(format!("roster: {io}"))));
                         }
                         self.row += 1;
                         return Some(Ok(Err(RowError {
@@ -347,15 +419,33 @@ impl RosterReader {
             },
             Inner::Jsonl { reader, line, buf } => loop {
                 buf.clear();
-                match reader.read_line(buf) {
+                let limit = MAX_LINE_BYTES as u64 + 1;
+                match reader.by_ref().take(limit).read_until(b'\n', buf) {
                     Ok(0) => return None,
                     Ok(_) => {
                         *line += 1;
-                        if buf.trim().is_empty() {
+                        let content = buf.strip_suffix(b"\n").unwrap_or(buf);
+                        let content = content.strip_suffix(b"\r").unwrap_or(content);
+                        if content.len() > MAX_LINE_BYTES {
+                            return Some(Err(BulkError::Usage(format!(
+                                "roster: {}",
+                                too_long(*line)
+                            ))));
+                        }
+                        let Ok(text) = std::str::from_utf8(content) else {
+                            self.row += 1;
+                            return Some(Ok(Err(RowError {
+                                row: self.row,
+                                line: *line,
+                                column: "-".into(),
+                                reason: "not valid UTF-8 text".into(),
+                            })));
+                        };
+                        if text.trim().is_empty() {
                             continue;
                         }
                         self.row += 1;
-                        return Some(Ok(parse_json_row(buf, self.row, *line)));
+                        return Some(Ok(parse_json_row(text, self.row, *line)));
                     }
                     Err(e) => {
                         return Some(Err(BulkError::Usage(format!(
@@ -410,6 +500,7 @@ fn parse_json_row(text: &str, row: u64, line: u64) -> Result<RawRow, RowError> {
         }
         let list = matches!(key.as_str(), "emails" | "organization_units");
         let cell = json_cell(value, list).map_err(|reason| err(key, reason))?;
+        check_size(key, &cell).map_err(|reason| err(key, reason))?;
         set_cell(&mut raw, key, &cell);
     }
     Ok(raw)
@@ -523,5 +614,81 @@ mod tests {
             RosterReader::open(&path),
             Err(BulkError::Usage(_))
         ));
+    }
+
+    /// Reads every row; the first error that stops the stream is returned as text.
+    fn until_error(path: &Path) -> (Vec<Result<RawRow, RowError>>, Option<String>) {
+        let mut reader = match RosterReader::open(path) {
+            Ok(r) => r,
+            Err(e) => return (Vec::new(), Some(e.to_string())),
+        };
+        let mut out = Vec::new();
+        while let Some(r) = reader.next_row() {
+            match r {
+                Ok(row) => out.push(row),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+        (out, None)
+    }
+
+    #[test]
+    fn oversized_cells_are_row_errors_naming_the_column() {
+        let long_name = "n".repeat(MAX_FIELD_BYTES + 1);
+        let long_emails = "a@example.com;".repeat(MAX_LIST_BYTES / 14 + 1);
+        let (_d, path) = write(
+            "r.csv",
+            &format!(
+                "common_name,emails,name\nA,a@example.com,{long_name}\nB,{long_emails},b\nC,c@example.com,c\n"
+            ),
+        );
+        let rows = all(&path);
+        let e = rows[0].as_ref().unwrap_err();
+        assert_eq!((e.row, e.line, e.column.as_str()), (1, 2, "name"));
+        assert!(e.reason.contains("more than the 1024 allowed"), "{e}");
+        let e = rows[1].as_ref().unwrap_err();
+        assert_eq!((e.row, e.line, e.column.as_str()), (2, 3, "emails"));
+        assert!(rows[2].is_ok());
+
+        let (_d, path) = write(
+            "r.jsonl",
+            &format!("{{\"common_name\":\"{long_name}\",\"emails\":\"a@example.com\"}}\n"),
+        );
+        let e = all(&path).remove(0).unwrap_err();
+        assert_eq!((e.row, e.line, e.column.as_str()), (1, 1, "common_name"));
+    }
+
+    #[test]
+    fn an_overlong_line_stops_with_its_line_number() {
+        let huge = "x".repeat(MAX_LINE_BYTES + 10);
+        let (_d, path) = write(
+            "r.csv",
+            &format!("common_name,emails\nA,a@example.com\nB,{huge}\n"),
+        );
+        let (rows, err) = until_error(&path);
+        assert_eq!(rows.len(), 1);
+        let err = err.expect("an error");
+        assert!(err.contains("line 3 is longer than 65536 bytes"), "{err}");
+
+        // A quoted cell spread over many short lines is bounded too.
+        let many = "y\n".repeat(MAX_LINE_BYTES);
+        let (_d, path) = write(
+            "r.csv",
+            &format!("common_name,emails\n\"{many}\",a@example.com\n"),
+        );
+        let err = until_error(&path).1.expect("an error");
+        assert!(err.contains("the row starting at line 2 is longer"), "{err}");
+
+        let (_d, path) = write(
+            "r.jsonl",
+            &format!("{{\"common_name\":\"A\",\"emails\":\"a@example.com\"}}\n{huge}\n"),
+        );
+        let (rows, err) = until_error(&path);
+        assert_eq!(rows.len(), 1);
+        assert!(err.unwrap().contains("line 2 is longer than 65536 bytes"));
+
+        let (_d, path) = write("r.csv", &format!("common_name,emails,{huge}\n"));
+        let err = until_error(&path).1.unwrap();
+        assert!(err.contains("line 1 is longer"), "{err}");
     }
 }

@@ -42,6 +42,16 @@ struct Fake {
     orders: Mutex<Vec<FakeOrder>>,
     script: Mutex<VecDeque<Option<Script>>>,
     fail_lookups: bool,
+    /// Every call fails to connect.
+    unreachable: bool,
+    /// Order POSTs attempted.
+    attempts: std::sync::atomic::AtomicUsize,
+}
+
+fn unreachable<T>() -> Result<T, ApiFailure> {
+    Err(ApiFailure::Unreachable {
+        message: "could not connect: connection refused".into(),
+    })
 }
 
 impl Fake {
@@ -88,6 +98,11 @@ impl BulkApi for Fake {
         product: ProductId,
         request: &OrderRequest,
     ) -> Result<Placed, ApiFailure> {
+        self.attempts
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.unreachable {
+            return unreachable();
+        }
         let step = self.script.lock().unwrap().pop_front().flatten();
         match step {
             Some(Script::DropAfterCommit) => {
@@ -119,6 +134,9 @@ impl BulkApi for Fake {
     }
 
     async fn status_changes(&self, _minutes: u32) -> Result<Vec<StatusChange>, ApiFailure> {
+        if self.unreachable {
+            return unreachable();
+        }
         Ok(self
             .orders
             .lock()
@@ -191,6 +209,7 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
         strict: true,
         dry_run: false,
         report: None,
+        allow_similar: false,
         progress: ProgressMode::Quiet,
         progress_interval: Duration::from_secs(60),
         exec: ExecOptions {
@@ -211,6 +230,7 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
             poll_interval: Duration::from_millis(10),
             download_concurrency: 4,
             not_processed_patience: Duration::from_secs(10),
+            stop: exec::StopHandle::default(),
         },
     }
 }
@@ -467,4 +487,76 @@ fn exit_codes_follow_the_documented_precedence() {
         exit::UNKNOWN
     );
     assert_eq!(exit_code(&[(Intent, 1)], 0, true), exit::UNKNOWN);
+}
+
+#[tokio::test]
+async fn an_unreachable_api_stops_the_run_after_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 20));
+    let fake = Arc::new(Fake {
+        unreachable: true,
+        ..Fake::default()
+    });
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert!(
+        matches!(outcome.stopped, Some(exec::Stopped::Unreachable(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.exit_code, exit::PENDING);
+    assert_eq!(
+        fake.attempts.load(std::sync::atomic::Ordering::SeqCst),
+        exec::UNREACHABLE_LIMIT as usize
+    );
+    // Nothing was sent: every row is still to be ordered, none refused or unknown.
+    assert_eq!(state(&outcome, RowState::New), 20, "{outcome:?}");
+    // The API is back: the rerun orders every row once, reusing the first row's key.
+    let fake = Arc::new(Fake::default());
+    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(again.exit_code, exit::OK, "{again:?}");
+    assert_eq!(fake.count(), 20);
+}
+
+#[tokio::test]
+async fn an_interrupted_run_sends_nothing_more_and_exits_130() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 5));
+    cfg.exec.stop.interrupt();
+    let fake = Arc::new(Fake::default());
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.stopped, Some(exec::Stopped::Interrupted));
+    assert_eq!(outcome.exit_code, EXIT_INTERRUPTED);
+    assert_eq!(fake.count(), 0);
+}
+
+#[tokio::test]
+async fn rows_sharing_an_email_are_held_back_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    std::fs::write(
+        &path,
+        "common_name,emails\nRob Roy,rob@example.com\nRobert Roy,rob@example.com;roy@example.com\nAnn,ann@example.com\n",
+    )
+    .unwrap();
+    let mut cfg = config(dir.path(), path);
+    let fake = Arc::new(Fake::default());
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(fake.count(), 2);
+    assert_eq!(state(&outcome, RowState::PossibleDuplicate), 1);
+    assert_eq!(outcome.plan.possible_duplicates, 1);
+    assert_eq!(outcome.exit_code, EXIT_PARTIAL);
+    assert_eq!(outcome.problems.len(), 1);
+    assert_eq!(outcome.problems[0].row, 2);
+    assert!(
+        outcome.problems[0]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("rob@example.com is also in row 1"),
+        "{:?}",
+        outcome.problems
+    );
+    cfg.allow_similar = true;
+    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(fake.count(), 3);
+    assert_eq!(again.exit_code, exit::OK);
 }

@@ -77,6 +77,54 @@ pub struct Args {
     pub resume: Option<PathBuf>,
 }
 
+/// Ctrl-C while `--wait` runs: the first one is caught so the command stops cleanly (the
+/// request in flight is answered and the order record written first, then exit 130); a
+/// second one quits at once.
+struct Interrupt {
+    seen: tokio::sync::watch::Receiver<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Interrupt {
+    /// Catches Ctrl-C from now on when `enabled` (otherwise never reports one).
+    fn catch(enabled: bool) -> Self {
+        let (tx, seen) = tokio::sync::watch::channel(false);
+        let task = enabled.then(|| {
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!(
+                        "interrupted: finishing the request in flight and writing the order record (Ctrl-C again to quit at once)"
+                    );
+                    let _ = tx.send(true);
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+                    }
+                }
+            })
+        });
+        Self { seen, task }
+    }
+
+    fn happened(&self) -> bool {
+        *self.seen.borrow()
+    }
+
+    /// Resolves on Ctrl-C (never when not catching).
+    async fn wait(&mut self) {
+        if self.task.is_none() || self.seen.wait_for(|v| *v).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Interrupt {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
 /// Runs `certcentral order`.
 pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     if let Some(path) = args.resume.clone() {
@@ -170,6 +218,7 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     }
 
     let conn = args.api.connect().await?;
+    let mut interrupt = Interrupt::catch(args.wait);
     let result = place(
         &args,
         &conn,
@@ -179,6 +228,7 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
         &name,
         p12_password,
         out,
+        &mut interrupt,
     )
     .await;
     conn.close().await;
@@ -201,6 +251,7 @@ async fn place(
     name: &str,
     p12_password: Option<SecretString>,
     out: &Output,
+    interrupt: &mut Interrupt,
 ) -> Result<Report, CliError> {
     files::ensure_dir(&args.out)?;
     let mut written = Written::default();
@@ -285,6 +336,7 @@ async fn place(
         p12_password,
         written,
         out,
+        interrupt,
     )
     .await
 }
@@ -382,6 +434,7 @@ async fn follow(
     p12_password: Option<SecretString>,
     mut written: Written,
     out: &Output,
+    interrupt: &mut Interrupt,
 ) -> Result<Report, CliError> {
     let order_id = order.id();
     let resume_hint = |record_path: &Path| {
@@ -437,9 +490,28 @@ async fn follow(
         ..PollPolicy::default()
     }
     .with_deadline(args.timeout);
-    let outcome = order.wait_until_issued(&policy).await;
+    let interrupted = |record: &OrderRecord| CliError::Interrupted {
+        message: format!(
+            "interrupted while waiting: order {order_id} exists ({}) and its record is written; {}",
+            request_summary(record),
+            resume_hint(&paths.order)
+        ),
+    };
+    if interrupt.happened() {
+        drop(spinner);
+        files::replace(&paths.order, &record.to_bytes())?;
+        return Err(interrupted(&record));
+    }
+    let outcome = tokio::select! {
+        outcome = order.wait_until_issued(&policy) => Some(outcome),
+        () = interrupt.wait() => None,
+    };
     drop(spinner);
     update_record(&mut record, &order);
+    let Some(outcome) = outcome else {
+        files::replace(&paths.order, &record.to_bytes())?;
+        return Err(interrupted(&record));
+    };
     let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -621,6 +693,7 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
         None
     };
     let conn = args.api.connect().await?;
+    let mut interrupt = Interrupt::catch(args.wait);
     if conn.client.base_url().trim_end_matches('/') != record.endpoint.trim_end_matches('/') {
         out.progress(&format!(
             "warning: order {} was placed with {}, and this command uses {}; pass the same --region or --base-url",
@@ -651,6 +724,7 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
             p12_password,
             written,
             out,
+            &mut interrupt,
         )
         .await
     }
