@@ -613,20 +613,28 @@ async fn an_unreachable_api_stops_the_run_and_a_rerun_resumes() {
     let roster = roster(dir.path(), rows);
     let out = dir.path().join("certs");
     let base_url = format!("http://{addr}/services/v2");
-    let o = run(command_at(&base_url, &roster, &out, scale, &["--json"])).await;
-    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
-    let summary = stdout_json(&o);
-    assert_eq!(summary["stopped"]["reason"], "unreachable", "{summary}");
-    assert_eq!(summary["stats"]["new_orders"], 0, "{summary}");
-    assert_eq!(summary["states"]["new"], rows, "{summary}");
     let o = run(command_at(&base_url, &roster, &out, scale, &[])).await;
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        stdout.contains("the API is unreachable") && stdout.contains("Rerun the same command"),
+        stdout.contains("the API is unreachable (3 calls in a row could not connect")
+            && stdout.contains("Rerun the same command"),
         "{}",
         text(&o)
     );
+    // The journal is consistent: every row is still to be ordered, none unknown.
+    let o = run(command_at(
+        &base_url,
+        &roster,
+        &out,
+        scale,
+        &["--dry-run", "--json"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plan = stdout_json(&o);
+    assert_eq!(plan["plan"]["new_orders"], rows, "{plan}");
+    assert_eq!(plan["plan"]["reconcile"], 0, "{plan}");
     // The server is back: the rerun orders every row once.
     let sb = sandbox_at(&addr.to_string(), scale, &[]).await;
     let o = run(command(&sb, &roster, &out, scale, &["--wait"])).await;
@@ -638,7 +646,8 @@ async fn an_unreachable_api_stops_the_run_and_a_rerun_resumes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
     let scale = 2.0;
-    let sb = sandbox(scale, &[]).await;
+    // Every request takes a while, so the run is mid-way when interrupted.
+    let sb = sandbox(scale, &[(FaultKind::Latency(Duration::from_millis(100)), 1.0)]).await;
     let dir = tempfile::tempdir().unwrap();
     let rows = 40;
     let roster = roster(dir.path(), rows);

@@ -670,14 +670,6 @@ async fn post_one<A: BulkApi>(
         attempt += 1;
         let answer = shared.api.order(p.entry.spec.product, &request).await;
         shared.observe(&answer);
-        // Could not connect: provably not sent, like a 429 (and counted by `observe`).
-        let answer = match answer {
-            Err(ApiFailure::Unreachable { message }) => Err(ApiFailure::NotProcessed {
-                retry_after: None,
-                message,
-            }),
-            other => other,
-        };
         match answer {
             Ok(placed) => {
                 shared.stat(|s| s.new_orders += 1);
@@ -703,10 +695,19 @@ async fn post_one<A: BulkApi>(
                 }
                 return Ok(());
             }
-            Err(ApiFailure::NotProcessed {
-                retry_after,
-                message,
-            }) => {
+            // Could not connect: provably not sent, like a 429 (and counted by `observe`).
+            Err(
+                failure @ (ApiFailure::NotProcessed { .. } | ApiFailure::Unreachable { .. }),
+            ) => {
+                let (retry_after, message) = match failure {
+                    ApiFailure::NotProcessed {
+                        retry_after,
+                        message,
+                    } => (retry_after, message),
+                    ApiFailure::Unreachable { message }
+                    | ApiFailure::Refused { message }
+                    | ApiFailure::Unknown { message } => (None, message),
+                };
                 if shared.must_stop() {
                     // Provably not sent: back to "to be ordered"; the rerun reuses the key
                     // already on disk (its CSR is in the journal).
