@@ -523,9 +523,20 @@ async fn the_report_replaces_only_an_earlier_report() {
         (&journal, "must end in .csv or .json"),
         (&link, "symbolic link"),
     ] {
-        let o = run(command(&sb, &roster, &out, scale, &["--report", &arg(path)])).await;
+        let o = run(command(
+            &sb,
+            &roster,
+            &out,
+            scale,
+            &["--report", &arg(path)],
+        ))
+        .await;
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains(why), "{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(why),
+            "{}",
+            text(&o)
+        );
     }
     let json_journal = dir.path().join("journal.json");
     let o = run(command(
@@ -542,7 +553,11 @@ async fn the_report_replaces_only_an_earlier_report() {
     ))
     .await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("is the journal"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("is the journal"),
+        "{}",
+        text(&o)
+    );
     assert!(!json_journal.exists());
     assert_eq!(std::fs::read(&key).unwrap(), key_before);
     assert_eq!(
@@ -550,9 +565,18 @@ async fn the_report_replaces_only_an_earlier_report() {
         "name,phone\nrob,123\n"
     );
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "precious\n");
-    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_eq!(std::fs::read(&journal).unwrap(), journal_before);
-    assert!(std::fs::read_to_string(&roster).unwrap().starts_with("common_name,"));
+    assert!(
+        std::fs::read_to_string(&roster)
+            .unwrap()
+            .starts_with("common_name,")
+    );
     assert_eq!(sb.order_count(), 2);
     sb.shutdown().await;
 }
@@ -574,7 +598,10 @@ async fn output_paths_are_checked_before_the_first_paid_call() {
     let cases: Vec<(PathBuf, Vec<String>, String)> = vec![
         (
             out.clone(),
-            vec!["--report".into(), arg(&dir.path().join("missing/report.csv"))],
+            vec![
+                "--report".into(),
+                arg(&dir.path().join("missing/report.csv")),
+            ],
             "does not exist".into(),
         ),
         (afile.clone(), vec![], "is a file, not a folder".into()),
@@ -586,14 +613,21 @@ async fn output_paths_are_checked_before_the_first_paid_call() {
         (
             out.clone(),
             vec!["--journal".into(), arg(&corrupt)],
-            format!("journal {}: not a certcentral journal, or damaged", corrupt.display()),
+            format!(
+                "journal {}: not a certcentral journal, or damaged",
+                corrupt.display()
+            ),
         ),
     ];
     for (out, extra, why) in cases {
         let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
         let o = run(command(&sb, &roster, &out, scale, &extra)).await;
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-        assert!(String::from_utf8_lossy(&o.stderr).contains(&why), "{why}\n{}", text(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(&why),
+            "{why}\n{}",
+            text(&o)
+        );
         assert_eq!(sb.order_count(), 0, "nothing ordered: {}", text(&o));
     }
     assert_eq!(std::fs::read(&corrupt).unwrap(), vec![b'x'; 4096]);
@@ -647,7 +681,11 @@ async fn an_unreachable_api_stops_the_run_and_a_rerun_resumes() {
 async fn ctrl_c_stops_cleanly_and_a_rerun_resumes() {
     let scale = 2.0;
     // Every request takes a while, so the run is mid-way when interrupted.
-    let sb = sandbox(scale, &[(FaultKind::Latency(Duration::from_millis(100)), 1.0)]).await;
+    let sb = sandbox(
+        scale,
+        &[(FaultKind::Latency(Duration::from_millis(100)), 1.0)],
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     let rows = 40;
     let roster = roster(dir.path(), rows);
@@ -687,13 +725,14 @@ async fn a_row_sharing_an_email_with_an_ordered_row_is_held_back() {
     let out = dir.path().join("certs");
     let o = run(command(&sb, &roster, &out, scale, &["--wait"])).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    // The same person with one more address (no id column): a new identity.
+    // The same person, written differently, with one more address (no id column): a new
+    // identity with its own file names.
     let text_before = std::fs::read_to_string(&roster).unwrap();
     std::fs::write(
         &roster,
         text_before.replace(
-            "person0@example.com;p0@example.org",
-            "person0@example.com;p0@example.org;person.zero@example.net",
+            "Person 0,person0@example.com;p0@example.org",
+            "Person Zero,person0@example.com;p0@example.org;person.zero@example.net",
         ),
     )
     .unwrap();
@@ -703,7 +742,12 @@ async fn a_row_sharing_an_email_with_an_ordered_row_is_held_back() {
         &roster,
         &out,
         scale,
-        &["--wait", "--json", "--report", report_path.to_str().unwrap()],
+        &[
+            "--wait",
+            "--json",
+            "--report",
+            report_path.to_str().unwrap(),
+        ],
     ))
     .await;
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
@@ -712,12 +756,29 @@ async fn a_row_sharing_an_email_with_an_ordered_row_is_held_back() {
     assert_eq!(summary["plan"]["possible_duplicates"], 1, "{summary}");
     assert_eq!(summary["stats"]["new_orders"], 0, "{summary}");
     let why = summary["problems"][0]["error"].as_str().unwrap();
-    assert!(why.contains("possible duplicate") && why.contains("person0@example.com"), "{why}");
+    assert!(
+        why.contains("possible duplicate: p0@example.org belongs to 'Person 0'"),
+        "{why}"
+    );
     assert_eq!(sb.order_count(), 2);
     let report = std::fs::read_to_string(&report_path).unwrap();
-    assert!(report.lines().nth(1).unwrap().contains(",possible_duplicate,"), "{report}");
+    assert!(
+        report
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains(",possible_duplicate,"),
+        "{report}"
+    );
     // Asked for: ordered.
-    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--allow-similar"])).await;
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--wait", "--allow-similar"],
+    ))
+    .await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(sb.order_count(), 3);
     sb.shutdown().await;
@@ -736,18 +797,24 @@ async fn a_locally_refused_row_shows_why_and_is_counted() {
     assert_eq!(o.status.code(), Some(5), "{}", text(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(
-        stdout.contains("refused: row 2 (Person 1): key file")
-            && stdout.contains("already exists"),
+        stdout.contains("refused: row 2 (Person 1): key file") && stdout.contains("already exists"),
         "{}",
         text(&o)
     );
     assert!(!stdout.contains("(--report FILE)"), "{}", text(&o));
-    assert!(stdout.contains("rerun with --report FILE.csv"), "{}", text(&o));
+    assert!(
+        stdout.contains("rerun with --report FILE.csv"),
+        "{}",
+        text(&o)
+    );
     let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
     let summary = stdout_json(&o);
     assert_eq!(summary["stats"]["refused"], 1, "{summary}");
     assert_eq!(summary["states"]["refused"], 1, "{summary}");
-    assert_eq!(std::fs::read_to_string(out.join("person-1.key")).unwrap(), "someone else's key");
+    assert_eq!(
+        std::fs::read_to_string(out.join("person-1.key")).unwrap(),
+        "someone else's key"
+    );
     assert_eq!(sb.order_count(), 1);
     sb.shutdown().await;
 }

@@ -64,8 +64,9 @@ fn ctrl_c_while_waiting_writes_the_record_and_exits_130() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     let order_id = env.sandbox.orders()[0].id;
     assert!(
-        stderr.contains(&format!("interrupted while waiting: order {order_id} exists"))
-            && stderr.contains("--resume"),
+        stderr.contains(&format!(
+            "interrupted while waiting: order {order_id} exists"
+        )) && stderr.contains("--resume"),
         "{stderr}"
     );
     let record: serde_json::Value =
@@ -75,12 +76,7 @@ fn ctrl_c_while_waiting_writes_the_record_and_exits_130() {
 
     let approve = env.run(&["approve", &request_id.to_string(), "--comment", "ok"]);
     assert_eq!(approve.code, 0, "{approve:?}");
-    let resume = env.run(&[
-        "order",
-        "--resume",
-        record_path.to_str().unwrap(),
-        "--wait",
-    ]);
+    let resume = env.run(&["order", "--resume", record_path.to_str().unwrap(), "--wait"]);
     assert_eq!(resume.code, 0, "{resume:?}");
     assert_eq!(env.sandbox.order_count(), 1);
     assert!(env.path("locke-cole.crt").exists());

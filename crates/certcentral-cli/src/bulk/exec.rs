@@ -696,9 +696,7 @@ async fn post_one<A: BulkApi>(
                 return Ok(());
             }
             // Could not connect: provably not sent, like a 429 (and counted by `observe`).
-            Err(
-                failure @ (ApiFailure::NotProcessed { .. } | ApiFailure::Unreachable { .. }),
-            ) => {
+            Err(failure @ (ApiFailure::NotProcessed { .. } | ApiFailure::Unreachable { .. })) => {
                 let (retry_after, message) = match failure {
                     ApiFailure::NotProcessed {
                         retry_after,

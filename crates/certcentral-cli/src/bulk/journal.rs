@@ -47,7 +47,8 @@ CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
 
 /// SQL: the state of a staged row `r` joined with its journal row `j`: the journal's, or
 /// `possible_duplicate` for a row held back and not ordered.
-const STATE: &str = "CASE WHEN r.held IS NOT NULL AND (j.state IS NULL OR j.state IN ('new','retry','post_failed'))
+const STATE: &str =
+    "CASE WHEN r.held IS NOT NULL AND (j.state IS NULL OR j.state IN ('new','retry','post_failed'))
      THEN 'possible_duplicate' ELSE j.state END";
 
 /// Where a journaled row stands.
@@ -619,12 +620,10 @@ impl Journal {
     pub fn counts(&self) -> Result<Vec<(RowState, u64)>, BulkError> {
         let mut stmt = self
             .conn
-            .prepare_cached(
-                &format!(
-                    "SELECT {STATE} AS s, count(*) FROM temp.roster r
+            .prepare_cached(&format!(
+                "SELECT {STATE} AS s, count(*) FROM temp.roster r
                      LEFT JOIN main.rows j ON j.row_key = r.row_key GROUP BY s"
-                ),
-            )
+            ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {

@@ -306,10 +306,8 @@ pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkEr
 pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let unknown = get(RowState::Intent) + get(RowState::Unknown);
-    let failures = get(RowState::Failed)
-        + get(RowState::Refused)
-        + get(RowState::PossibleDuplicate)
-        + invalid;
+    let failures =
+        get(RowState::Failed) + get(RowState::Refused) + get(RowState::PossibleDuplicate) + invalid;
     let successes = get(RowState::Done) + get(RowState::Ordered);
     let pending = get(RowState::New) + if wait { get(RowState::Ordered) } else { 0 };
     if unknown > 0 {
@@ -353,7 +351,10 @@ pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
         }
         Err(_) if config.dry_run => {}
         Err(_) => crate::files::ensure_dir(out).map_err(|e| {
-            BulkError::Usage(format!("--out {}: cannot create the folder: {e}", out.display()))
+            BulkError::Usage(format!(
+                "--out {}: cannot create the folder: {e}",
+                out.display()
+            ))
         })?,
     }
     let journal = &config.journal;

@@ -140,10 +140,14 @@ pub fn check_target(path: &Path, roster: &Path, journal: &Path) -> Result<(), Bu
         ));
     }
     if same_file(path, roster) {
-        return Err(usage("is the roster; give another file for the report".into()));
+        return Err(usage(
+            "is the roster; give another file for the report".into(),
+        ));
     }
     if same_file(path, journal) {
-        return Err(usage("is the journal; give another file for the report".into()));
+        return Err(usage(
+            "is the journal; give another file for the report".into(),
+        ));
     }
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
@@ -152,10 +156,7 @@ pub fn check_target(path: &Path, roster: &Path, journal: &Path) -> Result<(), Bu
     match std::fs::metadata(&folder) {
         Ok(m) if m.is_dir() => {}
         Ok(_) => {
-            return Err(usage(format!(
-                "{} is not a folder",
-                folder.display()
-            )));
+            return Err(usage(format!("{} is not a folder", folder.display())));
         }
         Err(_) => {
             return Err(usage(format!(
@@ -170,7 +171,12 @@ pub fn check_target(path: &Path, roster: &Path, journal: &Path) -> Result<(), Bu
         .prefix(".certcentral-report")
         .tempfile_in(&folder)
         .map(drop)
-        .map_err(|e| usage(format!("cannot write in the folder {}: {e}", folder.display())))
+        .map_err(|e| {
+            usage(format!(
+                "cannot write in the folder {}: {e}",
+                folder.display()
+            ))
+        })
 }
 
 /// Writes the report for every roster row to `path` (`.json` → a JSON array, `.csv` → CSV

@@ -677,7 +677,10 @@ mod tests {
             &format!("common_name,emails\n\"{many}\",a@example.com\n"),
         );
         let err = until_error(&path).1.expect("an error");
-        assert!(err.contains("the row starting at line 2 is longer"), "{err}");
+        assert!(
+            err.contains("the row starting at line 2 is longer"),
+            "{err}"
+        );
 
         let (_d, path) = write(
             "r.jsonl",
