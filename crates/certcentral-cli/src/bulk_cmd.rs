@@ -212,7 +212,7 @@ fn human(outcome: &Outcome) -> String {
     ));
     if p.possible_duplicates > 0 {
         lines.push(format!(
-            "  held back: {} possible duplicate(s) (an email address of a row already ordered; --allow-similar orders them)",
+            "  held back: {} possible duplicate(s) (sharing an email address with a row already ordered or an earlier row; --allow-similar orders them)",
             p.possible_duplicates
         ));
     }

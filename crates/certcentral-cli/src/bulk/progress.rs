@@ -39,13 +39,14 @@ impl std::fmt::Debug for Progress {
 pub fn describe(counts: &[(RowState, u64)]) -> String {
     let get = |s: RowState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     format!(
-        "done {} · ordered {} · to order {} · unknown {} · failed {} · refused {}",
+        "done {} · ordered {} · to order {} · unknown {} · failed {} · refused {} · held back {}",
         get(RowState::Done),
         get(RowState::Ordered),
         get(RowState::New),
         get(RowState::Intent) + get(RowState::Unknown),
         get(RowState::Failed),
         get(RowState::Refused),
+        get(RowState::PossibleDuplicate),
     )
 }
 
