@@ -273,4 +273,31 @@ mod tests {
         assert!(err(&key).contains("not a report certcentral wrote"));
         check_target(&dir.path().join("new.json"), &roster, &journal).unwrap();
     }
+
+    #[test]
+    fn write_checks_again_and_replaces_atomically() {
+        let dir = tempfile::tempdir().unwrap();
+        let journal = Journal::open_temporary().unwrap();
+        let path = dir.path().join("r.csv");
+        // A file that appeared after the early check is still never replaced.
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\n").unwrap();
+        assert!(write(&journal, &path).is_err());
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "-----BEGIN PRIVATE KEY-----\n"
+        );
+        std::fs::remove_file(&path).unwrap();
+        write(&journal, &path).unwrap();
+        assert!(is_report(&path));
+        write(&journal, &path).unwrap();
+        let json = dir.path().join("r.json");
+        write(&journal, &json).unwrap();
+        assert_eq!(std::fs::read_to_string(&json).unwrap(), "[\n]\n");
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
 }
