@@ -233,7 +233,13 @@ fn fail(out: &Output, code: u8, kind: &str, message: &str) -> u8 {
             json!({"error": {"kind": kind, "exit_code": code, "message": message}})
         );
     }
-    eprintln!("error: {message}");
+    let text = format!("error: {message}");
+    certcentral_cli::logging::stderr_line(
+        certcentral_cli::logging::Level::Error,
+        &text,
+        message,
+        None,
+    );
     code
 }
 
@@ -260,13 +266,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         let limits = args.rate_limit.clone().unwrap_or_default();
         let connection = match args.api.connect_with(limits).await {
             Ok(c) => c,
-            Err(e) => {
-                if out.json {
-                    println!("{}", e.to_json());
-                }
-                eprintln!("{}", e.render());
-                return e.exit_code();
-            }
+            Err(e) => return out.fail(&e),
         };
         let result = bulk::run(Some(Arc::new(connection.client.clone())), &config).await;
         connection.close().await;

@@ -359,6 +359,19 @@ mod tests {
     }
 
     #[test]
+    fn the_key_beside_an_output_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(ExpectedKey::beside(dir.path(), "row").unwrap(), None);
+        let k = generate(KeyType::P256, "Row", &[]).unwrap();
+        std::fs::write(dir.path().join("row.csr"), &k.csr_pem).unwrap();
+        let found = ExpectedKey::beside(dir.path(), "row").unwrap().unwrap();
+        assert_eq!(found.spki_der, k.public_key_der);
+        assert!(found.source.contains("row.csr"), "{}", found.source);
+        std::fs::write(dir.path().join("row.key"), "not a key").unwrap();
+        assert!(ExpectedKey::beside(dir.path(), "row").is_err());
+    }
+
+    #[test]
     fn rsa_private_key_gives_its_public_key() {
         let k = generate(KeyType::Rsa2048, "A", &[]).unwrap();
         let e = ExpectedKey::from_pem(k.private_key_pem.expose_secret(), "k").unwrap();
