@@ -106,9 +106,11 @@ impl ExpectedKey {
 
     /// Reads [`ExpectedKey::from_pem`] from a file.
     pub fn from_file(path: &std::path::Path) -> Result<Self, KeyError> {
-        let text = std::fs::read_to_string(path).map(Zeroizing::new).map_err(|e| {
-            KeyError::Unreadable(format!("cannot read {}: {}", path.display(), e.kind()))
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                KeyError::Unreadable(format!("cannot read {}: {}", path.display(), e.kind()))
+            })?;
         Self::from_pem(&text, format!("the key in {}", path.display()))
     }
 
@@ -343,8 +345,8 @@ mod tests {
         assert!(check_certificate_key(&self_signed(&my_pair, "Cross Two"), &from_key).is_ok());
 
         let other = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let err = check_certificate_key(&self_signed(&other, "Alice Adams"), &from_key)
-            .unwrap_err();
+        let err =
+            check_certificate_key(&self_signed(&other, "Alice Adams"), &from_key).unwrap_err();
         assert!(matches!(err, KeyError::Mismatch { .. }), "{err}");
         let text = err.to_string();
         assert!(text.contains("CN=Alice Adams"), "{text}");

@@ -68,12 +68,7 @@ impl Output {
             CliError::Pending { .. } | CliError::Unknown { .. } => Level::Warn,
             CliError::Usage(_) | CliError::Failed(_) => Level::Error,
         };
-        crate::logging::stderr_line(
-            level,
-            &err.render(),
-            &err.to_string(),
-            Some(&err.to_json()),
-        );
+        crate::logging::stderr_line(level, &err.render(), &err.to_string(), Some(&err.to_json()));
         err.exit_code()
     }
 

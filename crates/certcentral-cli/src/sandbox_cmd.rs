@@ -337,7 +337,10 @@ mod tests {
         let key_file = dir.path().join("key");
         std::fs::write(&key_file, "\n").unwrap();
         let args = parse(&["--api-key-file", key_file.to_str().unwrap()]).unwrap();
-        assert_eq!(run_with(args, false, std::io::sink(), async {}), exit::USAGE);
+        assert_eq!(
+            run_with(args, false, std::io::sink(), async {}),
+            exit::USAGE
+        );
         // With --json the error is one JSON object on stdout.
         let args = parse(&["--api-key-file", key_file.to_str().unwrap()]).unwrap();
         let mut out = Vec::new();

@@ -275,7 +275,10 @@ fn log_format_json_makes_every_stderr_line_json() {
     let run = env.run(&["--log-format", "json", "status", "424242"]);
     assert_eq!(run.code, 1, "{run:?}");
     let lines = assert_json_lines(&run.stderr);
-    let error = lines.iter().find(|l| l["level"] == "ERROR").expect("an error line");
+    let error = lines
+        .iter()
+        .find(|l| l["level"] == "ERROR")
+        .expect("an error line");
     assert_eq!(error["fields"]["error"]["exit_code"], 1, "{run:?}");
     assert_eq!(error["fields"]["error"]["http_status"], 404, "{run:?}");
 }
@@ -296,7 +299,8 @@ fn sandbox_json_prints_one_object() {
         .unwrap();
     child.kill().unwrap();
     child.wait().unwrap();
-    let json: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+    let json: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
     let url = json["base_url"].as_str().unwrap();
     assert!(
         url.starts_with("http://127.0.0.1:") && url.ends_with("/services/v2"),
@@ -320,15 +324,12 @@ fn api_key_file_readable_by_others_is_warned_about() {
     let key_file = env.path("api.key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
     std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let args = [
-        "products",
-        "--api-key-file",
-        key_file.to_str().unwrap(),
-    ];
+    let args = ["products", "--api-key-file", key_file.to_str().unwrap()];
     let run = env.run_with(bare(), &args);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stderr.contains("accessible by group or others (mode 0644)")
+        run.stderr
+            .contains("accessible by group or others (mode 0644)")
             && run.stderr.contains("chmod 600"),
         "{run:?}"
     );

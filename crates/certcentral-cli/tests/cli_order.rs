@@ -730,7 +730,11 @@ fn resume_never_writes_someone_elses_certificate() {
     for file in ["cross-two.crt", "cross-two.p12", "cross-two.p12.pass"] {
         assert!(!ours.path(file).exists(), "{file} written: {run:?}");
     }
-    assert_eq!(std::fs::read(&record).unwrap(), record_before, "record changed");
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        record_before,
+        "record changed"
+    );
 
     // download --key: the same check.
     let key = ours.path("cross-two.key");

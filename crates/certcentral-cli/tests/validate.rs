@@ -219,7 +219,10 @@ fn oversized_input_is_refused_with_a_clear_error() {
     let output = run_feeding(&["validate", "-"], vec![b'['; 2 * 1024 * 1024]);
     assert_eq!(output.status.code(), Some(2), "{output:?}");
     let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("standard input is larger than 1024 KiB"), "{stderr}");
+    assert!(
+        stderr.contains("standard input is larger than 1024 KiB"),
+        "{stderr}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.json");
@@ -258,8 +261,16 @@ fn unreadable_input_with_json_prints_one_error_object() {
             .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON value ({e}): {output:?}"));
         assert_eq!(json["error"]["kind"], "usage", "{args:?}");
         assert_eq!(json["error"]["exit_code"], 2, "{args:?}");
-        assert!(json["error"]["message"].as_str().unwrap().contains("cannot read")
-            || json["error"]["message"].as_str().unwrap().contains("larger than"),
-            "{args:?}: {json}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot read")
+                || json["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("larger than"),
+            "{args:?}: {json}"
+        );
     }
 }

@@ -767,7 +767,10 @@ async fn oversized_requests_and_wrong_methods_get_counted_json_errors() {
     }
     let cases = [
         (
-            api.get(&format!("/order/certificate?filters={}", "a".repeat(10 * 1024))),
+            api.get(&format!(
+                "/order/certificate?filters={}",
+                "a".repeat(10 * 1024)
+            )),
             414,
             "uri_too_long",
         ),
@@ -780,7 +783,10 @@ async fn oversized_requests_and_wrong_methods_get_counted_json_errors() {
         (many_headers, 431, "request_header_fields_too_large"),
         (
             api.client
-                .post(format!("{}/order/certificate/client_premium_sha2", api.base))
+                .post(format!(
+                    "{}/order/certificate/client_premium_sha2",
+                    api.base
+                ))
                 .header("X-DC-DEVKEY", KEY)
                 .header("content-type", "application/json")
                 .body(vec![b' '; 2 * 1024 * 1024 + 1024]),

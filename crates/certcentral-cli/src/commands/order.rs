@@ -198,7 +198,17 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     };
 
     let conn = args.api.connect().await?;
-    let result = place(&args, &conn, &request, key.as_ref(), &paths, &name, local, out).await;
+    let result = place(
+        &args,
+        &conn,
+        &request,
+        key.as_ref(),
+        &paths,
+        &name,
+        local,
+        out,
+    )
+    .await;
     conn.close().await;
     result
 }
@@ -281,9 +291,8 @@ async fn place(
                                      certificate is written only if it carries this order's key)",
                                     path = paths.order.display()
                                 )),
-                                Err(e) => message.push_str(&format!(
-                                    "; its record could not be written ({e})"
-                                )),
+                                Err(e) => message
+                                    .push_str(&format!("; its record could not be written ({e})")),
                             }
                         }
                     }
