@@ -224,44 +224,22 @@ fn usage_errors_keep_the_detail_in_json() {
 /// With `--log-format json`, progress lines, warnings and errors on stderr are all JSON.
 #[test]
 fn log_format_json_makes_every_stderr_line_json() {
-    let run = run_bare(&[
-        "--log-format",
-        "json",
-        "order",
-        "--sandbox",
-        "--key-type",
-        "p256",
-        "--common-name",
-        "Locke Cole",
-        "--email",
-        "locke.cole@example.com",
-        "--org-id",
-        "112233",
-        "--dry-run",
-    ]);
+    let order = ["order", "--sandbox", "--key-type", "p256"];
+    let mut args = vec!["--log-format", "json"];
+    args.extend(order);
+    args.extend(LOCKE);
+    args.push("--dry-run");
+    let run = run_bare(&args);
     assert_eq!(run.code, 0, "{run:?}");
     assert_json_lines(&run.stderr);
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let run = run_bare(&[
-        "--log-format=json",
-        "-v",
-        "order",
-        "--sandbox",
-        "--key-type",
-        "p256",
-        "--common-name",
-        "Locke Cole",
-        "--email",
-        "locke.cole@example.com",
-        "--org-id",
-        "112233",
-        "--wait",
-        "--approve",
-        "--out",
-        &out,
-    ]);
+    let mut args = vec!["--log-format=json", "-v"];
+    args.extend(order);
+    args.extend(LOCKE);
+    args.extend(["--wait", "--approve", "--out", &out]);
+    let run = run_bare(&args);
     assert_eq!(run.code, 0, "{run:?}");
     let lines = assert_json_lines(&run.stderr);
     assert!(

@@ -21,15 +21,6 @@ fn manual() -> Env {
     )
 }
 
-const LOCKE: [&str; 6] = [
-    "--common-name",
-    "Locke Cole",
-    "--email",
-    "locke.cole@example.com",
-    "--org-id",
-    "112233",
-];
-
 /// The README's main command, exactly (default RSA 2048 key), with `--sandbox`.
 #[test]
 fn readme_main_command_with_embedded_sandbox() {
@@ -520,7 +511,8 @@ fn pending_at_timeout_then_status_approve_resume_download() {
 }
 
 /// The connection drops after the sandbox created the order: exit 4, the message says the
-/// order may exist and how to check, and the order is not sent twice.
+/// order may exist and how to check, and the order is not sent twice. The check finds it,
+/// writes its record, and `--resume` then gets its certificate.
 #[test]
 fn outcome_unknown_when_connection_drops_after_commit() {
     let env = Env::start(
@@ -552,10 +544,26 @@ fn outcome_unknown_when_connection_drops_after_commit() {
     );
     // The key was written before ordering, so the order (if it exists) has its key.
     assert!(env.path("locke-cole.key").exists());
+    // The check found exactly one order: its record is written and the message says how to
+    // continue.
+    let record = env.path("locke-cole.order.json");
+    let resume = format!("certcentral order --resume {} --wait", record.display());
+    assert!(run.stderr.contains(&resume), "{run:?}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(saved["order_id"], order_id);
 
     let run = env.run(&["--json", "orders", "--common-name", "Locke Cole"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["orders"][0]["id"], order_id);
+
+    // The resume gets the certificate for the order's key, without ordering again.
+    let run = env.run(&["order", "--resume", record.to_str().unwrap(), "--wait"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let crt = std::fs::read_to_string(env.path("locke-cole.crt")).unwrap();
+    let key = std::fs::read_to_string(env.path("locke-cole.key")).unwrap();
+    assert_eq!(leaf_spki(&crt), key_spki(&key));
+    assert_eq!(env.sandbox.order_count(), 1);
 }
 
 /// `--csr FILE` orders with an existing CSR: no key is generated or written, the certificate
@@ -767,37 +775,6 @@ fn resume_never_writes_someone_elses_certificate() {
     let crt = std::fs::read_to_string(ours.path("cross-two.crt")).unwrap();
     let key_pem = std::fs::read_to_string(&key).unwrap();
     assert_eq!(leaf_spki(&crt), key_spki(&key_pem));
-}
-
-/// After exit 4 the check finds the order, writes its record and says how to continue; the
-/// resume then gets the certificate for the order's key.
-#[test]
-fn outcome_unknown_writes_the_record_of_the_found_order() {
-    let env = Env::start(
-        Sandbox::builder()
-            .approval(Approval::Auto)
-            .rate_limit(RateLimit::Off)
-            .fault(FaultKind::DropAfterCommit, 1.0),
-    );
-    let dir = env.dir.path().display().to_string();
-    let mut args = vec!["order", "--key-type", "p256", "--wait", "--out", &dir];
-    args.extend(LOCKE);
-    let run = env.run(&args);
-    assert_eq!(run.code, 4, "{run:?}");
-    let record = env.path("locke-cole.order.json");
-    assert!(record.exists(), "{run:?}");
-    let resume = format!("certcentral order --resume {} --wait", record.display());
-    assert!(run.stderr.contains(&resume), "{run:?}");
-    let saved: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    assert_eq!(saved["order_id"], env.sandbox.orders()[0].id);
-
-    let run = env.run(&["order", "--resume", record.to_str().unwrap(), "--wait"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    let crt = std::fs::read_to_string(env.path("locke-cole.crt")).unwrap();
-    let key = std::fs::read_to_string(env.path("locke-cole.key")).unwrap();
-    assert_eq!(leaf_spki(&crt), key_spki(&key));
-    assert_eq!(env.sandbox.order_count(), 1);
 }
 
 /// `order --sandbox` without `--wait` does not suggest `status` or `--resume` (the embedded

@@ -24,16 +24,9 @@ fn seed() -> Value {
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_certcentral"))
-        .arg("validate")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let mut argv = vec!["validate"];
+    argv.extend(args);
+    run_feeding(&argv, stdin.to_vec())
 }
 
 fn stdout(output: &Output) -> String {
