@@ -288,7 +288,13 @@ fn fail(out: &Output, code: u8, kind: &str, message: &str) -> u8 {
             json!({"error": {"kind": kind, "exit_code": code, "message": message}})
         );
     }
-    eprintln!("error: {message}");
+    let text = format!("error: {message}");
+    certcentral_cli::logging::stderr_line(
+        certcentral_cli::logging::Level::Error,
+        &text,
+        message,
+        None,
+    );
     code
 }
 
@@ -311,17 +317,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         // Ctrl-C quits at once (the journal survives that too: it is written before each
         // order is sent).
         let stop = config.exec.stop.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!(
-                    "interrupted: finishing the request in flight and saving the journal (Ctrl-C again to quit at once)"
-                );
-                stop.interrupt();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(i32::from(exit::INTERRUPTED));
-                }
-            }
-        });
+        certcentral_cli::interrupt::watch_ctrl_c("saving the journal", move || stop.interrupt());
         if args.dry_run {
             return finish(out, bulk::run::<Client>(None, &config).await);
         }
@@ -330,13 +326,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         let limits = args.rate_limit.clone().unwrap_or_default();
         let connection = match args.api.connect_with(limits).await {
             Ok(c) => c,
-            Err(e) => {
-                if out.json {
-                    println!("{}", e.to_json());
-                }
-                eprintln!("{}", e.render());
-                return e.exit_code();
-            }
+            Err(e) => return out.fail(&e),
         };
         let result = bulk::run(Some(Arc::new(connection.client.clone())), &config).await;
         connection.close().await;

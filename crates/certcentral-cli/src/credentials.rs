@@ -52,6 +52,9 @@ pub fn load_api_key(file: Option<&Path>) -> Result<SecretString, CredentialError
             reason: e.kind().to_string(),
         })?;
         let text = SecretString::from(text);
+        if let Some(warning) = loose_permissions(path) {
+            tracing::warn!("{warning}");
+        }
         return non_empty(text.expose_secret()).ok_or_else(|| CredentialError::File {
             path: path.to_path_buf(),
             reason: "the file is empty".into(),
@@ -63,6 +66,29 @@ pub fn load_api_key(file: Option<&Path>) -> Result<SecretString, CredentialError
             non_empty(value.expose_secret()).ok_or(CredentialError::Missing)
         }
         Err(_) => Err(CredentialError::Missing),
+    }
+}
+
+/// A warning when the key file is readable or writable by group or others (as ssh says for
+/// private keys), `None` when only its owner has access (or off Unix).
+pub fn loose_permissions(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "API key file {} is accessible by group or others (mode {mode:04o}): other users \
+                 of this machine may use your DigiCert account; run `chmod 600 {}`",
+                path.display(),
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
     }
 }
 
@@ -135,6 +161,22 @@ mod tests {
         assert!(check_base_url("ftp://127.0.0.1/").is_err());
         assert!(check_base_url("https://user:pw@example.com/").is_err());
         assert!(check_base_url("example.com").is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn loose_key_file_permissions_are_reported() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("key");
+        std::fs::write(&path, "abc123\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(loose_permissions(&path), None);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let warning = loose_permissions(&path).unwrap();
+        assert!(warning.contains("mode 0644"), "{warning}");
+        assert!(warning.contains("chmod 600"), "{warning}");
+        assert!(!warning.contains("abc123"), "{warning}");
     }
 
     #[test]

@@ -147,8 +147,12 @@ impl From<crate::credentials::CredentialError> for CliError {
 impl From<crate::keys::KeyError> for CliError {
     fn from(e: crate::keys::KeyError) -> Self {
         match e {
-            crate::keys::KeyError::Subject(_) => CliError::Usage(e.to_string()),
-            crate::keys::KeyError::Crypto(_) => CliError::failed(e.to_string()),
+            crate::keys::KeyError::Subject(_) | crate::keys::KeyError::Unreadable(_) => {
+                CliError::Usage(e.to_string())
+            }
+            crate::keys::KeyError::Crypto(_)
+            | crate::keys::KeyError::Certificate(_)
+            | crate::keys::KeyError::Mismatch { .. } => CliError::failed(e.to_string()),
         }
     }
 }

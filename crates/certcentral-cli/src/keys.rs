@@ -4,6 +4,10 @@
 //! with `rcgen` (ring); rcgen then builds and self-signs the CSR with the subject's common
 //! name and email addresses. The private key never leaves the machine: only the CSR (which
 //! holds the public key) is sent to DigiCert.
+//!
+//! [`check_certificate_key`] is the one check every command runs before it writes a
+//! certificate or a PKCS#12 file: the certificate's public key must be the local key's (or
+//! the CSR's), so a certificate is never stored next to a key it does not belong to.
 
 use std::fmt;
 
@@ -23,6 +27,131 @@ pub enum KeyError {
     /// Key generation or signing failed.
     #[error("key generation failed: {0}")]
     Crypto(String),
+    /// A key, CSR or public key file cannot be read as one.
+    #[error("{0}")]
+    Unreadable(String),
+    /// A downloaded certificate cannot be parsed.
+    #[error("cannot read the downloaded certificate: {0}")]
+    Certificate(String),
+    /// The certificate is not for the local key: nothing was written.
+    #[error(
+        "the certificate is not for {expected}: it was issued to {subject} (serial {serial}) \
+         with another public key; nothing was written"
+    )]
+    Mismatch {
+        /// Where the expected public key comes from (e.g. `the key locke-cole.key`).
+        expected: String,
+        /// The certificate's subject.
+        subject: String,
+        /// The certificate's serial number (hex).
+        serial: String,
+    },
+}
+
+/// The public key a certificate must carry, and where it comes from (for messages).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpectedKey {
+    /// DER `SubjectPublicKeyInfo`.
+    pub spki_der: Vec<u8>,
+    /// Where it comes from, e.g. `the key certs/locke-cole.key`.
+    pub source: String,
+}
+
+impl ExpectedKey {
+    /// The public key of a freshly generated key pair.
+    pub fn generated(key: &KeyAndCsr, key_file: &std::path::Path) -> Self {
+        Self {
+            spki_der: key.public_key_der.clone(),
+            source: format!("the key {}", key_file.display()),
+        }
+    }
+
+    /// The public key in PEM `text`: a PKCS#8 private key (`PRIVATE KEY`), a CSR
+    /// (`CERTIFICATE REQUEST`) or a public key (`PUBLIC KEY`). `source` names it in messages.
+    pub fn from_pem(text: &str, source: impl Into<String>) -> Result<Self, KeyError> {
+        let source = source.into();
+        let unreadable = |why: &str| KeyError::Unreadable(format!("{source}: {why}"));
+        let block = pem::parse(text.trim())
+            .map_err(|_| unreadable("not PEM (expected a private key, CSR or public key)"))?;
+        let spki_der = match block.tag() {
+            "PRIVATE KEY" => {
+                let pem_text = Zeroizing::new(text.trim().to_string());
+                let pair = KeyPair::from_pem(&pem_text)
+                    .map_err(|e| unreadable(&format!("not a usable PKCS#8 private key ({e})")))?;
+                pair.subject_public_key_info()
+            }
+            "CERTIFICATE REQUEST" | "NEW CERTIFICATE REQUEST" => {
+                use x509_parser::prelude::FromDer;
+                let (_, csr) =
+                    x509_parser::certification_request::X509CertificationRequest::from_der(
+                        block.contents(),
+                    )
+                    .map_err(|e| unreadable(&format!("not a PKCS#10 CSR ({e})")))?;
+                csr.certification_request_info.subject_pki.raw.to_vec()
+            }
+            "PUBLIC KEY" => {
+                use x509_parser::prelude::FromDer;
+                let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(block.contents())
+                    .map_err(|e| unreadable(&format!("not a public key ({e})")))?;
+                spki.raw.to_vec()
+            }
+            other => {
+                return Err(unreadable(&format!(
+                    "a PEM {other:?} block; expected PRIVATE KEY, CERTIFICATE REQUEST or PUBLIC KEY"
+                )));
+            }
+        };
+        Ok(Self { spki_der, source })
+    }
+
+    /// Reads [`ExpectedKey::from_pem`] from a file.
+    pub fn from_file(path: &std::path::Path) -> Result<Self, KeyError> {
+        let text = std::fs::read_to_string(path)
+            .map(Zeroizing::new)
+            .map_err(|e| {
+                KeyError::Unreadable(format!("cannot read {}: {}", path.display(), e.kind()))
+            })?;
+        Self::from_pem(&text, format!("the key in {}", path.display()))
+    }
+
+    /// The key beside an output: `DIR/NAME.key` when it exists, else `DIR/NAME.csr`, else
+    /// `None` (e.g. a bulk row ordered with its own CSR file elsewhere).
+    pub fn beside(dir: &std::path::Path, name: &str) -> Result<Option<Self>, KeyError> {
+        for ext in ["key", "csr"] {
+            let path = dir.join(format!("{name}.{ext}"));
+            if path.exists() {
+                return Self::from_file(&path).map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// The public key as PEM (`PUBLIC KEY`), e.g. for the order record.
+    pub fn public_key_pem(&self) -> String {
+        pem::encode(&pem::Pem::new("PUBLIC KEY", self.spki_der.clone()))
+    }
+}
+
+/// Checks that the leaf (first certificate) of `chain_pem` carries `expected`'s public key.
+/// Call it before writing a certificate or a PKCS#12 file; on [`KeyError::Mismatch`] write
+/// nothing.
+pub fn check_certificate_key(chain_pem: &str, expected: &ExpectedKey) -> Result<(), KeyError> {
+    let blocks = pem::parse_many(chain_pem).map_err(|e| KeyError::Certificate(e.to_string()))?;
+    let leaf = blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .ok_or_else(|| KeyError::Certificate("no CERTIFICATE block".into()))?;
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.contents())
+        .map_err(|e| KeyError::Certificate(e.to_string()))?;
+    if cert.public_key().raw == expected.spki_der.as_slice() {
+        Ok(())
+    } else {
+        Err(KeyError::Mismatch {
+            expected: expected.source.clone(),
+            subject: cert.subject().to_string(),
+            serial: cert.raw_serial_as_string(),
+        })
+    }
 }
 
 /// The key types DigiCert accepts for client certificates.
@@ -190,6 +319,65 @@ mod tests {
         let k = generate(KeyType::P256, "A", &[]).unwrap();
         let dbg = format!("{k:?}");
         assert!(!dbg.contains("PRIVATE KEY"), "{dbg}");
+    }
+
+    fn self_signed(key: &KeyPair, cn: &str) -> String {
+        let mut params = CertificateParams::default();
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.self_signed(key).unwrap().pem()
+    }
+
+    #[test]
+    fn certificate_must_carry_the_local_key() {
+        let mine = generate(KeyType::P256, "Cross Two", &[]).unwrap();
+        let from_key = ExpectedKey::from_pem(
+            mine.private_key_pem.expose_secret(),
+            "the key cross-two.key",
+        )
+        .unwrap();
+        let from_csr = ExpectedKey::from_pem(&mine.csr_pem, "the CSR").unwrap();
+        assert_eq!(from_key.spki_der, mine.public_key_der);
+        assert_eq!(from_csr.spki_der, mine.public_key_der);
+        let from_pub = ExpectedKey::from_pem(&from_key.public_key_pem(), "record").unwrap();
+        assert_eq!(from_pub.spki_der, mine.public_key_der);
+
+        let my_pair = KeyPair::from_pem(mine.private_key_pem.expose_secret()).unwrap();
+        assert!(check_certificate_key(&self_signed(&my_pair, "Cross Two"), &from_key).is_ok());
+
+        let other = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let err =
+            check_certificate_key(&self_signed(&other, "Alice Adams"), &from_key).unwrap_err();
+        assert!(matches!(err, KeyError::Mismatch { .. }), "{err}");
+        let text = err.to_string();
+        assert!(text.contains("CN=Alice Adams"), "{text}");
+        assert!(text.contains("the key cross-two.key"), "{text}");
+        assert!(text.contains("nothing was written"), "{text}");
+
+        assert!(matches!(
+            check_certificate_key("garbage", &from_key),
+            Err(KeyError::Certificate(_))
+        ));
+        assert!(ExpectedKey::from_pem("nope", "x").is_err());
+    }
+
+    #[test]
+    fn the_key_beside_an_output_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(ExpectedKey::beside(dir.path(), "row").unwrap(), None);
+        let k = generate(KeyType::P256, "Row", &[]).unwrap();
+        std::fs::write(dir.path().join("row.csr"), &k.csr_pem).unwrap();
+        let found = ExpectedKey::beside(dir.path(), "row").unwrap().unwrap();
+        assert_eq!(found.spki_der, k.public_key_der);
+        assert!(found.source.contains("row.csr"), "{}", found.source);
+        std::fs::write(dir.path().join("row.key"), "not a key").unwrap();
+        assert!(ExpectedKey::beside(dir.path(), "row").is_err());
+    }
+
+    #[test]
+    fn rsa_private_key_gives_its_public_key() {
+        let k = generate(KeyType::Rsa2048, "A", &[]).unwrap();
+        let e = ExpectedKey::from_pem(k.private_key_pem.expose_secret(), "k").unwrap();
+        assert_eq!(e.spki_der, k.public_key_der);
     }
 
     #[test]

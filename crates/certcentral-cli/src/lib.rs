@@ -37,6 +37,7 @@ pub mod credentials;
 pub mod error;
 pub mod exit;
 pub mod files;
+pub mod interrupt;
 pub mod keys;
 pub mod logging;
 pub mod output;

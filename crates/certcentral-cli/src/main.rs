@@ -90,22 +90,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    logging::set_format(logging::format_in_args(std::env::args_os()));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(err) => {
-            let code = if err.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            };
-            let _ = err.print();
-            if code == exit::USAGE && std::env::args_os().any(|a| a == "--json") {
-                // Keep the promise of `--json`: one JSON object on stdout, errors too.
-                let message = err.kind().as_str().unwrap_or("invalid arguments");
-                println!("{}", certcentral_cli::CliError::usage(message).to_json());
-            }
-            return ExitCode::from(code);
-        }
+        Err(err) => return ExitCode::from(arguments_error(&err)),
     };
     let verbosity = (cli.verbose.min(10) as i8) - (cli.quiet.min(10) as i8);
     logging::init(verbosity, cli.log_format);
@@ -114,16 +102,18 @@ fn main() -> ExitCode {
         quiet: cli.quiet > 0,
     };
     let code = match cli.command {
-        Command::Validate(args) => validate_cmd::run(args),
+        Command::Validate(args) => validate_cmd::run(args, &out),
         Command::Schema(args) => schema_cmd::run(args),
-        Command::Sandbox(args) => sandbox_cmd::run(args),
+        Command::Sandbox(args) => sandbox_cmd::run(args, &out),
         Command::Bulk(args) => bulk_cmd::run(*args, &out),
         command => {
             let runtime = match runtime() {
                 Ok(rt) => rt,
                 Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(exit::FAILED);
+                    let err = certcentral_cli::CliError::failed(format!(
+                        "cannot start the async runtime: {e}"
+                    ));
+                    return ExitCode::from(out.fail(&err));
                 }
             };
             let result = runtime.block_on(async {
@@ -153,4 +143,38 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// Reports an argument error (or prints `--help` / `--version`) and returns the exit code.
+/// Usage errors keep clap's whole message (which value, which argument); with `--json` they
+/// are also one JSON object on stdout, and with `--log-format json` the stderr line is JSON.
+fn arguments_error(err: &clap::Error) -> u8 {
+    use clap::error::ContextKind;
+    if !err.use_stderr() {
+        let _ = err.print();
+        return exit::OK;
+    }
+    let rendered = err.render().to_string();
+    let first = rendered.split("\n\n").next().unwrap_or_default().trim();
+    let message = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let usage = certcentral_cli::CliError::usage(message.clone());
+    let mut json = usage.to_json();
+    for (name, kind) in [
+        ("argument", ContextKind::InvalidArg),
+        ("value", ContextKind::InvalidValue),
+    ] {
+        if let Some(value) = err.get(kind) {
+            json["error"][name] = serde_json::Value::String(value.to_string());
+        }
+    }
+    if std::env::args_os().any(|a| a == "--json") {
+        // Keep the promise of `--json`: one JSON object on stdout, errors too.
+        println!("{json}");
+    }
+    if logging::format_in_args(std::env::args_os()) == LogFormat::Json {
+        logging::stderr_line(logging::Level::Error, &rendered, &message, Some(&json));
+    } else {
+        let _ = err.print();
+    }
+    exit::USAGE
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::error::CliError;
+use crate::logging::Level;
 
 /// The global output settings.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -41,10 +42,9 @@ impl Output {
     /// error's code otherwise. Errors go to stderr as text; with `--json` the error object
     /// also goes to stdout, so stdout always holds exactly one JSON object.
     pub fn finish(&self, result: Result<Report, CliError>) -> u8 {
-        let stdout = std::io::stdout();
-        let mut stdout = stdout.lock();
         match result {
             Ok(report) => {
+                let mut stdout = std::io::stdout().lock();
                 if self.json {
                     let _ = writeln!(stdout, "{}", report.json);
                 } else if !self.quiet && !report.human.is_empty() {
@@ -52,20 +52,32 @@ impl Output {
                 }
                 crate::exit::OK
             }
-            Err(err) => {
-                if self.json {
-                    let _ = writeln!(stdout, "{}", err.to_json());
-                }
-                eprintln!("{}", err.render());
-                err.exit_code()
-            }
+            Err(err) => self.fail(&err),
         }
+    }
+
+    /// Reports an error and returns its exit code: with `--json` the error object goes to
+    /// stdout; the error also goes to stderr, as text (`error: ...`) or, with
+    /// `--log-format json`, as one JSON log line.
+    pub fn fail(&self, err: &CliError) -> u8 {
+        if self.json {
+            let mut stdout = std::io::stdout().lock();
+            let _ = writeln!(stdout, "{}", err.to_json());
+        }
+        let level = match err {
+            CliError::Pending { .. } | CliError::Unknown { .. } | CliError::Interrupted { .. } => {
+                Level::Warn
+            }
+            CliError::Usage(_) | CliError::Failed(_) => Level::Error,
+        };
+        crate::logging::stderr_line(level, &err.render(), &err.to_string(), Some(&err.to_json()));
+        err.exit_code()
     }
 
     /// Prints a progress line to stderr (text mode, not quiet): e.g. "ordered 1234, waiting".
     pub fn progress(&self, line: &str) {
         if !self.json && !self.quiet {
-            eprintln!("{line}");
+            crate::logging::stderr_line(Level::Info, line, line, None);
         }
     }
 

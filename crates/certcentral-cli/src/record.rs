@@ -52,6 +52,10 @@ pub struct OrderRecord {
     /// The certificate file, once downloaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificate_file: Option<PathBuf>,
+    /// The public key the certificate must carry (PEM `PUBLIC KEY`, from the generated key or
+    /// the CSR): checked before a resumed order writes its certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_key: Option<String>,
 }
 
 impl OrderRecord {
@@ -99,6 +103,7 @@ mod tests {
             key_file: Some("certs/locke-cole.key".into()),
             csr_file: Some("certs/locke-cole.csr".into()),
             certificate_file: None,
+            public_key: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.order.json");

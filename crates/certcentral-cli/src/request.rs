@@ -9,7 +9,7 @@ use certcentral_types::{
     CertificateRequest, CommonName, ContainerRef, CustomField, OrderRequest, OrganizationRef,
     OrganizationUnit, PaymentMethod, ProductId, SignatureHash, ValidityYears,
 };
-use certcentral_validate::{Context, Report};
+use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, Report};
 use chrono::NaiveDate;
 use serde_json::Value;
 
@@ -162,21 +162,41 @@ impl Source {
         }
     }
 
-    /// Reads the whole input.
+    /// Reads the whole input, at most [`MAX_ORDER_BODY_BYTES`]: a larger input (or an endless
+    /// one such as `/dev/zero`) stops after that many bytes with a usage error; a folder is a
+    /// usage error too.
     pub fn read(&self) -> Result<Vec<u8>, CliError> {
         match self {
-            Source::Stdin => {
-                let mut buf = Vec::new();
-                std::io::stdin().read_to_end(&mut buf).map_err(|e| {
-                    CliError::usage(format!("cannot read the order from standard input: {e}"))
-                })?;
-                Ok(buf)
+            Source::Stdin => read_bounded(std::io::stdin().lock(), "standard input"),
+            Source::File(path) => {
+                let what = format!("order file {}", path.display());
+                if path.is_dir() {
+                    return Err(CliError::usage(format!(
+                        "cannot read {what}: it is a folder, not a file"
+                    )));
+                }
+                let file = std::fs::File::open(path)
+                    .map_err(|e| CliError::usage(format!("cannot read {what}: {e}")))?;
+                read_bounded(file, &what)
             }
-            Source::File(path) => std::fs::read(path).map_err(|e| {
-                CliError::usage(format!("cannot read order file {}: {e}", path.display()))
-            }),
         }
     }
+}
+
+/// Reads `reader` to its end, failing once more than [`MAX_ORDER_BODY_BYTES`] arrive.
+fn read_bounded(reader: impl Read, what: &str) -> Result<Vec<u8>, CliError> {
+    let mut buf = Vec::new();
+    reader
+        .take(MAX_ORDER_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| CliError::usage(format!("cannot read {what}: {e}")))?;
+    if buf.len() > MAX_ORDER_BODY_BYTES {
+        return Err(CliError::usage(format!(
+            "{what} is larger than {} KiB: an order body is a few KiB at most, so this is not one",
+            MAX_ORDER_BODY_BYTES / 1024
+        )));
+    }
+    Ok(buf)
 }
 
 /// Turns a validation report with errors into the exit-1 failure that lists them all.
@@ -286,6 +306,28 @@ mod tests {
                 .contains("client_premium_sha2")
         );
         assert!(parse_validity("3").is_err());
+    }
+
+    #[test]
+    fn order_bodies_are_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b'['; MAX_ORDER_BODY_BYTES + 1]).unwrap();
+        let err = Source::File(big.clone()).read().unwrap_err();
+        assert_eq!(err.exit_code(), crate::exit::USAGE);
+        assert!(err.to_string().contains("larger than 1024 KiB"), "{err}");
+        std::fs::write(&big, vec![b' '; MAX_ORDER_BODY_BYTES]).unwrap();
+        assert_eq!(
+            Source::File(big).read().unwrap().len(),
+            MAX_ORDER_BODY_BYTES
+        );
+        let err = Source::File(dir.path().to_path_buf()).read().unwrap_err();
+        assert!(err.to_string().contains("is a folder"), "{err}");
+        #[cfg(unix)]
+        {
+            let err = Source::parse("/dev/zero").read().unwrap_err();
+            assert!(err.to_string().contains("larger than"), "{err}");
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use certcentral_cli::credentials::{self, API_KEY_FILE_ENV, CredentialError};
-use certcentral_cli::exit;
+use certcentral_cli::logging::{self, Level};
+use certcentral_cli::{CliError, Output, exit};
 use certcentral_sandbox::{Approval, FaultKind, RateLimit, Sandbox};
 use secrecy::ExposeSecret;
 
@@ -72,32 +73,50 @@ fn parse_fault(text: &str) -> Result<(FaultKind, f64), String> {
 }
 
 /// Runs the sandbox until Ctrl-C; returns the exit code.
-pub fn run(args: Args) -> u8 {
-    run_with(args, std::io::stdout(), wait_for_stop())
+pub fn run(args: Args, output: &Output) -> u8 {
+    run_with(args, output.json, std::io::stdout(), wait_for_stop())
 }
 
-/// Runs the sandbox, writing the base URL line to `out`, until `stop` completes.
-fn run_with(args: Args, mut out: impl Write, stop: impl Future<Output = ()>) -> u8 {
+/// Reports `err` (as JSON on `out` too with `--json`) and returns its exit code.
+fn fail(out: &mut impl Write, json: bool, err: CliError) -> u8 {
+    if json {
+        let _ = writeln!(out, "{}", err.to_json()).and_then(|()| out.flush());
+    }
+    logging::stderr_line(
+        Level::Error,
+        &err.render(),
+        &err.to_string(),
+        Some(&err.to_json()),
+    );
+    err.exit_code()
+}
+
+/// A status line on stderr (text, or a JSON log line).
+fn note(message: &str, extra: Option<&serde_json::Value>) {
+    let text = format!("certcentral sandbox: {message}");
+    logging::stderr_line(Level::Info, &text, message, extra);
+}
+
+/// Runs the sandbox, writing the base URL line to `out` (with `json`, the object
+/// `{"base_url": ..., "api_key_generated": bool}`), until `stop` completes.
+fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Output = ()>) -> u8 {
     if !args.listen.ip().is_loopback() {
-        eprintln!(
-            "error: --listen {}: the sandbox serves plain HTTP and listens on loopback addresses only (127.0.0.0/8 or [::1])",
+        let err = CliError::usage(format!(
+            "--listen {}: the sandbox serves plain HTTP and listens on loopback addresses only (127.0.0.0/8 or [::1])",
             args.listen
-        );
-        return exit::USAGE;
+        ));
+        return fail(&mut out, json, err);
     }
     let key = match credentials::load_api_key(args.api_key_file.as_deref()) {
         Ok(key) => Some(key),
         Err(CredentialError::Missing) => None,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return exit::USAGE;
-        }
+        Err(err) => return fail(&mut out, json, err.into()),
     };
     let runtime = match crate::runtime() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return exit::FAILED;
+            let err = CliError::failed(format!("cannot start the async runtime: {err}"));
+            return fail(&mut out, json, err);
         }
     };
     runtime.block_on(async move {
@@ -114,28 +133,38 @@ fn run_with(args: Args, mut out: impl Write, stop: impl Future<Output = ()>) -> 
         }
         let sandbox = match builder.start(args.listen).await {
             Ok(sandbox) => sandbox,
-            Err(err) => {
-                eprintln!("error: {err}");
-                return exit::FAILED;
-            }
+            Err(err) => return fail(&mut out, json, CliError::failed(err.to_string())),
         };
-        if writeln!(out, "{}", sandbox.base_url())
-            .and_then(|()| out.flush())
-            .is_err()
-        {
-            eprintln!("error: cannot write the base URL to stdout");
+        let line = if json {
+            serde_json::json!({
+                "base_url": sandbox.base_url(),
+                "api_key_generated": key.is_none(),
+            })
+            .to_string()
+        } else {
+            sandbox.base_url().to_string()
+        };
+        if writeln!(out, "{line}").and_then(|()| out.flush()).is_err() {
+            let message = "error: cannot write the base URL to stdout";
+            logging::stderr_line(Level::Error, message, message, None);
             return exit::FAILED;
         }
         if key.is_none() {
-            eprintln!(
-                "certcentral sandbox: no API key given (--api-key-file or DIGICERT_API_KEY); generated key: {}",
-                sandbox.api_key()
+            note(
+                &format!(
+                    "no API key given (--api-key-file or DIGICERT_API_KEY); generated key: {}",
+                    sandbox.api_key()
+                ),
+                Some(&serde_json::json!({ "api_key": sandbox.api_key() })),
             );
         }
-        eprintln!("certcentral sandbox: serving {} (Ctrl-C to stop)", sandbox.base_url());
+        note(
+            &format!("serving {} (Ctrl-C to stop)", sandbox.base_url()),
+            Some(&serde_json::json!({ "base_url": sandbox.base_url() })),
+        );
         stop.await;
         sandbox.shutdown().await;
-        eprintln!("certcentral sandbox: stopped");
+        note("stopped", None);
         exit::OK
     })
 }
@@ -284,7 +313,7 @@ mod tests {
         let (line_tx, line_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let server = std::thread::spawn(move || {
-            run_with(args, Lines(line_tx, Vec::new()), async {
+            run_with(args, false, Lines(line_tx, Vec::new()), async {
                 let _ = stop_rx.await;
             })
         });
@@ -308,12 +337,21 @@ mod tests {
         let key_file = dir.path().join("key");
         std::fs::write(&key_file, "\n").unwrap();
         let args = parse(&["--api-key-file", key_file.to_str().unwrap()]).unwrap();
-        assert_eq!(run_with(args, std::io::sink(), async {}), exit::USAGE);
+        assert_eq!(
+            run_with(args, false, std::io::sink(), async {}),
+            exit::USAGE
+        );
+        // With --json the error is one JSON object on stdout.
+        let args = parse(&["--api-key-file", key_file.to_str().unwrap()]).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(run_with(args, true, &mut out, async {}), exit::USAGE);
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(json["error"]["kind"], "usage");
     }
 
     #[test]
     fn non_loopback_listen_is_refused() {
         let args = parse(&["--listen", "0.0.0.0:0"]).unwrap();
-        assert_eq!(run(args), exit::USAGE);
+        assert_eq!(run(args, &Output::default()), exit::USAGE);
     }
 }

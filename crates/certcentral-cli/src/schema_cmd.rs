@@ -43,7 +43,8 @@ pub fn run(args: Args) -> u8 {
         Ok(()) => crate::exit::OK,
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => crate::exit::OK,
         Err(err) => {
-            eprintln!("error: cannot write the schema: {err}");
+            let line = format!("error: cannot write the schema: {err}");
+            crate::logging::stderr_line(crate::logging::Level::Error, &line, &line, None);
             crate::exit::FAILED
         }
     }

@@ -5,12 +5,15 @@
 //! whole document); `--json` prints exactly one object
 //! `{"valid": bool, "errors": [{"path","code","message"}], "warnings": [...]}`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use certcentral_types::ProductId;
 use certcentral_validate::{Context, Report, Violation, validate_json};
 use chrono::NaiveDate;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
+
+use certcentral_cli::request::Source;
+use certcentral_cli::{Output, logging};
 
 use crate::exit;
 
@@ -62,28 +65,32 @@ struct JsonReport<'a> {
     warnings: &'a [Violation],
 }
 
-/// Runs the command and returns the exit code.
-pub fn run(args: Args) -> u8 {
-    let bytes = match read_input(&args.file) {
+/// Runs the command and returns the exit code. With `--json` (the command's or the global
+/// one) every outcome is exactly one JSON object on stdout: the report, or for an input that
+/// cannot be read (missing, a folder, larger than 1 MiB) the error object.
+pub fn run(args: Args, out: &Output) -> u8 {
+    let out = Output {
+        json: out.json || args.json,
+        ..*out
+    };
+    let bytes = match Source::parse(&args.file).read() {
         Ok(bytes) => bytes,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return exit::USAGE;
-        }
+        Err(err) => return out.fail(&err),
     };
     let mut ctx = Context::new(args.product);
     if let Some(today) = args.today {
         ctx = ctx.with_today(today);
     }
     let report = validate_json(&bytes, &ctx);
-    let printed = if args.json {
+    let printed = if out.json {
         print_json(&report)
     } else {
         print_text(&report)
     };
     if let Err(err) = printed {
         if err.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: cannot write the report: {err}");
+            let message = format!("error: cannot write the report: {err}");
+            logging::stderr_line(logging::Level::Error, &message, &message, None);
         }
         return exit::USAGE;
     }
@@ -92,19 +99,6 @@ pub fn run(args: Args) -> u8 {
     } else {
         exit::FAILED
     }
-}
-
-fn read_input(file: &str) -> Result<Vec<u8>, String> {
-    let mut bytes = Vec::new();
-    if file == "-" {
-        std::io::stdin()
-            .lock()
-            .read_to_end(&mut bytes)
-            .map_err(|err| format!("cannot read standard input: {err}"))?;
-    } else {
-        bytes = std::fs::read(file).map_err(|err| format!("cannot read `{file}`: {err}"))?;
-    }
-    Ok(bytes)
 }
 
 fn print_json(report: &Report) -> std::io::Result<()> {

@@ -21,15 +21,6 @@ fn manual() -> Env {
     )
 }
 
-const LOCKE: [&str; 6] = [
-    "--common-name",
-    "Locke Cole",
-    "--email",
-    "locke.cole@example.com",
-    "--org-id",
-    "112233",
-];
-
 /// The README's main command, exactly (default RSA 2048 key), with `--sandbox`.
 #[test]
 fn readme_main_command_with_embedded_sandbox() {
@@ -520,7 +511,8 @@ fn pending_at_timeout_then_status_approve_resume_download() {
 }
 
 /// The connection drops after the sandbox created the order: exit 4, the message says the
-/// order may exist and how to check, and the order is not sent twice.
+/// order may exist and how to check, and the order is not sent twice. The check finds it,
+/// writes its record, and `--resume` then gets its certificate.
 #[test]
 fn outcome_unknown_when_connection_drops_after_commit() {
     let env = Env::start(
@@ -552,10 +544,26 @@ fn outcome_unknown_when_connection_drops_after_commit() {
     );
     // The key was written before ordering, so the order (if it exists) has its key.
     assert!(env.path("locke-cole.key").exists());
+    // The check found exactly one order: its record is written and the message says how to
+    // continue.
+    let record = env.path("locke-cole.order.json");
+    let resume = format!("certcentral order --resume {} --wait", record.display());
+    assert!(run.stderr.contains(&resume), "{run:?}");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(saved["order_id"], order_id);
 
     let run = env.run(&["--json", "orders", "--common-name", "Locke Cole"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(run.json()["orders"][0]["id"], order_id);
+
+    // The resume gets the certificate for the order's key, without ordering again.
+    let run = env.run(&["order", "--resume", record.to_str().unwrap(), "--wait"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let crt = std::fs::read_to_string(env.path("locke-cole.crt")).unwrap();
+    let key = std::fs::read_to_string(env.path("locke-cole.key")).unwrap();
+    assert_eq!(leaf_spki(&crt), key_spki(&key));
+    assert_eq!(env.sandbox.order_count(), 1);
 }
 
 /// `--csr FILE` orders with an existing CSR: no key is generated or written, the certificate
@@ -662,4 +670,136 @@ fn approve_then_wait() {
     let run = env.run(&args);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("needs no approval"), "{run:?}");
+}
+
+const CROSS: [&str; 6] = [
+    "--common-name",
+    "Cross Two",
+    "--email",
+    "cross.two@example.com",
+    "--org-id",
+    "112233",
+];
+
+/// Resuming a record against another endpoint, where an order of the same id belongs to
+/// someone else: a usage error (exit 2) without `--allow-other-endpoint`; with it, the
+/// certificate's key is checked and nothing is written (exit 1, naming what was found).
+/// `download --key` makes the same check.
+#[test]
+fn resume_never_writes_someone_elses_certificate() {
+    let ours = auto();
+    let theirs = auto();
+    // Alice's order on the other endpoint, issued.
+    let alice_dir = theirs.dir.path().display().to_string();
+    let alice = theirs.run(&[
+        "order",
+        "--key-type",
+        "p256",
+        "--common-name",
+        "Alice Adams",
+        "--email",
+        "alice.adams@example.com",
+        "--org-id",
+        "112233",
+        "--wait",
+        "--out",
+        &alice_dir,
+    ]);
+    assert_eq!(alice.code, 0, "{alice:?}");
+    // Cross Two's order on our endpoint, not followed.
+    let dir = ours.dir.path().display().to_string();
+    let mut args = vec!["order", "--key-type", "p256", "--out", &dir];
+    args.extend(CROSS);
+    let placed = ours.run(&args);
+    assert_eq!(placed.code, 0, "{placed:?}");
+    let order_id = ours.sandbox.orders()[0].id;
+    assert_eq!(order_id, theirs.sandbox.orders()[0].id, "same id on both");
+    let record = ours.path("cross-two.order.json");
+    let record_arg = record.to_str().unwrap();
+    let record_before = std::fs::read(&record).unwrap();
+
+    let run = theirs.run(&["order", "--resume", record_arg, "--wait", "--p12"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--allow-other-endpoint"), "{run:?}");
+    assert!(!ours.path("cross-two.crt").exists());
+
+    let run = theirs.run(&[
+        "order",
+        "--resume",
+        record_arg,
+        "--wait",
+        "--p12",
+        "--allow-other-endpoint",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("CN=Alice Adams"), "{run:?}");
+    assert!(run.stderr.contains("nothing was written"), "{run:?}");
+    assert!(run.stderr.contains("cross-two.key"), "{run:?}");
+    for file in ["cross-two.crt", "cross-two.p12", "cross-two.p12.pass"] {
+        assert!(!ours.path(file).exists(), "{file} written: {run:?}");
+    }
+    assert_eq!(
+        std::fs::read(&record).unwrap(),
+        record_before,
+        "record changed"
+    );
+
+    // download --key: the same check.
+    let key = ours.path("cross-two.key");
+    let file = ours.path("alice.pem");
+    let run = theirs.run(&[
+        "download",
+        &order_id.to_string(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stderr.contains("CN=Alice Adams"), "{run:?}");
+    assert!(!file.exists());
+    let run = ours.run(&[
+        "download",
+        &order_id.to_string(),
+        "--key",
+        ours.path("cross-two.csr").to_str().unwrap(),
+        "--out",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(file.exists());
+
+    // Against its own endpoint the resume works, and the PKCS#12 pairs the right key.
+    let run = ours.run(&["order", "--resume", record_arg, "--wait", "--p12"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let crt = std::fs::read_to_string(ours.path("cross-two.crt")).unwrap();
+    let key_pem = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(leaf_spki(&crt), key_spki(&key_pem));
+}
+
+/// `order --sandbox` without `--wait` does not suggest `status` or `--resume` (the embedded
+/// sandbox forgets the order): it says so and how to get a certificate.
+#[test]
+fn embedded_sandbox_without_wait_says_the_order_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let mut args = vec!["order", "--sandbox", "--key-type", "p256", "--out", &out];
+    args.extend(LOCKE);
+    let run = run_bare(&args);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!run.stdout.contains("certcentral status"), "{run:?}");
+    assert!(!run.stdout.contains("--resume"), "{run:?}");
+    assert!(run.stdout.contains("forgets it"), "{run:?}");
+    assert!(run.stdout.contains("--wait"), "{run:?}");
+}
+
+/// `--order-file /dev/zero` fails fast with a clear message; nothing is ordered.
+#[cfg(unix)]
+#[test]
+fn endless_order_file_is_refused() {
+    let env = auto();
+    let run = env.run(&["order", "--order-file", "/dev/zero", "--wait"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("larger than 1024 KiB"), "{run:?}");
+    assert_eq!(env.sandbox.order_count(), 0);
 }

@@ -24,16 +24,9 @@ fn seed() -> Value {
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_certcentral"))
-        .arg("validate")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let mut argv = vec!["validate"];
+    argv.extend(args);
+    run_feeding(&argv, stdin.to_vec())
 }
 
 fn stdout(output: &Output) -> String {
@@ -191,4 +184,86 @@ fn missing_file_and_missing_argument_exit_2() {
     assert!(output.stdout.is_empty());
 
     assert_eq!(run(&[], b"").status.code(), Some(2));
+}
+
+/// Runs `certcentral ARGS` with `stdin` fed from a thread (write errors ignored: the command
+/// may stop reading early).
+fn run_feeding(args: &[&str], stdin: Vec<u8>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_certcentral"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        let _ = input.write_all(&stdin);
+    });
+    let output = child.wait_with_output().unwrap();
+    let _ = feeder.join();
+    output
+}
+
+/// Order bodies are bounded (1 MiB): a larger input, from stdin, a file or `/dev/zero`,
+/// fails fast with a clear usage error instead of growing without limit.
+#[test]
+fn oversized_input_is_refused_with_a_clear_error() {
+    let output = run_feeding(&["validate", "-"], vec![b'['; 2 * 1024 * 1024]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("standard input is larger than 1024 KiB"),
+        "{stderr}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 1024 * 1024 + 1]).unwrap();
+    let output = run(&[big.to_str().unwrap()], b"");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("larger than 1024 KiB"));
+
+    #[cfg(unix)]
+    {
+        let output = run(&["/dev/zero"], b"");
+        assert_eq!(output.status.code(), Some(2), "{output:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("larger than 1024 KiB"));
+    }
+}
+
+/// `--json` keeps its promise for inputs that cannot be read: exactly one JSON object on
+/// stdout (the error), whether the flag is the command's or the global one.
+#[test]
+fn unreadable_input_with_json_prints_one_error_object() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("absent.json");
+    let folder = dir.path().to_str().unwrap().to_string();
+    let mut cases = vec![
+        vec!["validate", "--json", missing.to_str().unwrap()],
+        vec!["--json", "validate", missing.to_str().unwrap()],
+        vec!["validate", "--json", folder.as_str()],
+    ];
+    if cfg!(unix) {
+        cases.push(vec!["validate", "--json", "/dev/zero"]);
+    }
+    for args in cases {
+        let output = run_feeding(&args, Vec::new());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {output:?}");
+        let json: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON value ({e}): {output:?}"));
+        assert_eq!(json["error"]["kind"], "usage", "{args:?}");
+        assert_eq!(json["error"]["exit_code"], 2, "{args:?}");
+        assert!(
+            json["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("cannot read")
+                || json["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("larger than"),
+            "{args:?}: {json}"
+        );
+    }
 }

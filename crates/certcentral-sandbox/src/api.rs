@@ -94,12 +94,111 @@ pub(crate) fn router(shared: AppState) -> Router {
     let inspect = Router::new()
         .route("/orders", get(inspect_orders))
         .route("/stats", get(inspect_stats))
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared.clone());
     Router::new()
         .nest("/services/v2", api)
         .nest("/_sandbox", inspect)
         .fallback(outside_api)
+        .layer(middleware::from_fn_with_state(shared.clone(), edge))
         .with_state(shared)
+}
+
+/// Longest request target (path and query) the sandbox serves: longer is 414.
+pub(crate) const MAX_URI_BYTES: usize = 8 * 1024;
+/// Largest total size of the request's header fields: larger is 431.
+pub(crate) const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// Most header fields in one request: more is 431.
+pub(crate) const MAX_HEADER_COUNT: usize = 100;
+
+/// Marks a response already counted in `/_sandbox/stats`.
+#[derive(Clone, Copy, Debug)]
+struct Counted;
+
+fn counted(mut response: Response) -> Response {
+    response.extensions_mut().insert(Counted);
+    response
+}
+
+/// The outermost layer: refuses oversized request lines and headers (414, 431) with
+/// DigiCert-shaped errors, turns any other error answer that is not JSON (413 from the body
+/// limit, 405, ...) into one, and counts every error answer not counted yet.
+async fn edge(State(shared): State<AppState>, request: Request, next: Next) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    let header_bytes: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let response = if target > MAX_URI_BYTES {
+        ApiError::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("The request target is {target} bytes; at most {MAX_URI_BYTES} are allowed"),
+        )
+        .into_response()
+    } else if header_bytes > MAX_HEADER_BYTES || request.headers().len() > MAX_HEADER_COUNT {
+        ApiError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request_header_fields_too_large",
+            format!(
+                "The request has {} header fields of {header_bytes} bytes; at most \
+                 {MAX_HEADER_COUNT} fields and {MAX_HEADER_BYTES} bytes are allowed",
+                request.headers().len()
+            ),
+        )
+        .into_response()
+    } else {
+        next.run(request).await
+    };
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let already = response.extensions().get::<Counted>().is_some();
+    let response = if status.is_client_error() && !is_json {
+        let (code, message) = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "request_too_large".to_string(),
+                "The request body is too large".to_string(),
+            ),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed".to_string(),
+                "This method is not allowed on this resource".to_string(),
+            ),
+            other => (
+                format!("http_{}", other.as_u16()),
+                other
+                    .canonical_reason()
+                    .unwrap_or("The request was refused")
+                    .to_string(),
+            ),
+        };
+        ApiError::new(status, code, message).into_response()
+    } else {
+        response
+    };
+    if !already && (status.is_client_error() || status.is_server_error()) {
+        shared.record_status(status.as_u16());
+    }
+    response
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -158,7 +257,7 @@ async fn guard(State(shared): State<AppState>, request: Request, next: Next) -> 
         }
     };
     shared.record_status(response.status().as_u16());
-    response
+    counted(response)
 }
 
 async fn route_not_found(request: Request) -> ApiError {
@@ -171,7 +270,7 @@ async fn route_not_found(request: Request) -> ApiError {
 async fn outside_api(State(shared): State<AppState>, request: Request) -> Response {
     let response = route_not_found(request).await.into_response();
     shared.record_status(response.status().as_u16());
-    response
+    counted(response)
 }
 
 fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {

@@ -14,6 +14,13 @@ const WINDOWS: [(u32, Duration); 2] = [
     (1000, Duration::from_secs(180)),
 ];
 
+/// `window` divided by `factor`, saturating: a tiny factor gives windows of (nearly)
+/// forever instead of a panic, a huge one windows of zero.
+fn scale_window(window: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(window.as_secs_f64() / factor.max(f64::MIN_POSITIVE))
+        .unwrap_or(Duration::MAX)
+}
+
 /// Rolling-window limiter for one API key. Rejected requests are not counted.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
@@ -28,7 +35,7 @@ impl RateLimiter {
             RateLimit::Real => WINDOWS.iter().map(|(n, d)| (*n as usize, *d)).collect(),
             RateLimit::Scaled(factor) => WINDOWS
                 .iter()
-                .map(|(n, d)| (*n as usize, d.div_f64(factor.max(f64::MIN_POSITIVE))))
+                .map(|(n, d)| (*n as usize, scale_window(*d, factor)))
                 .collect(),
         };
         Self {
@@ -158,6 +165,17 @@ mod tests {
         }
         assert_eq!(admitted, 1000);
         assert!(limiter.admit(start + Duration::from_secs(180)));
+    }
+
+    #[test]
+    fn extreme_scale_factors_do_not_panic() {
+        // 180 s / 1e-18 does not fit in a Duration: the window saturates.
+        let mut limiter = RateLimiter::new("scale=1e-18".parse().unwrap());
+        let now = Instant::now();
+        assert!((0..100).all(|_| limiter.admit(now)));
+        assert!(!limiter.admit(now + Duration::from_secs(3600)));
+        let mut limiter = RateLimiter::new(RateLimit::Scaled(1e300));
+        assert!((0..2000).all(|i| limiter.admit(now + Duration::from_nanos(i))));
     }
 
     #[test]

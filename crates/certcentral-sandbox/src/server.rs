@@ -78,8 +78,13 @@ async fn connection(
             )
         }
     });
+    // Limits above the API's own (`api::MAX_URI_BYTES` and the header limits), so that
+    // oversized requests reach the router and get DigiCert-shaped 414/431 answers; only
+    // requests beyond these (a 64 KiB target, 1 MiB of headers, 1000 fields) get hyper's.
     let conn = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        .max_buf_size(1024 * 1024)
+        .max_headers(1000)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     tokio::select! {

@@ -241,12 +241,15 @@ impl Store {
             .get(&request_id)
             .ok_or(ChangeError::NotFound)?;
         let mut record = self.orders.remove(&order_id).ok_or(ChangeError::NotFound)?;
-        let result = if record.request_status != RequestStatus::Pending
-            || record.status != OrderStatus::NeedsApproval
-        {
+        let result = if record.request_status != RequestStatus::Pending {
             Err(ChangeError::WrongState(format!(
-                "request {request_id} is {} (order {} is {}); only pending requests can be approved or rejected",
-                record.request_status, record.id, record.status
+                "request {request_id} is already {}; only pending requests can be approved or rejected",
+                record.request_status
+            )))
+        } else if record.status != OrderStatus::NeedsApproval {
+            Err(ChangeError::WrongState(format!(
+                "request {request_id} can no longer be approved or rejected: its order {} is {}",
+                record.id, record.status
             )))
         } else {
             record.processor_comment = comment;

@@ -137,6 +137,37 @@ async fn rejection_and_cancellation() {
         .await;
     assert_eq!(info["status"], "canceled");
 
+    // Deciding a request of a canceled order: the message does not contradict itself.
+    let second_request = second["requests"][0]["id"].as_i64().unwrap();
+    let (status, err) = api
+        .send(api.put(
+            &format!("/request/{second_request}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert!(status >= 400, "{err}");
+    let message = err["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "request {second_request} can no longer be approved or rejected: its order {} is canceled",
+            second["id"]
+        )
+    );
+    // Deciding twice: the request is no longer pending.
+    let (_, err) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert_eq!(
+        err["errors"][0]["message"],
+        format!(
+            "request {request_id} is already rejected; only pending requests can be approved or rejected"
+        )
+    );
+
     // Unknown request, bad decision.
     let (status, err) = api
         .send(api.put("/request/999999/status", &json!({"status": "approved"})))
@@ -721,4 +752,70 @@ async fn shutdown_stops_the_server() {
     let addr = sandbox.addr();
     sandbox.shutdown().await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+/// 413, 414, 431 and 405 answers are DigiCert-shaped JSON errors, counted in
+/// `/_sandbox/stats` like every other answer.
+#[tokio::test]
+async fn oversized_requests_and_wrong_methods_get_counted_json_errors() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let root = format!("http://{}", sandbox.addr());
+    let mut many_headers = api.get("/product/client_premium_sha2");
+    for i in 0..150 {
+        many_headers = many_headers.header(format!("x-extra-{i}"), "1");
+    }
+    let cases = [
+        (
+            api.get(&format!(
+                "/order/certificate?filters={}",
+                "a".repeat(10 * 1024)
+            )),
+            414,
+            "uri_too_long",
+        ),
+        (
+            api.get("/product/client_premium_sha2")
+                .header("x-big", "b".repeat(70 * 1024)),
+            431,
+            "request_header_fields_too_large",
+        ),
+        (many_headers, 431, "request_header_fields_too_large"),
+        (
+            api.client
+                .post(format!(
+                    "{}/order/certificate/client_premium_sha2",
+                    api.base
+                ))
+                .header("X-DC-DEVKEY", KEY)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 2 * 1024 * 1024 + 1024]),
+            413,
+            "request_too_large",
+        ),
+        (
+            api.client.post(format!("{root}/_sandbox/stats")),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (request, expected, code) in cases {
+        let (status, body) = api.send(request).await;
+        assert_eq!(status, expected, "{code}: {body}");
+        assert_eq!(codes(&body), [code]);
+        assert!(body["errors"][0]["message"].as_str().is_some(), "{body}");
+    }
+    let stats = sandbox.stats();
+    assert_eq!(
+        (
+            stats.count(413),
+            stats.count(414),
+            stats.count(431),
+            stats.count(405)
+        ),
+        (1, 1, 2, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.total, 5, "{stats:?}");
+    sandbox.shutdown().await;
 }

@@ -125,6 +125,9 @@ pub mod codes {
 /// days after today.
 pub const MAX_CUSTOM_EXPIRATION_DAYS: u64 = 825;
 
+/// Largest order body accepted from a file or standard input (1 MiB, far above any real order).
+pub const MAX_ORDER_BODY_BYTES: usize = 1024 * 1024;
+
 /// What a validation run knows beyond the order itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {

@@ -786,7 +786,18 @@ impl Downloads {
             let result = match answer {
                 Ok(bytes) => {
                     let path = shared.opts.out_dir.join(format!("{name}.crt"));
-                    match replace_public(&path, &bytes) {
+                    // The certificate must carry this row's key (issue 11, item 2).
+                    let matches =
+                        match crate::keys::ExpectedKey::beside(&shared.opts.out_dir, &name) {
+                            Ok(Some(expected)) => crate::keys::check_certificate_key(
+                                &String::from_utf8_lossy(&bytes),
+                                &expected,
+                            )
+                            .map_err(|e| e.to_string()),
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e.to_string()),
+                        };
+                    match matches.and_then(|()| replace_public(&path, &bytes)) {
                         Ok(()) => {
                             let file = path.display().to_string();
                             if let Err(e) = lock(&shared.journal).commit([Update::Downloaded {

@@ -108,7 +108,8 @@ impl Progress {
             bar.set_position(settled);
             bar.set_message(text);
         } else if self.lines {
-            eprintln!("bulk: {settled}/{} rows · {text}", self.total);
+            let line = format!("bulk: {settled}/{} rows · {text}", self.total);
+            crate::logging::stderr_line(crate::logging::Level::Info, &line, &line, None);
         }
     }
 

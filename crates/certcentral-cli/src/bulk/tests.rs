@@ -184,10 +184,24 @@ impl BulkApi for Fake {
     }
 
     async fn download(&self, certificate_id: i64) -> Result<Vec<u8>, ApiFailure> {
-        Ok(
-            format!("-----BEGIN CERTIFICATE-----\n{certificate_id}\n-----END CERTIFICATE-----\n")
-                .into_bytes(),
-        )
+        // A real certificate for the order's CSR: downloads are checked against the row's key.
+        let csr = self
+            .orders
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|o| o.id + 1000 == certificate_id)
+            .and_then(|o| o.csr.clone())
+            .expect("a CSR for every downloaded order");
+        let issuer = rcgen::Issuer::new(
+            rcgen::CertificateParams::default(),
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+        );
+        let cert = rcgen::CertificateSigningRequestParams::from_pem(&csr)
+            .unwrap()
+            .signed_by(&issuer)
+            .unwrap();
+        Ok(cert.pem().into_bytes())
     }
 }
 

@@ -80,6 +80,10 @@ pub struct DownloadArgs {
     /// Write to this file (created exclusively) instead of standard output.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    /// Your private key (PKCS#8 PEM), CSR or public key (PEM): the certificate is written only
+    /// if it carries this public key; otherwise nothing is written and the exit code is 1.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
 }
 
 /// Arguments of `certcentral orders`.
@@ -237,6 +241,15 @@ pub async fn download(args: DownloadArgs, json_mode: bool) -> Result<Report, Cli
     if let Some(path) = &args.out {
         files::refuse_existing([path.as_path()])?;
     }
+    let expected = match &args.key {
+        Some(_) if args.format == DownloadFormat::P7b => {
+            return Err(CliError::usage(
+                "--key checks PEM certificates: use a pem_* --format with --key",
+            ));
+        }
+        Some(path) => Some(crate::keys::ExpectedKey::from_file(path)?),
+        None => None,
+    };
     let bytes = with_client(&args.api, async |client, _| {
         match (args.certificate_id, args.order_id) {
             (Some(id), _) => client.download_by_certificate(id, args.format).await,
@@ -246,6 +259,10 @@ pub async fn download(args: DownloadArgs, json_mode: bool) -> Result<Report, Cli
         .map_err(client_error)
     })
     .await?;
+    if let Some(expected) = &expected {
+        let chain = String::from_utf8_lossy(&bytes);
+        crate::keys::check_certificate_key(&chain, expected)?;
+    }
     let mut result = json!({
         "order_id": args.order_id,
         "certificate_id": args.certificate_id,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use certcentral_client::{Order, PollPolicy, WaitOutcome};
 use certcentral_types::{DownloadFormat, OrderRequest, ProductId, RequestStatus};
 use certcentral_validate::Context;
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
@@ -18,7 +19,7 @@ use super::{human_duration, parse_duration};
 use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
 use crate::files::{self, OrderFiles};
-use crate::keys::{self, KeyAndCsr, KeyType};
+use crate::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use crate::output::{Output, Report};
 use crate::record::{OrderRecord, RequestRecord};
 use crate::request::{self, OrderFlags, Source, parse_product};
@@ -75,6 +76,19 @@ pub struct Args {
     /// --wait / --p12 as for a new order.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["order_file", "csr", "name"])]
     pub resume: Option<PathBuf>,
+    /// With --resume: follow the order even though this command's endpoint (--region,
+    /// --base-url) differs from the one the record names. Without it that is a usage error,
+    /// since an order id on another endpoint is another person's order.
+    #[arg(long, requires = "resume")]
+    pub allow_other_endpoint: bool,
+}
+
+/// What the local side knows about the order: the key to pair in a PKCS#12, its password,
+/// and the public key the certificate must carry.
+struct Local {
+    key_der: Option<Zeroizing<Vec<u8>>>,
+    p12_password: Option<SecretString>,
+    expected: ExpectedKey,
 }
 
 /// Ctrl-C while `--wait` runs: the first one is caught so the command stops cleanly (the
@@ -90,16 +104,8 @@ impl Interrupt {
     fn catch(enabled: bool) -> Self {
         let (tx, seen) = tokio::sync::watch::channel(false);
         let task = enabled.then(|| {
-            tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!(
-                        "interrupted: finishing the request in flight and writing the order record (Ctrl-C again to quit at once)"
-                    );
-                    let _ = tx.send(true);
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        std::process::exit(i32::from(crate::exit::INTERRUPTED));
-                    }
-                }
+            crate::interrupt::watch_ctrl_c("writing the order record", move || {
+                let _ = tx.send(true);
             })
         });
         Self { seen, task }
@@ -156,6 +162,10 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
             })?),
             None => None,
         };
+    let csr_source = match &args.csr {
+        Some(path) => format!("the CSR {}", path.display()),
+        None => "the CSR in the order file".to_string(),
+    };
     if given_csr.is_some() && request.certificate.csr.is_some() {
         return Err(CliError::usage(
             "the order file already contains a csr: drop --csr, or remove the csr from the file",
@@ -216,6 +226,16 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     if args.dry_run {
         return Ok(dry_run_report(&request));
     }
+    let expected = match (&key, &request.certificate.csr) {
+        (Some(key), _) => ExpectedKey::generated(key, &paths.key),
+        (None, Some(csr)) => ExpectedKey::from_pem(csr, csr_source)?,
+        (None, None) => return Err(CliError::usage("the order has no CSR")),
+    };
+    let local = Local {
+        key_der: key.as_ref().map(|k| k.private_key_der.clone()),
+        p12_password,
+        expected,
+    };
 
     let conn = args.api.connect().await?;
     let mut interrupt = Interrupt::catch(args.wait);
@@ -226,7 +246,7 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
         key.as_ref(),
         &paths,
         &name,
-        p12_password,
+        local,
         out,
         &mut interrupt,
     )
@@ -249,7 +269,7 @@ async fn place(
     key: Option<&KeyAndCsr>,
     paths: &OrderFiles,
     name: &str,
-    p12_password: Option<SecretString>,
+    local: Local,
     out: &Output,
     interrupt: &mut Interrupt,
 ) -> Result<Report, CliError> {
@@ -268,34 +288,8 @@ async fn place(
         .order_client_certificate(args.product, request)
         .await;
     drop(spinner);
-    let order = match placed {
-        Ok(order) => order,
-        Err(certcentral_client::Error::OutcomeUnknown(unknown)) => {
-            let mut err = client_error(certcentral_client::Error::OutcomeUnknown(unknown.clone()));
-            if let CliError::Unknown { message } = &mut err {
-                match conn.client.reconcile(&unknown).await {
-                    Ok(found) if !found.is_empty() => {
-                        let ids: Vec<String> = found.iter().map(|o| o.id.to_string()).collect();
-                        message.push_str(&format!(
-                            ". A check found matching order(s) {}: see `certcentral status {}`",
-                            ids.join(", "),
-                            ids[0]
-                        ));
-                    }
-                    Ok(_) => message.push_str(
-                        ". A check found no matching order yet; look again in a few minutes",
-                    ),
-                    Err(e) => message.push_str(&format!(". The check failed too: {e}")),
-                }
-            }
-            return Err(err);
-        }
-        Err(err) => return Err(client_error(err)),
-    };
-    tracing::info!(order_id = order.id(), "order placed");
-
-    let mut record = OrderRecord {
-        order_id: order.id(),
+    let new_record = |order_id: i64| OrderRecord {
+        order_id,
         product: args.product.to_string(),
         common_name: request.certificate.common_name.to_string(),
         emails: request.certificate.emails.clone(),
@@ -312,7 +306,61 @@ async fn place(
         key_file: written.key.clone(),
         csr_file: written.csr.clone(),
         certificate_file: None,
+        public_key: Some(local.expected.public_key_pem()),
     };
+    let order = match placed {
+        Ok(order) => order,
+        Err(certcentral_client::Error::OutcomeUnknown(unknown)) => {
+            let mut err = client_error(certcentral_client::Error::OutcomeUnknown(unknown.clone()));
+            if let CliError::Unknown { message } = &mut err {
+                match conn.client.reconcile(&unknown).await {
+                    Ok(found) if found.len() == 1 => {
+                        let info = &found[0];
+                        let mut record = new_record(info.id);
+                        record_from_info(&mut record, info);
+                        message.push_str(&format!(
+                            ". A check found the matching order {id}: see `certcentral status {id}`",
+                            id = info.id
+                        ));
+                        if conn.is_sandbox() {
+                            message.push_str(
+                                "; the embedded sandbox forgets it when this command ends, so it cannot be resumed",
+                            );
+                        } else {
+                            match files::create_new(&paths.order, &record.to_bytes()) {
+                                Ok(()) => message.push_str(&format!(
+                                    "; its record was written to {path}: continue with \
+                                     `certcentral order --resume {path} --wait` (the \
+                                     certificate is written only if it carries this order's key)",
+                                    path = paths.order.display()
+                                )),
+                                Err(e) => message
+                                    .push_str(&format!("; its record could not be written ({e})")),
+                            }
+                        }
+                    }
+                    Ok(found) if !found.is_empty() => {
+                        let ids: Vec<String> = found.iter().map(|o| o.id.to_string()).collect();
+                        message.push_str(&format!(
+                            ". A check found {} matching orders ({}), so it cannot tell which one is \
+                             this one and wrote no record: see `certcentral status ID` for each",
+                            ids.len(),
+                            ids.join(", "),
+                        ));
+                    }
+                    Ok(_) => message.push_str(
+                        ". A check found no matching order yet; look again in a few minutes",
+                    ),
+                    Err(e) => message.push_str(&format!(". The check failed too: {e}")),
+                }
+            }
+            return Err(err);
+        }
+        Err(err) => return Err(client_error(err)),
+    };
+    tracing::info!(order_id = order.id(), "order placed");
+
+    let mut record = new_record(order.id());
     update_record(&mut record, &order);
     files::create_new(&paths.order, &record.to_bytes()).map_err(|e| {
         CliError::failed(format!(
@@ -325,18 +373,8 @@ async fn place(
     written.order = Some(paths.order.clone());
     out.progress(&format!("ordered: order {} ({})", order.id(), args.product));
 
-    let key_der = key.map(|k| k.private_key_der.to_vec());
     follow(
-        args,
-        conn,
-        order,
-        record,
-        paths,
-        key_der,
-        p12_password,
-        written,
-        out,
-        interrupt,
+        args, conn, order, record, paths, local, written, out, interrupt,
     )
     .await
 }
@@ -385,6 +423,20 @@ impl Written {
     }
 }
 
+/// Fills a record from an order found by a listing (after an unknown outcome).
+fn record_from_info(record: &mut OrderRecord, info: &certcentral_types::OrderInfo) {
+    record.requests = info
+        .requests
+        .iter()
+        .map(|r| RequestRecord {
+            id: r.id,
+            status: r.status.as_ref().map(|s| s.as_str().to_string()),
+        })
+        .collect();
+    record.status = info.status.as_ref().map(|s| s.as_str().to_string());
+    record.certificate_id = info.certificate.as_ref().and_then(|c| c.id);
+}
+
 fn update_record(record: &mut OrderRecord, order: &Order) {
     if !order.requests().is_empty() {
         record.requests = order
@@ -430,18 +482,25 @@ async fn follow(
     mut order: Order,
     mut record: OrderRecord,
     paths: &OrderFiles,
-    key_der: Option<Vec<u8>>,
-    p12_password: Option<SecretString>,
+    local: Local,
     mut written: Written,
     out: &Output,
     interrupt: &mut Interrupt,
 ) -> Result<Report, CliError> {
     let order_id = order.id();
+    let sandbox = conn.is_sandbox();
     let resume_hint = |record_path: &Path| {
-        format!(
-            "check it with `certcentral status {order_id}`, or continue with `certcentral order --resume {} --wait`",
-            record_path.display(),
-        )
+        if sandbox {
+            "the embedded sandbox forgets it when this command ends, so it cannot be checked or \
+             resumed later: order again with --wait (or run `certcentral sandbox` and use its \
+             --base-url to keep orders between commands)"
+                .to_string()
+        } else {
+            format!(
+                "check it with `certcentral status {order_id}`, or continue with `certcentral order --resume {} --wait`",
+                record_path.display(),
+            )
+        }
     };
     let undecided = order.requests().iter().any(|r| {
         !matches!(
@@ -551,42 +610,55 @@ async fn follow(
         }
     }
 
+    // The record is updated only once the certificate proved to be this order's (below),
+    // or when it cannot be downloaded: a mismatch leaves every file as it was.
     record.status = Some("issued".into());
-    files::replace(&paths.order, &record.to_bytes())?;
     let download_hint = format!(
         "order {} is issued; download it with `certcentral download {} --out {}`",
         order.id(),
         order.id(),
         paths.crt.display()
     );
-    let pem = order
-        .download(DownloadFormat::PemAll)
-        .await
-        .map_err(|e| match client_error(e) {
-            CliError::Failed(mut f) => {
-                f.message = format!("{}; {download_hint}", f.message);
-                CliError::Failed(f)
-            }
-            other => other,
-        })?;
+    let pem = match order.download(DownloadFormat::PemAll).await {
+        Ok(pem) => pem,
+        Err(e) => {
+            files::replace(&paths.order, &record.to_bytes())?;
+            return Err(match client_error(e) {
+                CliError::Failed(mut f) => {
+                    f.message = format!("{}; {download_hint}", f.message);
+                    CliError::Failed(f)
+                }
+                other => other,
+            });
+        }
+    };
     let chain = String::from_utf8(pem).map_err(|_| {
         CliError::failed(format!(
             "the downloaded certificate is not PEM text; {download_hint}"
         ))
     })?;
+    keys::check_certificate_key(&chain, &local.expected).map_err(|e| {
+        CliError::failed(format!(
+            "order {}: {e}. Check that this order is yours (`certcentral status {}`) and that \
+             the command uses the endpoint the order was placed with",
+            order.id(),
+            order.id()
+        ))
+    })?;
+    files::replace(&paths.order, &record.to_bytes())?;
     files::create_new(&paths.crt, chain.as_bytes())?;
     written.crt = Some(paths.crt.clone());
     record.certificate_file = Some(paths.crt.clone());
 
     if args.p12 {
-        let key_der = key_der.ok_or_else(|| {
+        let key_der = local.key_der.as_ref().ok_or_else(|| {
             CliError::usage("--p12 needs the private key generated by certcentral")
         })?;
-        let (password, generated) = match p12_password {
+        let (password, generated) = match local.p12_password {
             Some(p) => (p, false),
             None => (crate::p12::generate_password(), true),
         };
-        let p12 = crate::p12::build(&key_der, &chain, &record.name, &password)
+        let p12 = crate::p12::build(key_der, &chain, &record.name, &password)
             .map_err(|e| CliError::failed(e.to_string()))?;
         if generated {
             let mut text = password.expose_secret().to_string();
@@ -692,16 +764,35 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
     } else {
         None
     };
+    let expected = resume_expected_key(&record, key_der.is_some())?;
     let conn = args.api.connect().await?;
-    let mut interrupt = Interrupt::catch(args.wait);
-    if conn.client.base_url().trim_end_matches('/') != record.endpoint.trim_end_matches('/') {
-        out.progress(&format!(
-            "warning: order {} was placed with {}, and this command uses {}; pass the same --region or --base-url",
-            record.order_id,
-            record.endpoint,
-            conn.client.base_url()
-        ));
+    let here = if conn.is_sandbox() {
+        "sandbox"
+    } else {
+        conn.client.base_url()
+    };
+    if here.trim_end_matches('/') != record.endpoint.trim_end_matches('/') {
+        let text = format!(
+            "order {} was placed with {}, and this command uses {here}; an order of the same id \
+             there is a different order",
+            record.order_id, record.endpoint,
+        );
+        if !args.allow_other_endpoint {
+            conn.close().await;
+            return Err(CliError::usage(format!(
+                "{text}: pass the same --region or --base-url (or --allow-other-endpoint if the \
+                 API really moved; the certificate is still written only if it carries this \
+                 order's key)"
+            )));
+        }
+        tracing::warn!("{text}; following it anyway (--allow-other-endpoint)");
     }
+    let mut interrupt = Interrupt::catch(args.wait);
+    let local = Local {
+        key_der: key_der.map(Zeroizing::new),
+        p12_password,
+        expected,
+    };
     let result = async {
         let order = conn
             .client
@@ -720,8 +811,7 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
             order,
             record,
             &paths,
-            key_der,
-            p12_password,
+            local,
             written,
             out,
             &mut interrupt,
@@ -731,6 +821,33 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
     .await;
     conn.close().await;
     result
+}
+
+/// The public key a resumed order's certificate must carry: the private key's when the key
+/// file is readable (always when `--p12` pairs it), else the record's public key, else the
+/// CSR file's. A record with none of them cannot be checked, so it is not followed.
+fn resume_expected_key(record: &OrderRecord, need_key: bool) -> Result<ExpectedKey, CliError> {
+    if let Some(key_file) = &record.key_file {
+        match ExpectedKey::from_file(key_file) {
+            Ok(expected) => return Ok(expected),
+            Err(e) if need_key => return Err(e.into()),
+            Err(e) => tracing::debug!("{e}; using the record's public key"),
+        }
+    }
+    if let Some(public_key) = &record.public_key {
+        return Ok(ExpectedKey::from_pem(
+            public_key,
+            format!("the public key of order {}'s record", record.order_id),
+        )?);
+    }
+    if let Some(csr_file) = &record.csr_file {
+        return Ok(ExpectedKey::from_file(csr_file)?);
+    }
+    Err(CliError::usage(format!(
+        "the record of order {} names no key, CSR or public key, so the certificate cannot be \
+         checked against your key; use `certcentral download {} --key YOUR_KEY_OR_CSR --out FILE`",
+        record.order_id, record.order_id
+    )))
 }
 
 fn read_key_der(path: &Path) -> Result<Vec<u8>, CliError> {

@@ -11,6 +11,16 @@ use certcentral_sandbox::{RunningSandbox, SandboxBuilder};
 /// The API key the test sandboxes accept.
 pub const KEY: &str = "cli-test-key-7f3a9c2e51d84b6f";
 
+/// The order flags of the README's example person.
+pub const LOCKE: [&str; 6] = [
+    "--common-name",
+    "Locke Cole",
+    "--email",
+    "locke.cole@example.com",
+    "--org-id",
+    "112233",
+];
+
 pub struct Env {
     pub sandbox: RunningSandbox,
     pub dir: tempfile::TempDir,
