@@ -17,7 +17,7 @@ use super::BulkError;
 use super::api::{ApiFailure, BulkApi};
 use super::journal::{Class, Entry, Journal, RowState, Update};
 use super::progress::Progress;
-use super::spec::{OrderDefaults, row_key};
+use super::spec::{OrderDefaults, normalize_common_name, normalize_emails};
 use crate::files;
 use crate::keys::{self, KeyType};
 
@@ -323,18 +323,12 @@ fn matches(entry: &Entry, info: &OrderInfo, since: DateTime<Utc>) -> bool {
     }
     if let Some(cert) = &info.certificate {
         if let Some(cn) = &cert.common_name {
-            let theirs = row_key(None, entry.spec.product, cn, &cert.emails);
-            let ours = row_key(
-                None,
-                entry.spec.product,
-                &entry.spec.common_name,
-                &entry.spec.emails,
-            );
-            let same_cn = theirs.split('|').nth(1) == ours.split('|').nth(1);
-            if !same_cn {
+            if normalize_common_name(cn) != normalize_common_name(&entry.spec.common_name) {
                 return false;
             }
-            if !cert.emails.is_empty() && theirs != ours {
+            if !cert.emails.is_empty()
+                && normalize_emails(&cert.emails) != normalize_emails(&entry.spec.emails)
+            {
                 return false;
             }
         }
@@ -421,12 +415,7 @@ async fn reconcile<A: BulkApi>(
                             Update::Ordered {
                                 key: entry.spec.key.clone(),
                                 order_id: info.id,
-                                request_ids: info
-                                    .requests
-                                    .iter()
-                                    .map(|r| r.id.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(";"),
+                                request_ids: info.requests.iter().map(|r| r.id).collect(),
                                 request_status: info
                                     .requests
                                     .first()
@@ -678,12 +667,7 @@ async fn post_one<A: BulkApi>(
                 lock(&shared.journal).commit([Update::Ordered {
                     key: key.clone(),
                     order_id: placed.order_id,
-                    request_ids: placed
-                        .request_ids
-                        .iter()
-                        .map(|id| id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(";"),
+                    request_ids: placed.request_ids.clone(),
                     request_status: placed.request_status.clone(),
                     order_status: None,
                     certificate_id: placed.certificate_id,
