@@ -17,7 +17,7 @@ use super::BulkError;
 use super::api::{ApiFailure, BulkApi};
 use super::journal::{Class, Entry, Journal, RowState, Update};
 use super::progress::Progress;
-use super::spec::{OrderDefaults, normalize_common_name, normalize_emails};
+use super::spec::OrderDefaults;
 use crate::files;
 use crate::keys::{self, KeyType};
 
@@ -298,52 +298,30 @@ fn count<A>(shared: &Shared<A>, states: &[RowState]) -> Result<u64, BulkError> {
 // ---------------------------------------------------------------------------------------
 // Reconciliation
 
+/// A time the journal recorded (RFC 3339, written by [`Journal`]); server times are parsed
+/// by the client only.
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.with_timezone(&Utc))
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|n| n.and_utc())
-        })
 }
 
 fn normalize_pem(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// Whether `info` can be the order placed for `entry` (same person, same product, placed
-/// after the intent, same CSR when the server shows it).
-fn matches(entry: &Entry, info: &OrderInfo, since: DateTime<Utc>) -> bool {
-    if let Some(product) = info.product.as_ref().and_then(|p| p.name_id.as_deref())
-        && product != entry.spec.product.to_string()
-    {
-        return false;
+/// Whether `info`, a candidate the client's [`certcentral_client::Client::find_recent_orders`]
+/// matched (product, common name, emails, creation time: the client's one rule), can be the
+/// order placed for `entry`: it also carries the CSR recorded with the intent, when the
+/// server shows one (the client does not know the CSR).
+fn same_csr(entry: &Entry, info: &OrderInfo) -> bool {
+    match (
+        info.certificate.as_ref().and_then(|c| c.csr.as_ref()),
+        &entry.csr,
+    ) {
+        (Some(theirs), Some(ours)) => normalize_pem(theirs) == normalize_pem(ours),
+        _ => true,
     }
-    if let Some(cert) = &info.certificate {
-        if let Some(cn) = &cert.common_name {
-            if normalize_common_name(cn) != normalize_common_name(&entry.spec.common_name) {
-                return false;
-            }
-            if !cert.emails.is_empty()
-                && normalize_emails(&cert.emails) != normalize_emails(&entry.spec.emails)
-            {
-                return false;
-            }
-        }
-        if let (Some(theirs), Some(ours)) = (&cert.csr, &entry.csr)
-            && normalize_pem(theirs) != normalize_pem(ours)
-        {
-            return false;
-        }
-    }
-    if let Some(created) = info.date_created.as_deref().and_then(parse_time)
-        && created < since
-    {
-        return false;
-    }
-    true
 }
 
 async fn reconcile<A: BulkApi>(
@@ -364,17 +342,22 @@ async fn reconcile<A: BulkApi>(
             if ambiguous.contains(&entry.spec.key) {
                 continue;
             }
-            let intent = entry.intent_at.as_deref().and_then(parse_time);
-            // Created no earlier than a little before the intent (clock skew allowance).
-            let since = intent.unwrap_or_else(Utc::now) - chrono::Duration::minutes(5);
+            // Created no earlier than the intent: the client allows for clock skew
+            // (`CLOCK_SKEW_ALLOWANCE`), once.
+            let since = entry
+                .intent_at
+                .as_deref()
+                .and_then(parse_time)
+                .unwrap_or_else(Utc::now);
+            // Look for exactly what the order POST carried (the roster's spelling may have
+            // changed since; the identity ignores case and spacing, the server does not).
+            let (common_name, emails) = entry
+                .sent
+                .clone()
+                .unwrap_or_else(|| (entry.spec.common_name.clone(), entry.spec.emails.clone()));
             let found = shared
                 .api
-                .find_recent_orders(
-                    entry.spec.product,
-                    &entry.spec.common_name,
-                    &entry.spec.emails,
-                    since,
-                )
+                .find_recent_orders(entry.spec.product, &common_name, &emails, since)
                 .await;
             shared.observe(&found);
             if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {
@@ -397,7 +380,7 @@ async fn reconcile<A: BulkApi>(
                     {
                         let j = lock(&shared.journal);
                         for info in orders {
-                            if matches(&entry, &info, since) && !j.order_known(info.id)? {
+                            if same_csr(&entry, &info) && !j.order_known(info.id)? {
                                 candidates.push(info);
                             }
                         }

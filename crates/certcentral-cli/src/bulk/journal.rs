@@ -17,8 +17,9 @@
 //! - `state`: a stored [`RowState`], exactly its text ([`RowState::as_str`]), enforced by a
 //!   `CHECK` constraint: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`
 //!   (`possible_duplicate` is never stored: it is decided afresh on every run);
-//! - `product`, `common_name`, `name`: as written at the first intent; `emails` and
-//!   `request_ids`: JSON arrays (of strings, of integers);
+//! - `product`, `common_name`, `emails` (a JSON array of strings): as the last intent's order
+//!   POST carried them (reconciliation looks for exactly these); `name`: the output name of
+//!   the first intent (files exist under it); `request_ids`: a JSON array of integers;
 //! - `intent_at`, `attempts`, `order_id`, `request_status`, `order_status`, `certificate_id`,
 //!   `key_file`, `csr_file`, `csr`, `certificate_file`, `error`, `updated_at`.
 //!
@@ -331,6 +332,9 @@ pub struct Entry {
     pub key_file: Option<String>,
     /// The CSR recorded with the last intent.
     pub csr: Option<String>,
+    /// The common name and emails the last intent's order POST carried (`None` before the
+    /// first intent): what reconciliation looks for.
+    pub sent: Option<(String, Vec<String>)>,
     /// Certificate file.
     pub certificate_file: Option<String>,
     /// Last error.
@@ -678,7 +682,7 @@ impl Journal {
         let sql = format!(
             "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
                     j.order_status, j.certificate_id, j.key_file, j.certificate_file,
-                    coalesce(r.held, j.error), j.csr
+                    coalesce(r.held, j.error), j.csr, j.common_name, j.emails
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
@@ -699,6 +703,8 @@ impl Journal {
                     r.get::<_, Option<String>>(10)?,
                     r.get::<_, Option<String>>(11)?,
                     r.get::<_, Option<String>>(12)?,
+                    r.get::<_, Option<String>>(13)?,
+                    r.get::<_, Option<String>>(14)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
@@ -718,12 +724,21 @@ impl Journal {
                 certificate_file,
                 error,
                 csr,
+                sent_common_name,
+                sent_emails,
             ) = row.map_err(|e| self.err(e))?;
             let spec: RowSpec = serde_json::from_str(&spec)
                 .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
             let state = parse_state(state.as_deref(), &spec.key).map_err(|e| self.err(e))?;
             let request_ids =
                 parse_ids(request_ids.as_deref(), &spec.key).map_err(|e| self.err(e))?;
+            let sent = match (sent_common_name, sent_emails) {
+                (Some(cn), Some(emails)) => Some((
+                    cn,
+                    parse_emails(&emails, &spec.key).map_err(|e| self.err(e))?,
+                )),
+                _ => None,
+            };
             out.push(Entry {
                 name: name.unwrap_or_else(|| spec.name.clone()),
                 spec,
@@ -736,6 +751,7 @@ impl Journal {
                 certificate_id,
                 key_file,
                 csr,
+                sent,
                 certificate_file,
                 error,
             });
@@ -979,13 +995,8 @@ impl Journal {
 }
 
 fn lowercase_emails(emails: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = emails
-        .iter()
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty())
-        .collect();
-    out.sort();
-    out.dedup();
+    let mut out = normalize_emails(emails);
+    out.retain(|e| !e.is_empty());
     out
 }
 
@@ -1165,6 +1176,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                                    intent_at, attempts, key_file, csr_file, csr, updated_at)
                  VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
                  ON CONFLICT(row_key) DO UPDATE SET state = ?11, intent_at = ?7,
+                     product = ?3, common_name = ?4, emails = ?5,
                      attempts = attempts + 1, error = NULL, row_number = ?2,
                      key_file = ?8, csr_file = ?9, csr = ?10, updated_at = ?7",
             )?

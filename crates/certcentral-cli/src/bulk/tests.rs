@@ -178,7 +178,12 @@ impl BulkApi for Fake {
             .lock()
             .unwrap()
             .iter()
-            .filter(|o| o.product == product && o.common_name == common_name && o.created >= since)
+            // Like the client: created no earlier than `since` less its clock-skew allowance.
+            .filter(|o| {
+                o.product == product
+                    && o.common_name == common_name
+                    && o.created >= since - certcentral_client::CLOCK_SKEW_ALLOWANCE
+            })
             .map(Fake::info)
             .collect())
     }
@@ -559,4 +564,35 @@ async fn rows_sharing_an_email_are_held_back_unless_allowed() {
     let again = run(Some(fake.clone()), &cfg).await.unwrap();
     assert_eq!(fake.count(), 3);
     assert_eq!(again.exit_code, exit::OK);
+}
+
+#[tokio::test]
+async fn reconciliation_looks_for_what_was_sent_not_the_rosters_new_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 1));
+    let fake = Arc::new(Fake {
+        fail_lookups: true,
+        ..Fake::default()
+    });
+    fake.script
+        .lock()
+        .unwrap()
+        .push_back(Some(Script::DropAfterCommit));
+    let first = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(state(&first, RowState::Unknown), 1, "{first:?}");
+    // The same person (same identity), spelled otherwise: the order was placed as
+    // "Person 0", and the lookup (exact common name, like the server's) must find it.
+    std::fs::write(
+        &cfg.roster,
+        "common_name,emails,organization_units\nPERSON  0,Person0@example.com,Staff\n",
+    )
+    .unwrap();
+    let fake2 = Arc::new(Fake {
+        orders: Mutex::new(fake.orders.lock().unwrap().clone()),
+        ..Fake::default()
+    });
+    let again = run(Some(fake2.clone()), &cfg).await.unwrap();
+    assert_eq!(again.stats.reconciled_found, 1, "{again:?}");
+    assert_eq!(again.stats.new_orders, 0);
+    assert_eq!(fake2.count(), 1);
 }
