@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use certcentral_types::OrderInfo;
+use certcentral_client::WaitOutcome;
+use certcentral_types::{OrderInfo, OrderStatus, RequestStatus};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -800,7 +801,23 @@ impl Downloads {
     }
 }
 
-const FINAL_WITHOUT_CERT: [&str; 4] = ["rejected", "canceled", "revoked", "expired"];
+/// What an order's state means for its row, by the client's rule
+/// ([`WaitOutcome::from_status`]): why it ended without a certificate, and whether it is
+/// issued. Not settled (or an outcome this version does not know): still followed.
+fn settled<'a>(
+    order_id: i64,
+    status: Option<&OrderStatus>,
+    certificate_id: Option<i64>,
+    requests: impl IntoIterator<Item = Option<&'a RequestStatus>>,
+) -> (Option<String>, bool) {
+    match WaitOutcome::from_status(order_id, status, certificate_id, requests) {
+        Some(WaitOutcome::Issued { .. }) => (None, true),
+        Some(WaitOutcome::Rejected { .. }) => (Some("order rejected".to_owned()), false),
+        Some(WaitOutcome::Canceled { .. }) => (Some("order canceled".to_owned()), false),
+        Some(WaitOutcome::Ended { status, .. }) => (Some(format!("order {status}")), false),
+        _ => (None, false),
+    }
+}
 
 /// One `status-changes` poll covering every order still waiting; starts downloads for
 /// issued ones. Returns how many waiting orders changed.
@@ -835,24 +852,24 @@ async fn poll<A: BulkApi>(
             if state != RowState::Ordered {
                 continue;
             }
-            let status = c
-                .status
-                .as_ref()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default();
-            let failed = FINAL_WITHOUT_CERT
-                .contains(&status.as_str())
-                .then(|| format!("order {status}"));
+            let (failed, issued) = settled(
+                c.order_id,
+                c.status.as_ref(),
+                c.certificate_id,
+                std::iter::empty(),
+            );
             changed += 1;
             j.defer(Update::Status {
                 order_id: c.order_id,
-                order_status: status.clone(),
+                order_status: c
+                    .status
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 certificate_id: c.certificate_id,
                 failed,
             });
-            if status == "issued"
-                && let Some(cert) = c.certificate_id
-            {
+            if issued && let Some(cert) = c.certificate_id {
                 to_download.push((key, name, cert));
             }
         }
@@ -878,24 +895,24 @@ async fn poll<A: BulkApi>(
                 let answer = shared.api.order_info(order_id).await;
                 shared.observe(&answer);
                 if let Ok(info) = answer {
-                    let status = info
-                        .status
-                        .as_ref()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default();
                     let cert = info.certificate.as_ref().and_then(|c| c.id);
-                    let failed = FINAL_WITHOUT_CERT
-                        .contains(&status.as_str())
-                        .then(|| format!("order {status}"));
+                    let (failed, issued) = settled(
+                        order_id,
+                        info.status.as_ref(),
+                        cert,
+                        info.requests.iter().map(|r| r.status.as_ref()),
+                    );
                     lock(&shared.journal).defer(Update::Status {
                         order_id,
-                        order_status: status.clone(),
+                        order_status: info
+                            .status
+                            .as_ref()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
                         certificate_id: cert,
                         failed,
                     });
-                    if status == "issued"
-                        && let Some(cert) = cert
-                    {
+                    if issued && let Some(cert) = cert {
                         to_download.push((entry.spec.key.clone(), entry.name.clone(), cert));
                     }
                     changed += 1;
@@ -922,7 +939,10 @@ async fn download_known<A: BulkApi>(
         let Some(last) = page.last() else { break };
         after = last.spec.row;
         for entry in page {
-            let status_ok = matches!(entry.order_status.as_deref(), None | Some("issued"));
+            let status_ok = entry
+                .order_status
+                .as_deref()
+                .is_none_or(|s| OrderStatus::from(s) == OrderStatus::Issued);
             if let (Some(cert), true) = (entry.certificate_id, status_ok) {
                 downloads
                     .start(shared, entry.spec.key.clone(), entry.name.clone(), cert)
@@ -975,5 +995,46 @@ async fn follow<A: BulkApi>(
         poll(shared, downloads).await?;
         *last_poll = Instant::now();
         rounds += 1;
+    }
+}
+
+#[cfg(test)]
+mod settled_tests {
+    use super::*;
+
+    #[test]
+    fn final_statuses_follow_the_clients_rule() {
+        let none = || std::iter::empty::<Option<&RequestStatus>>();
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Issued), Some(9), none()),
+            (None, true)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Rejected), None, none()),
+            (Some("order rejected".to_owned()), false)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Expired), None, none()),
+            (Some("order expired".to_owned()), false)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Pending), None, none()),
+            (None, false)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::from("on_hold")), None, none()),
+            (None, false)
+        );
+        // Every request rejected: the order is over, whatever its own status says.
+        let rejected = RequestStatus::Rejected;
+        assert_eq!(
+            settled(
+                1,
+                Some(&OrderStatus::Pending),
+                None,
+                [Some(&rejected), Some(&rejected)]
+            ),
+            (Some("order rejected".to_owned()), false)
+        );
     }
 }
