@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use certcentral_client::WaitOutcome;
+use certcentral_client::{RetryPolicy, WaitOutcome};
 use certcentral_types::{OrderInfo, OrderStatus, RequestStatus};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -97,7 +97,9 @@ pub struct ExecOptions {
     pub poll_interval: Duration,
     /// Downloads in flight at once.
     pub download_concurrency: usize,
-    /// How long to keep retrying an order POST that was provably not processed (429s).
+    /// How long to keep retrying an order POST that was provably not processed (429s, no
+    /// connection): a wall-clock bound on the waits between attempts; no attempt starts
+    /// after it (an attempt in flight is answered, with the client's own retries).
     pub not_processed_patience: Duration,
     /// Stops the run early (Ctrl-C).
     pub stop: StopHandle,
@@ -680,21 +682,28 @@ async fn post_one<A: BulkApi>(
                     lock(&shared.journal).commit([Update::Retry { key }])?;
                     return Ok(());
                 }
-                if started.elapsed() >= shared.opts.not_processed_patience {
+                // The server's Retry-After, or the client's backoff: one retry policy.
+                let wait = retry_after
+                    .unwrap_or_else(|| RetryPolicy::default().backoff(attempt))
+                    .min(Duration::from_secs(30));
+                let left = shared
+                    .opts
+                    .not_processed_patience
+                    .saturating_sub(started.elapsed());
+                if wait >= left {
                     // Nothing was ordered: back to "to be ordered" for the next run.
                     shared.refuse([Update::Refused {
                         key,
-                        error: format!("not sent after {attempt} attempts: {message}"),
+                        error: format!(
+                            "not sent after {attempt} attempt(s) in {}s (the next would start after the {}s patience): {message}",
+                            started.elapsed().as_secs(),
+                            shared.opts.not_processed_patience.as_secs()
+                        ),
                     }])?;
                     return Ok(());
                 }
                 shared.stat(|s| s.not_processed_retries += 1);
-                let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(8)));
-                shared
-                    .opts
-                    .stop
-                    .sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
-                    .await;
+                shared.opts.stop.sleep(wait).await;
             }
             Err(ApiFailure::Refused { message }) => {
                 shared.refuse([Update::Refused {

@@ -23,6 +23,8 @@ enum Script {
     FailUnknown,
     /// 429.
     RateLimited,
+    /// 429 with a Retry-After of an hour (the client's retries exhausted).
+    SlowDown,
     /// 400.
     Refuse,
 }
@@ -116,6 +118,10 @@ impl BulkApi for Fake {
             }),
             Some(Script::RateLimited) => Err(ApiFailure::NotProcessed {
                 retry_after: Some(Duration::from_millis(1)),
+                message: "429".into(),
+            }),
+            Some(Script::SlowDown) => Err(ApiFailure::NotProcessed {
+                retry_after: Some(Duration::from_secs(3600)),
                 message: "429".into(),
             }),
             Some(Script::Refuse) => Err(ApiFailure::Refused {
@@ -595,4 +601,35 @@ async fn reconciliation_looks_for_what_was_sent_not_the_rosters_new_spelling() {
     assert_eq!(again.stats.reconciled_found, 1, "{again:?}");
     assert_eq!(again.stats.new_orders, 0);
     assert_eq!(fake2.count(), 1);
+}
+
+#[tokio::test]
+async fn patience_bounds_the_wait_for_a_post_not_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 1));
+    cfg.exec.not_processed_patience = Duration::from_secs(5);
+    let fake = Arc::new(Fake::default());
+    fake.script
+        .lock()
+        .unwrap()
+        .extend([Some(Script::SlowDown), Some(Script::SlowDown)]);
+    // A hang guard, not a timing check: waiting out the Retry-After (capped at 30 s) past
+    // the 5 s patience would trip it.
+    let outcome = tokio::time::timeout(Duration::from_secs(20), run(Some(fake.clone()), &cfg))
+        .await
+        .expect("the wait went past the patience")
+        .unwrap();
+    // The next attempt could only start after the patience: none is made, nothing ordered,
+    // and the row is refused (a rerun orders it).
+    assert_eq!(fake.attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(fake.count(), 0);
+    assert_eq!(outcome.stats.not_processed_retries, 0);
+    assert_eq!(state(&outcome, RowState::Refused), 1, "{outcome:?}");
+    assert!(
+        outcome.problems[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("not sent after 1 attempt(s)")),
+        "{outcome:?}"
+    );
 }
