@@ -121,8 +121,8 @@ impl WaitOutcome {
             _ => {}
         }
         let mut requests = request_statuses.into_iter().peekable();
-        let all_rejected = requests.peek().is_some()
-            && requests.all(|r| r == Some(&RequestStatus::Rejected));
+        let all_rejected =
+            requests.peek().is_some() && requests.all(|r| r == Some(&RequestStatus::Rejected));
         all_rejected.then_some(Self::Rejected { order_id })
     }
 
