@@ -93,6 +93,39 @@ pub enum WaitOutcome {
 }
 
 impl WaitOutcome {
+    /// The final outcome of order `order_id` as the server shows it (its status, certificate
+    /// id and its requests' statuses), `None` while it is not final: issued, rejected (the
+    /// order, or every request), canceled, or ended (revoked, expired). The one rule for
+    /// "is this order settled?": [`Order::wait_until_issued`] and bulk ordering use it.
+    pub fn from_status<'a>(
+        order_id: i64,
+        status: Option<&OrderStatus>,
+        certificate_id: Option<i64>,
+        request_statuses: impl IntoIterator<Item = Option<&'a RequestStatus>>,
+    ) -> Option<Self> {
+        match status {
+            Some(OrderStatus::Issued) => {
+                return Some(Self::Issued {
+                    order_id,
+                    certificate_id,
+                });
+            }
+            Some(OrderStatus::Rejected) => return Some(Self::Rejected { order_id }),
+            Some(OrderStatus::Canceled) => return Some(Self::Canceled { order_id }),
+            Some(status @ (OrderStatus::Revoked | OrderStatus::Expired)) => {
+                return Some(Self::Ended {
+                    order_id,
+                    status: status.clone(),
+                });
+            }
+            _ => {}
+        }
+        let mut requests = request_statuses.into_iter().peekable();
+        let all_rejected =
+            requests.peek().is_some() && requests.all(|r| r == Some(&RequestStatus::Rejected));
+        all_rejected.then_some(Self::Rejected { order_id })
+    }
+
     /// The order id.
     pub fn order_id(&self) -> i64 {
         match self {
@@ -252,32 +285,14 @@ impl Order {
         }
     }
 
-    /// The outcome if the last known state is final.
+    /// The outcome if the last known state is final ([`WaitOutcome::from_status`]).
     fn final_outcome(&self) -> Option<WaitOutcome> {
-        let order_id = self.id;
-        match &self.status {
-            Some(OrderStatus::Issued) => {
-                return Some(WaitOutcome::Issued {
-                    order_id,
-                    certificate_id: self.certificate_id,
-                });
-            }
-            Some(OrderStatus::Rejected) => return Some(WaitOutcome::Rejected { order_id }),
-            Some(OrderStatus::Canceled) => return Some(WaitOutcome::Canceled { order_id }),
-            Some(status @ (OrderStatus::Revoked | OrderStatus::Expired)) => {
-                return Some(WaitOutcome::Ended {
-                    order_id,
-                    status: status.clone(),
-                });
-            }
-            _ => {}
-        }
-        let all_rejected = !self.requests.is_empty()
-            && self
-                .requests
-                .iter()
-                .all(|r| r.status == Some(RequestStatus::Rejected));
-        all_rejected.then_some(WaitOutcome::Rejected { order_id })
+        WaitOutcome::from_status(
+            self.id,
+            self.status.as_ref(),
+            self.certificate_id,
+            self.requests.iter().map(|r| r.status.as_ref()),
+        )
     }
 
     /// Requests a decision applies to: the pending ones (or those of unknown status); when

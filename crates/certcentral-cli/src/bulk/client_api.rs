@@ -1,7 +1,7 @@
 //! [`BulkApi`] for the real client: every call goes through its shared rate limiter, and its
 //! errors are classified by whether an order POST may be sent again.
 
-use certcentral_client::{Client, Error, TransportKind};
+use certcentral_client::{Client, Error};
 use certcentral_types::{DownloadFormat, OrderInfo, OrderRequest, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
@@ -21,28 +21,30 @@ fn describe(err: &Error) -> String {
     }
 }
 
-/// Classifies a client error for an order POST.
+/// Classifies a client error for an order POST by the client's own verdict, never by
+/// status codes: the client returns [`Error::OutcomeUnknown`] whenever the order may exist
+/// (sent without a usable answer: timeout, reset, 5xx, unreadable success), so every other
+/// answer from the server is a definite refusal.
 pub fn classify_order_error(err: Error) -> ApiFailure {
     let message = describe(&err);
     match err {
+        Error::OutcomeUnknown(_) => ApiFailure::Unknown { message },
         Error::RateLimited { retry_after } => ApiFailure::NotProcessed {
             retry_after,
             message,
         },
-        Error::Transport(t) if t.kind() == TransportKind::Connect => {
-            ApiFailure::Unreachable { message }
-        }
-        Error::Invalid(_) | Error::InvalidArgument(_) => ApiFailure::Refused { message },
-        Error::Api { status, .. } | Error::Decode { status, .. }
-            if (400..500).contains(&status) =>
-        {
-            ApiFailure::Refused { message }
-        }
+        Error::Transport(t) if !t.maybe_reached_server() => ApiFailure::Unreachable { message },
+        Error::Invalid(_)
+        | Error::InvalidArgument(_)
+        | Error::Api { .. }
+        | Error::Decode { .. } => ApiFailure::Refused { message },
+        // Anything else may have reached the server: the order may exist.
         _ => ApiFailure::Unknown { message },
     }
 }
 
-/// Classifies a client error for a read (retrying a read is always safe).
+/// Classifies a client error for a read (retrying a read is always safe): what the client
+/// calls retryable is worth another try later, a definite answer is not.
 fn classify_read_error(err: Error) -> ApiFailure {
     let message = describe(&err);
     match err {
@@ -50,14 +52,8 @@ fn classify_read_error(err: Error) -> ApiFailure {
             retry_after,
             message,
         },
-        Error::Transport(t) if t.kind() == TransportKind::Connect => {
-            ApiFailure::Unreachable { message }
-        }
-        Error::Api { status, .. } | Error::Decode { status, .. }
-            if (400..500).contains(&status) =>
-        {
-            ApiFailure::Refused { message }
-        }
+        Error::Transport(t) if !t.maybe_reached_server() => ApiFailure::Unreachable { message },
+        e if !e.is_retryable() => ApiFailure::Refused { message },
         _ => ApiFailure::Unknown { message },
     }
 }
@@ -113,5 +109,69 @@ impl BulkApi for Client {
         self.download_by_certificate(certificate_id, DownloadFormat::PemAll)
             .await
             .map_err(classify_read_error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use certcentral_client::{ApiError, UnknownOutcome};
+
+    fn unknown(status: Option<u16>) -> Error {
+        Error::OutcomeUnknown(Box::new(UnknownOutcome {
+            product: ProductId::ClientPremiumSha2,
+            common_name: "A".into(),
+            emails: vec![],
+            sent_at: Utc::now(),
+            status,
+            cause: "reset".into(),
+        }))
+    }
+
+    #[test]
+    fn order_errors_follow_the_clients_verdict() {
+        assert!(matches!(
+            classify_order_error(unknown(Some(503))),
+            ApiFailure::Unknown { .. }
+        ));
+        assert!(matches!(
+            classify_order_error(unknown(None)),
+            ApiFailure::Unknown { .. }
+        ));
+        let refused = Error::Api {
+            status: 400,
+            errors: vec![ApiError {
+                code: "invalid_email".into(),
+                message: "bad".into(),
+            }],
+        };
+        assert!(matches!(
+            classify_order_error(refused),
+            ApiFailure::Refused { message } if message.contains("invalid_email")
+        ));
+        assert!(matches!(
+            classify_order_error(Error::RateLimited { retry_after: None }),
+            ApiFailure::NotProcessed { .. }
+        ));
+    }
+
+    #[test]
+    fn read_errors_follow_the_clients_retry_rule() {
+        let server = Error::Decode {
+            status: 502,
+            snippet: "<html>".into(),
+        };
+        assert!(matches!(
+            classify_read_error(server),
+            ApiFailure::Unknown { .. }
+        ));
+        let missing = Error::Api {
+            status: 404,
+            errors: vec![],
+        };
+        assert!(matches!(
+            classify_read_error(missing),
+            ApiFailure::Refused { .. }
+        ));
     }
 }

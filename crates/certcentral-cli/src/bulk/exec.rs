@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use certcentral_types::OrderInfo;
+use certcentral_client::{RetryPolicy, WaitOutcome};
+use certcentral_types::{OrderInfo, OrderStatus, RequestStatus};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, mpsc};
 use tokio::task::JoinSet;
@@ -17,7 +18,7 @@ use super::BulkError;
 use super::api::{ApiFailure, BulkApi};
 use super::journal::{Class, Entry, Journal, RowState, Update};
 use super::progress::Progress;
-use super::spec::{OrderDefaults, row_key};
+use super::spec::OrderDefaults;
 use crate::files;
 use crate::keys::{self, KeyType};
 
@@ -96,7 +97,9 @@ pub struct ExecOptions {
     pub poll_interval: Duration,
     /// Downloads in flight at once.
     pub download_concurrency: usize,
-    /// How long to keep retrying an order POST that was provably not processed (429s).
+    /// How long to keep retrying an order POST that was provably not processed (429s, no
+    /// connection): a wall-clock bound on the waits between attempts; no attempt starts
+    /// after it (an attempt in flight is answered, with the client's own retries).
     pub not_processed_patience: Duration,
     /// Stops the run early (Ctrl-C).
     pub stop: StopHandle,
@@ -298,58 +301,30 @@ fn count<A>(shared: &Shared<A>, states: &[RowState]) -> Result<u64, BulkError> {
 // ---------------------------------------------------------------------------------------
 // Reconciliation
 
+/// A time the journal recorded (RFC 3339, written by [`Journal`]); server times are parsed
+/// by the client only.
 fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .ok()
         .map(|d| d.with_timezone(&Utc))
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|n| n.and_utc())
-        })
 }
 
 fn normalize_pem(s: &str) -> String {
     s.chars().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// Whether `info` can be the order placed for `entry` (same person, same product, placed
-/// after the intent, same CSR when the server shows it).
-fn matches(entry: &Entry, info: &OrderInfo, since: DateTime<Utc>) -> bool {
-    if let Some(product) = info.product.as_ref().and_then(|p| p.name_id.as_deref())
-        && product != entry.spec.product.to_string()
-    {
-        return false;
+/// Whether `info`, a candidate the client's [`certcentral_client::Client::find_recent_orders`]
+/// matched (product, common name, emails, creation time: the client's one rule), can be the
+/// order placed for `entry`: it also carries the CSR recorded with the intent, when the
+/// server shows one (the client does not know the CSR).
+fn same_csr(entry: &Entry, info: &OrderInfo) -> bool {
+    match (
+        info.certificate.as_ref().and_then(|c| c.csr.as_ref()),
+        &entry.csr,
+    ) {
+        (Some(theirs), Some(ours)) => normalize_pem(theirs) == normalize_pem(ours),
+        _ => true,
     }
-    if let Some(cert) = &info.certificate {
-        if let Some(cn) = &cert.common_name {
-            let theirs = row_key(None, entry.spec.product, cn, &cert.emails);
-            let ours = row_key(
-                None,
-                entry.spec.product,
-                &entry.spec.common_name,
-                &entry.spec.emails,
-            );
-            let same_cn = theirs.split('|').nth(1) == ours.split('|').nth(1);
-            if !same_cn {
-                return false;
-            }
-            if !cert.emails.is_empty() && theirs != ours {
-                return false;
-            }
-        }
-        if let (Some(theirs), Some(ours)) = (&cert.csr, &entry.csr)
-            && normalize_pem(theirs) != normalize_pem(ours)
-        {
-            return false;
-        }
-    }
-    if let Some(created) = info.date_created.as_deref().and_then(parse_time)
-        && created < since
-    {
-        return false;
-    }
-    true
 }
 
 async fn reconcile<A: BulkApi>(
@@ -370,17 +345,22 @@ async fn reconcile<A: BulkApi>(
             if ambiguous.contains(&entry.spec.key) {
                 continue;
             }
-            let intent = entry.intent_at.as_deref().and_then(parse_time);
-            // Created no earlier than a little before the intent (clock skew allowance).
-            let since = intent.unwrap_or_else(Utc::now) - chrono::Duration::minutes(5);
+            // Created no earlier than the intent: the client allows for clock skew
+            // (`CLOCK_SKEW_ALLOWANCE`), once.
+            let since = entry
+                .intent_at
+                .as_deref()
+                .and_then(parse_time)
+                .unwrap_or_else(Utc::now);
+            // Look for exactly what the order POST carried (the roster's spelling may have
+            // changed since; the identity ignores case and spacing, the server does not).
+            let (common_name, emails) = entry
+                .sent
+                .clone()
+                .unwrap_or_else(|| (entry.spec.common_name.clone(), entry.spec.emails.clone()));
             let found = shared
                 .api
-                .find_recent_orders(
-                    entry.spec.product,
-                    &entry.spec.common_name,
-                    &entry.spec.emails,
-                    since,
-                )
+                .find_recent_orders(entry.spec.product, &common_name, &emails, since)
                 .await;
             shared.observe(&found);
             if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {
@@ -403,7 +383,7 @@ async fn reconcile<A: BulkApi>(
                     {
                         let j = lock(&shared.journal);
                         for info in orders {
-                            if matches(&entry, &info, since) && !j.order_known(info.id)? {
+                            if same_csr(&entry, &info) && !j.order_known(info.id)? {
                                 candidates.push(info);
                             }
                         }
@@ -421,12 +401,7 @@ async fn reconcile<A: BulkApi>(
                             Update::Ordered {
                                 key: entry.spec.key.clone(),
                                 order_id: info.id,
-                                request_ids: info
-                                    .requests
-                                    .iter()
-                                    .map(|r| r.id.to_string())
-                                    .collect::<Vec<_>>()
-                                    .join(";"),
+                                request_ids: info.requests.iter().map(|r| r.id).collect(),
                                 request_status: info
                                     .requests
                                     .first()
@@ -678,12 +653,7 @@ async fn post_one<A: BulkApi>(
                 lock(&shared.journal).commit([Update::Ordered {
                     key: key.clone(),
                     order_id: placed.order_id,
-                    request_ids: placed
-                        .request_ids
-                        .iter()
-                        .map(|id| id.to_string())
-                        .collect::<Vec<_>>()
-                        .join(";"),
+                    request_ids: placed.request_ids.clone(),
                     request_status: placed.request_status.clone(),
                     order_status: None,
                     certificate_id: placed.certificate_id,
@@ -712,21 +682,28 @@ async fn post_one<A: BulkApi>(
                     lock(&shared.journal).commit([Update::Retry { key }])?;
                     return Ok(());
                 }
-                if started.elapsed() >= shared.opts.not_processed_patience {
+                // The server's Retry-After, or the client's backoff: one retry policy.
+                let wait = retry_after
+                    .unwrap_or_else(|| RetryPolicy::default().backoff(attempt))
+                    .min(Duration::from_secs(30));
+                let left = shared
+                    .opts
+                    .not_processed_patience
+                    .saturating_sub(started.elapsed());
+                if wait >= left {
                     // Nothing was ordered: back to "to be ordered" for the next run.
                     shared.refuse([Update::Refused {
                         key,
-                        error: format!("not sent after {attempt} attempts: {message}"),
+                        error: format!(
+                            "not sent after {attempt} attempt(s) in {}s (the next would start after the {}s patience): {message}",
+                            started.elapsed().as_secs(),
+                            shared.opts.not_processed_patience.as_secs()
+                        ),
                     }])?;
                     return Ok(());
                 }
                 shared.stat(|s| s.not_processed_retries += 1);
-                let backoff = Duration::from_millis(100u64.saturating_mul(1 << attempt.min(8)));
-                shared
-                    .opts
-                    .stop
-                    .sleep(retry_after.unwrap_or(backoff).min(Duration::from_secs(30)))
-                    .await;
+                shared.opts.stop.sleep(wait).await;
             }
             Err(ApiFailure::Refused { message }) => {
                 shared.refuse([Update::Refused {
@@ -844,7 +821,23 @@ impl Downloads {
     }
 }
 
-const FINAL_WITHOUT_CERT: [&str; 4] = ["rejected", "canceled", "revoked", "expired"];
+/// What an order's state means for its row, by the client's rule
+/// ([`WaitOutcome::from_status`]): why it ended without a certificate, and whether it is
+/// issued. Not settled (or an outcome this version does not know): still followed.
+fn settled<'a>(
+    order_id: i64,
+    status: Option<&OrderStatus>,
+    certificate_id: Option<i64>,
+    requests: impl IntoIterator<Item = Option<&'a RequestStatus>>,
+) -> (Option<String>, bool) {
+    match WaitOutcome::from_status(order_id, status, certificate_id, requests) {
+        Some(WaitOutcome::Issued { .. }) => (None, true),
+        Some(WaitOutcome::Rejected { .. }) => (Some("order rejected".to_owned()), false),
+        Some(WaitOutcome::Canceled { .. }) => (Some("order canceled".to_owned()), false),
+        Some(WaitOutcome::Ended { status, .. }) => (Some(format!("order {status}")), false),
+        _ => (None, false),
+    }
+}
 
 /// One `status-changes` poll covering every order still waiting; starts downloads for
 /// issued ones. Returns how many waiting orders changed.
@@ -879,24 +872,24 @@ async fn poll<A: BulkApi>(
             if state != RowState::Ordered {
                 continue;
             }
-            let status = c
-                .status
-                .as_ref()
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default();
-            let failed = FINAL_WITHOUT_CERT
-                .contains(&status.as_str())
-                .then(|| format!("order {status}"));
+            let (failed, issued) = settled(
+                c.order_id,
+                c.status.as_ref(),
+                c.certificate_id,
+                std::iter::empty(),
+            );
             changed += 1;
             j.defer(Update::Status {
                 order_id: c.order_id,
-                order_status: status.clone(),
+                order_status: c
+                    .status
+                    .as_ref()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 certificate_id: c.certificate_id,
                 failed,
             });
-            if status == "issued"
-                && let Some(cert) = c.certificate_id
-            {
+            if issued && let Some(cert) = c.certificate_id {
                 to_download.push((key, name, cert));
             }
         }
@@ -922,24 +915,24 @@ async fn poll<A: BulkApi>(
                 let answer = shared.api.order_info(order_id).await;
                 shared.observe(&answer);
                 if let Ok(info) = answer {
-                    let status = info
-                        .status
-                        .as_ref()
-                        .map(|s| s.as_str().to_owned())
-                        .unwrap_or_default();
                     let cert = info.certificate.as_ref().and_then(|c| c.id);
-                    let failed = FINAL_WITHOUT_CERT
-                        .contains(&status.as_str())
-                        .then(|| format!("order {status}"));
+                    let (failed, issued) = settled(
+                        order_id,
+                        info.status.as_ref(),
+                        cert,
+                        info.requests.iter().map(|r| r.status.as_ref()),
+                    );
                     lock(&shared.journal).defer(Update::Status {
                         order_id,
-                        order_status: status.clone(),
+                        order_status: info
+                            .status
+                            .as_ref()
+                            .map(|s| s.as_str().to_owned())
+                            .unwrap_or_default(),
                         certificate_id: cert,
                         failed,
                     });
-                    if status == "issued"
-                        && let Some(cert) = cert
-                    {
+                    if issued && let Some(cert) = cert {
                         to_download.push((entry.spec.key.clone(), entry.name.clone(), cert));
                     }
                     changed += 1;
@@ -966,7 +959,10 @@ async fn download_known<A: BulkApi>(
         let Some(last) = page.last() else { break };
         after = last.spec.row;
         for entry in page {
-            let status_ok = matches!(entry.order_status.as_deref(), None | Some("issued"));
+            let status_ok = entry
+                .order_status
+                .as_deref()
+                .is_none_or(|s| OrderStatus::from(s) == OrderStatus::Issued);
             if let (Some(cert), true) = (entry.certificate_id, status_ok) {
                 downloads
                     .start(shared, entry.spec.key.clone(), entry.name.clone(), cert)
@@ -1019,5 +1015,46 @@ async fn follow<A: BulkApi>(
         poll(shared, downloads).await?;
         *last_poll = Instant::now();
         rounds += 1;
+    }
+}
+
+#[cfg(test)]
+mod settled_tests {
+    use super::*;
+
+    #[test]
+    fn final_statuses_follow_the_clients_rule() {
+        let none = || std::iter::empty::<Option<&RequestStatus>>();
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Issued), Some(9), none()),
+            (None, true)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Rejected), None, none()),
+            (Some("order rejected".to_owned()), false)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Expired), None, none()),
+            (Some("order expired".to_owned()), false)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::Pending), None, none()),
+            (None, false)
+        );
+        assert_eq!(
+            settled(1, Some(&OrderStatus::from("on_hold")), None, none()),
+            (None, false)
+        );
+        // Every request rejected: the order is over, whatever its own status says.
+        let rejected = RequestStatus::Rejected;
+        assert_eq!(
+            settled(
+                1,
+                Some(&OrderStatus::Pending),
+                None,
+                [Some(&rejected), Some(&rejected)]
+            ),
+            (Some("order rejected".to_owned()), false)
+        );
     }
 }

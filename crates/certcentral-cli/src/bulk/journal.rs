@@ -6,6 +6,51 @@
 //! journal is refused. The roster of the current run is staged in a temporary table (on
 //! disk, not in memory) and every pass over it is a paged query, so memory stays bounded
 //! whatever the roster's size.
+//!
+//! # Format (schema version 2, `PRAGMA user_version`)
+//!
+//! One table, `rows`, one line per roster row ever ordered (or about to be):
+//!
+//! - `row_key`: the row's identity, [`super::spec::row_key`]: `id:<id>`, or `h:` and a
+//!   digest (SHA-256, 128 bits, hex) of the canonical JSON array
+//!   `["<product>","<common name>",["<email>",…]]` (normalized);
+//! - `state`: a stored [`RowState`], exactly its text ([`RowState::as_str`]), enforced by a
+//!   `CHECK` constraint: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`
+//!   (`possible_duplicate` is never stored: it is decided afresh on every run);
+//! - `product`, `common_name`, `emails` (a JSON array of strings): as the last intent's order
+//!   POST carried them (reconciliation looks for exactly these); `name`: the output name of
+//!   the first intent (files exist under it); `request_ids`: a JSON array of integers;
+//! - `intent_at`, `attempts`, `order_id`, `request_status`, `order_status`, `certificate_id`,
+//!   `key_file`, `csr_file`, `csr`, `certificate_file`, `error`, `updated_at`.
+//!
+//! Text that is not a state is an error naming the row, never a guess.
+//!
+//! # State machine
+//!
+//! ```text
+//!  (no line) ─Intent─▶ intent ─Ordered─▶ ordered ─Downloaded─▶ done
+//!      new   ─Intent─▶   │  │               │
+//!  refused   ─Intent─▶   │  │               └─Status (final, no certificate)─▶ failed
+//!                        │  ├─Unknown─▶ unknown ─(reconciled: found, Ordered)─▶ ordered
+//!                        │  └─Refused─▶ refused
+//!  intent, unknown ─Retry (reconciled: no order; or provably not sent)─▶ new
+//! ```
+//!
+//! `new` and `refused` rows (and rows with no line) are ordered again ([`Update::Intent`]);
+//! `intent` and `unknown` rows are reconciled against the server before anything is
+//! ordered; a row to order that shares an email with an ordered row is reported as
+//! `possible_duplicate` and not ordered (unless `--allow-similar`).
+//!
+//! # Migration from version 1
+//!
+//! Version 1 stored `retry` (now `new`) and `post_failed` (now `refused`), `;`-joined emails
+//! and request ids, and row keys `<product>|<common name>|<emails>` (ambiguous when a name
+//! holds `|`). Opening a version-1 journal rewrites it in one transaction: every key is
+//! recomputed from the line's own product, common name and emails, after checking that the
+//! old key is exactly what version 1 derived from them (so each line keeps its identity);
+//! `id:` keys are kept. An unknown state, an unparsable request id or a key that does not
+//! match its columns stops the migration with an error naming the row, and leaves the file
+//! untouched.
 
 use std::path::{Path, PathBuf};
 
@@ -13,15 +58,16 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::BulkError;
 use super::roster::RowError;
-use super::spec::RowSpec;
+use super::spec::{RowSpec, identity_key, normalize_common_name, normalize_emails};
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
+/// The `rows` table of schema version 2 (`{STORED}`: the stored states, quoted).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rows (
     row_key TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ({STORED})),
     row_number INTEGER NOT NULL,
     product TEXT NOT NULL,
     common_name TEXT NOT NULL,
@@ -45,11 +91,37 @@ CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
 CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
 ";
 
+/// The schema with the stored states filled in.
+fn schema() -> String {
+    SCHEMA.replace("{STORED}", &sql_list(&RowState::STORED))
+}
+
+/// SQL: `'a','b'` for `states`.
+fn sql_list(states: &[RowState]) -> String {
+    states
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// SQL: whether journal row `j` is (still) to be ordered.
+fn to_order_sql() -> String {
+    format!(
+        "(j.state IS NULL OR j.state IN ({}))",
+        sql_list(&RowState::TO_ORDER)
+    )
+}
+
 /// SQL: the state of a staged row `r` joined with its journal row `j`: the journal's, or
-/// `possible_duplicate` for a row held back and not ordered.
-const STATE: &str =
-    "CASE WHEN r.held IS NOT NULL AND (j.state IS NULL OR j.state IN ('new','retry','post_failed'))
-     THEN 'possible_duplicate' ELSE j.state END";
+/// `possible_duplicate` for a row held back and not ordered (NULL: no journal line, `new`).
+fn state_sql() -> String {
+    format!(
+        "CASE WHEN r.held IS NOT NULL AND {} THEN '{}' ELSE j.state END",
+        to_order_sql(),
+        RowState::PossibleDuplicate.as_str()
+    )
+}
 
 /// Where a journaled row stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
@@ -90,18 +162,81 @@ impl RowState {
         }
     }
 
-    fn parse(s: Option<&str>) -> Self {
-        match s {
-            None | Some("new") | Some("retry") => Self::New,
-            Some("post_failed") => Self::Refused,
-            Some("intent") => Self::Intent,
-            Some("unknown") => Self::Unknown,
-            Some("ordered") => Self::Ordered,
-            Some("done") => Self::Done,
-            Some("possible_duplicate") => Self::PossibleDuplicate,
-            _ => Self::Failed,
+    /// Every state.
+    pub const ALL: [Self; 8] = [
+        Self::New,
+        Self::Intent,
+        Self::Unknown,
+        Self::Ordered,
+        Self::Done,
+        Self::Failed,
+        Self::Refused,
+        Self::PossibleDuplicate,
+    ];
+
+    /// The states a journal line may hold (all but `possible_duplicate`).
+    pub const STORED: [Self; 7] = [
+        Self::New,
+        Self::Intent,
+        Self::Unknown,
+        Self::Ordered,
+        Self::Done,
+        Self::Failed,
+        Self::Refused,
+    ];
+
+    /// Stored states of rows to be ordered (with rows not in the journal).
+    const TO_ORDER: [Self; 2] = [Self::New, Self::Refused];
+
+    /// The state whose text is `s`.
+    pub fn from_text(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|state| state.as_str() == s)
+    }
+}
+
+/// The state read for row `key`: `None` (no journal line) is `new`; text that is no state
+/// is an error naming the row.
+fn parse_state(text: Option<&str>, key: &str) -> rusqlite::Result<RowState> {
+    match text {
+        None => Ok(RowState::New),
+        Some(t) => {
+            RowState::from_text(t).ok_or_else(|| corrupt(key, &format!("unknown state '{t}'")))
         }
     }
+}
+
+/// Request ids read for row `key` (a JSON array of integers).
+fn parse_ids(text: Option<&str>, key: &str) -> rusqlite::Result<Vec<i64>> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(t) => serde_json::from_str(t).map_err(|e| {
+            corrupt(
+                key,
+                &format!("request_ids '{t}' are not a JSON array of integers: {e}"),
+            )
+        }),
+    }
+}
+
+/// Emails read for row `key` (a JSON array of strings).
+fn parse_emails(text: &str, key: &str) -> rusqlite::Result<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| {
+        corrupt(
+            key,
+            &format!("emails '{text}' are not a JSON array of strings: {e}"),
+        )
+    })
+}
+
+/// A journal line that this version cannot read (carried as a rusqlite error, displayed
+/// as just this message).
+fn corrupt(key: &str, what: &str) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(
+        format!(
+            "journal row {key}: {what}; the journal is damaged or was written by another program"
+        )
+        .into(),
+    )
 }
 
 /// One journal change. Changes are applied in order, in one transaction per commit.
@@ -124,8 +259,8 @@ pub enum Update {
         key: String,
         /// Order id.
         order_id: i64,
-        /// Request ids, `;`-joined.
-        request_ids: String,
+        /// Request ids.
+        request_ids: Vec<i64>,
         /// First request's status.
         request_status: Option<String>,
         /// Order status, when known.
@@ -185,8 +320,8 @@ pub struct Entry {
     pub intent_at: Option<String>,
     /// Order id.
     pub order_id: Option<i64>,
-    /// Request ids, `;`-joined.
-    pub request_ids: Option<String>,
+    /// Request ids.
+    pub request_ids: Vec<i64>,
     /// Request status.
     pub request_status: Option<String>,
     /// Order status.
@@ -197,6 +332,9 @@ pub struct Entry {
     pub key_file: Option<String>,
     /// The CSR recorded with the last intent.
     pub csr: Option<String>,
+    /// The common name and emails the last intent's order POST carried (`None` before the
+    /// first intent): what reconciliation looks for.
+    pub sent: Option<(String, Vec<String>)>,
     /// Certificate file.
     pub certificate_file: Option<String>,
     /// Last error.
@@ -347,7 +485,10 @@ impl Journal {
             )));
         }
         let tx = self.conn.transaction()?;
-        tx.execute_batch(SCHEMA)?;
+        if version == 1 {
+            migrate_v1(&tx)?;
+        }
+        tx.execute_batch(&schema())?;
         tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
         tx.commit()?;
         self.conn.execute_batch(
@@ -385,16 +526,17 @@ impl Journal {
     fn index_emails(&mut self) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
         {
-            let mut rows = tx.prepare(
-                "SELECT row_key, emails FROM main.rows WHERE state NOT IN ('new','retry','post_failed')",
-            )?;
+            let mut rows = tx.prepare(&format!(
+                "SELECT row_key, emails FROM main.rows WHERE state NOT IN ({})",
+                sql_list(&RowState::TO_ORDER)
+            ))?;
             let mut insert =
                 tx.prepare("INSERT INTO temp.known_emails (email, row_key) VALUES (?1, ?2)")?;
             let mut it = rows.query([])?;
             while let Some(row) = it.next()? {
                 let key: String = row.get(0)?;
                 let emails: String = row.get(1)?;
-                let emails: Vec<String> = emails.split(';').map(str::to_owned).collect();
+                let emails = parse_emails(&emails, &key)?;
                 for email in lowercase_emails(&emails) {
                     insert.execute(params![email, key])?;
                 }
@@ -522,20 +664,25 @@ impl Journal {
 
     /// Up to `limit` roster rows of `class` after data row `after`, in roster order.
     pub fn page(&self, class: Class, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
+        use RowState as S;
         let filter = match class {
-            Class::All => "1",
-            Class::New => {
-                "(j.state IS NULL OR j.state IN ('new','retry','post_failed')) AND r.held IS NULL"
-            }
-            Class::Reconcile => "j.state IN ('intent','unknown')",
-            Class::Retry => "j.state = 'retry' AND r.held IS NULL",
-            Class::Follow => "j.state = 'ordered'",
-            Class::Pending => "j.state = 'ordered' AND j.certificate_id IS NULL",
+            Class::All => "1".to_owned(),
+            Class::New => format!("{} AND r.held IS NULL", to_order_sql()),
+            Class::Reconcile => format!("j.state IN ({})", sql_list(&[S::Intent, S::Unknown])),
+            // Rows back to `new` after an intent: reconciliation found no order, or the POST
+            // provably did not reach the server (not rows refused in this run).
+            Class::Retry => format!("j.state = '{}' AND r.held IS NULL", S::New.as_str()),
+            Class::Follow => format!("j.state = '{}'", S::Ordered.as_str()),
+            Class::Pending => format!(
+                "j.state = '{}' AND j.certificate_id IS NULL",
+                S::Ordered.as_str()
+            ),
         };
+        let state = state_sql();
         let sql = format!(
-            "SELECT r.spec, {STATE}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
+            "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
                     j.order_status, j.certificate_id, j.key_file, j.certificate_file,
-                    coalesce(r.held, j.error), j.csr
+                    coalesce(r.held, j.error), j.csr, j.common_name, j.emails
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
@@ -556,6 +703,8 @@ impl Journal {
                     r.get::<_, Option<String>>(10)?,
                     r.get::<_, Option<String>>(11)?,
                     r.get::<_, Option<String>>(12)?,
+                    r.get::<_, Option<String>>(13)?,
+                    r.get::<_, Option<String>>(14)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
@@ -575,13 +724,25 @@ impl Journal {
                 certificate_file,
                 error,
                 csr,
+                sent_common_name,
+                sent_emails,
             ) = row.map_err(|e| self.err(e))?;
             let spec: RowSpec = serde_json::from_str(&spec)
                 .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
+            let state = parse_state(state.as_deref(), &spec.key).map_err(|e| self.err(e))?;
+            let request_ids =
+                parse_ids(request_ids.as_deref(), &spec.key).map_err(|e| self.err(e))?;
+            let sent = match (sent_common_name, sent_emails) {
+                (Some(cn), Some(emails)) => Some((
+                    cn,
+                    parse_emails(&emails, &spec.key).map_err(|e| self.err(e))?,
+                )),
+                _ => None,
+            };
             out.push(Entry {
                 name: name.unwrap_or_else(|| spec.name.clone()),
                 spec,
-                state: RowState::parse(state.as_deref()),
+                state,
                 intent_at,
                 order_id,
                 request_ids,
@@ -590,6 +751,7 @@ impl Journal {
                 certificate_id,
                 key_file,
                 csr,
+                sent,
                 certificate_file,
                 error,
             });
@@ -621,19 +783,23 @@ impl Journal {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
-                "SELECT {STATE} AS s, count(*) FROM temp.roster r
-                     LEFT JOIN main.rows j ON j.row_key = r.row_key GROUP BY s"
+                "SELECT {} AS s, count(*), min(r.row_key) FROM temp.roster r
+                     LEFT JOIN main.rows j ON j.row_key = r.row_key GROUP BY s",
+                state_sql()
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
-                Ok((r.get::<_, Option<String>>(0)?, r.get::<_, i64>(1)?))
+                let key: String = r.get(2)?;
+                Ok((
+                    parse_state(r.get::<_, Option<String>>(0)?.as_deref(), &key)?,
+                    r.get::<_, i64>(1)?,
+                ))
             })
             .map_err(|e| self.err(e))?;
         let mut out: Vec<(RowState, u64)> = Vec::new();
         for row in rows {
             let (state, n) = row.map_err(|e| self.err(e))?;
-            let state = RowState::parse(state.as_deref());
             match out.iter_mut().find(|(s, _)| *s == state) {
                 Some((_, c)) => *c += n as u64,
                 None => out.push((state, n as u64)),
@@ -648,11 +814,9 @@ impl Journal {
             .prepare_cached("SELECT row_key, name, state FROM main.rows WHERE order_id = ?1")
             .and_then(|mut s| {
                 s.query_row(params![order_id], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        RowState::parse(r.get::<_, Option<String>>(2)?.as_deref()),
-                    ))
+                    let key: String = r.get(0)?;
+                    let state = parse_state(r.get::<_, Option<String>>(2)?.as_deref(), &key)?;
+                    Ok((key, r.get(1)?, state))
                 })
                 .optional()
             })
@@ -746,8 +910,11 @@ impl Journal {
     pub fn oldest_pending(&self) -> Result<Option<String>, BulkError> {
         self.conn
             .query_row(
-                "SELECT min(j.intent_at) FROM temp.roster r JOIN main.rows j ON j.row_key = r.row_key
-                 WHERE j.state = 'ordered'",
+                &format!(
+                    "SELECT min(j.intent_at) FROM temp.roster r JOIN main.rows j ON j.row_key = r.row_key
+                     WHERE j.state = '{}'",
+                    RowState::Ordered.as_str()
+                ),
                 [],
                 |r| r.get(0),
             )
@@ -761,7 +928,7 @@ impl Journal {
             .prepare_cached(
                 &format!(
                     "SELECT * FROM (
-                   SELECT r.row_number AS n, r.row_key, {STATE}, r.spec, j.order_id, j.request_ids,
+                   SELECT r.row_number AS n, r.row_key, {state}, r.spec, j.order_id, j.request_ids,
                           j.request_status, j.order_status, j.certificate_id, j.key_file,
                           j.certificate_file, coalesce(r.held, j.error), NULL AS cn, NULL AS emails
                    FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
@@ -769,7 +936,8 @@ impl Journal {
                    SELECT i.row_number AS n, NULL, 'invalid', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
                           NULL, i.error, i.common_name, i.emails
                    FROM temp.invalid i
-                 ) WHERE n > ?1 ORDER BY n LIMIT ?2"
+                 ) WHERE n > ?1 ORDER BY n LIMIT ?2",
+                    state = state_sql()
                 ),
             )
             .map_err(|e| self.err(e))?;
@@ -778,13 +946,24 @@ impl Journal {
                 let spec: Option<String> = r.get(3)?;
                 let spec: Option<RowSpec> = spec.and_then(|s| serde_json::from_str(&s).ok());
                 let state: Option<String> = r.get(2)?;
+                let row_id = r.get::<_, Option<String>>(1)?.unwrap_or_default();
+                let request_ids = match r.get::<_, Option<String>>(5)? {
+                    None => None,
+                    Some(ids) => Some(
+                        parse_ids(Some(&ids), &row_id)?
+                            .iter()
+                            .map(i64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(";"),
+                    ),
+                };
                 Ok(ReportLine {
                     row: r.get::<_, i64>(0)? as u64,
-                    row_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
                     state: match state.as_deref() {
                         Some("invalid") => "invalid".to_owned(),
-                        other => RowState::parse(other).as_str().to_owned(),
+                        other => parse_state(other, &row_id)?.as_str().to_owned(),
                     },
+                    row_id,
                     common_name: spec
                         .as_ref()
                         .map(|s| s.common_name.clone())
@@ -796,7 +975,7 @@ impl Journal {
                         .or(r.get(13)?)
                         .unwrap_or_default(),
                     order_id: r.get(4)?,
-                    request_ids: r.get(5)?,
+                    request_ids,
                     request_status: r.get(6)?,
                     order_status: r.get(7)?,
                     certificate_id: r.get(8)?,
@@ -816,13 +995,8 @@ impl Journal {
 }
 
 fn lowercase_emails(emails: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = emails
-        .iter()
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty())
-        .collect();
-    out.sort();
-    out.dedup();
+    let mut out = normalize_emails(emails);
+    out.retain(|e| !e.is_empty());
     out
 }
 
@@ -839,10 +1013,7 @@ fn hold_if_similar(
         .prepare_cached("SELECT state FROM main.rows WHERE row_key = ?1")?
         .query_row(params![spec.key], |r| r.get(0))
         .optional()?;
-    let to_order = matches!(
-        state.as_deref(),
-        None | Some("new" | "retry" | "post_failed")
-    );
+    let to_order = RowState::TO_ORDER.contains(&parse_state(state.as_deref(), &spec.key)?);
     if to_order && !allow_similar {
         let mut reason = None;
         for email in &emails {
@@ -892,6 +1063,106 @@ fn hold_if_similar(
     Ok(())
 }
 
+/// The row key version 1 derived: `<product>|<common name>|<emails>` (normalized, emails
+/// `,`-joined).
+fn v1_key(product: &str, common_name: &str, emails: &[String]) -> String {
+    format!(
+        "{product}|{}|{}",
+        normalize_common_name(common_name),
+        normalize_emails(emails).join(",")
+    )
+}
+
+/// Rewrites a version-1 `rows` table as version 2 (see the module documentation), inside
+/// the caller's transaction: an error rolls everything back.
+fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    const COLUMNS: &str = "row_key, state, row_number, product, common_name, emails, name,
+        intent_at, attempts, order_id, request_ids, request_status, order_status, certificate_id,
+        key_file, csr_file, csr, certificate_file, error, updated_at";
+    tx.execute_batch(
+        "ALTER TABLE rows RENAME TO rows_v1;
+         DROP INDEX IF EXISTS rows_order_id;
+         DROP INDEX IF EXISTS rows_name;",
+    )?;
+    tx.execute_batch(&schema())?;
+    {
+        let mut select = tx.prepare(&format!("SELECT {COLUMNS} FROM rows_v1"))?;
+        let mut insert = tx.prepare(&format!(
+            "INSERT INTO rows ({COLUMNS}) VALUES
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+        ))?;
+        let mut rows = select.query([])?;
+        while let Some(r) = rows.next()? {
+            let old_key: String = r.get(0)?;
+            let state: String = r.get(1)?;
+            let product: String = r.get(3)?;
+            let common_name: String = r.get(4)?;
+            let emails: String = r.get(5)?;
+            let emails: Vec<String> = if emails.is_empty() {
+                Vec::new()
+            } else {
+                emails.split(';').map(str::to_owned).collect()
+            };
+            let state = match state.as_str() {
+                "retry" => RowState::New,
+                "post_failed" => RowState::Refused,
+                text => RowState::from_text(text)
+                    .filter(|s| RowState::STORED.contains(s))
+                    .ok_or_else(|| corrupt(&old_key, &format!("unknown state '{text}'")))?,
+            };
+            let key = if old_key.starts_with("id:") {
+                old_key.clone()
+            } else if v1_key(&product, &common_name, &emails) == old_key {
+                identity_key(&product, &common_name, &emails)
+            } else {
+                return Err(corrupt(
+                    &old_key,
+                    "the key is not the one derived from its product, common name and emails",
+                ));
+            };
+            let request_ids = match r.get::<_, Option<String>>(10)? {
+                None => None,
+                Some(ids) => Some(
+                    ids.split(';')
+                        .filter(|id| !id.trim().is_empty())
+                        .map(|id| id.trim().parse::<i64>())
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| {
+                            corrupt(
+                                &old_key,
+                                &format!("request ids '{ids}' are not numbers: {e}"),
+                            )
+                        })?,
+                ),
+            };
+            let v = |i: usize| r.get::<_, rusqlite::types::Value>(i);
+            insert.execute(params![
+                key,
+                state.as_str(),
+                v(2)?,
+                product,
+                common_name,
+                serde_json::json!(emails).to_string(),
+                v(6)?,
+                v(7)?,
+                v(8)?,
+                v(9)?,
+                request_ids.map(|ids| serde_json::json!(ids).to_string()),
+                v(11)?,
+                v(12)?,
+                v(13)?,
+                v(14)?,
+                v(15)?,
+                v(16)?,
+                v(17)?,
+                v(18)?,
+                v(19)?
+            ])?;
+        }
+    }
+    tx.execute_batch("DROP TABLE rows_v1;")
+}
+
 fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Result<()> {
     match u {
         Update::Intent {
@@ -903,8 +1174,9 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             tx.prepare_cached(
                 "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
                                    intent_at, attempts, key_file, csr_file, csr, updated_at)
-                 VALUES (?1, 'intent', ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
-                 ON CONFLICT(row_key) DO UPDATE SET state = 'intent', intent_at = ?7,
+                 VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
+                 ON CONFLICT(row_key) DO UPDATE SET state = ?11, intent_at = ?7,
+                     product = ?3, common_name = ?4, emails = ?5,
                      attempts = attempts + 1, error = NULL, row_number = ?2,
                      key_file = ?8, csr_file = ?9, csr = ?10, updated_at = ?7",
             )?
@@ -913,12 +1185,13 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 spec.row as i64,
                 spec.product.to_string(),
                 spec.common_name,
-                spec.emails.join(";"),
+                serde_json::json!(spec.emails).to_string(),
                 spec.name,
                 at,
                 key_file,
                 csr_file,
-                csr
+                csr,
+                RowState::Intent.as_str()
             ])?;
         }
         Update::Ordered {
@@ -930,37 +1203,38 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             certificate_id,
         } => {
             tx.prepare_cached(
-                "UPDATE rows SET state = 'ordered', order_id = ?2, request_ids = ?3,
+                "UPDATE rows SET state = ?8, order_id = ?2, request_ids = ?3,
                      request_status = ?4, order_status = coalesce(?5, order_status),
                      certificate_id = ?6, error = NULL, updated_at = ?7 WHERE row_key = ?1",
             )?
             .execute(params![
                 key,
                 order_id,
-                request_ids,
+                serde_json::json!(request_ids).to_string(),
                 request_status,
                 order_status,
                 certificate_id,
-                at
+                at,
+                RowState::Ordered.as_str()
             ])?;
         }
         Update::Unknown { key, error } => {
             tx.prepare_cached(
-                "UPDATE rows SET state = 'unknown', error = ?2, updated_at = ?3 WHERE row_key = ?1",
+                "UPDATE rows SET state = ?4, error = ?2, updated_at = ?3 WHERE row_key = ?1",
             )?
-            .execute(params![key, error, at])?;
+            .execute(params![key, error, at, RowState::Unknown.as_str()])?;
         }
         Update::Refused { key, error } => {
             tx.prepare_cached(
-                "UPDATE rows SET state = 'post_failed', error = ?2, updated_at = ?3 WHERE row_key = ?1",
+                "UPDATE rows SET state = ?4, error = ?2, updated_at = ?3 WHERE row_key = ?1",
             )?
-            .execute(params![key, error, at])?;
+            .execute(params![key, error, at, RowState::Refused.as_str()])?;
         }
         Update::Retry { key } => {
             tx.prepare_cached(
-                "UPDATE rows SET state = 'retry', error = NULL, updated_at = ?2 WHERE row_key = ?1",
+                "UPDATE rows SET state = ?3, error = NULL, updated_at = ?2 WHERE row_key = ?1",
             )?
-            .execute(params![key, at])?;
+            .execute(params![key, at, RowState::New.as_str()])?;
         }
         Update::Status {
             order_id,
@@ -970,18 +1244,26 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
         } => {
             tx.prepare_cached(
                 "UPDATE rows SET order_status = ?2, certificate_id = coalesce(?3, certificate_id),
-                     state = CASE WHEN ?4 IS NOT NULL AND state = 'ordered' THEN 'failed' ELSE state END,
+                     state = CASE WHEN ?4 IS NOT NULL AND state = ?6 THEN ?7 ELSE state END,
                      error = coalesce(?4, error), updated_at = ?5
                  WHERE order_id = ?1",
             )?
-            .execute(params![order_id, order_status, certificate_id, failed, at])?;
+            .execute(params![
+                order_id,
+                order_status,
+                certificate_id,
+                failed,
+                at,
+                RowState::Ordered.as_str(),
+                RowState::Failed.as_str()
+            ])?;
         }
         Update::Downloaded { key, file } => {
             tx.prepare_cached(
-                "UPDATE rows SET state = 'done', certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
+                "UPDATE rows SET state = ?4, certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
                      error = NULL, updated_at = ?3 WHERE row_key = ?1",
             )?
-            .execute(params![key, file, at])?;
+            .execute(params![key, file, at, RowState::Done.as_str()])?;
         }
     }
     Ok(())
@@ -1045,7 +1327,7 @@ mod tests {
             j.defer(Update::Ordered {
                 key: spec(1, "A").key,
                 order_id: 77,
-                request_ids: "5".into(),
+                request_ids: vec![5],
                 request_status: Some("approved".into()),
                 order_status: None,
                 certificate_id: Some(9),
@@ -1111,5 +1393,373 @@ mod tests {
         other.name = "a".into();
         let errors = j.stage(&[other], false).unwrap();
         assert_eq!(errors[0].column, "name");
+    }
+
+    /// The `rows` table as version 1 (before the migration) created it, verbatim.
+    const V1_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rows (
+    row_key TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    row_number INTEGER NOT NULL,
+    product TEXT NOT NULL,
+    common_name TEXT NOT NULL,
+    emails TEXT NOT NULL,
+    name TEXT NOT NULL,
+    intent_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    order_id INTEGER,
+    request_ids TEXT,
+    request_status TEXT,
+    order_status TEXT,
+    certificate_id INTEGER,
+    key_file TEXT,
+    csr_file TEXT,
+    csr TEXT,
+    certificate_file TEXT,
+    error TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
+CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
+PRAGMA user_version=1;
+";
+
+    /// Writes a version-1 journal at `path` holding `rows`: (key, state, product,
+    /// common name, `;`-joined emails, name, order id, `;`-joined request ids), as the
+    /// version-1 code wrote them.
+    #[allow(clippy::type_complexity)]
+    fn write_v1(
+        path: &Path,
+        rows: &[(
+            &str,
+            &str,
+            &str,
+            &str,
+            &str,
+            &str,
+            Option<i64>,
+            Option<&str>,
+        )],
+    ) {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL;").unwrap();
+        conn.execute_batch(V1_SCHEMA).unwrap();
+        for (n, (key, state, product, cn, emails, name, order_id, ids)) in rows.iter().enumerate() {
+            conn.execute(
+                "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
+                                   intent_at, attempts, order_id, request_ids, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, '2026-01-01T00:00:00.000Z', 1, ?8, ?9,
+                         '2026-01-01T00:00:00.000Z')",
+                params![
+                    key,
+                    state,
+                    n as i64 + 1,
+                    product,
+                    cn,
+                    emails,
+                    name,
+                    order_id,
+                    ids
+                ],
+            )
+            .unwrap();
+        }
+    }
+
+    fn spec_with(row: u64, id: Option<&str>, cn: &str, emails: &[&str], name: &str) -> RowSpec {
+        let emails: Vec<String> = emails.iter().map(|e| e.to_string()).collect();
+        RowSpec {
+            key: super::super::spec::row_key(id, ProductId::ClientPremiumSha2, cn, &emails),
+            emails,
+            common_name: cn.into(),
+            name: name.into(),
+            ..spec(row, "unused")
+        }
+    }
+
+    #[test]
+    fn version_1_journal_is_migrated_keeping_row_identities() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let p = "client_premium_sha2";
+        write_v1(
+            &path,
+            &[
+                (
+                    "client_premium_sha2|a|a2@example.com,a@example.com",
+                    "ordered",
+                    p,
+                    "A",
+                    "A@example.com;a2@example.com",
+                    "a",
+                    Some(77),
+                    Some("5;6"),
+                ),
+                (
+                    "client_premium_sha2|b|b@example.com",
+                    "retry",
+                    p,
+                    "B",
+                    "b@example.com",
+                    "b",
+                    None,
+                    None,
+                ),
+                (
+                    "client_premium_sha2|c|c@example.com",
+                    "post_failed",
+                    p,
+                    "C",
+                    "c@example.com",
+                    "c",
+                    None,
+                    None,
+                ),
+                (
+                    "client_premium_sha2|smith | sales|smith@example.com",
+                    "intent",
+                    p,
+                    "Smith  | Sales",
+                    "smith@example.com",
+                    "smith-sales",
+                    None,
+                    None,
+                ),
+                (
+                    "id:emp-7",
+                    "done",
+                    p,
+                    "Emp",
+                    "emp@example.com",
+                    "emp",
+                    Some(78),
+                    Some("9"),
+                ),
+                (
+                    "client_premium_sha2|f|f@example.com",
+                    "failed",
+                    p,
+                    "F",
+                    "f@example.com",
+                    "f",
+                    Some(79),
+                    Some(""),
+                ),
+            ],
+        );
+        let mut j = Journal::open(&path).unwrap();
+        let version: i64 = j
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let roster = [
+            spec_with(1, None, "a", &["a@example.com", "A2@example.com"], "a"),
+            spec_with(2, None, "B", &["b@example.com"], "b"),
+            spec_with(3, None, "C", &["c@example.com"], "c"),
+            spec_with(
+                4,
+                None,
+                "smith | sales",
+                &["smith@example.com"],
+                "smith-sales",
+            ),
+            spec_with(5, Some("emp-7"), "Emp", &["emp@example.com"], "emp"),
+            spec_with(6, None, "F", &["f@example.com"], "f"),
+        ];
+        assert!(j.stage(&roster, false).unwrap().is_empty());
+        let all = j.page(Class::All, 0, 10).unwrap();
+        let got: Vec<_> = all
+            .iter()
+            .map(|e| (e.spec.row, e.state, e.order_id, e.request_ids.clone()))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, RowState::Ordered, Some(77), vec![5, 6]),
+                (2, RowState::New, None, vec![]),
+                (3, RowState::Refused, None, vec![]),
+                (4, RowState::Intent, None, vec![]),
+                (5, RowState::Done, Some(78), vec![9]),
+                (6, RowState::Failed, Some(79), vec![]),
+            ]
+        );
+        // `retry` keeps its meaning: proved never ordered, ordered again in a later round.
+        let retry: Vec<u64> = j
+            .page(Class::Retry, 0, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.spec.row)
+            .collect();
+        assert_eq!(retry, vec![2]);
+        // Emails of ordered rows still hold back a new row with one of them.
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        let similar = spec_with(1, None, "Other", &["a2@example.com"], "other");
+        assert!(j.stage(&[similar], false).unwrap().is_empty());
+        assert_eq!(
+            j.page(Class::All, 0, 10).unwrap()[0].state,
+            RowState::PossibleDuplicate
+        );
+        let stored: Vec<String> = j
+            .conn
+            .prepare("SELECT DISTINCT state FROM main.rows ORDER BY state")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            stored,
+            ["done", "failed", "intent", "new", "ordered", "refused"]
+        );
+    }
+
+    #[test]
+    fn unknown_state_is_an_error_naming_the_row_and_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let key = "client_premium_sha2|a|a@example.com";
+        let p = "client_premium_sha2";
+        write_v1(
+            &path,
+            &[
+                (
+                    "client_premium_sha2|b|b@example.com",
+                    "ordered",
+                    p,
+                    "B",
+                    "b@example.com",
+                    "b",
+                    Some(1),
+                    Some("2"),
+                ),
+                (key, "shipped", p, "A", "a@example.com", "a", None, None),
+            ],
+        );
+        let err = Journal::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains(key) && err.contains("unknown state 'shipped'"),
+            "{err}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+        let state: String = conn
+            .query_row("SELECT state FROM rows WHERE row_key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(state, "shipped");
+    }
+
+    #[test]
+    fn version_1_key_not_derived_from_its_columns_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite");
+        let p = "client_premium_sha2";
+        write_v1(
+            &path,
+            &[(
+                "client_premium_sha2|zz|a@example.com",
+                "ordered",
+                p,
+                "A",
+                "a@example.com",
+                "a",
+                Some(1),
+                None,
+            )],
+        );
+        let err = Journal::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("client_premium_sha2|zz|a@example.com"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn stored_state_is_exactly_its_text() {
+        for state in RowState::ALL {
+            assert_eq!(RowState::from_text(state.as_str()), Some(state));
+        }
+        assert_eq!(RowState::from_text("retry"), None);
+        assert_eq!(RowState::from_text("post_failed"), None);
+        let mut j = Journal::open_temporary().unwrap();
+        j.stage(&[spec(1, "A")], false).unwrap();
+        j.commit([Update::Intent {
+            spec: spec(1, "A"),
+            key_file: None,
+            csr_file: None,
+            csr: None,
+        }])
+        .unwrap();
+        for text in ["retry", "post_failed", "possible_duplicate", "Ordered"] {
+            let refused = j
+                .conn
+                .execute("UPDATE rows SET state = ?1", [text])
+                .unwrap_err();
+            assert_eq!(
+                refused.sqlite_error_code(),
+                Some(ErrorCode::ConstraintViolation),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn common_name_with_separator_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let row = || {
+            spec_with(
+                1,
+                None,
+                "Smith | Sales, \"EU\"",
+                &["s@example.com"],
+                "smith",
+            )
+        };
+        // Would have shared the version-1 key `…|a|b|s@example.com` with "a|b".
+        let other = || spec_with(2, None, "a", &["b|s@example.com"], "other");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            assert!(j.stage(&[row(), other()], false).unwrap().is_empty());
+            j.commit([
+                Update::Intent {
+                    spec: row(),
+                    key_file: None,
+                    csr_file: None,
+                    csr: None,
+                },
+                Update::Ordered {
+                    key: row().key,
+                    order_id: 5,
+                    request_ids: vec![50, 51],
+                    request_status: None,
+                    order_status: None,
+                    certificate_id: None,
+                },
+            ])
+            .unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        assert!(j.stage(&[row(), other()], true).unwrap().is_empty());
+        let all = j.page(Class::All, 0, 10).unwrap();
+        assert_eq!(all[0].spec.common_name, "Smith | Sales, \"EU\"");
+        assert_eq!(all[0].state, RowState::Ordered);
+        assert_eq!(all[0].request_ids, vec![50, 51]);
+        assert_eq!(all[1].state, RowState::New);
+        let (key, name, state) = j.by_order(5).unwrap().unwrap();
+        assert_eq!(
+            (key.as_str(), name.as_str(), state),
+            (row().key.as_str(), "smith", RowState::Ordered)
+        );
+        assert_ne!(row().key, other().key);
+        let report = j.report_page(0, 10).unwrap();
+        assert_eq!(report[0].row_id, key);
+        assert_eq!(report[0].request_ids.as_deref(), Some("50;51"));
     }
 }

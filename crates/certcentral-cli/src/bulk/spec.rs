@@ -59,9 +59,12 @@ pub struct RowSpec {
 }
 
 /// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
-/// the product, the common name (trimmed, inner whitespace collapsed, lowercased) and the
-/// emails (trimmed, lowercased, sorted, deduplicated). Reordering rows, changing their
-/// case or spacing, or editing other columns keeps the identity, so no row is ordered twice.
+/// `h:` and the first 128 bits (hex) of the SHA-256 of the canonical JSON array
+/// `["<product>","<common name>",["<email>",…]]`, of the product, the common name
+/// ([`normalize_common_name`]) and the emails ([`normalize_emails`]). Reordering rows,
+/// changing their case or spacing, or editing other columns keeps the identity, so no row
+/// is ordered twice; JSON quoting keeps it unambiguous whatever a name holds (`|`, `,`, `"`),
+/// and the digest keeps it short and free of separators in the report.
 pub fn row_key(
     id: Option<&str>,
     product: ProductId,
@@ -71,15 +74,42 @@ pub fn row_key(
     if let Some(id) = id {
         return format!("id:{}", id.trim());
     }
-    let cn = common_name
+    identity_key(&product.to_string(), common_name, emails)
+}
+
+/// The identity of a row without an `id` cell (see [`row_key`]), from the product's text.
+pub fn identity_key(product: &str, common_name: &str, emails: &[String]) -> String {
+    use sha2::Digest;
+    let canonical = json!([
+        product,
+        normalize_common_name(common_name),
+        normalize_emails(emails)
+    ])
+    .to_string();
+    let digest = sha2::Sha256::digest(canonical.as_bytes());
+    let mut key = String::with_capacity(34);
+    key.push_str("h:");
+    for byte in &digest[..16] {
+        key.push_str(&format!("{byte:02x}"));
+    }
+    key
+}
+
+/// A common name as identities compare it: trimmed, inner whitespace collapsed, lowercased.
+pub fn normalize_common_name(common_name: &str) -> String {
+    common_name
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase();
+        .to_lowercase()
+}
+
+/// Emails as identities compare them: trimmed, lowercased, sorted, deduplicated.
+pub fn normalize_emails(emails: &[String]) -> Vec<String> {
     let mut emails: Vec<String> = emails.iter().map(|e| e.trim().to_lowercase()).collect();
     emails.sort();
     emails.dedup();
-    format!("{product}|{cn}|{}", emails.join(","))
+    emails
 }
 
 /// Output file stem for a row: [`crate::files::derive_name`] of the common name
@@ -314,6 +344,27 @@ mod tests {
             )
         );
         assert_eq!(row_key(Some(" emp-7 "), p, "x", &[]), "id:emp-7");
+    }
+
+    #[test]
+    fn identity_is_unambiguous_when_names_hold_separators() {
+        let p = ProductId::ClientPremiumSha2;
+        // Both were `client_premium_sha2|a|b|c@example.com` before keys were JSON.
+        let a = row_key(None, p, "a|b", &["c@example.com".into()]);
+        let b = row_key(None, p, "a", &["b|c@example.com".into()]);
+        assert_ne!(a, b);
+        let canonical = r#"["client_premium_sha2","a|b",["c@example.com"]]"#;
+        let digest = <sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes());
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(a, format!("h:{hex}"));
+        let c = row_key(None, p, "x", &["a@example.com,b@example.com".into()]);
+        let d = row_key(
+            None,
+            p,
+            "x",
+            &["a@example.com".into(), "b@example.com".into()],
+        );
+        assert_ne!(c, d);
     }
 
     #[test]

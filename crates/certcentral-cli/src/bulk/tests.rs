@@ -23,6 +23,8 @@ enum Script {
     FailUnknown,
     /// 429.
     RateLimited,
+    /// 429 with a Retry-After of an hour (the client's retries exhausted).
+    SlowDown,
     /// 400.
     Refuse,
 }
@@ -118,6 +120,10 @@ impl BulkApi for Fake {
                 retry_after: Some(Duration::from_millis(1)),
                 message: "429".into(),
             }),
+            Some(Script::SlowDown) => Err(ApiFailure::NotProcessed {
+                retry_after: Some(Duration::from_secs(3600)),
+                message: "429".into(),
+            }),
             Some(Script::Refuse) => Err(ApiFailure::Refused {
                 message: "invalid_value:organization.id".into(),
             }),
@@ -178,7 +184,12 @@ impl BulkApi for Fake {
             .lock()
             .unwrap()
             .iter()
-            .filter(|o| o.product == product && o.common_name == common_name && o.created >= since)
+            // Like the client: created no earlier than `since` less its clock-skew allowance.
+            .filter(|o| {
+                o.product == product
+                    && o.common_name == common_name
+                    && o.created >= since - certcentral_client::CLOCK_SKEW_ALLOWANCE
+            })
             .map(Fake::info)
             .collect())
     }
@@ -573,4 +584,66 @@ async fn rows_sharing_an_email_are_held_back_unless_allowed() {
     let again = run(Some(fake.clone()), &cfg).await.unwrap();
     assert_eq!(fake.count(), 3);
     assert_eq!(again.exit_code, exit::OK);
+}
+
+#[tokio::test]
+async fn reconciliation_looks_for_what_was_sent_not_the_rosters_new_spelling() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), roster(dir.path(), 1));
+    let fake = Arc::new(Fake {
+        fail_lookups: true,
+        ..Fake::default()
+    });
+    fake.script
+        .lock()
+        .unwrap()
+        .push_back(Some(Script::DropAfterCommit));
+    let first = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(state(&first, RowState::Unknown), 1, "{first:?}");
+    // The same person (same identity), spelled otherwise: the order was placed as
+    // "Person 0", and the lookup (exact common name, like the server's) must find it.
+    std::fs::write(
+        &cfg.roster,
+        "common_name,emails,organization_units\nPERSON  0,Person0@example.com,Staff\n",
+    )
+    .unwrap();
+    let fake2 = Arc::new(Fake {
+        orders: Mutex::new(fake.orders.lock().unwrap().clone()),
+        ..Fake::default()
+    });
+    let again = run(Some(fake2.clone()), &cfg).await.unwrap();
+    assert_eq!(again.stats.reconciled_found, 1, "{again:?}");
+    assert_eq!(again.stats.new_orders, 0);
+    assert_eq!(fake2.count(), 1);
+}
+
+#[tokio::test]
+async fn patience_bounds_the_wait_for_a_post_not_processed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 1));
+    cfg.exec.not_processed_patience = Duration::from_secs(5);
+    let fake = Arc::new(Fake::default());
+    fake.script
+        .lock()
+        .unwrap()
+        .extend([Some(Script::SlowDown), Some(Script::SlowDown)]);
+    // A hang guard, not a timing check: waiting out the Retry-After (capped at 30 s) past
+    // the 5 s patience would trip it.
+    let outcome = tokio::time::timeout(Duration::from_secs(20), run(Some(fake.clone()), &cfg))
+        .await
+        .expect("the wait went past the patience")
+        .unwrap();
+    // The next attempt could only start after the patience: none is made, nothing ordered,
+    // and the row is refused (a rerun orders it).
+    assert_eq!(fake.attempts.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(fake.count(), 0);
+    assert_eq!(outcome.stats.not_processed_retries, 0);
+    assert_eq!(state(&outcome, RowState::Refused), 1, "{outcome:?}");
+    assert!(
+        outcome.problems[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("not sent after 1 attempt(s)")),
+        "{outcome:?}"
+    );
 }
