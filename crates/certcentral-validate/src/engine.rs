@@ -145,15 +145,16 @@ struct UniqueIgnoringCase;
 impl UniqueIgnoringCase {
     /// `(index, first index)` of every item equal (ignoring case) to an earlier one.
     fn repeats(items: &[Value]) -> Vec<(usize, usize)> {
-        let strings: Vec<(usize, String)> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, v)| v.as_str().map(|s| (i, s.to_lowercase())))
-            .collect();
+        let mut first: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(items.len());
         let mut out = Vec::new();
-        for (n, (i, s)) in strings.iter().enumerate() {
-            if let Some((first, _)) = strings[..n].iter().find(|(_, t)| t == s) {
-                out.push((*i, *first));
+        for (i, item) in items.iter().enumerate() {
+            let Some(s) = item.as_str() else { continue };
+            match first.entry(s.to_lowercase()) {
+                std::collections::hash_map::Entry::Occupied(seen) => out.push((i, *seen.get())),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
             }
         }
         out
