@@ -164,19 +164,53 @@ pub fn open_enums_of(schema: &Value) -> Result<Vec<(String, Vec<String>)>> {
 
 /// Adjusts a schema for typify 0.8 where its reading would change the meaning.
 ///
-/// One construct is affected: an `anyOf` whose members only list `required` properties ("at
-/// least one of these fields"). typify turns it into an untagged enum with one struct per
-/// member, each denying the other member's field, so a valid body that gives both fields
-/// would fail to deserialize. The constraint is removed from typify's copy only; the schema
-/// files keep it and `certcentral-validate` enforces it.
+/// Three constructs are affected; each is removed from typify's copy only (the schema files
+/// keep it and `certcentral-validate` enforces it):
+///
+/// - an `anyOf` whose members only list `required` properties ("at least one of these
+///   fields"): typify turns it into an untagged enum with one struct per member, each denying
+///   the other member's field, so a valid body that gives both fields would fail to
+///   deserialize;
+/// - `if`/`then`/`else` (cross-field rules such as `auto_renew` only with `balance`), which
+///   typify cannot express in a type;
+/// - a `pattern` on an array's inline `items` schema (the email grammar): typify would invent
+///   a newtype named after its position and change `Vec<String>` into `Vec<ThatNewtype>`.
+///   Patterns on named `$defs` (names) are kept and checked by the generated newtypes.
 pub fn prepare_for_typify(mut schema: Value) -> Value {
-    strip_required_alternatives(&mut schema);
+    strip_for_typify(&mut schema);
     if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
         for def in defs.values_mut() {
-            strip_required_alternatives(def);
+            strip_for_typify(def);
         }
     }
     schema
+}
+
+fn strip_for_typify(schema: &mut Value) {
+    strip_required_alternatives(schema);
+    let Some(obj) = schema.as_object_mut() else {
+        return;
+    };
+    for keyword in ["if", "then", "else"] {
+        obj.remove(keyword);
+    }
+    strip_item_patterns(schema);
+}
+
+/// Removes `pattern` from the inline `items` schema of every array below `schema`.
+fn strip_item_patterns(schema: &mut Value) {
+    match schema {
+        Value::Object(obj) => {
+            if let Some(Value::Object(items)) = obj.get_mut("items") {
+                items.remove("pattern");
+            }
+            for value in obj.values_mut() {
+                strip_item_patterns(value);
+            }
+        }
+        Value::Array(values) => values.iter_mut().for_each(strip_item_patterns),
+        _ => {}
+    }
 }
 
 fn strip_required_alternatives(schema: &mut Value) {
@@ -375,6 +409,19 @@ mod tests {
         let prepared = prepare_for_typify(schema);
         assert!(prepared.get("anyOf").is_none());
         assert!(prepared["$defs"]["X"].get("anyOf").is_some());
+        let schema = serde_json::json!({
+            "if": {"required": ["a"]}, "then": {"required": ["b"]},
+            "properties": {"e": {"type": "array", "items": {"type": "string", "pattern": "^a$"}}},
+            "$defs": {"N": {"type": "string", "pattern": "^n$"}}
+        });
+        let prepared = prepare_for_typify(schema);
+        assert!(prepared.get("if").is_none() && prepared.get("then").is_none());
+        assert!(
+            prepared["properties"]["e"]["items"]
+                .get("pattern")
+                .is_none()
+        );
+        assert_eq!(prepared["$defs"]["N"]["pattern"], "^n$");
     }
 
     #[test]

@@ -195,6 +195,31 @@ fn rejects_bad_lengths_and_ids() {
     assert!(seed_with(|v| v["organization"]["id"] = json!(-4)).is_err());
 }
 
+/// The schema's name `pattern` (issue 11 item 3) is checked by the generated newtypes too.
+#[test]
+fn rejects_names_with_controls_bidi_overrides_or_padding() {
+    for bad in [
+        "Lock\u{0}Cole",
+        "Lock\nCole",
+        "\u{202e}eloC kcoL",
+        "Lock\u{2066}Cole",
+        "Lock\u{85}",
+        "   ",
+        " Lock",
+        "Lock ",
+    ] {
+        assert!(
+            seed_with(|v| v["certificate"]["common_name"] = json!(bad)).is_err(),
+            "{bad:?}"
+        );
+        assert!(
+            seed_with(|v| v["certificate"]["organization_units"] = json!([bad])).is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(seed_with(|v| v["certificate"]["common_name"] = json!("Locke  Colé-Núñez")).is_ok());
+}
+
 #[test]
 fn product_ids_are_the_four_products() {
     let ids: Vec<String> = [

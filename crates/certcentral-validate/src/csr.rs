@@ -1,4 +1,5 @@
-//! CSR inspection: PEM PKCS#10, self-signature, key type and size.
+//! CSR inspection: PEM PKCS#10, self-signature, key type and size; the schema's `x-csr`
+//! keyword, whose value lists the accepted keys (`{"rsa_bits": [...], "ec_curves": [...]}`).
 
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::oid_registry::{
@@ -7,7 +8,95 @@ use x509_parser::oid_registry::{
 use x509_parser::prelude::FromDer;
 use x509_parser::public_key::PublicKey;
 
+use std::sync::LazyLock;
+
+use jsonschema::{Keyword, ValidationError, paths::Location};
+use serde_json::{Map, Value};
+
 use crate::codes;
+use crate::engine::{SCHEMA, custom_error};
+
+/// The keys the schema's `x-csr` accepts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Policy {
+    rsa_bits: Vec<u32>,
+    ec_curves: Vec<String>,
+}
+
+impl Policy {
+    fn from_value(value: &Value) -> Option<Policy> {
+        let rsa_bits = value
+            .get("rsa_bits")?
+            .as_array()?
+            .iter()
+            .map(|b| b.as_u64().and_then(|b| u32::try_from(b).ok()))
+            .collect::<Option<Vec<u32>>>()?;
+        let ec_curves = value
+            .get("ec_curves")?
+            .as_array()?
+            .iter()
+            .map(|c| c.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()?;
+        Some(Policy {
+            rsa_bits,
+            ec_curves,
+        })
+    }
+
+    /// "RSA 2048, 3072 or 4096 bits, ECDSA P-256 or P-384".
+    fn allowed(&self) -> String {
+        let or = |items: Vec<String>| match items.split_last() {
+            None => "none".to_owned(),
+            Some((last, [])) => last.clone(),
+            Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        };
+        let rsa = or(self.rsa_bits.iter().map(u32::to_string).collect());
+        let ec = or(self.ec_curves.clone());
+        format!("RSA {rsa} bits, ECDSA {ec}")
+    }
+}
+
+/// The `x-csr` policy of the order schema's `csr` member.
+static POLICY: LazyLock<Policy> = LazyLock::new(|| {
+    SCHEMA
+        .pointer("/$defs/CertificateRequest/properties/csr/x-csr")
+        .and_then(Policy::from_value)
+        .unwrap_or_else(|| panic!("the order schema's csr has no valid `x-csr` policy"))
+});
+
+/// `x-csr`, registered with the engine.
+struct CsrKeyword {
+    policy: Policy,
+}
+
+impl<'i> Keyword<'i> for CsrKeyword {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        match instance.as_str().map(|pem| inspect_with(pem, &self.policy)) {
+            Some(Err(err)) => Err(custom_error("", err.code(), &err.to_string())),
+            _ => Ok(()),
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        instance
+            .as_str()
+            .is_none_or(|pem| inspect_with(pem, &self.policy).is_ok())
+    }
+}
+
+/// The factory of the `x-csr` keyword.
+pub(crate) fn keyword<'a>(
+    _: &'a Map<String, Value>,
+    value: &'a Value,
+    _: Location,
+) -> Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>> {
+    match Policy::from_value(value) {
+        Some(policy) => Ok(Box::new(CsrKeyword { policy })),
+        None => Err(ValidationError::schema(
+            "x-csr must be {\"rsa_bits\": [integers], \"ec_curves\": [curve names]}",
+        )),
+    }
+}
 
 /// The key of a CSR, among those DigiCert accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -50,8 +139,8 @@ pub enum CsrError {
     /// Not a single PEM `CERTIFICATE REQUEST` block, or its DER does not parse as PKCS#10.
     #[error("cannot parse the CSR: {0}")]
     Parse(String),
-    /// The key is not RSA 2048/3072/4096 or ECDSA P-256/P-384.
-    #[error("unsupported CSR key: {0}; allowed: RSA 2048, 3072 or 4096 bits, ECDSA P-256 or P-384")]
+    /// The key is not one the schema's `x-csr` lists (RSA 2048/3072/4096, ECDSA P-256/P-384).
+    #[error("unsupported CSR key: {0}; allowed: {allowed}", allowed = POLICY.allowed())]
     UnsupportedKey(String),
     /// The CSR's self-signature does not verify with its own public key.
     #[error("the CSR's self-signature does not verify with its public key ({0})")]
@@ -77,8 +166,8 @@ const OID_ED25519: &str = "1.3.101.112";
 const OID_ED448: &str = "1.3.101.113";
 
 /// Inspects a PEM CSR: one `CERTIFICATE REQUEST` block (the legacy `NEW CERTIFICATE REQUEST`
-/// label is accepted too), PKCS#10 DER with nothing after it, an accepted key, and a
-/// self-signature that verifies.
+/// label is accepted too), PKCS#10 DER with nothing after it, a key the schema's `x-csr`
+/// accepts, and a self-signature that verifies.
 ///
 /// ```
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -94,6 +183,10 @@ const OID_ED448: &str = "1.3.101.113";
 /// # }
 /// ```
 pub fn inspect_csr(pem: &str) -> Result<CsrInfo, CsrError> {
+    inspect_with(pem, &POLICY)
+}
+
+fn inspect_with(pem: &str, policy: &Policy) -> Result<CsrInfo, CsrError> {
     let der = pem_contents(pem)?;
     let (rest, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|err| CsrError::Parse(format!("the PKCS#10 structure is invalid: {err}")))?;
@@ -105,7 +198,7 @@ pub fn inspect_csr(pem: &str) -> Result<CsrInfo, CsrError> {
     }
     let info = &csr.certification_request_info;
     let spki = &info.subject_pki;
-    let key = key_algorithm(spki)?;
+    let key = key_algorithm(spki, policy)?;
     csr.verify_signature().map_err(|err| {
         CsrError::BadSignature(format!(
             "signature algorithm {}: {err}",
@@ -117,6 +210,14 @@ pub fn inspect_csr(pem: &str) -> Result<CsrInfo, CsrError> {
         spki_der: spki.raw.to_vec(),
         subject: info.subject.to_string(),
     })
+}
+
+/// The key of a CSR the `x-csr` keyword already accepted, without verifying the signature
+/// again (for the `csr_public_key_only` warning).
+pub(crate) fn key_of(pem: &str) -> Option<KeyAlgorithm> {
+    let der = pem_contents(pem).ok()?;
+    let (_, csr) = X509CertificationRequest::from_der(&der).ok()?;
+    key_algorithm(&csr.certification_request_info.subject_pki, &POLICY).ok()
 }
 
 fn pem_contents(pem: &str) -> Result<Vec<u8>, CsrError> {
@@ -148,6 +249,7 @@ fn pem_contents(pem: &str) -> Result<Vec<u8>, CsrError> {
 
 fn key_algorithm(
     spki: &x509_parser::x509::SubjectPublicKeyInfo<'_>,
+    policy: &Policy,
 ) -> Result<KeyAlgorithm, CsrError> {
     let algorithm = &spki.algorithm.algorithm;
     if *algorithm == OID_PKCS1_RSAENCRYPTION {
@@ -157,9 +259,10 @@ fn key_algorithm(
             ));
         };
         let bits = modulus_bits(rsa.modulus);
-        return match bits {
-            2048 | 3072 | 4096 => Ok(KeyAlgorithm::Rsa { bits }),
-            _ => Err(CsrError::UnsupportedKey(format!("RSA {bits} bits"))),
+        return if policy.rsa_bits.contains(&bits) {
+            Ok(KeyAlgorithm::Rsa { bits })
+        } else {
+            Err(CsrError::UnsupportedKey(format!("RSA {bits} bits")))
         };
     }
     if *algorithm == OID_KEY_TYPE_EC_PUBLIC_KEY {
@@ -168,9 +271,14 @@ fn key_algorithm(
             .parameters
             .as_ref()
             .and_then(|p| p.as_oid().ok());
+        let allowed = |name: &str| policy.ec_curves.iter().any(|c| c == name);
         return match curve {
-            Some(c) if c == OID_EC_P256 => Ok(KeyAlgorithm::EcdsaP256),
-            Some(c) if c == OID_NIST_EC_P384 => Ok(KeyAlgorithm::EcdsaP384),
+            Some(c) if c == OID_EC_P256 && allowed("P-256") => Ok(KeyAlgorithm::EcdsaP256),
+            Some(c) if c == OID_NIST_EC_P384 && allowed("P-384") => Ok(KeyAlgorithm::EcdsaP384),
+            Some(c) if c == OID_EC_P256 => Err(CsrError::UnsupportedKey("ECDSA P-256".to_owned())),
+            Some(c) if c == OID_NIST_EC_P384 => {
+                Err(CsrError::UnsupportedKey("ECDSA P-384".to_owned()))
+            }
             Some(c) if c.to_id_string() == OID_EC_P521 => {
                 Err(CsrError::UnsupportedKey("ECDSA P-521".to_owned()))
             }
@@ -213,6 +321,14 @@ mod tests {
         assert_eq!(modulus_bits(&[0x01, 0]), 9);
         assert_eq!(modulus_bits(&[]), 0);
         assert_eq!(modulus_bits(&[0, 0]), 0);
+    }
+
+    #[test]
+    fn the_policy_comes_from_the_schema() {
+        assert_eq!(
+            POLICY.allowed(),
+            "RSA 2048, 3072 or 4096 bits, ECDSA P-256 or P-384"
+        );
     }
 
     #[test]

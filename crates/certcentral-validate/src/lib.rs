@@ -12,20 +12,29 @@
 //!
 //! # Rules
 //!
-//! 1. **Structure** — exactly the JSON Schema in `schema/order-request.schema.json`: required
-//!    and unknown members, types, enums, integer ranges (`auto_renew` 0–99, positive ids),
-//!    `minItems`, string lengths, `format: date` and `format: email` (see [`is_valid_email`]
-//!    for the accepted subset). A property test keeps this verdict equal to the `jsonschema`
-//!    crate's on the schema file; [`schema_violations`] exposes that verdict alone.
-//! 2. **Beyond the schema** — integers written as floats (`1.0`); `custom_expiration_date` not
-//!    before today and strictly less than 825 days after it (warning when it overrides
-//!    `validity_years`); `auto_renew > 0` only with `balance` payment; no duplicate email
-//!    (case-insensitive); the `csr`, when given, must be a PEM `CERTIFICATE REQUEST` whose
-//!    self-signature verifies, with an RSA 2048/3072/4096 or ECDSA P-256/P-384 key (feature
-//!    `csr`; warning that only its public key is used); without a `csr`, a warning that the
-//!    order cannot complete through the API alone.
-//! 3. **Malformed JSON** — a single `bad_request_format` violation at path `""` with the
-//!    parser's line and column.
+//! The rules are the schema `schema/order-request.schema.json`, embedded and run by the
+//! `jsonschema` crate (default features off: no HTTP or file resolving), so the schema's
+//! verdict and this crate's agree by construction. No rule is written here:
+//!
+//! 1. **Standard keywords** — required and unknown members, types, enums, ranges
+//!    (`auto_renew` 0–99, positive ids), `minItems`, string lengths, the name pattern (no
+//!    control or bidirectional-override characters, no padding), the email grammar
+//!    (`pattern`, see [`is_valid_email`]), `format: date`, "`validity_years` or
+//!    `custom_expiration_date`" (`anyOf`) and `auto_renew` only with `balance` payment
+//!    (`if`/`then`).
+//! 2. **Custom keywords** declared in the schema and implemented once here (documented in
+//!    `schema/README.md`): `x-plain-integer` (integers written as integers, not `1.0`),
+//!    `x-max-days-ahead` (`custom_expiration_date` from today to 824 days after it),
+//!    `x-unique-ignoring-case` (no duplicate email) and `x-csr` (a PEM `CERTIFICATE REQUEST`
+//!    whose self-signature verifies, with a key the schema lists; feature `csr`).
+//! 3. **The body itself** — malformed JSON gives a single `bad_request_format` violation at
+//!    path `""` with the parser's line and column; a member written twice in one object is
+//!    an error at its path; a leading UTF-8 byte order mark is skipped; bodies over
+//!    [`MAX_ORDER_BODY_BYTES`] are refused.
+//!
+//! Warnings: a CSR's public key is all DigiCert uses (`csr_public_key_only`), no CSR means
+//! the order cannot complete through the API alone (`csr_missing`), `custom_expiration_date`
+//! overrides `validity_years` (`validity_years_overridden`).
 //!
 //! # Example
 //!
@@ -52,11 +61,11 @@
 //! let paths: Vec<&str> = report.errors.iter().map(|v| v.path.as_str()).collect();
 //! assert_eq!(paths, [
 //!     "/certificate/emails/2",
+//!     "/certificate/emails/1",
 //!     "/certificate/signature_hash",
 //!     "/organization/id",
 //!     "/validity_years",
 //!     "/auto_renew",
-//!     "/certificate/emails/1",
 //! ]);
 //! assert_eq!(report.errors[0].digicert_code(), "invalid_value:certificate.emails");
 //! // No CSR: the order cannot complete through the API alone.
@@ -77,10 +86,11 @@ use serde_json::Value;
 
 #[cfg(feature = "csr")]
 mod csr;
+mod describe;
 mod email;
-mod fast;
-mod pointer;
-mod schema;
+mod engine;
+mod parse;
+mod report;
 
 #[cfg(feature = "csr")]
 pub use csr::{CsrError, CsrInfo, KeyAlgorithm, inspect_csr};
@@ -90,7 +100,11 @@ pub use email::is_valid_email;
 /// is enough to validate orders.
 pub use certcentral_types as types;
 
-use pointer::Ptr;
+use report::Origin;
+
+/// Largest order body [`validate_json`] reads, in bytes (1 MiB); a larger body is refused
+/// with a `bad_request_format` violation before it is parsed.
+pub const MAX_ORDER_BODY_BYTES: usize = 1024 * 1024;
 
 /// The stable violation codes. Field-level codes come from DigiCert's vocabulary
 /// (`required_param`, `invalid_value`, `unknown_param`, `bad_request_format`,
@@ -120,13 +134,6 @@ pub mod codes {
     /// Warning: `custom_expiration_date` overrides `validity_years`.
     pub const VALIDITY_YEARS_OVERRIDDEN: &str = "validity_years_overridden";
 }
-
-/// Longest custom validity: `custom_expiration_date` must be strictly less than this many
-/// days after today.
-pub const MAX_CUSTOM_EXPIRATION_DAYS: u64 = 825;
-
-/// Largest order body accepted from a file or standard input (1 MiB, far above any real order).
-pub const MAX_ORDER_BODY_BYTES: usize = 1024 * 1024;
 
 /// What a validation run knows beyond the order itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -219,300 +226,156 @@ impl Report {
     }
 }
 
-/// Which family a rule belongs to: the JSON Schema's, or the ones it cannot express.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Rule {
-    Schema,
-    Extra,
+fn bad_request_format(message: String) -> Report {
+    Report {
+        errors: vec![Violation {
+            path: String::new(),
+            code: codes::BAD_REQUEST_FORMAT.to_owned(),
+            message,
+        }],
+        warnings: Vec::new(),
+    }
 }
 
-/// Violations collected during one run, errors tagged with their rule family.
-#[derive(Default)]
-pub(crate) struct Findings {
-    pub(crate) errors: Vec<(Rule, Violation)>,
-    pub(crate) warnings: Vec<Violation>,
-}
-
-impl Findings {
-    pub(crate) fn error(&mut self, rule: Rule, path: &Ptr<'_>, code: &str, message: String) {
-        self.errors.push((
-            rule,
-            Violation {
-                path: path.render(),
-                code: code.to_owned(),
-                message,
-            },
+/// Validates raw JSON bytes as an order body: every rule, every violation. A leading UTF-8
+/// byte order mark is skipped; a member written twice in one object is an error at its path.
+pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
+    if bytes.len() > MAX_ORDER_BODY_BYTES {
+        return bad_request_format(format!(
+            "the body is {} bytes; at most {MAX_ORDER_BODY_BYTES} bytes (1 MiB) are accepted",
+            bytes.len()
         ));
     }
-
-    fn warning(&mut self, path: &Ptr<'_>, code: &str, message: String) {
-        self.warnings.push(Violation {
-            path: path.render(),
-            code: code.to_owned(),
-            message,
-        });
-    }
-
-    pub(crate) fn into_report(self) -> Report {
-        Report {
-            errors: self.errors.into_iter().map(|(_, v)| v).collect(),
-            warnings: self.warnings,
+    match parse::parse(bytes) {
+        Ok(parsed) => {
+            let mut report = validate_value(&parsed.doc, ctx);
+            if !parsed.duplicates.is_empty() {
+                let mut errors: Vec<Violation> = parsed
+                    .duplicates
+                    .into_iter()
+                    .map(|path| {
+                        let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+                        Violation {
+                            message: format!(
+                                "`{}` is given more than once in the same object; give each member once",
+                                name.replace("~1", "/").replace("~0", "~").escape_debug()
+                            ),
+                            path,
+                            code: codes::INVALID_VALUE.to_owned(),
+                        }
+                    })
+                    .collect();
+                errors.append(&mut report.errors);
+                report.errors = errors;
+            }
+            report
         }
-    }
-}
-
-/// Validates raw JSON bytes as an order body: every rule, every violation.
-pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
-    if let Some(report) = fast::try_validate(bytes, ctx) {
-        return report;
-    }
-    match serde_json::from_slice::<Value>(bytes) {
-        Ok(doc) => validate_value(&doc, ctx),
-        Err(err) => Report {
-            errors: vec![Violation {
-                path: String::new(),
-                code: codes::BAD_REQUEST_FORMAT.to_owned(),
-                message: format!("the body is not valid JSON: {err} (a JSON object is expected)"),
-            }],
-            warnings: Vec::new(),
-        },
+        Err(err) => bad_request_format(format!(
+            "the body is not valid JSON: {err} (a JSON object is expected)"
+        )),
     }
 }
 
 /// Validates an already parsed JSON document as an order body.
 pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
-    let mut findings = Findings::default();
-    schema::check_order(doc, &mut findings);
-    if let Some(order) = doc.as_object() {
-        check_rules(&facts_from_value(order), ctx, &mut findings);
-    }
-    findings.into_report()
+    let validator = engine::validator(ctx.today);
+    let errors = if validator.is_valid(doc) {
+        Vec::new()
+    } else {
+        report::violations(doc, validator.iter_errors(doc))
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect()
+    };
+    let warnings = warnings(doc, &errors);
+    Report { errors, warnings }
 }
 
 /// Validates a typed order. Gives the same report as [`validate_json`] on the order's JSON.
 pub fn validate(order: &OrderRequest, ctx: &Context) -> Report {
-    match serde_json::to_vec(order) {
-        Ok(bytes) => validate_json(&bytes, ctx),
-        Err(err) => Report {
-            errors: vec![Violation {
-                path: String::new(),
-                code: codes::BAD_REQUEST_FORMAT.to_owned(),
-                message: format!("the order cannot be serialized: {err}"),
-            }],
-            warnings: Vec::new(),
-        },
+    match serde_json::to_value(order) {
+        Ok(doc) => validate_value(&doc, ctx),
+        Err(err) => bad_request_format(format!("the order cannot be serialized: {err}")),
     }
 }
 
-/// The violations of the JSON Schema `schema/order-request.schema.json` alone, i.e. the
-/// verdict the `jsonschema` crate gives (formats on), with paths and messages. The rules the
-/// schema cannot express (dates against today, payment, duplicates, CSR content, integers
-/// written as floats) are not included: use [`validate_value`] for the full check.
+/// The violations of the standard JSON Schema keywords of `schema/order-request.schema.json`
+/// alone: what a validator that ignores the schema's custom keywords reports (Python's
+/// `jsonschema` with its format checker, for example), with paths and messages. Use
+/// [`validate_value`] for the full check.
 pub fn schema_violations(doc: &Value) -> Vec<Violation> {
-    schema::schema_only(doc)
+    let validator = engine::validator(chrono::Utc::now().date_naive());
+    report::violations(doc, validator.iter_errors(doc))
+        .into_iter()
+        .filter(|(origin, _)| *origin == Origin::Standard)
+        .map(|(_, v)| v)
+        .collect()
 }
 
-/// What the rules beyond the schema look at, extracted from either parse.
-pub(crate) struct Facts<'a> {
-    /// `custom_expiration_date`, when it is a valid `format: date`.
-    pub(crate) date: Option<NaiveDate>,
-    /// Whether `validity_years` is present.
-    pub(crate) has_validity_years: bool,
-    /// `auto_renew` as written, when it is an integer > 0.
-    pub(crate) auto_renew_positive: Option<String>,
-    /// The effective payment method (`balance` when absent), when it is a string.
-    pub(crate) payment: Option<&'a str>,
-    /// Whether `certificate` is an object.
-    pub(crate) certificate: bool,
-    /// The emails that are strings, with their index.
-    pub(crate) emails: Vec<(usize, &'a str)>,
-    /// The `csr` member.
-    pub(crate) csr: CsrField<'a>,
-}
-
-/// The `csr` member of the certificate.
-pub(crate) enum CsrField<'a> {
-    Absent,
-    Text(&'a str),
-    NotText,
-}
-
-fn facts_from_value(order: &serde_json::Map<String, Value>) -> Facts<'_> {
-    let certificate = order.get("certificate").and_then(Value::as_object);
-    Facts {
-        date: order
-            .get("custom_expiration_date")
-            .and_then(Value::as_str)
-            .and_then(schema::parse_date),
-        has_validity_years: order.contains_key("validity_years"),
-        auto_renew_positive: order.get("auto_renew").and_then(positive_integer),
-        payment: match order.get("payment_method") {
-            None => Some("balance"),
-            Some(value) => value.as_str(),
-        },
-        certificate: certificate.is_some(),
-        emails: certificate
-            .and_then(|c| c.get("emails"))
-            .and_then(Value::as_array)
-            .map(|emails| {
-                emails
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, e)| e.as_str().map(|e| (i, e)))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        csr: match certificate.and_then(|c| c.get("csr")) {
-            None => CsrField::Absent,
-            Some(Value::String(pem)) => CsrField::Text(pem),
-            Some(_) => CsrField::NotText,
-        },
+fn warning(path: &str, code: &str, message: String) -> Violation {
+    Violation {
+        path: path.to_owned(),
+        code: code.to_owned(),
+        message,
     }
 }
 
-/// The rules JSON Schema cannot express. Each looks only at values that passed the schema
-/// rules, so a wrong type is reported once.
-pub(crate) fn check_rules(facts: &Facts<'_>, ctx: &Context, findings: &mut Findings) {
-    let root = Ptr::ROOT;
-
-    // custom_expiration_date: not in the past, strictly less than 825 days after today.
-    if let Some(date) = facts.date {
-        let path = root.key("custom_expiration_date");
-        let limit = ctx
-            .today
-            .checked_add_days(chrono::Days::new(MAX_CUSTOM_EXPIRATION_DAYS));
-        if date < ctx.today {
-            findings.error(
-                Rule::Extra,
-                &path,
-                codes::INVALID_VALUE,
-                format!(
-                    "{date} is in the past; must be from {} (today, UTC) to {} (less than {MAX_CUSTOM_EXPIRATION_DAYS} days after today)",
-                    ctx.today,
-                    last_allowed(ctx.today),
-                ),
-            );
-        } else if limit.is_none_or(|limit| date >= limit) {
-            findings.error(
-                Rule::Extra,
-                &path,
-                codes::INVALID_VALUE,
-                format!(
-                    "{date} is too far in the future; must be less than {MAX_CUSTOM_EXPIRATION_DAYS} days after today ({}), i.e. {} at the latest",
-                    ctx.today,
-                    last_allowed(ctx.today),
-                ),
-            );
-        }
-        if facts.has_validity_years {
-            findings.warning(
-                &root.key("validity_years"),
-                codes::VALIDITY_YEARS_OVERRIDDEN,
-                "`custom_expiration_date` is given, so it sets the end date and `validity_years` is ignored".to_owned(),
-            );
-        }
-    }
-
-    // auto_renew > 0 only with balance payment (the default).
-    if let (Some(renewals), Some(payment @ ("card" | "profile"))) =
-        (&facts.auto_renew_positive, facts.payment)
+/// The warnings about an order: facts worth knowing that do not block it.
+fn warnings(doc: &Value, errors: &[Violation]) -> Vec<Violation> {
+    let mut warnings = Vec::new();
+    let failed = |path: &str| errors.iter().any(|e| e.path == path);
+    if doc
+        .get("custom_expiration_date")
+        .and_then(Value::as_str)
+        .and_then(engine::parse_date)
+        .is_some()
+        && doc.get("validity_years").is_some()
     {
-        findings.error(
-            Rule::Extra,
-            &root.key("auto_renew"),
-            codes::INVALID_VALUE,
-            format!(
-                "auto_renew is {renewals} but payment_method is `{payment}`: only orders paid from the account balance can auto-renew; set auto_renew to 0 or payment_method to `balance`"
-            ),
-        );
+        warnings.push(warning(
+            "/validity_years",
+            codes::VALIDITY_YEARS_OVERRIDDEN,
+            "`custom_expiration_date` is given, so it sets the end date and `validity_years` is ignored".to_owned(),
+        ));
     }
-
-    if !facts.certificate {
-        return;
-    }
-    let cert_path = root.key("certificate");
-    check_duplicate_emails(&facts.emails, &cert_path, findings);
-
-    let csr_path = cert_path.key("csr");
-    match facts.csr {
-        CsrField::Absent => findings.warning(
-            &csr_path,
+    let Some(certificate) = doc.get("certificate").and_then(Value::as_object) else {
+        return warnings;
+    };
+    match certificate.get("csr") {
+        None => warnings.push(warning(
+            "/certificate/csr",
             codes::CSR_MISSING,
             "no CSR: the recipient must generate the key in a browser, so the order cannot complete through the API alone".to_owned(),
-        ),
-        CsrField::Text(pem) => check_csr(pem, &csr_path, findings),
-        CsrField::NotText => {}
-    }
-}
-
-fn last_allowed(today: NaiveDate) -> String {
-    today
-        .checked_add_days(chrono::Days::new(MAX_CUSTOM_EXPIRATION_DAYS - 1))
-        .map_or_else(|| "(out of calendar range)".to_owned(), |d| d.to_string())
-}
-
-/// A value that passed the schema's integer rule and is > 0, as written.
-fn positive_integer(value: &Value) -> Option<String> {
-    let Value::Number(n) = value else {
-        return None;
-    };
-    let positive = match (n.as_i64(), n.as_u64(), n.as_f64()) {
-        (Some(i), _, _) => i > 0,
-        (None, Some(u), _) => u > 0,
-        (None, None, Some(f)) => f > 0.0 && f.fract() == 0.0,
-        _ => false,
-    };
-    positive.then(|| n.to_string())
-}
-
-fn check_duplicate_emails(emails: &[(usize, &str)], cert_path: &Ptr<'_>, findings: &mut Findings) {
-    if emails.len() < 2 {
-        return;
-    }
-    let emails_path = cert_path.key("emails");
-    let mut seen: std::collections::HashMap<String, usize> =
-        std::collections::HashMap::with_capacity(emails.len());
-    for &(i, email) in emails {
-        match seen.entry(email.to_lowercase()) {
-            std::collections::hash_map::Entry::Occupied(first) => findings.error(
-                Rule::Extra,
-                &emails_path.index(i),
-                codes::INVALID_VALUE,
-                format!(
-                    "`{}` duplicates /certificate/emails/{} (emails compare case-insensitively); list each address once",
-                    email.escape_debug(),
-                    first.get()
-                ),
-            ),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                slot.insert(i);
+        )),
+        Some(Value::String(pem)) if !failed("/certificate/csr") => {
+            if let Some(w) = csr_warning(pem) {
+                warnings.push(w);
             }
         }
+        Some(_) => {}
     }
+    warnings
 }
 
 #[cfg(feature = "csr")]
-fn check_csr(pem: &str, path: &Ptr<'_>, findings: &mut Findings) {
-    match inspect_csr(pem) {
-        Ok(info) => findings.warning(
-            path,
-            codes::CSR_PUBLIC_KEY_ONLY,
-            format!(
-                "DigiCert uses only the CSR's public key ({}); the subject and every other detail come from the order body",
-                info.key
-            ),
+fn csr_warning(pem: &str) -> Option<Violation> {
+    let key = csr::key_of(pem)?;
+    Some(warning(
+        "/certificate/csr",
+        codes::CSR_PUBLIC_KEY_ONLY,
+        format!(
+            "DigiCert uses only the CSR's public key ({}); the subject and every other detail come from the order body",
+            key
         ),
-        Err(err) => findings.error(Rule::Extra, path, err.code(), err.to_string()),
-    }
+    ))
 }
 
 #[cfg(not(feature = "csr"))]
-fn check_csr(_pem: &str, path: &Ptr<'_>, findings: &mut Findings) {
-    findings.warning(
-        path,
+fn csr_warning(_pem: &str) -> Option<Violation> {
+    Some(warning(
+        "/certificate/csr",
         codes::CSR_NOT_CHECKED,
         "the CSR was not checked (certcentral-validate built without the `csr` feature); DigiCert uses only its public key".to_owned(),
-    );
+    ))
 }
 
 #[cfg(test)]
@@ -544,6 +407,18 @@ mod tests {
         assert_eq!(report.warnings.len(), 1);
         assert_eq!(report.warnings[0].code, codes::CSR_NOT_CHECKED);
         assert_eq!(report.warnings[0].path, "/certificate/csr");
+    }
+
+    #[test]
+    fn oversized_bodies_are_refused_before_parsing() {
+        let body = vec![b' '; MAX_ORDER_BODY_BYTES + 1];
+        let report = validate_json(&body, &ctx());
+        assert_eq!(report.errors.len(), 1);
+        assert_eq!(report.errors[0].code, codes::BAD_REQUEST_FORMAT);
+        assert!(
+            report.errors[0].message.contains("1048577 bytes"),
+            "{report:?}"
+        );
     }
 
     #[test]

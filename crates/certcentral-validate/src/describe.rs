@@ -1,0 +1,200 @@
+//! Words for people, derived from the schema: what a subschema allows ("a string of 1 to 64
+//! characters", "one of: 1, 2") and what a value is ("`sha1` (a string)"). Nothing here states
+//! a constraint: moving a bound in `schema/` changes the message with it.
+
+use serde_json::Value;
+
+use crate::engine::resolve;
+
+/// What `schema` allows, as a noun phrase completing "must be …".
+pub(crate) fn expect(schema: &Value) -> String {
+    let schema = resolve(schema);
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return format!("one of: {}", list(values));
+    }
+    if let Some(value) = schema.get("const") {
+        return literal(value);
+    }
+    match schema.get("type").and_then(Value::as_str) {
+        Some("object") => object(schema),
+        Some("integer") => integer(schema),
+        Some("number") => "a number".to_owned(),
+        Some("boolean") => "`true` or `false`".to_owned(),
+        Some("array") => array(schema),
+        Some("string") => string(schema),
+        _ => "a value this member allows".to_owned(),
+    }
+}
+
+fn literal(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("`{s}`"),
+        other => other.to_string(),
+    }
+}
+
+fn list(values: &[Value]) -> String {
+    values.iter().map(literal).collect::<Vec<_>>().join(", ")
+}
+
+/// `a`, `b` and `c`.
+pub(crate) fn and_list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<String> = names.into_iter().map(|n| format!("`{n}`")).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+fn object(schema: &Value) -> String {
+    let properties = schema.get("properties").and_then(Value::as_object);
+    // A small object reads best written out: `{"id": <positive integer>}`.
+    if let Some(properties) = properties.filter(|p| !p.is_empty() && p.len() <= 2) {
+        let members: Vec<String> = properties
+            .iter()
+            .map(|(name, member)| {
+                let what = expect(member);
+                let what = what
+                    .strip_prefix("a ")
+                    .or_else(|| what.strip_prefix("an "))
+                    .unwrap_or(&what);
+                format!("\"{name}\": <{what}>")
+            })
+            .collect();
+        return format!("an object `{{{}}}`", members.join(", "));
+    }
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if !required.is_empty() {
+        return format!("an object with {}", and_list(required));
+    }
+    match properties {
+        Some(p) if !p.is_empty() => format!(
+            "an object with optional {}",
+            and_list(p.keys().map(String::as_str))
+        ),
+        _ => "an object".to_owned(),
+    }
+}
+
+fn integer(schema: &Value) -> String {
+    let min = schema.get("minimum").and_then(Value::as_i64);
+    let max = schema.get("maximum").and_then(Value::as_i64);
+    match (min, max) {
+        (Some(1), None) => "a positive integer".to_owned(),
+        (Some(0), None) => "a non-negative integer".to_owned(),
+        (Some(min), None) => format!("an integer of at least {min}"),
+        (None, Some(max)) => format!("an integer of at most {max}"),
+        (Some(min), Some(max)) => format!("an integer from {min} to {max}"),
+        (None, None) => "an integer".to_owned(),
+    }
+}
+
+fn array(schema: &Value) -> String {
+    let min = schema.get("minItems").and_then(Value::as_u64).unwrap_or(0);
+    let head = match min {
+        0 => "an array".to_owned(),
+        1 => "a non-empty array".to_owned(),
+        n => format!("an array of at least {n} items"),
+    };
+    match schema.get("items").map(resolve) {
+        Some(items) => format!("{head} of {}", plural(items)),
+        None => head,
+    }
+}
+
+/// What an array's items are, in the plural.
+fn plural(items: &Value) -> String {
+    if items.get("format").and_then(Value::as_str) == Some("email") {
+        return "email addresses".to_owned();
+    }
+    match items.get("type").and_then(Value::as_str) {
+        Some("string") => "strings".to_owned(),
+        Some("integer") => "integers".to_owned(),
+        Some("object") => expect(items).replacen("an object", "objects", 1),
+        _ => "items".to_owned(),
+    }
+}
+
+fn string(schema: &Value) -> String {
+    if schema.get("x-csr").is_some() {
+        return "a string holding a PEM certificate signing request (PKCS#10)".to_owned();
+    }
+    let pattern = schema.get("x-pattern-description").and_then(Value::as_str);
+    if schema.get("format").and_then(Value::as_str) == Some("date") {
+        return "a calendar date `yyyy-MM-dd`".to_owned();
+    }
+    let min = schema.get("minLength").and_then(Value::as_u64);
+    let max = schema.get("maxLength").and_then(Value::as_u64);
+    let mut text = match (min, max) {
+        (Some(min), Some(max)) => format!("a string of {min} to {max} characters"),
+        (Some(min), None) => format!("a string of at least {min} characters"),
+        (None, Some(max)) => format!("a string of at most {max} characters"),
+        (None, None) => "a string".to_owned(),
+    };
+    match pattern {
+        // A complete phrase ("an email address like …") replaces the generic one.
+        Some(phrase) if !phrase.starts_with("with ") => text = phrase.to_owned(),
+        Some(clause) => {
+            text.push_str(", ");
+            text.push_str(clause);
+        }
+        None => {}
+    }
+    text
+}
+
+/// How a value looks, for "found …" (long strings are shortened).
+pub(crate) fn found(value: &Value) -> String {
+    match value {
+        Value::Null => "null".to_owned(),
+        Value::Bool(b) => format!("`{b}`"),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => {
+            const MAX: usize = 80;
+            if s.chars().count() > MAX {
+                let head: String = s.chars().take(MAX).collect();
+                format!("`{}…` (a string)", head.escape_debug())
+            } else {
+                format!("`{}` (a string)", s.escape_debug())
+            }
+        }
+        Value::Array(a) => format!("an array of {} item(s)", a.len()),
+        Value::Object(_) => "an object".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn phrases() {
+        assert_eq!(
+            expect(&json!({"type": "integer", "minimum": 0, "maximum": 99})),
+            "an integer from 0 to 99"
+        );
+        assert_eq!(expect(&json!({"enum": [1, 2]})), "one of: 1, 2");
+        assert_eq!(
+            expect(&json!({"type": "object", "required": ["a", "b", "c"]})),
+            "an object with `a`, `b` and `c`"
+        );
+        assert_eq!(
+            expect(
+                &json!({"type": "object", "properties": {"id": {"type": "integer", "minimum": 1}}})
+            ),
+            "an object `{\"id\": <positive integer>}`"
+        );
+        assert_eq!(
+            expect(&json!({"type": "string", "minLength": 1, "maxLength": 64})),
+            "a string of 1 to 64 characters"
+        );
+        assert!(found(&json!("x".repeat(200))).chars().count() < 100);
+        assert_eq!(found(&Value::Null), "null");
+    }
+}

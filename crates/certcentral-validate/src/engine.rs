@@ -1,0 +1,319 @@
+//! The JSON Schema engine (the `jsonschema` crate, no HTTP or file resolving) compiled from the
+//! embedded `schema/order-request.schema.json`, with the schema's custom keywords registered.
+//!
+//! Each custom keyword is implemented once, here (and in [`crate::csr`]); its meaning is
+//! documented in `schema/README.md` for readers whose validators ignore it:
+//!
+//! - `x-plain-integer: true` — a number must be written as a JSON integer literal that fits
+//!   in 64 bits (`1`, not `1.0` or `1e0`);
+//! - `x-max-days-ahead: N` — a `format: date` string from today (UTC, the [`Context`]'s
+//!   `today`) to N days after it;
+//! - `x-unique-ignoring-case: true` — no two strings of an array equal ignoring ASCII and
+//!   Unicode case;
+//! - `x-csr: {rsa_bits, ec_curves}` — a PEM PKCS#10 request whose self-signature verifies,
+//!   with one of the listed keys (feature `csr`; without it the keyword is not registered and
+//!   a warning says the CSR was not checked).
+//!
+//! A custom keyword's error message carries its code and an optional path below the instance
+//! (see [`custom_error`]); [`crate::report`] unpacks it.
+
+use std::sync::{Arc, LazyLock, Mutex};
+
+use chrono::NaiveDate;
+use jsonschema::{Keyword, ValidationError, Validator, paths::Location};
+use serde_json::{Map, Value};
+
+use crate::codes;
+use crate::describe::{expect, found};
+
+/// The order request schema, as embedded by `certcentral-types`.
+pub(crate) static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(certcentral_types::schema::ORDER_REQUEST)
+        .unwrap_or_else(|err| panic!("the embedded order schema is not JSON: {err}"))
+});
+
+/// Separates the parts of a custom keyword's error message.
+const SEP: char = '\u{1f}';
+
+/// A custom keyword's error: `code` at the instance's path plus `suffix` (a JSON Pointer
+/// below it, or `""`), with `message`.
+pub(crate) fn custom_error(suffix: &str, code: &str, message: &str) -> ValidationError<'static> {
+    ValidationError::custom(format!("{suffix}{SEP}{code}{SEP}{message}"))
+}
+
+/// Unpacks [`custom_error`]'s message into `(suffix, code, message)`.
+pub(crate) fn unpack_custom(message: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = message.splitn(3, SEP);
+    Some((parts.next()?, parts.next()?, parts.next()?))
+}
+
+/// Follows a local `$ref` (`#/$defs/Name`) to its target in [`SCHEMA`].
+pub(crate) fn resolve(schema: &Value) -> &Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => reference
+            .strip_prefix('#')
+            .and_then(|pointer| SCHEMA.pointer(pointer))
+            .map_or(schema, resolve),
+        None => schema,
+    }
+}
+
+/// Compiled validators, one per `today` seen recently (the date rule depends on it).
+static CACHE: Mutex<Vec<(NaiveDate, Arc<Validator>)>> = Mutex::new(Vec::new());
+
+/// The validator for the order schema with `today` as the date rule's reference.
+pub(crate) fn validator(today: NaiveDate) -> Arc<Validator> {
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, validator)) = cache.iter().find(|(day, _)| *day == today) {
+        return Arc::clone(validator);
+    }
+    let validator = Arc::new(build(&SCHEMA, today));
+    if cache.len() >= 4 {
+        cache.remove(0);
+    }
+    cache.push((today, Arc::clone(&validator)));
+    validator
+}
+
+/// Compiles `schema` (the order schema or one of its subschemas) with formats asserted and
+/// every custom keyword registered.
+pub(crate) fn build(schema: &Value, today: NaiveDate) -> Validator {
+    let options = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .with_keyword("x-plain-integer", plain_integer)
+        .with_keyword("x-unique-ignoring-case", unique_ignoring_case)
+        .with_keyword(
+            "x-max-days-ahead",
+            move |parent: &Map<String, Value>, value: &Value, _: Location| {
+                days_ahead(parent, value, today)
+            },
+        );
+    #[cfg(feature = "csr")]
+    let options = options.with_keyword("x-csr", crate::csr::keyword);
+    options
+        .build(schema)
+        .unwrap_or_else(|err| panic!("the embedded order schema does not compile: {err}"))
+}
+
+type Compiled<'a> = Result<Box<dyn for<'i> Keyword<'i>>, ValidationError<'a>>;
+
+/// `x-plain-integer`.
+struct PlainInteger {
+    message: String,
+}
+
+impl<'i> Keyword<'i> for PlainInteger {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        if self.is_valid(instance) {
+            Ok(())
+        } else {
+            Err(custom_error(
+                "",
+                codes::INVALID_VALUE,
+                &format!("{}; found {}", self.message, found(instance)),
+            ))
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        !matches!(instance, Value::Number(n) if n.is_f64())
+    }
+}
+
+fn plain_integer<'a>(
+    parent: &'a Map<String, Value>,
+    value: &'a Value,
+    _: Location,
+) -> Compiled<'a> {
+    if value != &Value::Bool(true) {
+        return Err(ValidationError::schema("x-plain-integer must be `true`"));
+    }
+    let allowed = expect(&Value::Object(parent.clone()));
+    Ok(Box::new(PlainInteger {
+        message: format!(
+            "must be {allowed}, written as a plain integer that fits in 64 bits, without fraction or exponent (e.g. 1, not 1.0)"
+        ),
+    }))
+}
+
+/// `x-unique-ignoring-case`.
+struct UniqueIgnoringCase;
+
+impl UniqueIgnoringCase {
+    /// `(index, first index)` of every item equal (ignoring case) to an earlier one.
+    fn repeats(items: &[Value]) -> Vec<(usize, usize)> {
+        let mut first: std::collections::HashMap<String, usize> =
+            std::collections::HashMap::with_capacity(items.len());
+        let mut out = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let Some(s) = item.as_str() else { continue };
+            match first.entry(s.to_lowercase()) {
+                std::collections::hash_map::Entry::Occupied(seen) => out.push((i, *seen.get())),
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(i);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl<'i> Keyword<'i> for UniqueIgnoringCase {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        self.iter_errors(instance).next().map_or(Ok(()), Err)
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        match instance.as_array() {
+            Some(items) if items.len() > 1 => Self::repeats(items).is_empty(),
+            _ => true,
+        }
+    }
+
+    fn iter_errors(
+        &self,
+        instance: &'i Value,
+    ) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
+        let Some(items) = instance.as_array() else {
+            return Box::new(std::iter::empty());
+        };
+        let errors: Vec<ValidationError<'i>> = Self::repeats(items)
+            .into_iter()
+            .map(|(i, first)| {
+                custom_error(
+                    &format!("/{i}"),
+                    codes::INVALID_VALUE,
+                    &format!(
+                        "{} duplicates {} (item {first}; compared ignoring case); list each once",
+                        found(&items[i]).trim_end_matches(" (a string)"),
+                        found(&items[first]).trim_end_matches(" (a string)"),
+                    ),
+                )
+            })
+            .collect();
+        Box::new(errors.into_iter())
+    }
+}
+
+fn unique_ignoring_case<'a>(
+    _: &'a Map<String, Value>,
+    value: &'a Value,
+    _: Location,
+) -> Compiled<'a> {
+    if value != &Value::Bool(true) {
+        return Err(ValidationError::schema(
+            "x-unique-ignoring-case must be `true`",
+        ));
+    }
+    Ok(Box::new(UniqueIgnoringCase))
+}
+
+/// `x-max-days-ahead`.
+struct DaysAhead {
+    today: NaiveDate,
+    max: u64,
+}
+
+impl DaysAhead {
+    fn last(&self) -> Option<NaiveDate> {
+        self.today.checked_add_days(chrono::Days::new(self.max))
+    }
+
+    fn problem(&self, instance: &Value) -> Option<String> {
+        let date = parse_date(instance.as_str()?)?;
+        let last = self
+            .last()
+            .map_or_else(|| "(out of calendar range)".to_owned(), |d| d.to_string());
+        let window = format!(
+            "must be from {} (today, UTC) to {last} ({} days after today)",
+            self.today, self.max
+        );
+        if date < self.today {
+            Some(format!("{date} is in the past; {window}"))
+        } else if self.last().is_none_or(|last| date > last) {
+            Some(format!("{date} is too far in the future; {window}"))
+        } else {
+            None
+        }
+    }
+}
+
+impl<'i> Keyword<'i> for DaysAhead {
+    fn validate(&self, instance: &'i Value) -> Result<(), ValidationError<'i>> {
+        match self.problem(instance) {
+            Some(message) => Err(custom_error("", codes::INVALID_VALUE, &message)),
+            None => Ok(()),
+        }
+    }
+
+    fn is_valid(&self, instance: &'i Value) -> bool {
+        self.problem(instance).is_none()
+    }
+}
+
+fn days_ahead<'a>(_: &'a Map<String, Value>, value: &'a Value, today: NaiveDate) -> Compiled<'a> {
+    let Some(max) = value.as_u64() else {
+        return Err(ValidationError::schema(
+            "x-max-days-ahead must be a non-negative integer",
+        ));
+    };
+    Ok(Box::new(DaysAhead { today, max }))
+}
+
+/// Parses a `format: date` value (RFC 3339 `full-date`: exactly `DDDD-DD-DD`, a real date);
+/// other strings are left to `format: date`.
+pub(crate) fn parse_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+        b[range].iter().try_fold(0u32, |acc, d| {
+            d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+        })
+    };
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_real_calendar_dates() {
+        assert!(parse_date("2024-02-29").is_some());
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-1-01",
+            "+2024-01-01",
+            "2024-01-01T00:00:00Z",
+            "２０２４-01-01",
+            "",
+        ] {
+            assert!(parse_date(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn custom_messages_round_trip() {
+        let err = custom_error("/1", "invalid_value", "m; with: colons");
+        let jsonschema::error::ValidationErrorKind::Custom { message, .. } = err.kind() else {
+            panic!("not custom");
+        };
+        assert_eq!(
+            unpack_custom(message),
+            Some(("/1", "invalid_value", "m; with: colons"))
+        );
+    }
+
+    #[test]
+    fn references_resolve_in_the_schema() {
+        let r = serde_json::json!({"$ref": "#/$defs/ValidityYears"});
+        assert_eq!(resolve(&r)["enum"], serde_json::json!([1, 2]));
+    }
+}

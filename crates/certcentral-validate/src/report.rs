@@ -1,0 +1,284 @@
+//! Engine errors mapped to [`Violation`]s: DigiCert's codes, JSON Pointer paths (for a missing
+//! member, the member's own path) and messages that say what is allowed and what was found,
+//! derived from the schema node the error comes from.
+
+use jsonschema::ValidationError;
+use jsonschema::error::ValidationErrorKind;
+use serde_json::Value;
+
+use crate::describe::{expect, found};
+use crate::engine::{SCHEMA, resolve, unpack_custom};
+use crate::{Violation, codes};
+
+/// Whether a violation comes from a standard keyword or from one of the schema's custom
+/// keywords (which validators in other languages ignore).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Origin {
+    Standard,
+    Custom,
+}
+
+/// Every violation of `doc`, in the engine's order. At one path, a standard keyword's error
+/// is reported once per subschema, and a custom keyword's error only when no standard keyword
+/// failed there (so a wrong type is not also reported as, say, a float).
+pub(crate) fn violations<'a>(
+    doc: &Value,
+    errors: impl Iterator<Item = ValidationError<'a>>,
+) -> Vec<(Origin, Violation)> {
+    let mut out: Vec<(Origin, Violation, String)> = Vec::new();
+    for error in errors {
+        let location = keyword_location(&error);
+        for (origin, violation) in map(doc, &error, &location) {
+            let parent = location.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+            let repeated = out.iter().any(|(o, v, p)| {
+                v.path == violation.path
+                    && match origin {
+                        Origin::Standard => *o == Origin::Standard && *p == parent,
+                        Origin::Custom => *o == Origin::Standard,
+                    }
+            });
+            if !repeated {
+                out.push((origin, violation, parent));
+            }
+        }
+    }
+    // A custom keyword's error before a standard one at the same path: keep the standard one.
+    let standard_paths: Vec<String> = out
+        .iter()
+        .filter(|(o, _, _)| *o == Origin::Standard)
+        .map(|(_, v, _)| v.path.clone())
+        .collect();
+    out.into_iter()
+        .filter(|(o, v, _)| *o == Origin::Standard || !standard_paths.contains(&v.path))
+        .map(|(o, v, _)| (o, v))
+        .collect()
+}
+
+/// The JSON Pointer, in the schema document, of the keyword that failed.
+fn keyword_location(error: &ValidationError<'_>) -> String {
+    if let Some(uri) = error.absolute_keyword_location()
+        && let Some(fragment) = uri.fragment()
+    {
+        return percent_decode(fragment.as_str());
+    }
+    error.schema_path().as_str().to_owned()
+}
+
+fn percent_decode(s: &str) -> String {
+    if !s.contains('%') {
+        return s.to_owned();
+    }
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The schema node at `pointer` (a keyword's parent), or the root.
+fn node(pointer: &str) -> &'static Value {
+    SCHEMA.pointer(pointer).unwrap_or(&SCHEMA)
+}
+
+fn violation(path: String, code: &str, message: String) -> Violation {
+    Violation {
+        path,
+        code: code.to_owned(),
+        message,
+    }
+}
+
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin, Violation)> {
+    let path = error.instance_path().as_str().to_owned();
+    let parent_pointer = location.rsplit_once('/').map_or("", |(p, _)| p);
+    let parent = node(parent_pointer);
+    let instance = error.instance();
+    let standard = |code: &str, message: String| {
+        vec![(Origin::Standard, violation(path.clone(), code, message))]
+    };
+    match error.kind() {
+        ValidationErrorKind::Custom { message, .. } => match unpack_custom(message) {
+            Some((suffix, code, text)) => vec![(
+                Origin::Custom,
+                violation(format!("{path}{suffix}"), code, text.to_owned()),
+            )],
+            None => vec![(
+                Origin::Custom,
+                violation(path, codes::INVALID_VALUE, message.clone()),
+            )],
+        },
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let member = parent
+                .get("properties")
+                .and_then(|p| p.get(name))
+                .map_or_else(|| "a value".to_owned(), expect);
+            vec![(
+                Origin::Standard,
+                violation(
+                    format!("{path}/{}", escape(name)),
+                    codes::REQUIRED_PARAM,
+                    format!("missing required field: must be {member}"),
+                ),
+            )]
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let allowed = parent
+                .get("properties")
+                .and_then(Value::as_object)
+                .map(|p| {
+                    p.keys()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let mut unexpected = unexpected.clone();
+            unexpected.sort_unstable();
+            unexpected
+                .into_iter()
+                .map(|key| {
+                    (
+                        Origin::Standard,
+                        violation(
+                            format!("{path}/{}", escape(&key)),
+                            codes::UNKNOWN_PARAM,
+                            format!(
+                                "unknown field `{}`; allowed fields: {allowed}",
+                                key.escape_debug()
+                            ),
+                        ),
+                    )
+                })
+                .collect()
+        }
+        ValidationErrorKind::AnyOf { .. } if required_alternatives(parent).is_some() => {
+            let names = required_alternatives(parent).unwrap_or_default();
+            let give = names
+                .iter()
+                .map(|name| {
+                    let member = parent
+                        .get("properties")
+                        .and_then(|p| p.get(name.as_str()))
+                        .map_or_else(|| "a value".to_owned(), expect);
+                    format!("`{name}` ({member})")
+                })
+                .collect::<Vec<_>>()
+                .join(" or ");
+            let first = names.first().map(String::as_str).unwrap_or_default();
+            vec![(
+                Origin::Standard,
+                violation(
+                    format!("{path}/{}", escape(first)),
+                    codes::REQUIRED_PARAM,
+                    format!("missing required field: give {give}"),
+                ),
+            )]
+        }
+        kind => {
+            let found = match kind {
+                ValidationErrorKind::MinLength { .. } | ValidationErrorKind::MaxLength { .. } => {
+                    let chars = instance.as_str().map_or(0, |s| s.chars().count());
+                    format!("{chars} characters")
+                }
+                ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
+                    format!("{} item(s)", instance.as_array().map_or(0, Vec::len))
+                }
+                _ => found(instance),
+            };
+            if let Some((base, _)) = location.rsplit_once("/then/") {
+                return standard(
+                    codes::INVALID_VALUE,
+                    conditional(doc, &path, base, parent, &found),
+                );
+            }
+            let allowed = expect(parent);
+            if path.is_empty() {
+                standard(
+                    codes::INVALID_VALUE,
+                    format!("the order body must be {allowed}; found {found}"),
+                )
+            } else {
+                standard(
+                    codes::INVALID_VALUE,
+                    format!("must be {allowed}; found {found}"),
+                )
+            }
+        }
+    }
+}
+
+/// The members of an `anyOf` whose branches each only require one member.
+fn required_alternatives(schema: &Value) -> Option<Vec<String>> {
+    schema
+        .get("anyOf")?
+        .as_array()?
+        .iter()
+        .map(|branch| {
+            let object = branch.as_object()?;
+            let required = object.get("required")?.as_array()?;
+            match (object.len(), required.as_slice()) {
+                (1, [name]) => name.as_str().map(str::to_owned),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The message of a `then` branch's failure: what is allowed, under which condition (the
+/// `if`'s members, with the values found), and why (the `then`'s `description`).
+fn conditional(doc: &Value, path: &str, base: &str, parent: &Value, found: &str) -> String {
+    let condition_schema = node(&format!("{base}/if"));
+    let reason = node(&format!("{base}/then"))
+        .get("description")
+        .and_then(Value::as_str);
+    // The object the condition is about: the instance's parent.
+    let object_path = path.rsplit_once('/').map_or("", |(p, _)| p);
+    let object = doc.pointer(object_path);
+    let members: Vec<String> = condition_schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.keys()
+                .map(|k| {
+                    let value = object.and_then(|o| o.get(k)).map_or_else(
+                        || "absent".to_owned(),
+                        |v| match v {
+                            Value::String(s) => format!("`{}`", s.escape_debug()),
+                            other => other.to_string(),
+                        },
+                    );
+                    format!("`{k}` is {value}")
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut message = format!("must be {}", expect(resolve(parent)));
+    if !members.is_empty() {
+        message.push_str(" when ");
+        message.push_str(&members.join(" and "));
+    }
+    if let Some(reason) = reason {
+        message.push_str(" (");
+        message.push_str(reason);
+        message.push(')');
+    }
+    message.push_str("; found ");
+    message.push_str(found);
+    message
+}
