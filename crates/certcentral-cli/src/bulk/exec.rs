@@ -1167,3 +1167,32 @@ mod settled_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod expected_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_row_without_a_known_key_cannot_be_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = expected_keys(&SentKey::default(), dir.path(), "row").unwrap_err();
+        assert!(err.contains("neither row.key nor row.csr"), "{err}");
+
+        // The CSR sent wins over nothing beside the output; a key file gone from disk is
+        // skipped (the CSR still tells the key).
+        let k = keys::generate(KeyType::P256, "Row", &[]).unwrap();
+        let sent = SentKey {
+            key_file: Some(dir.path().join("gone.key").display().to_string()),
+            csr_file: Some("elsewhere/row.csr".into()),
+            csr: Some(k.csr_pem.clone()),
+        };
+        let found = expected_keys(&sent, dir.path(), "row").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "elsewhere/row.csr");
+        assert_eq!(found[0].1.spki_der, k.public_key_der);
+
+        // A key file on disk that is not a key: nothing can be confirmed.
+        std::fs::write(dir.path().join("gone.key"), "not a key").unwrap();
+        assert!(expected_keys(&sent, dir.path(), "row").is_err());
+    }
+}
