@@ -16,11 +16,11 @@ use tokio::task::JoinSet;
 
 use super::BulkError;
 use super::api::{ApiFailure, BulkApi};
-use super::journal::{Class, Entry, Journal, RowState, Update};
+use super::journal::{Class, Entry, Journal, RowState, SentKey, Update};
 use super::progress::Progress;
 use super::spec::OrderDefaults;
 use crate::files;
-use crate::keys::{self, KeyType};
+use crate::keys::{self, ExpectedKey, KeyError, KeyType};
 
 /// Consecutive API calls that could not connect (each after the client's own retries)
 /// before a run stops: the API is taken to be unreachable, and the run ends cleanly with
@@ -209,8 +209,18 @@ struct Unprepared {
 /// What the key preparer hands to the POST stream.
 type PrepItem = Result<Prepared, Box<Unprepared>>;
 
-/// A finished download: row key, and the file written or the error.
-type DownloadDone = (String, Result<String, String>);
+/// A finished download: row key, and the file written or why not.
+type DownloadDone = (String, Result<String, NotWritten>);
+
+/// Why a download wrote no certificate.
+#[derive(Debug)]
+enum NotWritten {
+    /// A failure that may pass (network, disk): the download is tried again.
+    Retry(String),
+    /// Final for the row (its certificate carries another public key, or the key it must
+    /// carry is unknown): the row is journaled as failed, nothing is retried.
+    Failed(String),
+}
 
 /// A row ready to POST: the key (not yet written) and the CSR.
 struct Prepared {
@@ -630,7 +640,12 @@ async fn post_one<A: BulkApi>(
     lock(&shared.journal).commit_durable([Update::Intent {
         spec: p.entry.spec.clone(),
         key_file: p.key_file.as_ref().map(|f| f.display().to_string()),
-        csr_file: p.csr_file.as_ref().map(|f| f.display().to_string()),
+        // The CSR file sent: written beside the key, or the row's own.
+        csr_file: p
+            .csr_file
+            .as_ref()
+            .or(p.entry.spec.csr.as_ref())
+            .map(|f| f.display().to_string()),
         csr: Some(p.csr.clone()),
     }])?;
     // 2. The key on disk before the order exists, so a paid certificate always has its key.
@@ -660,7 +675,7 @@ async fn post_one<A: BulkApi>(
                 }])?;
                 if let Some(cert) = placed.certificate_id {
                     downloads
-                        .start(shared, key, p.entry.name.clone(), cert)
+                        .start(shared, key, p.entry.name.clone(), placed.order_id, cert)
                         .await;
                 }
                 return Ok(());
@@ -747,6 +762,7 @@ impl Downloads {
         shared: &Arc<Shared<A>>,
         key: String,
         name: String,
+        order_id: i64,
         cert: i64,
     ) {
         if !self.in_flight.insert(key.clone()) {
@@ -758,39 +774,19 @@ impl Downloads {
         let shared = Arc::clone(shared);
         self.set.spawn(async move {
             let _permit = permit;
-            let answer = shared.api.download(cert).await;
-            shared.observe(&answer);
-            let result = match answer {
-                Ok(bytes) => {
-                    let path = shared.opts.out_dir.join(format!("{name}.crt"));
-                    // The certificate must carry this row's key (issue 11, item 2).
-                    let matches =
-                        match crate::keys::ExpectedKey::beside(&shared.opts.out_dir, &name) {
-                            Ok(Some(expected)) => crate::keys::check_certificate_key(
-                                &String::from_utf8_lossy(&bytes),
-                                &expected,
-                            )
-                            .map_err(|e| e.to_string()),
-                            Ok(None) => Ok(()),
-                            Err(e) => Err(e.to_string()),
-                        };
-                    match matches.and_then(|()| replace_public(&path, &bytes)) {
-                        Ok(()) => {
-                            let file = path.display().to_string();
-                            if let Err(e) = lock(&shared.journal).commit([Update::Downloaded {
-                                key: key.clone(),
-                                file: file.clone(),
-                            }]) {
-                                return (key, Err(e.to_string()));
-                            }
-                            shared.stat(|s| s.downloaded += 1);
-                            Ok(file)
-                        }
-                        Err(e) => Err(e),
-                    }
+            let result = fetch(&shared, &key, &name, order_id, cert).await;
+            if let Err(NotWritten::Failed(reason)) = &result {
+                // Final: the row fails (once), so it is neither downloaded nor written again.
+                let failed = lock(&shared.journal).commit([Update::Status {
+                    order_id,
+                    order_status: OrderStatus::Issued.as_str().to_owned(),
+                    certificate_id: Some(cert),
+                    failed: Some(reason.clone()),
+                }]);
+                if let Err(e) = failed {
+                    return (key, Err(NotWritten::Retry(e.to_string())));
                 }
-                Err(e) => Err(e.to_string()),
-            };
+            }
             (key, result)
         });
     }
@@ -813,12 +809,112 @@ impl Downloads {
         done: Result<DownloadDone, tokio::task::JoinError>,
     ) {
         if let Ok((key, result)) = done {
-            if let Err(e) = result {
-                tracing::debug!(row = %key, error = %e, "download failed; will retry");
+            match result {
+                Ok(_) => {}
+                Err(NotWritten::Retry(e)) => {
+                    tracing::debug!(row = %key, error = %e, "download failed; will retry");
+                }
+                Err(NotWritten::Failed(e)) => {
+                    tracing::warn!(row = %key, error = %e, "certificate not written");
+                }
             }
             self.in_flight.remove(&key);
         }
     }
+}
+
+/// Downloads the certificate of row `key` (order `order_id`) and writes `NAME.crt`, once it
+/// is checked to carry the row's public key (issue 11, item 2): a certificate for another
+/// key, or a row whose key is unknown, is [`NotWritten::Failed`] and nothing is written.
+async fn fetch<A: BulkApi>(
+    shared: &Shared<A>,
+    key: &str,
+    name: &str,
+    order_id: i64,
+    cert: i64,
+) -> Result<String, NotWritten> {
+    let sent = lock(&shared.journal)
+        .sent_key(key)
+        .map_err(|e| NotWritten::Retry(e.to_string()))?
+        .unwrap_or_default();
+    let expected = expected_keys(&sent, &shared.opts.out_dir, name).map_err(|why| {
+        NotWritten::Failed(format!(
+            "the certificate for order {order_id} cannot be checked against the row's key: \
+             {why}; nothing was written"
+        ))
+    })?;
+    let answer = shared.api.download(cert).await;
+    shared.observe(&answer);
+    let bytes = answer.map_err(|e| NotWritten::Retry(e.to_string()))?;
+    let chain = String::from_utf8_lossy(&bytes);
+    for (file, expected) in &expected {
+        match keys::check_certificate_key(&chain, expected) {
+            Ok(()) => {}
+            Err(KeyError::Mismatch {
+                subject, serial, ..
+            }) => {
+                return Err(NotWritten::Failed(format!(
+                    "certificate for order {order_id} carries another public key than {file}: \
+                     it was issued to {subject} (serial {serial}); nothing was written"
+                )));
+            }
+            // Not a certificate (e.g. a truncated answer): downloaded again.
+            Err(e) => return Err(NotWritten::Retry(e.to_string())),
+        }
+    }
+    let path = shared.opts.out_dir.join(format!("{name}.crt"));
+    replace_public(&path, &bytes).map_err(NotWritten::Retry)?;
+    let file = path.display().to_string();
+    lock(&shared.journal)
+        .commit([Update::Downloaded {
+            key: key.to_owned(),
+            file: file.clone(),
+        }])
+        .map_err(|e| NotWritten::Retry(e.to_string()))?;
+    shared.stat(|s| s.downloaded += 1);
+    Ok(file)
+}
+
+/// The public keys a row's certificate must carry, each with the file it comes from (for
+/// messages): the private key written for the row, when it is on disk, and the CSR sent with
+/// the order (journaled with the intent, whether generated or the row's own CSR file). A
+/// journal without either (an older one) falls back on the key or CSR beside the output.
+/// `Err` says why none can be determined: the certificate must then not be written.
+fn expected_keys(
+    sent: &SentKey,
+    out_dir: &Path,
+    name: &str,
+) -> Result<Vec<(String, ExpectedKey)>, String> {
+    let mut expected = Vec::new();
+    if let Some(key_file) = &sent.key_file {
+        let path = Path::new(key_file);
+        if path.symlink_metadata().is_ok() {
+            let key = ExpectedKey::from_file(path).map_err(|e| e.to_string())?;
+            expected.push((key_file.clone(), key));
+        }
+    }
+    if let Some(csr) = &sent.csr {
+        let file = sent
+            .csr_file
+            .clone()
+            .unwrap_or_else(|| "the CSR sent with the order".to_owned());
+        let key = ExpectedKey::from_pem(csr, format!("the CSR sent ({file})"))
+            .map_err(|e| e.to_string())?;
+        expected.push((file, key));
+    }
+    if expected.is_empty() {
+        match ExpectedKey::beside(out_dir, name).map_err(|e| e.to_string())? {
+            Some(key) => expected.push((key.source.clone(), key)),
+            None => {
+                return Err(format!(
+                    "the journal records no key or CSR for it, and neither {name}.key nor \
+                     {name}.csr is in {}",
+                    out_dir.display()
+                ));
+            }
+        }
+    }
+    Ok(expected)
 }
 
 /// What an order's state means for its row, by the client's rule
@@ -890,7 +986,7 @@ async fn poll<A: BulkApi>(
                 failed,
             });
             if issued && let Some(cert) = c.certificate_id {
-                to_download.push((key, name, cert));
+                to_download.push((key, name, c.order_id, cert));
             }
         }
         j.flush()?;
@@ -933,7 +1029,12 @@ async fn poll<A: BulkApi>(
                         failed,
                     });
                     if issued && let Some(cert) = cert {
-                        to_download.push((entry.spec.key.clone(), entry.name.clone(), cert));
+                        to_download.push((
+                            entry.spec.key.clone(),
+                            entry.name.clone(),
+                            order_id,
+                            cert,
+                        ));
                     }
                     changed += 1;
                 }
@@ -941,8 +1042,8 @@ async fn poll<A: BulkApi>(
         }
         lock(&shared.journal).flush()?;
     }
-    for (key, name, cert) in to_download {
-        downloads.start(shared, key, name, cert).await;
+    for (key, name, order_id, cert) in to_download {
+        downloads.start(shared, key, name, order_id, cert).await;
     }
     Ok(changed)
 }
@@ -963,9 +1064,17 @@ async fn download_known<A: BulkApi>(
                 .order_status
                 .as_deref()
                 .is_none_or(|s| OrderStatus::from(s) == OrderStatus::Issued);
-            if let (Some(cert), true) = (entry.certificate_id, status_ok) {
+            if let (Some(order_id), Some(cert), true) =
+                (entry.order_id, entry.certificate_id, status_ok)
+            {
                 downloads
-                    .start(shared, entry.spec.key.clone(), entry.name.clone(), cert)
+                    .start(
+                        shared,
+                        entry.spec.key.clone(),
+                        entry.name.clone(),
+                        order_id,
+                        cert,
+                    )
                     .await;
                 started += 1;
             }
@@ -1056,5 +1165,34 @@ mod settled_tests {
             ),
             (Some("order rejected".to_owned()), false)
         );
+    }
+}
+
+#[cfg(test)]
+mod expected_key_tests {
+    use super::*;
+
+    #[test]
+    fn a_row_without_a_known_key_cannot_be_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = expected_keys(&SentKey::default(), dir.path(), "row").unwrap_err();
+        assert!(err.contains("neither row.key nor row.csr"), "{err}");
+
+        // The CSR sent wins over nothing beside the output; a key file gone from disk is
+        // skipped (the CSR still tells the key).
+        let k = keys::generate(KeyType::P256, "Row", &[]).unwrap();
+        let sent = SentKey {
+            key_file: Some(dir.path().join("gone.key").display().to_string()),
+            csr_file: Some("elsewhere/row.csr".into()),
+            csr: Some(k.csr_pem.clone()),
+        };
+        let found = expected_keys(&sent, dir.path(), "row").unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0, "elsewhere/row.csr");
+        assert_eq!(found[0].1.spki_der, k.public_key_der);
+
+        // A key file on disk that is not a key: nothing can be confirmed.
+        std::fs::write(dir.path().join("gone.key"), "not a key").unwrap();
+        assert!(expected_keys(&sent, dir.path(), "row").is_err());
     }
 }

@@ -137,7 +137,8 @@ pub enum RowState {
     Ordered,
     /// Certificate downloaded.
     Done,
-    /// The order ended without a certificate (rejected, canceled, …).
+    /// The order ended without a certificate (rejected, canceled, …), or its certificate
+    /// carries another public key than the row's key or CSR (nothing was written).
     Failed,
     /// The server refused the order POST (nothing was ordered); a rerun tries again.
     Refused,
@@ -248,7 +249,7 @@ pub enum Update {
         spec: RowSpec,
         /// Key file that will be written, if any.
         key_file: Option<String>,
-        /// CSR file.
+        /// CSR file: the one written beside the key, or the row's own CSR file.
         csr_file: Option<String>,
         /// The CSR sent (public), so a retry after a crash reuses the key already on disk.
         csr: Option<String>,
@@ -339,6 +340,17 @@ pub struct Entry {
     pub certificate_file: Option<String>,
     /// Last error.
     pub error: Option<String>,
+}
+
+/// What the journal holds about a row's key, recorded with its last intent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SentKey {
+    /// The private key file written for the row (none for a row with its own CSR).
+    pub key_file: Option<String>,
+    /// The CSR file: the one written beside the key, or the row's own CSR file.
+    pub csr_file: Option<String>,
+    /// The CSR sent with the order.
+    pub csr: Option<String>,
 }
 
 /// One line of the run report.
@@ -817,6 +829,24 @@ impl Journal {
                     let key: String = r.get(0)?;
                     let state = parse_state(r.get::<_, Option<String>>(2)?.as_deref(), &key)?;
                     Ok((key, r.get(1)?, state))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
+    }
+
+    /// What the journal holds about the key of row `row_key` (`None` when the row was never
+    /// journaled): the public key its certificate must carry is taken from it.
+    pub fn sent_key(&self, row_key: &str) -> Result<Option<SentKey>, BulkError> {
+        self.conn
+            .prepare_cached("SELECT key_file, csr_file, csr FROM main.rows WHERE row_key = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![row_key], |r| {
+                    Ok(SentKey {
+                        key_file: r.get(0)?,
+                        csr_file: r.get(1)?,
+                        csr: r.get(2)?,
+                    })
                 })
                 .optional()
             })

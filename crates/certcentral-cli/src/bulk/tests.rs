@@ -48,6 +48,10 @@ struct Fake {
     unreachable: bool,
     /// Order POSTs attempted.
     attempts: std::sync::atomic::AtomicUsize,
+    /// Orders for this common name get a certificate for another public key than their CSR's.
+    foreign_key: Option<&'static str>,
+    /// Certificate downloads.
+    downloads: std::sync::atomic::AtomicUsize,
 }
 
 fn unreachable<T>() -> Result<T, ApiFailure> {
@@ -195,24 +199,27 @@ impl BulkApi for Fake {
     }
 
     async fn download(&self, certificate_id: i64) -> Result<Vec<u8>, ApiFailure> {
+        self.downloads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         // A real certificate for the order's CSR: downloads are checked against the row's key.
-        let csr = self
+        let (common_name, csr) = self
             .orders
             .lock()
             .unwrap()
             .iter()
             .find(|o| o.id + 1000 == certificate_id)
-            .and_then(|o| o.csr.clone())
+            .and_then(|o| Some((o.common_name.clone(), o.csr.clone()?)))
             .expect("a CSR for every downloaded order");
-        let issuer = rcgen::Issuer::new(
-            rcgen::CertificateParams::default(),
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
-        );
-        let cert = rcgen::CertificateSigningRequestParams::from_pem(&csr)
-            .unwrap()
-            .signed_by(&issuer)
-            .unwrap();
-        Ok(cert.pem().into_bytes())
+        let new_key = || rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let issuer = rcgen::Issuer::new(rcgen::CertificateParams::default(), new_key());
+        let request = rcgen::CertificateSigningRequestParams::from_pem(&csr).unwrap();
+        let cert = if self.foreign_key == Some(common_name.as_str()) {
+            // The same subject, another public key.
+            request.params.signed_by(&new_key(), &issuer)
+        } else {
+            request.signed_by(&issuer)
+        };
+        Ok(cert.unwrap().pem().into_bytes())
     }
 }
 
@@ -645,5 +652,100 @@ async fn patience_bounds_the_wait_for_a_post_not_processed() {
             .as_deref()
             .is_some_and(|e| e.contains("not sent after 1 attempt(s)")),
         "{outcome:?}"
+    );
+}
+
+/// The row's own CSR, in a folder other than `--out` (nothing beside the output).
+fn own_csr_roster(dir: &Path) -> std::path::PathBuf {
+    let csrs = dir.join("elsewhere");
+    std::fs::create_dir_all(&csrs).unwrap();
+    let emails = vec!["person0@example.com".to_owned()];
+    let k = crate::keys::generate(KeyType::P256, "Person 0", &emails).unwrap();
+    std::fs::write(csrs.join("person0.csr"), &k.csr_pem).unwrap();
+    let path = dir.join("roster.csv");
+    std::fs::write(
+        &path,
+        "common_name,emails,csr\nPerson 0,person0@example.com,elsewhere/person0.csr\n",
+    )
+    .unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_certificate_for_another_key_fails_the_row_once_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 2));
+    cfg.report = Some(dir.path().join("report.json"));
+    let fake = Arc::new(Fake {
+        foreign_key: Some("Person 0"),
+        ..Fake::default()
+    });
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    // One row done, one failed: exit 5.
+    assert_eq!(outcome.exit_code, EXIT_PARTIAL, "{outcome:?}");
+    assert_eq!(state(&outcome, RowState::Failed), 1, "{outcome:?}");
+    assert_eq!(state(&outcome, RowState::Done), 1, "{outcome:?}");
+    // Downloaded once each: the mismatch is final, not retried until the timeout.
+    assert_eq!(fake.downloads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(!dir.path().join("out/person-0.crt").exists());
+    assert!(!dir.path().join("out/person-0.crt.tmp").exists());
+    assert!(dir.path().join("out/person-1.crt").exists());
+    // The key is kept; the reason is in the summary and the report.
+    assert!(dir.path().join("out/person-0.key").exists());
+    let reason = outcome.problems[0].error.as_deref().unwrap_or_default();
+    let key_file = dir.path().join("out/person-0.key");
+    assert!(
+        reason.starts_with(&format!(
+            "certificate for order 100 carries another public key than {}: it was issued to CN=Person 0",
+            key_file.display()
+        )),
+        "{reason}"
+    );
+    assert!(reason.ends_with("nothing was written"), "{reason}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    assert_eq!(report[0]["state"], "failed");
+    assert_eq!(report[0]["error"], reason);
+    // Final: a rerun neither orders nor downloads it again.
+    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(again.exit_code, EXIT_PARTIAL);
+    assert_eq!(fake.count(), 2);
+    assert_eq!(fake.downloads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(!dir.path().join("out/person-0.crt").exists());
+}
+
+#[tokio::test]
+async fn a_row_with_its_own_csr_elsewhere_is_checked() {
+    // The matching certificate is written.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), own_csr_roster(dir.path()));
+    let fake = Arc::new(Fake::default());
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::OK, "{outcome:?}");
+    assert!(dir.path().join("out/person-0.crt").exists());
+    assert!(!dir.path().join("out/person-0.key").exists());
+
+    // Another key: checked against the CSR sent (nothing beside the output), the row fails,
+    // nothing is written, and with nothing done the run exits 1.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), own_csr_roster(dir.path()));
+    let fake = Arc::new(Fake {
+        foreign_key: Some("Person 0"),
+        ..Fake::default()
+    });
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.exit_code, exit::FAILED, "{outcome:?}");
+    assert_eq!(state(&outcome, RowState::Failed), 1, "{outcome:?}");
+    assert_eq!(fake.downloads.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert!(!dir.path().join("out/person-0.crt").exists());
+    let reason = outcome.problems[0].error.as_deref().unwrap_or_default();
+    let csr_file = dir.path().join("elsewhere/person0.csr");
+    assert!(
+        reason.starts_with(&format!(
+            "certificate for order 100 carries another public key than {}:",
+            csr_file.display()
+        )),
+        "{reason}"
     );
 }
