@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use certcentral_types::{PaymentMethod, SignatureHash, ValidityYears, WireEnum};
 use serde::Deserialize;
 use serde::de::{self, MapAccess, Visitor};
 
@@ -203,7 +204,7 @@ pub(crate) fn try_validate(bytes: &[u8], ctx: &Context) -> Option<Report> {
             .emails
             .as_ref()
             .is_some_and(|e| !e.is_empty() && e.iter().all(|m| is_valid_email(&m.0)))
-        && cert.signature_hash.as_ref()?.0 == "sha256"
+        && SignatureHash::from_wire(&cert.signature_hash.as_ref()?.0).is_some()
         && cert
             .organization_units
             .as_ref()
@@ -214,7 +215,9 @@ pub(crate) fn try_validate(bytes: &[u8], ctx: &Context) -> Option<Report> {
             .as_ref()
             .is_none_or(|c| c.id.is_none_or(|id| id >= 1))
         && (order.validity_years.is_some() || order.custom_expiration_date.is_some())
-        && order.validity_years.is_none_or(|v| v == 1 || v == 2)
+        && order
+            .validity_years
+            .is_none_or(|v| i64::try_from(v).is_ok_and(|v| ValidityYears::ALLOWED.contains(&v)))
         && order
             .custom_expiration_date
             .as_ref()
@@ -224,7 +227,7 @@ pub(crate) fn try_validate(bytes: &[u8], ctx: &Context) -> Option<Report> {
         && order
             .payment_method
             .as_ref()
-            .is_none_or(|p| matches!(&*p.0, "balance" | "card" | "profile"))
+            .is_none_or(|p| PaymentMethod::from_wire(&p.0).is_some())
         && order.custom_fields.as_ref().is_none_or(|fields| {
             fields
                 .iter()
@@ -249,7 +252,12 @@ pub(crate) fn try_validate(bytes: &[u8], ctx: &Context) -> Option<Report> {
             .and_then(|d| parse_date(&d.0)),
         has_validity_years: order.validity_years.is_some(),
         auto_renew_positive: order.auto_renew.filter(|n| *n > 0).map(|n| n.to_string()),
-        payment: Some(order.payment_method.as_ref().map_or("balance", |p| &*p.0)),
+        payment: Some(
+            order
+                .payment_method
+                .as_ref()
+                .map_or(PaymentMethod::Balance.as_str(), |p| &*p.0),
+        ),
         certificate: true,
         emails,
         csr: match &cert.csr {

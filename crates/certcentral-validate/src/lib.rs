@@ -18,7 +18,8 @@
 //!    for the accepted subset). A property test keeps this verdict equal to the `jsonschema`
 //!    crate's on the schema file; [`schema_violations`] exposes that verdict alone.
 //! 2. **Beyond the schema** — integers written as floats (`1.0`); `custom_expiration_date` not
-//!    before today and strictly less than 825 days after it (warning when it overrides
+//!    before today and strictly less than the product's window after it (the request
+//!    profile's `custom_expiration_days_below` in `certcentral_types::catalog`; warning when it overrides
 //!    `validity_years`); `auto_renew > 0` only with `balance` payment; no duplicate email
 //!    (case-insensitive); the `csr`, when given, must be a PEM `CERTIFICATE REQUEST` whose
 //!    self-signature verifies, with an RSA 2048/3072/4096 or ECDSA P-256/P-384 key (feature
@@ -70,7 +71,7 @@
 
 #![deny(missing_docs)]
 
-use certcentral_types::{OrderRequest, ProductId};
+use certcentral_types::{OrderRequest, PaymentMethod, ProductId, WireEnum};
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
@@ -121,15 +122,18 @@ pub mod codes {
     pub const VALIDITY_YEARS_OVERRIDDEN: &str = "validity_years_overridden";
 }
 
-/// Longest custom validity: `custom_expiration_date` must be strictly less than this many
-/// days after today.
-pub const MAX_CUSTOM_EXPIRATION_DAYS: u64 = 825;
+/// Longest custom validity of the seed products: `custom_expiration_date` must be strictly
+/// less than this many days after today. The rule applied is the one of
+/// [`Context::product`]'s request profile (`certcentral_types::catalog`).
+pub const MAX_CUSTOM_EXPIRATION_DAYS: u64 =
+    certcentral_types::catalog::PROFILE_CLIENT_CERTIFICATE.custom_expiration_days_below;
 
 /// What a validation run knows beyond the order itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
-    /// The product being ordered (the `client_certificate_id` path parameter). The four
-    /// products share one body contract, so no rule depends on it today.
+    /// The product being ordered (the `client_certificate_id` path parameter). Its catalog
+    /// entry ([`ProductId::spec`]) selects the rules beyond the schema (the custom-expiration
+    /// window of its request profile); the four seed products share one profile.
     pub product: ProductId,
     /// "Today" in UTC, for date rules. [`Context::new`] reads the system clock.
     pub today: NaiveDate,
@@ -344,7 +348,7 @@ fn facts_from_value(order: &serde_json::Map<String, Value>) -> Facts<'_> {
         has_validity_years: order.contains_key("validity_years"),
         auto_renew_positive: order.get("auto_renew").and_then(positive_integer),
         payment: match order.get("payment_method") {
-            None => Some("balance"),
+            None => Some(PaymentMethod::Balance.as_str()),
             Some(value) => value.as_str(),
         },
         certificate: certificate.is_some(),
@@ -372,21 +376,21 @@ fn facts_from_value(order: &serde_json::Map<String, Value>) -> Facts<'_> {
 pub(crate) fn check_rules(facts: &Facts<'_>, ctx: &Context, findings: &mut Findings) {
     let root = Ptr::ROOT;
 
-    // custom_expiration_date: not in the past, strictly less than 825 days after today.
+    // custom_expiration_date: not in the past, strictly less than the product's window after
+    // today.
+    let window = ctx.product.spec().profile.custom_expiration_days_below;
     if let Some(date) = facts.date {
         let path = root.key("custom_expiration_date");
-        let limit = ctx
-            .today
-            .checked_add_days(chrono::Days::new(MAX_CUSTOM_EXPIRATION_DAYS));
+        let limit = ctx.today.checked_add_days(chrono::Days::new(window));
         if date < ctx.today {
             findings.error(
                 Rule::Extra,
                 &path,
                 codes::INVALID_VALUE,
                 format!(
-                    "{date} is in the past; must be from {} (today, UTC) to {} (less than {MAX_CUSTOM_EXPIRATION_DAYS} days after today)",
+                    "{date} is in the past; must be from {} (today, UTC) to {} (less than {window} days after today)",
                     ctx.today,
-                    last_allowed(ctx.today),
+                    last_allowed(ctx.today, window),
                 ),
             );
         } else if limit.is_none_or(|limit| date >= limit) {
@@ -395,9 +399,9 @@ pub(crate) fn check_rules(facts: &Facts<'_>, ctx: &Context, findings: &mut Findi
                 &path,
                 codes::INVALID_VALUE,
                 format!(
-                    "{date} is too far in the future; must be less than {MAX_CUSTOM_EXPIRATION_DAYS} days after today ({}), i.e. {} at the latest",
+                    "{date} is too far in the future; must be less than {window} days after today ({}), i.e. {} at the latest",
                     ctx.today,
-                    last_allowed(ctx.today),
+                    last_allowed(ctx.today, window),
                 ),
             );
         }
@@ -411,8 +415,9 @@ pub(crate) fn check_rules(facts: &Facts<'_>, ctx: &Context, findings: &mut Findi
     }
 
     // auto_renew > 0 only with balance payment (the default).
-    if let (Some(renewals), Some(payment @ ("card" | "profile"))) =
-        (&facts.auto_renew_positive, facts.payment)
+    if let (Some(renewals), Some(payment)) = (&facts.auto_renew_positive, facts.payment)
+        && payment != PaymentMethod::Balance.as_str()
+        && PaymentMethod::from_wire(payment).is_some()
     {
         findings.error(
             Rule::Extra,
@@ -442,9 +447,9 @@ pub(crate) fn check_rules(facts: &Facts<'_>, ctx: &Context, findings: &mut Findi
     }
 }
 
-fn last_allowed(today: NaiveDate) -> String {
+fn last_allowed(today: NaiveDate, window: u64) -> String {
     today
-        .checked_add_days(chrono::Days::new(MAX_CUSTOM_EXPIRATION_DAYS - 1))
+        .checked_add_days(chrono::Days::new(window.saturating_sub(1)))
         .map_or_else(|| "(out of calendar range)".to_owned(), |d| d.to_string())
 }
 
