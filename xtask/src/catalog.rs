@@ -337,7 +337,9 @@ pub fn check(catalog: &Catalog, schemas: &[(&str, Value)]) -> Vec<String> {
             .iter()
             .any(|w| w.requests == 0 || w.seconds == 0)
     {
-        problems.push("rate_limits: at least one window, each with requests and seconds > 0".to_owned());
+        problems.push(
+            "rate_limits: at least one window, each with requests and seconds > 0".to_owned(),
+        );
     }
     if catalog.status_changes_max_minutes == 0 {
         problems.push("status_changes_max_minutes must be > 0".to_owned());
@@ -770,10 +772,13 @@ pub fn enum_tokens(schemas: &[(&str, Value)]) -> Result<TokenStream> {
                 Some("integer") if def.get("enum").is_some() => {
                     let values = integer_enum(schema, name)
                         .with_context(|| format!("{name}: enum values must be integers"))?;
+                    let texts: Vec<String> = values.iter().map(i64::to_string).collect();
                     out.extend(quote! {
                         impl #ty {
                             /// Every allowed value, in schema order.
                             pub const ALLOWED: &'static [i64] = &[#(#values),*];
+                            /// Every allowed value as text (for command lines), in schema order.
+                            pub const ALLOWED_TEXT: &'static [&'static str] = &[#(#texts),*];
                         }
                     });
                 }
@@ -800,8 +805,7 @@ mod tests {
     }
 
     fn catalog_value() -> Value {
-        serde_json::from_str(&std::fs::read_to_string(repo_root().join(CATALOG)).unwrap())
-            .unwrap()
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join(CATALOG)).unwrap()).unwrap()
     }
 
     fn problems(catalog: &Value) -> String {
@@ -864,7 +868,10 @@ mod tests {
         schemas[0].1["$defs"]["ProductId"] = serde_json::json!({"type": "string", "enum": ["x"]});
         let catalog = parse(&catalog_value().to_string()).unwrap();
         let problems = check(&catalog, &schemas).join("\n");
-        assert!(problems.contains("`ProductId` is generated from the catalog"), "{problems}");
+        assert!(
+            problems.contains("`ProductId` is generated from the catalog"),
+            "{problems}"
+        );
     }
 
     /// The 2025 products are a data edit: a deprecated product with its replacement and a new
@@ -887,7 +894,10 @@ mod tests {
         let catalog = load(&edited.to_string(), &mut schemas).unwrap();
         let code = crate::generate_types(&schemas, &catalog).unwrap();
         assert!(code.contains("SecureEmailSponsor"));
-        assert!(code.contains("since: \"2025-07-10\""), "deprecation generated");
+        assert!(
+            code.contains("since: \"2025-07-10\""),
+            "deprecation generated"
+        );
         assert!(code.contains("replacement: crate::ProductId::SecureEmailSponsor"));
     }
 }

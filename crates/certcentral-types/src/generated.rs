@@ -3691,6 +3691,8 @@ impl crate::WireEnum for SignatureHash {
 impl ValidityYears {
     /// Every allowed value, in schema order.
     pub const ALLOWED: &'static [i64] = &[1i64, 2i64];
+    /// Every allowed value as text (for command lines), in schema order.
+    pub const ALLOWED_TEXT: &'static [&'static str] = &["1", "2"];
 }
 /**The product catalog and API limits, generated from `schema/catalog.json`.
 
