@@ -158,7 +158,7 @@ fn help_codes(help: &str) -> BTreeSet<u8> {
         .nth(1)
         .unwrap_or_else(|| panic!("no exit codes in:\n{help}"))
         .lines()
-        .filter_map(|l| l.trim().split_whitespace().next()?.parse().ok())
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
         .collect()
 }
 
