@@ -248,6 +248,7 @@ pub fn package_problems(krate: &str, files: &[&str]) -> Vec<String> {
             "schema/order-request.schema.json",
             "schema/order-response.schema.json",
             "schema/error.schema.json",
+            "schema/catalog.json",
         ]),
         "certcentral-client" => required.extend(["src/lib.rs", "src/generated.rs"]),
         "certcentral-cli" => required.push("src/main.rs"),

@@ -12,10 +12,12 @@ use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome};
 use certcentral_cli::commands::parse_duration;
 use certcentral_cli::connect::ApiArgs;
 use certcentral_cli::keys::KeyType;
-use certcentral_cli::request::parse_product;
+use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
 use certcentral_cli::{Output, exit};
 use certcentral_client::{Client, RateLimits};
+use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
+use clap::builder::TypedValueParser;
 use serde_json::json;
 
 /// Exit codes of `certcentral bulk`.
@@ -47,11 +49,6 @@ Exit codes:
   5  partial failure: some rows failed (or were held back), others succeeded
   130  interrupted (Ctrl-C): rerun the same command to resume";
 
-fn parse_payment(s: &str) -> Result<PaymentMethod, String> {
-    s.parse()
-        .map_err(|_| "allowed: balance, card, profile".to_string())
-}
-
 fn parse_rate_limit(s: &str) -> Result<RateLimits, String> {
     match s {
         "real" => Ok(RateLimits::documented()),
@@ -74,7 +71,7 @@ pub struct Args {
     #[command(flatten)]
     pub api: ApiArgs,
     /// Product for rows without a product column.
-    #[arg(long, value_name = "ID", default_value = "client_premium_sha2", value_parser = parse_product)]
+    #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
     pub product: ProductId,
     /// Organization id every order is placed in.
     #[arg(long, value_name = "ID")]
@@ -85,11 +82,11 @@ pub struct Args {
     /// Skip the approval step (administrator or manager API keys).
     #[arg(long)]
     pub skip_approval: bool,
-    /// Payment method: balance, card or profile (server default balance).
-    #[arg(long, value_name = "METHOD", value_parser = parse_payment)]
+    /// Payment method (server default balance).
+    #[arg(long, value_name = "METHOD", value_parser = wire_enum_parser::<PaymentMethod>())]
     pub payment_method: Option<PaymentMethod>,
     /// Validity for rows with neither validity_years nor custom_expiration_date.
-    #[arg(long, value_name = "YEARS", default_value_t = 1, value_parser = clap::value_parser!(i64).range(1..=2))]
+    #[arg(long, value_name = "YEARS", default_value = "1", value_parser = validity_years_parser().map(i64::from))]
     pub validity_years: i64,
     /// Key type of generated keys (rows with a csr column use their own CSR).
     #[arg(long, value_enum, default_value_t = KeyType::Rsa2048)]

@@ -288,6 +288,31 @@ mod tests {
     use super::*;
     use certcentral_validate::{KeyAlgorithm, inspect_csr};
 
+    /// The key types offered are exactly the catalog's key policy of every product.
+    #[test]
+    fn key_types_are_the_catalog_key_policy() {
+        use certcentral_types::catalog::{EcdsaCurve, PRODUCTS};
+        use clap::ValueEnum;
+        for product in PRODUCTS {
+            let policy = product.profile.key_policy;
+            for key_type in KeyType::value_variants() {
+                let allowed = match (key_type.rsa_bits(), key_type) {
+                    (Some(bits), _) => u32::try_from(bits).is_ok_and(|b| policy.allows_rsa(b)),
+                    (None, KeyType::P256) => policy.allows_ecdsa(EcdsaCurve::P256),
+                    (None, _) => policy.allows_ecdsa(EcdsaCurve::P384),
+                };
+                assert!(allowed, "{} does not allow {key_type:?}", product.id);
+            }
+            assert_eq!(
+                KeyType::value_variants().len(),
+                policy.rsa_bits.len() + policy.ecdsa_curves.len(),
+                "{}: {}",
+                product.id,
+                policy.allowed()
+            );
+        }
+    }
+
     fn check(key_type: KeyType, expected: KeyAlgorithm) {
         let k = generate(key_type, "Locke Cole", &["locke.cole@example.com".into()]).unwrap();
         assert!(k.csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));

@@ -88,7 +88,7 @@ mod tests {
     fn round_trips() {
         let record = OrderRecord {
             order_id: 1,
-            product: "client_premium_sha2".into(),
+            product: certcentral_types::catalog::DEFAULT_PRODUCT.to_string(),
             common_name: "Locke Cole".into(),
             emails: vec!["locke.cole@example.com".into()],
             requests: vec![RequestRecord {

@@ -5,12 +5,14 @@ use std::io::Read;
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 
+use certcentral_types::catalog::{PRODUCTS, Status};
 use certcentral_types::{
     CertificateRequest, CommonName, ContainerRef, CustomField, OrderRequest, OrganizationRef,
-    OrganizationUnit, PaymentMethod, ProductId, SignatureHash, ValidityYears,
+    OrganizationUnit, PaymentMethod, ProductId, SignatureHash, ValidityYears, WireEnum,
 };
 use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, Report};
 use chrono::NaiveDate;
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use serde_json::Value;
 
 use crate::error::{CliError, Failure};
@@ -46,14 +48,14 @@ pub struct OrderFlags {
     /// Id of the container (division) to place the order in.
     #[arg(long, value_name = "ID")]
     pub container_id: Option<NonZeroU64>,
-    /// Years the certificate is valid: 1 or 2 (default 1 unless --custom-expiration-date).
-    #[arg(long, value_name = "YEARS", value_parser = parse_validity)]
+    /// Years the certificate is valid (default 1 unless --custom-expiration-date).
+    #[arg(long, value_name = "YEARS", value_parser = validity_years_parser())]
     pub validity_years: Option<ValidityYears>,
-    /// Custom end date (YYYY-MM-DD, less than 825 days away); overrides --validity-years.
-    #[arg(long, value_name = "DATE")]
+    /// Custom end date (YYYY-MM-DD, within the product's window); overrides --validity-years.
+    #[arg(long, value_name = "DATE", help = custom_expiration_help())]
     pub custom_expiration_date: Option<NaiveDate>,
-    /// How the order is paid: balance (default), card or profile.
-    #[arg(long, value_name = "METHOD", value_parser = parse_payment)]
+    /// How the order is paid (default balance).
+    #[arg(long, value_name = "METHOD", value_parser = wire_enum_parser::<PaymentMethod>())]
     pub payment_method: Option<PaymentMethod>,
     /// Skip the approval step (takes effect only for administrator or manager API keys).
     #[arg(long)]
@@ -69,23 +71,69 @@ pub struct OrderFlags {
     pub custom_fields: Vec<CustomField>,
 }
 
-/// Parses a product id, listing the allowed ones on error.
-pub fn parse_product(s: &str) -> Result<ProductId, String> {
-    s.parse().map_err(|_| {
-        "allowed: client_premium_sha2, client_email_security_plus, client_authentication_plus, client_digital_signature_plus_sha2".to_string()
+/// A clap value parser accepting exactly the values of a generated enum (`--help` and
+/// errors list them).
+pub fn wire_enum_parser<T: WireEnum + Clone + Send + Sync>() -> impl TypedValueParser<Value = T> {
+    PossibleValuesParser::new(T::ALL.iter().map(|v| PossibleValue::new(v.as_str())))
+        .try_map(|s| T::from_wire(&s).ok_or_else(|| format!("allowed: {}", T::allowed())))
+}
+
+/// One line about a catalog product: its name, family and status, e.g.
+/// `Client Certificate: Premium (S/MIME)`.
+pub fn product_summary(product: ProductId) -> String {
+    let spec = product.spec();
+    match spec.status {
+        Status::Current => format!("{} ({})", spec.name, spec.family),
+        Status::Deprecated { since, replacement } => format!(
+            "{} ({}; deprecated since {since}, replaced by {replacement})",
+            spec.name, spec.family
+        ),
+    }
+}
+
+/// The clap value parser of `--product` (and the bulk `product` column's values): the
+/// catalog's products, each with its summary in `--help`.
+pub fn product_parser() -> impl TypedValueParser<Value = ProductId> {
+    PossibleValuesParser::new(
+        PRODUCTS
+            .iter()
+            .map(|p| PossibleValue::new(p.id.as_str()).help(product_summary(p.id))),
+    )
+    .try_map(|s| {
+        ProductId::from_wire(&s).ok_or_else(|| format!("allowed: {}", ProductId::allowed()))
     })
 }
 
-fn parse_validity(s: &str) -> Result<ValidityYears, String> {
-    s.parse::<i64>()
-        .ok()
-        .and_then(|n| ValidityYears::try_from(n).ok())
-        .ok_or_else(|| "allowed: 1 or 2".to_string())
+/// The clap value parser of `--validity-years`: the schema's `ValidityYears`.
+pub fn validity_years_parser() -> impl TypedValueParser<Value = ValidityYears> {
+    PossibleValuesParser::new(ValidityYears::ALLOWED_TEXT).try_map(|s| {
+        s.parse::<i64>()
+            .ok()
+            .and_then(|n| ValidityYears::try_from(n).ok())
+            .ok_or_else(|| format!("allowed: {:?}", ValidityYears::ALLOWED))
+    })
 }
 
-fn parse_payment(s: &str) -> Result<PaymentMethod, String> {
-    s.parse()
-        .map_err(|_| "allowed: balance, card, profile".to_string())
+/// The custom-expiration window of the catalog's products, in days (`custom_expiration_date`
+/// must be less than this many days away): the one value, or the range when products differ.
+pub fn custom_expiration_window() -> String {
+    let days: std::collections::BTreeSet<u64> = PRODUCTS
+        .iter()
+        .map(|p| p.profile.custom_expiration_days_below)
+        .collect();
+    match (days.first(), days.last()) {
+        (Some(low), Some(high)) if low == high => format!("{low}"),
+        (Some(low), Some(high)) => format!("{low} to {high} (per product)"),
+        _ => String::new(),
+    }
+}
+
+/// `--custom-expiration-date`'s help, with the window from the catalog.
+pub fn custom_expiration_help() -> String {
+    format!(
+        "Custom end date (YYYY-MM-DD, less than {} days away); overrides --validity-years",
+        custom_expiration_window()
+    )
 }
 
 /// Parses `METADATA_ID=VALUE`.
@@ -300,12 +348,42 @@ mod tests {
         );
         assert!(parse_custom_field("0=x").is_err());
         assert!(parse_custom_field("x").is_err());
+    }
+
+    fn parse_with<P: TypedValueParser>(parser: P, text: &str) -> Result<P::Value, String> {
+        parser
+            .parse_ref(&clap::Command::new("t"), None, std::ffi::OsStr::new(text))
+            .map_err(|err| err.to_string())
+    }
+
+    /// `--product`, `--validity-years` and `--payment-method` accept exactly the catalog's and
+    /// the schema's values, and list them when refused.
+    #[test]
+    fn value_parsers_come_from_the_catalog_and_schema() {
+        for product in ProductId::ALL {
+            assert_eq!(parse_with(product_parser(), product.as_str()), Ok(*product));
+        }
+        let err = parse_with(product_parser(), "ssl_plus").unwrap_err();
+        for product in ProductId::ALL {
+            assert!(err.contains(product.as_str()), "{err}");
+        }
+        for years in ValidityYears::ALLOWED {
+            assert_eq!(
+                parse_with(validity_years_parser(), &years.to_string()).map(i64::from),
+                Ok(*years)
+            );
+        }
+        assert!(parse_with(validity_years_parser(), "3").is_err());
+        for method in PaymentMethod::ALL {
+            assert_eq!(
+                parse_with(wire_enum_parser::<PaymentMethod>(), method.as_str()),
+                Ok(*method)
+            );
+        }
+        assert!(parse_with(wire_enum_parser::<PaymentMethod>(), "cash").is_err());
         assert!(
-            parse_product("ssl_plus")
-                .unwrap_err()
-                .contains("client_premium_sha2")
+            product_summary(ProductId::ClientAuthenticationPlus).contains("Client authentication")
         );
-        assert!(parse_validity("3").is_err());
     }
 
     #[test]

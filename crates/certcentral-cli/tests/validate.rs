@@ -59,7 +59,7 @@ fn invalid_order_exits_1_and_lists_every_violation_as_path_message_code() {
     let text = stdout(&output);
     assert!(
         text.contains(
-            "/certificate/emails/1: must be an email address like `name@example.com` (dot-atom local part, host name domain with at least two labels); found `nope` (a string) (invalid_value)"
+            "/certificate/emails/1: must be an email address like `name@example.com`: a dot-atom local part of at most 64 characters, and a domain of two or more letter-digit-hyphen labels (`xn--` labels allowed) whose last label has a letter (no IP addresses); found `nope` (a string) (invalid_value)"
         ),
         "{text}"
     );

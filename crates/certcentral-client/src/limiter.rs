@@ -43,19 +43,17 @@ pub struct RateLimits {
 }
 
 impl RateLimits {
-    /// The documented limits: 100 requests per 5 s and 1000 per 3 min.
+    /// The documented limits (100 requests per 5 s and 1000 per 3 min), from the catalog
+    /// (`certcentral_types::catalog::RATE_LIMITS`, the definition the sandbox uses too).
     pub fn documented() -> Self {
         Self {
-            windows: vec![
-                Window {
-                    max: 100,
-                    period: Duration::from_secs(5),
-                },
-                Window {
-                    max: 1000,
-                    period: Duration::from_secs(180),
-                },
-            ],
+            windows: certcentral_types::catalog::RATE_LIMITS
+                .iter()
+                .map(|w| Window {
+                    max: w.requests,
+                    period: w.period,
+                })
+                .collect(),
         }
     }
 

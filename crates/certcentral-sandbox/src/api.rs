@@ -11,13 +11,16 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
+use certcentral_types::WireEnum;
+use certcentral_types::catalog::STATUS_CHANGES_MAX_MINUTES;
 use certcentral_types::{
-    DownloadFormat, OrderRequest, OrderStatus, OrderStatusUpdate, ProductId, RequestDecision,
-    RequestStatusUpdate,
+    ApiErrorEntry, DownloadFormat, EmailValidation, EmailValidationEntry, ErrorBody, OrderInfo,
+    OrderList, OrderRequest, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
+    RequestDecision, RequestStatusUpdate, StatusChanges,
 };
 use certcentral_validate::{Context, validate_json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::ca::{CsrError, parse_csr, pem_cert};
 use crate::server::ConnectionKill;
@@ -50,14 +53,26 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The body: DigiCert's [`ErrorBody`].
+    pub(crate) fn body(&self) -> ErrorBody {
+        ErrorBody {
+            errors: self
+                .errors
+                .iter()
+                .map(|(code, message)| ApiErrorEntry {
+                    code: code.clone(),
+                    message: message.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let errors: Vec<Value> = self
-            .errors
-            .into_iter()
-            .map(|(code, message)| json!({"code": code, "message": message}))
-            .collect();
-        (self.status, axum::Json(json!({ "errors": errors }))).into_response()
+        let body = self.body();
+        (self.status, axum::Json(body)).into_response()
     }
 }
 
@@ -285,7 +300,7 @@ fn parse_id(text: &str, what: &str) -> Result<i64, ApiError> {
         })
 }
 
-fn json_response(status: StatusCode, body: Value) -> Response {
+fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
@@ -301,7 +316,8 @@ async fn create_order(
         ApiError::not_found(
             "product",
             format!(
-                "product {product:?} is not a client certificate product; allowed: client_premium_sha2, client_email_security_plus, client_authentication_plus, client_digital_signature_plus_sha2"
+                "product {product:?} is not a client certificate product; allowed: {}",
+                ProductId::allowed()
             ),
         )
     })?;
@@ -326,14 +342,16 @@ async fn create_order(
     })?;
     let key = match order.certificate.csr.as_deref() {
         None => None,
-        Some(csr) => Some(parse_csr(csr).map_err(|err| match err {
-            CsrError::CannotParse(message) => {
-                ApiError::bad_request("csr_invalid_cannot_parse", message)
-            }
-            CsrError::UnsupportedKey(message) => {
-                ApiError::bad_request("invalid_value:certificate.csr", message)
-            }
-        })?),
+        Some(csr) => Some(parse_csr(csr, product.spec().profile.key_policy).map_err(
+            |err| match err {
+                CsrError::CannotParse(message) => {
+                    ApiError::bad_request("csr_invalid_cannot_parse", message)
+                }
+                CsrError::UnsupportedKey(message) => {
+                    ApiError::bad_request("invalid_value:certificate.csr", message)
+                }
+            },
+        )?),
     };
     let approved = order.skip_approval || shared.config.approval == Approval::Auto;
     let issue_delay = shared.config.issue_delay;
@@ -366,8 +384,14 @@ async fn create_order(
         });
         store
             .order(&shared.ca, id, now)
-            .map(|record| record.created_json())
-            .unwrap_or_else(|| json!({ "id": id }))
+            .map(|record| record.created())
+            .unwrap_or(OrderResponse {
+                id,
+                requests: Vec::new(),
+                certificate_id: None,
+                certificate_chain: Vec::new(),
+                organization: None,
+            })
     };
     let drop_connection = lock(&shared.faults).drop_after_commit();
     if let (true, Some(axum::Extension(ConnectionKill(kill)))) = (drop_connection, kill) {
@@ -376,7 +400,7 @@ async fn create_order(
         // The connection task drops this future together with the connection.
         std::future::pending::<()>().await;
     }
-    Ok(json_response(StatusCode::CREATED, created))
+    Ok(json_response(StatusCode::CREATED, &created))
 }
 
 async fn order_info(State(shared): State<AppState>, Path(id): Path<String>) -> ApiResult {
@@ -385,7 +409,7 @@ async fn order_info(State(shared): State<AppState>, Path(id): Path<String>) -> A
     let record = store
         .order(&shared.ca, id, Utc::now())
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
-    Ok(json_response(StatusCode::OK, record.info_json()))
+    Ok(json_response(StatusCode::OK, &record.info()))
 }
 
 async fn email_validation(State(shared): State<AppState>, Path(id): Path<String>) -> ApiResult {
@@ -395,20 +419,29 @@ async fn email_validation(State(shared): State<AppState>, Path(id): Path<String>
         .order(&shared.ca, id, Utc::now())
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
     let validated = matches!(record.status, OrderStatus::Pending | OrderStatus::Issued);
-    let emails: Vec<Value> = record
+    let emails = record
         .order
         .certificate
         .emails
         .iter()
-        .map(|email| {
-            json!({
-                "email": email,
-                "status": if validated { "validated" } else { "unvalidated" },
-                "date_emailed": record.created.to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            })
+        .map(|email| EmailValidationEntry {
+            email: Some(email.clone()),
+            status: Some(
+                if validated {
+                    "validated"
+                } else {
+                    "unvalidated"
+                }
+                .to_owned(),
+            ),
+            date_emailed: Some(
+                record
+                    .created
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+            ),
         })
         .collect();
-    Ok(json_response(StatusCode::OK, json!({ "emails": emails })))
+    Ok(json_response(StatusCode::OK, &EmailValidation { emails }))
 }
 
 /// A `filters[date_created]` expression.
@@ -534,7 +567,7 @@ async fn list_orders(
     }
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, Utc::now());
-    let matching: Vec<Value> = store
+    let matching: Vec<OrderInfo> = store
         .orders
         .values()
         .filter(|r| status.as_ref().is_none_or(|s| *s == r.status))
@@ -561,19 +594,24 @@ async fn list_orders(
             None => true,
             Some(DateFilter::Range(from, to)) => *from <= r.created && r.created <= *to,
         })
-        .map(|r| r.info_json())
+        .map(|r| r.info().info)
         .collect();
     drop(store);
     let total = matching.len();
-    let page: Vec<Value> = matching.into_iter().skip(offset).take(limit).collect();
-    let mut body = json!({"page": {"total": total, "limit": limit, "offset": offset}});
-    if let (false, Some(map)) = (page.is_empty(), body.as_object_mut()) {
-        map.insert("orders".into(), Value::Array(page));
-    }
-    Ok(json_response(StatusCode::OK, body))
+    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    // An empty page omits `orders`, as DigiCert does.
+    let body = OrderList {
+        orders: matching.into_iter().skip(offset).take(limit).collect(),
+        page: Some(Page {
+            total: Some(count(total)),
+            limit: Some(count(limit)),
+            offset: Some(count(offset)),
+        }),
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }
 
-const MAX_MINUTES: i64 = 7 * 24 * 60;
+const MAX_MINUTES: i64 = STATUS_CHANGES_MAX_MINUTES as i64;
 
 async fn status_changes(
     State(shared): State<AppState>,
@@ -598,13 +636,13 @@ async fn status_changes(
     let since = now - chrono::Duration::minutes(minutes);
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, now);
-    let orders: Vec<Value> = store
+    let orders = store
         .orders
         .values()
         .filter(|r| r.status_changed >= since)
-        .map(|r| r.change_json())
+        .map(|r| r.change())
         .collect();
-    Ok(json_response(StatusCode::OK, json!({ "orders": orders })))
+    Ok(json_response(StatusCode::OK, &StatusChanges { orders }))
 }
 
 fn json_body<T: serde::de::DeserializeOwned>(body: &[u8], allowed: &str) -> Result<T, ApiError> {
@@ -682,7 +720,10 @@ fn parse_format(text: &str) -> Result<DownloadFormat, ApiError> {
     text.parse().map_err(|_| {
         ApiError::bad_request(
             "invalid_value:format",
-            format!("download format {text:?} is not supported; allowed: pem_all, pem_noroot, pem_nointermediate, p7b"),
+            format!(
+                "download format {text:?} is not supported; allowed: {}",
+                DownloadFormat::allowed()
+            ),
         )
     })
 }
@@ -779,19 +820,31 @@ async fn product_info(Path(name_id): Path<String>) -> ApiResult {
     let product: ProductId = name_id.parse().map_err(|_| {
         ApiError::not_found(
             "product",
-            format!("product {name_id:?} does not exist; client certificate products: client_premium_sha2, client_email_security_plus, client_authentication_plus, client_digital_signature_plus_sha2"),
+            format!(
+                "product {name_id:?} does not exist; client certificate products: {}",
+                ProductId::allowed()
+            ),
         )
     })?;
     Ok(json_response(
         StatusCode::OK,
-        crate::state::product_json(product),
+        &crate::state::product_info(product),
     ))
 }
 
 // ---------------------------------------------------------------- inspection
 
+/// `GET /_sandbox/orders`.
+#[derive(serde::Serialize)]
+struct InspectOrders {
+    orders: Vec<crate::SandboxOrder>,
+}
+
 async fn inspect_orders(State(shared): State<AppState>) -> Response {
-    axum::Json(json!({ "orders": shared.snapshot() })).into_response()
+    axum::Json(InspectOrders {
+        orders: shared.snapshot(),
+    })
+    .into_response()
 }
 
 async fn inspect_stats(State(shared): State<AppState>) -> Response {

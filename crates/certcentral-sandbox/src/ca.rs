@@ -2,6 +2,7 @@
 //! client certificates over the public key of an order's CSR.
 
 use certcentral_types::ProductId;
+use certcentral_types::catalog::KeyPolicy;
 use chrono::{DateTime, NaiveDate, Utc};
 use cms::cert::x509::Certificate as CmsCertificate;
 use cms::content_info::ContentInfo;
@@ -38,7 +39,8 @@ pub(crate) struct CsrKey {
 }
 
 /// Parses a PEM PKCS#10 CSR, verifies its self-signature and extracts the public key.
-pub(crate) fn parse_csr(pem_text: &str) -> Result<CsrKey, CsrError> {
+pub(crate) fn parse_csr(pem_text: &str, policy: &KeyPolicy) -> Result<CsrKey, CsrError> {
+    let allowed = policy.allowed();
     let block = pem::parse(pem_text.trim())
         .map_err(|err| CsrError::CannotParse(format!("the csr is not PEM: {err}")))?;
     if block.tag() != "CERTIFICATE REQUEST" && block.tag() != "NEW CERTIFICATE REQUEST" {
@@ -60,32 +62,31 @@ pub(crate) fn parse_csr(pem_text: &str) -> Result<CsrKey, CsrError> {
     let rsa = match &parsed {
         x509_parser::public_key::PublicKey::RSA(key) => {
             let bits = key.key_size();
-            if ![2048, 3072, 4096].contains(&bits) {
+            if !u32::try_from(bits).is_ok_and(|bits| policy.allows_rsa(bits)) {
                 return Err(CsrError::UnsupportedKey(format!(
-                    "the csr has an RSA key of {bits} bits; allowed: RSA 2048, 3072, 4096, ECDSA P-256, P-384"
+                    "the csr has an RSA key of {bits} bits; allowed: {allowed}"
                 )));
             }
             true
         }
         x509_parser::public_key::PublicKey::EC(point) => {
             let bits = point.key_size();
-            if bits != 256 && bits != 384 {
+            if policy.ecdsa_curve_of_size(bits).is_none() {
                 return Err(CsrError::UnsupportedKey(format!(
-                    "the csr has an EC key of {bits} bits; allowed: RSA 2048, 3072, 4096, ECDSA P-256, P-384"
+                    "the csr has an EC key of {bits} bits; allowed: {allowed}"
                 )));
             }
             false
         }
         _ => {
-            return Err(CsrError::UnsupportedKey(
-                "the csr key is neither RSA nor ECDSA; allowed: RSA 2048, 3072, 4096, ECDSA P-256, P-384"
-                    .into(),
-            ));
+            return Err(CsrError::UnsupportedKey(format!(
+                "the csr key is neither RSA nor ECDSA; allowed: {allowed}"
+            )));
         }
     };
     let spki = SubjectPublicKeyInfo::from_der(spki_info.raw).map_err(|err| {
         CsrError::UnsupportedKey(format!(
-            "the csr key algorithm is not supported ({err}); allowed: RSA 2048, 3072, 4096, ECDSA P-256, P-384"
+            "the csr key algorithm is not supported ({err}); allowed: {allowed}"
         ))
     })?;
     Ok(CsrKey { spki, rsa })
@@ -476,6 +477,7 @@ pub(crate) fn pem_cert(der: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use certcentral_types::catalog::KEY_POLICY_RSA_OR_ECDSA as POLICY;
     use x509_parser::prelude::*;
 
     fn csr_pem(alg: &'static rcgen::SignatureAlgorithm) -> (String, KeyPair) {
@@ -501,7 +503,7 @@ mod tests {
     fn issues_a_leaf_with_subject_emails_and_the_csr_key() {
         let ca = TestCa::generate().unwrap();
         let (pem_text, key) = csr_pem(&rcgen::PKCS_ECDSA_P256_SHA256);
-        let csr_key = parse_csr(&pem_text).unwrap();
+        let csr_key = parse_csr(&pem_text, &POLICY).unwrap();
         let issued = ca
             .issue(&spec(ProductId::ClientPremiumSha2), &csr_key)
             .unwrap();
@@ -551,7 +553,7 @@ mod tests {
     fn usages_fit_the_product() {
         let ca = TestCa::generate().unwrap();
         let (pem_text, _) = csr_pem(&rcgen::PKCS_ECDSA_P384_SHA384);
-        let csr_key = parse_csr(&pem_text).unwrap();
+        let csr_key = parse_csr(&pem_text, &POLICY).unwrap();
         let auth = ca
             .issue(&spec(ProductId::ClientAuthenticationPlus), &csr_key)
             .unwrap();
@@ -571,15 +573,21 @@ mod tests {
 
     #[test]
     fn rejects_bad_csrs() {
-        assert!(matches!(parse_csr("hello"), Err(CsrError::CannotParse(_))));
+        assert!(matches!(
+            parse_csr("hello", &POLICY),
+            Err(CsrError::CannotParse(_))
+        ));
         let not_csr = ::pem::encode(&::pem::Pem::new(
             "CERTIFICATE REQUEST",
             vec![0x30, 0x03, 1, 2, 3],
         ));
-        assert!(matches!(parse_csr(&not_csr), Err(CsrError::CannotParse(_))));
+        assert!(matches!(
+            parse_csr(&not_csr, &POLICY),
+            Err(CsrError::CannotParse(_))
+        ));
         let (pem_text, _) = csr_pem(&rcgen::PKCS_ED25519);
         assert!(matches!(
-            parse_csr(&pem_text),
+            parse_csr(&pem_text, &POLICY),
             Err(CsrError::UnsupportedKey(_))
         ));
     }

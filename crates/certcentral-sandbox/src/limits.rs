@@ -3,16 +3,15 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+use certcentral_types::catalog::{RATE_LIMITS, RateWindow};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use crate::{FaultKind, RateLimit};
 
-/// The documented windows: 100 requests per 5 s and 1000 per 3 min.
-const WINDOWS: [(u32, Duration); 2] = [
-    (100, Duration::from_secs(5)),
-    (1000, Duration::from_secs(180)),
-];
+/// The documented windows (100 requests per 5 s and 1000 per 3 min): the catalog's, which
+/// the client's limiter uses too.
+const WINDOWS: &[RateWindow] = RATE_LIMITS;
 
 /// `window` divided by `factor`, saturating: a tiny factor gives windows of (nearly)
 /// forever instead of a panic, a huge one windows of zero.
@@ -32,10 +31,13 @@ impl RateLimiter {
     pub(crate) fn new(limit: RateLimit) -> Self {
         let windows = match limit {
             RateLimit::Off => Vec::new(),
-            RateLimit::Real => WINDOWS.iter().map(|(n, d)| (*n as usize, *d)).collect(),
+            RateLimit::Real => WINDOWS
+                .iter()
+                .map(|w| (w.requests as usize, w.period))
+                .collect(),
             RateLimit::Scaled(factor) => WINDOWS
                 .iter()
-                .map(|(n, d)| (*n as usize, scale_window(*d, factor)))
+                .map(|w| (w.requests as usize, scale_window(w.period, factor)))
                 .collect(),
         };
         Self {

@@ -4,9 +4,14 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use certcentral_types::{OrderRequest, OrderStatus, ProductId, RequestStatus};
+use certcentral_types::catalog::signature_hash_name;
+use certcentral_types::{
+    HashType, NamedRef, OrderCertificate, OrderInfo, OrderRequest, OrderRequestInfo,
+    OrderRequestRef, OrderResponse, OrderStatus, ProductId, ProductInfo, ProductRef, RequestStatus,
+    SignatureHash, SignatureHashTypes, StatusChange,
+};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::ca::{CsrKey, IssuedCert, LeafSpec, TestCa};
 use crate::limits::{FaultPlan, RateLimiter};
@@ -300,30 +305,41 @@ fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
-fn product_name(product: ProductId) -> &'static str {
-    match product {
-        ProductId::ClientPremiumSha2 => "Client Certificate: Premium",
-        ProductId::ClientEmailSecurityPlus => "Client Certificate: Email Security Plus",
-        ProductId::ClientAuthenticationPlus => "Client Certificate: Authentication Plus",
-        ProductId::ClientDigitalSignaturePlusSha2 => "Client Certificate: Digital Signature Plus",
+/// The product's `type` in product and order bodies: the group of the order endpoint.
+const PRODUCT_TYPE: &str = "client_certificate";
+
+/// `GET /product/{name_id}`: the catalog entry, as DigiCert shapes it.
+pub(crate) fn product_info(product: ProductId) -> ProductInfo {
+    let spec = product.spec();
+    ProductInfo {
+        name_id: product.to_string(),
+        name: Some(spec.name.to_owned()),
+        type_: Some(PRODUCT_TYPE.to_owned()),
+        allowed_validity_years: spec.profile.validity_years.to_vec(),
+        csr_required: Some(false),
+        custom_expiration_date_allowed: Some(true),
+        allow_auto_renew: Some(true),
+        signature_hash_types: Some(SignatureHashTypes {
+            allowed_hash_types: SignatureHash::ALL
+                .iter()
+                .map(|h| HashType {
+                    id: Some(h.as_str().to_owned()),
+                    name: Some(signature_hash_name(*h).to_owned()),
+                })
+                .collect(),
+            default_hash_type_id: SignatureHash::ALL.first().map(|h| h.as_str().to_owned()),
+        }),
     }
 }
 
-/// `GET /product/{name_id}`.
-pub(crate) fn product_json(product: ProductId) -> Value {
-    json!({
-        "name_id": product.to_string(),
-        "name": product_name(product),
-        "type": "client_certificate",
-        "allowed_validity_years": [1, 2],
-        "csr_required": false,
-        "custom_expiration_date_allowed": true,
-        "allow_auto_renew": true,
-        "signature_hash_types": {
-            "allowed_hash_types": [{"id": "sha256", "name": "SHA-256"}],
-            "default_hash_type_id": "sha256"
-        }
-    })
+/// `GET /order/certificate/{id}` as the sandbox answers it: DigiCert's [`OrderInfo`] plus the
+/// sandbox's own `sandbox_note` (why an order cannot progress), which lenient clients ignore.
+#[derive(Debug, Serialize)]
+pub(crate) struct SandboxOrderInfo {
+    #[serde(flatten)]
+    pub info: OrderInfo,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sandbox_note: Option<String>,
 }
 
 impl OrderRecord {
@@ -377,94 +393,89 @@ impl OrderRecord {
     }
 
     /// `POST` response: the seed's shape.
-    pub(crate) fn created_json(&self) -> Value {
-        let mut body = json!({
-            "id": self.id,
-            "requests": [{"id": self.request_id, "status": self.request_status.as_str()}],
-        });
-        if let (Some(certificate_id), Some(map)) = (self.certificate_id, body.as_object_mut()) {
-            map.insert("certificate_id".into(), json!(certificate_id));
+    pub(crate) fn created(&self) -> OrderResponse {
+        OrderResponse {
+            id: self.id,
+            requests: vec![OrderRequestRef {
+                id: self.request_id,
+                status: Some(self.request_status.clone()),
+            }],
+            certificate_id: self.certificate_id,
+            certificate_chain: Vec::new(),
+            organization: None,
         }
-        body
     }
 
     /// `GET /order/certificate/{id}` (and list entries).
-    pub(crate) fn info_json(&self) -> Value {
+    pub(crate) fn info(&self) -> SandboxOrderInfo {
         let order = &self.order;
         let cert = &order.certificate;
-        let mut certificate = json!({
-            "common_name": cert.common_name.to_string(),
-            "emails": cert.emails,
-            "organization_units": cert.organization_units.iter().map(|ou| ou.to_string()).collect::<Vec<_>>(),
-            "signature_hash": cert.signature_hash.to_string(),
-        });
-        let mut request = json!({
-            "id": self.request_id,
-            "date": rfc3339(self.created),
-            "type": "new_request",
-            "status": self.request_status.as_str(),
-        });
-        if let (Some(comment), Some(map)) = (&self.processor_comment, request.as_object_mut()) {
-            map.insert("processor_comment".into(), json!(comment));
+        let issued = self.issued.as_ref();
+        let info = OrderInfo {
+            id: self.id,
+            status: Some(self.status.clone()),
+            certificate: Some(OrderCertificate {
+                id: self.certificate_id,
+                common_name: Some(cert.common_name.to_string()),
+                emails: cert.emails.clone(),
+                organization_units: cert
+                    .organization_units
+                    .iter()
+                    .map(|ou| ou.to_string())
+                    .collect(),
+                signature_hash: Some(cert.signature_hash.to_string()),
+                csr: cert.csr.clone(),
+                serial_number: issued.map(|c| c.serial_hex.clone()),
+                valid_from: issued.map(|c| c.valid_from.to_string()),
+                valid_till: issued.map(|c| c.valid_till.to_string()),
+            }),
+            requests: vec![OrderRequestInfo {
+                id: self.request_id,
+                date: Some(rfc3339(self.created)),
+                type_: Some("new_request".to_owned()),
+                status: Some(self.request_status.clone()),
+                processor_comment: self.processor_comment.clone(),
+            }],
+            product: Some(ProductRef {
+                name_id: Some(self.product.to_string()),
+                name: Some(self.product.spec().name.to_owned()),
+                type_: Some(PRODUCT_TYPE.to_owned()),
+            }),
+            organization: Some(NamedRef {
+                id: i64::try_from(order.organization.id.get()).unwrap_or(i64::MAX),
+                name: None,
+            }),
+            container: order
+                .container
+                .as_ref()
+                .and_then(|c| c.id)
+                .map(|id| NamedRef {
+                    id: i64::try_from(id.get()).unwrap_or(i64::MAX),
+                    name: None,
+                }),
+            payment_method: Some(order.payment_method.to_string()),
+            date_created: Some(rfc3339(self.created)),
+            validity_years: order.validity_years.as_ref().map(|y| **y),
+            custom_expiration_date: order.custom_expiration_date.map(|d| d.to_string()),
+            skip_approval: Some(order.skip_approval),
+            auto_renew: order.auto_renew,
+            renewal_of_order_id: order
+                .renewal_of_order_id
+                .map(|id| i64::try_from(id.get()).unwrap_or(i64::MAX)),
+        };
+        SandboxOrderInfo {
+            info,
+            sandbox_note: self.note.clone(),
         }
-        if let Some(map) = certificate.as_object_mut() {
-            if let Some(id) = self.certificate_id {
-                map.insert("id".into(), json!(id));
-            }
-            if let Some(csr) = &cert.csr {
-                map.insert("csr".into(), json!(csr));
-            }
-            if let Some(issued) = &self.issued {
-                map.insert("serial_number".into(), json!(issued.serial_hex));
-                map.insert("valid_from".into(), json!(issued.valid_from.to_string()));
-                map.insert("valid_till".into(), json!(issued.valid_till.to_string()));
-            }
-        }
-        let mut body = json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "certificate": certificate,
-            "requests": [request],
-            "product": {
-                "name_id": self.product.to_string(),
-                "name": product_name(self.product),
-                "type": "client_certificate",
-            },
-            "organization": {"id": order.organization.id.get()},
-            "payment_method": order.payment_method.to_string(),
-            "date_created": rfc3339(self.created),
-            "skip_approval": order.skip_approval,
-        });
-        if let Some(map) = body.as_object_mut() {
-            if let Some(container) = order.container.as_ref().and_then(|c| c.id) {
-                map.insert("container".into(), json!({"id": container.get()}));
-            }
-            if let Some(years) = &order.validity_years {
-                map.insert("validity_years".into(), json!(**years));
-            }
-            if let Some(date) = order.custom_expiration_date {
-                map.insert("custom_expiration_date".into(), json!(date.to_string()));
-            }
-            if let Some(renewals) = order.auto_renew {
-                map.insert("auto_renew".into(), json!(renewals));
-            }
-            if let Some(previous) = order.renewal_of_order_id {
-                map.insert("renewal_of_order_id".into(), json!(previous.get()));
-            }
-            if let Some(note) = &self.note {
-                map.insert("sandbox_note".into(), json!(note));
-            }
-        }
-        body
     }
 
     /// `status-changes` entry.
-    pub(crate) fn change_json(&self) -> Value {
-        let mut entry = json!({"order_id": self.id, "status": self.status.as_str()});
-        if let (Some(certificate_id), Some(map)) = (self.certificate_id, entry.as_object_mut()) {
-            map.insert("certificate_id".into(), json!(certificate_id));
+    pub(crate) fn change(&self) -> StatusChange {
+        StatusChange {
+            order_id: self.id,
+            certificate_id: self.certificate_id,
+            status: Some(self.status.clone()),
         }
-        entry
     }
 }
 

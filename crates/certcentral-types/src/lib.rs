@@ -11,6 +11,9 @@
 //!   the other response bodies are lenient: unknown fields are ignored and unknown status
 //!   values are kept ([`RequestStatus::Other`], [`OrderStatus::Other`]).
 //! - [`ErrorBody`] is the `{"errors": [{"code", "message"}]}` body of every error.
+//! - [`catalog`] is the product catalog (`schema/catalog.json`): every product's name,
+//!   family, status and request profile ([`ProductId::spec`]), the validity bounds, the CSR
+//!   key policy, the API's rate-limit windows and the status-changes time frame.
 //!
 //! ```
 //! use certcentral_types::{OrderRequest, RequestStatus, OrderResponse};
@@ -46,6 +49,8 @@ pub use generated::*;
 
 mod extra;
 
+pub use extra::WireEnum;
+
 /// The JSON Schema files the types are generated from, as bundled text.
 pub mod schema {
     /// `schema/order-request.schema.json`: the order body and the other request bodies.
@@ -54,4 +59,7 @@ pub mod schema {
     pub const ORDER_RESPONSE: &str = include_str!("../schema/order-response.schema.json");
     /// `schema/error.schema.json`: the error body.
     pub const ERROR: &str = include_str!("../schema/error.schema.json");
+    /// `schema/catalog.json`: the product catalog and API limits (generated into
+    /// [`crate::catalog`]).
+    pub const CATALOG: &str = include_str!("../schema/catalog.json");
 }

@@ -239,6 +239,70 @@ fn product_ids_are_the_four_products() {
     );
 }
 
+/// The catalog keeps the four seed products exactly as the seed documents them.
+#[test]
+fn catalog_holds_the_seed_products_and_limits() {
+    use certcentral_types::catalog::{self, Family, Status};
+    let products: Vec<(&str, &str, Family)> = catalog::PRODUCTS
+        .iter()
+        .map(|p| (p.id.as_str(), p.name, p.family))
+        .collect();
+    assert_eq!(
+        products,
+        [
+            (
+                "client_premium_sha2",
+                "Client Certificate: Premium",
+                Family::Smime
+            ),
+            (
+                "client_email_security_plus",
+                "Client Certificate: Email Security Plus",
+                Family::Smime
+            ),
+            (
+                "client_authentication_plus",
+                "Client Certificate: Authentication Plus",
+                Family::ClientAuthentication
+            ),
+            (
+                "client_digital_signature_plus_sha2",
+                "Client Certificate: Digital Signature Plus",
+                Family::DocumentSigning
+            ),
+        ]
+    );
+    for (i, product) in ProductId::ALL.iter().enumerate() {
+        let spec = product.spec();
+        assert_eq!(spec, &catalog::PRODUCTS[i]);
+        assert_eq!(spec.status, Status::Current);
+        assert_eq!(spec.profile.validity_years, [1, 2]);
+        assert_eq!(spec.profile.custom_expiration_days_below, 825);
+        assert_eq!(
+            spec.profile.key_policy.allowed(),
+            "RSA 2048, 3072, 4096, ECDSA P-256, P-384"
+        );
+        assert_eq!(product.as_str().parse::<ProductId>().ok(), Some(*product));
+    }
+    assert_eq!(catalog::DEFAULT_PRODUCT, ProductId::ClientPremiumSha2);
+    let windows: Vec<(u32, u64)> = catalog::RATE_LIMITS
+        .iter()
+        .map(|w| (w.requests, w.period.as_secs()))
+        .collect();
+    assert_eq!(windows, [(100, 5), (1000, 180)]);
+    assert_eq!(catalog::STATUS_CHANGES_MAX_MINUTES, 7 * 24 * 60);
+    assert_eq!(
+        catalog::signature_hash_name(certcentral_types::SignatureHash::Sha256),
+        "SHA-256"
+    );
+    // The bundled catalog is the one the module was generated from.
+    let bundled: Value = serde_json::from_str(certcentral_types::schema::CATALOG).unwrap();
+    assert_eq!(
+        bundled["products"].as_array().map(Vec::len),
+        Some(ProductId::ALL.len())
+    );
+}
+
 #[test]
 fn seed_response_stages_deserialize() {
     let stages = [

@@ -11,19 +11,16 @@
 use std::io::Read;
 use std::process::ExitCode;
 
-use certcentral_validate::types::ProductId;
+use certcentral_validate::types::{ProductId, WireEnum};
 use certcentral_validate::{Context, validate_json};
 
 fn main() -> ExitCode {
     let product = match std::env::args().nth(1) {
-        None => ProductId::ClientPremiumSha2,
+        None => certcentral_validate::types::catalog::DEFAULT_PRODUCT,
         Some(id) => match id.parse::<ProductId>() {
             Ok(product) => product,
             Err(_) => {
-                eprintln!(
-                    "unknown product {id:?}; allowed: client_premium_sha2, client_email_security_plus, \
-                     client_authentication_plus, client_digital_signature_plus_sha2"
-                );
+                eprintln!("unknown product {id:?}; allowed: {}", ProductId::allowed());
                 return ExitCode::from(2);
             }
         },

@@ -207,7 +207,10 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
                     conditional(doc, &path, base, parent, &found),
                 );
             }
-            let allowed = expect(parent);
+            let mut allowed = expect(parent);
+            if let Some(note) = member_note(error) {
+                allowed.push_str(&format!(" ({note})"));
+            }
             if path.is_empty() {
                 standard(
                     codes::INVALID_VALUE,
@@ -221,6 +224,21 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
             }
         }
     }
+}
+
+/// The `x-message-note` of the member whose value broke a rule: the annotation a schema
+/// author adds for people (`"required unless `custom_expiration_date` is given"`), found on
+/// the last `properties/NAME` step of the error's evaluation path, before any `$ref`.
+fn member_note(error: &ValidationError<'_>) -> Option<&'static str> {
+    let evaluation = error.evaluation_path().as_str();
+    let (before, after) = evaluation.rsplit_once("/properties/")?;
+    let name = after.split('/').next()?;
+    if before.contains("$ref") {
+        return None;
+    }
+    node(&format!("{before}/properties/{name}"))
+        .get("x-message-note")?
+        .as_str()
 }
 
 /// The members of an `anyOf` whose branches each only require one member.

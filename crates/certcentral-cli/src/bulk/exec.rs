@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use certcentral_client::{RetryPolicy, WaitOutcome};
+use certcentral_types::catalog::STATUS_CHANGES_MAX_MINUTES;
 use certcentral_types::{OrderInfo, OrderStatus, RequestStatus};
 use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -946,7 +947,7 @@ async fn poll<A: BulkApi>(
         return Ok(0);
     };
     let age = (Utc::now() - oldest).num_seconds().max(0) as u64;
-    let minutes = (age / 60 + 2).min(7 * 24 * 60) as u32;
+    let minutes = (age / 60 + 2).min(u64::from(STATUS_CHANGES_MAX_MINUTES)) as u32;
     shared.stat(|s| s.polls += 1);
     let answer = shared.api.status_changes(minutes).await;
     shared.observe(&answer);
@@ -992,7 +993,7 @@ async fn poll<A: BulkApi>(
         j.flush()?;
     }
     // Orders older than the longest status-changes window (7 days): one GET each.
-    if age > 7 * 24 * 3600 - 120 {
+    if age > u64::from(STATUS_CHANGES_MAX_MINUTES) * 60 - 120 {
         let mut after = 0;
         loop {
             if shared.must_stop() {

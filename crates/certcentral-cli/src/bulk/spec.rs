@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use certcentral_types::{OrderRequest, PaymentMethod, ProductId};
+use certcentral_types::{OrderRequest, PaymentMethod, ProductId, SignatureHash, WireEnum};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -150,7 +150,10 @@ fn body(
     let mut certificate = Map::new();
     certificate.insert("common_name".into(), json!(common_name));
     certificate.insert("emails".into(), json!(emails));
-    certificate.insert("signature_hash".into(), json!("sha256"));
+    certificate.insert(
+        "signature_hash".into(),
+        json!(SignatureHash::Sha256.as_str()),
+    );
     if !ous.is_empty() {
         certificate.insert("organization_units".into(), json!(ous));
     }
@@ -201,9 +204,7 @@ impl RowSpec {
                 Err(_) => {
                     errors.push(err(
                         "product",
-                        format!(
-                            "unknown product '{p}' (allowed: client_premium_sha2, client_email_security_plus, client_authentication_plus, client_digital_signature_plus_sha2)"
-                        ),
+                        format!("unknown product '{p}' (allowed: {})", ProductId::allowed()),
                     ));
                     defaults.product
                 }

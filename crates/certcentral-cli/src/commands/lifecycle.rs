@@ -5,9 +5,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use certcentral_client::Client;
+use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{
     DownloadFormat, OrderInfo, OrderStatusChange, OrderStatusUpdate, ProductId, ProductInfo,
-    RequestDecision, RequestStatusUpdate,
+    RequestDecision, RequestStatusUpdate, WireEnum,
 };
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -16,7 +17,7 @@ use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
 use crate::files;
 use crate::output::Report;
-use crate::request::parse_product;
+use crate::request::{product_parser, product_summary, wire_enum_parser};
 
 /// Arguments of `certcentral status`.
 #[derive(Debug, clap::Args)]
@@ -73,9 +74,9 @@ pub struct DownloadArgs {
     /// Download by certificate id instead of order id.
     #[arg(long, value_name = "ID")]
     pub certificate_id: Option<i64>,
-    /// pem_all (leaf, intermediate and root), pem_noroot, pem_nointermediate (leaf only) or
-    /// p7b.
-    #[arg(long, value_name = "FORMAT", default_value = "pem_all", value_parser = parse_format)]
+    /// Download format: pem_all (leaf, intermediate and root), pem_noroot, pem_nointermediate
+    /// (leaf only) or p7b.
+    #[arg(long, value_name = "FORMAT", default_value = "pem_all", value_parser = wire_enum_parser::<DownloadFormat>())]
     pub format: DownloadFormat,
     /// Write to this file (created exclusively) instead of standard output.
     #[arg(long, value_name = "FILE")]
@@ -99,7 +100,7 @@ pub struct OrdersArgs {
     #[arg(long = "email", value_name = "ADDRESS")]
     pub emails: Vec<String>,
     /// Product of the orders.
-    #[arg(long, value_name = "ID", default_value = "client_premium_sha2", value_parser = parse_product)]
+    #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
     pub product: ProductId,
     /// Orders created at or after this time (RFC 3339, e.g. 2026-11-28T20:00:00Z); default:
     /// the last 24 hours.
@@ -121,14 +122,9 @@ pub struct ProductArgs {
     /// Endpoint and credentials.
     #[command(flatten)]
     pub api: ApiArgs,
-    /// The product id, e.g. client_premium_sha2.
-    #[arg(value_name = "ID", value_parser = parse_product)]
+    /// The product id.
+    #[arg(value_name = "ID", value_parser = product_parser())]
     pub product: ProductId,
-}
-
-fn parse_format(s: &str) -> Result<DownloadFormat, String> {
-    s.parse()
-        .map_err(|_| "allowed: pem_all, pem_noroot, pem_nointermediate, p7b".to_string())
 }
 
 /// Connects, runs `f` with the client, and closes the connection (stopping an embedded
@@ -335,16 +331,14 @@ pub async fn orders(args: OrdersArgs) -> Result<Report, CliError> {
     .await
 }
 
-/// The four client-certificate products.
-pub const PRODUCTS: [ProductId; 4] = [
-    ProductId::ClientPremiumSha2,
-    ProductId::ClientEmailSecurityPlus,
-    ProductId::ClientAuthenticationPlus,
-    ProductId::ClientDigitalSignaturePlusSha2,
-];
-
 fn describe_product(p: &ProductInfo) -> String {
     let mut out = format!("{}  {}", p.name_id, p.name.as_deref().unwrap_or(""));
+    if let Some(product) = ProductId::from_wire(&p.name_id) {
+        out.push_str(&format!(
+            "\n  catalog              {}",
+            product_summary(product)
+        ));
+    }
     if !p.allowed_validity_years.is_empty() {
         let years: Vec<String> = p
             .allowed_validity_years
@@ -375,12 +369,12 @@ fn describe_product(p: &ProductInfo) -> String {
     out
 }
 
-/// `certcentral products`: the settings of the four client-certificate products.
+/// `certcentral products`: the settings of every product of the catalog.
 pub async fn products(args: ProductsArgs) -> Result<Report, CliError> {
     with_client(&args.api, async |client, _| {
         let mut infos = Vec::new();
-        for product in PRODUCTS {
-            infos.push(client.product_info(product).await.map_err(client_error)?);
+        for product in ProductId::ALL {
+            infos.push(client.product_info(*product).await.map_err(client_error)?);
         }
         let human = infos
             .iter()

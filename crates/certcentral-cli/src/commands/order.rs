@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certcentral_client::{Order, PollPolicy, WaitOutcome};
+use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{DownloadFormat, OrderRequest, ProductId, RequestStatus};
 use certcentral_validate::Context;
 use secrecy::zeroize::Zeroizing;
@@ -22,7 +23,7 @@ use crate::files::{self, OrderFiles};
 use crate::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use crate::output::{Output, Report};
 use crate::record::{OrderRecord, RequestRecord};
-use crate::request::{self, OrderFlags, Source, parse_product};
+use crate::request::{self, OrderFlags, Source, product_parser};
 
 /// Arguments of `certcentral order`.
 #[derive(Debug, clap::Args)]
@@ -30,9 +31,8 @@ pub struct Args {
     /// Endpoint and credentials.
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Product to order: client_premium_sha2, client_email_security_plus,
-    /// client_authentication_plus or client_digital_signature_plus_sha2.
-    #[arg(long, value_name = "ID", default_value = "client_premium_sha2", value_parser = parse_product)]
+    /// Product to order (`certcentral products` shows their settings).
+    #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
     pub product: ProductId,
     /// The order body.
     #[command(flatten)]

@@ -1,0 +1,1001 @@
+//! The product catalog, generated from `schema/catalog.json`.
+//!
+//! The catalog is the one definition of every product (id, display name, family, status,
+//! request profile), of the request profiles (which request schema, the custom-expiration
+//! window, the key policy), of the key policies, of the API's rate-limit windows and of the
+//! status-changes time frame. Codegen checks it against the request schemas, injects the
+//! `ProductId` enum into typify's copy of the order-request schema (so the schema files never
+//! repeat the product list), and writes `certcentral_types::catalog`.
+//!
+//! Values the request schemas already define are read from there, not repeated: a profile's
+//! allowed validity years are its schema's `ValidityYears` enum; the signature hashes are the
+//! `SignatureHash` enum (the catalog only adds their display names).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::{Context, Result, bail};
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The catalog file, relative to the repository root.
+pub const CATALOG: &str = "schema/catalog.json";
+
+/// The catalog file's contents.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Free text for readers.
+    pub description: String,
+    /// Product families.
+    pub families: Vec<FamilySpec>,
+    /// Request profiles: which body a product takes and the rules beyond the schema.
+    pub request_profiles: Vec<ProfileSpec>,
+    /// Allowed CSR keys.
+    pub key_policies: Vec<KeyPolicySpec>,
+    /// Display names of the `SignatureHash` values.
+    pub signature_hash_names: BTreeMap<String, String>,
+    /// The products.
+    pub products: Vec<ProductSpec>,
+    /// The product used when none is given.
+    pub default_product: String,
+    /// The API's rate-limit windows (per API key, rolling).
+    pub rate_limits: Vec<RateLimitSpec>,
+    /// The longest time frame of `GET /order/certificate/status-changes`, in minutes.
+    pub status_changes_max_minutes: u32,
+}
+
+/// A product family.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FamilySpec {
+    /// snake_case id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// One sentence.
+    pub description: String,
+}
+
+/// A request profile.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileSpec {
+    /// snake_case id.
+    pub id: String,
+    /// One sentence.
+    pub description: String,
+    /// The request schema file (in `schema/`). Its `x-max-days-ahead` (the date window) and
+    /// `x-csr` (the allowed keys) are read from there, never restated here.
+    pub schema: String,
+    /// Id of the key policy CSRs must follow.
+    pub key_policy: String,
+}
+
+/// A key policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyPolicySpec {
+    /// snake_case id.
+    pub id: String,
+    /// One sentence.
+    pub description: String,
+}
+
+/// The allowed CSR keys, as the `x-csr` keyword of a request schema states them.
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+pub struct XCsr {
+    /// Allowed RSA modulus sizes.
+    pub rsa_bits: Vec<u32>,
+    /// Allowed ECDSA curves (`P-256`, `P-384`, `P-521`).
+    pub ec_curves: Vec<String>,
+}
+
+/// The first value of keyword `name` anywhere in `schema` (depth first).
+fn find_keyword<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
+    match schema {
+        Value::Object(map) => map
+            .get(name)
+            .or_else(|| map.values().find_map(|v| find_keyword(v, name))),
+        Value::Array(items) => items.iter().find_map(|v| find_keyword(v, name)),
+        _ => None,
+    }
+}
+
+/// The schema's `x-max-days-ahead` (the `custom_expiration_date` window).
+pub fn max_days_ahead(schema: &Value) -> Option<u64> {
+    find_keyword(schema, "x-max-days-ahead").and_then(Value::as_u64)
+}
+
+/// The schema's `x-csr` (the allowed CSR keys).
+pub fn x_csr(schema: &Value) -> Option<XCsr> {
+    find_keyword(schema, "x-csr").and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// The keys a policy allows: the `x-csr` of the schema of the first profile naming it.
+fn policy_keys(catalog: &Catalog, schemas: &[(&str, Value)], policy: &str) -> Option<XCsr> {
+    catalog
+        .request_profiles
+        .iter()
+        .filter(|p| p.key_policy == policy)
+        .find_map(|p| schema_named(schemas, &p.schema).and_then(x_csr))
+}
+
+/// A product.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSpec {
+    /// The `product_name_id`.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Family id.
+    pub family: String,
+    /// `current` or `deprecated`.
+    pub status: String,
+    /// For a deprecated product: since when (`yyyy-MM-dd`).
+    #[serde(default)]
+    pub deprecated_on: Option<String>,
+    /// For a deprecated product: the product that replaces it (a catalog id).
+    #[serde(default)]
+    pub replacement: Option<String>,
+    /// Request profile id.
+    pub request_profile: String,
+}
+
+/// One rate-limit window.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitSpec {
+    /// Requests allowed in the window.
+    pub requests: u32,
+    /// Window length in seconds.
+    pub seconds: u64,
+}
+
+/// The ECDSA curves a key policy may name.
+const CURVES: &[&str] = &["P-256", "P-384", "P-521"];
+
+/// Parses the catalog text.
+pub fn parse(text: &str) -> Result<Catalog> {
+    serde_json::from_str(text).context("schema/catalog.json does not match the catalog format")
+}
+
+fn is_snake(id: &str) -> bool {
+    !id.is_empty()
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+/// The string values of `$defs.NAME.enum` in `schema`.
+pub fn string_enum(schema: &Value, name: &str) -> Option<Vec<String>> {
+    schema
+        .get("$defs")?
+        .get(name)?
+        .get("enum")?
+        .as_array()?
+        .iter()
+        .map(|v| v.as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The integer values of `$defs.NAME.enum` in `schema`.
+pub fn integer_enum(schema: &Value, name: &str) -> Option<Vec<i64>> {
+    schema
+        .get("$defs")?
+        .get(name)?
+        .get("enum")?
+        .as_array()?
+        .iter()
+        .map(Value::as_i64)
+        .collect()
+}
+
+fn schema_named<'a>(schemas: &'a [(&str, Value)], file: &str) -> Option<&'a Value> {
+    schemas
+        .iter()
+        .find(|(path, _)| path.rsplit('/').next() == Some(file))
+        .map(|(_, schema)| schema)
+}
+
+/// Every problem of the catalog, alone and against the schema files.
+pub fn check(catalog: &Catalog, schemas: &[(&str, Value)]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut unique = |kind: &str, ids: Vec<&str>| -> BTreeSet<String> {
+        let mut seen = BTreeSet::new();
+        for id in ids {
+            if !is_snake(id) {
+                problems.push(format!("{kind} {id:?}: ids are snake_case"));
+            }
+            if !seen.insert(id.to_owned()) {
+                problems.push(format!("{kind} {id:?} is defined twice"));
+            }
+        }
+        seen
+    };
+    let families = unique(
+        "family",
+        catalog.families.iter().map(|f| f.id.as_str()).collect(),
+    );
+    let profiles = unique(
+        "request profile",
+        catalog
+            .request_profiles
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect(),
+    );
+    let policies = unique(
+        "key policy",
+        catalog.key_policies.iter().map(|p| p.id.as_str()).collect(),
+    );
+    let products = unique(
+        "product",
+        catalog.products.iter().map(|p| p.id.as_str()).collect(),
+    );
+    if catalog.products.is_empty() {
+        problems.push("the catalog lists no product".to_owned());
+    }
+    for profile in &catalog.request_profiles {
+        let at = format!("request profile {:?}", profile.id);
+        if !policies.contains(&profile.key_policy) {
+            problems.push(format!(
+                "{at}: key policy {:?} does not exist",
+                profile.key_policy
+            ));
+        }
+        match schema_named(schemas, &profile.schema) {
+            None => problems.push(format!(
+                "{at}: schema {:?} is not one of the schema files",
+                profile.schema
+            )),
+            Some(schema) => {
+                if max_days_ahead(schema).is_none_or(|d| d < 1) {
+                    problems.push(format!(
+                        "{at}: {} has no `x-max-days-ahead` of at least 1",
+                        profile.schema
+                    ));
+                }
+                match (
+                    x_csr(schema),
+                    policy_keys(catalog, schemas, &profile.key_policy),
+                ) {
+                    (None, _) => problems.push(format!(
+                        "{at}: {} has no valid `x-csr` (rsa_bits, ec_curves)",
+                        profile.schema
+                    )),
+                    (Some(own), Some(first)) if own != first => problems.push(format!(
+                        "{at}: key policy {:?} is named by profiles whose schemas' `x-csr` differ",
+                        profile.key_policy
+                    )),
+                    _ => {}
+                }
+                if integer_enum(schema, "ValidityYears").is_none_or(|v| v.is_empty()) {
+                    problems.push(format!(
+                        "{at}: {} has no integer enum `ValidityYears`",
+                        profile.schema
+                    ));
+                }
+                match string_enum(schema, "SignatureHash") {
+                    None => problems.push(format!(
+                        "{at}: {} has no string enum `SignatureHash`",
+                        profile.schema
+                    )),
+                    Some(hashes) => {
+                        let named: BTreeSet<&String> =
+                            catalog.signature_hash_names.keys().collect();
+                        let listed: BTreeSet<&String> = hashes.iter().collect();
+                        if named != listed {
+                            problems.push(format!(
+                                "signature_hash_names {named:?} must name exactly the `SignatureHash` values of {} {listed:?}",
+                                profile.schema
+                            ));
+                        }
+                    }
+                }
+                if schema
+                    .get("$defs")
+                    .and_then(|d| d.get("ProductId"))
+                    .is_some()
+                {
+                    problems.push(format!(
+                        "{}: `ProductId` is generated from the catalog; remove it from the schema",
+                        profile.schema
+                    ));
+                }
+            }
+        }
+    }
+    for policy in &catalog.key_policies {
+        let at = format!("key policy {:?}", policy.id);
+        let Some(keys) = policy_keys(catalog, schemas, &policy.id) else {
+            problems.push(format!(
+                "{at}: no request profile with an `x-csr` schema names it"
+            ));
+            continue;
+        };
+        if keys.rsa_bits.is_empty() && keys.ec_curves.is_empty() {
+            problems.push(format!("{at}: allows no key"));
+        }
+        if keys.rsa_bits.iter().any(|b| *b < 2048 || b % 8 != 0) {
+            problems.push(format!(
+                "{at}: RSA sizes must be multiples of 8, at least 2048"
+            ));
+        }
+        for curve in &keys.ec_curves {
+            if !CURVES.contains(&curve.as_str()) {
+                problems.push(format!("{at}: unknown curve {curve:?}; known: {CURVES:?}"));
+            }
+        }
+    }
+    for product in &catalog.products {
+        let at = format!("product {:?}", product.id);
+        if product.name.trim().is_empty() {
+            problems.push(format!("{at}: empty name"));
+        }
+        if !families.contains(&product.family) {
+            problems.push(format!("{at}: family {:?} does not exist", product.family));
+        }
+        if !profiles.contains(&product.request_profile) {
+            problems.push(format!(
+                "{at}: request profile {:?} does not exist",
+                product.request_profile
+            ));
+        }
+        match (
+            product.status.as_str(),
+            &product.deprecated_on,
+            &product.replacement,
+        ) {
+            ("current", None, None) => {}
+            ("current", _, _) => problems.push(format!(
+                "{at}: a current product has no deprecated_on or replacement"
+            )),
+            ("deprecated", Some(date), Some(replacement)) => {
+                if !is_date(date) {
+                    problems.push(format!("{at}: deprecated_on {date:?} is not yyyy-MM-dd"));
+                }
+                if !products.contains(replacement) || replacement == &product.id {
+                    problems.push(format!(
+                        "{at}: replacement {replacement:?} must be another product of the catalog"
+                    ));
+                }
+            }
+            ("deprecated", _, _) => problems.push(format!(
+                "{at}: a deprecated product needs deprecated_on and replacement"
+            )),
+            (other, _, _) => problems.push(format!(
+                "{at}: status {other:?} is not `current` or `deprecated`"
+            )),
+        }
+    }
+    if !products.contains(&catalog.default_product) {
+        problems.push(format!(
+            "default_product {:?} is not in the catalog",
+            catalog.default_product
+        ));
+    }
+    if catalog.rate_limits.is_empty()
+        || catalog
+            .rate_limits
+            .iter()
+            .any(|w| w.requests == 0 || w.seconds == 0)
+    {
+        problems.push(
+            "rate_limits: at least one window, each with requests and seconds > 0".to_owned(),
+        );
+    }
+    if catalog.status_changes_max_minutes == 0 {
+        problems.push("status_changes_max_minutes must be > 0".to_owned());
+    }
+    problems
+}
+
+/// The `ProductId` schema definition built from the catalog, for typify's copy of the
+/// order-request schema.
+pub fn product_id_def(catalog: &Catalog) -> Value {
+    let ids: Vec<&str> = catalog.products.iter().map(|p| p.id.as_str()).collect();
+    json!({
+        "title": "ProductId",
+        "description": "A product of the catalog (`schema/catalog.json`): the `client_certificate_id` path parameter of the order endpoint. Details: [`ProductId::spec`].",
+        "type": "string",
+        "enum": ids,
+    })
+}
+
+/// Reads, checks and returns the catalog, and injects `ProductId` into the schema that the
+/// products' profiles use (the first schema file when several do).
+pub fn load(text: &str, schemas: &mut [(&str, Value)]) -> Result<Catalog> {
+    let catalog = parse(text)?;
+    let problems = check(&catalog, schemas);
+    if !problems.is_empty() {
+        bail!("{CATALOG}:\n  {}", problems.join("\n  "));
+    }
+    let def = product_id_def(&catalog);
+    let target = &catalog.request_profiles[0].schema;
+    let Some((_, schema)) = schemas
+        .iter_mut()
+        .find(|(path, _)| path.rsplit('/').next() == Some(target.as_str()))
+    else {
+        bail!("{CATALOG}: schema {target} not found");
+    };
+    let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) else {
+        bail!("{target} has no `$defs`");
+    };
+    defs.insert("ProductId".to_owned(), def);
+    Ok(catalog)
+}
+
+fn ident(id: &str) -> proc_macro2::Ident {
+    format_ident!("{}", crate::pascal_case(id))
+}
+
+/// The `catalog` module (Rust tokens).
+pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<TokenStream> {
+    // Families.
+    let fam_variants: Vec<_> = catalog.families.iter().map(|f| ident(&f.id)).collect();
+    let fam_ids: Vec<&str> = catalog.families.iter().map(|f| f.id.as_str()).collect();
+    let fam_names: Vec<&str> = catalog.families.iter().map(|f| f.name.as_str()).collect();
+    let fam_descs: Vec<&str> = catalog
+        .families
+        .iter()
+        .map(|f| f.description.as_str())
+        .collect();
+    let fam_docs: Vec<String> = catalog
+        .families
+        .iter()
+        .map(|f| format!("{}: {}", f.name, f.description))
+        .collect();
+
+    // Key policies.
+    let curve_variants: Vec<_> = CURVES.iter().map(|c| ident(c)).collect();
+    let curve_names = CURVES;
+    let curve_bits: Vec<usize> = CURVES
+        .iter()
+        .map(|c| c.trim_start_matches("P-").parse().unwrap_or(0))
+        .collect();
+    let policy_idents: Vec<_> = catalog
+        .key_policies
+        .iter()
+        .map(|p| format_ident!("KEY_POLICY_{}", p.id.to_ascii_uppercase()))
+        .collect();
+    let mut policies: Vec<TokenStream> = Vec::new();
+    for (p, name) in catalog.key_policies.iter().zip(&policy_idents) {
+        let keys = policy_keys(catalog, schemas, &p.id)
+            .with_context(|| format!("key policy {}: no schema `x-csr`", p.id))?;
+        policies.push({
+            let id = &p.id;
+            let description = &p.description;
+            let bits = &keys.rsa_bits;
+            let curves: Vec<_> = keys.ec_curves.iter().map(|c| ident(c)).collect();
+            let doc = format!("Key policy `{id}`: {description}");
+            quote! {
+                #[doc = #doc]
+                pub const #name: KeyPolicy = KeyPolicy {
+                    id: #id,
+                    description: #description,
+                    rsa_bits: &[#(#bits),*],
+                    ecdsa_curves: &[#(EcdsaCurve::#curves),*],
+                };
+            }
+        });
+    }
+    let policy_by_id: BTreeMap<&str, &proc_macro2::Ident> = catalog
+        .key_policies
+        .iter()
+        .map(|p| p.id.as_str())
+        .zip(&policy_idents)
+        .collect();
+
+    // Profiles.
+    let profile_idents: Vec<_> = catalog
+        .request_profiles
+        .iter()
+        .map(|p| format_ident!("PROFILE_{}", p.id.to_ascii_uppercase()))
+        .collect();
+    let mut profiles = Vec::new();
+    for (p, name) in catalog.request_profiles.iter().zip(&profile_idents) {
+        let schema = schema_named(schemas, &p.schema)
+            .with_context(|| format!("schema {} not found", p.schema))?;
+        let years = integer_enum(schema, "ValidityYears").unwrap_or_default();
+        let id = &p.id;
+        let description = &p.description;
+        let file = &p.schema;
+        let below = max_days_ahead(schema)
+            .with_context(|| format!("{}: no `x-max-days-ahead`", p.schema))?
+            + 1;
+        let policy = policy_by_id
+            .get(p.key_policy.as_str())
+            .with_context(|| format!("key policy {} not found", p.key_policy))?;
+        let doc = format!("Request profile `{id}`: {description}");
+        profiles.push(quote! {
+            #[doc = #doc]
+            pub const #name: RequestProfile = RequestProfile {
+                id: #id,
+                description: #description,
+                schema: #file,
+                validity_years: &[#(#years),*],
+                custom_expiration_days_below: #below,
+                key_policy: &#policy,
+            };
+        });
+    }
+    let profile_by_id: BTreeMap<&str, &proc_macro2::Ident> = catalog
+        .request_profiles
+        .iter()
+        .map(|p| p.id.as_str())
+        .zip(&profile_idents)
+        .collect();
+
+    // Products.
+    let mut products = Vec::new();
+    let mut product_variants = Vec::new();
+    let mut product_ids = Vec::new();
+    for p in &catalog.products {
+        let variant = ident(&p.id);
+        let id = &p.id;
+        let name = &p.name;
+        let family = ident(&p.family);
+        let profile = profile_by_id
+            .get(p.request_profile.as_str())
+            .with_context(|| format!("profile {} not found", p.request_profile))?;
+        let status = match (&p.deprecated_on, &p.replacement) {
+            (Some(since), Some(replacement)) => {
+                let replacement = ident(replacement);
+                quote! { Status::Deprecated { since: #since, replacement: crate::ProductId::#replacement } }
+            }
+            _ => quote! { Status::Current },
+        };
+        products.push(quote! {
+            Product {
+                id: crate::ProductId::#variant,
+                name: #name,
+                family: Family::#family,
+                status: #status,
+                profile: &#profile,
+            }
+        });
+        product_ids.push(id.as_str());
+        product_variants.push(variant);
+    }
+    let indexes: Vec<usize> = (0..product_variants.len()).collect();
+    let default_product = ident(&catalog.default_product);
+
+    // Signature hash names.
+    let mut hash_arms = Vec::new();
+    for (value, name) in &catalog.signature_hash_names {
+        let variant = ident(value);
+        hash_arms.push(quote! { crate::SignatureHash::#variant => #name, });
+    }
+
+    let requests: Vec<u32> = catalog.rate_limits.iter().map(|w| w.requests).collect();
+    let seconds: Vec<u64> = catalog.rate_limits.iter().map(|w| w.seconds).collect();
+    let max_minutes = catalog.status_changes_max_minutes;
+    let module_doc = format!(
+        "The product catalog and API limits, generated from `{CATALOG}`.\n\n{}",
+        catalog.description
+    );
+
+    Ok(quote! {
+        #[doc = #module_doc]
+        pub mod catalog {
+            /// A product family.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub enum Family {
+                #( #[doc = #fam_docs] #fam_variants, )*
+            }
+            impl Family {
+                /// Every family, in catalog order.
+                pub const ALL: &'static [Family] = &[#(Family::#fam_variants),*];
+                /// The snake_case id.
+                pub fn id(self) -> &'static str {
+                    match self { #( Family::#fam_variants => #fam_ids, )* }
+                }
+                /// The display name.
+                pub fn name(self) -> &'static str {
+                    match self { #( Family::#fam_variants => #fam_names, )* }
+                }
+                /// One sentence.
+                pub fn description(self) -> &'static str {
+                    match self { #( Family::#fam_variants => #fam_descs, )* }
+                }
+            }
+            impl ::std::fmt::Display for Family {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.name())
+                }
+            }
+
+            /// An ECDSA curve.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub enum EcdsaCurve {
+                #( #[doc = #curve_names] #curve_variants, )*
+            }
+            impl EcdsaCurve {
+                /// The NIST name, e.g. `P-256`.
+                pub fn name(self) -> &'static str {
+                    match self { #( EcdsaCurve::#curve_variants => #curve_names, )* }
+                }
+                /// The key size in bits (256, 384, 521).
+                pub fn bits(self) -> usize {
+                    match self { #( EcdsaCurve::#curve_variants => #curve_bits, )* }
+                }
+            }
+            impl ::std::fmt::Display for EcdsaCurve {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    f.write_str(self.name())
+                }
+            }
+
+            /// The CSR keys a product accepts.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub struct KeyPolicy {
+                /// snake_case id.
+                pub id: &'static str,
+                /// One sentence, e.g. `RSA 2048, 3072 or 4096 bits, or ECDSA on P-256 or P-384.`
+                pub description: &'static str,
+                /// Allowed RSA modulus sizes, in bits.
+                pub rsa_bits: &'static [u32],
+                /// Allowed ECDSA curves.
+                pub ecdsa_curves: &'static [EcdsaCurve],
+            }
+            impl KeyPolicy {
+                /// Whether an RSA key of `bits` bits is allowed.
+                pub fn allows_rsa(&self, bits: u32) -> bool {
+                    self.rsa_bits.contains(&bits)
+                }
+                /// Whether an ECDSA key on `curve` is allowed.
+                pub fn allows_ecdsa(&self, curve: EcdsaCurve) -> bool {
+                    self.ecdsa_curves.contains(&curve)
+                }
+                /// The ECDSA curve of a key of `bits` bits, if the policy allows it.
+                pub fn ecdsa_curve_of_size(&self, bits: usize) -> ::std::option::Option<EcdsaCurve> {
+                    self.ecdsa_curves.iter().copied().find(|c| c.bits() == bits)
+                }
+                /// The allowed keys for messages: `RSA 2048, 3072, 4096, ECDSA P-256, P-384`.
+                pub fn allowed(&self) -> ::std::string::String {
+                    let mut parts = ::std::vec::Vec::new();
+                    if !self.rsa_bits.is_empty() {
+                        let bits: ::std::vec::Vec<::std::string::String> =
+                            self.rsa_bits.iter().map(|b| b.to_string()).collect();
+                        parts.push(format!("RSA {}", bits.join(", ")));
+                    }
+                    if !self.ecdsa_curves.is_empty() {
+                        let curves: ::std::vec::Vec<&str> =
+                            self.ecdsa_curves.iter().map(|c| c.name()).collect();
+                        parts.push(format!("ECDSA {}", curves.join(", ")));
+                    }
+                    parts.join(", ")
+                }
+            }
+            #(#policies)*
+
+            /// Which body a product takes and the rules beyond its schema.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub struct RequestProfile {
+                /// snake_case id.
+                pub id: &'static str,
+                /// One sentence.
+                pub description: &'static str,
+                /// The request schema file (in `schema/`), e.g. `order-request.schema.json`.
+                pub schema: &'static str,
+                /// Allowed `validity_years` (the schema's `ValidityYears` enum).
+                pub validity_years: &'static [i64],
+                /// `custom_expiration_date` must be strictly less than this many days after
+                /// today.
+                pub custom_expiration_days_below: u64,
+                /// The CSR keys accepted.
+                pub key_policy: &'static KeyPolicy,
+            }
+            #(#profiles)*
+
+            /// Whether a product is still offered.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub enum Status {
+                /// Offered.
+                Current,
+                /// Deprecated: still orderable, but replaced.
+                Deprecated {
+                    /// Since when (`yyyy-MM-dd`).
+                    since: &'static str,
+                    /// The product that replaces it.
+                    replacement: crate::ProductId,
+                },
+            }
+            impl Status {
+                /// `current` or `deprecated`.
+                pub fn as_str(&self) -> &'static str {
+                    match self {
+                        Status::Current => "current",
+                        Status::Deprecated { .. } => "deprecated",
+                    }
+                }
+            }
+
+            /// One product of the catalog.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub struct Product {
+                /// The `product_name_id`.
+                pub id: crate::ProductId,
+                /// Display name.
+                pub name: &'static str,
+                /// Family.
+                pub family: Family,
+                /// Current or deprecated.
+                pub status: Status,
+                /// The body it takes and the rules that apply.
+                pub profile: &'static RequestProfile,
+            }
+
+            /// Every product, in catalog order.
+            pub const PRODUCTS: &[Product] = &[#(#products),*];
+
+            /// The product used when none is given.
+            pub const DEFAULT_PRODUCT: crate::ProductId = crate::ProductId::#default_product;
+
+            impl crate::ProductId {
+                /// Every product id, in catalog order.
+                pub const ALL: &'static [crate::ProductId] = &[#(crate::ProductId::#product_variants),*];
+                /// The wire id.
+                pub fn as_str(self) -> &'static str {
+                    match self { #( crate::ProductId::#product_variants => #product_ids, )* }
+                }
+                /// The product's catalog entry.
+                pub fn spec(self) -> &'static Product {
+                    match self { #( crate::ProductId::#product_variants => &PRODUCTS[#indexes], )* }
+                }
+            }
+
+            /// The display name of a signature hash, e.g. `SHA-256`.
+            pub fn signature_hash_name(hash: crate::SignatureHash) -> &'static str {
+                match hash { #(#hash_arms)* }
+            }
+
+            /// One rolling rate-limit window: at most `requests` in any `period`.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub struct RateWindow {
+                /// Requests allowed in the window.
+                pub requests: u32,
+                /// Window length.
+                pub period: ::std::time::Duration,
+            }
+
+            /// The API's rate-limit windows, per API key (over any of them, every request
+            /// gets `429`).
+            pub const RATE_LIMITS: &[RateWindow] = &[
+                #( RateWindow { requests: #requests, period: ::std::time::Duration::from_secs(#seconds) } ),*
+            ];
+
+            /// The longest time frame of `GET /order/certificate/status-changes`, in minutes.
+            pub const STATUS_CHANGES_MAX_MINUTES: u32 = #max_minutes;
+        }
+    })
+}
+
+/// `ALL` and `as_str` for every closed string enum of the schemas (the `enum` of a `$defs`
+/// entry of `"type": "string"`), plus the [`WireEnum`] implementation; `ALLOWED` for integer
+/// enums. `ProductId` is one of them once injected.
+pub fn enum_tokens(schemas: &[(&str, Value)]) -> Result<TokenStream> {
+    let mut out = TokenStream::new();
+    for (_, schema) in schemas {
+        let Some(defs) = schema.get("$defs").and_then(Value::as_object) else {
+            continue;
+        };
+        for (name, def) in defs {
+            let ty = format_ident!("{name}");
+            match def.get("type").and_then(Value::as_str) {
+                Some("string") if def.get("enum").is_some() => {
+                    let values = string_enum(schema, name)
+                        .with_context(|| format!("{name}: enum values must be strings"))?;
+                    let variants: Vec<_> = values.iter().map(|v| ident(v)).collect();
+                    let ids: Vec<&str> = if name == "ProductId" {
+                        // `ProductId::ALL` and `as_str` come with the catalog.
+                        out.extend(quote! {
+                            impl crate::WireEnum for #ty {
+                                const ALL: &'static [Self] = #ty::ALL;
+                                fn as_str(self) -> &'static str { #ty::as_str(self) }
+                            }
+                        });
+                        continue;
+                    } else {
+                        values.iter().map(String::as_str).collect()
+                    };
+                    out.extend(quote! {
+                        impl #ty {
+                            /// Every value, in schema order.
+                            pub const ALL: &'static [#ty] = &[#(#ty::#variants),*];
+                            /// The wire value.
+                            pub fn as_str(self) -> &'static str {
+                                match self { #( #ty::#variants => #ids, )* }
+                            }
+                        }
+                        impl crate::WireEnum for #ty {
+                            const ALL: &'static [Self] = #ty::ALL;
+                            fn as_str(self) -> &'static str { #ty::as_str(self) }
+                        }
+                    });
+                }
+                Some("integer") if def.get("enum").is_some() => {
+                    let values = integer_enum(schema, name)
+                        .with_context(|| format!("{name}: enum values must be integers"))?;
+                    let texts: Vec<String> = values.iter().map(i64::to_string).collect();
+                    out.extend(quote! {
+                        impl #ty {
+                            /// Every allowed value, in schema order.
+                            pub const ALLOWED: &'static [i64] = &[#(#values),*];
+                            /// Every allowed value as text (for command lines), in schema order.
+                            pub const ALLOWED_TEXT: &'static [&'static str] = &[#(#texts),*];
+                        }
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SCHEMA_FILES, repo_root};
+
+    fn schemas() -> Vec<(&'static str, Value)> {
+        SCHEMA_FILES
+            .iter()
+            .map(|file| {
+                let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+                (*file, serde_json::from_str(&text).unwrap())
+            })
+            .collect()
+    }
+
+    fn catalog_value() -> Value {
+        serde_json::from_str(&std::fs::read_to_string(repo_root().join(CATALOG)).unwrap()).unwrap()
+    }
+
+    fn problems(catalog: &Value) -> String {
+        check(&parse(&catalog.to_string()).unwrap(), &schemas()).join("\n")
+    }
+
+    #[test]
+    fn the_catalog_is_consistent_and_holds_the_four_seed_products() {
+        let mut schemas = schemas();
+        let text = std::fs::read_to_string(repo_root().join(CATALOG)).unwrap();
+        let catalog = load(&text, &mut schemas).unwrap();
+        let ids: Vec<&str> = catalog.products.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "client_premium_sha2",
+                "client_email_security_plus",
+                "client_authentication_plus",
+                "client_digital_signature_plus_sha2"
+            ]
+        );
+        assert_eq!(
+            string_enum(&schemas[0].1, "ProductId").unwrap(),
+            ids.iter().map(|s| s.to_string()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn catalog_mistakes_are_reported() {
+        let mut bad = catalog_value();
+        bad["products"][0]["family"] = "tls".into();
+        bad["products"][1]["status"] = "deprecated".into();
+        bad["products"][2]["id"] = "client_premium_sha2".into();
+        bad["products"][3]["request_profile"] = "nope".into();
+        bad["default_product"] = "client_premium".into();
+        bad["key_policies"][0]["id"] = "orphan".into();
+        bad["signature_hash_names"] = serde_json::json!({"sha1": "SHA-1"});
+        let problems = problems(&bad);
+        for expected in [
+            "family \"tls\" does not exist",
+            "a deprecated product needs deprecated_on and replacement",
+            "product \"client_premium_sha2\" is defined twice",
+            "request profile \"nope\" does not exist",
+            "default_product \"client_premium\" is not in the catalog",
+            "key policy \"orphan\": no request profile with an `x-csr` schema names it",
+            "key policy \"rsa_or_ecdsa\" does not exist",
+            "must name exactly the `SignatureHash` values",
+        ] {
+            assert!(
+                problems.contains(expected),
+                "missing {expected:?} in:\n{problems}"
+            );
+        }
+        assert!(parse(r#"{"products": [], "extra": 1}"#).is_err());
+    }
+
+    /// The date window and the key policy are the schema's: the generated catalog follows an
+    /// edit of `x-max-days-ahead` or `x-csr`, and an unknown curve there is refused.
+    #[test]
+    fn window_and_key_policy_come_from_the_schema() {
+        let mut schemas = schemas();
+        let catalog = parse(&catalog_value().to_string()).unwrap();
+        let window = find_keyword_mut(&mut schemas[0].1, "x-max-days-ahead");
+        *window = serde_json::json!(100);
+        let code = crate::generate_types(&schemas, &catalog).unwrap();
+        assert!(
+            code.contains("custom_expiration_days_below: 101"),
+            "window from the schema"
+        );
+        *find_keyword_mut(&mut schemas[0].1, "x-csr") =
+            serde_json::json!({"rsa_bits": [3072], "ec_curves": ["P-999"]});
+        let problems = check(&catalog, &schemas).join("\n");
+        assert!(problems.contains("unknown curve \"P-999\""), "{problems}");
+    }
+
+    fn find_keyword_mut<'a>(schema: &'a mut Value, name: &str) -> &'a mut Value {
+        let path = pointer_of(schema, name, String::new()).expect("keyword present");
+        schema.pointer_mut(&path).unwrap()
+    }
+
+    fn pointer_of(schema: &Value, name: &str, at: String) -> Option<String> {
+        match schema {
+            Value::Object(map) => map.get(name).map(|_| format!("{at}/{name}")).or_else(|| {
+                map.iter()
+                    .find_map(|(k, v)| pointer_of(v, name, format!("{at}/{k}")))
+            }),
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| pointer_of(v, name, format!("{at}/{i}"))),
+            _ => None,
+        }
+    }
+
+    /// The product list is defined once: a `ProductId` left in a schema file is refused.
+    #[test]
+    fn a_product_list_in_the_schema_is_refused() {
+        let mut schemas = schemas();
+        schemas[0].1["$defs"]["ProductId"] = serde_json::json!({"type": "string", "enum": ["x"]});
+        let catalog = parse(&catalog_value().to_string()).unwrap();
+        let problems = check(&catalog, &schemas).join("\n");
+        assert!(
+            problems.contains("`ProductId` is generated from the catalog"),
+            "{problems}"
+        );
+    }
+
+    /// The 2025 products are a data edit: a deprecated product with its replacement and a new
+    /// product generate without code changes.
+    #[test]
+    fn deprecating_a_product_is_a_data_edit() {
+        let mut edited = catalog_value();
+        let products = edited["products"].as_array_mut().unwrap();
+        products.push(serde_json::json!({
+            "id": "secure_email_sponsor",
+            "name": "Secure Email for Employee",
+            "family": "smime",
+            "status": "current",
+            "request_profile": "client_certificate"
+        }));
+        products[0]["status"] = "deprecated".into();
+        products[0]["deprecated_on"] = "2025-07-10".into();
+        products[0]["replacement"] = "secure_email_sponsor".into();
+        let mut schemas = schemas();
+        let catalog = load(&edited.to_string(), &mut schemas).unwrap();
+        let code = crate::generate_types(&schemas, &catalog).unwrap();
+        assert!(code.contains("SecureEmailSponsor"));
+        assert!(
+            code.contains("since: \"2025-07-10\""),
+            "deprecation generated"
+        );
+        assert!(code.contains("replacement: crate::ProductId::SecureEmailSponsor"));
+    }
+}
