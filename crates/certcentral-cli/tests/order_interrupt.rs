@@ -28,15 +28,10 @@ fn ctrl_c_while_waiting_writes_the_record_and_exits_130() {
         "5m",
         "--out",
         &dir,
-        "--common-name",
-        "Locke Cole",
-        "--email",
-        "locke.cole@example.com",
-        "--org-id",
-        "112233",
         "--base-url",
         env.sandbox.base_url(),
     ])
+    .args(LOCKE)
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
