@@ -2,9 +2,52 @@
 //! characters", "one of: 1, 2") and what a value is ("`sha1` (a string)"). Nothing here states
 //! a constraint: moving a bound in `schema/` changes the message with it.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
-use crate::engine::resolve;
+use crate::engine::{SCHEMA, resolve};
+
+/// [`expect`] of every object node of the order schema, keyed by its JSON Pointer, computed
+/// once: the phrases depend only on the schema, so an error report only looks them up.
+static PHRASES: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
+    fn walk(pointer: &mut String, node: &Value, out: &mut HashMap<String, String>) {
+        let len = pointer.len();
+        match node {
+            Value::Object(members) => {
+                out.insert(pointer.clone(), expect(node));
+                for (key, child) in members {
+                    pointer.push('/');
+                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                    walk(pointer, child, out);
+                    pointer.truncate(len);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    pointer.push('/');
+                    pointer.push_str(&i.to_string());
+                    walk(pointer, child, out);
+                    pointer.truncate(len);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashMap::new();
+    walk(&mut String::new(), &SCHEMA, &mut out);
+    out
+});
+
+/// [`expect`] of the order schema's node at `pointer` (the root when there is none).
+pub(crate) fn expect_at(pointer: &str) -> Cow<'static, str> {
+    match PHRASES.get(pointer) {
+        Some(phrase) => Cow::Borrowed(phrase),
+        None => Cow::Owned(expect(SCHEMA.pointer(pointer).unwrap_or(&SCHEMA))),
+    }
+}
 
 /// What `schema` allows, as a noun phrase completing "must be …".
 pub(crate) fn expect(schema: &Value) -> String {
@@ -196,5 +239,16 @@ mod tests {
         );
         assert!(found(&json!("x".repeat(200))).chars().count() < 100);
         assert_eq!(found(&Value::Null), "null");
+    }
+
+    #[test]
+    fn precomputed_phrases_equal_the_derived_ones() {
+        assert!(PHRASES.len() > 10, "{}", PHRASES.len());
+        for (pointer, phrase) in PHRASES.iter() {
+            let node = SCHEMA.pointer(pointer).expect("a schema node");
+            assert_eq!(phrase, &expect(node), "{pointer}");
+        }
+        assert_eq!(expect_at("/no/such/node"), expect(&SCHEMA));
+        assert_eq!(expect_at("/$defs/ValidityYears"), "one of: 1, 2");
     }
 }

@@ -222,8 +222,15 @@ impl DaysAhead {
         self.today.checked_add_days(chrono::Days::new(self.max))
     }
 
-    fn problem(&self, instance: &Value) -> Option<String> {
+    /// The date of `instance` when it is outside the window (`None` otherwise, or when it is
+    /// not a date: `format: date` reports that).
+    fn outside(&self, instance: &Value) -> Option<NaiveDate> {
         let date = parse_date(instance.as_str()?)?;
+        (date < self.today || self.last().is_none_or(|last| date > last)).then_some(date)
+    }
+
+    fn problem(&self, instance: &Value) -> Option<String> {
+        let date = self.outside(instance)?;
         let last = self
             .last()
             .map_or_else(|| "(out of calendar range)".to_owned(), |d| d.to_string());
@@ -233,10 +240,8 @@ impl DaysAhead {
         );
         if date < self.today {
             Some(format!("{date} is in the past; {window}"))
-        } else if self.last().is_none_or(|last| date > last) {
-            Some(format!("{date} is too far in the future; {window}"))
         } else {
-            None
+            Some(format!("{date} is too far in the future; {window}"))
         }
     }
 }
@@ -250,7 +255,7 @@ impl<'i> Keyword<'i> for DaysAhead {
     }
 
     fn is_valid(&self, instance: &'i Value) -> bool {
-        self.problem(instance).is_none()
+        self.outside(instance).is_none()
     }
 }
 
