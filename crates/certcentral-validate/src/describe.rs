@@ -8,44 +8,22 @@ use std::sync::LazyLock;
 
 use serde_json::Value;
 
-use crate::engine::{SCHEMA, resolve};
+use crate::engine::{SCHEMA, resolve, schema_node, schema_nodes};
 
 /// [`expect`] of every object node of the order schema, keyed by its JSON Pointer, computed
 /// once: the phrases depend only on the schema, so an error report only looks them up.
-static PHRASES: LazyLock<HashMap<String, String>> = LazyLock::new(|| {
-    fn walk(pointer: &mut String, node: &Value, out: &mut HashMap<String, String>) {
-        let len = pointer.len();
-        match node {
-            Value::Object(members) => {
-                out.insert(pointer.clone(), expect(node));
-                for (key, child) in members {
-                    pointer.push('/');
-                    pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                    walk(pointer, child, out);
-                    pointer.truncate(len);
-                }
-            }
-            Value::Array(items) => {
-                for (i, child) in items.iter().enumerate() {
-                    pointer.push('/');
-                    pointer.push_str(&i.to_string());
-                    walk(pointer, child, out);
-                    pointer.truncate(len);
-                }
-            }
-            _ => {}
-        }
-    }
-    let mut out = HashMap::new();
-    walk(&mut String::new(), &SCHEMA, &mut out);
-    out
+static PHRASES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+    schema_nodes()
+        .filter(|(_, node)| node.is_object())
+        .map(|(pointer, node)| (pointer, expect(node)))
+        .collect()
 });
 
 /// [`expect`] of the order schema's node at `pointer` (the root when there is none).
 pub(crate) fn expect_at(pointer: &str) -> Cow<'static, str> {
     match PHRASES.get(pointer) {
         Some(phrase) => Cow::Borrowed(phrase),
-        None => Cow::Owned(expect(SCHEMA.pointer(pointer).unwrap_or(&SCHEMA))),
+        None => Cow::Owned(expect(schema_node(pointer).unwrap_or(&SCHEMA))),
     }
 }
 

@@ -17,6 +17,7 @@
 //! A custom keyword's error message carries its code and an optional path below the instance
 //! (see [`custom_error`]); [`crate::report`] unpacks it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::NaiveDate;
@@ -31,6 +32,49 @@ pub(crate) static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(certcentral_types::schema::ORDER_REQUEST)
         .unwrap_or_else(|err| panic!("the embedded order schema is not JSON: {err}"))
 });
+
+/// Every node of [`SCHEMA`] by its JSON Pointer, indexed once: error mapping looks schema nodes
+/// up per error, and `Value::pointer` would unescape and search every segment each time.
+static NODES: LazyLock<HashMap<String, &'static Value>> = LazyLock::new(|| {
+    fn walk(pointer: &mut String, node: &'static Value, out: &mut HashMap<String, &'static Value>) {
+        out.insert(pointer.clone(), node);
+        let len = pointer.len();
+        let mut descend = |segment: &str, child: &'static Value| {
+            pointer.push('/');
+            pointer.push_str(segment);
+            walk(pointer, child, out);
+            pointer.truncate(len);
+        };
+        match node {
+            Value::Object(members) => {
+                for (key, child) in members {
+                    descend(&key.replace('~', "~0").replace('/', "~1"), child);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    descend(&i.to_string(), child);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashMap::new();
+    walk(&mut String::new(), &SCHEMA, &mut out);
+    out
+});
+
+/// The node of [`SCHEMA`] at the JSON Pointer `pointer`, if any.
+pub(crate) fn schema_node(pointer: &str) -> Option<&'static Value> {
+    NODES.get(pointer).copied()
+}
+
+/// Every node of [`SCHEMA`] with its JSON Pointer.
+pub(crate) fn schema_nodes() -> impl Iterator<Item = (&'static str, &'static Value)> {
+    NODES
+        .iter()
+        .map(|(pointer, node)| (pointer.as_str(), *node))
+}
 
 /// Separates the parts of a custom keyword's error message.
 const SEP: char = '\u{1f}';
@@ -52,7 +96,7 @@ pub(crate) fn resolve(schema: &Value) -> &Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(reference) => reference
             .strip_prefix('#')
-            .and_then(|pointer| SCHEMA.pointer(pointer))
+            .and_then(schema_node)
             .map_or(schema, resolve),
         None => schema,
     }
@@ -314,6 +358,20 @@ mod tests {
             unpack_custom(message),
             Some(("/1", "invalid_value", "m; with: colons"))
         );
+    }
+
+    #[test]
+    fn the_node_index_agrees_with_json_pointers() {
+        let mut count = 0;
+        for (pointer, node) in schema_nodes() {
+            assert!(
+                std::ptr::eq(SCHEMA.pointer(pointer).expect(pointer), node),
+                "{pointer}"
+            );
+            count += 1;
+        }
+        assert!(count > 50, "{count}");
+        assert!(schema_node("/$defs/NoSuchDef").is_none());
     }
 
     #[test]

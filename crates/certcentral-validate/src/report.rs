@@ -7,7 +7,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
 use crate::describe::{expect, expect_at, found};
-use crate::engine::{SCHEMA, resolve, unpack_custom};
+use crate::engine::{SCHEMA, resolve, schema_node, unpack_custom};
 use crate::{Violation, codes};
 
 /// Whether a violation comes from a standard keyword or from one of the schema's custom
@@ -88,7 +88,7 @@ fn percent_decode(s: &str) -> String {
 
 /// The schema node at `pointer` (a keyword's parent), or the root.
 fn node(pointer: &str) -> &'static Value {
-    SCHEMA.pointer(pointer).unwrap_or(&SCHEMA)
+    schema_node(pointer).unwrap_or(&SCHEMA)
 }
 
 fn violation(path: String, code: &str, message: String) -> Violation {
