@@ -2,9 +2,30 @@
 //! characters", "one of: 1, 2") and what a value is ("`sha1` (a string)"). Nothing here states
 //! a constraint: moving a bound in `schema/` changes the message with it.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use serde_json::Value;
 
-use crate::engine::resolve;
+use crate::engine::{SCHEMA, resolve, schema_node, schema_nodes};
+
+/// [`expect`] of every object node of the order schema, keyed by its JSON Pointer, computed
+/// once: the phrases depend only on the schema, so an error report only looks them up.
+static PHRASES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+    schema_nodes()
+        .filter(|(_, node)| node.is_object())
+        .map(|(pointer, node)| (pointer, expect(node)))
+        .collect()
+});
+
+/// [`expect`] of the order schema's node at `pointer` (the root when there is none).
+pub(crate) fn expect_at(pointer: &str) -> Cow<'static, str> {
+    match PHRASES.get(pointer) {
+        Some(phrase) => Cow::Borrowed(phrase),
+        None => Cow::Owned(expect(schema_node(pointer).unwrap_or(&SCHEMA))),
+    }
+}
 
 /// What `schema` allows, as a noun phrase completing "must be …".
 pub(crate) fn expect(schema: &Value) -> String {
@@ -196,5 +217,16 @@ mod tests {
         );
         assert!(found(&json!("x".repeat(200))).chars().count() < 100);
         assert_eq!(found(&Value::Null), "null");
+    }
+
+    #[test]
+    fn precomputed_phrases_equal_the_derived_ones() {
+        assert!(PHRASES.len() > 10, "{}", PHRASES.len());
+        for (pointer, phrase) in PHRASES.iter() {
+            let node = SCHEMA.pointer(pointer).expect("a schema node");
+            assert_eq!(phrase, &expect(node), "{pointer}");
+        }
+        assert_eq!(expect_at("/no/such/node"), expect(&SCHEMA));
+        assert_eq!(expect_at("/$defs/ValidityYears"), "one of: 1, 2");
     }
 }

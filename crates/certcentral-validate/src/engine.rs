@@ -17,6 +17,7 @@
 //! A custom keyword's error message carries its code and an optional path below the instance
 //! (see [`custom_error`]); [`crate::report`] unpacks it.
 
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::NaiveDate;
@@ -31,6 +32,49 @@ pub(crate) static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
     serde_json::from_str(certcentral_types::schema::ORDER_REQUEST)
         .unwrap_or_else(|err| panic!("the embedded order schema is not JSON: {err}"))
 });
+
+/// Every node of [`SCHEMA`] by its JSON Pointer, indexed once: error mapping looks schema nodes
+/// up per error, and `Value::pointer` would unescape and search every segment each time.
+static NODES: LazyLock<HashMap<String, &'static Value>> = LazyLock::new(|| {
+    fn walk(pointer: &mut String, node: &'static Value, out: &mut HashMap<String, &'static Value>) {
+        out.insert(pointer.clone(), node);
+        let len = pointer.len();
+        let mut descend = |segment: &str, child: &'static Value| {
+            pointer.push('/');
+            pointer.push_str(segment);
+            walk(pointer, child, out);
+            pointer.truncate(len);
+        };
+        match node {
+            Value::Object(members) => {
+                for (key, child) in members {
+                    descend(&key.replace('~', "~0").replace('/', "~1"), child);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    descend(&i.to_string(), child);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = HashMap::new();
+    walk(&mut String::new(), &SCHEMA, &mut out);
+    out
+});
+
+/// The node of [`SCHEMA`] at the JSON Pointer `pointer`, if any.
+pub(crate) fn schema_node(pointer: &str) -> Option<&'static Value> {
+    NODES.get(pointer).copied()
+}
+
+/// Every node of [`SCHEMA`] with its JSON Pointer.
+pub(crate) fn schema_nodes() -> impl Iterator<Item = (&'static str, &'static Value)> {
+    NODES
+        .iter()
+        .map(|(pointer, node)| (pointer.as_str(), *node))
+}
 
 /// Separates the parts of a custom keyword's error message.
 const SEP: char = '\u{1f}';
@@ -52,7 +96,7 @@ pub(crate) fn resolve(schema: &Value) -> &Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(reference) => reference
             .strip_prefix('#')
-            .and_then(|pointer| SCHEMA.pointer(pointer))
+            .and_then(schema_node)
             .map_or(schema, resolve),
         None => schema,
     }
@@ -222,8 +266,15 @@ impl DaysAhead {
         self.today.checked_add_days(chrono::Days::new(self.max))
     }
 
-    fn problem(&self, instance: &Value) -> Option<String> {
+    /// The date of `instance` when it is outside the window (`None` otherwise, or when it is
+    /// not a date: `format: date` reports that).
+    fn outside(&self, instance: &Value) -> Option<NaiveDate> {
         let date = parse_date(instance.as_str()?)?;
+        (date < self.today || self.last().is_none_or(|last| date > last)).then_some(date)
+    }
+
+    fn problem(&self, instance: &Value) -> Option<String> {
+        let date = self.outside(instance)?;
         let last = self
             .last()
             .map_or_else(|| "(out of calendar range)".to_owned(), |d| d.to_string());
@@ -233,10 +284,8 @@ impl DaysAhead {
         );
         if date < self.today {
             Some(format!("{date} is in the past; {window}"))
-        } else if self.last().is_none_or(|last| date > last) {
-            Some(format!("{date} is too far in the future; {window}"))
         } else {
-            None
+            Some(format!("{date} is too far in the future; {window}"))
         }
     }
 }
@@ -250,7 +299,7 @@ impl<'i> Keyword<'i> for DaysAhead {
     }
 
     fn is_valid(&self, instance: &'i Value) -> bool {
-        self.problem(instance).is_none()
+        self.outside(instance).is_none()
     }
 }
 
@@ -309,6 +358,20 @@ mod tests {
             unpack_custom(message),
             Some(("/1", "invalid_value", "m; with: colons"))
         );
+    }
+
+    #[test]
+    fn the_node_index_agrees_with_json_pointers() {
+        let mut count = 0;
+        for (pointer, node) in schema_nodes() {
+            assert!(
+                std::ptr::eq(SCHEMA.pointer(pointer).expect(pointer), node),
+                "{pointer}"
+            );
+            count += 1;
+        }
+        assert!(count > 50, "{count}");
+        assert!(schema_node("/$defs/NoSuchDef").is_none());
     }
 
     #[test]

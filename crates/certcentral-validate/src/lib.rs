@@ -279,14 +279,12 @@ pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
 /// Validates an already parsed JSON document as an order body.
 pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
     let validator = engine::validator(ctx.today);
-    let errors = if validator.is_valid(doc) {
-        Vec::new()
-    } else {
-        report::violations(doc, validator.iter_errors(doc))
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect()
-    };
+    // One pass: the engine collects every error (none for a valid order); an `is_valid`
+    // pass first would walk an invalid order twice.
+    let errors: Vec<Violation> = report::violations(doc, validator.iter_errors(doc))
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
     let warnings = warnings(doc, &errors);
     Report { errors, warnings }
 }

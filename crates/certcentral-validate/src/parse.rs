@@ -2,7 +2,7 @@
 //! and a member written twice in one object is remembered with its JSON Pointer, so it can be
 //! reported instead of silently keeping the last value.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -20,21 +20,45 @@ pub(crate) struct Parsed {
 }
 
 /// Parses `bytes` as one JSON document, skipping a leading byte order mark.
+///
+/// One pass reads the document and notices whether any member is repeated, without keeping
+/// track of paths; only a body that repeats a member is read a second time, with paths, to
+/// say where.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Parsed, serde_json::Error> {
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    let state = State::default();
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let doc = Node { state: &state }.deserialize(&mut de)?;
-    de.end()?;
+    let (doc, state) = read(bytes, false)?;
+    if !state.repeated.get() {
+        return Ok(Parsed {
+            doc,
+            duplicates: Vec::new(),
+        });
+    }
+    let (doc, state) = read(bytes, true)?;
     Ok(Parsed {
         doc,
         duplicates: state.duplicates.into_inner(),
     })
 }
 
+/// Reads `bytes` once; with `paths`, records the JSON Pointer of every repeated member.
+fn read(bytes: &[u8], paths: bool) -> Result<(Value, State), serde_json::Error> {
+    let state = State {
+        paths,
+        ..State::default()
+    };
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let doc = Node { state: &state }.deserialize(&mut de)?;
+    de.end()?;
+    Ok((doc, state))
+}
+
 /// The path being read and the duplicates found so far.
 #[derive(Default)]
 struct State {
+    /// Whether paths are tracked (`path` and `duplicates` are filled only then).
+    paths: bool,
+    /// Whether some object repeats a member.
+    repeated: Cell<bool>,
     /// Segments of the current position, already escaped for a JSON Pointer.
     path: RefCell<Vec<String>>,
     duplicates: RefCell<Vec<String>>,
@@ -48,8 +72,16 @@ struct Node<'s> {
 
 impl<'s> Node<'s> {
     /// Reads the next value one segment deeper.
-    fn child<'de, T>(self, segment: String, read: impl FnOnce(Node<'s>) -> T) -> T {
-        self.state.path.borrow_mut().push(segment);
+    /// `segment` is only built when paths are tracked.
+    fn child<'de, T>(
+        self,
+        segment: impl FnOnce() -> String,
+        read: impl FnOnce(Node<'s>) -> T,
+    ) -> T {
+        if !self.state.paths {
+            return read(self);
+        }
+        self.state.path.borrow_mut().push(segment());
         let out = read(self);
         self.state.path.borrow_mut().pop();
         out
@@ -114,7 +146,10 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
         loop {
-            let next = self.child(items.len().to_string(), |node| seq.next_element_seed(node))?;
+            let next = self.child(
+                || items.len().to_string(),
+                |node| seq.next_element_seed(node),
+            )?;
             match next {
                 Some(item) => items.push(item),
                 None => break,
@@ -126,7 +161,14 @@ impl<'de> Visitor<'de> for Node<'_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let value = self.child(escape(&key), |node| map.next_value_seed(node))?;
+            if !self.state.paths {
+                let value = map.next_value_seed(self)?;
+                if object.insert(key, value).is_some() {
+                    self.state.repeated.set(true);
+                }
+                continue;
+            }
+            let value = self.child(|| escape(&key), |node| map.next_value_seed(node))?;
             if object.insert(key.clone(), value).is_some() {
                 let path = self.state.path.borrow();
                 let mut pointer = String::new();

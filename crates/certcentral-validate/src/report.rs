@@ -6,8 +6,8 @@ use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use crate::describe::{expect, found};
-use crate::engine::{SCHEMA, resolve, unpack_custom};
+use crate::describe::{expect, expect_at, found};
+use crate::engine::{SCHEMA, resolve, schema_node, unpack_custom};
 use crate::{Violation, codes};
 
 /// Whether a violation comes from a standard keyword or from one of the schema's custom
@@ -88,7 +88,7 @@ fn percent_decode(s: &str) -> String {
 
 /// The schema node at `pointer` (a keyword's parent), or the root.
 fn node(pointer: &str) -> &'static Value {
-    SCHEMA.pointer(pointer).unwrap_or(&SCHEMA)
+    schema_node(pointer).unwrap_or(&SCHEMA)
 }
 
 fn violation(path: String, code: &str, message: String) -> Violation {
@@ -207,21 +207,17 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
                     conditional(doc, &path, base, parent, &found),
                 );
             }
-            let mut allowed = expect(parent);
-            if let Some(note) = member_note(error) {
-                allowed.push_str(&format!(" ({note})"));
-            }
-            if path.is_empty() {
-                standard(
-                    codes::INVALID_VALUE,
-                    format!("the order body must be {allowed}; found {found}"),
-                )
+            let allowed = expect_at(parent_pointer);
+            let note = member_note(error).map_or_else(String::new, |note| format!(" ({note})"));
+            let subject = if path.is_empty() {
+                "the order body must be"
             } else {
-                standard(
-                    codes::INVALID_VALUE,
-                    format!("must be {allowed}; found {found}"),
-                )
-            }
+                "must be"
+            };
+            standard(
+                codes::INVALID_VALUE,
+                format!("{subject} {allowed}{note}; found {found}"),
+            )
         }
     }
 }
