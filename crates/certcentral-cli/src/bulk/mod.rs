@@ -383,21 +383,35 @@ pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
 /// The first `limit` rows that need attention (refused, failed, outcome unknown, possible
 /// duplicate), with their errors.
 pub fn problems(journal: &Journal, limit: usize) -> Result<Vec<ReportLine>, BulkError> {
+    const PROBLEMS: [RowState; 4] = [
+        RowState::Refused,
+        RowState::Failed,
+        RowState::Unknown,
+        RowState::PossibleDuplicate,
+    ];
     let mut out = Vec::new();
+    // Paging the whole report costs more than linear time on a large roster: when no row is
+    // in a problem state (the usual dry run or clean run), there is nothing to page for.
+    let mut left: u64 = journal
+        .counts()?
+        .into_iter()
+        .filter(|(state, _)| PROBLEMS.contains(state))
+        .map(|(_, n)| n)
+        .sum();
     let mut after = 0;
-    while out.len() < limit {
+    while out.len() < limit && left > 0 {
         let page = journal.report_page(after, 512)?;
         let Some(last) = page.last() else { break };
         after = last.row;
+        let found: Vec<ReportLine> = page
+            .into_iter()
+            .filter(|l| PROBLEMS.iter().any(|s| s.as_str() == l.state))
+            .collect();
+        left = left.saturating_sub(found.len() as u64);
         out.extend(
-            page.into_iter()
-                .filter(|l| {
-                    l.error.is_some()
-                        && matches!(
-                            l.state.as_str(),
-                            "refused" | "failed" | "unknown" | "possible_duplicate"
-                        )
-                })
+            found
+                .into_iter()
+                .filter(|l| l.error.is_some())
                 .take(limit - out.len()),
         );
     }
