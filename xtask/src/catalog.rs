@@ -786,7 +786,7 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
 }
 
 /// `ALL` and `as_str` for every closed string enum of the schemas (the `enum` of a `$defs`
-/// entry of `"type": "string"`), plus the [`WireEnum`] implementation; `ALLOWED` for integer
+/// entry of `"type": "string"`), plus the `certcentral_types::WireEnum` implementation; `ALLOWED` for integer
 /// enums. `ProductId` is one of them once injected.
 pub fn enum_tokens(schemas: &[(&str, Value)]) -> Result<TokenStream> {
     let mut out = TokenStream::new();
