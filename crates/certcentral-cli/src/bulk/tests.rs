@@ -1,5 +1,5 @@
 //! Engine tests against an in-memory fake of the API (the end-to-end tests against the
-//! sandbox over HTTP are in `tests/bulk.rs`).
+//! sandbox over HTTP are in `tests/it/bulk.rs`).
 
 use std::collections::VecDeque;
 use std::path::Path;

@@ -1,0 +1,819 @@
+//! The sandbox over real HTTP: shapes, lifecycle, errors, certificates.
+
+use std::time::Duration;
+
+use crate::common::{Api, KEY, builder, codes, csr, seed_body, start};
+use certcentral_sandbox::{Approval, SandboxOrder, Stats};
+use certcentral_types::{
+    ErrorBody, OrderInfo, OrderList, OrderResponse, OrderStatus, ProductInfo, RequestStatus,
+    StatusChanges,
+};
+use der::{Decode, Encode};
+use serde_json::{Value, json};
+use x509_parser::prelude::*;
+
+#[tokio::test]
+async fn seed_example_body_with_a_real_csr_is_created_approved_and_issued() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let (status, body) = api.order("client_premium_sha2", &seed_body(&csr)).await;
+    assert_eq!(status, 201, "{body}");
+    // The seed's third stage: approved, with certificate_id. Ids are deterministic.
+    insta::assert_json_snapshot!("created_skip_approval", body);
+    let typed: OrderResponse = serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(typed.requests[0].status, Some(RequestStatus::Approved));
+    let certificate_id = typed.certificate_id.unwrap();
+
+    let (status, info) = api
+        .send(api.get(&format!("/order/certificate/{}", typed.id)))
+        .await;
+    assert_eq!(status, 200);
+    let info: OrderInfo = serde_json::from_value(info).unwrap();
+    assert_eq!(info.status, Some(OrderStatus::Issued));
+    let cert = info.certificate.unwrap();
+    assert_eq!(cert.id, Some(certificate_id));
+    assert_eq!(cert.common_name.as_deref(), Some("Lock Cole"));
+    assert_eq!(cert.emails, ["locke.cole@example.com"]);
+    assert_eq!(cert.organization_units, ["Accounting"]);
+    assert!(cert.serial_number.is_some() && cert.valid_till.is_some());
+    assert_eq!(
+        info.product.unwrap().name_id.as_deref(),
+        Some("client_premium_sha2")
+    );
+    assert_eq!(info.organization.unwrap().id, 112233);
+    assert_eq!(info.container.unwrap().id, 445566);
+    assert_eq!(sandbox.order_count(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn manual_approval_flow_goes_pending_to_issued() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["skip_approval"] = json!(false);
+    let (status, created) = api.order("client_email_security_plus", &body).await;
+    assert_eq!(status, 201);
+    // The seed's first stage: pending, no certificate_id.
+    insta::assert_json_snapshot!("created_pending", created);
+    let created: OrderResponse = serde_json::from_value(created).unwrap();
+    let order_path = format!("/order/certificate/{}", created.id);
+
+    let (_, info) = api.send(api.get(&order_path)).await;
+    assert_eq!(info["status"], "needs_approval");
+    assert_eq!(info["requests"][0]["status"], "pending");
+
+    let request_id = created.requests[0].id;
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "approved", "processor_comment": "ok"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let (_, info) = api.send(api.get(&order_path)).await;
+    let info: OrderInfo = serde_json::from_value(info).unwrap();
+    assert_eq!(info.status, Some(OrderStatus::Issued));
+    assert_eq!(info.requests[0].status, Some(RequestStatus::Approved));
+
+    // A second decision on the same request is refused.
+    let (status, err) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "rejected"}),
+        ))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(codes(&err), ["invalid_request_status"]);
+    // An issued order cannot be canceled.
+    let (status, err) = api
+        .send(api.put(
+            &format!("{order_path}/status"),
+            &json!({"status": "canceled"}),
+        ))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(codes(&err), ["invalid_order_status"]);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn rejection_and_cancellation() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["skip_approval"] = json!(false);
+    let (_, first) = api.order("client_premium_sha2", &body).await;
+    let (_, second) = api.order("client_premium_sha2", &body).await;
+
+    let request_id = first["requests"][0]["id"].as_i64().unwrap();
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "rejected"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let (_, info) = api
+        .send(api.get(&format!("/order/certificate/{}", first["id"])))
+        .await;
+    assert_eq!(info["status"], "rejected");
+    assert_eq!(info["requests"][0]["status"], "rejected");
+
+    let (status, _) = api
+        .send(api.put(
+            &format!("/order/certificate/{}/status", second["id"]),
+            &json!({"status": "canceled", "note": "duplicate"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let (_, info) = api
+        .send(api.get(&format!("/order/certificate/{}", second["id"])))
+        .await;
+    assert_eq!(info["status"], "canceled");
+
+    // Deciding a request of a canceled order: the message does not contradict itself.
+    let second_request = second["requests"][0]["id"].as_i64().unwrap();
+    let (status, err) = api
+        .send(api.put(
+            &format!("/request/{second_request}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert!(status >= 400, "{err}");
+    let message = err["errors"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        format!(
+            "request {second_request} can no longer be approved or rejected: its order {} is canceled",
+            second["id"]
+        )
+    );
+    // Deciding twice: the request is no longer pending.
+    let (_, err) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert_eq!(
+        err["errors"][0]["message"],
+        format!(
+            "request {request_id} is already rejected; only pending requests can be approved or rejected"
+        )
+    );
+
+    // Unknown request, bad decision.
+    let (status, err) = api
+        .send(api.put("/request/999999/status", &json!({"status": "approved"})))
+        .await;
+    assert_eq!(
+        (status, codes(&err)),
+        (404, vec!["not_found|request".to_string()])
+    );
+    let (status, err) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "maybe"}),
+        ))
+        .await;
+    assert_eq!(
+        (status, codes(&err)),
+        (400, vec!["invalid_value:status".to_string()])
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn auto_approval_approves_without_skip_approval() {
+    let sandbox = start(builder().approval(Approval::Auto)).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["skip_approval"] = json!(false);
+    let (status, created) = api.order("client_authentication_plus", &body).await;
+    assert_eq!(status, 201);
+    assert_eq!(created["requests"][0]["status"], "approved");
+    assert!(created["certificate_id"].is_i64());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn auth_errors_are_403_access_denied_invalid_key() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let url = format!("{}/product/client_premium_sha2", sandbox.base_url());
+    for request in [
+        api.client.get(&url),
+        api.client.get(&url).header("X-DC-DEVKEY", "wrong"),
+        api.client
+            .get(&url)
+            .header("X-DC-DEVKEY", format!("{KEY}x")),
+    ] {
+        let (status, body) = api.send(request).await;
+        assert_eq!(status, 403);
+        assert_eq!(codes(&body), ["access_denied|access_denied_invalid_key"]);
+        let typed: ErrorBody = serde_json::from_value(body).unwrap();
+        assert_eq!(typed.errors.len(), 1);
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn not_found_codes() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let cases = [
+        (
+            api.post("/order/certificate/ssl_plus", &seed_body(&csr)),
+            "not_found|product",
+        ),
+        (api.get("/order/certificate/424242"), "not_found|order"),
+        (api.get("/order/certificate/abc"), "not_found|order"),
+        (api.get("/no/such/route"), "not_found|route"),
+        (
+            api.client
+                .delete(format!("{}/order/certificate/1", api.base))
+                .header("X-DC-DEVKEY", KEY),
+            "not_found|route",
+        ),
+        (api.get("/product/ssl_plus"), "not_found|product"),
+        (
+            api.get("/certificate/777/download/format/pem_all"),
+            "not_found|certificate",
+        ),
+        (
+            api.get("/certificate/download/order/777/format/pem_all"),
+            "not_found|order",
+        ),
+    ];
+    for (request, code) in cases {
+        let (status, body) = api.send(request).await;
+        assert_eq!(status, 404, "{code}: {body}");
+        assert_eq!(codes(&body), [code]);
+    }
+    // Outside the API prefix too.
+    let (status, body) = api
+        .send(api.client.get(format!("http://{}/nope", sandbox.addr())))
+        .await;
+    assert_eq!(
+        (status, codes(&body)),
+        (404, vec!["not_found|route".to_string()])
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_bad_request_format() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let response = api
+        .client
+        .post(format!(
+            "{}/order/certificate/client_premium_sha2",
+            api.base
+        ))
+        .header("X-DC-DEVKEY", KEY)
+        .header("Content-Type", "application/json")
+        .body("{\"certificate\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(codes(&body), ["bad_request_format"]);
+    assert_eq!(sandbox.order_count(), 0);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_violation_is_reported_in_one_errors_array() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let body = json!({
+        "certificate": {"emails": ["locke.cole@example.com"], "signature_hash": "sha256"},
+        "organization": {"id": 112233},
+        "validity_years": 3
+    });
+    let (status, errors) = api.order("client_premium_sha2", &body).await;
+    assert_eq!(status, 400, "{errors}");
+    let codes = codes(&errors);
+    assert!(
+        codes.contains(&"required_param:certificate.common_name".to_string()),
+        "{codes:?}"
+    );
+    assert!(
+        codes.contains(&"invalid_value:validity_years".to_string()),
+        "{codes:?}"
+    );
+    // Exactly these two, each with a message (the wording belongs to certcentral-validate).
+    assert_eq!(codes.len(), 2, "{errors}");
+    let typed: ErrorBody = serde_json::from_value(errors).unwrap();
+    assert!(typed.errors.iter().all(|e| !e.message.trim().is_empty()));
+    assert_eq!(sandbox.order_count(), 0);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_broken_csr_is_csr_invalid_cannot_parse() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let garbage = "-----BEGIN CERTIFICATE REQUEST-----\nMIIBfzCCASUCAQAw\n-----END CERTIFICATE REQUEST-----\n";
+    let (status, errors) = api.order("client_premium_sha2", &seed_body(garbage)).await;
+    assert_eq!(status, 400, "{errors}");
+    assert_eq!(codes(&errors), ["csr_invalid_cannot_parse"]);
+    sandbox.shutdown().await;
+}
+
+/// Parses every certificate of a PEM bundle.
+fn pem_chain(text: &str) -> Vec<Vec<u8>> {
+    ::pem::parse_many(text)
+        .unwrap()
+        .into_iter()
+        .inspect(|block| assert_eq!(block.tag(), "CERTIFICATE"))
+        .map(|block| block.into_contents())
+        .collect()
+}
+
+#[tokio::test]
+async fn downloads_carry_the_ordered_subject_emails_and_csr_key() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (key, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["certificate"]["emails"] = json!(["locke.cole@example.com", "lc@example.org"]);
+    body["certificate"]["organization_units"] = json!(["Accounting", "Payroll"]);
+    body["validity_years"] = json!(2);
+    let (_, created) = api.order("client_premium_sha2", &body).await;
+    let order_id = created["id"].as_i64().unwrap();
+    let certificate_id = created["certificate_id"].as_i64().unwrap();
+
+    let fetch = |path: String| {
+        let request = api.get(&path);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            response.bytes().await.unwrap().to_vec()
+        }
+    };
+    let pem_all = fetch(format!(
+        "/certificate/{certificate_id}/download/format/pem_all"
+    ))
+    .await;
+    let by_order = fetch(format!(
+        "/certificate/download/order/{order_id}/format/pem_all"
+    ))
+    .await;
+    assert_eq!(pem_all, by_order);
+    let chain = pem_chain(std::str::from_utf8(&pem_all).unwrap());
+    assert_eq!(chain.len(), 3);
+    let noroot = fetch(format!(
+        "/certificate/{certificate_id}/download/format/pem_noroot"
+    ))
+    .await;
+    assert_eq!(pem_chain(std::str::from_utf8(&noroot).unwrap()), chain[..2]);
+    let leaf_only = fetch(format!(
+        "/certificate/{certificate_id}/download/format/pem_nointermediate"
+    ))
+    .await;
+    assert_eq!(
+        pem_chain(std::str::from_utf8(&leaf_only).unwrap()),
+        chain[..1]
+    );
+
+    let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+    let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
+    let (_, root) = X509Certificate::from_der(&chain[2]).unwrap();
+    let cn: Vec<_> = leaf
+        .subject()
+        .iter_common_name()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(cn, ["Lock Cole"]);
+    let ous: Vec<_> = leaf
+        .subject()
+        .iter_organizational_unit()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(ous, ["Accounting", "Payroll"]);
+    let san = leaf.subject_alternative_name().unwrap().unwrap();
+    let emails: Vec<String> = san
+        .value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::RFC822Name(email) => Some(email.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(emails, ["locke.cole@example.com", "lc@example.org"]);
+    assert_eq!(
+        leaf.public_key().subject_public_key.data.as_ref(),
+        key.public_key_raw()
+    );
+    let eku = leaf.extended_key_usage().unwrap().unwrap().value;
+    assert!(eku.email_protection);
+    // Two years, ending 23:59:59 UTC.
+    let not_after = leaf.validity().not_after.to_datetime();
+    assert_eq!(
+        (not_after.hour(), not_after.minute(), not_after.second()),
+        (23, 59, 59)
+    );
+    let days =
+        (leaf.validity().not_after.timestamp() - leaf.validity().not_before.timestamp()) / 86_400;
+    assert!((729..=732).contains(&days), "{days} days");
+
+    // The chain verifies up to the root the sandbox reports.
+    leaf.verify_signature(Some(intermediate.public_key()))
+        .unwrap();
+    intermediate
+        .verify_signature(Some(root.public_key()))
+        .unwrap();
+    root.verify_signature(None).unwrap();
+    let reported = ::pem::parse(sandbox.root_ca_pem()).unwrap();
+    assert_eq!(reported.contents(), chain[2].as_slice());
+
+    // p7b: a degenerate PKCS#7 SignedData holding the same three certificates.
+    let p7b = fetch(format!("/certificate/{certificate_id}/download/format/p7b")).await;
+    let info = cms::content_info::ContentInfo::from_der(&p7b).unwrap();
+    assert_eq!(
+        info.content_type,
+        der::oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.7.2")
+    );
+    let signed = info
+        .content
+        .decode_as::<cms::signed_data::SignedData>()
+        .unwrap();
+    assert!(signed.signer_infos.0.is_empty());
+    let mut in_p7b: Vec<Vec<u8>> = signed
+        .certificates
+        .unwrap()
+        .0
+        .iter()
+        .map(|choice| match choice {
+            cms::cert::CertificateChoices::Certificate(cert) => cert.to_der().unwrap(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    let mut expected = chain.clone();
+    in_p7b.sort();
+    expected.sort();
+    assert_eq!(in_p7b, expected);
+
+    let (status, err) = api
+        .send(api.get(&format!(
+            "/certificate/{certificate_id}/download/format/der"
+        )))
+        .await;
+    assert_eq!(
+        (status, codes(&err)),
+        (400, vec!["invalid_value:format".to_string()])
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn custom_expiration_date_ends_that_day_at_23_59_59() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let end = chrono::Utc::now().date_naive() + chrono::Duration::days(100);
+    let mut body = seed_body(&csr);
+    body.as_object_mut().unwrap().remove("validity_years");
+    body["custom_expiration_date"] = json!(end.to_string());
+    let (status, created) = api.order("client_digital_signature_plus_sha2", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["certificate_id"].as_i64().unwrap();
+    let pem_text = api
+        .get(&format!(
+            "/certificate/{id}/download/format/pem_nointermediate"
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let der = ::pem::parse(pem_text).unwrap().into_contents();
+    let (_, leaf) = X509Certificate::from_der(&der).unwrap();
+    let expected = end.and_hms_opt(23, 59, 59).unwrap().and_utc().timestamp();
+    assert_eq!(leaf.validity().not_after.timestamp(), expected);
+    let ku = leaf.key_usage().unwrap().unwrap().value;
+    assert!(ku.digital_signature() && ku.non_repudiation());
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_order_without_csr_stays_pending_and_says_so() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let mut body = seed_body("");
+    body["certificate"].as_object_mut().unwrap().remove("csr");
+    let (status, created) = api.order("client_premium_sha2", &body).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["requests"][0]["status"], "approved");
+    let (_, info) = api
+        .send(api.get(&format!("/order/certificate/{}", created["id"])))
+        .await;
+    assert_eq!(info["status"], "pending");
+    assert!(
+        info["sandbox_note"].as_str().unwrap().contains("no CSR"),
+        "{info}"
+    );
+    let (status, err) = api
+        .send(api.get(&format!(
+            "/certificate/download/order/{}/format/pem_all",
+            created["id"]
+        )))
+        .await;
+    assert_eq!(
+        (status, codes(&err)),
+        (400, vec!["cert_unavailable_for_download".to_string()])
+    );
+    assert!(!sandbox.orders()[0].has_csr);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn issue_delay_keeps_orders_pending_until_it_passes() {
+    let sandbox = start(builder().issue_delay(Duration::from_millis(300))).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    let (_, created) = api.order("client_premium_sha2", &seed_body(&csr)).await;
+    let path = format!("/order/certificate/{}", created["id"]);
+    let (_, info) = api.send(api.get(&path)).await;
+    assert_eq!(info["status"], "pending");
+    let mut status = String::new();
+    for _ in 0..100 {
+        let (_, info) = api.send(api.get(&path)).await;
+        status = info["status"].as_str().unwrap().to_string();
+        if status == "issued" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, "issued");
+    let (_, changes) = api
+        .send(api.get("/order/certificate/status-changes?minutes=5"))
+        .await;
+    let changes: StatusChanges = serde_json::from_value(changes).unwrap();
+    assert_eq!(changes.orders.len(), 1);
+    assert_eq!(changes.orders[0].status, Some(OrderStatus::Issued));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn list_orders_filters_and_pages() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    for (name, email, skip) in [
+        ("Lock Cole", "locke.cole@example.com", true),
+        ("Terra Branford", "terra@example.com", false),
+        ("Lock Cole", "other@example.com", false),
+    ] {
+        let mut body = seed_body(&csr);
+        body["certificate"]["common_name"] = json!(name);
+        body["certificate"]["emails"] = json!([email]);
+        body["skip_approval"] = json!(skip);
+        assert_eq!(api.order("client_premium_sha2", &body).await.0, 201);
+    }
+    let list = |query: &str| {
+        let request = api.get(&format!("/order/certificate{query}"));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            let typed: OrderList = serde_json::from_value(body.clone()).unwrap();
+            (body, typed)
+        }
+    };
+    let (_, all) = list("").await;
+    assert_eq!(all.orders.len(), 3);
+    assert_eq!(all.page.as_ref().unwrap().total, Some(3));
+    let (_, lock) = list("?filters[common_name]=Lock%20Cole").await;
+    assert_eq!(lock.orders.len(), 2);
+    let (_, by_email) = list("?filters[email]=TERRA@example.com").await;
+    assert_eq!(by_email.orders.len(), 1);
+    assert_eq!(
+        by_email.orders[0]
+            .certificate
+            .as_ref()
+            .unwrap()
+            .common_name
+            .as_deref(),
+        Some("Terra Branford")
+    );
+    let (_, issued) = list("?filters[status]=issued").await;
+    assert_eq!(issued.orders.len(), 1);
+    let (_, waiting) =
+        list("?filters[status]=needs_approval&filters[product_name_id]=client_premium_sha2").await;
+    assert_eq!(waiting.orders.len(), 2);
+    let today = chrono::Utc::now().date_naive();
+    let (_, recent) = list(&format!("?filters[date_created]={today}")).await;
+    assert_eq!(recent.orders.len(), 3);
+    let (_, paged) = list("?offset=1&limit=1").await;
+    assert_eq!(paged.orders.len(), 1);
+    assert_eq!(paged.orders[0].id, all.orders[1].id);
+    let page = paged.page.unwrap();
+    assert_eq!(
+        (page.total, page.limit, page.offset),
+        (Some(3), Some(1), Some(1))
+    );
+    // An empty result omits `orders`.
+    let (raw, none) = list("?filters[common_name]=Nobody").await;
+    assert!(raw.get("orders").is_none(), "{raw}");
+    assert!(none.orders.is_empty());
+
+    let (status, err) = api
+        .send(api.get("/order/certificate?filters[colour]=red&limit=0"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        codes(&err),
+        ["invalid_value:filters[colour]", "invalid_value:limit"]
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn status_changes_and_product_info() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    api.order("client_premium_sha2", &seed_body(&csr)).await;
+    let (status, changes) = api
+        .send(api.get("/order/certificate/status-changes?minutes=10"))
+        .await;
+    assert_eq!(status, 200);
+    let changes: StatusChanges = serde_json::from_value(changes).unwrap();
+    assert_eq!(changes.orders.len(), 1);
+    assert!(changes.orders[0].certificate_id.is_some());
+    let (status, err) = api
+        .send(api.get("/order/certificate/status-changes?minutes=10081"))
+        .await;
+    assert_eq!(
+        (status, codes(&err)),
+        (400, vec!["time_frame_too_long".to_string()])
+    );
+
+    for product in [
+        "client_premium_sha2",
+        "client_email_security_plus",
+        "client_authentication_plus",
+        "client_digital_signature_plus_sha2",
+    ] {
+        let (status, body) = api.send(api.get(&format!("/product/{product}"))).await;
+        assert_eq!(status, 200);
+        let info: ProductInfo = serde_json::from_value(body).unwrap();
+        assert_eq!(info.name_id, product);
+        assert_eq!(info.allowed_validity_years, [1, 2]);
+    }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn fifty_concurrent_orders_are_fifty_distinct_orders() {
+    let sandbox = start(builder()).await;
+    let api = std::sync::Arc::new(Api::new(&sandbox));
+    let (_key, csr) = csr();
+    let body = std::sync::Arc::new(seed_body(&csr));
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (api, body) = (api.clone(), body.clone());
+            tokio::spawn(async move { api.order("client_premium_sha2", &body).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    let mut certificate_ids = Vec::new();
+    for task in tasks {
+        let (status, created) = task.await.unwrap();
+        assert_eq!(status, 201);
+        ids.push(created["id"].as_i64().unwrap());
+        certificate_ids.push(created["certificate_id"].as_i64().unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    certificate_ids.sort_unstable();
+    certificate_ids.dedup();
+    assert_eq!((ids.len(), certificate_ids.len()), (50, 50));
+    assert_eq!(sandbox.order_count(), 50);
+    let listed: Vec<i64> = sandbox.orders().iter().map(|o| o.id).collect();
+    assert_eq!(listed, ids);
+    // Contiguous: no id lost or reused.
+    assert_eq!(ids[49] - ids[0], 49);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn inspection_endpoints_need_no_key() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_key, csr) = csr();
+    api.order("client_premium_sha2", &seed_body(&csr)).await;
+    api.send(api.get("/order/certificate/1")).await;
+    let root = format!("http://{}", sandbox.addr());
+    let orders: Value = api
+        .client
+        .get(format!("{root}/_sandbox/orders"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let orders: Vec<SandboxOrder> = serde_json::from_value(orders["orders"].clone()).unwrap();
+    assert_eq!(orders, sandbox.orders());
+    assert_eq!(orders[0].common_name, "Lock Cole");
+    assert_eq!(orders[0].status, OrderStatus::Issued);
+    let stats: Stats = api
+        .client
+        .get(format!("{root}/_sandbox/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats, sandbox.stats());
+    assert_eq!((stats.count(201), stats.count(404), stats.total), (1, 1, 2));
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server() {
+    let sandbox = start(builder()).await;
+    let addr = sandbox.addr();
+    sandbox.shutdown().await;
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+}
+
+/// 413, 414, 431 and 405 answers are DigiCert-shaped JSON errors, counted in
+/// `/_sandbox/stats` like every other answer.
+#[tokio::test]
+async fn oversized_requests_and_wrong_methods_get_counted_json_errors() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let root = format!("http://{}", sandbox.addr());
+    let mut many_headers = api.get("/product/client_premium_sha2");
+    for i in 0..150 {
+        many_headers = many_headers.header(format!("x-extra-{i}"), "1");
+    }
+    let cases = [
+        (
+            api.get(&format!(
+                "/order/certificate?filters={}",
+                "a".repeat(10 * 1024)
+            )),
+            414,
+            "uri_too_long",
+        ),
+        (
+            api.get("/product/client_premium_sha2")
+                .header("x-big", "b".repeat(70 * 1024)),
+            431,
+            "request_header_fields_too_large",
+        ),
+        (many_headers, 431, "request_header_fields_too_large"),
+        (
+            api.client
+                .post(format!(
+                    "{}/order/certificate/client_premium_sha2",
+                    api.base
+                ))
+                .header("X-DC-DEVKEY", KEY)
+                .header("content-type", "application/json")
+                .body(vec![b' '; 2 * 1024 * 1024 + 1024]),
+            413,
+            "request_too_large",
+        ),
+        (
+            api.client.post(format!("{root}/_sandbox/stats")),
+            405,
+            "method_not_allowed",
+        ),
+    ];
+    for (request, expected, code) in cases {
+        let (status, body) = api.send(request).await;
+        assert_eq!(status, expected, "{code}: {body}");
+        assert_eq!(codes(&body), [code]);
+        assert!(body["errors"][0]["message"].as_str().is_some(), "{body}");
+    }
+    let stats = sandbox.stats();
+    assert_eq!(
+        (
+            stats.count(413),
+            stats.count(414),
+            stats.count(431),
+            stats.count(405)
+        ),
+        (1, 1, 2, 1),
+        "{stats:?}"
+    );
+    assert_eq!(stats.total, 5, "{stats:?}");
+    sandbox.shutdown().await;
+}
