@@ -37,17 +37,7 @@ A new row sharing an email address with a row already ordered (or an earlier row
 back as possible_duplicate and not ordered, unless --allow-similar.
 
 --report FILE (.csv or .json) replaces only a report certcentral wrote earlier, never another
-file nor through a symbolic link; every output path is checked before anything is ordered.
-
-Exit codes:
-  0  every row issued (or, without --wait, every row ordered)
-  1  nothing succeeded (every row failed or was invalid)
-  2  usage error, invalid rows with --strict, or the journal is in use by another run
-  3  some rows still pending (not issued at --timeout, or not ordered because of
-     --max-new-orders): rerun to resume
-  4  some rows have an unknown outcome even after looking them up: check before ordering again
-  5  partial failure: some rows failed (or were held back), others succeeded
-  130  interrupted (Ctrl-C): rerun the same command to resume";
+file nor through a symbolic link; every output path is checked before anything is ordered.";
 
 fn parse_rate_limit(s: &str) -> Result<RateLimits, String> {
     match s {
@@ -270,7 +260,7 @@ fn human(outcome: &Outcome) -> String {
         exit::UNKNOWN => lines.push(format!(
             "some rows have an unknown outcome: an order may exist; check them ({details}) before ordering again; a rerun looks them up again and never re-orders an ambiguous row"
         )),
-        bulk::EXIT_PARTIAL | exit::FAILED if !outcome.dry_run => {
+        exit::PARTIAL | exit::FAILED if !outcome.dry_run => {
             lines.push(format!("some rows failed or were held back: {details}"))
         }
         _ => {}

@@ -23,9 +23,20 @@ file given by --api-key-file FILE (or DIGICERT_API_KEY_FILE); never from a comma
 --sandbox needs no key: it runs a local emulator of the API inside this process.";
 
 /// `--help` epilogue of `certcentral` and `certcentral order`: credentials, then the exit-code
-/// table ([`exit::HELP`], the single copy of it).
+/// table ([`exit::help`], rendered from the one table [`exit::CODES`]).
 fn after_help() -> String {
-    format!("{CREDENTIALS_HELP}\n\n{}", exit::HELP)
+    format!("{CREDENTIALS_HELP}\n\n{}", exit::help())
+}
+
+/// `--help` epilogue of `certcentral sandbox`: how to use it, then the exit-code table.
+fn sandbox_after_help() -> String {
+    format!("{}\n\n{}", sandbox_cmd::AFTER_HELP, exit::help())
+}
+
+/// `--help` epilogue of `certcentral bulk`: the roster notes, then the exit-code table with the
+/// meanings for a roster.
+fn bulk_after_help() -> String {
+    format!("{}\n\n{}", bulk_cmd::AFTER_HELP, exit::bulk_help())
 }
 
 /// The async runtime every API command runs on: two worker threads, I/O and timers.
@@ -62,30 +73,41 @@ enum Command {
     #[command(after_help = after_help())]
     Order(Box<order::Args>),
     /// Show an order's status, certificate and requests.
+    #[command(after_help = exit::help())]
     Status(lifecycle::StatusArgs),
     /// Approve a pending request.
+    #[command(after_help = exit::help())]
     Approve(lifecycle::DecisionArgs),
     /// Reject a pending request.
+    #[command(after_help = exit::help())]
     Reject(lifecycle::DecisionArgs),
     /// Cancel a pending order.
+    #[command(after_help = exit::help())]
     Cancel(lifecycle::CancelArgs),
     /// Download an issued certificate.
+    #[command(after_help = exit::help())]
     Download(lifecycle::DownloadArgs),
     /// List recent orders for a common name (e.g. after an unknown outcome).
+    #[command(after_help = exit::help())]
     Orders(lifecycle::OrdersArgs),
     /// Show the settings of the four client-certificate products.
+    #[command(after_help = exit::help())]
     Products(lifecycle::ProductsArgs),
     /// Show one product's settings.
+    #[command(after_help = exit::help())]
     Product(lifecycle::ProductArgs),
     /// Order certificates for a whole roster (CSV or JSON Lines): journaled, crash-safe,
     /// never twice, at the rate limit.
-    #[command(after_help = bulk_cmd::AFTER_HELP)]
+    #[command(after_help = bulk_after_help())]
     Bulk(Box<bulk_cmd::Args>),
     /// Check an order body against every documented constraint, without sending it.
+    #[command(after_help = exit::help())]
     Validate(validate_cmd::Args),
     /// Print the bundled JSON Schema of the request, response or error body.
+    #[command(after_help = exit::help())]
     Schema(schema_cmd::Args),
     /// Run a local emulator of the CertCentral API (prints its base URL, runs until Ctrl-C).
+    #[command(after_help = sandbox_after_help())]
     Sandbox(sandbox_cmd::Args),
 }
 
@@ -177,4 +199,93 @@ fn arguments_error(err: &clap::Error) -> u8 {
         let _ = err.print();
     }
     exit::USAGE
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag of every subcommand, with the path of subcommand names leading to it.
+    fn all_args(
+        cmd: &clap::Command,
+        path: &str,
+        out: &mut Vec<(String, clap::Command, clap::Arg)>,
+    ) {
+        for arg in cmd.get_arguments() {
+            out.push((path.to_string(), cmd.clone(), arg.clone()));
+        }
+        for sub in cmd.get_subcommands() {
+            all_args(sub, &format!("{path} {}", sub.get_name()), out);
+        }
+    }
+
+    #[test]
+    fn every_command_help_ends_with_the_exit_code_table() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut count = 0;
+        for sub in cli.get_subcommands().filter(|s| s.get_name() != "help") {
+            let after = sub
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            let table = if sub.get_name() == "bulk" {
+                exit::bulk_help()
+            } else {
+                exit::help()
+            };
+            assert!(
+                after.ends_with(&table),
+                "{} --help: {after}",
+                sub.get_name()
+            );
+            count += 1;
+        }
+        assert!(count >= 10, "only {count} subcommands");
+    }
+
+    #[test]
+    fn every_duration_flag_takes_decimals_seconds_and_milliseconds() {
+        let mut cli = Cli::command();
+        cli.build();
+        let mut args = Vec::new();
+        all_args(&cli, "certcentral", &mut args);
+        let durations: Vec<_> = args
+            .iter()
+            .filter(|(_, _, arg)| {
+                arg.get_value_names()
+                    .is_some_and(|names| names.iter().any(|n| n.as_str() == "DURATION"))
+            })
+            .collect();
+        assert!(
+            durations.len() >= 5,
+            "found only {} DURATION flags",
+            durations.len()
+        );
+        for (path, _, arg) in durations {
+            let long = arg.get_long().expect("duration flags are long flags");
+            let duration =
+                clap::builder::ValueParser::new(certcentral_cli::commands::parse_duration);
+            assert!(
+                arg.get_value_parser().type_id() == duration.type_id(),
+                "{path} --{long} is not parsed into a Duration"
+            );
+            for text in ["1.5m", "90s", "500ms"] {
+                let mut argv: Vec<String> = path.split(' ').map(str::to_string).collect();
+                argv.extend([format!("--{long}"), text.to_string()]);
+                if let Err(err) = Cli::command().try_get_matches_from(&argv) {
+                    // Other required arguments may be missing; the value itself must parse.
+                    assert!(
+                        !matches!(
+                            err.kind(),
+                            clap::error::ErrorKind::ValueValidation
+                                | clap::error::ErrorKind::InvalidValue
+                        ),
+                        "{argv:?}: {err}"
+                    );
+                }
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use certcentral_cli::commands::parse_duration;
 use certcentral_cli::credentials::{self, API_KEY_FILE_ENV, CredentialError};
 use certcentral_cli::logging::{self, Level};
 use certcentral_cli::{CliError, Output, exit};
@@ -18,7 +19,6 @@ use secrecy::ExposeSecret;
 
 /// Arguments of `certcentral sandbox`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = AFTER_HELP)]
 pub struct Args {
     /// Address to listen on; port 0 picks a free port. Loopback addresses only (plain HTTP).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
@@ -35,7 +35,7 @@ pub struct Args {
     #[arg(long, value_name = "auto|manual", default_value = "manual", value_parser = parse_approval)]
     pub approval: Approval,
     /// Time from approval to issuance (e.g. 0, 500ms, 5s, 1m).
-    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_delay)]
+    #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub issue_delay: Duration,
     /// Inject a fault with probability P (repeatable): error_5xx=P, rate_limit=P,
     /// drop_after_commit=P, html_error=P, latency_ms=MS (always) or latency_ms=MS@P.
@@ -46,7 +46,8 @@ pub struct Args {
     pub seed: u64,
 }
 
-const AFTER_HELP: &str = "\
+/// What `certcentral sandbox --help` says after the options (before the exit codes).
+pub const AFTER_HELP: &str = "\
 The first stdout line is the base URL, e.g. http://127.0.0.1:8080/services/v2.
 Send the API key in the X-DC-DEVKEY header. Inspection (no key): GET /_sandbox/orders and
 GET /_sandbox/stats. Stop with Ctrl-C.
@@ -62,10 +63,6 @@ fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
 fn parse_approval(text: &str) -> Result<Approval, String> {
     text.parse()
         .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
-}
-
-fn parse_delay(text: &str) -> Result<Duration, String> {
-    certcentral_sandbox::parse_duration(text).map_err(|e| e.to_string())
 }
 
 fn parse_fault(text: &str) -> Result<(FaultKind, f64), String> {

@@ -20,7 +20,6 @@ use certcentral_cli::request::product_parser;
 
 /// Arguments of `certcentral validate`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage or I/O error.")]
 pub struct Args {
     /// The product the order is for (it selects the rules that apply).
     #[arg(

@@ -204,41 +204,6 @@ fn check_probability(p: f64) -> Result<(), SandboxError> {
     }
 }
 
-/// Parses a duration for `--issue-delay`: a number with unit `ms`, `s`, `m` or `h`
-/// (`500ms`, `2s`, `1.5m`), or a bare number of seconds.
-///
-/// ```
-/// use std::time::Duration;
-/// assert_eq!(certcentral_sandbox::parse_duration("250ms").unwrap(), Duration::from_millis(250));
-/// assert_eq!(certcentral_sandbox::parse_duration("2").unwrap(), Duration::from_secs(2));
-/// assert!(certcentral_sandbox::parse_duration("soon").is_err());
-/// ```
-pub fn parse_duration(text: &str) -> Result<Duration, SandboxError> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let scale = match unit.trim() {
-        "ms" => 0.001,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        other => {
-            return Err(SandboxError::InvalidOption(format!(
-                "duration {text:?} has unknown unit {other:?}; allowed: ms, s, m, h (e.g. 500ms, 2s)"
-            )));
-        }
-    };
-    let value = number.parse::<f64>().map_err(|_| {
-        SandboxError::InvalidOption(format!(
-            "duration {text:?} is not a number with a unit (e.g. 500ms, 2s, 1m)"
-        ))
-    })?;
-    Duration::try_from_secs_f64(value * scale)
-        .map_err(|_| SandboxError::InvalidOption(format!("duration {text:?} is out of range")))
-}
-
 /// Errors starting the sandbox.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -574,16 +539,6 @@ mod tests {
     }
 
     #[test]
-    fn parses_durations() {
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
-        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
-        assert!(parse_duration("5 days").is_err());
-        assert!(parse_duration("").is_err());
-    }
-
-    #[test]
     fn debug_never_shows_the_key() {
         let builder = Sandbox::builder().api_key("super-secret-key");
         assert!(!format!("{builder:?}").contains("super-secret-key"));
@@ -600,14 +555,8 @@ mod tests {
         }
 
         #[test]
-        fn durations_in_ms_round_trip(ms in 0u64..10_000_000) {
-            proptest::prop_assert_eq!(parse_duration(&format!("{ms}ms")).unwrap(), Duration::from_millis(ms));
-        }
-
-        #[test]
         fn parsers_never_panic(text in "\\PC{0,24}") {
             let _ = parse_fault(&text);
-            let _ = parse_duration(&text);
             let _ = text.parse::<RateLimit>();
         }
     }

@@ -37,14 +37,8 @@ use progress::{Progress, ProgressMode};
 use roster::{RosterReader, RowError};
 use spec::RowSpec;
 
-/// Exit code: some rows failed while others succeeded.
-pub const EXIT_PARTIAL: u8 = 5;
-
 /// How many invalid rows are kept for display (all are counted and in the report).
 pub const SHOWN_INVALID: usize = 50;
-
-/// Exit code: interrupted (Ctrl-C); the journal is consistent, a rerun resumes.
-pub const EXIT_INTERRUPTED: u8 = exit::INTERRUPTED;
 
 /// Default journal file name inside `--out`.
 pub const DEFAULT_JOURNAL: &str = "certcentral-journal.sqlite";
@@ -315,7 +309,7 @@ pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
     } else if failures > 0 && successes == 0 {
         exit::FAILED
     } else if failures > 0 {
-        EXIT_PARTIAL
+        exit::PARTIAL
     } else if pending > 0 {
         exit::PENDING
     } else {
@@ -328,7 +322,7 @@ pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
 pub fn stopped_exit_code(stopped: &Stopped, states: &[(RowState, u64)]) -> u8 {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     match stopped {
-        Stopped::Interrupted => EXIT_INTERRUPTED,
+        Stopped::Interrupted => exit::INTERRUPTED,
         Stopped::Unreachable(_) if get(RowState::Intent) + get(RowState::Unknown) > 0 => {
             exit::UNKNOWN
         }

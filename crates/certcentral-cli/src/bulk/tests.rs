@@ -474,7 +474,7 @@ async fn invalid_rows_stop_a_strict_run_and_are_reported_otherwise() {
     cfg.report = Some(dir.path().join("report.csv"));
     let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
     assert_eq!(fake.count(), 2);
-    assert_eq!(outcome.exit_code, EXIT_PARTIAL);
+    assert_eq!(outcome.exit_code, crate::exit::PARTIAL);
     let report = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 6, "{report}");
@@ -511,8 +511,11 @@ fn exit_codes_follow_the_documented_precedence() {
     assert_eq!(exit_code(&[(Ordered, 3)], 0, false), exit::OK);
     assert_eq!(exit_code(&[(Ordered, 3)], 0, true), exit::PENDING);
     assert_eq!(exit_code(&[(Done, 3), (New, 1)], 0, false), exit::PENDING);
-    assert_eq!(exit_code(&[(Done, 3), (Failed, 1)], 0, true), EXIT_PARTIAL);
-    assert_eq!(exit_code(&[(Done, 3)], 1, true), EXIT_PARTIAL);
+    assert_eq!(
+        exit_code(&[(Done, 3), (Failed, 1)], 0, true),
+        crate::exit::PARTIAL
+    );
+    assert_eq!(exit_code(&[(Done, 3)], 1, true), crate::exit::PARTIAL);
     assert_eq!(exit_code(&[(Refused, 3)], 0, true), exit::FAILED);
     assert_eq!(
         exit_code(&[(Done, 3), (Unknown, 1), (Failed, 1)], 0, true),
@@ -556,7 +559,7 @@ async fn an_interrupted_run_sends_nothing_more_and_exits_130() {
     let fake = Arc::new(Fake::default());
     let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
     assert_eq!(outcome.stopped, Some(exec::Stopped::Interrupted));
-    assert_eq!(outcome.exit_code, EXIT_INTERRUPTED);
+    assert_eq!(outcome.exit_code, crate::exit::INTERRUPTED);
     assert_eq!(fake.count(), 0);
 }
 
@@ -575,7 +578,7 @@ async fn rows_sharing_an_email_are_held_back_unless_allowed() {
     assert_eq!(fake.count(), 2);
     assert_eq!(state(&outcome, RowState::PossibleDuplicate), 1);
     assert_eq!(outcome.plan.possible_duplicates, 1);
-    assert_eq!(outcome.exit_code, EXIT_PARTIAL);
+    assert_eq!(outcome.exit_code, crate::exit::PARTIAL);
     assert_eq!(outcome.problems.len(), 1);
     assert_eq!(outcome.problems[0].row, 2);
     assert!(
@@ -682,7 +685,7 @@ async fn a_certificate_for_another_key_fails_the_row_once_and_writes_nothing() {
     });
     let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
     // One row done, one failed: exit 5.
-    assert_eq!(outcome.exit_code, EXIT_PARTIAL, "{outcome:?}");
+    assert_eq!(outcome.exit_code, crate::exit::PARTIAL, "{outcome:?}");
     assert_eq!(state(&outcome, RowState::Failed), 1, "{outcome:?}");
     assert_eq!(state(&outcome, RowState::Done), 1, "{outcome:?}");
     // Downloaded once each: the mismatch is final, not retried until the timeout.
@@ -709,7 +712,7 @@ async fn a_certificate_for_another_key_fails_the_row_once_and_writes_nothing() {
     assert_eq!(report[0]["error"], reason);
     // Final: a rerun neither orders nor downloads it again.
     let again = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(again.exit_code, EXIT_PARTIAL);
+    assert_eq!(again.exit_code, crate::exit::PARTIAL);
     assert_eq!(fake.count(), 2);
     assert_eq!(fake.downloads.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(!dir.path().join("out/person-0.crt").exists());

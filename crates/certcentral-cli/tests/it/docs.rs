@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
-use certcentral_cli::{bulk, exit};
+use certcentral_cli::exit;
 use certcentral_types::catalog::{DEFAULT_PRODUCT, PRODUCTS, RATE_LIMITS, Status};
 use certcentral_types::{PaymentMethod, ProductId, ValidityYears, WireEnum};
 
@@ -164,16 +164,18 @@ fn help_codes(help: &str) -> BTreeSet<u8> {
 
 #[test]
 fn exit_codes_in_readme_and_help_match_the_code() {
-    let code: BTreeSet<u8> = [
+    let code: BTreeSet<u8> = exit::CODES.iter().map(|c| c.code).collect();
+    for constant in [
         exit::OK,
         exit::FAILED,
         exit::USAGE,
         exit::PENDING,
         exit::UNKNOWN,
-        bulk::EXIT_PARTIAL,
+        exit::PARTIAL,
         exit::INTERRUPTED,
-    ]
-    .into();
+    ] {
+        assert!(code.contains(&constant), "{constant} is not in exit::CODES");
+    }
     let readme = read("README.md");
     assert_eq!(
         codes_of(&table(&readme, "### Exit codes")),
@@ -187,9 +189,17 @@ fn exit_codes_in_readme_and_help_match_the_code() {
         "README.md, bulk"
     );
     let main_help = help(&["--help"]);
-    assert!(main_help.contains(exit::HELP), "{main_help}");
-    assert_eq!(help_codes(exit::HELP), code);
-    assert_eq!(help_codes(&help(&["bulk", "--help"])), code, "bulk --help");
+    assert!(main_help.contains(&exit::help()), "{main_help}");
+    assert_eq!(help_codes(&exit::help()), code);
+    let bulk_help = help(&["bulk", "--help"]);
+    assert!(bulk_help.contains(&exit::bulk_help()), "{bulk_help}");
+    for command in ["order", "status", "validate", "sandbox", "products"] {
+        assert_eq!(
+            help_codes(&help(&[command, "--help"])),
+            code,
+            "{command} --help"
+        );
+    }
 }
 
 #[test]
