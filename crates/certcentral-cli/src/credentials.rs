@@ -5,7 +5,6 @@
 //! users of the machine can read a process's arguments). It is held in a
 //! [`secrecy::SecretString`] from the moment it is read, so it cannot be printed by accident.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use secrecy::{ExposeSecret, SecretString};
@@ -107,40 +106,15 @@ pub enum RegionArg {
     Eu,
 }
 
-/// Checks a `--base-url`: an absolute `https` URL, or `http` only to a loopback address
-/// (`127.0.0.0/8`, `::1`, `localhost`), so the API key is never sent in clear over a network.
+/// Checks a `--base-url` with the client's rule ([`certcentral_client::check_base_url`]): an
+/// absolute `https` URL, or `http` only to a loopback address (`127.0.0.0/8`, `::1`,
+/// `localhost`), so the API key is never sent in clear over a network; no credentials, query or
+/// fragment.
 pub fn check_base_url(raw: &str) -> Result<Url, CredentialError> {
-    let bad = |reason: &str| CredentialError::BaseUrl {
+    certcentral_client::check_base_url(raw).map_err(|err| CredentialError::BaseUrl {
         url: raw.to_string(),
-        reason: reason.to_string(),
-    };
-    let url = Url::parse(raw).map_err(|e| {
-        bad(&format!(
-            "{e}; expected e.g. https://www.digicert.com/services/v2"
-        ))
-    })?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("credentials in the URL are not allowed"));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" => {
-            let loopback = match url.host() {
-                Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-                Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-                None => false,
-            };
-            if loopback {
-                Ok(url)
-            } else {
-                Err(bad(
-                    "plain http is only allowed to a loopback address (127.0.0.1, ::1, localhost); use https",
-                ))
-            }
-        }
-        other => Err(bad(&format!("scheme {other:?} is not allowed; use https"))),
-    }
+        reason: err.to_string(),
+    })
 }
 
 #[cfg(test)]
@@ -155,12 +129,15 @@ mod tests {
         assert!(check_base_url("http://localhost:1/services/v2").is_ok());
         let err = check_base_url("http://example.com/services/v2").unwrap_err();
         assert!(
-            err.to_string().contains("only allowed to a loopback"),
+            err.to_string().contains("allowed only to loopback"),
             "{err}"
         );
         assert!(check_base_url("ftp://127.0.0.1/").is_err());
         assert!(check_base_url("https://user:pw@example.com/").is_err());
         assert!(check_base_url("example.com").is_err());
+        // The client's rule, whole: no query or fragment either.
+        assert!(check_base_url("https://example.com/services/v2?x=1").is_err());
+        assert!(check_base_url("https://example.com/services/v2#top").is_err());
     }
 
     #[cfg(unix)]

@@ -225,7 +225,9 @@ impl ClientBuilder {
         let base_text = self
             .base_url
             .unwrap_or_else(|| self.region.base_url().to_string());
-        let (base, loopback_http) = check_base_url(&base_text)?;
+        let base = check_base_url(&base_text)
+            .map_err(|err| Error::InvalidArgument(format!("base url {base_text:?}: {err}")))?;
+        let loopback_http = base.scheme() == "http";
 
         if self.timeout.is_zero() || self.connect_timeout.is_zero() {
             return Err(Error::InvalidArgument(
@@ -264,27 +266,46 @@ impl ClientBuilder {
     }
 }
 
-/// Parses and checks a base URL; returns it and whether it is plain http to loopback.
-fn check_base_url(text: &str) -> Result<(Url, bool), Error> {
-    let url = Url::parse(text.trim()).map_err(|err| {
-        Error::InvalidArgument(format!("base url {text:?} is not a valid url: {err}"))
-    })?;
+/// Why a base URL is refused by [`check_base_url`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BaseUrlError {
+    /// Not a URL at all.
+    #[error("not a valid url ({0}); expected e.g. https://www.digicert.com/services/v2")]
+    Parse(String),
+    /// A user name or password in the URL.
+    #[error("credentials in the url are not allowed; the api key is given separately")]
+    Credentials,
+    /// A `?query` or `#fragment`.
+    #[error("a query or fragment is not allowed")]
+    QueryOrFragment,
+    /// No host.
+    #[error("the url has no host")]
+    NoHost,
+    /// Plain http to a host that is not loopback.
+    #[error(
+        "plain http is allowed only to loopback hosts (127.0.0.0/8, ::1, localhost); use https"
+    )]
+    PlainHttp,
+    /// Another scheme.
+    #[error("scheme {0:?} is not allowed; use https")]
+    Scheme(String),
+}
+
+/// Checks a base URL the way [`ClientBuilder::build`] does: an absolute `https` URL without
+/// credentials, query or fragment, or plain `http` to a loopback host only (127.0.0.0/8, `::1`,
+/// `localhost`), so the API key never crosses a network in clear. Programs that take a base
+/// URL from their user call this to refuse it early, with the same rule.
+pub fn check_base_url(text: &str) -> Result<Url, BaseUrlError> {
+    let url = Url::parse(text.trim()).map_err(|err| BaseUrlError::Parse(err.to_string()))?;
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::InvalidArgument(
-            "base url must not contain credentials; the api key goes in ClientBuilder::api_key"
-                .into(),
-        ));
+        return Err(BaseUrlError::Credentials);
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::InvalidArgument(format!(
-            "base url {text:?} must not have a query or fragment"
-        )));
+        return Err(BaseUrlError::QueryOrFragment);
     }
-    let host = url
-        .host()
-        .ok_or_else(|| Error::InvalidArgument(format!("base url {text:?} has no host")))?;
+    let host = url.host().ok_or(BaseUrlError::NoHost)?;
     match url.scheme() {
-        "https" => Ok((url, false)),
+        "https" => Ok(url),
         "http" => {
             let loopback = match host {
                 Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
@@ -292,17 +313,12 @@ fn check_base_url(text: &str) -> Result<(Url, bool), Error> {
                 Host::Ipv6(ip) => IpAddr::V6(ip).is_loopback(),
             };
             if loopback {
-                Ok((url, true))
+                Ok(url)
             } else {
-                Err(Error::InvalidArgument(format!(
-                    "base url {text:?}: plain http is allowed only to loopback hosts \
-                     (127.0.0.0/8, ::1, localhost); use https"
-                )))
+                Err(BaseUrlError::PlainHttp)
             }
         }
-        other => Err(Error::InvalidArgument(format!(
-            "base url {text:?}: scheme {other:?} is not allowed; use https"
-        ))),
+        other => Err(BaseUrlError::Scheme(other.to_string())),
     }
 }
 

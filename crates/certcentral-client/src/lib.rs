@@ -67,8 +67,8 @@ mod order;
 pub mod endpoints;
 
 pub use client::{
-    API_KEY_HEADER, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, Endpoint,
-    Region, RetryPolicy, USER_AGENT,
+    API_KEY_HEADER, BaseUrlError, Client, ClientBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
+    Endpoint, Region, RetryPolicy, USER_AGENT, check_base_url,
 };
 pub use endpoints::ListOrdersFilters;
 pub use error::{ApiError, Error, SNIPPET_CHARS, TransportError, TransportKind, UnknownOutcome};
