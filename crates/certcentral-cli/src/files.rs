@@ -163,17 +163,37 @@ pub fn create_new(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
     create(path, bytes, 0o644)
 }
 
-/// Replaces the content of a non-secret file this tool wrote earlier (the order record),
-/// atomically: writes `<path>.tmp` exclusively, then renames it over `path`.
+/// Replaces the content of a non-secret file this tool wrote earlier (the order record, a
+/// bulk row's CSR), atomically: the bytes go to a fresh temporary file with a random name in the
+/// same directory (`tempfile`), are synced, and the file is renamed over `path`. A crash at any
+/// point leaves either the old or the new content at `path`, and a temporary file left by a
+/// crash never blocks a later write (its name is never reused).
 pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    create_new(&tmp, bytes)?;
-    std::fs::rename(&tmp, path).map_err(|source| FileError::Io {
+    let io = |source| FileError::Io {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let stem = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let prefix = format!(".{stem}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o644));
+    }
+    let mut tmp = builder.tempfile_in(dir).map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -237,5 +257,30 @@ mod tests {
         create_new(&path, b"1").unwrap();
         replace(&path, b"2").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"2");
+    }
+
+    #[test]
+    fn replace_ignores_temporary_files_a_crash_left_and_leaves_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.order.json");
+        create_new(&path, b"1").unwrap();
+        // What the old fixed-name scheme left after a crash between write and rename.
+        std::fs::write(dir.path().join("a.order.json.tmp"), b"stale").unwrap();
+        replace(&path, b"2").unwrap();
+        replace(&path, b"3").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"3");
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.order.json", "a.order.json.tmp"]);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & !0o022, 0o644 & !0o022, "{mode:o}");
+            assert_eq!(mode & 0o077 & !0o044, 0, "{mode:o}");
+        }
     }
 }

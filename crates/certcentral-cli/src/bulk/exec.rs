@@ -542,11 +542,8 @@ fn write_key_files(p: &Prepared) -> Result<(), String> {
     Ok(())
 }
 
-/// Writes a public file atomically, replacing an earlier version (and a stale temp file).
+/// Writes a public file atomically, replacing an earlier version.
 fn replace_public(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let _ = std::fs::remove_file(PathBuf::from(tmp));
     files::replace(path, bytes).map_err(|e| e.to_string())
 }
 

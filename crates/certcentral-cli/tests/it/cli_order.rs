@@ -462,6 +462,11 @@ fn pending_at_timeout_then_status_approve_resume_download() {
     let approve = env.run(&["approve", &request_id.to_string(), "--comment", "ok"]);
     assert_eq!(approve.code, 0, "{approve:?}");
 
+    // What a crash between writing and renaming the record used to leave behind: it must not
+    // block the resume (temporary files have fresh random names).
+    let stale = env.path("locke-cole.order.json.tmp");
+    std::fs::write(&stale, b"{\"partial").unwrap();
+
     let resume = env.run(&[
         "order",
         "--resume",
