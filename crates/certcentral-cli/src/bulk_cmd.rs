@@ -13,7 +13,7 @@ use certcentral_cli::commands::parse_duration;
 use certcentral_cli::connect::ApiArgs;
 use certcentral_cli::keys::KeyType;
 use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
-use certcentral_cli::{Output, exit};
+use certcentral_cli::{CliError, Output, exit};
 use certcentral_client::{Client, RateLimits};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
@@ -268,35 +268,15 @@ fn human(outcome: &Outcome) -> String {
     lines.join("\n")
 }
 
-fn fail(out: &Output, code: u8, kind: &str, message: &str) -> u8 {
-    if out.json {
-        println!(
-            "{}",
-            json!({"error": {"kind": kind, "exit_code": code, "message": message}})
-        );
-    }
-    let text = format!("error: {message}");
-    certcentral_cli::logging::stderr_line(
-        certcentral_cli::logging::Level::Error,
-        &text,
-        message,
-        None,
-    );
-    code
-}
-
 /// Runs `certcentral bulk` and returns the exit code.
 pub fn run(args: Args, out: &Output) -> u8 {
     let config = config(&args, out);
     let runtime = match crate::runtime() {
         Ok(rt) => rt,
         Err(e) => {
-            return fail(
-                out,
-                exit::FAILED,
-                "failed",
-                &format!("cannot start the async runtime: {e}"),
-            );
+            return out.fail(&CliError::failed(format!(
+                "cannot start the async runtime: {e}"
+            )));
         }
     };
     runtime.block_on(async {
@@ -346,12 +326,6 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
             }
             outcome.exit_code
         }
-        Err(e) => {
-            let kind = match e.exit_code() {
-                exit::USAGE => "usage",
-                _ => "failed",
-            };
-            fail(out, e.exit_code(), kind, &e.to_string())
-        }
+        Err(e) => out.fail(&e.into()),
     }
 }

@@ -138,6 +138,15 @@ impl From<crate::files::FileError> for CliError {
     }
 }
 
+impl From<crate::bulk::BulkError> for CliError {
+    fn from(e: crate::bulk::BulkError) -> Self {
+        match e.exit_code() {
+            exit::USAGE => CliError::Usage(e.to_string()),
+            _ => CliError::failed(e.to_string()),
+        }
+    }
+}
+
 impl From<crate::credentials::CredentialError> for CliError {
     fn from(e: crate::credentials::CredentialError) -> Self {
         CliError::Usage(e.to_string())

@@ -81,8 +81,8 @@ const WIDTH: usize = 96;
 fn render(meaning: impl Fn(&Code) -> &'static str) -> String {
     let mut text = String::from("Exit codes:");
     for code in CODES {
-        let mut line = format!("  {:<3}  ", code.code);
-        let indent = line.len();
+        let mut line = format!("  {}  ", code.code);
+        let indent = 5;
         let mut empty = true;
         for word in meaning(code).split_whitespace() {
             if !empty && line.len() + 1 + word.len() > WIDTH {

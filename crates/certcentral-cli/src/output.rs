@@ -60,9 +60,14 @@ impl Output {
     /// stdout; the error also goes to stderr, as text (`error: ...`) or, with
     /// `--log-format json`, as one JSON log line.
     pub fn fail(&self, err: &CliError) -> u8 {
+        self.fail_to(&mut std::io::stdout().lock(), err)
+    }
+
+    /// [`Output::fail`] with the JSON object written to `stdout` (the one JSON error writer:
+    /// every command reports errors through it).
+    pub fn fail_to(&self, stdout: &mut impl Write, err: &CliError) -> u8 {
         if self.json {
-            let mut stdout = std::io::stdout().lock();
-            let _ = writeln!(stdout, "{}", err.to_json());
+            let _ = writeln!(stdout, "{}", err.to_json()).and_then(|()| stdout.flush());
         }
         let level = match err {
             CliError::Pending { .. } | CliError::Unknown { .. } | CliError::Interrupted { .. } => {

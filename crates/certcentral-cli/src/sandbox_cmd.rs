@@ -76,16 +76,7 @@ pub fn run(args: Args, output: &Output) -> u8 {
 
 /// Reports `err` (as JSON on `out` too with `--json`) and returns its exit code.
 fn fail(out: &mut impl Write, json: bool, err: CliError) -> u8 {
-    if json {
-        let _ = writeln!(out, "{}", err.to_json()).and_then(|()| out.flush());
-    }
-    logging::stderr_line(
-        Level::Error,
-        &err.render(),
-        &err.to_string(),
-        Some(&err.to_json()),
-    );
-    err.exit_code()
+    Output { json, quiet: false }.fail_to(out, &err)
 }
 
 /// A status line on stderr (text, or a JSON log line).
