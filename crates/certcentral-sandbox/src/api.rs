@@ -109,6 +109,14 @@ pub(crate) fn router(shared: AppState) -> Router {
     let inspect = Router::new()
         .route("/orders", get(inspect_orders))
         .route("/stats", get(inspect_stats))
+        .route(
+            crate::ca::CA_ISSUERS_PATH.trim_start_matches("/_sandbox"),
+            get(ca_certificate),
+        )
+        .route(
+            crate::ca::CRL_PATH.trim_start_matches("/_sandbox"),
+            get(ca_crl),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared.clone());
     Router::new()
@@ -334,7 +342,14 @@ async fn create_order(
                 .collect(),
         });
     }
-    let order: OrderRequest = serde_json::from_slice(&body).map_err(|err| {
+    let raw: Value = serde_json::from_slice(&body).map_err(|err| {
+        ApiError::bad_request(
+            "bad_request_format",
+            format!("the body is not valid JSON: {err}"),
+        )
+    })?;
+    let contents = crate::smime::contents(product.as_str(), &raw);
+    let order: OrderRequest = serde_json::from_value(raw).map_err(|err| {
         ApiError::bad_request(
             "bad_request_format",
             format!("the body does not match the order format: {err}"),
@@ -360,7 +375,7 @@ async fn create_order(
         (Some(key), true) => Some(
             shared
                 .ca
-                .issue(&leaf_spec(product, &order, now), key)
+                .issue(&leaf_spec(&contents, &order, now), key)
                 .map_err(|err| {
                     ApiError::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -376,6 +391,7 @@ async fn create_order(
         let id = store.insert(NewOrder {
             product,
             order,
+            contents,
             key,
             approved,
             issue_delay,
@@ -849,6 +865,24 @@ async fn inspect_orders(State(shared): State<AppState>) -> Response {
 
 async fn inspect_stats(State(shared): State<AppState>) -> Response {
     axum::Json(shared.stats()).into_response()
+}
+
+/// The issuing CA's certificate, DER (the leaves' AIA caIssuers URL).
+async fn ca_certificate(State(shared): State<AppState>) -> Response {
+    der_file(shared.ca.intermediate_der(), "application/pkix-cert")
+}
+
+/// The issuing CA's CRL, DER (the leaves' CRL distribution point).
+async fn ca_crl(State(shared): State<AppState>) -> Response {
+    der_file(shared.ca.crl_der(), "application/pkix-crl")
+}
+
+fn der_file(der: &[u8], content_type: &'static str) -> Response {
+    let mut response = Body::from(der.to_vec()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 #[cfg(test)]

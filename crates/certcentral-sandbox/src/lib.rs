@@ -45,6 +45,7 @@ mod api;
 mod ca;
 mod limits;
 mod server;
+mod smime;
 mod state;
 
 /// How the sandbox rate-limits requests (per API key, rolling windows).
@@ -344,7 +345,6 @@ impl SandboxBuilder {
             Some(key) => key,
             None => random_key(),
         };
-        let ca = ca::TestCa::generate().map_err(|err| SandboxError::Ca(err.to_string()))?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SandboxError::Bind { addr, source })?;
@@ -361,6 +361,8 @@ impl SandboxBuilder {
             local
         };
         let base_url = format!("http://{url_addr}/services/v2");
+        let ca = ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN))
+            .map_err(|err| SandboxError::Ca(err.to_string()))?;
         let shared = Arc::new(state::Shared::new(
             state::Config {
                 api_key: api_key.clone(),

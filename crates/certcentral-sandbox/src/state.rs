@@ -13,7 +13,7 @@ use certcentral_types::{
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::ca::{CsrKey, IssuedCert, LeafSpec, TestCa};
+use crate::ca::{CertContents, CsrKey, IssuedCert, LeafSpec, TestCa};
 use crate::limits::{FaultPlan, RateLimiter};
 use crate::{Approval, SandboxOrder, Stats, lock};
 
@@ -89,6 +89,8 @@ pub(crate) struct OrderRecord {
     pub id: i64,
     pub product: ProductId,
     pub order: OrderRequest,
+    /// What the certificate will hold (from the request JSON, at creation).
+    pub contents: CertContents,
     pub created: DateTime<Utc>,
     pub request_id: i64,
     pub request_status: RequestStatus,
@@ -107,6 +109,7 @@ pub(crate) struct OrderRecord {
 pub(crate) struct NewOrder {
     pub product: ProductId,
     pub order: OrderRequest,
+    pub contents: CertContents,
     pub key: Option<CsrKey>,
     pub approved: bool,
     pub issue_delay: Duration,
@@ -162,6 +165,7 @@ impl Store {
             id,
             product: new.product,
             order: new.order,
+            contents: new.contents,
             created: new.now,
             request_id,
             request_status: RequestStatus::Pending,
@@ -367,7 +371,7 @@ impl OrderRecord {
 
     /// The leaf certificate's contents, issued at `at`.
     pub(crate) fn leaf_spec(&self, at: DateTime<Utc>) -> LeafSpec {
-        leaf_spec(self.product, &self.order, at)
+        leaf_spec(&self.contents, &self.order, at)
     }
 
     pub(crate) fn snapshot(&self) -> SandboxOrder {
@@ -479,25 +483,20 @@ impl OrderRecord {
     }
 }
 
-/// The leaf certificate's contents for an order issued at `at`: validity from
+/// The leaf certificate for an order issued at `at`: `contents`, validity from
 /// `custom_expiration_date` or `validity_years` (default 1), ending 23:59:59 UTC.
-pub(crate) fn leaf_spec(product: ProductId, order: &OrderRequest, at: DateTime<Utc>) -> LeafSpec {
+pub(crate) fn leaf_spec(
+    contents: &CertContents,
+    order: &OrderRequest,
+    at: DateTime<Utc>,
+) -> LeafSpec {
     let today = at.date_naive();
     let last_day = order.custom_expiration_date.unwrap_or_else(|| {
         let years = order.validity_years.as_ref().map(|y| **y).unwrap_or(1);
         add_years(today, years)
     });
     LeafSpec {
-        product,
-        common_name: order.certificate.common_name.to_string(),
-        organization_units: order
-            .certificate
-            .organization_units
-            .iter()
-            .map(|ou| ou.to_string())
-            .collect(),
-        organization_id: order.organization.id.get(),
-        emails: order.certificate.emails.clone(),
+        contents: contents.clone(),
         not_before: at,
         last_day,
     }

@@ -819,3 +819,138 @@ async fn oversized_requests_and_wrong_methods_get_counted_json_errors() {
     assert_eq!(stats.total, 5, "{stats:?}");
     sandbox.shutdown().await;
 }
+
+/// The paths of the URIs in the leaf's CRL distribution points and AIA caIssuers.
+fn crl_and_ca_issuer_paths(leaf: &X509Certificate<'_>) -> (Vec<String>, Vec<String>) {
+    let path = |uri: &str| {
+        let rest = uri.strip_prefix("http://").unwrap();
+        rest[rest.find('/').unwrap()..].to_string()
+    };
+    let (mut crl, mut ca_issuers) = (Vec::new(), Vec::new());
+    for ext in leaf.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                for point in points.iter() {
+                    if let Some(DistributionPointName::FullName(names)) = &point.distribution_point
+                    {
+                        for name in names {
+                            if let GeneralName::URI(uri) = name {
+                                crl.push(path(uri));
+                            }
+                        }
+                    }
+                }
+            }
+            ParsedExtension::AuthorityInfoAccess(aia) => {
+                for access in aia.iter() {
+                    if let GeneralName::URI(uri) = &access.access_location {
+                        ca_issuers.push(path(uri));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (crl, ca_issuers)
+}
+
+#[tokio::test]
+async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serves() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let origin = sandbox
+        .base_url()
+        .trim_end_matches("/services/v2")
+        .to_string();
+    let client = common::http();
+    // (product, reserved policy OID or none, client auth): the legacy S/MIME products are
+    // sponsor-validated multipurpose; client authentication is not S/MIME.
+    let products = [
+        ("client_premium_sha2", Some("2.23.140.1.5.3.2"), true),
+        ("client_email_security_plus", Some("2.23.140.1.5.3.2"), true),
+        (
+            "client_digital_signature_plus_sha2",
+            Some("2.23.140.1.5.3.2"),
+            true,
+        ),
+        ("client_authentication_plus", None, true),
+    ];
+    for (product, policy, client_auth) in products {
+        let (_, csr) = csr();
+        let (status, created) = api.order(product, &seed_body(&csr)).await;
+        assert_eq!(status, 201, "{product}: {created}");
+        let id = created["id"].as_i64().unwrap();
+        let response = api
+            .get(&format!("/certificate/download/order/{id}/format/pem_all"))
+            .send()
+            .await
+            .unwrap();
+        let chain = pem_chain(&response.text().await.unwrap());
+        let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+
+        let policies: Vec<String> = leaf
+            .extensions()
+            .iter()
+            .filter_map(|ext| match ext.parsed_extension() {
+                ParsedExtension::CertificatePolicies(list) => Some(list),
+                _ => None,
+            })
+            .flat_map(|list| list.iter().map(|p| p.policy_id.to_id_string()))
+            .collect();
+        assert_eq!(
+            policies,
+            policy.into_iter().collect::<Vec<_>>(),
+            "{product}"
+        );
+        let eku = leaf.extended_key_usage().unwrap().unwrap().value;
+        assert_eq!(
+            (eku.email_protection, eku.client_auth),
+            (policy.is_some(), client_auth),
+            "{product}"
+        );
+        if policy.is_some() {
+            let subject: Vec<(String, String)> = leaf
+                .subject()
+                .iter_attributes()
+                .map(|a| {
+                    (
+                        a.attr_type().to_id_string(),
+                        a.as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            let expected = [
+                ("2.5.4.10", "Sandbox Organization 112233"),
+                ("2.5.4.97", "NTRUS-112233"),
+                ("2.5.4.11", "Accounting"),
+                ("2.5.4.42", "Lock"),
+                ("2.5.4.4", "Cole"),
+                ("2.5.4.3", "Lock Cole"),
+            ]
+            .map(|(oid, value)| (oid.to_string(), value.to_string()));
+            assert_eq!(subject, expected, "{product}");
+        }
+
+        // The CRL distribution point and AIA paths are served by the sandbox: the issuing
+        // CA's certificate (the chain's second) and a CRL it signed.
+        let (crl, ca_issuers) = crl_and_ca_issuer_paths(&leaf);
+        assert_eq!(crl, ["/_sandbox/ca/intermediate.crl"], "{product}");
+        assert_eq!(ca_issuers, ["/_sandbox/ca/intermediate.crt"], "{product}");
+        let fetch = |path: String| {
+            let request = client.get(format!("{origin}{path}"));
+            async move {
+                let response = request.send().await.unwrap();
+                assert_eq!(response.status(), 200, "{path}");
+                response.bytes().await.unwrap().to_vec()
+            }
+        };
+        assert_eq!(fetch(ca_issuers[0].clone()).await, chain[1]);
+        let crl_der = fetch(crl[0].clone()).await;
+        let (_, crl) = CertificateRevocationList::from_der(&crl_der).unwrap();
+        let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
+        assert_eq!(crl.issuer(), intermediate.subject());
+        crl.verify_signature(intermediate.public_key()).unwrap();
+        assert_eq!(crl.iter_revoked_certificates().count(), 0);
+    }
+    sandbox.shutdown().await;
+}
