@@ -451,6 +451,25 @@ impl TestCa {
         chain
     }
 
+    /// The full chain (leaf, intermediate, root), each with its subject's common name.
+    pub(crate) fn named_chain<'a>(&'a self, leaf: &'a [u8]) -> Vec<(Option<String>, &'a [u8])> {
+        self.chain(leaf, true, true)
+            .into_iter()
+            .map(|der| {
+                let cn = x509_parser::certificate::X509Certificate::from_der(der)
+                    .ok()
+                    .and_then(|(_, cert)| {
+                        cert.subject()
+                            .iter_common_name()
+                            .next()
+                            .and_then(|cn| cn.as_str().ok())
+                            .map(str::to_owned)
+                    });
+                (cn, der)
+            })
+            .collect()
+    }
+
     /// A degenerate PKCS#7 SignedData (certs only) holding leaf, intermediate and root, DER.
     pub(crate) fn p7b(&self, leaf: &[u8]) -> Result<Vec<u8>, der::Error> {
         let certs = self

@@ -4,7 +4,7 @@ mod common;
 
 use std::time::Duration;
 
-use certcentral_sandbox::{Approval, SandboxOrder, Stats};
+use certcentral_sandbox::{Approval, EmailValidation, SandboxOrder, Stats};
 use certcentral_types::{
     ErrorBody, OrderInfo, OrderList, OrderResponse, OrderStatus, ProductInfo, RequestStatus,
     StatusChanges,
@@ -952,5 +952,148 @@ async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serve
         crl.verify_signature(intermediate.public_key()).unwrap();
         assert_eq!(crl.iter_revoked_certificates().count(), 0);
     }
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn manual_email_validation_keeps_smime_orders_pending_until_every_address_is_validated() {
+    let sandbox = start(builder().email_validation(EmailValidation::Manual)).await;
+    let api = Api::new(&sandbox);
+    let inspect = format!(
+        "{}/_sandbox/orders",
+        sandbox.base_url().trim_end_matches("/services/v2")
+    );
+    let client = common::http();
+    // `POST /_sandbox/orders/{id}/validate-emails`, with or without a body.
+    let validate = |id: i64, body: Option<Value>| {
+        let mut request = client.post(format!("{inspect}/{id}/validate-emails"));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (_, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["certificate"]["emails"] = json!(["locke.cole@example.com", "lc@example.org"]);
+    let (status, created) = api.order("client_premium_sha2", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let created: OrderResponse = serde_json::from_value(created).unwrap();
+    assert_eq!(created.requests[0].status, Some(RequestStatus::Approved));
+    assert!(created.certificate_chain.is_empty());
+    let id = created.id;
+    let validation_path = format!("/order/certificate/{id}/email-validation");
+    let statuses = |body: &Value| -> Vec<(String, String)> {
+        body["emails"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let emailed = e["date_emailed"].as_str().unwrap();
+                assert!(chrono::DateTime::parse_from_rfc3339(emailed).is_ok(), "{e}");
+                (
+                    e["email"].as_str().unwrap().to_string(),
+                    e["status"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |email: &str, status: &str| (email.to_string(), status.to_string());
+
+    let (status, validation) = api.send(api.get(&validation_path)).await;
+    assert_eq!(status, 200);
+    assert_eq!(validation["delivery_options"], json!(["api", "browser"]));
+    assert_eq!(
+        statuses(&validation),
+        [
+            pair("locke.cole@example.com", "unvalidated"),
+            pair("lc@example.org", "unvalidated")
+        ]
+    );
+    let order_status = || async {
+        let (_, info) = api.send(api.get(&format!("/order/certificate/{id}"))).await;
+        info["status"].as_str().unwrap().to_string()
+    };
+    assert_eq!(order_status().await, "pending");
+    let (status, err) = api
+        .send(api.get(&format!("/certificate/download/order/{id}/format/pem_all")))
+        .await;
+    assert_eq!(
+        (status, codes(&err)),
+        (400, vec!["cert_unavailable_for_download".to_string()])
+    );
+
+    // One address validated (any case): still pending.
+    let (status, answered) = validate(id, Some(json!({"emails": ["LC@example.org"]}))).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        statuses(&answered),
+        [
+            pair("locke.cole@example.com", "unvalidated"),
+            pair("lc@example.org", "validated")
+        ]
+    );
+    assert_eq!(order_status().await, "pending");
+
+    // An address the order does not have, or an unknown order, is refused.
+    let (status, err) = validate(id, Some(json!({"emails": ["terra@example.com"]}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(codes(&err), ["invalid_value:emails"]);
+    assert!(
+        err["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("locke.cole@example.com, lc@example.org"),
+        "{err}"
+    );
+    assert_eq!(validate(999_999, None).await.0, 404);
+
+    // No body: every address; the order is issued at once.
+    assert_eq!(validate(id, None).await.0, 200);
+    let (_, validation) = api.send(api.get(&validation_path)).await;
+    assert_eq!(
+        statuses(&validation),
+        [
+            pair("locke.cole@example.com", "validated"),
+            pair("lc@example.org", "validated")
+        ]
+    );
+    assert_eq!(order_status().await, "issued");
+    let response = api
+        .get(&format!("/certificate/download/order/{id}/format/pem_all"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(pem_chain(&response.text().await.unwrap()).len(), 3);
+
+    // Client authentication is not S/MIME: no mailbox validation, issued at once.
+    let (_, created) = api
+        .order("client_authentication_plus", &seed_body(&csr))
+        .await;
+    let id = created["id"].as_i64().unwrap();
+    let (_, info) = api.send(api.get(&format!("/order/certificate/{id}"))).await;
+    assert_eq!(info["status"], "issued");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn automatic_email_validation_validates_every_address_at_once() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["skip_approval"] = json!(false);
+    let (_, created) = api.order("client_email_security_plus", &body).await;
+    let id = created["id"].as_i64().unwrap();
+    let (status, validation) = api
+        .send(api.get(&format!("/order/certificate/{id}/email-validation")))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(validation["emails"][0]["email"], "locke.cole@example.com");
+    assert_eq!(validation["emails"][0]["status"], "validated");
     sandbox.shutdown().await;
 }
