@@ -1097,3 +1097,78 @@ async fn automatic_email_validation_validates_every_address_at_once() {
     assert_eq!(validation["emails"][0]["status"], "validated");
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn chain_in_response_puts_the_issued_chain_in_the_201() {
+    let sandbox = start(builder().chain_in_response(true)).await;
+    let api = Api::new(&sandbox);
+    let (key, csr) = csr();
+    let (status, created) = api.order("client_premium_sha2", &seed_body(&csr)).await;
+    assert_eq!(status, 201, "{created}");
+    let typed: OrderResponse = serde_json::from_value(created.clone()).unwrap();
+    let names: Vec<Option<&str>> = typed
+        .certificate_chain
+        .iter()
+        .map(|entry| entry.subject_common_name.as_deref())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            Some("Lock Cole"),
+            Some("certcentral Sandbox Test Client CA"),
+            Some("certcentral Sandbox Test Root CA")
+        ]
+    );
+    // The same certificates the download gives, one PEM block each.
+    let in_response: Vec<Vec<u8>> = typed
+        .certificate_chain
+        .iter()
+        .flat_map(|entry| pem_chain(entry.pem.as_deref().unwrap()))
+        .collect();
+    let response = api
+        .get(&format!(
+            "/certificate/download/order/{}/format/pem_all",
+            typed.id
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(in_response, pem_chain(&response.text().await.unwrap()));
+    let (_, leaf) = X509Certificate::from_der(&in_response[0]).unwrap();
+    assert_eq!(
+        leaf.public_key().subject_public_key.data.as_ref(),
+        key.public_key_raw()
+    );
+
+    // Not issued at once (needs approval): no chain, the seed's shape.
+    let mut body = seed_body(&csr);
+    body["skip_approval"] = json!(false);
+    let (_, pending) = api.order("client_premium_sha2", &body).await;
+    assert!(pending.get("certificate_chain").is_none(), "{pending}");
+    sandbox.shutdown().await;
+
+    // Without the option, an order issued at once carries no chain either.
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (_, created) = api.order("client_premium_sha2", &seed_body(&csr)).await;
+    assert!(created["certificate_id"].is_i64(), "{created}");
+    assert!(created.get("certificate_chain").is_none(), "{created}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn chain_in_response_waits_for_manual_email_validation() {
+    let sandbox = start(
+        builder()
+            .chain_in_response(true)
+            .email_validation(EmailValidation::Manual),
+    )
+    .await;
+    let api = Api::new(&sandbox);
+    let (_, csr) = csr();
+    let (status, created) = api.order("client_premium_sha2", &seed_body(&csr)).await;
+    assert_eq!(status, 201);
+    assert!(created.get("certificate_chain").is_none(), "{created}");
+    assert!(created["certificate_id"].is_i64(), "{created}");
+    sandbox.shutdown().await;
+}
