@@ -44,6 +44,8 @@ use tokio::task::JoinHandle;
 mod api;
 mod ca;
 mod limits;
+#[cfg(test)]
+mod pkilint;
 mod server;
 mod smime;
 mod state;

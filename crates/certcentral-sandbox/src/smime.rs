@@ -383,8 +383,6 @@ fn has_individual(body: &Value) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-
     use super::*;
     use crate::ca::{CaUrls, LeafSpec, TestCa, parse_csr};
     use certcentral_types::catalog::KEY_POLICY_RSA_OR_ECDSA as POLICY;
@@ -744,75 +742,19 @@ mod tests {
         assert!(contents.key_use.digital_signature && contents.key_use.key_management);
     }
 
-    /// The pkilint executable (`lint_cabf_smime_cert`) from `CERTCENTRAL_PKILINT`. Unset: the
-    /// test fails in CI (`CI=true`) and is skipped with a note elsewhere.
-    fn pkilint() -> Option<PathBuf> {
-        match std::env::var_os("CERTCENTRAL_PKILINT") {
-            Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
-            _ if std::env::var("CI").is_ok_and(|ci| ci == "true") => panic!(
-                "CERTCENTRAL_PKILINT is not set: CI must lint the sandbox's S/MIME certificates \
-                 (install pkilint in a venv and point CERTCENTRAL_PKILINT at its \
-                 lint_cabf_smime_cert)"
-            ),
-            _ => {
-                eprintln!(
-                    "note: pkilint test skipped: set CERTCENTRAL_PKILINT to the path of pkilint's \
-                     lint_cabf_smime_cert to run it"
-                );
-                None
-            }
-        }
-    }
-
-    /// Lints `der` with `lint_cabf_smime_cert lint -d`; returns the ERROR and FATAL findings.
-    fn lint(exe: &std::path::Path, dir: &std::path::Path, name: &str, der: &[u8]) -> String {
-        let path = dir.join(format!("{name}.der"));
-        std::fs::write(&path, der).unwrap();
-        let output = std::process::Command::new(exe)
-            .args(["lint", "-d", "-s", "ERROR", "--document-format", "DER"])
-            .arg(&path)
-            .output()
-            .unwrap_or_else(|err| panic!("cannot run {}: {err}", exe.display()));
-        let report = String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr);
-        if output.status.success() && report.trim().is_empty() {
-            String::new()
-        } else {
-            format!("exit {}: {report}", output.status)
-        }
-    }
-
     #[test]
     fn every_combination_passes_pkilint() {
-        let Some(exe) = pkilint() else { return };
+        let Some(exe) = crate::pkilint::executable() else {
+            return;
+        };
         let ca = test_ca();
-        let dir = tempfile::tempdir().unwrap();
         let cases = matrix();
         let issued: Vec<(String, Vec<u8>)> = cases
             .iter()
             .enumerate()
             .map(|(n, case)| (format!("{n:03}-{}", case.product), issue(&ca, case)))
             .collect();
-        let failures: Vec<String> = std::thread::scope(|scope| {
-            let workers: Vec<_> = issued
-                .chunks(issued.len().div_ceil(4))
-                .map(|chunk| {
-                    let (exe, dir) = (&exe, dir.path());
-                    scope.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|(name, der)| (name, lint(exe, dir, name, der)))
-                            .filter(|(_, report)| !report.is_empty())
-                            .map(|(name, report)| format!("{name}: {report}"))
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|worker| worker.join().unwrap())
-                .collect()
-        });
+        let failures = crate::pkilint::lint_all(&exe, &issued);
         assert!(
             failures.is_empty(),
             "{} of {} certificates have ERROR/FATAL findings:\n{}\ncases: {cases:#?}",
