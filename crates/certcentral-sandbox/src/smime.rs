@@ -409,7 +409,38 @@ mod tests {
         profile: Option<&'static str>,
         indicator: Option<&'static str>,
         usage: Option<&'static str>,
-        p384: bool,
+        key: Key,
+    }
+
+    /// The CSR key of a case.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum Key {
+        P256,
+        P384,
+        Rsa2048,
+    }
+
+    impl Key {
+        /// A fresh EC key, or the one RSA key of the test run (RSA generation is slow).
+        fn pair(self) -> rcgen::KeyPair {
+            static RSA: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            match self {
+                Self::P256 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256),
+                Self::P384 => rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384),
+                Self::Rsa2048 => {
+                    let pem = RSA.get_or_init(|| {
+                        use rsa::pkcs8::EncodePrivateKey;
+                        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+                            .unwrap()
+                            .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
+                            .unwrap()
+                            .to_string()
+                    });
+                    rcgen::KeyPair::from_pkcs8_pem_and_sign_algo(pem, &rcgen::PKCS_RSA_SHA256)
+                }
+            }
+            .unwrap()
+        }
     }
 
     impl Case {
@@ -474,7 +505,8 @@ mod tests {
             )
         }
 
-        /// (digitalSignature, nonRepudiation, keyAgreement) for the EC keys of the matrix.
+        /// (digitalSignature, nonRepudiation, key management: keyEncipherment for RSA,
+        /// keyAgreement for EC).
         fn key_usage(&self) -> (bool, bool, bool) {
             // The catalog's family decides the default (a product the catalog does not list
             // yet signs and encrypts).
@@ -522,7 +554,7 @@ mod tests {
     }
 
     /// Every product x profile (absent, strict, multipurpose) x indicator the product takes;
-    /// primary usage and key curve rotate along the matrix.
+    /// primary usage and key type (P-256, RSA 2048, P-384) rotate along the matrix.
     fn matrix() -> Vec<Case> {
         let usages = [
             None,
@@ -555,7 +587,7 @@ mod tests {
                         profile,
                         indicator: *indicator,
                         usage: usages[n % usages.len()],
-                        p384: n % 2 == 1,
+                        key: [Key::P256, Key::Rsa2048, Key::P384][n % 3],
                     });
                 }
             }
@@ -564,12 +596,7 @@ mod tests {
     }
 
     fn issue(ca: &TestCa, case: &Case) -> Vec<u8> {
-        let alg = if case.p384 {
-            &rcgen::PKCS_ECDSA_P384_SHA384
-        } else {
-            &rcgen::PKCS_ECDSA_P256_SHA256
-        };
-        let key = rcgen::KeyPair::generate_for(alg).unwrap();
+        let key = case.key.pair();
         let csr = rcgen::CertificateParams::new(Vec::<String>::new())
             .unwrap()
             .serialize_request(&key)
@@ -624,16 +651,20 @@ mod tests {
             );
 
             let ku = cert.key_usage().unwrap().unwrap().value;
+            let (management, other) = if case.key == Key::Rsa2048 {
+                (ku.key_encipherment(), ku.key_agreement())
+            } else {
+                (ku.key_agreement(), ku.key_encipherment())
+            };
             assert_eq!(
-                (
-                    ku.digital_signature(),
-                    ku.non_repudiation(),
-                    ku.key_agreement()
-                ),
+                (ku.digital_signature(), ku.non_repudiation(), management),
                 case.key_usage(),
                 "{case:?}"
             );
-            assert!(!ku.key_encipherment() && !ku.key_cert_sign(), "{case:?}");
+            assert!(
+                !other && !ku.data_encipherment() && !ku.key_cert_sign(),
+                "{case:?}"
+            );
 
             let mut policies = Vec::new();
             let mut crl = Vec::new();
