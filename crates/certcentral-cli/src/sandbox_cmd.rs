@@ -14,7 +14,7 @@ use certcentral_cli::commands::parse_duration;
 use certcentral_cli::credentials::{self, API_KEY_FILE_ENV, CredentialError};
 use certcentral_cli::logging::{self, Level};
 use certcentral_cli::{CliError, Output, exit};
-use certcentral_sandbox::{Approval, FaultKind, RateLimit, Sandbox};
+use certcentral_sandbox::{Approval, EmailValidation, FaultKind, RateLimit, Sandbox};
 use secrecy::ExposeSecret;
 
 /// Arguments of `certcentral sandbox`.
@@ -37,6 +37,14 @@ pub struct Args {
     /// Time from approval to issuance (e.g. 0, 500ms, 5s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub issue_delay: Duration,
+    /// auto: the email addresses of S/MIME orders are validated at once; manual: they stay
+    /// unvalidated (and the order pending) until POST /_sandbox/orders/{id}/validate-emails.
+    #[arg(long, value_name = "auto|manual", default_value = "auto", value_parser = parse_email_validation)]
+    pub email_validation: EmailValidation,
+    /// The 201 of an order issued at once already carries certificate_chain (leaf,
+    /// intermediate, root), so no download is needed.
+    #[arg(long)]
+    pub chain_in_response: bool,
     /// Inject a fault with probability P (repeatable): error_5xx=P, rate_limit=P,
     /// drop_after_commit=P, html_error=P, latency_ms=MS (always) or latency_ms=MS@P.
     #[arg(long = "fault", value_name = "KIND=P", value_parser = parse_fault)]
@@ -61,6 +69,11 @@ fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
 }
 
 fn parse_approval(text: &str) -> Result<Approval, String> {
+    text.parse()
+        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
+}
+
+fn parse_email_validation(text: &str) -> Result<EmailValidation, String> {
     text.parse()
         .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
 }
@@ -112,6 +125,8 @@ fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Outpu
             .rate_limit(args.rate_limit)
             .approval(args.approval)
             .issue_delay(args.issue_delay)
+            .email_validation(args.email_validation)
+            .chain_in_response(args.chain_in_response)
             .seed(args.seed);
         if let Some(key) = &key {
             builder = builder.api_key(key.expose_secret());
@@ -202,6 +217,8 @@ mod tests {
         assert_eq!(args.rate_limit, RateLimit::Real);
         assert_eq!(args.approval, Approval::Manual);
         assert_eq!(args.issue_delay, Duration::ZERO);
+        assert_eq!(args.email_validation, EmailValidation::Auto);
+        assert!(!args.chain_in_response);
         assert!(args.faults.is_empty());
         assert_eq!(args.seed, 0);
     }
@@ -217,6 +234,9 @@ mod tests {
             "auto",
             "--issue-delay",
             "1.5s",
+            "--email-validation",
+            "manual",
+            "--chain-in-response",
             "--fault",
             "error_5xx=0.1",
             "--fault",
@@ -228,6 +248,8 @@ mod tests {
         assert_eq!(args.rate_limit, RateLimit::Scaled(60.0));
         assert_eq!(args.approval, Approval::Auto);
         assert_eq!(args.issue_delay, Duration::from_millis(1500));
+        assert_eq!(args.email_validation, EmailValidation::Manual);
+        assert!(args.chain_in_response);
         assert_eq!(
             args.faults,
             [
@@ -243,6 +265,7 @@ mod tests {
         for argv in [
             &["--rate-limit", "fast"][..],
             &["--approval", "yes"],
+            &["--email-validation", "later"],
             &["--issue-delay", "soon"],
             &["--fault", "error_5xx=2"],
             &["--fault", "meteor=0.1"],

@@ -10,13 +10,13 @@ use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use certcentral_types::WireEnum;
 use certcentral_types::catalog::STATUS_CHANGES_MAX_MINUTES;
 use certcentral_types::{
-    ApiErrorEntry, DownloadFormat, EmailValidation, EmailValidationEntry, ErrorBody, OrderInfo,
-    OrderList, OrderRequest, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
-    RequestDecision, RequestStatusUpdate, StatusChanges,
+    ApiErrorEntry, DownloadFormat, ErrorBody, OrderInfo, OrderList, OrderRequest, OrderResponse,
+    OrderStatus, OrderStatusUpdate, Page, ProductId, RequestDecision, RequestStatusUpdate,
+    StatusChanges,
 };
 use certcentral_validate::{Context, validate_json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -25,7 +25,7 @@ use serde_json::Value;
 use crate::ca::{CsrError, parse_csr, pem_cert};
 use crate::server::ConnectionKill;
 use crate::state::{ChangeError, NewOrder, Shared, leaf_spec};
-use crate::{Approval, lock};
+use crate::{Approval, EmailValidation, lock};
 
 type AppState = Arc<Shared>;
 
@@ -108,7 +108,16 @@ pub(crate) fn router(shared: AppState) -> Router {
         .with_state(shared.clone());
     let inspect = Router::new()
         .route("/orders", get(inspect_orders))
+        .route("/orders/{id}/validate-emails", post(validate_emails))
         .route("/stats", get(inspect_stats))
+        .route(
+            crate::ca::CA_ISSUERS_PATH.trim_start_matches("/_sandbox"),
+            get(ca_certificate),
+        )
+        .route(
+            crate::ca::CRL_PATH.trim_start_matches("/_sandbox"),
+            get(ca_crl),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared.clone());
     Router::new()
@@ -334,7 +343,14 @@ async fn create_order(
                 .collect(),
         });
     }
-    let order: OrderRequest = serde_json::from_slice(&body).map_err(|err| {
+    let raw: Value = serde_json::from_slice(&body).map_err(|err| {
+        ApiError::bad_request(
+            "bad_request_format",
+            format!("the body is not valid JSON: {err}"),
+        )
+    })?;
+    let contents = crate::smime::contents(product.as_str(), &raw);
+    let order: OrderRequest = serde_json::from_value(raw).map_err(|err| {
         ApiError::bad_request(
             "bad_request_format",
             format!("the body does not match the order format: {err}"),
@@ -355,12 +371,15 @@ async fn create_order(
     };
     let approved = order.skip_approval || shared.config.approval == Approval::Auto;
     let issue_delay = shared.config.issue_delay;
+    // Mailbox control is proven for S/MIME products only.
+    let emails_validated = shared.config.email_validation == EmailValidation::Auto
+        || crate::smime::smime_product(product.as_str()).is_none();
     // Sign outside the lock when the certificate is due at once.
-    let issued = match (&key, approved && issue_delay.is_zero()) {
+    let issued = match (&key, approved && issue_delay.is_zero() && emails_validated) {
         (Some(key), true) => Some(
             shared
                 .ca
-                .issue(&leaf_spec(product, &order, now), key)
+                .issue(&leaf_spec(&contents, &order, now), key)
                 .map_err(|err| {
                     ApiError::new(
                         StatusCode::INTERNAL_SERVER_ERROR,
@@ -376,15 +395,18 @@ async fn create_order(
         let id = store.insert(NewOrder {
             product,
             order,
+            contents,
             key,
             approved,
             issue_delay,
             issued,
+            emails_validated,
             now,
         });
+        let chain_from = shared.config.chain_in_response.then_some(&shared.ca);
         store
             .order(&shared.ca, id, now)
-            .map(|record| record.created())
+            .map(|record| record.created(chain_from))
             .unwrap_or(OrderResponse {
                 id,
                 requests: Vec::new(),
@@ -418,30 +440,48 @@ async fn email_validation(State(shared): State<AppState>, Path(id): Path<String>
     let record = store
         .order(&shared.ca, id, Utc::now())
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
-    let validated = matches!(record.status, OrderStatus::Pending | OrderStatus::Issued);
-    let emails = record
-        .order
-        .certificate
-        .emails
-        .iter()
-        .map(|email| EmailValidationEntry {
-            email: Some(email.clone()),
-            status: Some(
-                if validated {
-                    "validated"
-                } else {
-                    "unvalidated"
-                }
-                .to_owned(),
-            ),
-            date_emailed: Some(
-                record
-                    .created
-                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
-            ),
-        })
-        .collect();
-    Ok(json_response(StatusCode::OK, &EmailValidation { emails }))
+    Ok(json_response(StatusCode::OK, &record.email_validation()))
+}
+
+/// `POST /_sandbox/orders/{id}/validate-emails`: proves control of the order's email
+/// addresses, as clicking the emailed link would: every address, or those of an optional
+/// body `{"emails": [...]}`. Answers the order's email validation, as `GET
+/// /order/certificate/{id}/email-validation` does.
+async fn validate_emails(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        emails: Vec<String>,
+    }
+    let id = parse_id(&id, "order")?;
+    let emails = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let body: Body = serde_json::from_slice(&body).map_err(|err| {
+            ApiError::bad_request(
+                "bad_request_format",
+                format!("{err}; expected no body (every address) or {{\"emails\": [\"...\"]}}"),
+            )
+        })?;
+        Some(body.emails)
+    };
+    let mut store = lock(&shared.store);
+    let record = store
+        .validate_emails(&shared.ca, id, emails.as_deref(), Utc::now())
+        .map_err(|err| match err {
+            ChangeError::NotFound => {
+                ApiError::not_found("order", format!("order {id} does not exist"))
+            }
+            ChangeError::WrongState(message) => {
+                ApiError::bad_request("invalid_order_status", message)
+            }
+            ChangeError::Invalid(message) => ApiError::bad_request("invalid_value:emails", message),
+        })?;
+    Ok(json_response(StatusCode::OK, &record.email_validation()))
 }
 
 /// A `filters[date_created]` expression.
@@ -681,7 +721,7 @@ async fn decide_request(
             ChangeError::NotFound => {
                 ApiError::not_found("request", format!("request {id} does not exist"))
             }
-            ChangeError::WrongState(message) => {
+            ChangeError::WrongState(message) | ChangeError::Invalid(message) => {
                 ApiError::bad_request("invalid_request_status", message)
             }
         })?;
@@ -707,7 +747,7 @@ async fn cancel_order(
             ChangeError::NotFound => {
                 ApiError::not_found("order", format!("order {id} does not exist"))
             }
-            ChangeError::WrongState(message) => {
+            ChangeError::WrongState(message) | ChangeError::Invalid(message) => {
                 ApiError::bad_request("invalid_order_status", message)
             }
         })?;
@@ -849,6 +889,24 @@ async fn inspect_orders(State(shared): State<AppState>) -> Response {
 
 async fn inspect_stats(State(shared): State<AppState>) -> Response {
     axum::Json(shared.stats()).into_response()
+}
+
+/// The issuing CA's certificate, DER (the leaves' AIA caIssuers URL).
+async fn ca_certificate(State(shared): State<AppState>) -> Response {
+    der_file(shared.ca.intermediate_der(), "application/pkix-cert")
+}
+
+/// The issuing CA's CRL, DER (the leaves' CRL distribution point).
+async fn ca_crl(State(shared): State<AppState>) -> Response {
+    der_file(shared.ca.crl_der(), "application/pkix-crl")
+}
+
+fn der_file(der: &[u8], content_type: &'static str) -> Response {
+    let mut response = Body::from(der.to_vec()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The in-memory test CA: a root and an intermediate generated at start, issuing real X.509
 //! client certificates over the public key of an order's CSR.
 
-use certcentral_types::ProductId;
 use certcentral_types::catalog::KeyPolicy;
 use chrono::{DateTime, NaiveDate, Utc};
 use cms::cert::x509::Certificate as CmsCertificate;
@@ -16,10 +15,12 @@ use rcgen::{
 };
 use x509_parser::prelude::FromDer;
 
-/// OIDs of the subject attributes the sandbox writes.
-const OID_CN: &str = "2.5.4.3";
-const OID_O: &str = "2.5.4.10";
-const OID_OU: &str = "2.5.4.11";
+/// certificatePolicies.
+const OID_CERTIFICATE_POLICIES: &[u64] = &[2, 5, 29, 32];
+/// authorityInfoAccess.
+const OID_AUTHORITY_INFO_ACCESS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 1, 1];
+/// id-ad-caIssuers.
+const OID_CA_ISSUERS: &str = "1.3.6.1.5.5.7.48.2";
 
 /// Why a CSR cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,18 +93,107 @@ pub(crate) fn parse_csr(pem_text: &str, policy: &KeyPolicy) -> Result<CsrKey, Cs
     Ok(CsrKey { spki, rsa })
 }
 
+/// A subject attribute the sandbox writes (each in its own RDN, UTF8String).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SubjectAttr {
+    CommonName,
+    Organization,
+    OrganizationalUnit,
+    /// `organizationIdentifier` (2.5.4.97).
+    OrganizationIdentifier,
+    GivenName,
+    Surname,
+    Pseudonym,
+}
+
+impl SubjectAttr {
+    /// The attribute type's OID.
+    pub(crate) fn oid(self) -> &'static str {
+        match self {
+            Self::CommonName => "2.5.4.3",
+            Self::Organization => "2.5.4.10",
+            Self::OrganizationalUnit => "2.5.4.11",
+            Self::OrganizationIdentifier => "2.5.4.97",
+            Self::GivenName => "2.5.4.42",
+            Self::Surname => "2.5.4.4",
+            Self::Pseudonym => "2.5.4.65",
+        }
+    }
+}
+
+/// Key usage, independent of the key type: `key_management` becomes keyEncipherment for an
+/// RSA key and keyAgreement for an EC key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct KeyUse {
+    pub digital_signature: bool,
+    pub non_repudiation: bool,
+    pub key_management: bool,
+}
+
+/// What a leaf certificate holds apart from its dates and key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CertContents {
+    /// The subject attributes, in order.
+    pub subject: Vec<(SubjectAttr, String)>,
+    /// The rfc822Name SANs.
+    pub emails: Vec<String>,
+    pub key_use: KeyUse,
+    /// EKU id-kp-emailProtection.
+    pub email_protection: bool,
+    /// EKU id-kp-clientAuth.
+    pub client_auth: bool,
+    /// The certificate policy OID (dotted), if any.
+    pub policy: Option<String>,
+}
+
+impl CertContents {
+    /// The first value of `attr` in the subject.
+    pub(crate) fn first(&self, attr: SubjectAttr) -> Option<&str> {
+        self.subject
+            .iter()
+            .find(|(a, _)| *a == attr)
+            .map(|(_, value)| value.as_str())
+    }
+}
+
 /// What goes into a leaf certificate.
 #[derive(Clone, Debug)]
 pub(crate) struct LeafSpec {
-    pub product: ProductId,
-    pub common_name: String,
-    pub organization_units: Vec<String>,
-    pub organization_id: u64,
-    pub emails: Vec<String>,
+    pub contents: CertContents,
     pub not_before: DateTime<Utc>,
     /// The last valid day; the certificate ends at 23:59:59 UTC that day.
     pub last_day: NaiveDate,
 }
+
+/// Where relying parties find the issuing CA's certificate and CRL. The sandbox serves both
+/// paths itself (`/_sandbox/ca/...`); the host in the certificates is [`PKI_ORIGIN`], not the
+/// sandbox's loopback address, because the SBR (and pkilint) refuse internal names there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct CaUrls {
+    /// The intermediate's certificate, DER (AIA caIssuers).
+    pub ca_issuers: String,
+    /// The intermediate's CRL, DER (CRL distribution point).
+    pub crl: String,
+}
+
+impl CaUrls {
+    /// The URLs under `origin` ([`PKI_ORIGIN`]).
+    pub(crate) fn under(origin: &str) -> Self {
+        Self {
+            ca_issuers: format!("{origin}{CA_ISSUERS_PATH}"),
+            crl: format!("{origin}{CRL_PATH}"),
+        }
+    }
+}
+
+/// The origin written in the certificates' AIA and CRL distribution point URLs: a public
+/// name reserved for documentation (RFC 2606), so that certificates pass pkilint.
+pub(crate) const PKI_ORIGIN: &str = "http://pki.sandbox.example.com";
+
+/// Path of the intermediate's certificate.
+pub(crate) const CA_ISSUERS_PATH: &str = "/_sandbox/ca/intermediate.crt";
+/// Path of the intermediate's CRL.
+pub(crate) const CRL_PATH: &str = "/_sandbox/ca/intermediate.crl";
 
 /// An issued leaf certificate.
 #[derive(Clone, Debug)]
@@ -122,6 +212,10 @@ pub(crate) struct TestCa {
     /// The intermediate as an issuer whose "signature" is a placeholder: rcgen builds the
     /// leaf's to-be-signed part with it, [`replace_subject`] then signs once, for real.
     draft_issuer: rcgen::Issuer<'static, DraftKey>,
+    /// Where the intermediate's certificate and CRL are published.
+    urls: CaUrls,
+    /// The intermediate's (empty) CRL, DER.
+    crl_der: Vec<u8>,
 }
 
 /// The intermediate's public key with a placeholder signer (see `TestCa::draft_issuer`).
@@ -172,8 +266,9 @@ fn random_serial() -> SerialNumber {
 }
 
 impl TestCa {
-    /// Generates a fresh root and intermediate (ECDSA P-256, 10 years).
-    pub(crate) fn generate() -> Result<Self, rcgen::Error> {
+    /// Generates a fresh root and intermediate (ECDSA P-256, 10 years) publishing their
+    /// certificate and CRL at `urls`.
+    pub(crate) fn generate(urls: CaUrls) -> Result<Self, rcgen::Error> {
         let now = Utc::now();
         let not_before = to_offset(now - chrono::Duration::days(1))?;
         let not_after = to_offset(now + chrono::Duration::days(3650))?;
@@ -229,13 +324,34 @@ impl TestCa {
             },
         );
         let intermediate = CertifiedIssuer::signed_by(int_params, int_key, &root)?;
+        let crl = rcgen::CertificateRevocationListParams {
+            this_update: not_before,
+            next_update: not_after,
+            crl_number: SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: Vec::new(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        }
+        .signed_by(&intermediate)?;
 
         Ok(Self {
             root_der: root.der().to_vec(),
             intermediate_der: intermediate.der().to_vec(),
             intermediate,
             draft_issuer,
+            urls,
+            crl_der: crl.der().to_vec(),
         })
+    }
+
+    /// The intermediate certificate, DER (served at the AIA caIssuers URL).
+    pub(crate) fn intermediate_der(&self) -> &[u8] {
+        &self.intermediate_der
+    }
+
+    /// The intermediate's CRL, DER (served at the CRL distribution point).
+    pub(crate) fn crl_der(&self) -> &[u8] {
+        &self.crl_der
     }
 
     /// The root certificate, PEM.
@@ -245,14 +361,15 @@ impl TestCa {
 
     /// Issues a leaf certificate for `spec` over `key`.
     pub(crate) fn issue(&self, spec: &LeafSpec, key: &CsrKey) -> Result<IssuedCert, rcgen::Error> {
+        let contents = &spec.contents;
         let mut params = CertificateParams::default();
         // The subject is written below (rcgen keeps one value per attribute type, and an
         // order may carry several organization units); rcgen gets the CN alone.
         params.distinguished_name = DistinguishedName::new();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, spec.common_name.as_str());
-        params.subject_alt_names = spec
+        if let Some(cn) = contents.first(SubjectAttr::CommonName) {
+            params.distinguished_name.push(DnType::CommonName, cn);
+        }
+        params.subject_alt_names = contents
             .emails
             .iter()
             .map(|email| Ok(SanType::Rfc822Name(email.clone().try_into()?)))
@@ -262,9 +379,37 @@ impl TestCa {
         params.serial_number = Some(random_serial());
         params.not_before = to_offset(spec.not_before)?;
         params.not_after = to_offset(end_of_day(spec.last_day))?;
-        let (key_usages, ekus) = usages(spec.product, key.rsa);
-        params.key_usages = key_usages;
-        params.extended_key_usages = ekus;
+        params.key_usages = key_usages(contents.key_use, key.rsa);
+        params.extended_key_usages = [
+            (
+                contents.email_protection,
+                ExtendedKeyUsagePurpose::EmailProtection,
+            ),
+            (contents.client_auth, ExtendedKeyUsagePurpose::ClientAuth),
+        ]
+        .into_iter()
+        .filter_map(|(wanted, purpose)| wanted.then_some(purpose))
+        .collect();
+        params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+            uris: vec![self.urls.crl.clone()],
+        }];
+        let mut aia = der_wrap(0x06, &oid_der(OID_CA_ISSUERS)?);
+        aia.extend_from_slice(&der_wrap(0x86, self.urls.ca_issuers.as_bytes()));
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                OID_AUTHORITY_INFO_ACCESS,
+                der_wrap(0x30, &der_wrap(0x30, &aia)),
+            ));
+        if let Some(policy) = &contents.policy {
+            let info = der_wrap(0x30, &der_wrap(0x06, &oid_der(policy)?));
+            params
+                .custom_extensions
+                .push(rcgen::CustomExtension::from_oid_content(
+                    OID_CERTIFICATE_POLICIES,
+                    der_wrap(0x30, &info),
+                ));
+        }
 
         let draft = params.signed_by(&key.spki, &self.draft_issuer)?;
         let subject = subject_der(spec)
@@ -306,6 +451,25 @@ impl TestCa {
         chain
     }
 
+    /// The full chain (leaf, intermediate, root), each with its subject's common name.
+    pub(crate) fn named_chain<'a>(&'a self, leaf: &'a [u8]) -> Vec<(Option<String>, &'a [u8])> {
+        self.chain(leaf, true, true)
+            .into_iter()
+            .map(|der| {
+                let cn = x509_parser::certificate::X509Certificate::from_der(der)
+                    .ok()
+                    .and_then(|(_, cert)| {
+                        cert.subject()
+                            .iter_common_name()
+                            .next()
+                            .and_then(|cn| cn.as_str().ok())
+                            .map(str::to_owned)
+                    });
+                (cn, der)
+            })
+            .collect()
+    }
+
     /// A degenerate PKCS#7 SignedData (certs only) holding leaf, intermediate and root, DER.
     pub(crate) fn p7b(&self, leaf: &[u8]) -> Result<Vec<u8>, der::Error> {
         let certs = self
@@ -318,62 +482,41 @@ impl TestCa {
     }
 }
 
-/// Key usages and extended key usages for a product.
-///
-/// - `client_premium_sha2`: email protection + client auth; signature + encipherment/agreement.
-/// - `client_email_security_plus`: email protection; signature + encipherment/agreement.
-/// - `client_authentication_plus`: client auth; digital signature.
-/// - `client_digital_signature_plus_sha2` (document signing): email protection; digital
-///   signature + non-repudiation (content commitment), no encipherment.
-fn usages(product: ProductId, rsa: bool) -> (Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>) {
-    let encipher = if rsa {
+/// The key usage bits: digitalSignature, nonRepudiation (contentCommitment), and for key
+/// management keyEncipherment (RSA) or keyAgreement (EC).
+fn key_usages(key_use: KeyUse, rsa: bool) -> Vec<KeyUsagePurpose> {
+    let management = if rsa {
         KeyUsagePurpose::KeyEncipherment
     } else {
         KeyUsagePurpose::KeyAgreement
     };
-    match product {
-        ProductId::ClientPremiumSha2 => (
-            vec![KeyUsagePurpose::DigitalSignature, encipher],
-            vec![
-                ExtendedKeyUsagePurpose::EmailProtection,
-                ExtendedKeyUsagePurpose::ClientAuth,
-            ],
-        ),
-        ProductId::ClientEmailSecurityPlus => (
-            vec![KeyUsagePurpose::DigitalSignature, encipher],
-            vec![ExtendedKeyUsagePurpose::EmailProtection],
-        ),
-        ProductId::ClientAuthenticationPlus => (
-            vec![KeyUsagePurpose::DigitalSignature],
-            vec![ExtendedKeyUsagePurpose::ClientAuth],
-        ),
-        ProductId::ClientDigitalSignaturePlusSha2 => (
-            vec![
-                KeyUsagePurpose::DigitalSignature,
-                KeyUsagePurpose::ContentCommitment,
-            ],
-            vec![ExtendedKeyUsagePurpose::EmailProtection],
-        ),
-    }
+    [
+        (key_use.digital_signature, KeyUsagePurpose::DigitalSignature),
+        (key_use.non_repudiation, KeyUsagePurpose::ContentCommitment),
+        (key_use.key_management, management),
+    ]
+    .into_iter()
+    .filter_map(|(wanted, usage)| wanted.then_some(usage))
+    .collect()
 }
 
-/// The subject: O (sandbox organization name), every OU in order, CN; UTF8String values.
+/// The content octets of a dotted OID.
+fn oid_der(dotted: &str) -> Result<Vec<u8>, rcgen::Error> {
+    let oid = der::oid::ObjectIdentifier::new(dotted)
+        .map_err(|err| rcgen::Error::X509(format!("bad OID {dotted}: {err}")))?;
+    Ok(oid.as_bytes().to_vec())
+}
+
+/// The subject: every attribute in order, one per RDN, UTF8String values.
 fn subject_der(spec: &LeafSpec) -> Result<Vec<u8>, der::Error> {
     use cms::cert::x509::attr::AttributeTypeAndValue;
     use cms::cert::x509::name::{RdnSequence, RelativeDistinguishedName};
     use der::oid::ObjectIdentifier;
 
-    let org = format!("Sandbox Organization {}", spec.organization_id);
-    let mut attributes: Vec<(&str, &str)> = vec![(OID_O, org.as_str())];
-    for unit in &spec.organization_units {
-        attributes.push((OID_OU, unit.as_str()));
-    }
-    attributes.push((OID_CN, spec.common_name.as_str()));
-
-    let mut rdns = Vec::with_capacity(attributes.len());
-    for (oid, value) in attributes {
+    let mut rdns = Vec::with_capacity(spec.contents.subject.len());
+    for (attr, value) in &spec.contents.subject {
         let atv = AttributeTypeAndValue {
-            oid: ObjectIdentifier::new_unwrap(oid),
+            oid: ObjectIdentifier::new(attr.oid())?,
             value: Any::from(Utf8StringRef::new(value)?),
         };
         rdns.push(RelativeDistinguishedName(SetOfVec::try_from(vec![atv])?));
@@ -487,26 +630,32 @@ mod tests {
         (csr.pem().unwrap(), key)
     }
 
-    fn spec(product: ProductId) -> LeafSpec {
+    fn spec(product: &str) -> LeafSpec {
+        let body = serde_json::json!({
+            "certificate": {
+                "common_name": "Lock Cole",
+                "organization_units": ["Accounting", "Ops, \"East\""],
+                "emails": ["locke.cole@example.com", "lc@example.org"],
+            },
+            "organization": {"id": 112233},
+        });
         LeafSpec {
-            product,
-            common_name: "Lock Cole".into(),
-            organization_units: vec!["Accounting".into(), "Ops, \"East\"".into()],
-            organization_id: 112233,
-            emails: vec!["locke.cole@example.com".into(), "lc@example.org".into()],
+            contents: crate::smime::contents(product, &body),
             not_before: Utc::now(),
             last_day: Utc::now().date_naive() + chrono::Duration::days(365),
         }
     }
 
+    fn test_ca() -> TestCa {
+        TestCa::generate(CaUrls::under(PKI_ORIGIN)).unwrap()
+    }
+
     #[test]
     fn issues_a_leaf_with_subject_emails_and_the_csr_key() {
-        let ca = TestCa::generate().unwrap();
+        let ca = test_ca();
         let (pem_text, key) = csr_pem(&rcgen::PKCS_ECDSA_P256_SHA256);
         let csr_key = parse_csr(&pem_text, &POLICY).unwrap();
-        let issued = ca
-            .issue(&spec(ProductId::ClientPremiumSha2), &csr_key)
-            .unwrap();
+        let issued = ca.issue(&spec("client_premium_sha2"), &csr_key).unwrap();
         let (_, cert) = X509Certificate::from_der(&issued.der).unwrap();
 
         let cns: Vec<_> = cert
@@ -551,24 +700,25 @@ mod tests {
 
     #[test]
     fn usages_fit_the_product() {
-        let ca = TestCa::generate().unwrap();
+        let ca = test_ca();
         let (pem_text, _) = csr_pem(&rcgen::PKCS_ECDSA_P384_SHA384);
         let csr_key = parse_csr(&pem_text, &POLICY).unwrap();
         let auth = ca
-            .issue(&spec(ProductId::ClientAuthenticationPlus), &csr_key)
+            .issue(&spec("client_authentication_plus"), &csr_key)
             .unwrap();
         let (_, cert) = X509Certificate::from_der(&auth.der).unwrap();
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
         assert!(eku.client_auth && !eku.email_protection);
 
         let sign = ca
-            .issue(&spec(ProductId::ClientDigitalSignaturePlusSha2), &csr_key)
+            .issue(&spec("client_digital_signature_plus_sha2"), &csr_key)
             .unwrap();
         let (_, cert) = X509Certificate::from_der(&sign.der).unwrap();
         let ku = cert.key_usage().unwrap().unwrap().value;
         assert!(ku.digital_signature() && ku.non_repudiation() && !ku.key_agreement());
+        // A legacy S/MIME product: the multipurpose profile since 2025-07-10.
         let eku = cert.extended_key_usage().unwrap().unwrap().value;
-        assert!(eku.email_protection && !eku.client_auth);
+        assert!(eku.email_protection && eku.client_auth);
     }
 
     #[test]

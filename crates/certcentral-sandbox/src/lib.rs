@@ -45,6 +45,7 @@ mod api;
 mod ca;
 mod limits;
 mod server;
+mod smime;
 mod state;
 
 /// How the sandbox rate-limits requests (per API key, rolling windows).
@@ -114,13 +115,47 @@ impl FromStr for Approval {
 
     /// Parses `auto` or `manual`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim() {
-            "auto" => Ok(Self::Auto),
-            "manual" => Ok(Self::Manual),
-            other => Err(SandboxError::InvalidOption(format!(
-                "approval {other:?} is not understood; allowed: auto, manual"
-            ))),
-        }
+        Ok(if parse_auto(text, "approval")? {
+            Self::Auto
+        } else {
+            Self::Manual
+        })
+    }
+}
+
+/// Parses the value of an `auto|manual` option named `what`: `true` for `auto`.
+fn parse_auto(text: &str, what: &str) -> Result<bool, SandboxError> {
+    match text.trim() {
+        "auto" => Ok(true),
+        "manual" => Ok(false),
+        other => Err(SandboxError::InvalidOption(format!(
+            "{what} {other:?} is not understood; allowed: auto, manual"
+        ))),
+    }
+}
+
+/// How the addresses of an S/MIME order are validated (DigiCert emails a link to each one;
+/// the order waits, `pending`, until every address is validated).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EmailValidation {
+    /// Every address is validated when the order is created.
+    #[default]
+    Auto,
+    /// Addresses stay `unvalidated` (and the order `pending`, never issued) until
+    /// `POST /_sandbox/orders/{id}/validate-emails` validates them.
+    Manual,
+}
+
+impl FromStr for EmailValidation {
+    type Err = SandboxError;
+
+    /// Parses `auto` or `manual`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(if parse_auto(text, "email validation")? {
+            Self::Auto
+        } else {
+            Self::Manual
+        })
     }
 }
 
@@ -242,6 +277,8 @@ pub struct SandboxBuilder {
     rate_limit: RateLimit,
     approval: Approval,
     issue_delay: Duration,
+    email_validation: EmailValidation,
+    chain_in_response: bool,
     faults: Vec<(FaultKind, f64)>,
     seed: u64,
 }
@@ -253,6 +290,8 @@ impl std::fmt::Debug for SandboxBuilder {
             .field("rate_limit", &self.rate_limit)
             .field("approval", &self.approval)
             .field("issue_delay", &self.issue_delay)
+            .field("email_validation", &self.email_validation)
+            .field("chain_in_response", &self.chain_in_response)
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .finish()
@@ -284,6 +323,20 @@ impl SandboxBuilder {
         self
     }
 
+    /// How S/MIME orders' email addresses are validated (default [`EmailValidation::Auto`]).
+    pub fn email_validation(mut self, mode: EmailValidation) -> Self {
+        self.email_validation = mode;
+        self
+    }
+
+    /// Whether the `201` of an order issued at once already carries `certificate_chain`
+    /// (`[{subject_common_name, pem}]`, leaf, intermediate, root), as DigiCert may answer
+    /// (default `false`: the certificate must be downloaded).
+    pub fn chain_in_response(mut self, chain: bool) -> Self {
+        self.chain_in_response = chain;
+        self
+    }
+
     /// Adds a fault firing with `probability` (0..=1). May be called several times.
     pub fn fault(mut self, kind: FaultKind, probability: f64) -> Self {
         self.faults.push((kind, probability));
@@ -309,7 +362,6 @@ impl SandboxBuilder {
             Some(key) => key,
             None => random_key(),
         };
-        let ca = ca::TestCa::generate().map_err(|err| SandboxError::Ca(err.to_string()))?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SandboxError::Bind { addr, source })?;
@@ -326,11 +378,15 @@ impl SandboxBuilder {
             local
         };
         let base_url = format!("http://{url_addr}/services/v2");
+        let ca = ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN))
+            .map_err(|err| SandboxError::Ca(err.to_string()))?;
         let shared = Arc::new(state::Shared::new(
             state::Config {
                 api_key: api_key.clone(),
                 approval: self.approval,
                 issue_delay: self.issue_delay,
+                email_validation: self.email_validation,
+                chain_in_response: self.chain_in_response,
             },
             ca,
             limits::RateLimiter::new(self.rate_limit),
@@ -500,6 +556,20 @@ mod tests {
                 "{bad}: {err}"
             );
         }
+    }
+
+    #[test]
+    fn parses_email_validation() {
+        assert_eq!(
+            "auto".parse::<EmailValidation>().unwrap(),
+            EmailValidation::Auto
+        );
+        assert_eq!(
+            " manual".parse::<EmailValidation>().unwrap(),
+            EmailValidation::Manual
+        );
+        let err = "later".parse::<EmailValidation>().unwrap_err().to_string();
+        assert!(err.contains("allowed: auto, manual"), "{err}");
     }
 
     #[test]

@@ -6,14 +6,15 @@ use std::time::Duration;
 
 use certcentral_types::catalog::signature_hash_name;
 use certcentral_types::{
-    HashType, NamedRef, OrderCertificate, OrderInfo, OrderRequest, OrderRequestInfo,
-    OrderRequestRef, OrderResponse, OrderStatus, ProductId, ProductInfo, ProductRef, RequestStatus,
-    SignatureHash, SignatureHashTypes, StatusChange,
+    ChainCertificate, EmailValidation, EmailValidationEntry, HashType, NamedRef, OrderCertificate,
+    OrderInfo, OrderRequest, OrderRequestInfo, OrderRequestRef, OrderResponse, OrderStatus,
+    ProductId, ProductInfo, ProductRef, RequestStatus, SignatureHash, SignatureHashTypes,
+    StatusChange,
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
 
-use crate::ca::{CsrKey, IssuedCert, LeafSpec, TestCa};
+use crate::ca::{CertContents, CsrKey, IssuedCert, LeafSpec, TestCa, pem_cert};
 use crate::limits::{FaultPlan, RateLimiter};
 use crate::{Approval, SandboxOrder, Stats, lock};
 
@@ -32,6 +33,8 @@ pub(crate) struct Config {
     pub api_key: String,
     pub approval: Approval,
     pub issue_delay: Duration,
+    pub email_validation: crate::EmailValidation,
+    pub chain_in_response: bool,
 }
 
 /// Everything the handlers share.
@@ -89,6 +92,8 @@ pub(crate) struct OrderRecord {
     pub id: i64,
     pub product: ProductId,
     pub order: OrderRequest,
+    /// What the certificate will hold (from the request JSON, at creation).
+    pub contents: CertContents,
     pub created: DateTime<Utc>,
     pub request_id: i64,
     pub request_status: RequestStatus,
@@ -101,17 +106,31 @@ pub(crate) struct OrderRecord {
     pub issue_at: Option<DateTime<Utc>>,
     pub issued: Option<IssuedCert>,
     pub note: Option<String>,
+    /// Each email address and when its control was proven (`None`: not yet).
+    pub mailboxes: Vec<Mailbox>,
+}
+
+/// One email address of an order and its validation.
+#[derive(Clone, Debug)]
+pub(crate) struct Mailbox {
+    pub email: String,
+    pub validated: Option<DateTime<Utc>>,
 }
 
 /// What to record for a new order; ids are assigned by [`Store::insert`].
 pub(crate) struct NewOrder {
     pub product: ProductId,
     pub order: OrderRequest,
+    pub contents: CertContents,
     pub key: Option<CsrKey>,
     pub approved: bool,
     pub issue_delay: Duration,
-    /// A certificate issued before taking the lock (approved, CSR, no delay).
+    /// A certificate issued before taking the lock (approved, CSR, no delay, emails
+    /// validated).
     pub issued: Option<IssuedCert>,
+    /// Whether the email addresses are validated at creation (else they wait for
+    /// `POST /_sandbox/orders/{id}/validate-emails`).
+    pub emails_validated: bool,
     pub now: DateTime<Utc>,
 }
 
@@ -144,6 +163,8 @@ impl Default for Store {
 pub(crate) enum ChangeError {
     NotFound,
     WrongState(String),
+    /// The change names something the order does not have.
+    Invalid(String),
 }
 
 pub(crate) fn delay(issue_delay: Duration) -> chrono::Duration {
@@ -158,10 +179,20 @@ impl Store {
         let request_id = self.next_request;
         self.next_request += 1;
         let has_key = new.key.is_some();
+        let mailboxes = new
+            .contents
+            .emails
+            .iter()
+            .map(|email| Mailbox {
+                email: email.clone(),
+                validated: new.emails_validated.then_some(new.now),
+            })
+            .collect();
         let mut record = OrderRecord {
             id,
             product: new.product,
             order: new.order,
+            contents: new.contents,
             created: new.now,
             request_id,
             request_status: RequestStatus::Pending,
@@ -173,6 +204,7 @@ impl Store {
             issue_at: None,
             issued: None,
             note: (!has_key).then(|| NO_CSR_NOTE.to_string()),
+            mailboxes,
         };
         if new.approved {
             self.approve(&mut record, new.now, new.issue_delay);
@@ -271,6 +303,55 @@ impl Store {
         result
     }
 
+    /// Validates the email addresses `emails` of an order (every address when `None`), then
+    /// issues it if its time has come.
+    pub(crate) fn validate_emails(
+        &mut self,
+        ca: &TestCa,
+        order_id: i64,
+        emails: Option<&[String]>,
+        now: DateTime<Utc>,
+    ) -> Result<&OrderRecord, ChangeError> {
+        let record = self
+            .orders
+            .get_mut(&order_id)
+            .ok_or(ChangeError::NotFound)?;
+        if matches!(record.status, OrderStatus::Rejected | OrderStatus::Canceled) {
+            return Err(ChangeError::WrongState(format!(
+                "order {order_id} is {}; its email addresses can no longer be validated",
+                record.status
+            )));
+        }
+        let wanted: Vec<usize> = match emails {
+            None => (0..record.mailboxes.len()).collect(),
+            Some(emails) => emails
+                .iter()
+                .map(|email| {
+                    record
+                        .mailboxes
+                        .iter()
+                        .position(|m| m.email.eq_ignore_ascii_case(email))
+                        .ok_or_else(|| {
+                            let known: Vec<&str> =
+                                record.mailboxes.iter().map(|m| m.email.as_str()).collect();
+                            ChangeError::Invalid(format!(
+                                "{email:?} is not an email address of order {order_id}; its \
+                                 addresses: {}",
+                                known.join(", ")
+                            ))
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        for index in wanted {
+            if let Some(mailbox) = record.mailboxes.get_mut(index) {
+                mailbox.validated.get_or_insert(now);
+            }
+        }
+        record.advance(ca, now);
+        Ok(record)
+    }
+
     /// Cancels an order that is not issued yet.
     pub(crate) fn cancel(
         &mut self,
@@ -351,11 +432,16 @@ impl OrderRecord {
         if self.status != OrderStatus::Pending || self.issued.is_some() || issue_at > now {
             return;
         }
-        match ca.issue(&self.leaf_spec(issue_at), key) {
+        // The order waits until every address is validated.
+        let Some(validated) = self.emails_validated_at() else {
+            return;
+        };
+        let at = issue_at.max(validated);
+        match ca.issue(&self.leaf_spec(at), key) {
             Ok(cert) => {
                 self.issued = Some(cert);
                 self.status = OrderStatus::Issued;
-                self.status_changed = issue_at;
+                self.status_changed = at;
             }
             Err(err) => {
                 tracing::error!(order_id = self.id, %err, "sandbox could not issue a certificate");
@@ -365,9 +451,42 @@ impl OrderRecord {
         }
     }
 
+    /// When the last email address was validated; `None` while one is not.
+    fn emails_validated_at(&self) -> Option<DateTime<Utc>> {
+        self.mailboxes
+            .iter()
+            .try_fold(self.created, |last, mailbox| {
+                mailbox.validated.map(|at| last.max(at))
+            })
+    }
+
+    /// `GET /order/certificate/{id}/email-validation`.
+    /// (The contract's `delivery_options` is not in the response schema yet, so not sent.)
+    pub(crate) fn email_validation(&self) -> EmailValidation {
+        let date_emailed = rfc3339(self.created);
+        EmailValidation {
+            emails: self
+                .mailboxes
+                .iter()
+                .map(|mailbox| EmailValidationEntry {
+                    email: Some(mailbox.email.clone()),
+                    status: Some(
+                        if mailbox.validated.is_some() {
+                            "validated"
+                        } else {
+                            "unvalidated"
+                        }
+                        .to_owned(),
+                    ),
+                    date_emailed: Some(date_emailed.clone()),
+                })
+                .collect(),
+        }
+    }
+
     /// The leaf certificate's contents, issued at `at`.
     pub(crate) fn leaf_spec(&self, at: DateTime<Utc>) -> LeafSpec {
-        leaf_spec(self.product, &self.order, at)
+        leaf_spec(&self.contents, &self.order, at)
     }
 
     pub(crate) fn snapshot(&self) -> SandboxOrder {
@@ -392,8 +511,20 @@ impl OrderRecord {
         }
     }
 
-    /// `POST` response: the seed's shape.
-    pub(crate) fn created(&self) -> OrderResponse {
+    /// `POST` response: the seed's shape; with `chain_from` (`--chain-in-response`) and a
+    /// certificate issued at once, also `certificate_chain` (leaf, intermediate, root).
+    pub(crate) fn created(&self, chain_from: Option<&TestCa>) -> OrderResponse {
+        let certificate_chain = match (chain_from, &self.issued) {
+            (Some(ca), Some(cert)) => ca
+                .named_chain(&cert.der)
+                .into_iter()
+                .map(|(subject_common_name, der)| ChainCertificate {
+                    subject_common_name,
+                    pem: Some(pem_cert(der)),
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         OrderResponse {
             id: self.id,
             requests: vec![OrderRequestRef {
@@ -401,7 +532,7 @@ impl OrderRecord {
                 status: Some(self.request_status.clone()),
             }],
             certificate_id: self.certificate_id,
-            certificate_chain: Vec::new(),
+            certificate_chain,
             organization: None,
         }
     }
@@ -479,25 +610,20 @@ impl OrderRecord {
     }
 }
 
-/// The leaf certificate's contents for an order issued at `at`: validity from
+/// The leaf certificate for an order issued at `at`: `contents`, validity from
 /// `custom_expiration_date` or `validity_years` (default 1), ending 23:59:59 UTC.
-pub(crate) fn leaf_spec(product: ProductId, order: &OrderRequest, at: DateTime<Utc>) -> LeafSpec {
+pub(crate) fn leaf_spec(
+    contents: &CertContents,
+    order: &OrderRequest,
+    at: DateTime<Utc>,
+) -> LeafSpec {
     let today = at.date_naive();
     let last_day = order.custom_expiration_date.unwrap_or_else(|| {
         let years = order.validity_years.as_ref().map(|y| **y).unwrap_or(1);
         add_years(today, years)
     });
     LeafSpec {
-        product,
-        common_name: order.certificate.common_name.to_string(),
-        organization_units: order
-            .certificate
-            .organization_units
-            .iter()
-            .map(|ou| ou.to_string())
-            .collect(),
-        organization_id: order.organization.id.get(),
-        emails: order.certificate.emails.clone(),
+        contents: contents.clone(),
         not_before: at,
         last_day,
     }

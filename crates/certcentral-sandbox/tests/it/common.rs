@@ -1,6 +1,6 @@
 //! The sandbox tests' view of the workspace test kit.
 
-pub use certcentral_testkit::{API_KEY as KEY, Api, codes, csr, seed_body, start};
+pub use certcentral_testkit::{API_KEY as KEY, Api, codes, csr, http, seed_body, start};
 
 use certcentral_sandbox::{Approval, SandboxBuilder};
 
