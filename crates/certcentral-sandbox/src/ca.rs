@@ -318,6 +318,61 @@ impl TestCa {
     }
 }
 
+/// One revoked certificate for [`TestCa::crl`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RevokedSerial {
+    /// The serial number, upper-case hex as in `IssuedCert::serial_hex`.
+    pub serial_hex: String,
+    /// When the revocation took effect.
+    pub revoked_at: DateTime<Utc>,
+}
+
+impl TestCa {
+    /// A CRL (DER) signed by the intermediate, the issuer of every leaf: `revoked` listed,
+    /// `this_update` at `now`, `next_update` a day later, CRL number `number`.
+    pub(crate) fn crl(
+        &self,
+        revoked: &[RevokedSerial],
+        now: DateTime<Utc>,
+        number: u64,
+    ) -> Result<Vec<u8>, rcgen::Error> {
+        let revoked_certs = revoked
+            .iter()
+            .map(|r| {
+                let bytes = hex_bytes(&r.serial_hex).ok_or_else(|| {
+                    rcgen::Error::X509(format!("serial {:?} is not hex", r.serial_hex))
+                })?;
+                Ok(rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&bytes),
+                    revocation_time: to_offset(r.revoked_at)?,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, rcgen::Error>>()?;
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: to_offset(now)?,
+            next_update: to_offset(now + chrono::Duration::days(1))?,
+            crl_number: SerialNumber::from(number.max(1)),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.intermediate)?.der().to_vec())
+    }
+}
+
+/// Decodes upper- or lower-case hex (an even number of digits).
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() || !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
 /// Key usages and extended key usages for a product.
 ///
 /// - `client_premium_sha2`: email protection + client auth; signature + encipherment/agreement.

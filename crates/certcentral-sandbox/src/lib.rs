@@ -124,6 +124,32 @@ impl FromStr for Approval {
     }
 }
 
+/// What the sandbox's API key may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyRole {
+    /// An administrator's key: `skip_approval` on a revoke revokes at once (answer `204`).
+    #[default]
+    Administrator,
+    /// A user's key: `skip_approval` on a revoke is ignored; the revoke request stays
+    /// pending until approved with `PUT /request/{id}/status`.
+    User,
+}
+
+impl FromStr for KeyRole {
+    type Err = SandboxError;
+
+    /// Parses `administrator` (or `admin`) or `user`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "administrator" | "admin" => Ok(Self::Administrator),
+            "user" => Ok(Self::User),
+            other => Err(SandboxError::InvalidOption(format!(
+                "key role {other:?} is not understood; allowed: administrator, user"
+            ))),
+        }
+    }
+}
+
 /// A fault the sandbox injects, each with its own probability (see [`SandboxBuilder::fault`]).
 ///
 /// Faults apply to the API under `/services/v2` only, never to `/_sandbox/*`.
@@ -133,8 +159,8 @@ pub enum FaultKind {
     Error5xx,
     /// `429 request_limit_exceeded`, before the request is processed.
     RateLimit,
-    /// For order POSTs only: the order is created, then the connection is closed without
-    /// any HTTP response.
+    /// For requests that change something (order and reissue POSTs, revoke PUTs) only: the
+    /// change is committed, then the connection is closed without any HTTP response.
     DropAfterCommit,
     /// The response is delayed by this much (the request is then processed normally).
     Latency(Duration),
@@ -279,6 +305,8 @@ pub struct SandboxBuilder {
     issue_delay: Duration,
     faults: Vec<(FaultKind, f64)>,
     seed: u64,
+    key_role: KeyRole,
+    clock_offset: chrono::Duration,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -290,6 +318,8 @@ impl std::fmt::Debug for SandboxBuilder {
             .field("issue_delay", &self.issue_delay)
             .field("faults", &self.faults)
             .field("seed", &self.seed)
+            .field("key_role", &self.key_role)
+            .field("clock_offset", &self.clock_offset)
             .finish()
     }
 }
@@ -331,6 +361,20 @@ impl SandboxBuilder {
         self
     }
 
+    /// What the API key may do (default [`KeyRole::Administrator`]).
+    pub fn key_role(mut self, role: KeyRole) -> Self {
+        self.key_role = role;
+        self
+    }
+
+    /// Starts the sandbox's clock at `now` instead of the real time (it then runs at the
+    /// real pace). Orders, certificates, expiry and the CRL use this clock; it can be moved
+    /// later with [`RunningSandbox::set_now`] or `POST /_sandbox/clock`.
+    pub fn now(mut self, now: chrono::DateTime<chrono::Utc>) -> Self {
+        self.clock_offset = now - chrono::Utc::now();
+        self
+    }
+
     /// Binds `addr` (port 0 picks a free port), generates the test CA and starts serving.
     pub async fn start(self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
         self.rate_limit.check()?;
@@ -366,11 +410,13 @@ impl SandboxBuilder {
                 api_key: api_key.clone(),
                 approval: self.approval,
                 issue_delay: self.issue_delay,
+                key_role: self.key_role,
             },
             ca,
             limits::RateLimiter::new(self.rate_limit),
             limits::FaultPlan::new(self.faults, ChaCha8Rng::seed_from_u64(self.seed)),
         ));
+        shared.set_clock_offset(self.clock_offset);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = api::router(shared.clone());
         let task = tokio::spawn(server::serve(listener, router, shutdown_rx));
@@ -453,6 +499,16 @@ impl RunningSandbox {
     /// The test CA's root certificate (PEM), to verify issued chains.
     pub fn root_ca_pem(&self) -> String {
         self.shared.ca.root_pem()
+    }
+
+    /// The sandbox's current time (the real time plus the clock offset).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.shared.now()
+    }
+
+    /// Moves the sandbox's clock to `now` (it then runs on at the real pace).
+    pub fn set_now(&self, now: chrono::DateTime<chrono::Utc>) {
+        self.shared.set_clock_offset(now - chrono::Utc::now());
     }
 
     /// Stops accepting connections, lets open requests finish, and waits for the server.
