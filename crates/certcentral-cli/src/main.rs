@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use certcentral_cli::commands::{lifecycle, order};
+use certcentral_cli::commands::{after_issuance, lifecycle, order};
 use certcentral_cli::logging::{self, LogFormat};
 use certcentral_cli::{Output, exit};
 use certcentral_types::RequestDecision;
@@ -73,6 +73,12 @@ enum Command {
     Download(lifecycle::DownloadArgs),
     /// List recent orders for a common name (e.g. after an unknown outcome).
     Orders(lifecycle::OrdersArgs),
+    /// Certificates that expire within a window (default 30 days), soonest first.
+    Expiring(after_issuance::ExpiringArgs),
+    /// Revoke a certificate or every certificate of an order (shows what, asks first).
+    Revoke(after_issuance::RevokeArgs),
+    /// Reissue an order's certificate with a new key (same order, not paid).
+    Reissue(after_issuance::ReissueArgs),
     /// Show the settings of the four client-certificate products.
     Products(lifecycle::ProductsArgs),
     /// Show one product's settings.
@@ -129,6 +135,9 @@ fn main() -> ExitCode {
                     Command::Cancel(args) => lifecycle::cancel(args).await,
                     Command::Download(args) => lifecycle::download(args, out.json).await,
                     Command::Orders(args) => lifecycle::orders(args).await,
+                    Command::Expiring(args) => after_issuance::expiring(args).await,
+                    Command::Revoke(args) => after_issuance::revoke(args, &out).await,
+                    Command::Reissue(args) => after_issuance::reissue(args, &out).await,
                     Command::Products(args) => lifecycle::products(args).await,
                     Command::Product(args) => lifecycle::product(args).await,
                     Command::Validate(_)

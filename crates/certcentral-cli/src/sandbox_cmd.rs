@@ -13,7 +13,7 @@ use std::time::Duration;
 use certcentral_cli::credentials::{self, API_KEY_FILE_ENV, CredentialError};
 use certcentral_cli::logging::{self, Level};
 use certcentral_cli::{CliError, Output, exit};
-use certcentral_sandbox::{Approval, FaultKind, RateLimit, Sandbox};
+use certcentral_sandbox::{Approval, FaultKind, KeyRole, RateLimit, Sandbox};
 use secrecy::ExposeSecret;
 
 /// Arguments of `certcentral sandbox`.
@@ -44,12 +44,21 @@ pub struct Args {
     /// Seed of the fault random number generator (same seed, same request order: same faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
+    /// What the API key may do: administrator (skip_approval on a revoke revokes at once)
+    /// or user (revoke requests always wait for approval).
+    #[arg(long, value_name = "administrator|user", default_value = "administrator", value_parser = parse_key_role)]
+    pub key_role: KeyRole,
+    /// Start the sandbox clock at this time (RFC 3339, e.g. 2027-11-01T00:00:00Z) instead of
+    /// now; it can be moved later with POST /_sandbox/clock.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 const AFTER_HELP: &str = "\
 The first stdout line is the base URL, e.g. http://127.0.0.1:8080/services/v2.
-Send the API key in the X-DC-DEVKEY header. Inspection (no key): GET /_sandbox/orders and
-GET /_sandbox/stats. Stop with Ctrl-C.
+Send the API key in the X-DC-DEVKEY header. Inspection (no key): GET /_sandbox/orders,
+GET /_sandbox/stats, GET /_sandbox/crl (the revoked serials, DER, signed by the test CA) and
+GET|POST /_sandbox/clock (e.g. {\"advance_days\": 335}). Stop with Ctrl-C.
 
 Example:
   DIGICERT_API_KEY=test-key certcentral sandbox --listen 127.0.0.1:8080 --approval auto";
@@ -60,6 +69,11 @@ fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
 }
 
 fn parse_approval(text: &str) -> Result<Approval, String> {
+    text.parse()
+        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
+}
+
+fn parse_key_role(text: &str) -> Result<KeyRole, String> {
     text.parse()
         .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
 }
@@ -124,7 +138,11 @@ fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Outpu
             .rate_limit(args.rate_limit)
             .approval(args.approval)
             .issue_delay(args.issue_delay)
-            .seed(args.seed);
+            .seed(args.seed)
+            .key_role(args.key_role);
+        if let Some(now) = args.now {
+            builder = builder.now(now);
+        }
         if let Some(key) = &key {
             builder = builder.api_key(key.expose_secret());
         }

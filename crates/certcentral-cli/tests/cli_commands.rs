@@ -318,3 +318,219 @@ fn api_key_file_readable_by_others_is_warned_about() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(!run.stderr.contains("accessible"), "{run:?}");
 }
+
+// ---------------------------------------------------------------- after issuance
+
+/// Orders an issued certificate through the CLI (`--skip-approval` is not needed: the test
+/// sandboxes of this block approve automatically); returns (order id, certificate id).
+fn issued_order(env: &Env, name: &str, common_name: &str, email: &str) -> (i64, i64) {
+    let dir = env.dir.path().display().to_string();
+    let run = env.run(&[
+        "--json",
+        "order",
+        "--key-type",
+        "p256",
+        "--name",
+        name,
+        "--out",
+        &dir,
+        "--common-name",
+        common_name,
+        "--email",
+        email,
+        "--org-id",
+        "112233",
+        "--wait",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    let order_id = json["order_id"].as_i64().unwrap();
+    let status = env.run(&["--json", "status", &order_id.to_string()]).json();
+    assert_eq!(status["status"], "issued", "{status}");
+    (order_id, status["certificate"]["id"].as_i64().unwrap())
+}
+
+/// The body of a plain HTTP/1.0 GET (the sandbox's inspection routes need no key).
+fn http_get_body(addr: std::net::SocketAddr, path: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).unwrap();
+    let start = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("an HTTP response")
+        + 4;
+    assert!(response.starts_with(b"HTTP/1.0 200") || response.starts_with(b"HTTP/1.1 200"));
+    response[start..].to_vec()
+}
+
+fn auto_env(role: certcentral_sandbox::KeyRole) -> Env {
+    Env::start(
+        Sandbox::builder()
+            .approval(Approval::Auto)
+            .rate_limit(RateLimit::Off)
+            .key_role(role),
+    )
+}
+
+/// Revoke shows what it revokes, refuses without a terminal and without --yes (exit 2,
+/// nothing sent), has a dry run, and revokes with --yes.
+#[test]
+fn revoke_confirms_shows_and_revokes() {
+    let env = auto_env(certcentral_sandbox::KeyRole::Administrator);
+    let (order_id, cert_id) = issued_order(&env, "terra", "Terra Branford", "terra@example.com");
+    let order = order_id.to_string();
+    let cert = cert_id.to_string();
+
+    let run = env.run(&["revoke", "--order-id", &order]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("--yes"), "{run:?}");
+    assert!(
+        run.stderr.contains("Terra Branford"),
+        "shown first: {run:?}"
+    );
+    assert_eq!(
+        env.run(&["--json", "status", &order]).json()["status"],
+        "issued"
+    );
+
+    let run = env.run(&["--json", "revoke", "--certificate-id", &cert, "--dry-run"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    assert_eq!(json["dry_run"], true);
+    assert_eq!(
+        json["target"]["certificate"]["common_name"],
+        "Terra Branford"
+    );
+    assert_eq!(
+        json["target"]["certificate"]["emails"][0],
+        "terra@example.com"
+    );
+    let serial = json["target"]["certificate"]["serial_hex"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(!serial.is_empty());
+
+    let run = env.run(&[
+        "--json",
+        "revoke",
+        "--order-id",
+        &order,
+        "--yes",
+        "--skip-approval",
+        "--comment",
+        "left the company",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["outcome"], "revoked");
+    assert_eq!(
+        env.run(&["--json", "status", &order]).json()["status"],
+        "revoked"
+    );
+    // The CRL lists the serial (openssl reads it when installed).
+    let crl = http_get_body(env.sandbox.addr(), "/_sandbox/crl");
+    let (_, parsed) = <x509_parser::revocation_list::CertificateRevocationList as
+        x509_parser::prelude::FromDer<_>>::from_der(&crl)
+    .unwrap();
+    let listed: Vec<String> = parsed
+        .iter_revoked_certificates()
+        .map(|r| r.raw_serial_as_string().replace(':', "").to_uppercase())
+        .collect();
+    assert_eq!(listed, [serial]);
+    // Twice is DigiCert's error, exit 1.
+    let run = env.run(&["revoke", "--order-id", &order, "--yes"]);
+    assert_eq!(run.code, 1, "{run:?}");
+}
+
+/// Without skip_approval (or with a user's key) the revoke is a request that `approve` approves.
+#[test]
+fn revoke_request_is_approved_with_approve() {
+    let env = auto_env(certcentral_sandbox::KeyRole::User);
+    let (order_id, _) = issued_order(&env, "celes", "Celes Chere", "celes@example.com");
+    let order = order_id.to_string();
+    let run = env.run(&[
+        "--json",
+        "revoke",
+        "--order-id",
+        &order,
+        "--yes",
+        "--skip-approval",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    assert_eq!(json["outcome"], "requested");
+    assert_eq!(json["request"]["status"], "pending");
+    let request = json["request"]["id"].as_i64().unwrap().to_string();
+    assert_eq!(
+        env.run(&["--json", "status", &order]).json()["status"],
+        "issued"
+    );
+    let run = env.run(&["approve", &request]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(
+        env.run(&["--json", "status", &order]).json()["status"],
+        "revoked"
+    );
+}
+
+/// `expiring` lists what ends within the window by the given day; `reissue` writes a new key
+/// (0600) and the certificate carrying it, and refuses to overwrite.
+#[test]
+fn expiring_with_a_moved_clock_and_reissue() {
+    let env = auto_env(certcentral_sandbox::KeyRole::Administrator);
+    let (first, _) = issued_order(&env, "sabin", "Sabin Figaro", "sabin@example.com");
+    let (second, first_cert) = issued_order(&env, "edgar", "Edgar Figaro", "edgar@example.com");
+    let run = env.run(&["--json", "expiring", "--within", "30d"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["orders"], serde_json::json!([]));
+
+    let later = env.sandbox.now() + chrono::Duration::days(340);
+    env.sandbox.set_now(later);
+    let today = later.date_naive().to_string();
+    let run = env.run(&["--json", "expiring", "--within", "30d", "--today", &today]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    let ids: Vec<i64> = json["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["order_id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(ids, [first, second]);
+    assert_eq!(json["orders"][1]["common_name"], "Edgar Figaro");
+    assert!(json["orders"][1]["days_remaining"].as_i64().unwrap() <= 30);
+    let run = env.run(&["expiring", "--within", "30d", "--today", &today]);
+    assert!(run.stdout.contains("Edgar Figaro"), "{run:?}");
+
+    let out = env.path("reissued");
+    let out_s = out.display().to_string();
+    let run = env.run(&[
+        "--json",
+        "reissue",
+        &second.to_string(),
+        "--key-type",
+        "p256",
+        "--out",
+        &out_s,
+        "--wait",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    assert_ne!(json["certificate_id"].as_i64(), Some(first_cert));
+    let key = out.join(format!("edgar-figaro-reissue-{second}.key"));
+    assert_eq!(mode(&key) & 0o777, 0o600);
+    let crt =
+        std::fs::read_to_string(out.join(format!("edgar-figaro-reissue-{second}.crt"))).unwrap();
+    assert_eq!(
+        leaf_spki(&crt),
+        key_spki(&std::fs::read_to_string(&key).unwrap())
+    );
+    // The key is never overwritten: a second reissue into the same directory is refused first.
+    let before = env.sandbox.orders();
+    let run = env.run(&["reissue", &second.to_string(), "--out", &out_s]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(env.sandbox.orders(), before);
+}

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+pub mod after_issuance;
 pub mod lifecycle;
 pub mod order;
 
-/// Parses a duration: a number followed by `ms`, `s`, `m` or `h` (`90s`, `10m`); a bare
-/// number is seconds.
+/// Parses a duration: a number followed by `ms`, `s`, `m`, `h` or `d` (`90s`, `10m`, `30d`);
+/// a bare number is seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let split = text
@@ -22,9 +23,10 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => n,
         "m" => n.saturating_mul(60),
         "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
         _ => {
             return Err(format!(
-                "unknown unit {unit:?} in {text:?}; use ms, s, m or h"
+                "unknown unit {unit:?} in {text:?}; use ms, s, m, h or d"
             ));
         }
     };
@@ -47,6 +49,8 @@ pub fn human_duration(d: Duration) -> String {
         } else {
             format!("{}m {}s", secs / 60, secs % 60)
         }
+    } else if secs >= 86_400 && secs.is_multiple_of(86_400) {
+        format!("{}d", secs / 86_400)
     } else {
         format!("{}h {}m", secs / 3600, (secs % 3600) / 60)
     }
@@ -62,6 +66,10 @@ mod tests {
         assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
         assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
         assert!(parse_duration("5 days").is_err());
         assert!(parse_duration("").is_err());
         assert_eq!(human_duration(Duration::from_secs(600)), "10m");
