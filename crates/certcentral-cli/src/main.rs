@@ -77,6 +77,8 @@ enum Command {
     Expiring(after_issuance::ExpiringArgs),
     /// Revoke a certificate or every certificate of an order (shows what, asks first).
     Revoke(after_issuance::RevokeArgs),
+    /// Renew an order: a new paid order with the same product and details and a new key.
+    Renew(after_issuance::RenewArgs),
     /// Reissue an order's certificate with a new key (same order, not paid).
     Reissue(after_issuance::ReissueArgs),
     /// Show the settings of the four client-certificate products.
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
                     Command::Expiring(args) => after_issuance::expiring(args).await,
                     Command::Revoke(args) => after_issuance::revoke(args, &out).await,
                     Command::Reissue(args) => after_issuance::reissue(args, &out).await,
+                    Command::Renew(args) => after_issuance::renew(args, &out).await,
                     Command::Products(args) => lifecycle::products(args).await,
                     Command::Product(args) => lifecycle::product(args).await,
                     Command::Validate(_)

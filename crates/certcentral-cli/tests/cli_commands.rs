@@ -534,3 +534,67 @@ fn expiring_with_a_moved_clock_and_reissue() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(env.sandbox.orders(), before);
 }
+
+/// `renew` places one new order with the original's details and a new key, linked to the
+/// original; the record says which order it renews; a dry run sends nothing.
+#[test]
+fn renew_places_a_linked_order_with_a_new_key() {
+    let env = auto_env(certcentral_sandbox::KeyRole::Administrator);
+    let (old, _) = issued_order(&env, "locke", "Locke Cole", "locke.cole@example.com");
+    let out = env.path("renewed");
+    let out_s = out.display().to_string();
+
+    let run = env.run(&[
+        "--json",
+        "renew",
+        &old.to_string(),
+        "--dry-run",
+        "--out",
+        &out_s,
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let body = run.json();
+    assert_eq!(body["renewal_of_order_id"], old);
+    assert_eq!(body["certificate"]["common_name"], "Locke Cole");
+    assert_eq!(env.sandbox.order_count(), 1, "a dry run sends nothing");
+
+    let record = env.path("locke.order.json").display().to_string();
+    let run = env.run(&[
+        "--json",
+        "renew",
+        "--order-record",
+        &record,
+        "--key-type",
+        "p256",
+        "--out",
+        &out_s,
+        "--wait",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let json = run.json();
+    let new = json["order_id"].as_i64().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(env.sandbox.order_count(), 2);
+    let stem = format!("locke-cole-renewal-{old}");
+    let key = out.join(format!("{stem}.key"));
+    assert_eq!(mode(&key) & 0o777, 0o600);
+    let crt = std::fs::read_to_string(out.join(format!("{stem}.crt"))).unwrap();
+    assert_eq!(
+        leaf_spki(&crt),
+        key_spki(&std::fs::read_to_string(&key).unwrap())
+    );
+    let saved: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join(format!("{stem}.order.json"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(saved["renewal_of_order_id"], old);
+    let status = env.run(&["--json", "status", &old.to_string()]).json();
+    assert_eq!(status["is_renewed"], true);
+    let status = env.run(&["--json", "status", &new.to_string()]).json();
+    assert_eq!(status["renewal_of_order_id"], old);
+
+    // The new key is never overwritten: the same renewal again is refused before ordering.
+    let run = env.run(&["renew", &old.to_string(), "--out", &out_s]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(env.sandbox.order_count(), 2);
+}

@@ -42,14 +42,15 @@ pub enum RevokeTarget {
 impl Order {
     /// The body of a renewal of this order: the product and details of its order info (common
     /// name, emails, departments, signature hash, organization, container, validity, payment
-    /// method), `csr` as the new key's CSR and `renewal_of_order_id` set to this order.
+    /// method), `csr` as the new key's CSR (`None`: the caller adds it later) and
+    /// `renewal_of_order_id` set to this order.
     /// `product` replaces the original's product (a deprecated one's replacement).
     ///
     /// Needs the order info ([`Order::refresh`] or [`Client::order`]); a detail missing from
     /// it is an error naming the field, found before anything is sent.
     pub fn renewal_request(
         &self,
-        csr: &str,
+        csr: Option<&str>,
         product: Option<ProductId>,
     ) -> Result<(ProductId, OrderRequest), Error> {
         let info = self.info().ok_or_else(|| {
@@ -95,12 +96,14 @@ impl Order {
                 "common_name": cert.common_name.as_deref().ok_or_else(|| missing("certificate.common_name"))?,
                 "emails": cert.emails,
                 "signature_hash": cert.signature_hash.as_deref().unwrap_or("sha256"),
-                "csr": csr,
             },
             "organization": {"id": organization.id},
             "validity_years": info.validity_years.unwrap_or(1),
             "renewal_of_order_id": info.id,
         });
+        if let Some(csr) = csr {
+            body["certificate"]["csr"] = Value::String(csr.to_string());
+        }
         if !cert.organization_units.is_empty() {
             body["certificate"]["organization_units"] = json!(cert.organization_units);
         }
@@ -127,7 +130,7 @@ impl Order {
         if self.info().is_none() {
             self.refresh().await?;
         }
-        let (product, request) = self.renewal_request(csr, product)?;
+        let (product, request) = self.renewal_request(Some(csr), product)?;
         self.client()
             .order_client_certificate(product, &request)
             .await

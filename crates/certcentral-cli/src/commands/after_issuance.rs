@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use certcentral_client::{Client, Revocation, RevokeTarget};
-use certcentral_types::{DownloadFormat, OrderInfo};
+use certcentral_types::catalog::Status;
+use certcentral_types::{DownloadFormat, OrderInfo, ProductId};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -86,6 +87,96 @@ pub struct ReissueArgs {
     /// Show what would be done and stop (nothing is generated or sent).
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// Arguments of `certcentral renew`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("original").required(true).args(["order_id", "order_record"])))]
+pub struct RenewArgs {
+    /// Endpoint and credentials.
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// The order to renew.
+    #[arg(value_name = "ORDER_ID")]
+    pub order_id: Option<i64>,
+    /// The order to renew, from its `<name>.order.json`.
+    #[arg(long, value_name = "FILE")]
+    pub order_record: Option<PathBuf>,
+    /// Order this product instead of the original's (e.g. the replacement of a deprecated
+    /// product).
+    #[arg(long, value_name = "ID", value_parser = crate::request::product_parser())]
+    pub product: Option<ProductId>,
+    /// Type of the new key.
+    #[arg(long, value_enum, value_name = "TYPE", default_value_t = KeyType::default())]
+    pub key_type: KeyType,
+    /// Directory for the new key, CSR, order record and certificate.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Stem of the new files (default: `<common name>-renewal-<order id>`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Wait for the new certificate and download it.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, value_name = "DURATION", default_value = "15m", value_parser = super::parse_duration)]
+    pub timeout: Duration,
+    /// Print the renewal order that would be sent and stop (nothing is generated or sent).
+    #[arg(long, conflicts_with = "wait")]
+    pub dry_run: bool,
+}
+
+/// `certcentral renew ORDER_ID | --order-record FILE`: a new paid order with the original's
+/// product and details and `renewal_of_order_id` set, through `certcentral order`'s flow (new
+/// key 0600 never overwritten, record written, never retried blindly, `--wait`, download).
+pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
+    let order_id = match (&args.order_record, args.order_id) {
+        (Some(path), _) => crate::record::OrderRecord::load(path)?.order_id,
+        (None, Some(id)) => id,
+        (None, None) => return Err(CliError::usage("give ORDER_ID or --order-record FILE")),
+    };
+    let (product, mut request) = with_client(&args.api, async |client, _| {
+        let order = client.order(order_id).await.map_err(client_error)?;
+        order
+            .renewal_request(None, args.product)
+            .map_err(client_error)
+    })
+    .await?;
+    if let (None, Status::Deprecated { since, replacement }) = (args.product, product.spec().status)
+    {
+        out.progress(&format!(
+            "order {order_id} is for {product}, deprecated since {since}: renewing with the same \
+             product; pass --product {replacement} (and the fields it needs) to move to its \
+             replacement"
+        ));
+    }
+    request.certificate.csr = None;
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => format!(
+            "{}-renewal-{order_id}",
+            files::derive_name(&request.certificate.common_name)
+                .unwrap_or_else(|| "certificate".into())
+        ),
+    };
+    let order_args = crate::commands::order::Args {
+        api: args.api,
+        product,
+        order: crate::request::OrderFlags::default(),
+        csr: None,
+        key_type: args.key_type,
+        out: args.out,
+        name: Some(name),
+        dry_run: args.dry_run,
+        wait: args.wait,
+        approve: false,
+        timeout: args.timeout,
+        p12: false,
+        p12_password_file: None,
+        resume: None,
+        allow_other_endpoint: false,
+    };
+    crate::commands::order::run_request(order_args, request, out).await
 }
 
 /// One line of `certcentral expiring`.

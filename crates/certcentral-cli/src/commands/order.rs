@@ -137,10 +137,21 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
         return resume(&args, &path, out).await;
     }
     let ctx = Context::new(args.product);
-    let mut request = match &args.order.order_file {
+    let request = match &args.order.order_file {
         Some(src) => request::parse_order_file(&Source::parse(src).read()?, &ctx)?,
         None => args.order.to_request()?,
     };
+    run_request(args, request, out).await
+}
+
+/// Runs `certcentral order` for a request already built (from flags, an order file, or a
+/// renewal's order info): key, CSR, record, order, wait, download; `--resume` is not read.
+pub async fn run_request(
+    args: Args,
+    mut request: OrderRequest,
+    out: &Output,
+) -> Result<Report, CliError> {
+    let ctx = Context::new(args.product);
     let name = match &args.name {
         Some(name) => {
             files::check_name(name).map_err(CliError::usage)?;
@@ -307,6 +318,9 @@ async fn place(
         csr_file: written.csr.clone(),
         certificate_file: None,
         public_key: Some(local.expected.public_key_pem()),
+        renewal_of_order_id: request
+            .renewal_of_order_id
+            .and_then(|id| i64::try_from(id.get()).ok()),
     };
     let order = match placed {
         Ok(order) => order,
