@@ -52,6 +52,13 @@ pub struct Args {
     /// now; it can be moved later with POST /_sandbox/clock.
     #[arg(long, value_name = "TIME")]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Keep the CA, orders, requests, certificates and clock in this SQLite file, so a
+    /// sandbox started again on it serves what this one left. One sandbox per file at a time.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// With --state: start from an empty state (the file is removed first).
+    #[arg(long, requires = "state")]
+    pub reset: bool,
 }
 
 const AFTER_HELP: &str = "\
@@ -140,6 +147,22 @@ fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Outpu
             .issue_delay(args.issue_delay)
             .seed(args.seed)
             .key_role(args.key_role);
+        if let Some(path) = &args.state {
+            if args.reset {
+                match std::fs::remove_file(path) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => {
+                        let err = CliError::failed(format!(
+                            "cannot remove the state file {}: {err}",
+                            path.display()
+                        ));
+                        return fail(&mut out, json, err);
+                    }
+                }
+            }
+            builder = builder.state_file(path);
+        }
         if let Some(now) = args.now {
             builder = builder.now(now);
         }
@@ -365,6 +388,48 @@ mod tests {
         assert_eq!(run_with(args, true, &mut out, async {}), exit::USAGE);
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(json["error"]["kind"], "usage");
+    }
+
+    /// `--state FILE` locks the file while the sandbox runs (a second one fails, exit 1);
+    /// `--reset` needs `--state`.
+    #[test]
+    fn a_state_file_serves_one_sandbox_at_a_time() {
+        assert!(parse(&["--reset"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite");
+        let state_arg = state.to_str().unwrap().to_string();
+        let args = parse(&["--state", &state_arg, "--approval", "auto"]).unwrap();
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || {
+            run_with(args, false, Lines(line_tx, Vec::new()), async {
+                let _ = stop_rx.await;
+            })
+        });
+        let url = line_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let second = parse(&["--state", &state_arg]).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(run_with(second, true, &mut out, async {}), exit::FAILED);
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let message = json["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains("another sandbox"), "{json}");
+        stop_tx.send(()).unwrap();
+        assert_eq!(server.join().unwrap(), exit::OK);
+        assert!(state.exists());
+        // Once it stopped, the file can be reset and served again.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        stop_tx.send(()).unwrap();
+        let again = parse(&["--state", &state_arg, "--reset"]).unwrap();
+        assert_eq!(
+            run_with(again, false, std::io::sink(), async {
+                let _ = stop_rx.await;
+            }),
+            exit::OK
+        );
     }
 
     #[test]

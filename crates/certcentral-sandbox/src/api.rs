@@ -279,7 +279,9 @@ async fn guard(State(shared): State<AppState>, request: Request, next: Next) -> 
         } else if !lock(&shared.limiter).admit(Instant::now()) {
             too_many_requests()
         } else {
-            next.run(request).await
+            let response = next.run(request).await;
+            shared.persist();
+            response
         }
     };
     shared.record_status(response.status().as_u16());
@@ -422,6 +424,7 @@ async fn create_order(
 async fn drop_after_commit(shared: &Shared, kill: Option<axum::Extension<ConnectionKill>>) {
     let drop_connection = lock(&shared.faults).drop_after_commit();
     if let (true, Some(axum::Extension(ConnectionKill(kill)))) = (drop_connection, kill) {
+        shared.persist();
         shared.record_drop();
         kill.notify_one();
         // The connection task drops this future together with the connection.

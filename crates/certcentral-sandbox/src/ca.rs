@@ -106,7 +106,7 @@ pub(crate) struct LeafSpec {
 }
 
 /// An issued leaf certificate.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct IssuedCert {
     pub der: Vec<u8>,
     pub serial_hex: String,
@@ -122,6 +122,18 @@ pub(crate) struct TestCa {
     /// The intermediate as an issuer whose "signature" is a placeholder: rcgen builds the
     /// leaf's to-be-signed part with it, [`replace_subject`] then signs once, for real.
     draft_issuer: rcgen::Issuer<'static, DraftKey>,
+    /// The keys (PKCS#8 PEM), kept for [`TestCa::to_parts`].
+    root_key_pem: String,
+    intermediate_key_pem: String,
+}
+
+/// A test CA as stored in a state file: both certificates and both keys.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CaParts {
+    pub root_der: Vec<u8>,
+    pub intermediate_der: Vec<u8>,
+    pub root_key_pem: String,
+    pub intermediate_key_pem: String,
 }
 
 /// The intermediate's public key with a placeholder signer (see `TestCa::draft_issuer`).
@@ -174,9 +186,40 @@ fn random_serial() -> SerialNumber {
 impl TestCa {
     /// Generates a fresh root and intermediate (ECDSA P-256, 10 years).
     pub(crate) fn generate() -> Result<Self, rcgen::Error> {
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        Self::build(root_key, int_key, None)
+    }
+
+    /// The CA of a state file: the stored certificates are served as they are; the keys sign.
+    pub(crate) fn from_parts(parts: &CaParts) -> Result<Self, rcgen::Error> {
+        let root_key = KeyPair::from_pem(&parts.root_key_pem)?;
+        let int_key = KeyPair::from_pem(&parts.intermediate_key_pem)?;
+        Self::build(root_key, int_key, Some(parts))
+    }
+
+    /// What a state file keeps of this CA.
+    pub(crate) fn to_parts(&self) -> CaParts {
+        CaParts {
+            root_der: self.root_der.clone(),
+            intermediate_der: self.intermediate_der.clone(),
+            root_key_pem: self.root_key_pem.clone(),
+            intermediate_key_pem: self.intermediate_key_pem.clone(),
+        }
+    }
+
+    /// The root and intermediate over the given keys; `stored` certificates replace the
+    /// freshly signed ones (same names and keys, so every leaf issued before still chains).
+    fn build(
+        root_key: KeyPair,
+        int_key: KeyPair,
+        stored: Option<&CaParts>,
+    ) -> Result<Self, rcgen::Error> {
         let now = Utc::now();
         let not_before = to_offset(now - chrono::Duration::days(1))?;
         let not_after = to_offset(now + chrono::Duration::days(3650))?;
+        let root_key_pem = root_key.serialize_pem();
+        let intermediate_key_pem = int_key.serialize_pem();
 
         let mut root_params = CertificateParams::default();
         root_params.distinguished_name = DistinguishedName::new();
@@ -195,7 +238,6 @@ impl TestCa {
         root_params.not_before = not_before;
         root_params.not_after = not_after;
         root_params.serial_number = Some(random_serial());
-        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let root = CertifiedIssuer::self_signed(root_params, root_key)?;
 
         let mut int_params = CertificateParams::default();
@@ -220,7 +262,6 @@ impl TestCa {
         int_params.not_before = not_before;
         int_params.not_after = not_after;
         int_params.serial_number = Some(random_serial());
-        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let draft_issuer = rcgen::Issuer::new(
             int_params.clone(),
             DraftKey {
@@ -230,11 +271,17 @@ impl TestCa {
         );
         let intermediate = CertifiedIssuer::signed_by(int_params, int_key, &root)?;
 
+        let (root_der, intermediate_der) = match stored {
+            Some(parts) => (parts.root_der.clone(), parts.intermediate_der.clone()),
+            None => (root.der().to_vec(), intermediate.der().to_vec()),
+        };
         Ok(Self {
-            root_der: root.der().to_vec(),
-            intermediate_der: intermediate.der().to_vec(),
+            root_der,
+            intermediate_der,
             intermediate,
             draft_issuer,
+            root_key_pem,
+            intermediate_key_pem,
         })
     }
 

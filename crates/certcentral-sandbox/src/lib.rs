@@ -44,6 +44,7 @@ use tokio::task::JoinHandle;
 mod api;
 mod ca;
 mod limits;
+mod persist;
 mod server;
 mod state;
 
@@ -282,6 +283,9 @@ pub enum SandboxError {
     /// An option value is invalid.
     #[error("{0}")]
     InvalidOption(String),
+    /// The state file cannot be opened, locked, read or written.
+    #[error("sandbox state file {0}")]
+    State(String),
 }
 
 /// Entry point: `Sandbox::builder()`.
@@ -307,6 +311,7 @@ pub struct SandboxBuilder {
     seed: u64,
     key_role: KeyRole,
     clock_offset: chrono::Duration,
+    state_file: Option<std::path::PathBuf>,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -320,6 +325,7 @@ impl std::fmt::Debug for SandboxBuilder {
             .field("seed", &self.seed)
             .field("key_role", &self.key_role)
             .field("clock_offset", &self.clock_offset)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }
@@ -375,6 +381,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// Keeps the sandbox's CA, orders, requests, certificates and clock in this SQLite file:
+    /// a sandbox started again on it serves what the last one left (see `persist.rs`). The
+    /// file is locked while the sandbox runs: a second sandbox on it fails to start. A clock
+    /// set with [`SandboxBuilder::now`] replaces the stored one.
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
     /// Binds `addr` (port 0 picks a free port), generates the test CA and starts serving.
     pub async fn start(self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
         self.rate_limit.check()?;
@@ -388,7 +403,25 @@ impl SandboxBuilder {
             Some(key) => key,
             None => random_key(),
         };
-        let ca = ca::TestCa::generate().map_err(|err| SandboxError::Ca(err.to_string()))?;
+        let (ca, persisted, stored_clock) = match &self.state_file {
+            None => (
+                ca::TestCa::generate().map_err(|err| SandboxError::Ca(err.to_string()))?,
+                None,
+                None,
+            ),
+            Some(path) => {
+                let (file, loaded) = persist::StateFile::open(path)?;
+                let ca = match &loaded.ca {
+                    Some(parts) => ca::TestCa::from_parts(parts),
+                    None => ca::TestCa::generate(),
+                }
+                .map_err(|err| SandboxError::Ca(err.to_string()))?;
+                if loaded.ca.is_none() {
+                    file.save_ca(&ca.to_parts())?;
+                }
+                (ca, Some((file, loaded.store)), loaded.clock_offset_seconds)
+            }
+        };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SandboxError::Bind { addr, source })?;
@@ -415,8 +448,13 @@ impl SandboxBuilder {
             ca,
             limits::RateLimiter::new(self.rate_limit),
             limits::FaultPlan::new(self.faults, ChaCha8Rng::seed_from_u64(self.seed)),
+            persisted,
         ));
-        shared.set_clock_offset(self.clock_offset);
+        let offset = match (self.clock_offset.is_zero(), stored_clock) {
+            (true, Some(seconds)) => chrono::Duration::try_seconds(seconds).unwrap_or_default(),
+            _ => self.clock_offset,
+        };
+        shared.set_clock_offset(offset);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = api::router(shared.clone());
         let task = tokio::spawn(server::serve(listener, router, shutdown_rx));

@@ -11,7 +11,7 @@ use certcentral_types::{
     SignatureHash, SignatureHashTypes, StatusChange,
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ca::{CsrKey, IssuedCert, LeafSpec, RevokedSerial, TestCa};
 use crate::limits::{FaultPlan, RateLimiter};
@@ -45,14 +45,27 @@ pub(crate) struct Shared {
     pub stats: Mutex<Stats>,
     /// Added to the real time: the sandbox's "now" (`POST /_sandbox/clock`, `--now`).
     pub clock_offset: Mutex<chrono::Duration>,
+    /// Where the state is kept between runs, if anywhere.
+    pub state_file: Option<crate::persist::StateFile>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, ca: TestCa, limiter: RateLimiter, faults: FaultPlan) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        ca: TestCa,
+        limiter: RateLimiter,
+        faults: FaultPlan,
+        persisted: Option<(crate::persist::StateFile, Option<Store>)>,
+    ) -> Self {
+        let (state_file, store) = match persisted {
+            Some((file, store)) => (Some(file), store.unwrap_or_default()),
+            None => (None, Store::default()),
+        };
         Self {
+            state_file,
             config,
             ca,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             limiter: Mutex::new(limiter),
             faults: Mutex::new(faults),
             stats: Mutex::new(Stats::default()),
@@ -71,6 +84,16 @@ impl Shared {
     /// Sets the clock offset.
     pub(crate) fn set_clock_offset(&self, offset: chrono::Duration) {
         *lock(&self.clock_offset) = offset;
+        self.persist();
+    }
+
+    /// Writes the state file, when there is one.
+    pub(crate) fn persist(&self) {
+        if let Some(file) = &self.state_file {
+            let offset = lock(&self.clock_offset).num_seconds();
+            let store = lock(&self.store);
+            file.save(&store, offset);
+        }
     }
 
     pub(crate) fn order_count(&self) -> usize {
@@ -101,7 +124,7 @@ impl Shared {
 }
 
 /// One order.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct OrderRecord {
     pub id: i64,
     pub product: ProductId,
@@ -113,6 +136,8 @@ pub(crate) struct OrderRecord {
     pub status: OrderStatus,
     pub status_changed: DateTime<Utc>,
     pub certificate_id: Option<i64>,
+    /// Rebuilt from the order's CSR when a state file is loaded ([`Store::restore_keys`]).
+    #[serde(skip)]
     pub key: Option<CsrKey>,
     /// When an approved order with a CSR becomes `issued`.
     pub issue_at: Option<DateTime<Utc>>,
@@ -131,7 +156,7 @@ pub(crate) struct OrderRecord {
 }
 
 /// A certificate of an order replaced by a reissue.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PastCertificate {
     pub id: i64,
     pub issued: IssuedCert,
@@ -139,15 +164,17 @@ pub(crate) struct PastCertificate {
 }
 
 /// A reissue waiting for approval.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PendingReissue {
     pub request_id: i64,
-    pub key: CsrKey,
+    /// Rebuilt from `csr` when a state file is loaded.
+    #[serde(skip)]
+    pub key: Option<CsrKey>,
     pub csr: String,
 }
 
 /// What a revoke request revokes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum RevokeTarget {
     /// One certificate (`PUT /certificate/{id}/revoke`).
     Certificate(i64),
@@ -156,7 +183,7 @@ pub(crate) enum RevokeTarget {
 }
 
 /// A revoke request.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct RevokeRecord {
     pub id: i64,
     pub order_id: i64,
@@ -178,8 +205,9 @@ pub(crate) struct NewOrder {
     pub now: DateTime<Utc>,
 }
 
-/// The order store. Ids are assigned under the lock: unique and increasing.
-#[derive(Debug)]
+/// The order store. Ids are assigned under the lock: unique and increasing. Serialized as a
+/// whole into a state file (`persist.rs`).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Store {
     next_order: i64,
     next_request: i64,
@@ -270,6 +298,22 @@ impl Store {
         id
     }
 
+    /// Rebuilds every CSR key (not stored in a state file) from the CSRs.
+    pub(crate) fn restore_keys(&mut self) {
+        for record in self.orders.values_mut() {
+            let policy = record.product.spec().profile.key_policy;
+            record.key = record
+                .order
+                .certificate
+                .csr
+                .as_deref()
+                .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
+            if let Some(pending) = &mut record.reissue {
+                pending.key = crate::ca::parse_csr(&pending.csr, policy).ok();
+            }
+        }
+    }
+
     fn next_request_id(&mut self) -> i64 {
         let id = self.next_request;
         self.next_request += 1;
@@ -321,7 +365,7 @@ impl Store {
                 .ok_or(ChangeError::NotFound)?;
             record.reissue = Some(PendingReissue {
                 request_id,
-                key,
+                key: Some(key),
                 csr,
             });
             record.status = OrderStatus::ReissuePending;
@@ -359,8 +403,13 @@ impl Store {
         let pending = record.reissue.take().ok_or_else(|| {
             ChangeError::WrongState(format!("order {order_id} has no pending reissue"))
         })?;
+        let key = pending.key.ok_or_else(|| {
+            ChangeError::WrongState(format!(
+                "the CSR of order {order_id}'s reissue cannot be read"
+            ))
+        })?;
         let cert = ca
-            .issue(&record.leaf_spec(now), &pending.key)
+            .issue(&record.leaf_spec(now), &key)
             .map_err(|err| ChangeError::WrongState(format!("the sandbox CA failed: {err}")))?;
         if let (Some(id), Some(issued)) = (record.certificate_id, record.issued.take()) {
             record.past.push(PastCertificate {
@@ -371,7 +420,7 @@ impl Store {
         }
         record.certificate_id = Some(certificate_id);
         record.issued = Some(cert);
-        record.key = Some(pending.key);
+        record.key = Some(key);
         record.order.certificate.csr = Some(pending.csr);
         record.status = OrderStatus::Issued;
         record.status_changed = now;

@@ -1287,3 +1287,82 @@ async fn renewals_link_orders_and_expiry_follows_the_moved_clock() {
     );
     sandbox.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_state_file_keeps_orders_certificates_ca_and_clock_across_restarts() {
+    let dir = tempfile_dir();
+    let state = dir.join("sandbox.sqlite");
+    let first = start(builder().state_file(&state)).await;
+    let api = Api::new(&first);
+    let (order_id, cert_id) = issued_order(&api).await;
+    let (revoked_order, revoked_cert) = issued_order(&api).await;
+    let (status, _) = api
+        .send(api.put(
+            &format!("/order/certificate/{revoked_order}/revoke"),
+            &json!({"skip_approval": true}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let (_k, new_csr) = csr();
+    let (status, reissue) = api
+        .send(api.post(
+            &format!("/order/certificate/{order_id}/reissue"),
+            &json!({"certificate": {"csr": new_csr}}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{reissue}");
+    let later = first.now() + chrono::Duration::days(100);
+    first.set_now(later);
+    let before = info(&api, order_id).await;
+    let root = first.root_ca_pem();
+    // A second sandbox on the same file is refused while the first runs.
+    let err = builder()
+        .state_file(&state)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another sandbox"), "{err}");
+    drop(api);
+    first.shutdown().await;
+
+    let second = start(builder().state_file(&state)).await;
+    let api = Api::new(&second);
+    assert_eq!(second.root_ca_pem(), root, "the same CA");
+    assert!(
+        (second.now() - later).num_seconds().abs() < 5,
+        "the same clock"
+    );
+    let after = info(&api, order_id).await;
+    assert_eq!(after.status, Some(OrderStatus::ReissuePending));
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    // The pending reissue (its CSR key rebuilt) can still be approved and issued.
+    let request_id = reissue["requests"][0]["id"].as_i64().unwrap();
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let reissued = info(&api, order_id).await;
+    assert_eq!(reissued.status, Some(OrderStatus::Issued));
+    assert_ne!(reissued.certificate.unwrap().id, Some(cert_id));
+    // The revoked serial is still in the CRL, which verifies with the stored CA.
+    let serial = info(&api, revoked_order)
+        .await
+        .certificate
+        .unwrap()
+        .serial_number
+        .unwrap();
+    assert_eq!(crl_serials(&api, &second, revoked_cert).await, [serial]);
+    // New ids continue after the stored ones.
+    let (next_order, _) = issued_order(&api).await;
+    assert!(next_order > revoked_order);
+    assert_eq!(second.order_count(), 3);
+    drop(api);
+    second.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
