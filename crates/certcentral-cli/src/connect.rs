@@ -3,7 +3,8 @@
 //! `--sandbox` starts the embedded CertCentral emulator (`certcentral-sandbox`) inside this
 //! process on a random loopback port, with automatic approval and a generated API key, and
 //! points the client at it: no account and no network needed. Its state lives only as long as
-//! the command.
+//! the command, unless `--sandbox-state FILE` (or `CERTCENTRAL_SANDBOX_STATE`) names a SQLite
+//! file that keeps it between commands (commands on one file wait for each other).
 
 use std::path::PathBuf;
 
@@ -31,7 +32,21 @@ pub struct ApiArgs {
     /// Read the API key from this file instead of the DIGICERT_API_KEY environment variable.
     #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV, hide_env_values = true)]
     pub api_key_file: Option<PathBuf>,
+    /// With --sandbox: keep the sandbox's orders, certificates and CA in this SQLite file, so
+    /// the next `--sandbox` command with the same file sees them (commands on one file wait
+    /// for each other). Without it the sandbox forgets everything when the command ends.
+    #[arg(long, value_name = "FILE", env = SANDBOX_STATE_ENV)]
+    pub sandbox_state: Option<PathBuf>,
+    /// With --sandbox-state: start from an empty state (the file is removed first).
+    #[arg(long, requires = "sandbox_state")]
+    pub sandbox_reset: bool,
 }
+
+/// The environment variable naming the `--sandbox-state` file.
+pub const SANDBOX_STATE_ENV: &str = "CERTCENTRAL_SANDBOX_STATE";
+
+/// How long a `--sandbox` command waits for another one using the same state file.
+const SANDBOX_STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A client, and the embedded sandbox it talks to when `--sandbox` was given.
 #[derive(Debug)]
@@ -62,9 +77,25 @@ impl ApiArgs {
     /// always uses [`RateLimits::documented`] and `limits` is ignored.
     pub async fn connect_with(&self, limits: RateLimits) -> Result<Connection, CliError> {
         if self.sandbox {
-            let sandbox = Sandbox::builder()
+            let mut builder = Sandbox::builder()
                 .approval(Approval::Auto)
-                .rate_limit(RateLimit::Real)
+                .rate_limit(RateLimit::Real);
+            if let Some(path) = &self.sandbox_state {
+                if self.sandbox_reset {
+                    match std::fs::remove_file(path) {
+                        Ok(()) => {}
+                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(err) => {
+                            return Err(CliError::failed(format!(
+                                "cannot remove the sandbox state file {}: {err}",
+                                path.display()
+                            )));
+                        }
+                    }
+                }
+                builder = builder.state_file(path).state_file_wait(SANDBOX_STATE_WAIT);
+            }
+            let sandbox = builder
                 .start(([127, 0, 0, 1], 0).into())
                 .await
                 .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;

@@ -598,3 +598,128 @@ fn renew_places_a_linked_order_with_a_new_key() {
     assert_eq!(run.code, 2, "{run:?}");
     assert_eq!(env.sandbox.order_count(), 2);
 }
+
+/// `--sandbox --sandbox-state FILE` remembers across commands: order, then status, renew and
+/// revoke in later commands; `--sandbox-reset` starts empty.
+#[test]
+fn sandbox_state_file_remembers_across_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sandbox.sqlite");
+    let state_s = state.display().to_string();
+    let out_s = dir.path().display().to_string();
+    let sandbox = |args: &[&str]| {
+        let mut cmd = bare();
+        cmd.env(certcentral_cli::connect::SANDBOX_STATE_ENV, &state_s)
+            .args(args)
+            .arg("--sandbox");
+        let out = cmd.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    let (code, stdout, stderr) = sandbox(&[
+        "--json",
+        "order",
+        "--key-type",
+        "p256",
+        "--out",
+        &out_s,
+        "--common-name",
+        "Locke Cole",
+        "--email",
+        "locke.cole@example.com",
+        "--org-id",
+        "112233",
+        "--wait",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let order_id = json(&stdout)["order_id"].as_i64().unwrap().to_string();
+    let (code, stdout, stderr) = sandbox(&["--json", "status", &order_id]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(json(&stdout)["status"], "issued");
+    let (code, stdout, stderr) = sandbox(&[
+        "--json",
+        "renew",
+        &order_id,
+        "--key-type",
+        "p256",
+        "--out",
+        &out_s,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = sandbox(&[
+        "--json",
+        "revoke",
+        "--order-id",
+        &order_id,
+        "--yes",
+        "--skip-approval",
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (_, stdout, _) = sandbox(&["--json", "status", &order_id]);
+    assert_eq!(json(&stdout)["status"], "revoked");
+    assert_eq!(json(&stdout)["is_renewed"], true);
+    let (code, stdout, stderr) = sandbox(&["--json", "status", &order_id, "--sandbox-reset"]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+}
+
+/// Commands running at the same time on one state file wait for each other: every order is
+/// kept, with distinct ids.
+#[test]
+fn concurrent_sandbox_commands_on_one_state_file_stay_consistent() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("sandbox.sqlite");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let mut cmd = bare();
+            cmd.env(certcentral_cli::connect::SANDBOX_STATE_ENV, &state)
+                .args([
+                    "--json",
+                    "order",
+                    "--sandbox",
+                    "--key-type",
+                    "p256",
+                    "--out",
+                ])
+                .arg(dir.path())
+                .args([
+                    "--common-name",
+                    &format!("User {i}"),
+                    "--email",
+                    &format!("user{i}@example.com"),
+                    "--org-id",
+                    "112233",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd.spawn().unwrap()
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        ids.push(json["order_id"].as_i64().unwrap());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+    for id in ids {
+        let out = bare()
+            .env(certcentral_cli::connect::SANDBOX_STATE_ENV, &state)
+            .args(["--json", "status", &id.to_string(), "--sandbox"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0));
+    }
+}

@@ -312,6 +312,7 @@ pub struct SandboxBuilder {
     key_role: KeyRole,
     clock_offset: chrono::Duration,
     state_file: Option<std::path::PathBuf>,
+    state_wait: Duration,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -390,6 +391,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// How long [`SandboxBuilder::start`] waits for another sandbox to release the state file
+    /// before failing (default zero: fail at once). Commands that each run a sandbox on one
+    /// file for a short time wait for each other this way, so their changes never mix.
+    pub fn state_file_wait(mut self, wait: Duration) -> Self {
+        self.state_wait = wait;
+        self
+    }
+
     /// Binds `addr` (port 0 picks a free port), generates the test CA and starts serving.
     pub async fn start(self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
         self.rate_limit.check()?;
@@ -410,7 +419,7 @@ impl SandboxBuilder {
                 None,
             ),
             Some(path) => {
-                let (file, loaded) = persist::StateFile::open(path)?;
+                let (file, loaded) = persist::StateFile::open(path, self.state_wait)?;
                 let ca = match &loaded.ca {
                     Some(parts) => ca::TestCa::from_parts(parts),
                     None => ca::TestCa::generate(),

@@ -40,13 +40,22 @@ fn state_error(path: &Path, what: &str, err: impl std::fmt::Display) -> SandboxE
 }
 
 impl StateFile {
-    /// Opens (creating) and locks `path`, and reads what it holds.
-    pub(crate) fn open(path: &Path) -> Result<(Self, Loaded), SandboxError> {
+    /// Opens (creating) and locks `path`, waiting up to `wait` for another sandbox to release
+    /// it, and reads what it holds.
+    pub(crate) fn open(
+        path: &Path,
+        wait: std::time::Duration,
+    ) -> Result<(Self, Loaded), SandboxError> {
         let conn = Connection::open(path).map_err(|e| state_error(path, "cannot open", e))?;
+        conn.busy_timeout(wait)
+            .map_err(|e| state_error(path, "cannot open", e))?;
         conn.execute_batch(
+            // The exclusive lock is taken before anything is read: a connection holding a
+            // shared lock while waiting for the exclusive one could deadlock with another.
             "PRAGMA locking_mode = EXCLUSIVE;
+             BEGIN EXCLUSIVE;
              CREATE TABLE IF NOT EXISTS sandbox_state (name TEXT PRIMARY KEY, json TEXT NOT NULL);
-             BEGIN IMMEDIATE; COMMIT;",
+             COMMIT;",
         )
         .map_err(|e| {
             state_error(
