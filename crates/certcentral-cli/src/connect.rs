@@ -42,6 +42,18 @@ pub struct ApiArgs {
     pub sandbox_reset: bool,
 }
 
+/// Removes a sandbox state file (`--sandbox-reset`, `sandbox --reset`); a missing one is fine.
+pub fn reset_sandbox_state(path: &std::path::Path) -> Result<(), CliError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(CliError::failed(format!(
+            "cannot remove the sandbox state file {}: {err}",
+            path.display()
+        ))),
+    }
+}
+
 /// The environment variable naming the `--sandbox-state` file.
 pub const SANDBOX_STATE_ENV: &str = "CERTCENTRAL_SANDBOX_STATE";
 
@@ -82,16 +94,7 @@ impl ApiArgs {
                 .rate_limit(RateLimit::Real);
             if let Some(path) = &self.sandbox_state {
                 if self.sandbox_reset {
-                    match std::fs::remove_file(path) {
-                        Ok(()) => {}
-                        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                        Err(err) => {
-                            return Err(CliError::failed(format!(
-                                "cannot remove the sandbox state file {}: {err}",
-                                path.display()
-                            )));
-                        }
-                    }
+                    reset_sandbox_state(path)?;
                 }
                 builder = builder.state_file(path).state_file_wait(SANDBOX_STATE_WAIT);
             }

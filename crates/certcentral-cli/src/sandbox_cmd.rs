@@ -148,18 +148,10 @@ fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Outpu
             .seed(args.seed)
             .key_role(args.key_role);
         if let Some(path) = &args.state {
-            if args.reset {
-                match std::fs::remove_file(path) {
-                    Ok(()) => {}
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(err) => {
-                        let err = CliError::failed(format!(
-                            "cannot remove the state file {}: {err}",
-                            path.display()
-                        ));
-                        return fail(&mut out, json, err);
-                    }
-                }
+            if args.reset
+                && let Err(err) = certcentral_cli::connect::reset_sandbox_state(path)
+            {
+                return fail(&mut out, json, err);
             }
             builder = builder.state_file(path);
         }
