@@ -66,6 +66,8 @@ pub struct Connection {
     /// The API client.
     pub client: Client,
     sandbox: Option<RunningSandbox>,
+    /// Whether the embedded sandbox keeps its state in a file (`--sandbox-state`).
+    sandbox_state: bool,
 }
 
 impl ApiArgs {
@@ -111,6 +113,7 @@ impl ApiArgs {
             return Ok(Connection {
                 client,
                 sandbox: Some(sandbox),
+                sandbox_state: self.sandbox_state.is_some(),
             });
         }
         self.check()?;
@@ -126,6 +129,7 @@ impl ApiArgs {
         Ok(Connection {
             client,
             sandbox: None,
+            sandbox_state: false,
         })
     }
 }
@@ -134,6 +138,12 @@ impl Connection {
     /// Whether this connection uses the embedded sandbox.
     pub fn is_sandbox(&self) -> bool {
         self.sandbox.is_some()
+    }
+
+    /// Whether this connection uses an embedded sandbox that forgets everything when the
+    /// command ends (`--sandbox` without `--sandbox-state`).
+    pub fn sandbox_forgets(&self) -> bool {
+        self.sandbox.is_some() && !self.sandbox_state
     }
 
     /// The embedded sandbox, when `--sandbox` was given.

@@ -336,7 +336,7 @@ async fn place(
                             ". A check found the matching order {id}: see `certcentral status {id}`",
                             id = info.id
                         ));
-                        if conn.is_sandbox() {
+                        if conn.sandbox_forgets() {
                             message.push_str(
                                 "; the embedded sandbox forgets it when this command ends, so it cannot be resumed",
                             );
@@ -502,12 +502,12 @@ async fn follow(
     interrupt: &mut Interrupt,
 ) -> Result<Report, CliError> {
     let order_id = order.id();
-    let sandbox = conn.is_sandbox();
+    let sandbox = conn.sandbox_forgets();
     let resume_hint = |record_path: &Path| {
         if sandbox {
             "the embedded sandbox forgets it when this command ends, so it cannot be checked or \
              resumed later: order again with --wait (or run `certcentral sandbox` and use its \
-             --base-url to keep orders between commands)"
+             --base-url, or --sandbox-state FILE, to keep orders between commands)"
                 .to_string()
         } else {
             format!(
@@ -702,9 +702,15 @@ async fn follow(
 
 fn sandbox_note(conn: &Connection) -> String {
     if conn.is_sandbox() {
-        "\nnote: the embedded sandbox issued this from its test CA: good for trying the tool, \
-         trusted by no mail client; it forgot the order when this command ended"
-            .to_string()
+        format!(
+            "\nnote: the embedded sandbox issued this from its test CA: good for trying the \
+             tool, trusted by no mail client; {}",
+            if conn.sandbox_forgets() {
+                "it forgot the order when this command ended"
+            } else {
+                "its state file keeps the order for the next --sandbox command"
+            }
+        )
     } else {
         String::new()
     }
