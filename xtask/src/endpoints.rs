@@ -85,7 +85,7 @@ pub struct ParamSpec {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResponseSpec {
-    /// `json`, `bytes` or `empty`.
+    /// `json`, `json_or_empty`, `bytes` or `empty`.
     pub kind: String,
     /// For `json`: the schema type name.
     #[serde(default)]
@@ -117,7 +117,7 @@ pub fn check_manifest(manifest: &Manifest, schemas: &[(&str, Value)]) -> Vec<Str
     let names = schema_type_names(schemas);
     let mut problems = Vec::new();
     let mut seen = BTreeSet::new();
-    let known_type = |t: &str| t == "integer" || t == "string" || names.contains(t);
+    let known_type = |t: &str| matches!(t, "integer" | "string" | "boolean") || names.contains(t);
     for ep in &manifest.endpoints {
         let at = &ep.name;
         if !is_snake_ident(&ep.name) {
@@ -164,7 +164,7 @@ pub fn check_manifest(manifest: &Manifest, schemas: &[(&str, Value)]) -> Vec<Str
             }
             if !known_type(&p.type_) {
                 problems.push(format!(
-                    "{at}: parameter {} has unknown type {:?} (not integer, string or a schema type)",
+                    "{at}: parameter {} has unknown type {:?} (not integer, string, boolean or a schema type)",
                     p.name, p.type_
                 ));
             }
@@ -185,12 +185,14 @@ pub fn check_manifest(manifest: &Manifest, schemas: &[(&str, Value)]) -> Vec<Str
             problems.push(format!("{at}: request schema {request:?} does not exist"));
         }
         match (ep.response.kind.as_str(), &ep.response.schema) {
-            ("json", Some(schema)) => {
+            ("json" | "json_or_empty", Some(schema)) => {
                 if !names.contains(schema) {
                     problems.push(format!("{at}: response schema {schema:?} does not exist"));
                 }
             }
-            ("json", None) => problems.push(format!("{at}: a json response needs a schema")),
+            ("json" | "json_or_empty", None) => {
+                problems.push(format!("{at}: a json response needs a schema"))
+            }
             ("bytes" | "empty", None) => {}
             ("bytes" | "empty", Some(_)) => problems.push(format!(
                 "{at}: a {} response takes no schema",
@@ -213,6 +215,7 @@ fn arg_type(type_: &str) -> (TokenStream, TokenStream) {
     match type_ {
         "integer" => (quote!(i64), quote!(.to_string())),
         "string" => (quote!(&str), quote!(.to_string())),
+        "boolean" => (quote!(bool), quote!(.to_string())),
         other => {
             let ident = format_ident!("{other}");
             (quote!(types::#ident), quote!(.to_string()))
@@ -225,6 +228,7 @@ fn field_type(type_: &str) -> TokenStream {
     match type_ {
         "integer" => quote!(i64),
         "string" => quote!(String),
+        "boolean" => quote!(bool),
         other => {
             let ident = format_ident!("{other}");
             quote!(types::#ident)
@@ -346,6 +350,10 @@ pub fn generate_client(manifest_text: &str, schemas: &[(&str, Value)]) -> Result
             "json" => {
                 let ty = format_ident!("{}", ep.response.schema.clone().unwrap_or_default());
                 (quote!(types::#ty), quote!(call_json))
+            }
+            "json_or_empty" => {
+                let ty = format_ident!("{}", ep.response.schema.clone().unwrap_or_default());
+                (quote!(Option<types::#ty>), quote!(call_json_or_empty))
             }
             "bytes" => (quote!(Vec<u8>), quote!(call_bytes)),
             _ => (quote!(()), quote!(call_empty)),

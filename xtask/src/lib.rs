@@ -23,6 +23,7 @@ pub const SCHEMA_FILES: &[&str] = &[
     "schema/order-request.schema.json",
     "schema/order-response.schema.json",
     "schema/error.schema.json",
+    "schema/lifecycle-request.schema.json",
 ];
 
 /// The file codegen writes, relative to the repository root.

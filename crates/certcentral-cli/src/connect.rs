@@ -3,7 +3,8 @@
 //! `--sandbox` starts the embedded CertCentral emulator (`certcentral-sandbox`) inside this
 //! process on a random loopback port, with automatic approval and a generated API key, and
 //! points the client at it: no account and no network needed. Its state lives only as long as
-//! the command.
+//! the command, unless `--sandbox-state FILE` (or `CERTCENTRAL_SANDBOX_STATE`) names a SQLite
+//! file that keeps it between commands (commands on one file wait for each other).
 
 use std::path::PathBuf;
 
@@ -31,7 +32,33 @@ pub struct ApiArgs {
     /// Read the API key from this file instead of the DIGICERT_API_KEY environment variable.
     #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV, hide_env_values = true)]
     pub api_key_file: Option<PathBuf>,
+    /// With --sandbox: keep the sandbox's orders, certificates and CA in this SQLite file, so
+    /// the next `--sandbox` command with the same file sees them (commands on one file wait
+    /// for each other). Without it the sandbox forgets everything when the command ends.
+    #[arg(long, value_name = "FILE", env = SANDBOX_STATE_ENV)]
+    pub sandbox_state: Option<PathBuf>,
+    /// With --sandbox-state: start from an empty state (the file is removed first).
+    #[arg(long, requires = "sandbox_state")]
+    pub sandbox_reset: bool,
 }
+
+/// Removes a sandbox state file (`--sandbox-reset`, `sandbox --reset`); a missing one is fine.
+pub fn reset_sandbox_state(path: &std::path::Path) -> Result<(), CliError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(err) => Err(CliError::failed(format!(
+            "cannot remove the sandbox state file {}: {err}",
+            path.display()
+        ))),
+    }
+}
+
+/// The environment variable naming the `--sandbox-state` file.
+pub const SANDBOX_STATE_ENV: &str = "CERTCENTRAL_SANDBOX_STATE";
+
+/// How long a `--sandbox` command waits for another one using the same state file.
+const SANDBOX_STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A client, and the embedded sandbox it talks to when `--sandbox` was given.
 #[derive(Debug)]
@@ -39,6 +66,8 @@ pub struct Connection {
     /// The API client.
     pub client: Client,
     sandbox: Option<RunningSandbox>,
+    /// Whether the embedded sandbox keeps its state in a file (`--sandbox-state`).
+    sandbox_state: bool,
 }
 
 impl ApiArgs {
@@ -62,9 +91,16 @@ impl ApiArgs {
     /// always uses [`RateLimits::documented`] and `limits` is ignored.
     pub async fn connect_with(&self, limits: RateLimits) -> Result<Connection, CliError> {
         if self.sandbox {
-            let sandbox = Sandbox::builder()
+            let mut builder = Sandbox::builder()
                 .approval(Approval::Auto)
-                .rate_limit(RateLimit::Real)
+                .rate_limit(RateLimit::Real);
+            if let Some(path) = &self.sandbox_state {
+                if self.sandbox_reset {
+                    reset_sandbox_state(path)?;
+                }
+                builder = builder.state_file(path).state_file_wait(SANDBOX_STATE_WAIT);
+            }
+            let sandbox = builder
                 .start(([127, 0, 0, 1], 0).into())
                 .await
                 .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;
@@ -77,6 +113,7 @@ impl ApiArgs {
             return Ok(Connection {
                 client,
                 sandbox: Some(sandbox),
+                sandbox_state: self.sandbox_state.is_some(),
             });
         }
         self.check()?;
@@ -92,6 +129,7 @@ impl ApiArgs {
         Ok(Connection {
             client,
             sandbox: None,
+            sandbox_state: false,
         })
     }
 }
@@ -100,6 +138,12 @@ impl Connection {
     /// Whether this connection uses the embedded sandbox.
     pub fn is_sandbox(&self) -> bool {
         self.sandbox.is_some()
+    }
+
+    /// Whether this connection uses an embedded sandbox that forgets everything when the
+    /// command ends (`--sandbox` without `--sandbox-state`).
+    pub fn sandbox_forgets(&self) -> bool {
+        self.sandbox.is_some() && !self.sandbox_state
     }
 
     /// The embedded sandbox, when `--sandbox` was given.

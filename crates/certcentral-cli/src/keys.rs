@@ -136,12 +136,8 @@ impl ExpectedKey {
 /// Call it before writing a certificate or a PKCS#12 file; on [`KeyError::Mismatch`] write
 /// nothing.
 pub fn check_certificate_key(chain_pem: &str, expected: &ExpectedKey) -> Result<(), KeyError> {
-    let blocks = pem::parse_many(chain_pem).map_err(|e| KeyError::Certificate(e.to_string()))?;
-    let leaf = blocks
-        .iter()
-        .find(|b| b.tag() == "CERTIFICATE")
-        .ok_or_else(|| KeyError::Certificate("no CERTIFICATE block".into()))?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.contents())
+    let leaf = leaf_der(chain_pem)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf)
         .map_err(|e| KeyError::Certificate(e.to_string()))?;
     if cert.public_key().raw == expected.spki_der.as_slice() {
         Ok(())
@@ -152,6 +148,69 @@ pub fn check_certificate_key(chain_pem: &str, expected: &ExpectedKey) -> Result<
             serial: cert.raw_serial_as_string(),
         })
     }
+}
+
+/// The first `CERTIFICATE` block of a PEM chain (the leaf), DER.
+fn leaf_der(chain_pem: &str) -> Result<Vec<u8>, KeyError> {
+    let blocks = pem::parse_many(chain_pem).map_err(|e| KeyError::Certificate(e.to_string()))?;
+    blocks
+        .iter()
+        .find(|b| b.tag() == "CERTIFICATE")
+        .map(|b| b.contents().to_vec())
+        .ok_or_else(|| KeyError::Certificate("no CERTIFICATE block".into()))
+}
+
+/// What a certificate is about, for people: shown before it is revoked.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CertificateSummary {
+    /// The subject's common name (empty when it has none).
+    pub common_name: String,
+    /// The rfc822Name subject alternative names.
+    pub emails: Vec<String>,
+    /// The serial number, upper-case hex.
+    pub serial_hex: String,
+    /// The end of validity (RFC 3339, UTC).
+    pub not_after: String,
+}
+
+/// Reads the leaf of a PEM chain into a [`CertificateSummary`].
+pub fn describe_certificate(chain_pem: &str) -> Result<CertificateSummary, KeyError> {
+    let leaf = leaf_der(chain_pem)?;
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf)
+        .map_err(|e| KeyError::Certificate(e.to_string()))?;
+    let common_name = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let emails = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    x509_parser::extensions::GeneralName::RFC822Name(email) => {
+                        Some(email.to_string())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let not_after = chrono::DateTime::from_timestamp(cert.validity().not_after.timestamp(), 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default();
+    Ok(CertificateSummary {
+        common_name,
+        emails,
+        serial_hex: cert.raw_serial_as_string().replace(':', "").to_uppercase(),
+        not_after,
+    })
 }
 
 /// The key types DigiCert accepts for client certificates.

@@ -5,7 +5,7 @@
 
 use std::process::ExitCode;
 
-use certcentral_cli::commands::{lifecycle, order};
+use certcentral_cli::commands::{after_issuance, lifecycle, order};
 use certcentral_cli::logging::{self, LogFormat};
 use certcentral_cli::{Output, exit};
 use certcentral_types::RequestDecision;
@@ -90,6 +90,18 @@ enum Command {
     /// List recent orders for a common name (e.g. after an unknown outcome).
     #[command(after_help = exit::help())]
     Orders(lifecycle::OrdersArgs),
+    /// Certificates that expire within a window (default 30 days), soonest first.
+    #[command(after_help = exit::help())]
+    Expiring(after_issuance::ExpiringArgs),
+    /// Revoke a certificate or every certificate of an order (shows what, asks first).
+    #[command(after_help = exit::help())]
+    Revoke(after_issuance::RevokeArgs),
+    /// Renew an order: a new paid order with the same product and details and a new key.
+    #[command(after_help = exit::help())]
+    Renew(after_issuance::RenewArgs),
+    /// Reissue an order's certificate with a new key (same order, not paid).
+    #[command(after_help = exit::help())]
+    Reissue(after_issuance::ReissueArgs),
     /// Show the settings of the four client-certificate products.
     #[command(after_help = exit::help())]
     Products(lifecycle::ProductsArgs),
@@ -151,6 +163,10 @@ fn main() -> ExitCode {
                     Command::Cancel(args) => lifecycle::cancel(args).await,
                     Command::Download(args) => lifecycle::download(args, out.json).await,
                     Command::Orders(args) => lifecycle::orders(args).await,
+                    Command::Expiring(args) => after_issuance::expiring(args).await,
+                    Command::Revoke(args) => after_issuance::revoke(args, &out).await,
+                    Command::Reissue(args) => after_issuance::reissue(args, &out).await,
+                    Command::Renew(args) => after_issuance::renew(args, &out).await,
                     Command::Products(args) => lifecycle::products(args).await,
                     Command::Product(args) => lifecycle::product(args).await,
                     Command::Validate(_)

@@ -56,6 +56,9 @@ pub struct OrderRecord {
     /// the CSR): checked before a resumed order writes its certificate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_key: Option<String>,
+    /// For a renewal: the order it renews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_of_order_id: Option<i64>,
 }
 
 impl OrderRecord {
@@ -104,6 +107,7 @@ mod tests {
             csr_file: Some("certs/locke-cole.csr".into()),
             certificate_file: None,
             public_key: None,
+            renewal_of_order_id: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.order.json");

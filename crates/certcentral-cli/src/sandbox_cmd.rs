@@ -14,7 +14,7 @@ use certcentral_cli::commands::parse_duration;
 use certcentral_cli::credentials::{self, API_KEY_FILE_ENV, CredentialError};
 use certcentral_cli::logging::{self, Level};
 use certcentral_cli::{CliError, Output, exit};
-use certcentral_sandbox::{Approval, EmailValidation, FaultKind, RateLimit, Sandbox};
+use certcentral_sandbox::{Approval, EmailValidation, FaultKind, KeyRole, RateLimit, Sandbox};
 use secrecy::ExposeSecret;
 
 /// Arguments of `certcentral sandbox`.
@@ -52,13 +52,29 @@ pub struct Args {
     /// Seed of the fault random number generator (same seed, same request order: same faults).
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub seed: u64,
+    /// What the API key may do: administrator (skip_approval on a revoke revokes at once)
+    /// or user (revoke requests always wait for approval).
+    #[arg(long, value_name = "administrator|user", default_value = "administrator", value_parser = parse_key_role)]
+    pub key_role: KeyRole,
+    /// Start the sandbox clock at this time (RFC 3339, e.g. 2027-11-01T00:00:00Z) instead of
+    /// now; it can be moved later with POST /_sandbox/clock.
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
+    /// Keep the CA, orders, requests, certificates and clock in this SQLite file, so a
+    /// sandbox started again on it serves what this one left. One sandbox per file at a time.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+    /// With --state: start from an empty state (the file is removed first).
+    #[arg(long, requires = "state")]
+    pub reset: bool,
 }
 
 /// What `certcentral sandbox --help` says after the options (before the exit codes).
 pub const AFTER_HELP: &str = "\
 The first stdout line is the base URL, e.g. http://127.0.0.1:8080/services/v2.
-Send the API key in the X-DC-DEVKEY header. Inspection (no key): GET /_sandbox/orders and
-GET /_sandbox/stats. Stop with Ctrl-C.
+Send the API key in the X-DC-DEVKEY header. Inspection (no key): GET /_sandbox/orders,
+GET /_sandbox/stats, GET /_sandbox/crl (the revoked serials, DER, signed by the test CA) and
+GET|POST /_sandbox/clock (e.g. {\"advance_days\": 335}). Stop with Ctrl-C.
 
 Example:
   DIGICERT_API_KEY=test-key certcentral sandbox --listen 127.0.0.1:8080 --approval auto";
@@ -74,6 +90,11 @@ fn parse_approval(text: &str) -> Result<Approval, String> {
 }
 
 fn parse_email_validation(text: &str) -> Result<EmailValidation, String> {
+    text.parse()
+        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
+}
+
+fn parse_key_role(text: &str) -> Result<KeyRole, String> {
     text.parse()
         .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
 }
@@ -127,7 +148,19 @@ fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Outpu
             .issue_delay(args.issue_delay)
             .email_validation(args.email_validation)
             .chain_in_response(args.chain_in_response)
-            .seed(args.seed);
+            .seed(args.seed)
+            .key_role(args.key_role);
+        if let Some(path) = &args.state {
+            if args.reset
+                && let Err(err) = certcentral_cli::connect::reset_sandbox_state(path)
+            {
+                return fail(&mut out, json, err);
+            }
+            builder = builder.state_file(path);
+        }
+        if let Some(now) = args.now {
+            builder = builder.now(now);
+        }
         if let Some(key) = &key {
             builder = builder.api_key(key.expose_secret());
         }
@@ -358,6 +391,48 @@ mod tests {
         assert_eq!(run_with(args, true, &mut out, async {}), exit::USAGE);
         let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
         assert_eq!(json["error"]["kind"], "usage");
+    }
+
+    /// `--state FILE` locks the file while the sandbox runs (a second one fails, exit 1);
+    /// `--reset` needs `--state`.
+    #[test]
+    fn a_state_file_serves_one_sandbox_at_a_time() {
+        assert!(parse(&["--reset"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.sqlite");
+        let state_arg = state.to_str().unwrap().to_string();
+        let args = parse(&["--state", &state_arg, "--approval", "auto"]).unwrap();
+        let (line_tx, line_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = std::thread::spawn(move || {
+            run_with(args, false, Lines(line_tx, Vec::new()), async {
+                let _ = stop_rx.await;
+            })
+        });
+        let url = line_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+        assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+        let second = parse(&["--state", &state_arg]).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(run_with(second, true, &mut out, async {}), exit::FAILED);
+        let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let message = json["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(message.contains("another sandbox"), "{json}");
+        stop_tx.send(()).unwrap();
+        assert_eq!(server.join().unwrap(), exit::OK);
+        assert!(state.exists());
+        // Once it stopped, the file can be reset and served again.
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        stop_tx.send(()).unwrap();
+        let again = parse(&["--state", &state_arg, "--reset"]).unwrap();
+        assert_eq!(
+            run_with(again, false, std::io::sink(), async {
+                let _ = stop_rx.await;
+            }),
+            exit::OK
+        );
     }
 
     #[test]

@@ -595,6 +595,24 @@ impl Client {
             .map_err(|_| self.decode_error(response.status, &response.body))
     }
 
+    /// Calls an endpoint answering a JSON body or nothing (`204`, or an empty `2xx` body):
+    /// `None` for the empty answer.
+    pub(crate) async fn call_json_or_empty<T: DeserializeOwned>(
+        &self,
+        endpoint: &Endpoint,
+        path: &[(&str, String)],
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> Result<Option<T>, Error> {
+        let response = self.execute(endpoint, path, query, body).await?;
+        if response.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(None);
+        }
+        serde_json::from_slice(&response.body)
+            .map(Some)
+            .map_err(|_| self.decode_error(response.status, &response.body))
+    }
+
     /// Calls an endpoint answering raw bytes.
     pub(crate) async fn call_bytes(
         &self,

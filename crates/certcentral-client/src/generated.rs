@@ -83,6 +83,46 @@ pub const PRODUCT_INFO: Endpoint = Endpoint {
     success: 200,
     idempotent: true,
 };
+///`POST /order/certificate/{order_id}/reissue` (not idempotent: retried only on 429 and connect errors).
+pub const RAW_REISSUE: Endpoint = Endpoint {
+    name: "raw_reissue",
+    method: "POST",
+    path: "/order/certificate/{order_id}/reissue",
+    success: 201,
+    idempotent: false,
+};
+///`GET /order/certificate/{order_id}/reissue` (idempotent: retried on 429, 5xx, timeouts and connect errors).
+pub const LIST_REISSUES: Endpoint = Endpoint {
+    name: "list_reissues",
+    method: "GET",
+    path: "/order/certificate/{order_id}/reissue",
+    success: 200,
+    idempotent: true,
+};
+///`PUT /certificate/{certificate_id}/revoke` (not idempotent: retried only on 429 and connect errors).
+pub const REVOKE_CERTIFICATE: Endpoint = Endpoint {
+    name: "revoke_certificate",
+    method: "PUT",
+    path: "/certificate/{certificate_id}/revoke",
+    success: 201,
+    idempotent: false,
+};
+///`PUT /order/certificate/{order_id}/revoke` (not idempotent: retried only on 429 and connect errors).
+pub const REVOKE_ORDER: Endpoint = Endpoint {
+    name: "revoke_order",
+    method: "PUT",
+    path: "/order/certificate/{order_id}/revoke",
+    success: 201,
+    idempotent: false,
+};
+///`GET /report/order/expiring` (idempotent: retried on 429, 5xx, timeouts and connect errors).
+pub const EXPIRING_ORDERS_REPORT: Endpoint = Endpoint {
+    name: "expiring_orders_report",
+    method: "GET",
+    path: "/report/order/expiring",
+    success: 200,
+    idempotent: true,
+};
 /// Every endpoint of the manifest, in manifest order.
 pub const ALL: &[Endpoint] = &[
     RAW_ORDER_CLIENT_CERTIFICATE,
@@ -95,6 +135,11 @@ pub const ALL: &[Endpoint] = &[
     DOWNLOAD_BY_CERTIFICATE,
     DOWNLOAD_BY_ORDER,
     PRODUCT_INFO,
+    RAW_REISSUE,
+    LIST_REISSUES,
+    REVOKE_CERTIFICATE,
+    REVOKE_ORDER,
+    EXPIRING_ORDERS_REPORT,
 ];
 ///Optional query parameters of [`Client::list_orders`]; unset ones are not sent.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -109,6 +154,12 @@ pub struct ListOrdersFilters {
     pub email: Option<String>,
     ///`filters[date_created]`: only orders created in this range: `>=yyyy-MM-dd`, `<=yyyy-MM-dd` or `yyyy-MM-dd...yyyy-MM-dd`.
     pub date_created: Option<String>,
+    ///`filters[valid_till]`: only orders whose certificate ends in this range: `<=yyyy-MM-dd`, `>=yyyy-MM-dd`, `yyyy-MM-dd...yyyy-MM-dd` or one day.
+    pub valid_till: Option<String>,
+    ///`filters[is_renewed]`: only orders that were (`true`) or were not (`false`) renewed.
+    pub is_renewed: Option<bool>,
+    ///`sort`: sort field, `-` first for descending (e.g. `valid_till`, `-date_created`).
+    pub sort: Option<String>,
     ///`offset`: index of the first order of the page.
     pub offset: Option<i64>,
     ///`limit`: page size.
@@ -132,6 +183,15 @@ impl ListOrdersFilters {
         }
         if let Some(value) = &self.date_created {
             query.push(("filters[date_created]", value.to_string()));
+        }
+        if let Some(value) = &self.valid_till {
+            query.push(("filters[valid_till]", value.to_string()));
+        }
+        if let Some(value) = &self.is_renewed {
+            query.push(("filters[is_renewed]", value.to_string()));
+        }
+        if let Some(value) = &self.sort {
+            query.push(("sort", value.to_string()));
         }
         if let Some(value) = &self.offset {
             query.push(("offset", value.to_string()));
@@ -321,5 +381,91 @@ Described by [`PRODUCT_INFO`]; errors as in [`Error`].*/
         let path: [(&str, String); 1] = [("name_id", name_id.to_string())];
         let query: Vec<(&str, String)> = Vec::new();
         self.call_json(&PRODUCT_INFO, &path, &query, None).await
+    }
+    /**Reissues an order's certificate with a new CSR: `POST /order/certificate/{order_id}/reissue`. Not idempotent: a second call asks for a second reissue.
+
+# Parameters
+
+- `order_id`: the order id
+- `body`: the request body ([`types::ReissueRequest`])
+
+Described by [`RAW_REISSUE`]; errors as in [`Error`].*/
+    pub(crate) async fn raw_reissue(
+        &self,
+        order_id: i64,
+        body: &types::ReissueRequest,
+    ) -> Result<types::ReissueResponse, Error> {
+        let path: [(&str, String); 1] = [("order_id", order_id.to_string())];
+        let query: Vec<(&str, String)> = Vec::new();
+        self.call_json(&RAW_REISSUE, &path, &query, Some(Client::encode(body)?)).await
+    }
+    /**Lists an order's certificates (the original and its reissues): `GET /order/certificate/{order_id}/reissue`.
+
+# Parameters
+
+- `order_id`: the order id
+
+Described by [`LIST_REISSUES`]; errors as in [`Error`].*/
+    pub async fn list_reissues(
+        &self,
+        order_id: i64,
+    ) -> Result<types::ReissueList, Error> {
+        let path: [(&str, String); 1] = [("order_id", order_id.to_string())];
+        let query: Vec<(&str, String)> = Vec::new();
+        self.call_json(&LIST_REISSUES, &path, &query, None).await
+    }
+    /**Revokes one certificate (the order stays active): `PUT /certificate/{certificate_id}/revoke`. Answers the revoke request (`201`), or nothing (`204`) when `skip_approval` took effect. Cannot be undone; not retried once it may have reached the server.
+
+# Parameters
+
+- `certificate_id`: the certificate id
+- `body`: the request body ([`types::RevokeRequest`])
+
+Described by [`REVOKE_CERTIFICATE`]; errors as in [`Error`].*/
+    pub async fn revoke_certificate(
+        &self,
+        certificate_id: i64,
+        body: &types::RevokeRequest,
+    ) -> Result<Option<types::RevokeRequestInfo>, Error> {
+        let path: [(&str, String); 1] = [("certificate_id", certificate_id.to_string())];
+        let query: Vec<(&str, String)> = Vec::new();
+        self.call_json_or_empty(
+                &REVOKE_CERTIFICATE,
+                &path,
+                &query,
+                Some(Client::encode(body)?),
+            )
+            .await
+    }
+    /**Revokes every certificate of an order, reissues included: `PUT /order/certificate/{order_id}/revoke`. Answers the revoke request (`201`), or nothing (`204`) when `skip_approval` took effect. Cannot be undone; not retried once it may have reached the server.
+
+# Parameters
+
+- `order_id`: the order id
+- `body`: the request body ([`types::RevokeRequest`])
+
+Described by [`REVOKE_ORDER`]; errors as in [`Error`].*/
+    pub async fn revoke_order(
+        &self,
+        order_id: i64,
+        body: &types::RevokeRequest,
+    ) -> Result<Option<types::RevokeRequestInfo>, Error> {
+        let path: [(&str, String); 1] = [("order_id", order_id.to_string())];
+        let query: Vec<(&str, String)> = Vec::new();
+        self.call_json_or_empty(
+                &REVOKE_ORDER,
+                &path,
+                &query,
+                Some(Client::encode(body)?),
+            )
+            .await
+    }
+    /**Counts of orders expiring within 90, 60 and 30 days and expired in the last 7: `GET /report/order/expiring`.
+
+Described by [`EXPIRING_ORDERS_REPORT`]; errors as in [`Error`].*/
+    pub async fn expiring_orders_report(&self) -> Result<types::ExpiringReport, Error> {
+        let path: [(&str, String); 0] = [];
+        let query: Vec<(&str, String)> = Vec::new();
+        self.call_json(&EXPIRING_ORDERS_REPORT, &path, &query, None).await
     }
 }

@@ -56,6 +56,7 @@
 
 mod client;
 mod error;
+mod lifecycle;
 mod limiter;
 mod order;
 
@@ -72,6 +73,7 @@ pub use client::{
 };
 pub use endpoints::ListOrdersFilters;
 pub use error::{ApiError, Error, SNIPPET_CHARS, TransportError, TransportKind, UnknownOutcome};
+pub use lifecycle::{Expiring, Revocation, RevokeTarget};
 pub use limiter::{RateLimits, Window};
 pub use order::{CLOCK_SKEW_ALLOWANCE, Order, PollPolicy, WaitOutcome};
 

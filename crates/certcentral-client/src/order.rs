@@ -422,24 +422,10 @@ impl Client {
         };
         match self.raw_order_client_certificate(product, request).await {
             Ok(response) => Ok(Order::from_response(self.clone(), response)),
-            Err(Error::Transport(err)) if err.maybe_reached_server() => Err(unknown(
-                None,
-                format!("the request was sent and no response arrived: {err}"),
-            )),
-            Err(err @ (Error::Api { .. } | Error::Decode { .. }))
-                if err.status().is_some_and(|s| s >= 500) =>
-            {
-                let status = err.status();
-                Err(unknown(status, format!("the server failed: {err}")))
+            Err(err) => {
+                let (status, cause) = ambiguous_outcome(err)?;
+                Err(unknown(status, cause))
             }
-            Err(Error::Decode { status, snippet }) if (200..300).contains(&status) => Err(unknown(
-                Some(status),
-                format!(
-                    "the server accepted the order (http {status}) but its answer could not be \
-                     read: {snippet}"
-                ),
-            )),
-            Err(err) => Err(err),
         }
     }
 
@@ -521,6 +507,31 @@ impl Client {
             unknown.sent_at,
         )
         .await
+    }
+}
+
+/// Sorts the error of a call that is not idempotent: `Ok((status, cause))` when the request
+/// may have been processed (sent with no answer, a 5xx, an unreadable success body), so the
+/// outcome must be reconciled; `Err(err)` when it provably was not (or the answer is final).
+pub(crate) fn ambiguous_outcome(err: Error) -> Result<(Option<u16>, String), Error> {
+    match err {
+        Error::Transport(err) if err.maybe_reached_server() => Ok((
+            None,
+            format!("the request was sent and no response arrived: {err}"),
+        )),
+        err @ (Error::Api { .. } | Error::Decode { .. })
+            if err.status().is_some_and(|s| s >= 500) =>
+        {
+            Ok((err.status(), format!("the server failed: {err}")))
+        }
+        Error::Decode { status, snippet } if (200..300).contains(&status) => Ok((
+            Some(status),
+            format!(
+                "the server accepted the request (http {status}) but its answer could not be \
+                 read: {snippet}"
+            ),
+        )),
+        err => Err(err),
     }
 }
 

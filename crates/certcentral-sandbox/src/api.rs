@@ -14,9 +14,10 @@ use axum::routing::{get, post, put};
 use certcentral_types::WireEnum;
 use certcentral_types::catalog::STATUS_CHANGES_MAX_MINUTES;
 use certcentral_types::{
-    ApiErrorEntry, DownloadFormat, ErrorBody, OrderInfo, OrderList, OrderRequest, OrderResponse,
-    OrderStatus, OrderStatusUpdate, Page, ProductId, RequestDecision, RequestStatusUpdate,
-    StatusChanges,
+    ApiErrorEntry, DownloadFormat, ErrorBody, ExpiringCount, ExpiringReport, OrderInfo, OrderList,
+    OrderRequest, OrderRequestRef, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
+    ReissueCertificateInfo, ReissueList, ReissueRequest, ReissueResponse, RequestDecision,
+    RequestStatus, RequestStatusUpdate, Requester, RevokeRequest, RevokeRequestInfo, StatusChanges,
 };
 use certcentral_validate::{Context, validate_json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -24,8 +25,8 @@ use serde_json::Value;
 
 use crate::ca::{CsrError, parse_csr, pem_cert};
 use crate::server::ConnectionKill;
-use crate::state::{ChangeError, NewOrder, Shared, leaf_spec};
-use crate::{Approval, EmailValidation, lock};
+use crate::state::{ChangeError, NewOrder, RevokeTarget, Shared, leaf_spec, rfc3339};
+use crate::{Approval, EmailValidation, KeyRole, lock};
 
 type AppState = Arc<Shared>;
 
@@ -89,6 +90,13 @@ pub(crate) fn router(shared: AppState) -> Router {
         )
         .route("/order/certificate/{id}/status", put(cancel_order))
         .route(
+            "/order/certificate/{id}/reissue",
+            get(list_reissues).post(reissue),
+        )
+        .route("/order/certificate/{id}/revoke", put(revoke_order))
+        .route("/certificate/{id}/revoke", put(revoke_certificate))
+        .route("/report/order/expiring", get(expiring_report))
+        .route(
             "/order/certificate/{id}/email-validation",
             get(email_validation),
         )
@@ -114,10 +122,13 @@ pub(crate) fn router(shared: AppState) -> Router {
             crate::ca::CA_ISSUERS_PATH.trim_start_matches("/_sandbox"),
             get(ca_certificate),
         )
+        // The CRL distribution point of every leaf and the inspection route serve one CRL.
         .route(
             crate::ca::CRL_PATH.trim_start_matches("/_sandbox"),
-            get(ca_crl),
+            get(inspect_crl),
         )
+        .route("/crl", get(inspect_crl))
+        .route("/clock", get(get_clock).post(set_clock))
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared.clone());
     Router::new()
@@ -277,7 +288,9 @@ async fn guard(State(shared): State<AppState>, request: Request, next: Next) -> 
         } else if !lock(&shared.limiter).admit(Instant::now()) {
             too_many_requests()
         } else {
-            next.run(request).await
+            let response = next.run(request).await;
+            shared.persist();
+            response
         }
     };
     shared.record_status(response.status().as_u16());
@@ -330,7 +343,7 @@ async fn create_order(
             ),
         )
     })?;
-    let now = Utc::now();
+    let now = shared.now();
     let ctx = Context::new(product).with_today(now.date_naive());
     let report = validate_json(&body, &ctx);
     if !report.errors.is_empty() {
@@ -392,6 +405,15 @@ async fn create_order(
     };
     let created = {
         let mut store = lock(&shared.store);
+        if let Some(old) = order.renewal_of_order_id {
+            let exists = i64::try_from(old.get()).is_ok_and(|id| store.orders.contains_key(&id));
+            if !exists {
+                return Err(ApiError::bad_request(
+                    "invalid_value:renewal_of_order_id",
+                    format!("renewal_of_order_id {old}: no such order to renew"),
+                ));
+            }
+        }
         let id = store.insert(NewOrder {
             product,
             order,
@@ -415,30 +437,37 @@ async fn create_order(
                 organization: None,
             })
     };
+    drop_after_commit(&shared, kill).await;
+    Ok(json_response(StatusCode::CREATED, &created))
+}
+
+/// The `drop_after_commit` fault: after a change was committed, closes the connection
+/// without an answer (when the fault fires).
+async fn drop_after_commit(shared: &Shared, kill: Option<axum::Extension<ConnectionKill>>) {
     let drop_connection = lock(&shared.faults).drop_after_commit();
     if let (true, Some(axum::Extension(ConnectionKill(kill)))) = (drop_connection, kill) {
+        shared.persist();
         shared.record_drop();
         kill.notify_one();
         // The connection task drops this future together with the connection.
         std::future::pending::<()>().await;
     }
-    Ok(json_response(StatusCode::CREATED, &created))
 }
 
 async fn order_info(State(shared): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id, "order")?;
     let mut store = lock(&shared.store);
     let record = store
-        .order(&shared.ca, id, Utc::now())
+        .order(&shared.ca, id, shared.now())
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
-    Ok(json_response(StatusCode::OK, &record.info()))
+    Ok(json_response(StatusCode::OK, &record.info(shared.now())))
 }
 
 async fn email_validation(State(shared): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let id = parse_id(&id, "order")?;
     let mut store = lock(&shared.store);
     let record = store
-        .order(&shared.ca, id, Utc::now())
+        .order(&shared.ca, id, shared.now())
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
     Ok(json_response(StatusCode::OK, &record.email_validation()))
 }
@@ -547,6 +576,37 @@ fn parse_date_filter(text: &str) -> Option<DateFilter> {
 
 const DEFAULT_LIMIT: usize = 1000;
 
+/// A `sort` field of the order list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SortField {
+    Id,
+    DateCreated,
+    ValidTill,
+}
+
+impl SortField {
+    /// `field` or `-field` (descending).
+    fn parse(text: &str) -> Option<(Self, bool)> {
+        let (descending, name) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
+        };
+        let field = match name {
+            "id" => Self::Id,
+            "date_created" => Self::DateCreated,
+            "valid_till" => Self::ValidTill,
+            _ => return None,
+        };
+        Some((field, descending))
+    }
+}
+
+fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(23, 59, 59)
+        .map(|at| at.and_utc())
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 async fn list_orders(
     State(shared): State<AppState>,
     query: Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>,
@@ -563,6 +623,9 @@ async fn list_orders(
     let mut common_name = None;
     let mut email = None;
     let mut date = None;
+    let mut valid_till = None;
+    let mut is_renewed = None;
+    let mut sort = None;
     let mut offset = 0usize;
     let mut limit = DEFAULT_LIMIT;
     for (key, value) in &query {
@@ -576,6 +639,28 @@ async fn list_orders(
                 None => errors.push((
                     "invalid_value:filters.date_created".to_string(),
                     format!("date filter {value:?} is not understood; use YYYY-MM-DD, FROM...TO, >=DATE, >DATE, <=DATE or <DATE (dates YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)"),
+                )),
+            },
+            "filters[valid_till]" => match parse_date_filter(value) {
+                Some(filter) => valid_till = Some(filter),
+                None => errors.push((
+                    "invalid_value:filters.valid_till".to_string(),
+                    format!("date filter {value:?} is not understood; use YYYY-MM-DD, FROM...TO, >=DATE, >DATE, <=DATE or <DATE"),
+                )),
+            },
+            "filters[is_renewed]" => match value.as_str() {
+                "true" | "1" => is_renewed = Some(true),
+                "false" | "0" => is_renewed = Some(false),
+                _ => errors.push((
+                    "invalid_value:filters.is_renewed".to_string(),
+                    format!("filters[is_renewed] {value:?} is not a boolean; allowed: true, false, 1, 0"),
+                )),
+            },
+            "sort" => match SortField::parse(value) {
+                Some(parsed) => sort = Some(parsed),
+                None => errors.push((
+                    "invalid_value:sort".to_string(),
+                    format!("sort {value:?} is not understood; allowed: id, date_created, valid_till, each optionally prefixed with - (descending)"),
                 )),
             },
             "offset" => match value.parse::<usize>() {
@@ -594,7 +679,7 @@ async fn list_orders(
             },
             other if other.starts_with("filters[") => errors.push((
                 format!("invalid_value:{other}"),
-                format!("unknown filter {other}; allowed: filters[status], filters[product_name_id], filters[common_name], filters[email], filters[date_created]"),
+                format!("unknown filter {other}; allowed: filters[status], filters[product_name_id], filters[common_name], filters[email], filters[date_created], filters[valid_till], filters[is_renewed]"),
             )),
             _ => {}
         }
@@ -605,9 +690,10 @@ async fn list_orders(
             errors,
         });
     }
+    let now = shared.now();
     let mut store = lock(&shared.store);
-    store.advance_all(&shared.ca, Utc::now());
-    let matching: Vec<OrderInfo> = store
+    store.advance_all(&shared.ca, now);
+    let mut matching: Vec<&crate::state::OrderRecord> = store
         .orders
         .values()
         .filter(|r| status.as_ref().is_none_or(|s| *s == r.status))
@@ -634,8 +720,31 @@ async fn list_orders(
             None => true,
             Some(DateFilter::Range(from, to)) => *from <= r.created && r.created <= *to,
         })
-        .map(|r| r.info().info)
+        .filter(|r| match &valid_till {
+            None => true,
+            Some(DateFilter::Range(from, to)) => r.issued.as_ref().is_some_and(|c| {
+                let end = end_of_day(c.valid_till);
+                *from <= end && end <= *to
+            }),
+        })
+        .filter(|r| is_renewed.is_none_or(|want| want == r.renewed_by.is_some()))
         .collect();
+    if let Some((field, descending)) = sort {
+        matching.sort_by(|a, b| {
+            let order = match field {
+                SortField::Id => a.id.cmp(&b.id),
+                SortField::DateCreated => a.created.cmp(&b.created).then(a.id.cmp(&b.id)),
+                SortField::ValidTill => a
+                    .issued
+                    .as_ref()
+                    .map(|c| c.valid_till)
+                    .cmp(&b.issued.as_ref().map(|c| c.valid_till))
+                    .then(a.id.cmp(&b.id)),
+            };
+            if descending { order.reverse() } else { order }
+        });
+    }
+    let matching: Vec<OrderInfo> = matching.into_iter().map(|r| r.info(now).info).collect();
     drop(store);
     let total = matching.len();
     let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
@@ -672,7 +781,7 @@ async fn status_changes(
             format!("minutes {minutes} exceeds the maximum of {MAX_MINUTES} (7 days)"),
         ));
     }
-    let now = Utc::now();
+    let now = shared.now();
     let since = now - chrono::Duration::minutes(minutes);
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, now);
@@ -707,7 +816,7 @@ async fn decide_request(
         "expected {\"status\": \"approved\"|\"rejected\", \"processor_comment\": \"...\"}",
     )?;
     let approve = update.status == RequestDecision::Approved;
-    let now = Utc::now();
+    let now = shared.now();
     let mut store = lock(&shared.store);
     store
         .decide(
@@ -716,6 +825,7 @@ async fn decide_request(
             update.processor_comment,
             now,
             shared.config.issue_delay,
+            &shared.ca,
         )
         .map_err(|err| match err {
             ChangeError::NotFound => {
@@ -742,7 +852,7 @@ async fn cancel_order(
     )?;
     let mut store = lock(&shared.store);
     store
-        .cancel(&shared.ca, id, update.note, Utc::now())
+        .cancel(&shared.ca, id, update.note, shared.now())
         .map_err(|err| match err {
             ChangeError::NotFound => {
                 ApiError::not_found("order", format!("order {id} does not exist"))
@@ -752,6 +862,213 @@ async fn cancel_order(
             }
         })?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+// ---------------------------------------------------------------- after issuance
+
+fn change_error(what: &str, id: i64) -> impl Fn(ChangeError) -> ApiError + '_ {
+    move |err| match err {
+        ChangeError::NotFound => ApiError::not_found(what, format!("{what} {id} does not exist")),
+        ChangeError::WrongState(message) | ChangeError::Invalid(message) => {
+            ApiError::bad_request(format!("invalid_{what}_status"), message)
+        }
+    }
+}
+
+async fn reissue(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+    kill: Option<axum::Extension<ConnectionKill>>,
+    body: Bytes,
+) -> ApiResult {
+    let id = parse_id(&id, "order")?;
+    let request: ReissueRequest = serde_json::from_slice(&body).map_err(|err| {
+        ApiError::bad_request(
+            "bad_request_format",
+            format!(
+                "the body does not match the reissue format {{\"certificate\": {{\"csr\": ..., \"common_name\"?, \"emails\"?, \"organization_units\"?, \"signature_hash\"?}}, \"skip_approval\"?}}: {err}"
+            ),
+        )
+    })?;
+    let now = shared.now();
+    let product = {
+        let mut store = lock(&shared.store);
+        store
+            .order(&shared.ca, id, now)
+            .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?
+            .product
+    };
+    let csr = request.certificate.csr.to_string();
+    let key = parse_csr(&csr, product.spec().profile.key_policy).map_err(|err| match err {
+        CsrError::CannotParse(message) => {
+            ApiError::bad_request("csr_invalid_cannot_parse", message)
+        }
+        CsrError::UnsupportedKey(message) => {
+            ApiError::bad_request("invalid_value:certificate.csr", message)
+        }
+    })?;
+    let approved =
+        request.skip_approval.unwrap_or(false) || shared.config.approval == Approval::Auto;
+    let (request_id, status, certificate_id) = {
+        let mut store = lock(&shared.store);
+        let (request_id, status) = store
+            .reissue(&shared.ca, id, key, csr, approved, now)
+            .map_err(change_error("order", id))?;
+        let certificate_id = store
+            .order(&shared.ca, id, now)
+            .and_then(|r| (status == RequestStatus::Approved).then_some(r.certificate_id)?);
+        (request_id, status, certificate_id)
+    };
+    drop_after_commit(&shared, kill).await;
+    let body = ReissueResponse {
+        id,
+        requests: vec![OrderRequestRef {
+            id: request_id,
+            status: Some(status),
+        }],
+        certificate_id,
+        certificate_chain: Vec::new(),
+    };
+    Ok(json_response(StatusCode::CREATED, &body))
+}
+
+async fn list_reissues(State(shared): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_id(&id, "order")?;
+    let now = shared.now();
+    let mut store = lock(&shared.store);
+    let record = store
+        .order(&shared.ca, id, now)
+        .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
+    let common_name = record.order.certificate.common_name.to_string();
+    let entry =
+        |cert_id: i64, issued: &crate::ca::IssuedCert, revoked: bool| ReissueCertificateInfo {
+            id: cert_id,
+            serial_number: Some(issued.serial_hex.clone()),
+            status: Some(if revoked { "revoked" } else { "issued" }.to_owned()),
+            common_name: Some(common_name.clone()),
+            date_created: Some(issued.valid_from.to_string()),
+            date_issued: Some(issued.valid_from.to_string()),
+            valid_from: Some(issued.valid_from.to_string()),
+            valid_till: Some(issued.valid_till.to_string()),
+            days_remaining: Some((issued.valid_till - now.date_naive()).num_days()),
+        };
+    let mut certificates: Vec<ReissueCertificateInfo> = record
+        .past
+        .iter()
+        .map(|p| entry(p.id, &p.issued, p.revoked_at.is_some()))
+        .collect();
+    if let (Some(cert_id), Some(issued)) = (record.certificate_id, record.issued.as_ref()) {
+        certificates.push(entry(cert_id, issued, record.revoked_at.is_some()));
+    }
+    Ok(json_response(StatusCode::OK, &ReissueList { certificates }))
+}
+
+async fn revoke(
+    shared: &Shared,
+    target: RevokeTarget,
+    body: &[u8],
+    kill: Option<axum::Extension<ConnectionKill>>,
+) -> ApiResult {
+    let request: RevokeRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RevokeRequest::default()
+    } else {
+        serde_json::from_slice(body).map_err(|err| {
+            ApiError::bad_request(
+                "bad_request_format",
+                format!(
+                    "the body does not match the revoke format {{\"comments\"?: \"...\", \"skip_approval\"?: bool}}: {err}"
+                ),
+            )
+        })?
+    };
+    let immediate =
+        request.skip_approval.unwrap_or(false) && shared.config.key_role == KeyRole::Administrator;
+    let now = shared.now();
+    let (what, id) = match target {
+        RevokeTarget::Certificate(id) => ("certificate", id),
+        RevokeTarget::Order(id) => ("order", id),
+    };
+    let created = lock(&shared.store)
+        .revoke(&shared.ca, target, request.comments, immediate, now)
+        .map_err(change_error(what, id))?;
+    drop_after_commit(shared, kill).await;
+    match created {
+        None => Ok(StatusCode::NO_CONTENT.into_response()),
+        Some(record) => Ok(json_response(
+            StatusCode::CREATED,
+            &RevokeRequestInfo {
+                id: record.id,
+                date: Some(rfc3339(record.date)),
+                type_: Some("revoke".to_owned()),
+                status: Some(record.status),
+                requester: Some(Requester {
+                    id: Some(1),
+                    first_name: Some("Sandbox".to_owned()),
+                    last_name: Some("User".to_owned()),
+                    email: Some("sandbox@example.com".to_owned()),
+                }),
+                comments: record.comments,
+            },
+        )),
+    }
+}
+
+async fn revoke_certificate(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+    kill: Option<axum::Extension<ConnectionKill>>,
+    body: Bytes,
+) -> ApiResult {
+    let id = parse_id(&id, "certificate")?;
+    revoke(&shared, RevokeTarget::Certificate(id), &body, kill).await
+}
+
+async fn revoke_order(
+    State(shared): State<AppState>,
+    Path(id): Path<String>,
+    kill: Option<axum::Extension<ConnectionKill>>,
+    body: Bytes,
+) -> ApiResult {
+    let id = parse_id(&id, "order")?;
+    revoke(&shared, RevokeTarget::Order(id), &body, kill).await
+}
+
+/// The windows of the expiring-orders report, in days (`-7`: expired in the last 7 days).
+const EXPIRING_WINDOWS: [i64; 4] = [90, 60, 30, -7];
+
+async fn expiring_report(State(shared): State<AppState>) -> ApiResult {
+    let now = shared.now();
+    let mut store = lock(&shared.store);
+    store.advance_all(&shared.ca, now);
+    let days: Vec<i64> = store
+        .orders
+        .values()
+        .filter(|r| r.status == OrderStatus::Issued && r.revoked_at.is_none())
+        .filter_map(|r| r.days_remaining(now))
+        .collect();
+    let expiring_orders = EXPIRING_WINDOWS
+        .iter()
+        .map(|&window| {
+            let count = days
+                .iter()
+                .filter(|&&d| {
+                    if window < 0 {
+                        (window..0).contains(&d)
+                    } else {
+                        (0..=window).contains(&d)
+                    }
+                })
+                .count();
+            ExpiringCount {
+                days_expiring: Some(window),
+                order_count: Some(i64::try_from(count).unwrap_or(i64::MAX)),
+            }
+        })
+        .collect();
+    Ok(json_response(
+        StatusCode::OK,
+        &ExpiringReport { expiring_orders },
+    ))
 }
 
 // ---------------------------------------------------------------- downloads
@@ -781,12 +1098,7 @@ fn download(shared: &Shared, leaf: &[u8], format: DownloadFormat) -> ApiResult {
                     format!("cannot encode PKCS#7: {err}"),
                 )
             })?;
-            let mut response = Body::from(der).into_response();
-            response.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/x-pkcs7-certificates"),
-            );
-            return Ok(response);
+            return Ok(binary_response(der, "application/x-pkcs7-certificates"));
         }
     };
     let pem: String = shared
@@ -801,6 +1113,15 @@ fn download(shared: &Shared, leaf: &[u8], format: DownloadFormat) -> ApiResult {
         HeaderValue::from_static("application/x-pem-file"),
     );
     Ok(response)
+}
+
+/// A `200` with `body` as `content_type`.
+fn binary_response(body: Vec<u8>, content_type: &'static str) -> Response {
+    let mut response = Body::from(body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
 }
 
 fn issued_leaf(record: &crate::state::OrderRecord) -> Result<Vec<u8>, ApiError> {
@@ -831,7 +1152,7 @@ async fn download_by_certificate(
     let leaf = {
         let mut store = lock(&shared.store);
         let record = store
-            .order_by_certificate(&shared.ca, id, Utc::now())
+            .order_by_certificate(&shared.ca, id, shared.now())
             .ok_or_else(|| {
                 ApiError::not_found("certificate", format!("certificate {id} does not exist"))
             })?;
@@ -849,7 +1170,7 @@ async fn download_by_order(
     let leaf = {
         let mut store = lock(&shared.store);
         let record = store
-            .order(&shared.ca, id, Utc::now())
+            .order(&shared.ca, id, shared.now())
             .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
         issued_leaf(record)?
     };
@@ -893,20 +1214,86 @@ async fn inspect_stats(State(shared): State<AppState>) -> Response {
 
 /// The issuing CA's certificate, DER (the leaves' AIA caIssuers URL).
 async fn ca_certificate(State(shared): State<AppState>) -> Response {
-    der_file(shared.ca.intermediate_der(), "application/pkix-cert")
+    binary_response(
+        shared.ca.intermediate_der().to_vec(),
+        "application/pkix-cert",
+    )
 }
 
-/// The issuing CA's CRL, DER (the leaves' CRL distribution point).
-async fn ca_crl(State(shared): State<AppState>) -> Response {
-    der_file(shared.ca.crl_der(), "application/pkix-crl")
+/// `GET /_sandbox/crl` and the leaves' CRL distribution point (`/_sandbox/ca/intermediate.crl`):
+/// the revoked serials as a DER CRL signed by the issuing (intermediate) test CA.
+async fn inspect_crl(State(shared): State<AppState>) -> ApiResult {
+    let now = shared.now();
+    let (revoked, number) = {
+        let mut store = lock(&shared.store);
+        (store.revoked_serials(), store.next_crl_number())
+    };
+    let der = shared.ca.crl(&revoked, now, number).map_err(|err| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            format!("cannot sign the CRL: {err}"),
+        )
+    })?;
+    Ok(binary_response(der, "application/pkix-crl"))
 }
 
-fn der_file(der: &[u8], content_type: &'static str) -> Response {
-    let mut response = Body::from(der.to_vec()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
+/// `GET`/`POST /_sandbox/clock`: the sandbox's time and its offset from the real clock.
+#[derive(serde::Serialize)]
+struct ClockState {
+    now: String,
+    offset_seconds: i64,
+}
+
+/// `POST /_sandbox/clock` body: exactly one of `now` (RFC 3339), `offset_seconds` or
+/// `advance_days` (added to the current offset).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    now: Option<String>,
+    offset_seconds: Option<i64>,
+    advance_days: Option<i64>,
+}
+
+fn clock_state(shared: &Shared) -> Response {
+    let offset = *lock(&shared.clock_offset);
+    axum::Json(ClockState {
+        now: rfc3339(shared.now()),
+        offset_seconds: offset.num_seconds(),
+    })
+    .into_response()
+}
+
+async fn get_clock(State(shared): State<AppState>) -> Response {
+    clock_state(&shared)
+}
+
+async fn set_clock(State(shared): State<AppState>, body: Bytes) -> ApiResult {
+    const FORMAT: &str = "expected exactly one of {\"now\": \"RFC 3339 time\"}, {\"offset_seconds\": N} or {\"advance_days\": N}";
+    let change: ClockChange = serde_json::from_slice(&body)
+        .map_err(|err| ApiError::bad_request("bad_request_format", format!("{err}; {FORMAT}")))?;
+    let offset = match (change.now, change.offset_seconds, change.advance_days) {
+        (Some(now), None, None) => {
+            let at = DateTime::parse_from_rfc3339(&now).map_err(|err| {
+                ApiError::bad_request(
+                    "invalid_value:now",
+                    format!("now {now:?} is not an RFC 3339 time: {err}"),
+                )
+            })?;
+            at.with_timezone(&Utc) - Utc::now()
+        }
+        (None, Some(seconds), None) => chrono::Duration::try_seconds(seconds).ok_or_else(|| {
+            ApiError::bad_request("invalid_value:offset_seconds", "offset out of range")
+        })?,
+        (None, None, Some(days)) => chrono::Duration::try_days(days)
+            .and_then(|d| lock(&shared.clock_offset).checked_add(&d))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_value:advance_days", "offset out of range")
+            })?,
+        _ => return Err(ApiError::bad_request("bad_request_format", FORMAT)),
+    };
+    shared.set_clock_offset(offset);
+    Ok(clock_state(&shared))
 }
 
 #[cfg(test)]

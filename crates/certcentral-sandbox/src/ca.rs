@@ -94,7 +94,7 @@ pub(crate) fn parse_csr(pem_text: &str, policy: &KeyPolicy) -> Result<CsrKey, Cs
 }
 
 /// A subject attribute the sandbox writes (each in its own RDN, UTF8String).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) enum SubjectAttr {
     CommonName,
     Organization,
@@ -123,7 +123,7 @@ impl SubjectAttr {
 
 /// Key usage, independent of the key type: `key_management` becomes keyEncipherment for an
 /// RSA key and keyAgreement for an EC key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KeyUse {
     pub digital_signature: bool,
     pub non_repudiation: bool,
@@ -131,7 +131,7 @@ pub(crate) struct KeyUse {
 }
 
 /// What a leaf certificate holds apart from its dates and key.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CertContents {
     /// The subject attributes, in order.
     pub subject: Vec<(SubjectAttr, String)>,
@@ -196,7 +196,7 @@ pub(crate) const CA_ISSUERS_PATH: &str = "/_sandbox/ca/intermediate.crt";
 pub(crate) const CRL_PATH: &str = "/_sandbox/ca/intermediate.crl";
 
 /// An issued leaf certificate.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct IssuedCert {
     pub der: Vec<u8>,
     pub serial_hex: String,
@@ -214,8 +214,18 @@ pub(crate) struct TestCa {
     draft_issuer: rcgen::Issuer<'static, DraftKey>,
     /// Where the intermediate's certificate and CRL are published.
     urls: CaUrls,
-    /// The intermediate's (empty) CRL, DER.
-    crl_der: Vec<u8>,
+    /// The keys (PKCS#8 PEM), kept for [`TestCa::to_parts`].
+    root_key_pem: String,
+    intermediate_key_pem: String,
+}
+
+/// A test CA as stored in a state file: both certificates and both keys.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct CaParts {
+    pub root_der: Vec<u8>,
+    pub intermediate_der: Vec<u8>,
+    pub root_key_pem: String,
+    pub intermediate_key_pem: String,
 }
 
 /// The intermediate's public key with a placeholder signer (see `TestCa::draft_issuer`).
@@ -269,9 +279,41 @@ impl TestCa {
     /// Generates a fresh root and intermediate (ECDSA P-256, 10 years) publishing their
     /// certificate and CRL at `urls`.
     pub(crate) fn generate(urls: CaUrls) -> Result<Self, rcgen::Error> {
+        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+        Self::build(root_key, int_key, None, urls)
+    }
+
+    /// The CA of a state file: the stored certificates are served as they are; the keys sign.
+    pub(crate) fn from_parts(parts: &CaParts, urls: CaUrls) -> Result<Self, rcgen::Error> {
+        let root_key = KeyPair::from_pem(&parts.root_key_pem)?;
+        let int_key = KeyPair::from_pem(&parts.intermediate_key_pem)?;
+        Self::build(root_key, int_key, Some(parts), urls)
+    }
+
+    /// What a state file keeps of this CA.
+    pub(crate) fn to_parts(&self) -> CaParts {
+        CaParts {
+            root_der: self.root_der.clone(),
+            intermediate_der: self.intermediate_der.clone(),
+            root_key_pem: self.root_key_pem.clone(),
+            intermediate_key_pem: self.intermediate_key_pem.clone(),
+        }
+    }
+
+    /// The root and intermediate over the given keys; `stored` certificates replace the
+    /// freshly signed ones (same names and keys, so every leaf issued before still chains).
+    fn build(
+        root_key: KeyPair,
+        int_key: KeyPair,
+        stored: Option<&CaParts>,
+        urls: CaUrls,
+    ) -> Result<Self, rcgen::Error> {
         let now = Utc::now();
         let not_before = to_offset(now - chrono::Duration::days(1))?;
         let not_after = to_offset(now + chrono::Duration::days(3650))?;
+        let root_key_pem = root_key.serialize_pem();
+        let intermediate_key_pem = int_key.serialize_pem();
 
         let mut root_params = CertificateParams::default();
         root_params.distinguished_name = DistinguishedName::new();
@@ -290,7 +332,6 @@ impl TestCa {
         root_params.not_before = not_before;
         root_params.not_after = not_after;
         root_params.serial_number = Some(random_serial());
-        let root_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let root = CertifiedIssuer::self_signed(root_params, root_key)?;
 
         let mut int_params = CertificateParams::default();
@@ -315,7 +356,6 @@ impl TestCa {
         int_params.not_before = not_before;
         int_params.not_after = not_after;
         int_params.serial_number = Some(random_serial());
-        let int_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)?;
         let draft_issuer = rcgen::Issuer::new(
             int_params.clone(),
             DraftKey {
@@ -324,34 +364,25 @@ impl TestCa {
             },
         );
         let intermediate = CertifiedIssuer::signed_by(int_params, int_key, &root)?;
-        let crl = rcgen::CertificateRevocationListParams {
-            this_update: not_before,
-            next_update: not_after,
-            crl_number: SerialNumber::from(1u64),
-            issuing_distribution_point: None,
-            revoked_certs: Vec::new(),
-            key_identifier_method: rcgen::KeyIdMethod::Sha256,
-        }
-        .signed_by(&intermediate)?;
 
+        let (root_der, intermediate_der) = match stored {
+            Some(parts) => (parts.root_der.clone(), parts.intermediate_der.clone()),
+            None => (root.der().to_vec(), intermediate.der().to_vec()),
+        };
         Ok(Self {
-            root_der: root.der().to_vec(),
-            intermediate_der: intermediate.der().to_vec(),
+            root_der,
+            intermediate_der,
             intermediate,
             draft_issuer,
             urls,
-            crl_der: crl.der().to_vec(),
+            root_key_pem,
+            intermediate_key_pem,
         })
     }
 
     /// The intermediate certificate, DER (served at the AIA caIssuers URL).
     pub(crate) fn intermediate_der(&self) -> &[u8] {
         &self.intermediate_der
-    }
-
-    /// The intermediate's CRL, DER (served at the CRL distribution point).
-    pub(crate) fn crl_der(&self) -> &[u8] {
-        &self.crl_der
     }
 
     /// The root certificate, PEM.
@@ -480,6 +511,61 @@ impl TestCa {
         let info = ContentInfo::try_from(certs)?;
         info.to_der()
     }
+}
+
+/// One revoked certificate for [`TestCa::crl`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RevokedSerial {
+    /// The serial number, upper-case hex as in `IssuedCert::serial_hex`.
+    pub serial_hex: String,
+    /// When the revocation took effect.
+    pub revoked_at: DateTime<Utc>,
+}
+
+impl TestCa {
+    /// A CRL (DER) signed by the intermediate, the issuer of every leaf: `revoked` listed,
+    /// `this_update` at `now`, `next_update` a day later, CRL number `number`.
+    pub(crate) fn crl(
+        &self,
+        revoked: &[RevokedSerial],
+        now: DateTime<Utc>,
+        number: u64,
+    ) -> Result<Vec<u8>, rcgen::Error> {
+        let revoked_certs = revoked
+            .iter()
+            .map(|r| {
+                let bytes = hex_bytes(&r.serial_hex).ok_or_else(|| {
+                    rcgen::Error::X509(format!("serial {:?} is not hex", r.serial_hex))
+                })?;
+                Ok(rcgen::RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&bytes),
+                    revocation_time: to_offset(r.revoked_at)?,
+                    reason_code: None,
+                    invalidity_date: None,
+                })
+            })
+            .collect::<Result<Vec<_>, rcgen::Error>>()?;
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: to_offset(now)?,
+            next_update: to_offset(now + chrono::Duration::days(1))?,
+            crl_number: SerialNumber::from(number.max(1)),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.intermediate)?.der().to_vec())
+    }
+}
+
+/// Decodes upper- or lower-case hex (an even number of digits).
+fn hex_bytes(text: &str) -> Option<Vec<u8>> {
+    if text.is_empty() || !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// The key usage bits: digitalSignature, nonRepudiation (contentCommitment), and for key

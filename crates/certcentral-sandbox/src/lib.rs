@@ -44,6 +44,7 @@ use tokio::task::JoinHandle;
 mod api;
 mod ca;
 mod limits;
+mod persist;
 mod server;
 mod smime;
 mod state;
@@ -159,6 +160,32 @@ impl FromStr for EmailValidation {
     }
 }
 
+/// What the sandbox's API key may do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KeyRole {
+    /// An administrator's key: `skip_approval` on a revoke revokes at once (answer `204`).
+    #[default]
+    Administrator,
+    /// A user's key: `skip_approval` on a revoke is ignored; the revoke request stays
+    /// pending until approved with `PUT /request/{id}/status`.
+    User,
+}
+
+impl FromStr for KeyRole {
+    type Err = SandboxError;
+
+    /// Parses `administrator` (or `admin`) or `user`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim() {
+            "administrator" | "admin" => Ok(Self::Administrator),
+            "user" => Ok(Self::User),
+            other => Err(SandboxError::InvalidOption(format!(
+                "key role {other:?} is not understood; allowed: administrator, user"
+            ))),
+        }
+    }
+}
+
 /// A fault the sandbox injects, each with its own probability (see [`SandboxBuilder::fault`]).
 ///
 /// Faults apply to the API under `/services/v2` only, never to `/_sandbox/*`.
@@ -168,8 +195,8 @@ pub enum FaultKind {
     Error5xx,
     /// `429 request_limit_exceeded`, before the request is processed.
     RateLimit,
-    /// For order POSTs only: the order is created, then the connection is closed without
-    /// any HTTP response.
+    /// For requests that change something (order and reissue POSTs, revoke PUTs) only: the
+    /// change is committed, then the connection is closed without any HTTP response.
     DropAfterCommit,
     /// The response is delayed by this much (the request is then processed normally).
     Latency(Duration),
@@ -256,6 +283,9 @@ pub enum SandboxError {
     /// An option value is invalid.
     #[error("{0}")]
     InvalidOption(String),
+    /// The state file cannot be opened, locked, read or written.
+    #[error("sandbox state file {0}")]
+    State(String),
 }
 
 /// Entry point: `Sandbox::builder()`.
@@ -281,6 +311,10 @@ pub struct SandboxBuilder {
     chain_in_response: bool,
     faults: Vec<(FaultKind, f64)>,
     seed: u64,
+    key_role: KeyRole,
+    clock_offset: chrono::Duration,
+    state_file: Option<std::path::PathBuf>,
+    state_wait: Duration,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -294,6 +328,9 @@ impl std::fmt::Debug for SandboxBuilder {
             .field("chain_in_response", &self.chain_in_response)
             .field("faults", &self.faults)
             .field("seed", &self.seed)
+            .field("key_role", &self.key_role)
+            .field("clock_offset", &self.clock_offset)
+            .field("state_file", &self.state_file)
             .finish()
     }
 }
@@ -349,6 +386,37 @@ impl SandboxBuilder {
         self
     }
 
+    /// What the API key may do (default [`KeyRole::Administrator`]).
+    pub fn key_role(mut self, role: KeyRole) -> Self {
+        self.key_role = role;
+        self
+    }
+
+    /// Starts the sandbox's clock at `now` instead of the real time (it then runs at the
+    /// real pace). Orders, certificates, expiry and the CRL use this clock; it can be moved
+    /// later with [`RunningSandbox::set_now`] or `POST /_sandbox/clock`.
+    pub fn now(mut self, now: chrono::DateTime<chrono::Utc>) -> Self {
+        self.clock_offset = now - chrono::Utc::now();
+        self
+    }
+
+    /// Keeps the sandbox's CA, orders, requests, certificates and clock in this SQLite file:
+    /// a sandbox started again on it serves what the last one left (see `persist.rs`). The
+    /// file is locked while the sandbox runs: a second sandbox on it fails to start. A clock
+    /// set with [`SandboxBuilder::now`] replaces the stored one.
+    pub fn state_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.state_file = Some(path.into());
+        self
+    }
+
+    /// How long [`SandboxBuilder::start`] waits for another sandbox to release the state file
+    /// before failing (default zero: fail at once). Commands that each run a sandbox on one
+    /// file for a short time wait for each other this way, so their changes never mix.
+    pub fn state_file_wait(mut self, wait: Duration) -> Self {
+        self.state_wait = wait;
+        self
+    }
+
     /// Binds `addr` (port 0 picks a free port), generates the test CA and starts serving.
     pub async fn start(self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
         self.rate_limit.check()?;
@@ -361,6 +429,26 @@ impl SandboxBuilder {
             }
             Some(key) => key,
             None => random_key(),
+        };
+        let (ca, persisted, stored_clock) = match &self.state_file {
+            None => (
+                ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN))
+                    .map_err(|err| SandboxError::Ca(err.to_string()))?,
+                None,
+                None,
+            ),
+            Some(path) => {
+                let (file, loaded) = persist::StateFile::open(path, self.state_wait)?;
+                let ca = match &loaded.ca {
+                    Some(parts) => ca::TestCa::from_parts(parts, ca::CaUrls::under(ca::PKI_ORIGIN)),
+                    None => ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN)),
+                }
+                .map_err(|err| SandboxError::Ca(err.to_string()))?;
+                if loaded.ca.is_none() {
+                    file.save_ca(&ca.to_parts())?;
+                }
+                (ca, Some((file, loaded.store)), loaded.clock_offset_seconds)
+            }
         };
         let listener = tokio::net::TcpListener::bind(addr)
             .await
@@ -378,8 +466,6 @@ impl SandboxBuilder {
             local
         };
         let base_url = format!("http://{url_addr}/services/v2");
-        let ca = ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN))
-            .map_err(|err| SandboxError::Ca(err.to_string()))?;
         let shared = Arc::new(state::Shared::new(
             state::Config {
                 api_key: api_key.clone(),
@@ -387,11 +473,18 @@ impl SandboxBuilder {
                 issue_delay: self.issue_delay,
                 email_validation: self.email_validation,
                 chain_in_response: self.chain_in_response,
+                key_role: self.key_role,
             },
             ca,
             limits::RateLimiter::new(self.rate_limit),
             limits::FaultPlan::new(self.faults, ChaCha8Rng::seed_from_u64(self.seed)),
+            persisted,
         ));
+        let offset = match (self.clock_offset.is_zero(), stored_clock) {
+            (true, Some(seconds)) => chrono::Duration::try_seconds(seconds).unwrap_or_default(),
+            _ => self.clock_offset,
+        };
+        shared.set_clock_offset(offset);
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let router = api::router(shared.clone());
         let task = tokio::spawn(server::serve(listener, router, shutdown_rx));
@@ -474,6 +567,16 @@ impl RunningSandbox {
     /// The test CA's root certificate (PEM), to verify issued chains.
     pub fn root_ca_pem(&self) -> String {
         self.shared.ca.root_pem()
+    }
+
+    /// The sandbox's current time (the real time plus the clock offset).
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.shared.now()
+    }
+
+    /// Moves the sandbox's clock to `now` (it then runs on at the real pace).
+    pub fn set_now(&self, now: chrono::DateTime<chrono::Utc>) {
+        self.shared.set_clock_offset(now - chrono::Utc::now());
     }
 
     /// Stops accepting connections, lets open requests finish, and waits for the server.

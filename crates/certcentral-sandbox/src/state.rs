@@ -12,11 +12,11 @@ use certcentral_types::{
     StatusChange,
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::ca::{CertContents, CsrKey, IssuedCert, LeafSpec, TestCa, pem_cert};
+use crate::ca::{CertContents, CsrKey, IssuedCert, LeafSpec, RevokedSerial, TestCa, pem_cert};
 use crate::limits::{FaultPlan, RateLimiter};
-use crate::{Approval, SandboxOrder, Stats, lock};
+use crate::{Approval, KeyRole, SandboxOrder, Stats, lock};
 
 /// First ids: orders, requests and certificates live in distinct ranges so that a client
 /// mixing them up gets `not_found` instead of the wrong object.
@@ -35,6 +35,7 @@ pub(crate) struct Config {
     pub issue_delay: Duration,
     pub email_validation: crate::EmailValidation,
     pub chain_in_response: bool,
+    pub key_role: KeyRole,
 }
 
 /// Everything the handlers share.
@@ -45,17 +46,56 @@ pub(crate) struct Shared {
     pub limiter: Mutex<RateLimiter>,
     pub faults: Mutex<FaultPlan>,
     pub stats: Mutex<Stats>,
+    /// Added to the real time: the sandbox's "now" (`POST /_sandbox/clock`, `--now`).
+    pub clock_offset: Mutex<chrono::Duration>,
+    /// Where the state is kept between runs, if anywhere.
+    pub state_file: Option<crate::persist::StateFile>,
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, ca: TestCa, limiter: RateLimiter, faults: FaultPlan) -> Self {
+    pub(crate) fn new(
+        config: Config,
+        ca: TestCa,
+        limiter: RateLimiter,
+        faults: FaultPlan,
+        persisted: Option<(crate::persist::StateFile, Option<Store>)>,
+    ) -> Self {
+        let (state_file, store) = match persisted {
+            Some((file, store)) => (Some(file), store.unwrap_or_default()),
+            None => (None, Store::default()),
+        };
         Self {
+            state_file,
             config,
             ca,
-            store: Mutex::new(Store::default()),
+            store: Mutex::new(store),
             limiter: Mutex::new(limiter),
             faults: Mutex::new(faults),
             stats: Mutex::new(Stats::default()),
+            clock_offset: Mutex::new(chrono::Duration::zero()),
+        }
+    }
+
+    /// The sandbox's current time: the real time plus the clock offset.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let offset = *lock(&self.clock_offset);
+        Utc::now()
+            .checked_add_signed(offset)
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Sets the clock offset.
+    pub(crate) fn set_clock_offset(&self, offset: chrono::Duration) {
+        *lock(&self.clock_offset) = offset;
+        self.persist();
+    }
+
+    /// Writes the state file, when there is one.
+    pub(crate) fn persist(&self) {
+        if let Some(file) = &self.state_file {
+            let offset = lock(&self.clock_offset).num_seconds();
+            let store = lock(&self.store);
+            file.save(&store, offset);
         }
     }
 
@@ -65,7 +105,7 @@ impl Shared {
 
     pub(crate) fn snapshot(&self) -> Vec<SandboxOrder> {
         let mut store = lock(&self.store);
-        store.advance_all(&self.ca, Utc::now());
+        store.advance_all(&self.ca, self.now());
         store.orders.values().map(OrderRecord::snapshot).collect()
     }
 
@@ -87,7 +127,7 @@ impl Shared {
 }
 
 /// One order.
-#[derive(Debug)]
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct OrderRecord {
     pub id: i64,
     pub product: ProductId,
@@ -101,20 +141,70 @@ pub(crate) struct OrderRecord {
     pub status: OrderStatus,
     pub status_changed: DateTime<Utc>,
     pub certificate_id: Option<i64>,
+    /// Rebuilt from the order's CSR when a state file is loaded ([`Store::restore_keys`]).
+    #[serde(skip)]
     pub key: Option<CsrKey>,
     /// When an approved order with a CSR becomes `issued`.
     pub issue_at: Option<DateTime<Utc>>,
     pub issued: Option<IssuedCert>,
+    /// When the current certificate was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
     /// Each email address and when its control was proven (`None`: not yet).
     pub mailboxes: Vec<Mailbox>,
+    /// The order that renews this one (`renewal_of_order_id` pointing here).
+    pub renewed_by: Option<i64>,
+    /// Earlier certificates of the order, replaced by reissues (oldest first).
+    pub past: Vec<PastCertificate>,
+    /// A reissue waiting for approval.
+    pub reissue: Option<PendingReissue>,
+    /// Reissue and revoke requests of the order, for its `requests` list.
+    pub other_requests: Vec<OrderRequestInfo>,
 }
 
 /// One email address of an order and its validation.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct Mailbox {
     pub email: String,
     pub validated: Option<DateTime<Utc>>,
+}
+
+/// A certificate of an order replaced by a reissue.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PastCertificate {
+    pub id: i64,
+    pub issued: IssuedCert,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A reissue waiting for approval.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct PendingReissue {
+    pub request_id: i64,
+    /// Rebuilt from `csr` when a state file is loaded.
+    #[serde(skip)]
+    pub key: Option<CsrKey>,
+    pub csr: String,
+}
+
+/// What a revoke request revokes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum RevokeTarget {
+    /// One certificate (`PUT /certificate/{id}/revoke`).
+    Certificate(i64),
+    /// Every certificate of an order (`PUT /order/certificate/{id}/revoke`).
+    Order(i64),
+}
+
+/// A revoke request.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(crate) struct RevokeRecord {
+    pub id: i64,
+    pub order_id: i64,
+    pub target: RevokeTarget,
+    pub comments: Option<String>,
+    pub status: RequestStatus,
+    pub date: DateTime<Utc>,
 }
 
 /// What to record for a new order; ids are assigned by [`Store::insert`].
@@ -134,8 +224,9 @@ pub(crate) struct NewOrder {
     pub now: DateTime<Utc>,
 }
 
-/// The order store. Ids are assigned under the lock: unique and increasing.
-#[derive(Debug)]
+/// The order store. Ids are assigned under the lock: unique and increasing. Serialized as a
+/// whole into a state file (`persist.rs`).
+#[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct Store {
     next_order: i64,
     next_request: i64,
@@ -143,6 +234,12 @@ pub(crate) struct Store {
     pub orders: BTreeMap<i64, OrderRecord>,
     by_request: HashMap<i64, i64>,
     by_certificate: HashMap<i64, i64>,
+    /// Reissue request id -> order id.
+    reissue_requests: HashMap<i64, i64>,
+    /// Revoke requests by id.
+    revoke_requests: BTreeMap<i64, RevokeRecord>,
+    /// How many CRLs were published (the next CRL number).
+    crl_count: u64,
 }
 
 impl Default for Store {
@@ -154,6 +251,9 @@ impl Default for Store {
             orders: BTreeMap::new(),
             by_request: HashMap::new(),
             by_certificate: HashMap::new(),
+            reissue_requests: HashMap::new(),
+            revoke_requests: BTreeMap::new(),
+            crl_count: 0,
         }
     }
 }
@@ -203,8 +303,13 @@ impl Store {
             key: new.key,
             issue_at: None,
             issued: None,
+            revoked_at: None,
             note: (!has_key).then(|| NO_CSR_NOTE.to_string()),
             mailboxes,
+            renewed_by: None,
+            past: Vec::new(),
+            reissue: None,
+            other_requests: Vec::new(),
         };
         if new.approved {
             self.approve(&mut record, new.now, new.issue_delay);
@@ -213,9 +318,300 @@ impl Store {
                 record.status = OrderStatus::Issued;
             }
         }
+        let renews = record
+            .order
+            .renewal_of_order_id
+            .and_then(|old| i64::try_from(old.get()).ok());
         self.by_request.insert(request_id, id);
         self.orders.insert(id, record);
+        if let Some(old) = renews.and_then(|old| self.orders.get_mut(&old)) {
+            old.renewed_by = Some(id);
+        }
         id
+    }
+
+    /// Rebuilds every CSR key (not stored in a state file) from the CSRs.
+    pub(crate) fn restore_keys(&mut self) {
+        for record in self.orders.values_mut() {
+            let policy = record.product.spec().profile.key_policy;
+            record.key = record
+                .order
+                .certificate
+                .csr
+                .as_deref()
+                .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
+            if let Some(pending) = &mut record.reissue {
+                pending.key = crate::ca::parse_csr(&pending.csr, policy).ok();
+            }
+        }
+    }
+
+    fn next_request_id(&mut self) -> i64 {
+        let id = self.next_request;
+        self.next_request += 1;
+        id
+    }
+
+    /// Asks for a reissue of an issued order with a new key; approved at once when
+    /// `approved`, else the order is `reissue_pending` until the request is decided.
+    pub(crate) fn reissue(
+        &mut self,
+        ca: &TestCa,
+        order_id: i64,
+        key: CsrKey,
+        csr: String,
+        approved: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(i64, RequestStatus), ChangeError> {
+        let request_id = {
+            let record = self
+                .orders
+                .get_mut(&order_id)
+                .ok_or(ChangeError::NotFound)?;
+            record.advance(ca, now);
+            if record.status != OrderStatus::Issued || record.revoked_at.is_some() {
+                return Err(ChangeError::WrongState(format!(
+                    "order {order_id} is {}{}; only issued orders can be reissued",
+                    record.status,
+                    if record.revoked_at.is_some() {
+                        " and its certificate is revoked"
+                    } else {
+                        ""
+                    }
+                )));
+            }
+            if self
+                .revoke_requests
+                .values()
+                .any(|r| r.order_id == order_id && r.status == RequestStatus::Pending)
+            {
+                return Err(ChangeError::WrongState(format!(
+                    "order {order_id} has a pending revoke request; it cannot be reissued"
+                )));
+            }
+            let request_id = self.next_request;
+            self.next_request += 1;
+            let record = self
+                .orders
+                .get_mut(&order_id)
+                .ok_or(ChangeError::NotFound)?;
+            record.reissue = Some(PendingReissue {
+                request_id,
+                key: Some(key),
+                csr,
+            });
+            record.status = OrderStatus::ReissuePending;
+            record.status_changed = now;
+            record.other_requests.push(OrderRequestInfo {
+                id: request_id,
+                date: Some(rfc3339(now)),
+                type_: Some("reissue".to_owned()),
+                status: Some(RequestStatus::Pending),
+                processor_comment: None,
+            });
+            request_id
+        };
+        self.reissue_requests.insert(request_id, order_id);
+        if approved {
+            self.complete_reissue(ca, order_id, None, now)?;
+            return Ok((request_id, RequestStatus::Approved));
+        }
+        Ok((request_id, RequestStatus::Pending))
+    }
+
+    /// Issues the pending reissue of `order_id`: the current certificate becomes a past one.
+    fn complete_reissue(
+        &mut self,
+        ca: &TestCa,
+        order_id: i64,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
+        let certificate_id = self.next_certificate;
+        let record = self
+            .orders
+            .get_mut(&order_id)
+            .ok_or(ChangeError::NotFound)?;
+        let pending = record.reissue.take().ok_or_else(|| {
+            ChangeError::WrongState(format!("order {order_id} has no pending reissue"))
+        })?;
+        let key = pending.key.ok_or_else(|| {
+            ChangeError::WrongState(format!(
+                "the CSR of order {order_id}'s reissue cannot be read"
+            ))
+        })?;
+        let cert = ca
+            .issue(&record.leaf_spec(now), &key)
+            .map_err(|err| ChangeError::WrongState(format!("the sandbox CA failed: {err}")))?;
+        if let (Some(id), Some(issued)) = (record.certificate_id, record.issued.take()) {
+            record.past.push(PastCertificate {
+                id,
+                issued,
+                revoked_at: record.revoked_at.take(),
+            });
+        }
+        record.certificate_id = Some(certificate_id);
+        record.issued = Some(cert);
+        record.key = Some(key);
+        record.order.certificate.csr = Some(pending.csr);
+        record.status = OrderStatus::Issued;
+        record.status_changed = now;
+        set_request_status(
+            &mut record.other_requests,
+            pending.request_id,
+            RequestStatus::Approved,
+            comment,
+        );
+        self.next_certificate += 1;
+        self.by_certificate.insert(certificate_id, order_id);
+        Ok(())
+    }
+
+    /// Revokes `target` at once (`immediate`: `skip_approval` with an administrator key) or
+    /// records a pending revoke request and returns it.
+    pub(crate) fn revoke(
+        &mut self,
+        ca: &TestCa,
+        target: RevokeTarget,
+        comments: Option<String>,
+        immediate: bool,
+        now: DateTime<Utc>,
+    ) -> Result<Option<RevokeRecord>, ChangeError> {
+        let order_id = match target {
+            RevokeTarget::Certificate(id) => {
+                *self.by_certificate.get(&id).ok_or(ChangeError::NotFound)?
+            }
+            RevokeTarget::Order(id) => id,
+        };
+        let record = self
+            .orders
+            .get_mut(&order_id)
+            .ok_or(ChangeError::NotFound)?;
+        record.advance(ca, now);
+        if record.reissue.is_some() {
+            return Err(ChangeError::WrongState(format!(
+                "order {order_id} has a pending reissue; a certificate with a pending reissue \
+                 cannot be revoked (cancel the reissue first)"
+            )));
+        }
+        match target {
+            RevokeTarget::Order(_) => {
+                if record.status != OrderStatus::Issued {
+                    return Err(ChangeError::WrongState(format!(
+                        "order {order_id} is {}; only issued orders can be revoked",
+                        record.status
+                    )));
+                }
+            }
+            RevokeTarget::Certificate(id) => match record.certificate(id) {
+                Some((_, None)) => {}
+                Some((_, Some(at))) => {
+                    return Err(ChangeError::WrongState(format!(
+                        "certificate {id} was already revoked at {}",
+                        rfc3339(at)
+                    )));
+                }
+                None => {
+                    return Err(ChangeError::WrongState(format!(
+                        "certificate {id} is not issued (order {order_id} is {}); only issued \
+                         certificates can be revoked",
+                        record.status
+                    )));
+                }
+            },
+        }
+        if let Some(pending) = self
+            .revoke_requests
+            .values()
+            .find(|r| r.target == target && r.status == RequestStatus::Pending)
+        {
+            return Err(ChangeError::WrongState(format!(
+                "revoke request {} for this {} is already pending approval",
+                pending.id,
+                match target {
+                    RevokeTarget::Certificate(_) => "certificate",
+                    RevokeTarget::Order(_) => "order",
+                }
+            )));
+        }
+        let id = self.next_request_id();
+        let request = RevokeRecord {
+            id,
+            order_id,
+            target,
+            comments,
+            status: if immediate {
+                RequestStatus::Approved
+            } else {
+                RequestStatus::Pending
+            },
+            date: now,
+        };
+        if let Some(record) = self.orders.get_mut(&order_id) {
+            record.other_requests.push(OrderRequestInfo {
+                id,
+                date: Some(rfc3339(now)),
+                type_: Some("revoke".to_owned()),
+                status: Some(request.status.clone()),
+                processor_comment: None,
+            });
+        }
+        self.revoke_requests.insert(id, request.clone());
+        if immediate {
+            self.apply_revoke(target, order_id, now);
+            return Ok(None);
+        }
+        Ok(Some(request))
+    }
+
+    fn apply_revoke(&mut self, target: RevokeTarget, order_id: i64, now: DateTime<Utc>) {
+        let Some(record) = self.orders.get_mut(&order_id) else {
+            return;
+        };
+        match target {
+            RevokeTarget::Certificate(id) => {
+                if record.certificate_id == Some(id) {
+                    record.revoked_at.get_or_insert(now);
+                } else if let Some(past) = record.past.iter_mut().find(|p| p.id == id) {
+                    past.revoked_at.get_or_insert(now);
+                }
+            }
+            RevokeTarget::Order(_) => {
+                if record.issued.is_some() {
+                    record.revoked_at.get_or_insert(now);
+                }
+                for past in &mut record.past {
+                    past.revoked_at.get_or_insert(now);
+                }
+                record.status = OrderStatus::Revoked;
+                record.status_changed = now;
+            }
+        }
+    }
+
+    /// Every revoked certificate's serial, for the CRL.
+    pub(crate) fn revoked_serials(&self) -> Vec<RevokedSerial> {
+        let mut out = Vec::new();
+        for record in self.orders.values() {
+            let current = record.issued.as_ref().zip(record.revoked_at).into_iter();
+            let past = record
+                .past
+                .iter()
+                .filter_map(|p| Some((&p.issued, p.revoked_at?)));
+            for (cert, at) in current.chain(past) {
+                out.push(RevokedSerial {
+                    serial_hex: cert.serial_hex.clone(),
+                    revoked_at: at,
+                });
+            }
+        }
+        out
+    }
+
+    /// The next CRL number (1, 2, ...).
+    pub(crate) fn next_crl_number(&mut self) -> u64 {
+        self.crl_count += 1;
+        self.crl_count
     }
 
     fn approve(&mut self, record: &mut OrderRecord, now: DateTime<Utc>, issue_delay: Duration) {
@@ -272,7 +668,34 @@ impl Store {
         comment: Option<String>,
         now: DateTime<Utc>,
         issue_delay: Duration,
+        ca: &TestCa,
     ) -> Result<(), ChangeError> {
+        if let Some(&order_id) = self.reissue_requests.get(&request_id) {
+            return self.decide_reissue(ca, order_id, request_id, approve, comment, now);
+        }
+        if let Some(request) = self.revoke_requests.get_mut(&request_id) {
+            if request.status != RequestStatus::Pending {
+                return Err(ChangeError::WrongState(format!(
+                    "revoke request {request_id} is already {}; only pending requests can be \
+                     approved or rejected",
+                    request.status
+                )));
+            }
+            request.status = if approve {
+                RequestStatus::Approved
+            } else {
+                RequestStatus::Rejected
+            };
+            let (target, order_id, status) =
+                (request.target, request.order_id, request.status.clone());
+            if let Some(record) = self.orders.get_mut(&order_id) {
+                set_request_status(&mut record.other_requests, request_id, status, comment);
+            }
+            if approve {
+                self.apply_revoke(target, order_id, now);
+            }
+            return Ok(());
+        }
         let order_id = *self
             .by_request
             .get(&request_id)
@@ -301,6 +724,31 @@ impl Store {
         };
         self.orders.insert(order_id, record);
         result
+    }
+
+    fn decide_reissue(
+        &mut self,
+        ca: &TestCa,
+        order_id: i64,
+        request_id: i64,
+        approve: bool,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ChangeError> {
+        let record = self
+            .orders
+            .get_mut(&order_id)
+            .ok_or(ChangeError::NotFound)?;
+        if record.reissue.as_ref().map(|r| r.request_id) != Some(request_id) {
+            return Err(ChangeError::WrongState(format!(
+                "reissue request {request_id} is no longer pending"
+            )));
+        }
+        if approve {
+            return self.complete_reissue(ca, order_id, comment, now);
+        }
+        record.drop_reissue(comment, now);
+        Ok(())
     }
 
     /// Validates the email addresses `emails` of an order (every address when `None`), then
@@ -352,7 +800,8 @@ impl Store {
         Ok(record)
     }
 
-    /// Cancels an order that is not issued yet.
+    /// Cancels an order that is not issued yet, or the pending reissue of an order (which is
+    /// then `issued` again, the reissue request `rejected`).
     pub(crate) fn cancel(
         &mut self,
         ca: &TestCa,
@@ -366,6 +815,10 @@ impl Store {
             .ok_or(ChangeError::NotFound)?;
         record.advance(ca, now);
         match record.status {
+            OrderStatus::ReissuePending => {
+                record.drop_reissue(note, now);
+                Ok(())
+            }
             OrderStatus::NeedsApproval | OrderStatus::Pending => {
                 record.status = OrderStatus::Canceled;
                 record.status_changed = now;
@@ -376,13 +829,25 @@ impl Store {
                 Ok(())
             }
             ref other => Err(ChangeError::WrongState(format!(
-                "order {order_id} is {other}; only needs_approval or pending orders can be canceled"
+                "order {order_id} is {other}; only needs_approval, pending or reissue_pending orders can be canceled"
             ))),
         }
     }
 }
 
-fn rfc3339(at: DateTime<Utc>) -> String {
+fn set_request_status(
+    requests: &mut [OrderRequestInfo],
+    id: i64,
+    status: RequestStatus,
+    comment: Option<String>,
+) {
+    if let Some(request) = requests.iter_mut().find(|r| r.id == id) {
+        request.status = Some(status);
+        request.processor_comment = comment;
+    }
+}
+
+pub(crate) fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, false)
 }
 
@@ -424,6 +889,20 @@ pub(crate) struct SandboxOrderInfo {
 }
 
 impl OrderRecord {
+    /// Rejects the pending reissue (rejected or canceled): the order is `issued` again.
+    fn drop_reissue(&mut self, comment: Option<String>, now: DateTime<Utc>) {
+        if let Some(pending) = self.reissue.take() {
+            set_request_status(
+                &mut self.other_requests,
+                pending.request_id,
+                RequestStatus::Rejected,
+                comment,
+            );
+        }
+        self.status = OrderStatus::Issued;
+        self.status_changed = now;
+    }
+
     /// Issues the certificate once `issue_at` has passed.
     fn advance(&mut self, ca: &TestCa, now: DateTime<Utc>) {
         let (Some(issue_at), Some(key)) = (self.issue_at, self.key.as_ref()) else {
@@ -537,8 +1016,26 @@ impl OrderRecord {
         }
     }
 
-    /// `GET /order/certificate/{id}` (and list entries).
-    pub(crate) fn info(&self) -> SandboxOrderInfo {
+    /// The certificate `id` of this order, issued, with its revocation time.
+    pub(crate) fn certificate(&self, id: i64) -> Option<(&IssuedCert, Option<DateTime<Utc>>)> {
+        if self.certificate_id == Some(id) {
+            return self.issued.as_ref().map(|c| (c, self.revoked_at));
+        }
+        self.past
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| (&p.issued, p.revoked_at))
+    }
+
+    /// Days from `now`'s day to the current certificate's last day (negative once expired).
+    pub(crate) fn days_remaining(&self, now: DateTime<Utc>) -> Option<i64> {
+        self.issued
+            .as_ref()
+            .map(|c| (c.valid_till - now.date_naive()).num_days())
+    }
+
+    /// `GET /order/certificate/{id}` (and list entries), as at `now`.
+    pub(crate) fn info(&self, now: DateTime<Utc>) -> SandboxOrderInfo {
         let order = &self.order;
         let cert = &order.certificate;
         let issued = self.issued.as_ref();
@@ -559,14 +1056,17 @@ impl OrderRecord {
                 serial_number: issued.map(|c| c.serial_hex.clone()),
                 valid_from: issued.map(|c| c.valid_from.to_string()),
                 valid_till: issued.map(|c| c.valid_till.to_string()),
+                days_remaining: self.days_remaining(now),
             }),
-            requests: vec![OrderRequestInfo {
+            requests: std::iter::once(OrderRequestInfo {
                 id: self.request_id,
                 date: Some(rfc3339(self.created)),
                 type_: Some("new_request".to_owned()),
                 status: Some(self.request_status.clone()),
                 processor_comment: self.processor_comment.clone(),
-            }],
+            })
+            .chain(self.other_requests.iter().cloned())
+            .collect(),
             product: Some(ProductRef {
                 name_id: Some(self.product.to_string()),
                 name: Some(self.product.spec().name.to_owned()),
@@ -593,6 +1093,7 @@ impl OrderRecord {
             renewal_of_order_id: order
                 .renewal_of_order_id
                 .map(|id| i64::try_from(id.get()).unwrap_or(i64::MAX)),
+            is_renewed: Some(self.renewed_by.is_some()),
         };
         SandboxOrderInfo {
             info,

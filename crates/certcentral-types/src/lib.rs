@@ -59,6 +59,8 @@ pub mod schema {
     pub const ORDER_RESPONSE: &str = include_str!("../schema/order-response.schema.json");
     /// `schema/error.schema.json`: the error body.
     pub const ERROR: &str = include_str!("../schema/error.schema.json");
+    /// `schema/lifecycle-request.schema.json`: the reissue and revoke bodies.
+    pub const LIFECYCLE_REQUEST: &str = include_str!("../schema/lifecycle-request.schema.json");
     /// `schema/catalog.json`: the product catalog and API limits (generated into
     /// [`crate::catalog`]).
     pub const CATALOG: &str = include_str!("../schema/catalog.json");

@@ -14,6 +14,7 @@ fn schemas() -> Vec<(&'static str, Value)> {
         ("order-request", schema::ORDER_REQUEST),
         ("order-response", schema::ORDER_RESPONSE),
         ("error", schema::ERROR),
+        ("lifecycle-request", schema::LIFECYCLE_REQUEST),
     ]
     .into_iter()
     .map(|(name, text)| (name, serde_json::from_str(text).expect("schema is JSON")))

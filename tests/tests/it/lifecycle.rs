@@ -182,3 +182,124 @@ async fn manual_approval_flow_and_reattach() {
     assert_eq!(sandbox.order_count(), 1);
     sandbox.shutdown().await;
 }
+
+/// The yearly cycle: order, a year later find what expires, renew it with a new key, revoke
+/// the old certificate (a request, then approved), and the CRL signed by the issuing CA lists
+/// its serial.
+#[tokio::test]
+async fn a_year_later_renew_what_expires_and_revoke_the_old_certificate() {
+    let sandbox = Sandbox::builder()
+        .api_key(KEY)
+        .rate_limit(RateLimit::Off)
+        .approval(Approval::Auto)
+        .start("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("sandbox");
+    let client = client_for(sandbox.base_url());
+    let mut ordered = Vec::new();
+    for (cn, email) in [
+        ("Locke Cole", "locke.cole@example.com"),
+        ("Celes Chere", "celes.chere@example.com"),
+    ] {
+        let (csr, _) = csr_for(cn, email);
+        let mut order = client
+            .order_client_certificate(
+                ProductId::ClientPremiumSha2,
+                &order_body(cn, email, &csr, false),
+            )
+            .await
+            .expect("order");
+        assert!(
+            order
+                .wait_until_issued(&fast_poll())
+                .await
+                .expect("wait")
+                .is_issued()
+        );
+        ordered.push(order.id());
+    }
+    let within = Duration::from_secs(30 * 86_400);
+    assert!(
+        client
+            .expiring(within)
+            .collect_all()
+            .await
+            .expect("list")
+            .is_empty()
+    );
+
+    let later = sandbox.now() + chrono::Duration::days(345);
+    sandbox.set_now(later);
+    let expiring = client
+        .expiring_at(within, later, false)
+        .collect_all()
+        .await
+        .expect("list");
+    assert_eq!(expiring.iter().map(|o| o.id).collect::<Vec<_>>(), ordered);
+
+    // Renew the first with a new key; it no longer shows as expiring.
+    let mut old = client.order(ordered[0]).await.expect("order");
+    let old_serial = old
+        .info()
+        .and_then(|i| i.certificate.as_ref())
+        .and_then(|c| c.serial_number.clone())
+        .expect("serial");
+    let (new_csr, new_spki) = csr_for("Locke Cole", "locke.cole@example.com");
+    let mut renewal = old.renew(&new_csr, None).await.expect("renew");
+    assert!(
+        renewal
+            .wait_until_issued(&fast_poll())
+            .await
+            .expect("wait")
+            .is_issued()
+    );
+    let pem = renewal
+        .download(DownloadFormat::PemAll)
+        .await
+        .expect("download");
+    let chain = pem_certs(&pem);
+    let (_, leaf) = X509Certificate::from_der(&chain[0]).expect("leaf");
+    assert_eq!(leaf.public_key().raw, new_spki.as_slice());
+    let still = client
+        .expiring_at(within, later, false)
+        .collect_all()
+        .await
+        .expect("list");
+    assert_eq!(still.iter().map(|o| o.id).collect::<Vec<_>>(), [ordered[1]]);
+
+    // Revoke the old certificate: a request first (no skip_approval), approved by id.
+    let outcome = old
+        .revoke_certificate(Some("renewed"), false)
+        .await
+        .expect("revoke");
+    let certcentral_client::Revocation::Requested(request) = outcome else {
+        panic!("expected a revoke request, got {outcome:?}");
+    };
+    client
+        .update_request_status(
+            request.id,
+            &certcentral_types::RequestStatusUpdate {
+                status: certcentral_types::RequestDecision::Approved,
+                processor_comment: Some("ok".into()),
+            },
+        )
+        .await
+        .expect("approve");
+    let crl = reqwest::get(format!("http://{}/_sandbox/crl", sandbox.addr()))
+        .await
+        .expect("crl")
+        .bytes()
+        .await
+        .expect("crl body");
+    let (_, crl) = CertificateRevocationList::from_der(&crl).expect("a DER CRL");
+    let (_, issuer) = X509Certificate::from_der(&chain[1]).expect("intermediate");
+    crl.verify_signature(issuer.public_key())
+        .expect("signed by the issuing CA");
+    let listed: Vec<String> = crl
+        .iter_revoked_certificates()
+        .map(|r| r.raw_serial_as_string().replace(':', "").to_uppercase())
+        .collect();
+    assert_eq!(listed, [old_serial]);
+    assert_eq!(sandbox.order_count(), 3);
+    sandbox.shutdown().await;
+}

@@ -129,7 +129,7 @@ pub struct ProductArgs {
 
 /// Connects, runs `f` with the client, and closes the connection (stopping an embedded
 /// sandbox) whatever the outcome.
-async fn with_client<T, F>(api: &ApiArgs, f: F) -> Result<T, CliError>
+pub(crate) async fn with_client<T, F>(api: &ApiArgs, f: F) -> Result<T, CliError>
 where
     F: AsyncFnOnce(&Client, &Connection) -> Result<T, CliError>,
 {

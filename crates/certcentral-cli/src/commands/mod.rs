@@ -3,12 +3,13 @@
 
 use std::time::Duration;
 
+pub mod after_issuance;
 pub mod lifecycle;
 pub mod order;
 
 /// Parses a duration flag, the one parser every `DURATION` flag uses: humantime's grammar
-/// (`500ms`, `90s`, `15m`, `1h 30m`, `2days`), a decimal number with one unit (`1.5s`, `1.5m`,
-/// `0.5h`), or a bare number of seconds (`90`, `2.5`).
+/// (`500ms`, `90s`, `15m`, `1h 30m`, `30d`), a decimal number with one unit (`1.5s`, `1.5m`,
+/// `0.5h`, `1.5d`), or a bare number of seconds (`90`, `2.5`).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     const HINT: &str = "use e.g. 500ms, 90s, 1.5m, 1h 30m";
     let text = text.trim();
@@ -35,8 +36,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "s" | "sec" => decimal(1.0),
             "m" | "min" => decimal(60.0),
             "h" => decimal(3600.0),
+            "d" => decimal(86_400.0),
             other => Err(format!(
-                "unknown unit {other:?} in {text:?}; with a decimal number use ms, s, m or h"
+                "unknown unit {other:?} in {text:?}; with a decimal number use ms, s, m, h or d"
             )),
         };
     }
@@ -59,6 +61,8 @@ pub fn human_duration(d: Duration) -> String {
         } else {
             format!("{}m {}s", secs / 60, secs % 60)
         }
+    } else if secs >= 86_400 && secs.is_multiple_of(86_400) {
+        format!("{}d", secs / 86_400)
     } else {
         format!("{}h {}m", secs / 3600, (secs % 3600) / 60)
     }
@@ -78,6 +82,14 @@ mod tests {
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
         assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(30 * 86_400)
+        );
+        assert_eq!(
+            parse_duration("1.5d").unwrap(),
+            Duration::from_secs(129_600)
+        );
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         for bad in ["", "soon", "5 fortnights", "1.5 weeks", "-1s", "1..5s"] {
             let err = parse_duration(bad).unwrap_err();

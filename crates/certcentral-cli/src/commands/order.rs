@@ -137,10 +137,21 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
         return resume(&args, &path, out).await;
     }
     let ctx = Context::new(args.product);
-    let mut request = match &args.order.order_file {
+    let request = match &args.order.order_file {
         Some(src) => request::parse_order_file(&Source::parse(src).read()?, &ctx)?,
         None => args.order.to_request()?,
     };
+    run_request(args, request, out).await
+}
+
+/// Runs `certcentral order` for a request already built (from flags, an order file, or a
+/// renewal's order info): key, CSR, record, order, wait, download; `--resume` is not read.
+pub async fn run_request(
+    args: Args,
+    mut request: OrderRequest,
+    out: &Output,
+) -> Result<Report, CliError> {
+    let ctx = Context::new(args.product);
     let name = match &args.name {
         Some(name) => {
             files::check_name(name).map_err(CliError::usage)?;
@@ -307,6 +318,9 @@ async fn place(
         csr_file: written.csr.clone(),
         certificate_file: None,
         public_key: Some(local.expected.public_key_pem()),
+        renewal_of_order_id: request
+            .renewal_of_order_id
+            .and_then(|id| i64::try_from(id.get()).ok()),
     };
     let order = match placed {
         Ok(order) => order,
@@ -322,7 +336,7 @@ async fn place(
                             ". A check found the matching order {id}: see `certcentral status {id}`",
                             id = info.id
                         ));
-                        if conn.is_sandbox() {
+                        if conn.sandbox_forgets() {
                             message.push_str(
                                 "; the embedded sandbox forgets it when this command ends, so it cannot be resumed",
                             );
@@ -488,12 +502,12 @@ async fn follow(
     interrupt: &mut Interrupt,
 ) -> Result<Report, CliError> {
     let order_id = order.id();
-    let sandbox = conn.is_sandbox();
+    let sandbox = conn.sandbox_forgets();
     let resume_hint = |record_path: &Path| {
         if sandbox {
             "the embedded sandbox forgets it when this command ends, so it cannot be checked or \
              resumed later: order again with --wait (or run `certcentral sandbox` and use its \
-             --base-url to keep orders between commands)"
+             --base-url, or --sandbox-state FILE, to keep orders between commands)"
                 .to_string()
         } else {
             format!(
@@ -688,9 +702,15 @@ async fn follow(
 
 fn sandbox_note(conn: &Connection) -> String {
     if conn.is_sandbox() {
-        "\nnote: the embedded sandbox issued this from its test CA: good for trying the tool, \
-         trusted by no mail client; it forgot the order when this command ended"
-            .to_string()
+        format!(
+            "\nnote: the embedded sandbox issued this from its test CA: good for trying the \
+             tool, trusted by no mail client; {}",
+            if conn.sandbox_forgets() {
+                "it forgot the order when this command ended"
+            } else {
+                "its state file keeps the order for the next --sandbox command"
+            }
+        )
     } else {
         String::new()
     }

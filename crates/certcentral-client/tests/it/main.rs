@@ -6,4 +6,3 @@ mod common;
 mod example;
 mod local;
 mod sandbox;
-mod secrets;

@@ -479,3 +479,192 @@ async fn auto_approval_sandbox_issues_without_approve() {
             .is_issued()
     );
 }
+
+// ---------------------------------------------------------------- after issuance
+
+/// An order issued at once (`skip_approval`), as a handle with its details.
+async fn issued(client: &Client, common_name: &str, email: &str) -> certcentral_client::Order {
+    let request = order_request(common_name, email, true);
+    let mut order = client
+        .order_client_certificate(PRODUCT, &request)
+        .await
+        .unwrap();
+    assert!(
+        order
+            .wait_until_issued(&fast_poll())
+            .await
+            .unwrap()
+            .is_issued()
+    );
+    order.refresh().await.unwrap();
+    order
+}
+
+#[tokio::test]
+async fn renew_places_a_linked_order_with_the_new_csr() {
+    let sandbox = start(sandbox()).await;
+    let client = client_for(&sandbox);
+    let mut old = issued(&client, "Lock Cole", "locke.cole@example.com").await;
+    let new_csr = csr();
+    let mut renewal = old.renew(&new_csr, None).await.unwrap();
+    assert_ne!(renewal.id(), old.id());
+    let info = renewal.refresh().await.unwrap().clone();
+    assert_eq!(info.renewal_of_order_id, Some(old.id()));
+    let cert = info.certificate.unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("Lock Cole"));
+    assert_eq!(cert.emails, ["locke.cole@example.com"]);
+    assert_eq!(cert.csr.as_deref(), Some(new_csr.as_str()));
+    assert_eq!(old.refresh().await.unwrap().is_renewed, Some(true));
+    assert_eq!(sandbox.order_count(), 2);
+    // A bad CSR is refused before anything is sent.
+    let err = old.renew("not a csr", None).await.unwrap_err();
+    assert!(matches!(err, Error::Invalid(_)), "{err}");
+    assert_eq!(sandbox.order_count(), 2);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn reissue_gives_a_new_certificate_on_the_same_order() {
+    let sandbox = start(sandbox().approval(Approval::Auto)).await;
+    let client = client_for(&sandbox);
+    let mut order = issued(&client, "Lock Cole", "locke.cole@example.com").await;
+    let first = order.certificate_id().unwrap();
+    let response = order.reissue(&csr()).await.unwrap();
+    assert_eq!(response.id, order.id());
+    assert_eq!(response.requests[0].status, Some(RequestStatus::Approved));
+    let second = response.certificate_id.unwrap();
+    assert_ne!(first, second);
+    assert_eq!(order.certificate_id(), Some(second));
+    assert_eq!(order.status(), Some(&OrderStatus::Issued));
+    let list = client.list_reissues(order.id()).await.unwrap();
+    let ids: Vec<i64> = list.certificates.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [first, second]);
+    assert_eq!(sandbox.order_count(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn reissue_and_revoke_with_a_lost_answer_are_reconciled_not_repeated() {
+    // Every change is committed, then its connection closed without an answer.
+    let sandbox = start(
+        sandbox()
+            .approval(Approval::Auto)
+            .fault(FaultKind::DropAfterCommit, 1.0),
+    )
+    .await;
+    let client = client_for(&sandbox);
+    // drop_after_commit also drops the order POST: find the order the way callers do.
+    let request = order_request("Lock Cole", "locke.cole@example.com", true);
+    let err = client
+        .order_client_certificate(PRODUCT, &request)
+        .await
+        .unwrap_err();
+    let Error::OutcomeUnknown(unknown) = err else {
+        panic!("expected OutcomeUnknown, got {err}");
+    };
+    let found = client.reconcile(&unknown).await.unwrap();
+    assert_eq!(found.len(), 1);
+    let mut order = client.order(found[0].id).await.unwrap();
+    let first = order.certificate_id().unwrap();
+
+    let response = order.reissue(&csr()).await.unwrap();
+    assert_eq!(response.requests.len(), 1, "the reissue request was found");
+    assert_ne!(response.certificate_id, Some(first));
+    assert_eq!(
+        client
+            .list_reissues(order.id())
+            .await
+            .unwrap()
+            .certificates
+            .len(),
+        2
+    );
+
+    let outcome = order.revoke(Some("left"), false).await.unwrap();
+    assert_eq!(outcome, certcentral_client::Revocation::Reconciled);
+    assert_eq!(sandbox.stats().dropped, 3);
+    assert_eq!(sandbox.order_count(), 1);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoke_with_and_without_approval() {
+    let sandbox = start(sandbox()).await;
+    let client = client_for(&sandbox);
+    let mut now = issued(&client, "Lock Cole", "locke.cole@example.com").await;
+    let outcome = now.revoke(Some("left"), true).await.unwrap();
+    assert_eq!(outcome, certcentral_client::Revocation::Revoked);
+    assert_eq!(now.status(), Some(&OrderStatus::Revoked));
+
+    let mut later = issued(&client, "Celes Chere", "celes.chere@example.com").await;
+    let outcome = later
+        .revoke_certificate(Some("lost laptop"), false)
+        .await
+        .unwrap();
+    let certcentral_client::Revocation::Requested(request) = outcome else {
+        panic!("expected a revoke request, got {outcome:?}");
+    };
+    assert_eq!(request.status, Some(RequestStatus::Pending));
+    client
+        .update_request_status(
+            request.id,
+            &certcentral_types::RequestStatusUpdate {
+                status: certcentral_types::RequestDecision::Approved,
+                processor_comment: None,
+            },
+        )
+        .await
+        .unwrap();
+    let list = client.list_reissues(later.id()).await.unwrap();
+    assert_eq!(list.certificates[0].status.as_deref(), Some("revoked"));
+    // Revoking again is the server's error, not a silent success.
+    let err = later.revoke_certificate(None, true).await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err}");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn expiring_pages_through_orders_ending_within_the_window() {
+    let sandbox = start(sandbox()).await;
+    let client = client_for(&sandbox);
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let order = issued(
+            &client,
+            &format!("User {i}"),
+            &format!("user{i}@example.com"),
+        )
+        .await;
+        ids.push(order.id());
+    }
+    let within = Duration::from_secs(30 * 86_400);
+    assert!(
+        client
+            .expiring(within)
+            .collect_all()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Renew the first: it no longer counts as expiring.
+    let mut first = client.order(ids[0]).await.unwrap();
+    first.renew(&csr(), None).await.unwrap();
+    let later = sandbox.now() + chrono::Duration::days(350);
+    sandbox.set_now(later);
+    let found: Vec<i64> = client
+        .expiring_at(within, later, false)
+        .collect_all()
+        .await
+        .unwrap()
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    assert_eq!(found, [ids[1], ids[2]]);
+    let with_renewed = client
+        .expiring_at(within, later, true)
+        .collect_all()
+        .await
+        .unwrap();
+    assert_eq!(with_renewed.len(), 3);
+    sandbox.shutdown().await;
+}

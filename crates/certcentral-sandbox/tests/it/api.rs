@@ -1273,3 +1273,550 @@ async fn smime_certificates_ordered_over_http_pass_pkilint() {
     );
     sandbox.shutdown().await;
 }
+
+// ---------------------------------------------------------------- after issuance
+
+/// Orders the seed body (issued at once: `skip_approval`); returns (order id, certificate id).
+async fn issued_order(api: &Api) -> (i64, i64) {
+    let (_key, csr) = csr();
+    let (status, created) = api.order("client_premium_sha2", &seed_body(&csr)).await;
+    assert_eq!(status, 201, "{created}");
+    (
+        created["id"].as_i64().unwrap(),
+        created["certificate_id"].as_i64().unwrap(),
+    )
+}
+
+async fn info(api: &Api, order_id: i64) -> OrderInfo {
+    let (status, body) = api
+        .send(api.get(&format!("/order/certificate/{order_id}")))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_value(body).unwrap()
+}
+
+/// The serial numbers (upper-case hex) a DER CRL lists, after checking its signature with the
+/// issuing CA taken from a `pem_all` download.
+async fn crl_serials(
+    api: &Api,
+    sandbox: &certcentral_sandbox::RunningSandbox,
+    certificate_id: i64,
+) -> Vec<String> {
+    let response = crate::common::http()
+        .get(format!("http://{}/_sandbox/crl", sandbox.addr()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/pkix-crl"
+    );
+    let der = response.bytes().await.unwrap().to_vec();
+    let chain = api
+        .client
+        .get(format!(
+            "{}/certificate/{certificate_id}/download/format/pem_all",
+            api.base
+        ))
+        .header("X-DC-DEVKEY", KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let chain = pem_chain(&chain);
+    let (_, issuer) = X509Certificate::from_der(&chain[1]).unwrap();
+    let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
+    crl.verify_signature(issuer.public_key())
+        .expect("the CRL is signed by the issuing CA");
+    assert_eq!(crl.issuer(), issuer.subject());
+    // openssl reads it too (the relying party's view).
+    let dir = tempfile_dir();
+    let path = dir.join("sandbox.crl");
+    std::fs::write(&path, &der).unwrap();
+    let out = std::process::Command::new("openssl")
+        .args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+        .arg(&path)
+        .output();
+    if let Ok(out) = out {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8_lossy(&out.stdout).to_uppercase();
+        for revoked in crl.iter_revoked_certificates() {
+            let hex: String = revoked
+                .serial()
+                .to_bytes_be()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect();
+            assert!(text.contains(&hex), "openssl shows {hex}: {text}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    crl.iter_revoked_certificates()
+        .map(|r| {
+            r.serial()
+                .to_bytes_be()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect()
+        })
+        .collect()
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "certcentral-sandbox-crl-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[tokio::test]
+async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (order_id, first_cert) = issued_order(&api).await;
+    let first_serial = info(&api, order_id)
+        .await
+        .certificate
+        .unwrap()
+        .serial_number
+        .unwrap();
+
+    let (new_key, new_csr) = csr();
+    let (status, body) = api
+        .send(api.post(
+            &format!("/order/certificate/{order_id}/reissue"),
+            &json!({"certificate": {"csr": new_csr, "common_name": "Lock Cole"}}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["id"], order_id);
+    assert_eq!(body["requests"][0]["status"], "pending");
+    let request_id = body["requests"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        info(&api, order_id).await.status,
+        Some(OrderStatus::ReissuePending)
+    );
+
+    // A certificate with a pending reissue cannot be revoked; a second reissue is refused.
+    let (status, body) = api
+        .send(api.put(
+            &format!("/certificate/{first_cert}/revoke"),
+            &json!({"skip_approval": true}),
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pending reissue")
+    );
+
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let after = info(&api, order_id).await;
+    assert_eq!(after.status, Some(OrderStatus::Issued));
+    let cert = after.certificate.unwrap();
+    let second_cert = cert.id.unwrap();
+    assert_ne!(second_cert, first_cert);
+    assert_ne!(cert.serial_number.unwrap(), first_serial);
+    assert_eq!(after.requests.len(), 2);
+    assert_eq!(after.requests[1].type_.as_deref(), Some("reissue"));
+    assert_eq!(after.requests[1].status, Some(RequestStatus::Approved));
+
+    // The new certificate carries the new key.
+    let pem = api
+        .client
+        .get(format!(
+            "{}/certificate/download/order/{order_id}/format/pem_noroot",
+            api.base
+        ))
+        .header("X-DC-DEVKEY", KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let leaf = &pem_chain(&pem)[0];
+    let (_, parsed) = X509Certificate::from_der(leaf).unwrap();
+    assert_eq!(
+        parsed.public_key().subject_public_key.data.as_ref(),
+        new_key.public_key_raw()
+    );
+
+    let (status, list) = api
+        .send(api.get(&format!("/order/certificate/{order_id}/reissue")))
+        .await;
+    assert_eq!(status, 200);
+    let list: certcentral_types::ReissueList = serde_json::from_value(list).unwrap();
+    let ids: Vec<i64> = list.certificates.iter().map(|c| c.id).collect();
+    assert_eq!(ids, [first_cert, second_cert]);
+
+    // A reissue can be canceled: the order is issued again and the request rejected.
+    let (_k, csr3) = csr();
+    let (status, body) = api
+        .send(api.post(
+            &format!("/order/certificate/{order_id}/reissue"),
+            &json!({"certificate": {"csr": csr3}}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, _) = api
+        .send(api.put(
+            &format!("/order/certificate/{order_id}/status"),
+            &json!({"status": "canceled", "note": "wrong key"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let after = info(&api, order_id).await;
+    assert_eq!(after.status, Some(OrderStatus::Issued));
+    assert_eq!(after.certificate.unwrap().id, Some(second_cert));
+    assert_eq!(after.requests[2].status, Some(RequestStatus::Rejected));
+
+    // Only issued orders are reissued; a bad CSR is refused.
+    let (status, body) = api
+        .send(api.post(
+            &format!("/order/certificate/{order_id}/reissue"),
+            &json!({"certificate": {"csr": "nope"}}),
+        ))
+        .await;
+    assert_eq!(
+        (status, codes(&body)),
+        (400, vec!["csr_invalid_cannot_parse".to_string()])
+    );
+    let (status, body) = api
+        .send(api.post(
+            "/order/certificate/999999/reissue",
+            &json!({"certificate": {"csr": "x"}}),
+        ))
+        .await;
+    assert_eq!(
+        (status, codes(&body)),
+        (404, vec!["not_found|order".to_string()])
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoke_with_skip_approval_is_immediate_and_the_crl_lists_the_serial() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (order_id, cert_id) = issued_order(&api).await;
+    let (keep_order, keep_cert) = issued_order(&api).await;
+    let serial = info(&api, order_id)
+        .await
+        .certificate
+        .unwrap()
+        .serial_number
+        .unwrap();
+    assert!(crl_serials(&api, &sandbox, keep_cert).await.is_empty());
+
+    let (status, body) = api
+        .send(api.put(
+            &format!("/order/certificate/{order_id}/revoke"),
+            &json!({"comments": "left the company", "skip_approval": true}),
+        ))
+        .await;
+    assert_eq!((status, body), (204, Value::Null));
+    assert_eq!(
+        info(&api, order_id).await.status,
+        Some(OrderStatus::Revoked)
+    );
+    assert_eq!(
+        info(&api, keep_order).await.status,
+        Some(OrderStatus::Issued)
+    );
+    assert_eq!(crl_serials(&api, &sandbox, keep_cert).await, [serial]);
+
+    // Twice is refused; so is a reissue of a revoked order.
+    let (status, body) = api
+        .send(api.put(
+            &format!("/certificate/{cert_id}/revoke"),
+            &json!({"skip_approval": true}),
+        ))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already revoked")
+    );
+    let (_k, csr2) = csr();
+    let (status, _) = api
+        .send(api.post(
+            &format!("/order/certificate/{order_id}/reissue"),
+            &json!({"certificate": {"csr": csr2}}),
+        ))
+        .await;
+    assert_eq!(status, 400);
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn revoke_without_skip_approval_is_a_pending_request_until_approved() {
+    // A user's key: skip_approval is ignored.
+    let sandbox = start(builder().key_role(certcentral_sandbox::KeyRole::User)).await;
+    let api = Api::new(&sandbox);
+    let (order_id, cert_id) = issued_order(&api).await;
+    let serial = info(&api, order_id)
+        .await
+        .certificate
+        .unwrap()
+        .serial_number
+        .unwrap();
+    let (status, body) = api
+        .send(api.put(
+            &format!("/certificate/{cert_id}/revoke"),
+            &json!({"comments": "laptop stolen", "skip_approval": true}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let request: certcentral_types::RevokeRequestInfo =
+        serde_json::from_value(body.clone()).unwrap();
+    assert_eq!(request.type_.as_deref(), Some("revoke"));
+    assert_eq!(request.status, Some(RequestStatus::Pending));
+    assert_eq!(request.comments.as_deref(), Some("laptop stolen"));
+    assert!(request.requester.is_some() && request.date.is_some());
+    assert!(crl_serials(&api, &sandbox, cert_id).await.is_empty());
+    // A second request for the same certificate is refused while one is pending.
+    let (status, _) = api
+        .send(api.put(&format!("/certificate/{cert_id}/revoke"), &json!({})))
+        .await;
+    assert_eq!(status, 400);
+
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{}/status", request.id),
+            &json!({"status": "approved", "processor_comment": "ok"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(crl_serials(&api, &sandbox, cert_id).await, [serial]);
+    // A certificate-level revoke leaves the order's status alone.
+    let after = info(&api, order_id).await;
+    assert_eq!(after.status, Some(OrderStatus::Issued));
+    assert_eq!(after.requests[1].status, Some(RequestStatus::Approved));
+    let (status, list) = api
+        .send(api.get(&format!("/order/certificate/{order_id}/reissue")))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["certificates"][0]["status"], "revoked");
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn renewals_link_orders_and_expiry_follows_the_moved_clock() {
+    let sandbox = start(builder()).await;
+    let api = Api::new(&sandbox);
+    let (old_id, _) = issued_order(&api).await;
+    let (other_id, _) = issued_order(&api).await;
+    let (_k, csr) = csr();
+    let mut body = seed_body(&csr);
+    body["renewal_of_order_id"] = json!(old_id);
+    let (status, created) = api.order("client_premium_sha2", &body).await;
+    assert_eq!(status, 201, "{created}");
+    let new_id = created["id"].as_i64().unwrap();
+    let new_info = info(&api, new_id).await;
+    assert_eq!(new_info.renewal_of_order_id, Some(old_id));
+    assert_eq!(info(&api, old_id).await.is_renewed, Some(true));
+    assert_eq!(new_info.is_renewed, Some(false));
+    body["renewal_of_order_id"] = json!(999_999);
+    let (status, err) = api.order("client_premium_sha2", &body).await;
+    assert_eq!(
+        (status, codes(&err)),
+        (400, vec!["invalid_value:renewal_of_order_id".to_string()])
+    );
+
+    let list = |query: &'static str| {
+        let api = &api;
+        async move {
+            let (status, body) = api
+                .send(api.get(&format!("/order/certificate?{query}")))
+                .await;
+            assert_eq!(status, 200, "{query}: {body}");
+            let list: OrderList = serde_json::from_value(body).unwrap();
+            list.orders.iter().map(|o| o.id).collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(list("filters[is_renewed]=true").await, [old_id]);
+    assert_eq!(
+        list("filters[is_renewed]=false&sort=-id").await,
+        [new_id, other_id]
+    );
+    // Nothing expires within 30 days today.
+    let soon = (sandbox.now() + chrono::Duration::days(30)).date_naive();
+    assert!(
+        list(Box::leak(
+            format!("filters[valid_till]=<={soon}").into_boxed_str()
+        ))
+        .await
+        .is_empty()
+    );
+    let days = info(&api, other_id)
+        .await
+        .certificate
+        .unwrap()
+        .days_remaining
+        .unwrap();
+    assert!((364..=366).contains(&days), "{days}");
+
+    // Eleven months later the three orders expire within 30 days.
+    sandbox.set_now(sandbox.now() + chrono::Duration::days(340));
+    let soon = (sandbox.now() + chrono::Duration::days(30)).date_naive();
+    let query: &'static str = Box::leak(
+        format!("filters[valid_till]=<={soon}&filters[is_renewed]=false&sort=valid_till")
+            .into_boxed_str(),
+    );
+    assert_eq!(list(query).await, [other_id, new_id]);
+    let left = info(&api, other_id)
+        .await
+        .certificate
+        .unwrap()
+        .days_remaining
+        .unwrap();
+    assert_eq!(left, days - 340);
+    let (status, report) = api.send(api.get("/report/order/expiring")).await;
+    assert_eq!(status, 200);
+    let report: certcentral_types::ExpiringReport = serde_json::from_value(report).unwrap();
+    let counts: Vec<(Option<i64>, Option<i64>)> = report
+        .expiring_orders
+        .iter()
+        .map(|c| (c.days_expiring, c.order_count))
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            (Some(90), Some(3)),
+            (Some(60), Some(3)),
+            (Some(30), Some(3)),
+            (Some(-7), Some(0))
+        ]
+    );
+    // The clock is visible and settable over HTTP.
+    let clock = crate::common::http()
+        .post(format!("http://{}/_sandbox/clock", sandbox.addr()))
+        .json(&json!({"advance_days": 30}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(clock.status(), 200);
+    let clock: Value = clock.json().await.unwrap();
+    assert!(clock["offset_seconds"].as_i64().unwrap() >= 370 * 86_400 - 5);
+    let (_, report) = api.send(api.get("/report/order/expiring")).await;
+    assert_eq!(report["expiring_orders"][3]["order_count"], 3, "{report}");
+    let bad = crate::common::http()
+        .post(format!("http://{}/_sandbox/clock", sandbox.addr()))
+        .json(&json!({"now": "tomorrow"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let (status, body) = api.send(api.get("/order/certificate?sort=color")).await;
+    assert_eq!(
+        (status, codes(&body)),
+        (400, vec!["invalid_value:sort".to_string()])
+    );
+    sandbox.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_state_file_keeps_orders_certificates_ca_and_clock_across_restarts() {
+    let dir = tempfile_dir();
+    let state = dir.join("sandbox.sqlite");
+    let first = start(builder().state_file(&state)).await;
+    let api = Api::new(&first);
+    let (order_id, cert_id) = issued_order(&api).await;
+    let (revoked_order, revoked_cert) = issued_order(&api).await;
+    let (status, _) = api
+        .send(api.put(
+            &format!("/order/certificate/{revoked_order}/revoke"),
+            &json!({"skip_approval": true}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let (_k, new_csr) = csr();
+    let (status, reissue) = api
+        .send(api.post(
+            &format!("/order/certificate/{order_id}/reissue"),
+            &json!({"certificate": {"csr": new_csr}}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{reissue}");
+    let later = first.now() + chrono::Duration::days(100);
+    first.set_now(later);
+    let before = info(&api, order_id).await;
+    let root = first.root_ca_pem();
+    // A second sandbox on the same file is refused while the first runs.
+    let err = builder()
+        .state_file(&state)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another sandbox"), "{err}");
+    drop(api);
+    first.shutdown().await;
+
+    let second = start(builder().state_file(&state)).await;
+    let api = Api::new(&second);
+    assert_eq!(second.root_ca_pem(), root, "the same CA");
+    assert!(
+        (second.now() - later).num_seconds().abs() < 5,
+        "the same clock"
+    );
+    let after = info(&api, order_id).await;
+    assert_eq!(after.status, Some(OrderStatus::ReissuePending));
+    assert_eq!(
+        serde_json::to_value(&after).unwrap(),
+        serde_json::to_value(&before).unwrap()
+    );
+    // The pending reissue (its CSR key rebuilt) can still be approved and issued.
+    let request_id = reissue["requests"][0]["id"].as_i64().unwrap();
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{request_id}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let reissued = info(&api, order_id).await;
+    assert_eq!(reissued.status, Some(OrderStatus::Issued));
+    assert_ne!(reissued.certificate.unwrap().id, Some(cert_id));
+    // The revoked serial is still in the CRL, which verifies with the stored CA.
+    let serial = info(&api, revoked_order)
+        .await
+        .certificate
+        .unwrap()
+        .serial_number
+        .unwrap();
+    assert_eq!(crl_serials(&api, &second, revoked_cert).await, [serial]);
+    // New ids continue after the stored ones.
+    let (next_order, _) = issued_order(&api).await;
+    assert!(next_order > revoked_order);
+    assert_eq!(second.order_count(), 3);
+    drop(api);
+    second.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -57,6 +57,10 @@ struct Shapes {
     changes: Shape,
     product: Shape,
     email: Shape,
+    reissued: Shape,
+    reissues: Shape,
+    revoke_request: Shape,
+    expiring: Shape,
     error: Shape,
 }
 
@@ -70,6 +74,10 @@ impl Shapes {
             changes: shape(response, Some("StatusChanges")),
             product: shape(response, Some("ProductInfo")),
             email: shape(response, Some("EmailValidation")),
+            reissued: shape(response, Some("ReissueResponse")),
+            reissues: shape(response, Some("ReissueList")),
+            revoke_request: shape(response, Some("RevokeRequestInfo")),
+            expiring: shape(response, Some("ExpiringReport")),
             error: shape(schema::ERROR, None),
         }
     }
@@ -112,6 +120,19 @@ fn the_checks_catch_wrong_bodies() {
             json!({"name_id": "x", "allowed_validity_years": ["1"]}),
         ),
         (&shapes.email, json!({"emails": [{"email": 1}]})),
+        (&shapes.reissued, json!({"requests": [{"id": 1}]})),
+        (
+            &shapes.reissues,
+            json!({"certificates": [{"serial_number": "01"}]}),
+        ),
+        (
+            &shapes.revoke_request,
+            json!({"id": 1, "requester": {"id": "x"}}),
+        ),
+        (
+            &shapes.expiring,
+            json!({"expiring_orders": [{"days_expiring": "30"}]}),
+        ),
         (&shapes.error, json!({"errors": [{"code": "x"}]})),
         (&shapes.error, json!({"message": "x"})),
     ];
@@ -197,6 +218,59 @@ async fn every_success_body_matches_the_response_schema() {
     assert_eq!(status, 200, "{changes}");
     conforms(&shapes.changes, "status changes", &changes);
     assert!(!changes["orders"].as_array().unwrap().is_empty());
+
+    // After issuance: a reissue (pending, then the certificate list), a revoke request, the
+    // expiring report, and an order list with the expiry filters.
+    let issued_id = issued["id"].as_i64().unwrap();
+    let (_key2, csr2) = crate::common::csr();
+    let (status, reissued) = api
+        .send(api.post(
+            &format!("/order/certificate/{issued_id}/reissue"),
+            &json!({"certificate": {"csr": csr2}}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{reissued}");
+    conforms(&shapes.reissued, "reissue", &reissued);
+    let (_, pending_reissue) = api
+        .send(api.get(&format!("/order/certificate/{issued_id}")))
+        .await;
+    conforms(
+        &shapes.info,
+        "order info (reissue_pending)",
+        &pending_reissue,
+    );
+    let reissue_request = reissued["requests"][0]["id"].as_i64().unwrap();
+    let (status, _) = api
+        .send(api.put(
+            &format!("/request/{reissue_request}/status"),
+            &json!({"status": "approved"}),
+        ))
+        .await;
+    assert_eq!(status, 204);
+    let (status, reissues) = api
+        .send(api.get(&format!("/order/certificate/{issued_id}/reissue")))
+        .await;
+    assert_eq!(status, 200, "{reissues}");
+    conforms(&shapes.reissues, "reissue list", &reissues);
+    let (status, revoke) = api
+        .send(api.put(
+            &format!("/order/certificate/{issued_id}/revoke"),
+            &json!({"comments": "left"}),
+        ))
+        .await;
+    assert_eq!(status, 201, "{revoke}");
+    conforms(&shapes.revoke_request, "revoke request", &revoke);
+    let (status, report) = api.send(api.get("/report/order/expiring")).await;
+    assert_eq!(status, 200, "{report}");
+    conforms(&shapes.expiring, "expiring report", &report);
+    let (status, filtered) = api
+        .send(api.get(
+            "/order/certificate?filters[valid_till]=>=2000-01-01&filters[is_renewed]=false&sort=-valid_till",
+        ))
+        .await;
+    assert_eq!(status, 200, "{filtered}");
+    conforms(&shapes.list, "order list (expiry filters)", &filtered);
+    assert_eq!(filtered["orders"].as_array().map(Vec::len), Some(1));
 
     // Every product of the catalog.
     for product in ProductId::ALL {

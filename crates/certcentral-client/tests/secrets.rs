@@ -1,11 +1,18 @@
 //! The API key never appears in logs (any level, any target), `Debug` output or errors.
 
+// Its own test binary: the capture is a thread-local tracing subscriber, and tracing caches
+// each call site's interest process-wide, so tests running beside it in one process can hide
+// its events.
+#[path = "it/common.rs"]
+#[allow(dead_code)]
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex, mpsc};
 
-use crate::common::*;
 use certcentral_client::{Client, Error, RateLimits};
 use certcentral_types::{DownloadFormat, ProductId};
+use common::*;
 use secrecy::SecretString;
 
 /// A `MakeWriter` appending everything to a shared buffer.

@@ -1,0 +1,406 @@
+//! After issuance: renew (a new paid order), reissue (new key, same order), revoke, and the
+//! paged list of what expires.
+
+use std::time::Duration;
+
+use certcentral_types::catalog::DEFAULT_PRODUCT;
+use certcentral_types::{
+    OrderInfo, OrderRequest, OrderStatus, ProductId, ReissueCertificate, ReissueRequest,
+    ReissueResponse, RevokeRequest, RevokeRequestInfo, WireEnum,
+};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use crate::Client;
+use crate::endpoints::ListOrdersFilters;
+use crate::error::{Error, UnknownOutcome};
+use crate::order::{CLOCK_SKEW_ALLOWANCE, Order, ambiguous_outcome, parse_server_time};
+
+/// What a revoke did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Revocation {
+    /// A revoke request was created and waits for an approver
+    /// (`PUT /request/{id}/status`, e.g. [`Client::update_request_status`]).
+    Requested(RevokeRequestInfo),
+    /// Revoked at once (`skip_approval` on an administrator key): the server answered nothing.
+    Revoked,
+    /// The answer was lost; looking the order up afterwards showed the revocation (or its
+    /// request) in place, so it must not be sent again.
+    Reconciled,
+}
+
+/// What to revoke.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeTarget {
+    /// One certificate; the order stays active (`PUT /certificate/{id}/revoke`).
+    Certificate(i64),
+    /// Every certificate of the order, reissues included
+    /// (`PUT /order/certificate/{id}/revoke`).
+    Order(i64),
+}
+
+impl Order {
+    /// The body of a renewal of this order: the product and details of its order info (common
+    /// name, emails, departments, signature hash, organization, container, validity, payment
+    /// method), `csr` as the new key's CSR (`None`: the caller adds it later) and
+    /// `renewal_of_order_id` set to this order.
+    /// `product` replaces the original's product (a deprecated one's replacement).
+    ///
+    /// Needs the order info ([`Order::refresh`] or [`Client::order`]); a detail missing from
+    /// it is an error naming the field, found before anything is sent.
+    pub fn renewal_request(
+        &self,
+        csr: Option<&str>,
+        product: Option<ProductId>,
+    ) -> Result<(ProductId, OrderRequest), Error> {
+        let info = self.info().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "order {}: the order details are needed to renew it; refresh the order first",
+                self.id()
+            ))
+        })?;
+        let missing = |field: &str| {
+            Error::InvalidArgument(format!(
+                "order {} cannot be renewed: its order info has no {field}",
+                self.id()
+            ))
+        };
+        let product = match product {
+            Some(product) => product,
+            None => {
+                let name = info
+                    .product
+                    .as_ref()
+                    .and_then(|p| p.name_id.as_deref())
+                    .ok_or_else(|| missing("product.name_id"))?;
+                name.parse::<ProductId>().map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "order {} is for product {name:?}, which is not a client certificate \
+                         product this version knows; allowed: {}",
+                        self.id(),
+                        ProductId::allowed()
+                    ))
+                })?
+            }
+        };
+        let cert = info
+            .certificate
+            .as_ref()
+            .ok_or_else(|| missing("certificate"))?;
+        let organization = info
+            .organization
+            .as_ref()
+            .ok_or_else(|| missing("organization"))?;
+        let mut body = json!({
+            "certificate": {
+                "common_name": cert.common_name.as_deref().ok_or_else(|| missing("certificate.common_name"))?,
+                "emails": cert.emails,
+                "signature_hash": cert.signature_hash.as_deref().unwrap_or("sha256"),
+            },
+            "organization": {"id": organization.id},
+            "validity_years": info.validity_years.unwrap_or(1),
+            "renewal_of_order_id": info.id,
+        });
+        if let Some(csr) = csr {
+            body["certificate"]["csr"] = Value::String(csr.to_string());
+        }
+        if !cert.organization_units.is_empty() {
+            body["certificate"]["organization_units"] = json!(cert.organization_units);
+        }
+        if let Some(container) = &info.container {
+            body["container"] = json!({"id": container.id});
+        }
+        if let Some(payment) = &info.payment_method {
+            body["payment_method"] = Value::String(payment.clone());
+        }
+        let request: OrderRequest = serde_json::from_value(body).map_err(|err| {
+            Error::InvalidArgument(format!(
+                "order {}: its details do not make a valid renewal order: {err}",
+                self.id()
+            ))
+        })?;
+        Ok((product, request))
+    }
+
+    /// Renews this order: a new, paid order (see [`Order::renewal_request`]) with the new key's
+    /// `csr`, placed with [`Client::order_client_certificate`] and its rules: validated first,
+    /// never retried once it may have reached the server; an ambiguous outcome is
+    /// [`Error::OutcomeUnknown`] (reconcile with [`Client::reconcile`] before renewing again).
+    pub async fn renew(&mut self, csr: &str, product: Option<ProductId>) -> Result<Order, Error> {
+        if self.info().is_none() {
+            self.refresh().await?;
+        }
+        let (product, request) = self.renewal_request(Some(csr), product)?;
+        self.client()
+            .order_client_certificate(product, &request)
+            .await
+    }
+
+    /// Reissues the certificate with a new key (`csr`) on the same order: not paid, but not
+    /// idempotent either (a second call asks for a second reissue). The body repeats the
+    /// order's common name, emails, departments and signature hash (fetched when the handle
+    /// has no details). When the answer is lost the order is looked up: a reissue request made
+    /// since the call (or a new certificate) counts as done; otherwise the result is
+    /// [`Error::OutcomeUnknown`].
+    pub async fn reissue(&mut self, csr: &str) -> Result<ReissueResponse, Error> {
+        let before = self.refresh().await?.clone();
+        let cert = before.certificate.clone().unwrap_or_default();
+        let body = ReissueRequest {
+            certificate: ReissueCertificate {
+                csr: csr.parse().map_err(|err| {
+                    Error::InvalidArgument(format!("the reissue CSR is invalid: {err}"))
+                })?,
+                common_name: cert.common_name.as_deref().and_then(|cn| cn.parse().ok()),
+                emails: cert.emails.clone(),
+                organization_units: cert.organization_units.clone(),
+                signature_hash: cert.signature_hash.clone(),
+            },
+            skip_approval: None,
+        };
+        let sent_at = Utc::now();
+        let error = match self.client().raw_reissue(self.id(), &body).await {
+            Ok(response) => {
+                self.refresh().await.ok();
+                return Ok(response);
+            }
+            Err(err) => ambiguous_outcome(err)?,
+        };
+        let after = self.refresh().await?.clone();
+        let new_request = new_request_since(&after, &before, "reissue", sent_at);
+        let new_certificate = after.certificate.as_ref().and_then(|c| c.id) != cert.id;
+        if new_request.is_some() || new_certificate {
+            return Ok(ReissueResponse {
+                id: after.id,
+                requests: new_request.into_iter().collect(),
+                certificate_id: after.certificate.as_ref().and_then(|c| c.id),
+                certificate_chain: Vec::new(),
+            });
+        }
+        Err(unknown_for(&after, sent_at, error, "reissue"))
+    }
+
+    /// Revokes every certificate of this order (see [`Client::revoke`]).
+    pub async fn revoke(
+        &mut self,
+        comment: Option<&str>,
+        skip_approval: bool,
+    ) -> Result<Revocation, Error> {
+        let outcome = self
+            .client()
+            .revoke(RevokeTarget::Order(self.id()), comment, skip_approval)
+            .await?;
+        self.refresh().await.ok();
+        Ok(outcome)
+    }
+
+    /// Revokes the order's current certificate only; the order stays active (see
+    /// [`Client::revoke`]).
+    pub async fn revoke_certificate(
+        &mut self,
+        comment: Option<&str>,
+        skip_approval: bool,
+    ) -> Result<Revocation, Error> {
+        if self.certificate_id().is_none() {
+            self.refresh().await?;
+        }
+        let id = self.certificate_id().ok_or_else(|| {
+            Error::InvalidArgument(format!("order {} has no certificate to revoke", self.id()))
+        })?;
+        let outcome = self
+            .client()
+            .revoke(RevokeTarget::Certificate(id), comment, skip_approval)
+            .await?;
+        self.refresh().await.ok();
+        Ok(outcome)
+    }
+}
+
+/// A request of `kind` in `after` that `before` did not have, dated at or after `since` (less
+/// [`CLOCK_SKEW_ALLOWANCE`]; an undated one counts).
+fn new_request_since(
+    after: &OrderInfo,
+    before: &OrderInfo,
+    kind: &str,
+    since: DateTime<Utc>,
+) -> Option<certcentral_types::OrderRequestRef> {
+    let not_before = since - chrono::Duration::from_std(CLOCK_SKEW_ALLOWANCE).unwrap_or_default();
+    after
+        .requests
+        .iter()
+        .filter(|r| r.type_.as_deref() == Some(kind))
+        .filter(|r| before.requests.iter().all(|b| b.id != r.id))
+        .find(|r| {
+            r.date
+                .as_deref()
+                .and_then(parse_server_time)
+                .is_none_or(|at| at >= not_before)
+        })
+        .map(|r| certcentral_types::OrderRequestRef {
+            id: r.id,
+            status: r.status.clone(),
+        })
+}
+
+fn unknown_for(
+    info: &OrderInfo,
+    sent_at: DateTime<Utc>,
+    (status, cause): (Option<u16>, String),
+    what: &str,
+) -> Error {
+    let cert = info.certificate.clone().unwrap_or_default();
+    let product = info
+        .product
+        .as_ref()
+        .and_then(|p| p.name_id.as_deref())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(DEFAULT_PRODUCT);
+    Error::OutcomeUnknown(Box::new(UnknownOutcome {
+        product,
+        common_name: cert.common_name.unwrap_or_default(),
+        emails: cert.emails,
+        sent_at,
+        status,
+        cause: format!(
+            "{what} of order {}: {cause}; the order shows no {what} yet, look again before \
+             asking again",
+            info.id
+        ),
+    }))
+}
+
+/// Page size of [`Expiring`].
+const EXPIRING_PAGE: i64 = 100;
+
+/// The orders whose certificate ends within a window, one page at a time (see
+/// [`Client::expiring`]).
+#[derive(Debug)]
+pub struct Expiring {
+    client: Client,
+    filters: ListOrdersFilters,
+    offset: i64,
+    done: bool,
+}
+
+impl Expiring {
+    /// The next page (sorted by `valid_till`, soonest first), or `None` once every page was
+    /// read.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<OrderInfo>>, Error> {
+        if self.done {
+            return Ok(None);
+        }
+        self.filters.offset = Some(self.offset);
+        let page = self.client.list_orders(&self.filters).await?;
+        let count = page.orders.len() as i64;
+        self.offset += count;
+        let total = page.page.as_ref().and_then(|p| p.total);
+        if count == 0 || count < EXPIRING_PAGE || total.is_some_and(|t| self.offset >= t) {
+            self.done = true;
+        }
+        if count == 0 {
+            return Ok(None);
+        }
+        Ok(Some(page.orders))
+    }
+
+    /// Every remaining page, concatenated.
+    pub async fn collect_all(mut self) -> Result<Vec<OrderInfo>, Error> {
+        let mut all = Vec::new();
+        while let Some(page) = self.next_page().await? {
+            all.extend(page);
+        }
+        Ok(all)
+    }
+}
+
+impl Client {
+    /// Revokes a certificate or every certificate of an order. Cannot be undone: callers show
+    /// what will be revoked first. Without `skip_approval` (or with a key that is not an
+    /// administrator's) the answer is a pending revoke request ([`Revocation::Requested`]).
+    ///
+    /// Not retried once it may have reached the server: when the answer is lost the order is
+    /// looked up, and a revoke request made since the call or a revoked order counts as done
+    /// ([`Revocation::Reconciled`]); otherwise the result is [`Error::OutcomeUnknown`].
+    pub async fn revoke(
+        &self,
+        target: RevokeTarget,
+        comment: Option<&str>,
+        skip_approval: bool,
+    ) -> Result<Revocation, Error> {
+        let body = RevokeRequest {
+            comments: comment.map(str::to_string),
+            skip_approval: skip_approval.then_some(true),
+        };
+        // The order, before: to tell a new revoke request from an old one afterwards.
+        let order_id = match target {
+            RevokeTarget::Order(id) => Some(id),
+            RevokeTarget::Certificate(_) => None,
+        };
+        let before = match order_id {
+            Some(id) => Some(self.order_info(id).await?),
+            None => None,
+        };
+        let sent_at = Utc::now();
+        let result = match target {
+            RevokeTarget::Certificate(id) => self.revoke_certificate(id, &body).await,
+            RevokeTarget::Order(id) => self.revoke_order(id, &body).await,
+        };
+        let error = match result {
+            Ok(Some(request)) => return Ok(Revocation::Requested(request)),
+            Ok(None) => return Ok(Revocation::Revoked),
+            Err(err) => ambiguous_outcome(err)?,
+        };
+        if let (Some(id), Some(before)) = (order_id, before) {
+            let after = self.order_info(id).await?;
+            if after.status == Some(OrderStatus::Revoked)
+                || new_request_since(&after, &before, "revoke", sent_at).is_some()
+            {
+                return Ok(Revocation::Reconciled);
+            }
+            return Err(unknown_for(&after, sent_at, error, "revocation"));
+        }
+        Err(Error::OutcomeUnknown(Box::new(UnknownOutcome {
+            product: DEFAULT_PRODUCT,
+            common_name: String::new(),
+            emails: Vec::new(),
+            sent_at,
+            status: error.0,
+            cause: format!(
+                "revocation of {target:?}: {}; check the certificate before asking again",
+                error.1
+            ),
+        })))
+    }
+
+    /// Orders whose certificate ends within `within` from now (by the local clock), not
+    /// renewed yet, soonest first; read page by page with [`Expiring::next_page`]. Uses the
+    /// list filters `valid_till` (`<=` the window's last day), `is_renewed=false` and
+    /// `status=issued` (which includes expired orders), sorted by `valid_till`.
+    pub fn expiring(&self, within: Duration) -> Expiring {
+        self.expiring_at(within, Utc::now(), false)
+    }
+
+    /// [`Client::expiring`] with an explicit `now`, and renewed orders too when
+    /// `include_renewed`.
+    pub fn expiring_at(
+        &self,
+        within: Duration,
+        now: DateTime<Utc>,
+        include_renewed: bool,
+    ) -> Expiring {
+        let last_day = (now + chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX))
+            .date_naive();
+        Expiring {
+            client: self.clone(),
+            filters: ListOrdersFilters {
+                status: Some(OrderStatus::Issued),
+                valid_till: Some(format!("<={last_day}")),
+                is_renewed: (!include_renewed).then_some(false),
+                sort: Some("valid_till".to_string()),
+                limit: Some(EXPIRING_PAGE),
+                ..ListOrdersFilters::default()
+            },
+            offset: 0,
+            done: false,
+        }
+    }
+}
