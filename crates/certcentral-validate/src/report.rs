@@ -6,7 +6,7 @@ use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use crate::describe::{expect, expect_at, found};
+use crate::describe::{allowed_members_at, expect, expect_at, found};
 use crate::engine::{SCHEMA, resolve, schema_node, unpack_custom};
 use crate::{Violation, codes};
 
@@ -138,16 +138,7 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
             )]
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = parent
-                .get("properties")
-                .and_then(Value::as_object)
-                .map(|p| {
-                    p.keys()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+            let allowed = allowed_members_at(parent_pointer);
             let mut unexpected = unexpected.clone();
             unexpected.sort_unstable();
             unexpected
