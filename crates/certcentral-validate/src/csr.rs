@@ -82,6 +82,13 @@ impl<'i> Keyword<'i> for CsrKeyword {
             .as_str()
             .is_none_or(|pem| inspect_with(pem, &self.policy).is_ok())
     }
+
+    fn iter_errors(
+        &self,
+        instance: &'i Value,
+    ) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
+        crate::engine::one_error(self.validate(instance))
+    }
 }
 
 /// The factory of the `x-csr` keyword.

@@ -12,19 +12,65 @@ use crate::engine::{SCHEMA, resolve, schema_node, schema_nodes};
 
 /// [`expect`] of every object node of the order schema, keyed by its JSON Pointer, computed
 /// once: the phrases depend only on the schema, so an error report only looks them up.
-static PHRASES: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
-    schema_nodes()
-        .filter(|(_, node)| node.is_object())
-        .map(|(pointer, node)| (pointer, expect(node)))
-        .collect()
+static PHRASES: LazyLock<HashMap<&'static str, String>> =
+    LazyLock::new(|| per_node(Value::is_object, expect));
+
+/// [`allowed_members`] of every node of the order schema with `properties`, keyed by its
+/// JSON Pointer, computed once (an unknown member's message lists them).
+static MEMBERS: LazyLock<HashMap<&'static str, String>> = LazyLock::new(|| {
+    per_node(
+        |node| node.get("properties").is_some_and(Value::is_object),
+        allowed_members,
+    )
 });
+
+/// `derive` of every node of the order schema that `keep` selects, by JSON Pointer.
+fn per_node(
+    keep: fn(&Value) -> bool,
+    derive: fn(&Value) -> String,
+) -> HashMap<&'static str, String> {
+    schema_nodes()
+        .filter(|(_, node)| keep(node))
+        .map(|(pointer, node)| (pointer, derive(node)))
+        .collect()
+}
+
+/// `derive` of the order schema's node at `pointer` (the root when there is none): from
+/// `computed` when it is there.
+fn at(
+    computed: &'static HashMap<&'static str, String>,
+    pointer: &str,
+    derive: fn(&Value) -> String,
+) -> Cow<'static, str> {
+    match computed.get(pointer) {
+        Some(text) => Cow::Borrowed(text),
+        None => Cow::Owned(derive(schema_node(pointer).unwrap_or(&SCHEMA))),
+    }
+}
 
 /// [`expect`] of the order schema's node at `pointer` (the root when there is none).
 pub(crate) fn expect_at(pointer: &str) -> Cow<'static, str> {
-    match PHRASES.get(pointer) {
-        Some(phrase) => Cow::Borrowed(phrase),
-        None => Cow::Owned(expect(schema_node(pointer).unwrap_or(&SCHEMA))),
-    }
+    at(&PHRASES, pointer, expect)
+}
+
+/// [`allowed_members`] of the order schema's node at `pointer` (the root when there is none).
+pub(crate) fn allowed_members_at(pointer: &str) -> Cow<'static, str> {
+    at(&MEMBERS, pointer, allowed_members)
+}
+
+/// The members an object schema's `properties` allow: `` `a`, `b` `` (empty without
+/// `properties`).
+pub(crate) fn allowed_members(schema: &Value) -> String {
+    schema
+        .get("properties")
+        .and_then(Value::as_object)
+        .map(|p| {
+            p.keys()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default()
 }
 
 /// What `schema` allows, as a noun phrase completing "must be …".
@@ -220,13 +266,27 @@ mod tests {
     }
 
     #[test]
-    fn precomputed_phrases_equal_the_derived_ones() {
-        assert!(PHRASES.len() > 10, "{}", PHRASES.len());
-        for (pointer, phrase) in PHRASES.iter() {
-            let node = SCHEMA.pointer(pointer).expect("a schema node");
-            assert_eq!(phrase, &expect(node), "{pointer}");
+    fn precomputed_texts_equal_the_derived_ones() {
+        type Case = (
+            &'static HashMap<&'static str, String>,
+            fn(&Value) -> String,
+            usize,
+        );
+        let cases: [Case; 2] = [(&PHRASES, expect, 10), (&MEMBERS, allowed_members, 3)];
+        for (computed, derive, at_least) in cases {
+            assert!(computed.len() > at_least, "{}", computed.len());
+            for (pointer, text) in computed {
+                let node = SCHEMA.pointer(pointer).expect("a schema node");
+                assert_eq!(text, &derive(node), "{pointer}");
+            }
         }
         assert_eq!(expect_at("/no/such/node"), expect(&SCHEMA));
         assert_eq!(expect_at("/$defs/ValidityYears"), "one of: 1, 2");
+        assert_eq!(
+            allowed_members_at("/no/such/node"),
+            allowed_members(&SCHEMA)
+        );
+        assert!(allowed_members_at("").contains("`certificate`, "));
+        assert_eq!(allowed_members(&json!({"type": "string"})), "");
     }
 }

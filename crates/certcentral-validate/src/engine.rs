@@ -165,6 +165,24 @@ impl<'i> Keyword<'i> for PlainInteger {
     fn is_valid(&self, instance: &'i Value) -> bool {
         !matches!(instance, Value::Number(n) if n.is_f64())
     }
+
+    fn iter_errors(
+        &self,
+        instance: &'i Value,
+    ) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
+        one_error(self.validate(instance))
+    }
+}
+
+/// At most one error as the engine's iterator: a valid instance costs no allocation (the
+/// trait's default boxes an `Option` iterator on every call).
+pub(crate) fn one_error<'i>(
+    result: Result<(), ValidationError<'i>>,
+) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
+    match result {
+        Ok(()) => Box::new(std::iter::empty()),
+        Err(error) => Box::new(std::iter::once(error)),
+    }
 }
 
 fn plain_integer<'a>(
@@ -221,7 +239,7 @@ impl<'i> Keyword<'i> for UniqueIgnoringCase {
         &self,
         instance: &'i Value,
     ) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
-        let Some(items) = instance.as_array() else {
+        let Some(items) = instance.as_array().filter(|items| items.len() > 1) else {
             return Box::new(std::iter::empty());
         };
         let errors: Vec<ValidationError<'i>> = Self::repeats(items)
@@ -300,6 +318,13 @@ impl<'i> Keyword<'i> for DaysAhead {
 
     fn is_valid(&self, instance: &'i Value) -> bool {
         self.outside(instance).is_none()
+    }
+
+    fn iter_errors(
+        &self,
+        instance: &'i Value,
+    ) -> Box<dyn Iterator<Item = ValidationError<'i>> + 'i> {
+        one_error(self.validate(instance))
     }
 }
 

@@ -6,7 +6,7 @@ use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use crate::describe::{expect, expect_at, found};
+use crate::describe::{allowed_members_at, expect, expect_at, found};
 use crate::engine::{SCHEMA, resolve, schema_node, unpack_custom};
 use crate::{Violation, codes};
 
@@ -138,16 +138,7 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
             )]
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = parent
-                .get("properties")
-                .and_then(Value::as_object)
-                .map(|p| {
-                    p.keys()
-                        .map(|k| format!("`{k}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
+            let allowed = allowed_members_at(parent_pointer);
             let mut unexpected = unexpected.clone();
             unexpected.sort_unstable();
             unexpected
@@ -201,7 +192,7 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
                 }
                 _ => found(instance),
             };
-            if let Some((base, _)) = location.rsplit_once("/then/") {
+            if let Some((base, _)) = rsplit_segment(location, "then") {
                 return standard(
                     codes::INVALID_VALUE,
                     conditional(doc, &path, base, parent, &found),
@@ -227,7 +218,7 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
 /// the last `properties/NAME` step of the error's evaluation path, before any `$ref`.
 fn member_note(error: &ValidationError<'_>) -> Option<&'static str> {
     let evaluation = error.evaluation_path().as_str();
-    let (before, after) = evaluation.rsplit_once("/properties/")?;
+    let (before, after) = rsplit_segment(evaluation, "properties")?;
     let name = after.split('/').next()?;
     if before.contains("$ref") {
         return None;
@@ -235,6 +226,23 @@ fn member_note(error: &ValidationError<'_>) -> Option<&'static str> {
     node(&format!("{before}/properties/{name}"))
         .get("x-message-note")?
         .as_str()
+}
+
+/// `path.rsplit_once("/SEGMENT/")`: split around the last whole segment `segment` of a
+/// JSON Pointer, found by looking at each `/` from the end (cheaper, per error, than a
+/// substring search).
+fn rsplit_segment<'a>(path: &'a str, segment: &str) -> Option<(&'a str, &'a str)> {
+    let bytes = path.as_bytes();
+    let mut end = path.len();
+    while let Some(slash) = path[..end].rfind('/') {
+        let start = slash + 1;
+        let stop = start + segment.len();
+        if bytes.get(start..stop) == Some(segment.as_bytes()) && bytes.get(stop) == Some(&b'/') {
+            return Some((&path[..slash], &path[stop + 1..]));
+        }
+        end = slash;
+    }
+    None
 }
 
 /// The members of an `anyOf` whose branches each only require one member.
@@ -295,4 +303,28 @@ fn conditional(doc: &Value, path: &str, base: &str, parent: &Value, found: &str)
     message.push_str("; found ");
     message.push_str(found);
     message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rsplit_segment;
+
+    #[test]
+    fn segments_split_like_substrings() {
+        for (path, segment) in [
+            ("/then/properties/auto_renew/const", "then"),
+            ("/a/then/b/then/c", "then"),
+            ("/thenx/then", "then"),
+            ("/x/properties/properties/y", "properties"),
+            ("/properties/é/properties/ü/type", "properties"),
+            ("", "then"),
+            ("/then/", "then"),
+        ] {
+            assert_eq!(
+                rsplit_segment(path, segment),
+                path.rsplit_once(&format!("/{segment}/")),
+                "{path}"
+            );
+        }
+    }
 }

@@ -506,22 +506,22 @@ impl Journal {
         self.conn.execute_batch(
             "DROP TABLE IF EXISTS temp.roster;
              CREATE TEMP TABLE roster (
-                 row_key TEXT PRIMARY KEY,
-                 row_number INTEGER NOT NULL,
+                 row_number INTEGER PRIMARY KEY,
+                 row_key TEXT NOT NULL UNIQUE,
                  name TEXT NOT NULL UNIQUE,
                  spec TEXT NOT NULL,
                  held TEXT
              );
-             CREATE INDEX temp.roster_row ON roster(row_number);
              DROP TABLE IF EXISTS temp.known_emails;
              CREATE TEMP TABLE known_emails (email TEXT NOT NULL, row_key TEXT NOT NULL);
              CREATE INDEX temp.known_emails_email ON known_emails(email);
              DROP TABLE IF EXISTS temp.roster_emails;
              CREATE TEMP TABLE roster_emails (
-                 email TEXT PRIMARY KEY,
+                 email TEXT NOT NULL,
                  row_key TEXT NOT NULL,
                  row_number INTEGER NOT NULL
              );
+             CREATE INDEX temp.roster_emails_email ON roster_emails(email);
              DROP TABLE IF EXISTS temp.invalid;
              CREATE TEMP TABLE invalid (
                  row_number INTEGER PRIMARY KEY,
@@ -579,34 +579,27 @@ impl Journal {
     /// with an earlier row of this roster is held back as
     /// [`RowState::PossibleDuplicate`]: the same person with one more address would
     /// otherwise be a second paid order.
+    ///
+    /// The lookups are set-based: one query per batch asks the journal about every key and
+    /// name of the batch, one statement records the batch's emails, one query finds the
+    /// emails already ordered or in an earlier row; only the insert is per row.
     pub fn stage(
         &mut self,
         rows: &[RowSpec],
         allow_similar: bool,
     ) -> Result<Vec<RowError>, BulkError> {
+        let jerr = |e: rusqlite::Error| BulkError::Journal(e.to_string());
         let mut errors = Vec::new();
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| BulkError::Journal(e.to_string()))?;
+        let tx = self.conn.transaction().map_err(jerr)?;
         {
+            let known = journal_rows(&tx, rows).map_err(jerr)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO temp.roster (row_key, row_number, name, spec) VALUES (?1, ?2, ?3, ?4)",
                 )
-                .map_err(|e| BulkError::Journal(e.to_string()))?;
-            let mut by_key = tx
-                .prepare_cached("SELECT row_number FROM temp.roster WHERE row_key = ?1")
-                .map_err(|e| BulkError::Journal(e.to_string()))?;
-            let mut by_name = tx
-                .prepare_cached("SELECT row_number FROM temp.roster WHERE name = ?1")
-                .map_err(|e| BulkError::Journal(e.to_string()))?;
-            let mut journal_name = tx
-                .prepare_cached(
-                    "SELECT name FROM main.rows WHERE row_key = ?1 UNION ALL
-                     SELECT '' FROM main.rows WHERE name = ?2 AND row_key <> ?1 LIMIT 1",
-                )
-                .map_err(|e| BulkError::Journal(e.to_string()))?;
+                .map_err(jerr)?;
+            // The staged rows, in order: (key, row, to order, normalized emails).
+            let mut staged: Vec<(&str, u64, bool, Vec<String>)> = Vec::with_capacity(rows.len());
             for spec in rows {
                 let error = |column: &str, reason: String| RowError {
                     row: spec.row,
@@ -615,13 +608,10 @@ impl Journal {
                     reason,
                 };
                 // The journal's name wins for a known row (its files exist under that name).
-                let recorded: Option<String> = journal_name
-                    .query_row(params![spec.key, spec.name], |r| r.get(0))
-                    .optional()
-                    .map_err(|e| BulkError::Journal(e.to_string()))?;
-                let mut spec = spec.clone();
-                match recorded.as_deref() {
-                    Some("") => {
+                let recorded = known.by_key.get(spec.key.as_str());
+                let name = match recorded {
+                    Some((name, _)) => name.as_str(),
+                    None if known.name_taken(&spec.name, &spec.key) => {
                         errors.push(error(
                             "name",
                             format!(
@@ -631,46 +621,37 @@ impl Journal {
                         ));
                         continue;
                     }
-                    Some(name) => spec.name = name.to_owned(),
-                    None => {}
+                    None => spec.name.as_str(),
+                };
+                let text = if name == spec.name {
+                    serde_json::to_string(spec)
+                } else {
+                    let mut renamed = spec.clone();
+                    renamed.name = name.to_owned();
+                    serde_json::to_string(&renamed)
                 }
-                let text =
-                    serde_json::to_string(&spec).map_err(|e| BulkError::Journal(e.to_string()))?;
-                match insert.execute(params![spec.key, spec.row as i64, spec.name, text]) {
-                    Ok(_) => hold_if_similar(&tx, &spec, allow_similar)
-                        .map_err(|e| BulkError::Journal(e.to_string()))?,
+                .map_err(|e| BulkError::Journal(e.to_string()))?;
+                match insert.execute(params![spec.key, spec.row as i64, name, text]) {
+                    Ok(_) => {
+                        let state = recorded.and_then(|(_, state)| state.as_deref());
+                        let to_order = RowState::TO_ORDER
+                            .contains(&parse_state(state, &spec.key).map_err(jerr)?);
+                        staged.push((
+                            spec.key.as_str(),
+                            spec.row,
+                            to_order,
+                            lowercase_emails(&spec.emails),
+                        ));
+                    }
                     Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                        let same_key: Option<i64> = by_key
-                            .query_row(params![spec.key], |r| r.get(0))
-                            .optional()
-                            .map_err(|e| BulkError::Journal(e.to_string()))?;
-                        if let Some(other) = same_key {
-                            errors.push(error(
-                                "common_name",
-                                format!(
-                                    "same person as row {other} (identity: product, common name and emails, or the id column); each person is ordered once"
-                                ),
-                            ));
-                        } else {
-                            let other: Option<i64> = by_name
-                                .query_row(params![spec.name], |r| r.get(0))
-                                .optional()
-                                .map_err(|e| BulkError::Journal(e.to_string()))?;
-                            errors.push(error(
-                                "name",
-                                format!(
-                                    "output name '{}' is also used by row {}; set a distinct name",
-                                    spec.name,
-                                    other.unwrap_or_default()
-                                ),
-                            ));
-                        }
+                        errors.push(staging_conflict(&tx, spec, name).map_err(jerr)?);
                     }
                     Err(e) => return Err(BulkError::Journal(e.to_string())),
                 }
             }
+            hold_similar(&tx, &staged, allow_similar).map_err(jerr)?;
         }
-        tx.commit().map_err(|e| BulkError::Journal(e.to_string()))?;
+        tx.commit().map_err(jerr)?;
         Ok(errors)
     }
 
@@ -1030,33 +1011,174 @@ fn lowercase_emails(emails: &[String]) -> Vec<String> {
     out
 }
 
-/// Holds `spec` back (sets `temp.roster.held`) when it is still to be ordered and one of
-/// its emails belongs to another row already ordered, or to an earlier row of the roster;
-/// then records its emails for the rows after it.
-fn hold_if_similar(
+/// What the journal (`main.rows`) holds about the keys and output names of a batch.
+#[derive(Default)]
+struct Known {
+    /// Recorded name and state of every journaled key of the batch.
+    by_key: std::collections::HashMap<String, (String, Option<String>)>,
+    /// The row keys of the journaled rows holding each output name of the batch.
+    by_name: std::collections::HashMap<String, Vec<String>>,
+}
+
+impl Known {
+    /// Whether `name` belongs to a journaled row other than `key`.
+    fn name_taken(&self, name: &str, key: &str) -> bool {
+        self.by_name
+            .get(name)
+            .is_some_and(|keys| keys.iter().any(|k| k != key))
+    }
+}
+
+/// Values looked up per statement by [`journal_rows`] (unused places are bound to NULL,
+/// which matches nothing).
+const LOOKUP_CHUNK: usize = 64;
+
+/// What the journal holds about `rows`' keys and names: a few indexed `IN` queries per
+/// batch instead of one query per row.
+fn journal_rows(tx: &rusqlite::Transaction<'_>, rows: &[RowSpec]) -> rusqlite::Result<Known> {
+    let placeholders = (1..=LOOKUP_CHUNK)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut known = Known::default();
+    // A journal without rows (a first run, a dry run without journal) knows nothing.
+    let empty: bool = tx
+        .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM main.rows)")?
+        .query_row([], |r| r.get(0))?;
+    if empty {
+        return Ok(known);
+    }
+    let mut by_key = tx.prepare_cached(&format!(
+        "SELECT row_key, name, state FROM main.rows WHERE row_key IN ({placeholders})"
+    ))?;
+    let mut by_name = tx.prepare_cached(&format!(
+        "SELECT name, row_key FROM main.rows WHERE name IN ({placeholders})"
+    ))?;
+    for chunk in rows.chunks(LOOKUP_CHUNK) {
+        let keys = (0..LOOKUP_CHUNK).map(|i| chunk.get(i).map(|s| s.key.as_str()));
+        let mut found = by_key.query(rusqlite::params_from_iter(keys))?;
+        while let Some(r) = found.next()? {
+            known.by_key.insert(r.get(0)?, (r.get(1)?, r.get(2)?));
+        }
+        let names = (0..LOOKUP_CHUNK).map(|i| chunk.get(i).map(|s| s.name.as_str()));
+        let mut found = by_name.query(rusqlite::params_from_iter(names))?;
+        while let Some(r) = found.next()? {
+            known.by_name.entry(r.get(0)?).or_default().push(r.get(1)?);
+        }
+    }
+    Ok(known)
+}
+
+/// The error for a staged row refused by a constraint of `temp.roster`: the same identity
+/// as an earlier row, or the same output name.
+fn staging_conflict(
     tx: &rusqlite::Transaction<'_>,
     spec: &RowSpec,
-    allow_similar: bool,
-) -> rusqlite::Result<()> {
-    let emails = lowercase_emails(&spec.emails);
-    let state: Option<String> = tx
-        .prepare_cached("SELECT state FROM main.rows WHERE row_key = ?1")?
+    name: &str,
+) -> rusqlite::Result<RowError> {
+    let error = |column: &str, reason: String| RowError {
+        row: spec.row,
+        line: spec.line,
+        column: column.into(),
+        reason,
+    };
+    let same_key: Option<i64> = tx
+        .prepare_cached("SELECT row_number FROM temp.roster WHERE row_key = ?1")?
         .query_row(params![spec.key], |r| r.get(0))
         .optional()?;
-    let to_order = RowState::TO_ORDER.contains(&parse_state(state.as_deref(), &spec.key)?);
-    if to_order && !allow_similar {
+    if let Some(other) = same_key {
+        return Ok(error(
+            "common_name",
+            format!(
+                "same person as row {other} (identity: product, common name and emails, or the id column); each person is ordered once"
+            ),
+        ));
+    }
+    let other: Option<i64> = tx
+        .prepare_cached("SELECT row_number FROM temp.roster WHERE name = ?1")?
+        .query_row(params![name], |r| r.get(0))
+        .optional()?;
+    if other.is_none() {
+        // Neither the identity nor the name: the row number itself was staged already.
+        return Ok(error(
+            "-",
+            format!(
+                "row {} is staged twice; each roster row is read once",
+                spec.row
+            ),
+        ));
+    }
+    Ok(error(
+        "name",
+        format!(
+            "output name '{}' is also used by row {}; set a distinct name",
+            name,
+            other.unwrap_or_default()
+        ),
+    ))
+}
+
+/// Records the emails of the `staged` rows (key, row, whether still to be ordered,
+/// normalized emails; in staging order) for the rows after them, then holds back (sets
+/// `temp.roster.held`) each row still to be ordered whose emails include one of another
+/// row already ordered, or of an earlier row of the roster: the first such email in sorted
+/// order decides the reason (already ordered before also in an earlier row).
+///
+/// One insert per email; the lookups are one query for the whole batch.
+fn hold_similar(
+    tx: &rusqlite::Transaction<'_>,
+    staged: &[(&str, u64, bool, Vec<String>)],
+    allow_similar: bool,
+) -> rusqlite::Result<()> {
+    let before: i64 = tx.query_row(
+        "SELECT coalesce(max(rowid), 0) FROM temp.roster_emails",
+        [],
+        |r| r.get(0),
+    )?;
+    {
+        let mut record = tx.prepare_cached(
+            "INSERT INTO temp.roster_emails (email, row_key, row_number) VALUES (?1, ?2, ?3)",
+        )?;
+        for (key, row, _, emails) in staged {
+            for email in emails {
+                record.execute(params![email, key, *row as i64])?;
+            }
+        }
+    }
+    if allow_similar || !staged.iter().any(|(_, _, to_order, _)| *to_order) {
+        return Ok(());
+    }
+    // Per email of the batch, in the order recorded: whether a row of earlier runs with an
+    // order (or one that may exist) holds it, and the row that held it first, when that is
+    // an earlier row.
+    let hits: Vec<(bool, Option<i64>)> = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM temp.known_emails k JOIN main.rows j ON j.row_key = k.row_key
+                            WHERE k.email = e.email AND k.row_key <> e.row_key),
+                    (SELECT f.row_number FROM temp.roster_emails f
+                     WHERE f.email = e.email AND f.rowid < e.rowid ORDER BY f.rowid LIMIT 1)
+             FROM temp.roster_emails e WHERE e.rowid > ?1 ORDER BY e.rowid",
+        )?
+        .query_map(params![before], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut hits = hits.into_iter();
+    for (key, _, to_order, emails) in staged {
         let mut reason = None;
-        for email in &emails {
-            // Rows of earlier runs with an order (or one that may exist).
-            let ordered: Option<(String, Option<i64>)> = tx
-                .prepare_cached(
-                    "SELECT j.common_name, j.order_id FROM temp.known_emails k
-                     JOIN main.rows j ON j.row_key = k.row_key
-                     WHERE k.email = ?1 AND k.row_key <> ?2 LIMIT 1",
-                )?
-                .query_row(params![email, spec.key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?;
-            if let Some((cn, order_id)) = ordered {
+        for email in emails {
+            let Some((ordered, earlier)) = hits.next() else {
+                return Err(rusqlite::Error::QueryReturnedNoRows);
+            };
+            if !to_order || reason.is_some() {
+                continue;
+            }
+            if ordered {
+                let (cn, order_id): (String, Option<i64>) = tx
+                    .prepare_cached(
+                        "SELECT j.common_name, j.order_id FROM temp.known_emails k
+                         JOIN main.rows j ON j.row_key = k.row_key
+                         WHERE k.email = ?1 AND k.row_key <> ?2 LIMIT 1",
+                    )?
+                    .query_row(params![email, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
                 let order = order_id.map_or_else(
                     || "an order whose outcome is not settled".to_owned(),
                     |id| format!("order {id}"),
@@ -1064,31 +1186,16 @@ fn hold_if_similar(
                 reason = Some(format!(
                     "possible duplicate: {email} belongs to '{cn}', already ordered ({order}); not ordered: check it, then rerun with --allow-similar to order it anyway"
                 ));
-                break;
-            }
-            let earlier: Option<i64> = tx
-                .prepare_cached(
-                    "SELECT row_number FROM temp.roster_emails WHERE email = ?1 AND row_key <> ?2",
-                )?
-                .query_row(params![email, spec.key], |r| r.get(0))
-                .optional()?;
-            if let Some(row) = earlier {
+            } else if let Some(row) = earlier {
                 reason = Some(format!(
                     "possible duplicate: {email} is also in row {row}; not ordered: check it, then rerun with --allow-similar to order it anyway"
                 ));
-                break;
             }
         }
         if let Some(reason) = reason {
             tx.prepare_cached("UPDATE temp.roster SET held = ?2 WHERE row_key = ?1")?
-                .execute(params![spec.key, reason])?;
+                .execute(params![key, reason])?;
         }
-    }
-    for email in &emails {
-        tx.prepare_cached(
-            "INSERT OR IGNORE INTO temp.roster_emails (email, row_key, row_number) VALUES (?1, ?2, ?3)",
-        )?
-        .execute(params![email, spec.key, spec.row as i64])?;
     }
     Ok(())
 }
@@ -1505,6 +1612,100 @@ PRAGMA user_version=1;
             name: name.into(),
             ..spec(row, "unused")
         }
+    }
+
+    #[test]
+    fn similar_rows_are_held_across_batches_with_the_first_email_deciding() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let ordered = spec_with(1, None, "Ordered", &["z@example.com"], "ordered");
+        {
+            let mut j = Journal::open(&path).unwrap();
+            j.stage(std::slice::from_ref(&ordered), false).unwrap();
+            j.commit([
+                Update::Intent {
+                    spec: ordered.clone(),
+                    key_file: None,
+                    csr_file: None,
+                    csr: None,
+                },
+                Update::Ordered {
+                    key: ordered.key.clone(),
+                    order_id: 42,
+                    request_ids: vec![1],
+                    request_status: None,
+                    order_status: None,
+                    certificate_id: None,
+                },
+            ])
+            .unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        // Two batches: holds look at earlier batches and at earlier rows of the same one.
+        let first = [
+            spec_with(1, None, "A", &["a@example.com"], "a"),
+            spec_with(2, None, "B", &["B@example.com", "A@example.com"], "b"),
+        ];
+        let second = [
+            spec_with(3, None, "C", &["c@example.com", "b@example.com"], "c"),
+            // `a@` sorts before `z@`: the earlier row decides, not the ordered one.
+            spec_with(4, None, "D", &["z@example.com", "a@example.com"], "d"),
+            spec_with(5, None, "E", &["z@example.com"], "e"),
+            // Already ordered: never held, and its emails still count for later rows.
+            ordered.clone(),
+            spec_with(6, None, "F", &["f@example.com"], "f"),
+        ];
+        let mut second = second.to_vec();
+        second[3].row = 7;
+        second[4].row = 8;
+        assert!(j.stage(&first, false).unwrap().is_empty());
+        assert!(j.stage(&second, false).unwrap().is_empty());
+        let all = j.page(Class::All, 0, 20).unwrap();
+        let got: Vec<(u64, RowState, Option<String>)> = all
+            .iter()
+            .map(|e| (e.spec.row, e.state, e.error.clone()))
+            .collect();
+        let held = |email: &str, row: u64| {
+            Some(format!(
+                "possible duplicate: {email} is also in row {row}; not ordered: check it, then rerun with --allow-similar to order it anyway"
+            ))
+        };
+        assert_eq!(
+            got,
+            vec![
+                (1, RowState::New, None),
+                (2, RowState::PossibleDuplicate, held("a@example.com", 1)),
+                (3, RowState::PossibleDuplicate, held("b@example.com", 2)),
+                (4, RowState::PossibleDuplicate, held("a@example.com", 1)),
+                (
+                    5,
+                    RowState::PossibleDuplicate,
+                    Some(
+                        "possible duplicate: z@example.com belongs to 'Ordered', already ordered (order 42); not ordered: check it, then rerun with --allow-similar to order it anyway".into()
+                    )
+                ),
+                (7, RowState::Ordered, None),
+                (8, RowState::New, None),
+            ]
+        );
+        // With --allow-similar nothing is held.
+        let mut j = Journal::open_temporary().unwrap();
+        assert!(j.stage(&first, true).unwrap().is_empty());
+        assert!(
+            j.page(Class::All, 0, 20)
+                .unwrap()
+                .iter()
+                .all(|e| e.state == RowState::New)
+        );
+    }
+
+    #[test]
+    fn a_row_staged_twice_is_an_error() {
+        let mut j = Journal::open_temporary().unwrap();
+        assert!(j.stage(&[spec(1, "A")], false).unwrap().is_empty());
+        let errors = j.stage(&[spec(1, "B")], false).unwrap();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].reason.contains("staged twice"), "{}", errors[0]);
     }
 
     #[test]

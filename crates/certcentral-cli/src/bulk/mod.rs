@@ -186,99 +186,176 @@ pub struct Staged {
     pub shown: Vec<RowError>,
 }
 
+/// Rows per staging transaction (and per message from the reader thread).
+const BATCH: usize = 512;
+
+/// A roster row read and checked by [`stage`]'s reader thread.
+enum Checked {
+    /// Ready to stage.
+    Valid(RowSpec),
+    /// Invalid: every problem found, with what the row says (for the report).
+    Invalid {
+        common_name: String,
+        emails: Vec<String>,
+        errors: Vec<RowError>,
+    },
+}
+
+/// Reads and checks every roster row, `BATCH` rows per message, in roster order. Stops at
+/// the first error that stops the run, or when the receiver is gone.
+fn read_rows(
+    mut reader: RosterReader,
+    defaults: &spec::OrderDefaults,
+    roster_dir: &Path,
+    send: &std::sync::mpsc::SyncSender<Result<Vec<Checked>, BulkError>>,
+) {
+    let mut chunk = Vec::with_capacity(BATCH);
+    while let Some(next) = reader.next_row() {
+        let checked = match next {
+            Err(e) => {
+                let _ = send.send(Err(e));
+                return;
+            }
+            Ok(Ok(raw)) => {
+                let common_name = raw.common_name.clone().unwrap_or_default();
+                let emails = raw.emails.clone();
+                match RowSpec::build(raw, defaults, roster_dir) {
+                    Ok(spec) => Checked::Valid(spec),
+                    Err(errors) => Checked::Invalid {
+                        common_name,
+                        emails,
+                        errors,
+                    },
+                }
+            }
+            Ok(Err(e)) => Checked::Invalid {
+                common_name: String::new(),
+                emails: Vec::new(),
+                errors: vec![e],
+            },
+        };
+        chunk.push(checked);
+        if chunk.len() >= BATCH
+            && send
+                .send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH))))
+                .is_err()
+        {
+            return;
+        }
+    }
+    let _ = send.send(Ok(chunk));
+}
+
 /// Reads and validates the roster, streaming, and stages the valid rows in `journal`.
+///
+/// A reader thread reads and validates rows (the schema engine) while this thread stages
+/// the previous ones in the journal (SQLite): the two halves of the work overlap on two
+/// cores. At most a few batches are in flight, so memory stays bounded; rows are staged in
+/// roster order, exactly as one thread would.
 pub fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
-    let allow_similar = config.allow_similar;
-    let mut reader = RosterReader::open(&config.roster)?;
+    let reader = RosterReader::open(&config.roster)?;
     let roster_dir = config
         .roster
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    let mut batch: Vec<RowSpec> = Vec::with_capacity(512);
-    let mut valid = 0u64;
-    let mut invalid_rows = std::collections::BTreeSet::new();
-    let mut shown = Vec::new();
-    let flush = |journal: &mut Journal,
-                 batch: &mut Vec<RowSpec>,
-                 shown: &mut Vec<RowError>,
-                 invalid_rows: &mut std::collections::BTreeSet<u64>,
-                 valid: &mut u64|
-     -> Result<(), BulkError> {
-        let errors = journal.stage(batch, allow_similar)?;
-        for e in &errors {
-            if let Some(spec) = batch.iter().find(|s| s.row == e.row) {
-                journal.record_invalid(e, &spec.common_name, &spec.emails)?;
-            }
-            invalid_rows.insert(e.row);
-            if shown.len() < SHOWN_INVALID {
-                shown.push(e.clone());
+    let mut tally = Tally {
+        allow_similar: config.allow_similar,
+        batch: Vec::with_capacity(BATCH),
+        ..Tally::default()
+    };
+    std::thread::scope(|scope| -> Result<(), BulkError> {
+        let (send, receive) = std::sync::mpsc::sync_channel(2);
+        let defaults = &config.exec.defaults;
+        let roster_dir = roster_dir.as_path();
+        scope.spawn(move || read_rows(reader, defaults, roster_dir, &send));
+        // Returning early drops `receive`: the reader thread stops at its next send.
+        for message in receive {
+            for checked in message? {
+                tally.add(&mut journal, checked)?;
             }
         }
-        *valid += (batch.len() - errors.len()) as u64;
-        batch.clear();
         Ok(())
-    };
-    let mut invalid_count = 0u64;
-    while let Some(next) = reader.next_row() {
-        let (cn, emails, result) = match next? {
-            Ok(raw) => {
-                let cn = raw.common_name.clone().unwrap_or_default();
-                let emails = raw.emails.clone();
-                (
-                    cn,
-                    emails,
-                    RowSpec::build(raw, &config.exec.defaults, &roster_dir),
-                )
-            }
-            Err(e) => (String::new(), Vec::new(), Err(vec![e])),
-        };
-        match result {
-            Ok(spec) => {
-                batch.push(spec);
-                if batch.len() >= 512 {
-                    flush(
-                        &mut journal,
-                        &mut batch,
-                        &mut shown,
-                        &mut invalid_rows,
-                        &mut valid,
-                    )?;
+    })?;
+    tally.flush(&mut journal)?;
+    Ok(Staged {
+        journal,
+        valid: tally.valid,
+        invalid: tally.invalid + tally.invalid_rows.len() as u64,
+        shown: tally.shown,
+    })
+}
+
+/// What [`stage`] has seen so far, and the valid rows not staged yet.
+#[derive(Default)]
+struct Tally {
+    allow_similar: bool,
+    batch: Vec<RowSpec>,
+    valid: u64,
+    /// Rows invalid as read.
+    invalid: u64,
+    /// Rows refused when staged (same identity or output name as another row).
+    invalid_rows: std::collections::BTreeSet<u64>,
+    shown: Vec<RowError>,
+}
+
+impl Tally {
+    /// Takes one checked row: an invalid one is recorded at once, valid ones are staged
+    /// `BATCH` at a time.
+    fn add(&mut self, journal: &mut Journal, checked: Checked) -> Result<(), BulkError> {
+        match checked {
+            Checked::Valid(spec) => {
+                self.batch.push(spec);
+                if self.batch.len() >= BATCH {
+                    self.flush(journal)?;
                 }
             }
-            Err(errors) => {
-                invalid_count += 1;
+            Checked::Invalid {
+                common_name,
+                emails,
+                errors,
+            } => {
+                self.invalid += 1;
                 for e in errors {
-                    journal.record_invalid(&e, &cn, &emails)?;
-                    if shown.len() < SHOWN_INVALID {
-                        shown.push(e);
+                    journal.record_invalid(&e, &common_name, &emails)?;
+                    if self.shown.len() < SHOWN_INVALID {
+                        self.shown.push(e);
                     }
                 }
             }
         }
+        Ok(())
     }
-    flush(
-        &mut journal,
-        &mut batch,
-        &mut shown,
-        &mut invalid_rows,
-        &mut valid,
-    )?;
-    Ok(Staged {
-        journal,
-        valid,
-        invalid: invalid_count + invalid_rows.len() as u64,
-        shown,
-    })
+
+    /// Stages the pending valid rows.
+    fn flush(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
+        let errors = journal.stage(&self.batch, self.allow_similar)?;
+        for e in &errors {
+            if let Some(spec) = self.batch.iter().find(|s| s.row == e.row) {
+                journal.record_invalid(e, &spec.common_name, &spec.emails)?;
+            }
+            self.invalid_rows.insert(e.row);
+            if self.shown.len() < SHOWN_INVALID {
+                self.shown.push(e.clone());
+            }
+        }
+        self.valid += (self.batch.len() - errors.len()) as u64;
+        self.batch.clear();
+        Ok(())
+    }
 }
 
 /// The plan for a staged roster.
 pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkError> {
-    let counts = staged.journal.counts()?;
+    Ok(plan_from(staged, &staged.journal.counts()?, max_new_orders))
+}
+
+/// The plan for a staged roster whose rows are in the states `counts`.
+fn plan_from(staged: &Staged, counts: &[(RowState, u64)], max_new_orders: Option<u64>) -> Plan {
     let get = |s: RowState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let to_order = get(RowState::New) + get(RowState::Refused);
     let new_orders = max_new_orders.map_or(to_order, |m| to_order.min(m));
-    Ok(Plan {
+    Plan {
         rows: staged.valid + staged.invalid,
         valid: staged.valid,
         invalid: staged.invalid,
@@ -290,7 +367,7 @@ pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkEr
         failed: get(RowState::Failed),
         refused: get(RowState::Refused),
         possible_duplicates: get(RowState::PossibleDuplicate),
-    })
+    }
 }
 
 /// The exit code for the final row states: 4 when some outcome is unknown; 1 when rows failed
@@ -377,6 +454,15 @@ pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
 /// The first `limit` rows that need attention (refused, failed, outcome unknown, possible
 /// duplicate), with their errors.
 pub fn problems(journal: &Journal, limit: usize) -> Result<Vec<ReportLine>, BulkError> {
+    problems_in(journal, &journal.counts()?, limit)
+}
+
+/// [`problems`] of a journal whose roster rows are in the states `counts`.
+fn problems_in(
+    journal: &Journal,
+    counts: &[(RowState, u64)],
+    limit: usize,
+) -> Result<Vec<ReportLine>, BulkError> {
     const PROBLEMS: [RowState; 4] = [
         RowState::Refused,
         RowState::Failed,
@@ -386,9 +472,8 @@ pub fn problems(journal: &Journal, limit: usize) -> Result<Vec<ReportLine>, Bulk
     let mut out = Vec::new();
     // Paging the whole report costs more than linear time on a large roster: when no row is
     // in a problem state (the usual dry run or clean run), there is nothing to page for.
-    let mut left: u64 = journal
-        .counts()?
-        .into_iter()
+    let mut left: u64 = counts
+        .iter()
         .filter(|(state, _)| PROBLEMS.contains(state))
         .map(|(_, n)| n)
         .sum();
@@ -434,6 +519,15 @@ fn open_journal(config: &BulkConfig) -> Result<Journal, BulkError> {
 /// Validates and stages the roster and returns the plan, without touching the API: the
 /// `--dry-run` path (and the first step of [`run`]).
 pub fn prepare(config: &BulkConfig) -> Result<(Staged, Plan), BulkError> {
+    prepare_counted(config).map(|(staged, plan, _)| (staged, plan))
+}
+
+/// Row counts by state ([`Journal::counts`]).
+type Counts = Vec<(RowState, u64)>;
+
+/// [`prepare`], with the staged rows' counts by state (each count is a pass over the
+/// whole roster, so it is done once).
+fn prepare_counted(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkError> {
     let journal = open_journal(config)?;
     let staged = stage(journal, config)?;
     if config.strict && staged.invalid > 0 {
@@ -442,8 +536,9 @@ pub fn prepare(config: &BulkConfig) -> Result<(Staged, Plan), BulkError> {
             shown: staged.shown,
         });
     }
-    let plan = plan(&staged, config.exec.max_new_orders)?;
-    Ok((staged, plan))
+    let counts = staged.journal.counts()?;
+    let plan = plan_from(&staged, &counts, config.exec.max_new_orders);
+    Ok((staged, plan, counts))
 }
 
 /// Runs a whole bulk order (or only plans it with `dry_run`).
@@ -452,7 +547,7 @@ pub async fn run<A: BulkApi>(
     config: &BulkConfig,
 ) -> Result<Outcome, BulkError> {
     check_outputs(config)?;
-    let (staged, plan) = prepare(config)?;
+    let (staged, plan, counts) = prepare_counted(config)?;
     let Staged {
         journal,
         invalid,
@@ -460,14 +555,15 @@ pub async fn run<A: BulkApi>(
         ..
     } = staged;
     let journal_path = journal.path().map(Path::to_path_buf);
-    let (journal, stats, stopped, mut exit_code) = match (config.dry_run, api) {
+    let (journal, states, stats, stopped, mut exit_code) = match (config.dry_run, api) {
         (true, _) => {
             let code = if invalid > 0 && plan.valid == 0 {
                 exit::FAILED
             } else {
                 exit::OK
             };
-            (journal, RunStats::default(), None, code)
+            // Nothing ran: the states are the plan's.
+            (journal, counts, RunStats::default(), None, code)
         }
         (false, None) => {
             return Err(BulkError::Usage(
@@ -483,7 +579,7 @@ pub async fn run<A: BulkApi>(
                 Some(s) => stopped_exit_code(s, &states),
                 None => exit_code(&states, invalid, config.exec.wait),
             };
-            (journal, stats, stopped, code)
+            (journal, states, stats, stopped, code)
         }
     };
     // A report that cannot be written does not lose the summary (the journal holds every
@@ -501,8 +597,8 @@ pub async fn run<A: BulkApi>(
         None => (None, None),
     };
     Ok(Outcome {
-        states: journal.counts()?,
-        problems: problems(&journal, SHOWN_INVALID)?,
+        problems: problems_in(&journal, &states, SHOWN_INVALID)?,
+        states,
         plan,
         dry_run: config.dry_run,
         stats,

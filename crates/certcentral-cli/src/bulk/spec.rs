@@ -90,7 +90,9 @@ pub fn identity_key(product: &str, common_name: &str, emails: &[String]) -> Stri
     let mut key = String::with_capacity(34);
     key.push_str("h:");
     for byte in &digest[..16] {
-        key.push_str(&format!("{byte:02x}"));
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        key.push(char::from(HEX[usize::from(byte >> 4)]));
+        key.push(char::from(HEX[usize::from(byte & 0xf)]));
     }
     key
 }
