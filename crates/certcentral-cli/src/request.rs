@@ -173,7 +173,9 @@ impl OrderFlags {
         Ok(OrderRequest {
             auto_renew: self.auto_renew,
             certificate: CertificateRequest {
-                common_name,
+                common_name: Some(common_name),
+                common_name_indicator: None,
+                individual: None,
                 csr: None,
                 emails: self.emails.clone(),
                 organization_units: self.organization_units.clone(),
@@ -182,12 +184,29 @@ impl OrderFlags {
             container: self.container_id.map(|id| ContainerRef { id: Some(id) }),
             custom_expiration_date: self.custom_expiration_date,
             custom_fields: self.custom_fields.clone(),
+            order_validity: None,
             organization: OrganizationRef { id: org_id },
+            organization_contact: Default::default(),
+            validity_days: None,
             payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
             renewal_of_order_id: self.renewal_of_order_id,
             skip_approval: self.skip_approval,
             validity_years,
         })
+    }
+}
+
+/// The name the certificate's subject will carry: the body's `common_name`, or (a product
+/// that takes none) the first email address. Names key files and the order record.
+pub fn subject_name(request: &OrderRequest) -> String {
+    match &request.certificate.common_name {
+        Some(name) => name.as_str().to_owned(),
+        None => request
+            .certificate
+            .emails
+            .first()
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 

@@ -156,15 +156,19 @@ fn products_and_product() {
         .iter()
         .map(|p| p["name_id"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        ids,
-        [
-            "client_premium_sha2",
-            "client_email_security_plus",
-            "client_authentication_plus",
-            "client_digital_signature_plus_sha2"
-        ]
-    );
+    let catalog: Vec<&str> = certcentral_types::ProductId::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    assert_eq!(ids, catalog);
+    for seed in [
+        "client_premium_sha2",
+        "client_email_security_plus",
+        "client_authentication_plus",
+        "client_digital_signature_plus_sha2",
+    ] {
+        assert!(ids.contains(&seed), "{seed}");
+    }
 
     let run = run_bare(&["product", "client_authentication_plus", "--sandbox"]);
     assert_eq!(run.code, 0, "{run:?}");

@@ -46,7 +46,17 @@ fn valid_order_from_a_file_exits_0_with_its_warning() {
             .any(|l| l.starts_with("/certificate/csr: no CSR") && l.ends_with("(csr_missing)")),
         "{text}"
     );
-    assert!(text.contains("valid: 0 errors, 1 warning"), "{text}");
+    // The seed's product is deprecated since 2025 (a warning naming the replacement) and
+    // DigiCert now wants the common name indicator (a warning): the seed's body stays valid.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("(root): `client_premium_sha2`")
+                && l.contains("`secure_email_sponsor`")
+                && l.ends_with("(product_deprecated)")),
+        "{text}"
+    );
+    assert!(text.contains("(common_name_indicator_missing)"), "{text}");
+    assert!(text.contains("valid: 0 errors, 3 warnings"), "{text}");
 }
 
 #[test]
@@ -67,7 +77,7 @@ fn invalid_order_exits_1_and_lists_every_violation_as_path_message_code() {
         text.contains("/auto_renew: must be an integer from 0 to 99; found 100 (invalid_value)"),
         "{text}"
     );
-    assert!(text.contains("invalid: 2 errors, 1 warning"), "{text}");
+    assert!(text.contains("invalid: 2 errors, 3 warnings"), "{text}");
 }
 
 #[test]
@@ -75,7 +85,14 @@ fn json_output_is_exactly_one_object_of_the_documented_shape() {
     let mut order = seed();
     order["validity_years"] = json!(3);
     let output = run(
-        &["--json", "--today", TODAY, "-"],
+        &[
+            "--json",
+            "--today",
+            TODAY,
+            "--product",
+            "client_authentication_plus",
+            "-",
+        ],
         order.to_string().as_bytes(),
     );
     assert_eq!(output.status.code(), Some(1));
@@ -87,7 +104,7 @@ fn json_output_is_exactly_one_object_of_the_documented_shape() {
             "errors": [{
                 "path": "/validity_years",
                 "code": "invalid_value",
-                "message": "must be one of: 1, 2 (required unless `custom_expiration_date` is given); found 3"
+                "message": "must be one of: 1, 2 (required unless `custom_expiration_date`, `validity_days` or `order_validity` is given); found 3"
             }],
             "warnings": [{
                 "path": "/certificate/csr",

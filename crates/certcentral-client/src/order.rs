@@ -413,7 +413,12 @@ impl Client {
         let unknown = |status: Option<u16>, cause: String| {
             Error::OutcomeUnknown(Box::new(UnknownOutcome {
                 product,
-                common_name: request.certificate.common_name.to_string(),
+                common_name: request
+                    .certificate
+                    .common_name
+                    .as_ref()
+                    .map(|n| n.as_str().to_owned())
+                    .unwrap_or_default(),
                 emails: request.certificate.emails.clone(),
                 sent_at,
                 status,
@@ -486,7 +491,7 @@ impl Client {
             since - chrono::Duration::from_std(CLOCK_SKEW_ALLOWANCE).unwrap_or_default();
         let mut filters = ListOrdersFilters {
             product_name_id: Some(product.to_string()),
-            common_name: Some(common_name.to_string()),
+            common_name: (!common_name.is_empty()).then(|| common_name.to_string()),
             email: emails.first().cloned(),
             date_created: Some(format!(">={}", not_before.date_naive())),
             limit: Some(RECONCILE_PAGE),
@@ -541,7 +546,7 @@ fn order_matches(
     let certificate = order.certificate.as_ref();
     let cn_ok = certificate
         .and_then(|c| c.common_name.as_deref())
-        .is_none_or(|cn| cn == common_name);
+        .is_none_or(|cn| common_name.is_empty() || cn == common_name);
     let emails_ok = certificate.is_none_or(|c| {
         c.emails.is_empty()
             || emails

@@ -14,8 +14,8 @@ use axum::routing::{get, put};
 use certcentral_types::WireEnum;
 use certcentral_types::catalog::STATUS_CHANGES_MAX_MINUTES;
 use certcentral_types::{
-    ApiErrorEntry, DownloadFormat, EmailValidation, EmailValidationEntry, ErrorBody, OrderInfo,
-    OrderList, OrderRequest, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
+    ApiErrorEntry, DownloadFormat, EmailValidation, EmailValidationEntry, ErrorBody, OrderBody,
+    OrderInfo, OrderList, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
     RequestDecision, RequestStatusUpdate, StatusChanges,
 };
 use certcentral_validate::{Context, validate_json};
@@ -334,12 +334,18 @@ async fn create_order(
                 .collect(),
         });
     }
-    let order: OrderRequest = serde_json::from_slice(&body).map_err(|err| {
-        ApiError::bad_request(
-            "bad_request_format",
-            format!("the body does not match the order format: {err}"),
-        )
-    })?;
+    let order = serde_json::from_slice::<serde_json::Value>(&body)
+        .and_then(|doc| OrderBody::from_value(product.spec().profile.body, doc))
+        .map(|body| match body {
+            OrderBody::ClientCertificate(order) => order,
+            OrderBody::SecureEmail(body) => crate::state::secure_email_record(body),
+        })
+        .map_err(|err| {
+            ApiError::bad_request(
+                "bad_request_format",
+                format!("the body does not match the order format: {err}"),
+            )
+        })?;
     let key = match order.certificate.csr.as_deref() {
         None => None,
         Some(csr) => Some(parse_csr(csr, product.spec().profile.key_policy).map_err(
@@ -579,7 +585,7 @@ async fn list_orders(
         .filter(|r| {
             common_name
                 .as_deref()
-                .is_none_or(|cn| cn == r.order.certificate.common_name.as_str())
+                .is_none_or(|cn| cn == crate::state::subject_name(&r.order))
         })
         .filter(|r| {
             email.as_deref().is_none_or(|e| {

@@ -332,14 +332,18 @@ fn usages(product: ProductId, rsa: bool) -> (Vec<KeyUsagePurpose>, Vec<ExtendedK
         KeyUsagePurpose::KeyAgreement
     };
     match product {
-        ProductId::ClientPremiumSha2 => (
+        ProductId::ClientPremiumSha2 | ProductId::ClientPremium => (
             vec![KeyUsagePurpose::DigitalSignature, encipher],
             vec![
                 ExtendedKeyUsagePurpose::EmailProtection,
                 ExtendedKeyUsagePurpose::ClientAuth,
             ],
         ),
-        ProductId::ClientEmailSecurityPlus => (
+        ProductId::ClientEmailSecurityPlus
+        | ProductId::Class1Smime
+        | ProductId::SecureEmailMailbox
+        | ProductId::SecureEmailSponsor
+        | ProductId::SecureEmailOrganization => (
             vec![KeyUsagePurpose::DigitalSignature, encipher],
             vec![ExtendedKeyUsagePurpose::EmailProtection],
         ),
@@ -347,7 +351,7 @@ fn usages(product: ProductId, rsa: bool) -> (Vec<KeyUsagePurpose>, Vec<ExtendedK
             vec![KeyUsagePurpose::DigitalSignature],
             vec![ExtendedKeyUsagePurpose::ClientAuth],
         ),
-        ProductId::ClientDigitalSignaturePlusSha2 => (
+        ProductId::ClientDigitalSignaturePlusSha2 | ProductId::ClientDigitalSignaturePlus => (
             vec![
                 KeyUsagePurpose::DigitalSignature,
                 KeyUsagePurpose::ContentCommitment,

@@ -146,10 +146,10 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
             files::check_name(name).map_err(CliError::usage)?;
             name.clone()
         }
-        None => files::derive_name(&request.certificate.common_name).ok_or_else(|| {
+        None => files::derive_name(&request::subject_name(&request)).ok_or_else(|| {
             CliError::usage(format!(
                 "cannot derive a file name from the common name {:?}; pass --name NAME",
-                request.certificate.common_name.as_str()
+                request::subject_name(&request)
             ))
         })?,
     };
@@ -203,7 +203,7 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
 
     let key = if generate {
         let key_type = args.key_type;
-        let cn = request.certificate.common_name.to_string();
+        let cn = request::subject_name(&request);
         let emails = request.certificate.emails.clone();
         tracing::info!(%key_type, "generating the key pair");
         let spinner = out.spinner(&format!("generating a {key_type} key pair"));
@@ -291,7 +291,7 @@ async fn place(
     let new_record = |order_id: i64| OrderRecord {
         order_id,
         product: args.product.to_string(),
-        common_name: request.certificate.common_name.to_string(),
+        common_name: request::subject_name(request),
         emails: request.certificate.emails.clone(),
         requests: Vec::new(),
         status: None,
