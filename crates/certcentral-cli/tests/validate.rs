@@ -284,3 +284,47 @@ fn unreadable_input_with_json_prints_one_error_object() {
         );
     }
 }
+
+/// A Secure Email body validates for its product; `--allow-unknown` turns a member the schema
+/// does not know into a warning.
+#[test]
+fn secure_email_body_and_allow_unknown() {
+    let body = json!({
+        "certificate": {
+            "emails": ["locke.cole@example.com"],
+            "signature_hash": "sha256",
+            "common_name_indicator": "given_name_surname",
+            "individual": {"first_name": "Locke", "last_name": "Cole"},
+            "usage_designation": {"primary_usage": "signing"},
+            "profile_type": "strict",
+            "new_member": true
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1
+    });
+    let args = ["--json", "--product", "secure_email_sponsor", "-"];
+    let output = run(&args, body.to_string().as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["errors"][0]["code"], "unknown_param");
+    let output = run(
+        &[
+            "--json",
+            "--allow-unknown",
+            "--product",
+            "secure_email_sponsor",
+            "-",
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "unknown_param" && w["path"] == "/certificate/new_member"),
+        "{report}"
+    );
+}

@@ -519,30 +519,17 @@ pub(crate) fn subject_name(order: &OrderRequest) -> String {
 
 /// A Secure Email order in the record shape the sandbox keeps (a stopgap until the sandbox
 /// models Secure Email certificates itself): the common name follows
-/// `common_name_indicator` (the person's names, the pseudonym, or the first email address),
+/// `common_name_indicator` ([`certcentral_types::OrderBody::subject_name`]),
 /// and a mailbox order without organization is recorded under organization 1.
 pub(crate) fn secure_email_record(
     body: certcentral_types::SecureEmailOrderRequest,
 ) -> OrderRequest {
-    use certcentral_types::CommonNameIndicator as Cn;
+    let name = certcentral_types::OrderBody::SecureEmail(body.clone()).subject_name();
     let cert = body.certificate;
-    let person = cert.individual.as_ref();
-    let name = match cert.common_name_indicator {
-        Some(Cn::GivenNameSurname) => person.and_then(|p| {
-            Some(format!(
-                "{} {}",
-                p.first_name.as_ref()?.as_str(),
-                p.last_name.as_ref()?.as_str()
-            ))
-        }),
-        Some(Cn::Pseudonym) => person.and_then(|p| p.pseudonym.as_ref().map(|n| n.to_string())),
-        _ => None,
-    }
-    .or_else(|| cert.emails.first().cloned());
     OrderRequest {
         auto_renew: None,
         certificate: certcentral_types::CertificateRequest {
-            common_name: name.and_then(|n| n.chars().take(64).collect::<String>().parse().ok()),
+            common_name: name.chars().take(64).collect::<String>().parse().ok(),
             common_name_indicator: None,
             csr: cert.csr,
             emails: cert.emails,

@@ -151,6 +151,79 @@ pub fn product_schema(product: ProductId) -> Value {
     doc
 }
 
+/// What a product's schema says about one member of its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberRule {
+    /// The body requires it (its schema, or the product's rule set).
+    Required,
+    /// The body takes it.
+    Optional,
+    /// The product's body has no such member, or its rule set forbids it: the reason.
+    Forbidden(String),
+}
+
+/// What `product`'s schema ([`product_schema`]) says about the member at `pointer` (a JSON
+/// Pointer into the body, e.g. `/certificate/common_name`), for front ends that turn flags
+/// into bodies and want to name the product's rule.
+pub fn member_rule(product: ProductId, pointer: &str) -> MemberRule {
+    let spec = product.spec();
+    let root = spec
+        .profile
+        .root
+        .map_or_else(String::new, |r| format!("/$defs/{r}"));
+    let mut body = schema_node(&root).map(resolve);
+    let name = body
+        .and_then(|b| b.get("title"))
+        .and_then(Value::as_str)
+        .unwrap_or("order");
+    let mut rules = spec.rules.and_then(|r| schema_node(&format!("/$defs/{r}")));
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return MemberRule::Optional;
+    };
+    for segment in parents {
+        body = body
+            .and_then(|b| b.get("properties"))
+            .and_then(|p| p.get(*segment))
+            .map(resolve);
+        rules = rules
+            .and_then(|r| r.get("properties"))
+            .and_then(|p| p.get(*segment));
+    }
+    let listed = |node: Option<&Value>| {
+        node.and_then(|n| n.get("required"))
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|v| v.as_str() == Some(last)))
+    };
+    if let Some(forbidden) = rules
+        .and_then(|r| r.get("properties"))
+        .and_then(|p| p.get(*last))
+        .filter(|m| m.get("not").is_some())
+    {
+        let reason = forbidden
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("the product's rules forbid it");
+        return MemberRule::Forbidden(reason.to_owned());
+    }
+    if body
+        .and_then(|b| b.get("properties"))
+        .and_then(|p| p.get(*last))
+        .is_none()
+    {
+        return MemberRule::Forbidden(format!(
+            "`{}` takes the `{name}` body, which has no `{}`",
+            product.as_str(),
+            segments.join(".")
+        ));
+    }
+    if listed(body) || listed(rules) {
+        MemberRule::Required
+    } else {
+        MemberRule::Optional
+    }
+}
+
 /// One warning rule of a product's rule set (`x-warnings`): when the body matches `when`,
 /// the warning `code` at `path` with `message`.
 pub(crate) struct WarningRule {

@@ -179,7 +179,7 @@ impl Context {
     }
 }
 
-pub use engine::product_schema;
+pub use engine::{MemberRule, member_rule, product_schema};
 
 /// One problem found in an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -520,6 +520,39 @@ mod tests {
         assert!(
             report.errors[0].message.contains("1048577 bytes"),
             "{report:?}"
+        );
+    }
+
+    #[test]
+    fn member_rules_come_from_the_product_schema() {
+        use certcentral_types::ProductId as P;
+        assert_eq!(
+            member_rule(P::ClientAuthenticationPlus, "/certificate/common_name"),
+            MemberRule::Required
+        );
+        assert!(matches!(
+            member_rule(P::Class1Smime, "/certificate/common_name"),
+            MemberRule::Forbidden(reason) if reason.contains("first email address")
+        ));
+        assert!(matches!(
+            member_rule(P::SecureEmailSponsor, "/certificate/common_name"),
+            MemberRule::Forbidden(reason) if reason.contains("SecureEmailOrderRequest")
+        ));
+        assert_eq!(
+            member_rule(P::SecureEmailSponsor, "/certificate/individual"),
+            MemberRule::Required
+        );
+        assert_eq!(
+            member_rule(P::SecureEmailMailbox, "/certificate/individual"),
+            MemberRule::Optional
+        );
+        assert_eq!(
+            member_rule(P::SecureEmailSponsor, "/organization"),
+            MemberRule::Required
+        );
+        assert_eq!(
+            member_rule(P::ClientPremium, "/certificate/common_name_indicator"),
+            MemberRule::Required
         );
     }
 
