@@ -71,6 +71,10 @@ pub struct ProfileSpec {
     pub schema: String,
     /// Id of the key policy CSRs must follow.
     pub key_policy: String,
+    /// The `$defs` entry of the schema that is this body's root (e.g. `SecureEmailOrderRequest`);
+    /// absent: the schema file's root.
+    #[serde(default)]
+    pub root: Option<String>,
 }
 
 /// A key policy.
@@ -142,6 +146,11 @@ pub struct ProductSpec {
     pub replacement: Option<String>,
     /// Request profile id.
     pub request_profile: String,
+    /// The `$defs` entry (marked `"x-rules": true`) of the profile's schema holding the rules
+    /// only this product follows (required members, forbidden members, warnings); absent:
+    /// only the profile's body rules apply.
+    #[serde(default)]
+    pub rules: Option<String>,
 }
 
 /// One rate-limit window.
@@ -202,6 +211,15 @@ pub fn integer_enum(schema: &Value, name: &str) -> Option<Vec<i64>> {
         .iter()
         .map(Value::as_i64)
         .collect()
+}
+
+/// The keyword marking a `$defs` entry as a rule set (per product, or shared by bodies), not
+/// a type: codegen keeps it out of typify's copy.
+pub const RULES_KEYWORD: &str = "x-rules";
+
+/// The `$defs` entry `name` of `schema`.
+pub fn def_named<'a>(schema: &'a Value, name: &str) -> Option<&'a Value> {
+    schema.get("$defs")?.get(name)
 }
 
 fn schema_named<'a>(schemas: &'a [(&str, Value)], file: &str) -> Option<&'a Value> {
@@ -283,6 +301,16 @@ pub fn check(catalog: &Catalog, schemas: &[(&str, Value)]) -> Vec<String> {
                     )),
                     _ => {}
                 }
+                if let Some(root) = &profile.root
+                    && def_named(schema, root).is_none_or(|def| {
+                        def.get("title").and_then(Value::as_str) != Some(root.as_str())
+                    })
+                {
+                    problems.push(format!(
+                        "{at}: root {root:?} is not a `$defs` entry of {} whose `title` is its name",
+                        profile.schema
+                    ));
+                }
                 if integer_enum(schema, "ValidityYears").is_none_or(|v| v.is_empty()) {
                     problems.push(format!(
                         "{at}: {} has no integer enum `ValidityYears`",
@@ -354,6 +382,21 @@ pub fn check(catalog: &Catalog, schemas: &[(&str, Value)]) -> Vec<String> {
                 "{at}: request profile {:?} does not exist",
                 product.request_profile
             ));
+        }
+        if let Some(rules) = &product.rules {
+            let schema = catalog
+                .request_profiles
+                .iter()
+                .find(|p| p.id == product.request_profile)
+                .and_then(|p| schema_named(schemas, &p.schema));
+            if schema
+                .and_then(|s| def_named(s, rules))
+                .is_none_or(|def| def.get(RULES_KEYWORD) != Some(&Value::Bool(true)))
+            {
+                problems.push(format!(
+                    "{at}: rules {rules:?} is not a `$defs` entry marked `\"{RULES_KEYWORD}\": true` in its profile's schema"
+                ));
+            }
         }
         match (
             product.status.as_str(),
@@ -521,12 +564,19 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
             .get(p.key_policy.as_str())
             .with_context(|| format!("key policy {} not found", p.key_policy))?;
         let doc = format!("Request profile `{id}`: {description}");
+        let root = match &p.root {
+            Some(root) => quote! { ::std::option::Option::Some(#root) },
+            None => quote! { ::std::option::Option::None },
+        };
+        let body = ident(id);
         profiles.push(quote! {
             #[doc = #doc]
             pub const #name: RequestProfile = RequestProfile {
                 id: #id,
                 description: #description,
                 schema: #file,
+                root: #root,
+                body: BodyKind::#body,
                 validity_years: &[#(#years),*],
                 custom_expiration_days_below: #below,
                 key_policy: &#policy,
@@ -559,6 +609,10 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
             }
             _ => quote! { Status::Current },
         };
+        let rules = match &p.rules {
+            Some(rules) => quote! { ::std::option::Option::Some(#rules) },
+            None => quote! { ::std::option::Option::None },
+        };
         products.push(quote! {
             Product {
                 id: crate::ProductId::#variant,
@@ -566,12 +620,31 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                 family: Family::#family,
                 status: #status,
                 profile: &#profile,
+                rules: #rules,
             }
         });
         product_ids.push(id.as_str());
         product_variants.push(variant);
     }
     let indexes: Vec<usize> = (0..product_variants.len()).collect();
+
+    // Order bodies: one per request profile, typed by its root's title.
+    let mut body_variants = Vec::new();
+    let mut body_types = Vec::new();
+    let mut body_docs = Vec::new();
+    for p in &catalog.request_profiles {
+        let schema = schema_named(schemas, &p.schema)
+            .with_context(|| format!("schema {} not found", p.schema))?;
+        let title = match &p.root {
+            Some(root) => def_named(schema, root).and_then(|d| d.get("title")),
+            None => schema.get("title"),
+        }
+        .and_then(Value::as_str)
+        .with_context(|| format!("request profile {}: its root has no title", p.id))?;
+        body_variants.push(ident(&p.id));
+        body_types.push(format_ident!("{title}"));
+        body_docs.push(format!("Request profile `{}`: [`crate::{title}`].", p.id));
+    }
     let default_product = ident(&catalog.default_product);
 
     // Signature hash names.
@@ -590,6 +663,14 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
     );
 
     Ok(quote! {
+        /// An order body of any request profile (`ProductId::spec().profile.body` says which a
+        /// product takes); serializes as the body itself.
+        #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+        #[serde(untagged)]
+        pub enum OrderBody {
+            #( #[doc = #body_docs] #body_variants(#body_types), )*
+        }
+
         #[doc = #module_doc]
         pub mod catalog {
             /// A product family.
@@ -683,6 +764,13 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
             }
             #(#policies)*
 
+            /// Which typed body a request profile takes (one per profile; see
+            /// [`crate::OrderBody`]).
+            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+            pub enum BodyKind {
+                #( #[doc = #body_docs] #body_variants, )*
+            }
+
             /// Which body a product takes and the rules beyond its schema.
             #[derive(Clone, Copy, Debug, PartialEq, Eq)]
             pub struct RequestProfile {
@@ -692,6 +780,11 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                 pub description: &'static str,
                 /// The request schema file (in `schema/`), e.g. `order-request.schema.json`.
                 pub schema: &'static str,
+                /// The `$defs` entry of the schema that is the body's root; `None`: the file's
+                /// root.
+                pub root: ::std::option::Option<&'static str>,
+                /// The typed body.
+                pub body: BodyKind,
                 /// Allowed `validity_years` (the schema's `ValidityYears` enum).
                 pub validity_years: &'static [i64],
                 /// `custom_expiration_date` must be strictly less than this many days after
@@ -738,6 +831,9 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                 pub status: Status,
                 /// The body it takes and the rules that apply.
                 pub profile: &'static RequestProfile,
+                /// The `$defs` entry of the profile's schema holding this product's own rules
+                /// (`"x-rules": true`), if any.
+                pub rules: ::std::option::Option<&'static str>,
             }
 
             /// Every product, in catalog order.
@@ -758,6 +854,34 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                     match self { #( crate::ProductId::#product_variants => &PRODUCTS[#indexes], )* }
                 }
             }
+
+            impl crate::OrderBody {
+                /// Which body this is.
+                pub fn kind(&self) -> BodyKind {
+                    match self { #( crate::OrderBody::#body_variants(_) => BodyKind::#body_variants, )* }
+                }
+                /// Reads a JSON document as the body of `kind` (strict: unknown members fail).
+                pub fn from_value(kind: BodyKind, value: ::serde_json::Value) -> ::std::result::Result<Self, ::serde_json::Error> {
+                    match kind { #( BodyKind::#body_variants => ::serde_json::from_value(value).map(crate::OrderBody::#body_variants), )* }
+                }
+                /// The email addresses of the certificate.
+                pub fn emails(&self) -> &[::std::string::String] {
+                    match self { #( crate::OrderBody::#body_variants(body) => &body.certificate.emails, )* }
+                }
+                /// The CSR, when the body carries one.
+                pub fn csr(&self) -> ::std::option::Option<&str> {
+                    match self { #( crate::OrderBody::#body_variants(body) => body.certificate.csr.as_deref(), )* }
+                }
+                /// Puts a CSR into the body.
+                pub fn set_csr(&mut self, csr: ::std::string::String) {
+                    match self { #( crate::OrderBody::#body_variants(body) => body.certificate.csr = ::std::option::Option::Some(csr), )* }
+                }
+            }
+            #(
+                impl ::std::convert::From<crate::#body_types> for crate::OrderBody {
+                    fn from(body: crate::#body_types) -> Self { crate::OrderBody::#body_variants(body) }
+                }
+            )*
 
             /// The display name of a signature hash, e.g. `SHA-256`.
             pub fn signature_hash_name(hash: crate::SignatureHash) -> &'static str {
@@ -872,7 +996,7 @@ mod tests {
     }
 
     #[test]
-    fn the_catalog_is_consistent_and_holds_the_four_seed_products() {
+    fn the_catalog_is_consistent_and_holds_the_contract_products() {
         let mut schemas = schemas();
         let text = std::fs::read_to_string(repo_root().join(CATALOG)).unwrap();
         let catalog = load(&text, &mut schemas).unwrap();
@@ -880,12 +1004,27 @@ mod tests {
         assert_eq!(
             ids,
             [
+                "secure_email_mailbox",
+                "secure_email_sponsor",
+                "secure_email_organization",
+                "client_authentication_plus",
                 "client_premium_sha2",
                 "client_email_security_plus",
-                "client_authentication_plus",
-                "client_digital_signature_plus_sha2"
+                "client_digital_signature_plus_sha2",
+                "client_premium",
+                "client_digital_signature_plus",
+                "class1_smime"
             ]
         );
+        // Every legacy S/MIME product is deprecated since 2025-07-10 and names a current
+        // replacement.
+        for product in &catalog.products {
+            if product.status == "deprecated" {
+                assert_eq!(product.deprecated_on.as_deref(), Some("2025-07-10"));
+                let replacement = product.replacement.as_deref().unwrap();
+                assert!(replacement.starts_with("secure_email_"), "{}", product.id);
+            }
+        }
         assert_eq!(
             string_enum(&schemas[0].1, "ProductId").unwrap(),
             ids.iter().map(|s| s.to_string()).collect::<Vec<_>>()
@@ -899,7 +1038,9 @@ mod tests {
         bad["products"][1]["status"] = "deprecated".into();
         bad["products"][2]["id"] = "client_premium_sha2".into();
         bad["products"][3]["request_profile"] = "nope".into();
-        bad["default_product"] = "client_premium".into();
+        bad["default_product"] = "client_premium_sha1".into();
+        bad["products"][4]["rules"] = "SecureEmailOrderRequest".into();
+        bad["request_profiles"][1]["root"] = "NoSuchRoot".into();
         bad["key_policies"][0]["id"] = "orphan".into();
         bad["signature_hash_names"] = serde_json::json!({"sha1": "SHA-1"});
         let problems = problems(&bad);
@@ -908,7 +1049,9 @@ mod tests {
             "a deprecated product needs deprecated_on and replacement",
             "product \"client_premium_sha2\" is defined twice",
             "request profile \"nope\" does not exist",
-            "default_product \"client_premium\" is not in the catalog",
+            "default_product \"client_premium_sha1\" is not in the catalog",
+            "rules \"SecureEmailOrderRequest\" is not a `$defs` entry marked",
+            "root \"NoSuchRoot\" is not a `$defs` entry",
             "key policy \"orphan\": no request profile with an `x-csr` schema names it",
             "key policy \"rsa_or_ecdsa\" does not exist",
             "must name exactly the `SignatureHash` values",
@@ -979,23 +1122,23 @@ mod tests {
         let mut edited = catalog_value();
         let products = edited["products"].as_array_mut().unwrap();
         products.push(serde_json::json!({
-            "id": "secure_email_sponsor",
-            "name": "Secure Email for Employee",
+            "id": "secure_email_future",
+            "name": "Secure Email of the future",
             "family": "smime",
             "status": "current",
             "request_profile": "client_certificate"
         }));
         products[0]["status"] = "deprecated".into();
-        products[0]["deprecated_on"] = "2025-07-10".into();
-        products[0]["replacement"] = "secure_email_sponsor".into();
+        products[0]["deprecated_on"] = "2026-07-10".into();
+        products[0]["replacement"] = "secure_email_future".into();
         let mut schemas = schemas();
         let catalog = load(&edited.to_string(), &mut schemas).unwrap();
         let code = crate::generate_types(&schemas, &catalog).unwrap();
-        assert!(code.contains("SecureEmailSponsor"));
+        assert!(code.contains("SecureEmailFuture"));
         assert!(
-            code.contains("since: \"2025-07-10\""),
+            code.contains("since: \"2026-07-10\""),
             "deprecation generated"
         );
-        assert!(code.contains("replacement: crate::ProductId::SecureEmailSponsor"));
+        assert!(code.contains("replacement: crate::ProductId::SecureEmailFuture"));
     }
 }

@@ -99,7 +99,9 @@ pub fn parse_manifest(text: &str) -> Result<Manifest> {
 
 /// Every type name the schema files define: each file's `title` and each `$defs` key.
 pub fn schema_type_names(schemas: &[(&str, Value)]) -> BTreeSet<String> {
-    let mut names = BTreeSet::new();
+    // `OrderBody` (any request profile's order body) is generated from the catalog's request
+    // profiles, beside the schema types.
+    let mut names = BTreeSet::from(["OrderBody".to_owned()]);
     for (_, schema) in schemas {
         if let Some(title) = schema.get("title").and_then(Value::as_str) {
             names.insert(title.to_string());

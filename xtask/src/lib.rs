@@ -188,6 +188,8 @@ pub fn open_enums_of(schema: &Value) -> Result<Vec<(String, Vec<String>)>> {
 ///   a newtype named after its position and change `Vec<String>` into `Vec<ThatNewtype>`.
 ///   Patterns on named `$defs` (names) are kept and checked by the generated newtypes.
 pub fn prepare_for_typify(mut schema: Value) -> Value {
+    strip_rule_sets(&mut schema);
+    inline_defs(&mut schema);
     strip_for_typify(&mut schema);
     if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
         for def in defs.values_mut() {
@@ -195,6 +197,85 @@ pub fn prepare_for_typify(mut schema: Value) -> Value {
         }
     }
     schema
+}
+
+/// The keyword marking a `$defs` entry that codegen inlines where it is referenced (so a
+/// shared array or date stays `Vec<String>` or `NaiveDate`, not a newtype).
+pub const INLINE_KEYWORD: &str = "x-inline";
+
+/// Replaces every `$ref` to a `$defs` entry marked `"x-inline": true` by the entry itself (the
+/// referring schema's own keywords, such as `description`, win) and removes the entry.
+fn inline_defs(schema: &mut Value) {
+    let mut inline = serde_json::Map::new();
+    if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
+        let names: Vec<String> = defs
+            .iter()
+            .filter(|(_, d)| d.get(INLINE_KEYWORD) == Some(&Value::Bool(true)))
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in names {
+            if let Some(Value::Object(mut def)) = defs.remove(&name) {
+                def.remove(INLINE_KEYWORD);
+                def.remove("title");
+                inline.insert(format!("#/$defs/{name}"), Value::Object(def));
+            }
+        }
+    }
+    fn replace(value: &mut Value, inline: &serde_json::Map<String, Value>) {
+        match value {
+            Value::Object(obj) => {
+                if let Some(Value::Object(def)) = obj
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| inline.get(r))
+                {
+                    obj.remove("$ref");
+                    for (k, v) in def {
+                        obj.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+                obj.values_mut().for_each(|v| replace(v, inline));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| replace(v, inline)),
+            _ => {}
+        }
+    }
+    replace(schema, &inline);
+}
+
+/// Removes the rule sets (`$defs` entries marked `"x-rules": true`: per-product rules and
+/// rules shared by bodies, which are no types) and every `allOf` member referring to one.
+fn strip_rule_sets(schema: &mut Value) {
+    let mut removed = Vec::new();
+    if let Some(defs) = schema.get_mut("$defs").and_then(Value::as_object_mut) {
+        defs.retain(|name, def| {
+            let rules = def.get(catalog::RULES_KEYWORD) == Some(&Value::Bool(true));
+            if rules {
+                removed.push(format!("#/$defs/{name}"));
+            }
+            !rules
+        });
+    }
+    fn drop_refs(value: &mut Value, removed: &[String]) {
+        match value {
+            Value::Object(obj) => {
+                if let Some(Value::Array(members)) = obj.get_mut("allOf") {
+                    members.retain(|m| {
+                        m.get("$ref")
+                            .and_then(Value::as_str)
+                            .is_none_or(|r| !removed.iter().any(|x| x == r))
+                    });
+                    if members.is_empty() {
+                        obj.remove("allOf");
+                    }
+                }
+                obj.values_mut().for_each(|v| drop_refs(v, removed));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| drop_refs(v, removed)),
+            _ => {}
+        }
+    }
+    drop_refs(schema, &removed);
 }
 
 fn strip_for_typify(schema: &mut Value) {

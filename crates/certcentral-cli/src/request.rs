@@ -5,12 +5,15 @@ use std::io::Read;
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 
+use certcentral_types::catalog::BodyKind;
 use certcentral_types::catalog::{PRODUCTS, Status};
 use certcentral_types::{
-    CertificateRequest, CommonName, ContainerRef, CustomField, OrderRequest, OrganizationRef,
-    OrganizationUnit, PaymentMethod, ProductId, SignatureHash, ValidityYears, WireEnum,
+    CertificateRequest, CommonName, CommonNameIndicator, ContainerRef, CustomField, Individual,
+    LegacyCommonNameIndicator, OrderBody, OrderRequest, OrganizationRef, OrganizationUnit,
+    PaymentMethod, PrimaryUsage, ProductId, ProfileType, SecureEmailCertificate,
+    SecureEmailOrderRequest, SignatureHash, UsageDesignation, ValidityYears, WireEnum,
 };
-use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, Report};
+use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, MemberRule, Report, member_rule};
 use chrono::NaiveDate;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use serde_json::Value;
@@ -30,7 +33,8 @@ pub struct OrderFlags {
     #[arg(long, value_name = "FILE|-", conflicts_with_all = [
         "common_name", "emails", "organization_units", "org_id", "container_id", "validity_years",
         "custom_expiration_date", "payment_method", "skip_approval", "auto_renew",
-        "renewal_of_order_id", "custom_fields",
+        "renewal_of_order_id", "custom_fields", "first_name", "last_name", "pseudonym",
+        "cn_indicator", "usage", "additional_usages", "profile",
     ])]
     pub order_file: Option<String>,
     /// The certificate's common name: the person's name, 1 to 64 characters (required unless --order-file).
@@ -69,6 +73,27 @@ pub struct OrderFlags {
     /// A custom field value, as METADATA_ID=VALUE (repeatable).
     #[arg(long = "custom-field", value_name = "ID=VALUE", value_parser = parse_custom_field)]
     pub custom_fields: Vec<CustomField>,
+    /// The person's given name (with --last-name; the subject's CN unless --cn-indicator says otherwise).
+    #[arg(long, value_name = "NAME", requires = "last_name")]
+    pub first_name: Option<CommonName>,
+    /// The person's surname (with --first-name).
+    #[arg(long, value_name = "NAME", requires = "first_name")]
+    pub last_name: Option<CommonName>,
+    /// A pseudonym used instead of the person's name.
+    #[arg(long, value_name = "NAME")]
+    pub pseudonym: Option<CommonName>,
+    /// Where the subject's CN comes from (default: given_name_surname with --first-name/--last-name, pseudonym with --pseudonym, else email_address).
+    #[arg(long, value_name = "SOURCE", value_parser = wire_enum_parser::<CommonNameIndicator>())]
+    pub cn_indicator: Option<CommonNameIndicator>,
+    /// What the key is for, Secure Email products (default dual_use: sign and encrypt mail).
+    #[arg(long, value_name = "USAGE", value_parser = wire_enum_parser::<PrimaryUsage>())]
+    pub usage: Option<PrimaryUsage>,
+    /// A further key usage, e.g. non_repudiation (repeatable; Secure Email products).
+    #[arg(long = "additional-usage", value_name = "USAGE")]
+    pub additional_usages: Vec<String>,
+    /// The S/MIME profile, Secure Email products (default: the account's default for the product).
+    #[arg(long, value_name = "PROFILE", value_parser = wire_enum_parser::<ProfileType>())]
+    pub profile: Option<ProfileType>,
 }
 
 /// A clap value parser accepting exactly the values of a generated enum (`--help` and
@@ -152,28 +177,207 @@ pub fn parse_custom_field(s: &str) -> Result<CustomField, String> {
 }
 
 impl OrderFlags {
-    /// Builds the order body from the flags (`csr` left empty). Fails with a usage error
-    /// naming the missing flag.
-    pub fn to_request(&self) -> Result<OrderRequest, CliError> {
+    /// Builds `product`'s order body from the flags (`csr` left empty): the body its request
+    /// profile takes. A flag the product forbids or ignores is a usage error naming the
+    /// product's rule; a missing required flag is a usage error naming it.
+    pub fn to_body(&self, product: ProductId) -> Result<OrderBody, CliError> {
+        match product.spec().profile.body {
+            BodyKind::ClientCertificate => self.to_request(product).map(OrderBody::from),
+            BodyKind::SecureEmail => self.to_secure_email(product).map(OrderBody::from),
+        }
+    }
+
+    /// The usage error for `flag`, which sets `member` of the body, when `product` forbids it.
+    fn refuse(
+        &self,
+        product: ProductId,
+        given: bool,
+        flag: &str,
+        member: &str,
+        instead: &str,
+    ) -> Result<(), CliError> {
+        if !given {
+            return Ok(());
+        }
+        match member_rule(product, member) {
+            MemberRule::Forbidden(reason) => Err(CliError::usage(format!(
+                "{flag} cannot be used with --product {}: {reason}{instead}",
+                product.as_str()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The person from --first-name/--last-name/--pseudonym, if any.
+    fn individual(&self) -> Option<Individual> {
+        (self.first_name.is_some() || self.pseudonym.is_some()).then(|| Individual {
+            first_name: self.first_name.clone(),
+            last_name: self.last_name.clone(),
+            pseudonym: self.pseudonym.clone(),
+        })
+    }
+
+    /// --cn-indicator, or the one the name flags imply: names → `given_name_surname`,
+    /// --pseudonym → `pseudonym`, else `default`.
+    fn indicator(&self, default: Option<CommonNameIndicator>) -> Option<CommonNameIndicator> {
+        self.cn_indicator.or(if self.first_name.is_some() {
+            Some(CommonNameIndicator::GivenNameSurname)
+        } else if self.pseudonym.is_some() {
+            Some(CommonNameIndicator::Pseudonym)
+        } else {
+            default
+        })
+    }
+
+    fn validity(&self) -> Option<ValidityYears> {
+        match (&self.validity_years, self.custom_expiration_date) {
+            (Some(v), _) => Some(v.clone()),
+            (None, Some(_)) => None,
+            (None, None) => ValidityYears::try_from(1).ok(),
+        }
+    }
+
+    /// The Secure Email body from the flags.
+    fn to_secure_email(&self, product: ProductId) -> Result<SecureEmailOrderRequest, CliError> {
+        let names = " (a Secure Email certificate's CN follows --cn-indicator: use --first-name/--last-name or --pseudonym)";
+        self.refuse(
+            product,
+            self.common_name.is_some(),
+            "--common-name",
+            "/certificate/common_name",
+            names,
+        )?;
+        self.refuse(
+            product,
+            !self.organization_units.is_empty(),
+            "--ou",
+            "/certificate/organization_units",
+            "",
+        )?;
+        self.refuse(
+            product,
+            self.auto_renew.is_some(),
+            "--auto-renew",
+            "/auto_renew",
+            "",
+        )?;
+        // A mailbox certificate holds only the email address: the indicator and the person
+        // are ignored by DigiCert, so giving them is a mistake.
+        let person_used = member_rule(product, "/certificate/common_name_indicator")
+            == MemberRule::Required
+            || member_rule(product, "/certificate/individual") == MemberRule::Required;
+        if !person_used && (self.cn_indicator.is_some() || self.individual().is_some()) {
+            return Err(CliError::usage(format!(
+                "--cn-indicator, --first-name, --last-name and --pseudonym cannot be used with --product {}: a mailbox-validated certificate holds only the email address (CN = the first address)",
+                product.as_str()
+            )));
+        }
+        if self.emails.is_empty() {
+            return Err(CliError::usage(
+                "--email is required (or give --order-file)",
+            ));
+        }
+        let indicator = if person_used {
+            self.indicator(Some(CommonNameIndicator::EmailAddress))
+        } else {
+            None
+        };
+        let usage = UsageDesignation {
+            primary_usage: self.usage.unwrap_or(PrimaryUsage::DualUse),
+            additional_usages: self.additional_usages.clone(),
+        };
+        Ok(SecureEmailOrderRequest {
+            certificate: SecureEmailCertificate {
+                ca_cert_id: None,
+                common_name_indicator: indicator,
+                csr: None,
+                emails: self.emails.clone(),
+                individual: self.individual(),
+                profile_type: self.profile,
+                signature_hash: SignatureHash::Sha256,
+                usage_designation: usage,
+            },
+            comments: None,
+            container: self.container_id.map(|id| ContainerRef { id: Some(id) }),
+            custom_expiration_date: self.custom_expiration_date,
+            custom_fields: self.custom_fields.clone(),
+            dcv_method: None,
+            disable_renewal_notifications: None,
+            organization: self.org_id.map(|id| OrganizationRef { id }),
+            payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
+            renewal_of_order_id: self.renewal_of_order_id,
+            skip_approval: self.skip_approval,
+            subject: None,
+            validity_years: self.validity(),
+        })
+    }
+
+    /// Builds the seed's order body from the flags (`csr` left empty). Fails with a usage
+    /// error naming the missing flag, or a flag `product` forbids.
+    pub fn to_request(&self, product: ProductId) -> Result<OrderRequest, CliError> {
         let missing =
             |flag: &str| CliError::usage(format!("{flag} is required (or give --order-file)"));
-        let common_name = self
-            .common_name
-            .clone()
-            .ok_or_else(|| missing("--common-name"))?;
+        let legacy = " (the legacy products are issued with the multipurpose profile)";
+        self.refuse(
+            product,
+            self.usage.is_some(),
+            "--usage",
+            "/certificate/usage_designation",
+            legacy,
+        )?;
+        self.refuse(
+            product,
+            !self.additional_usages.is_empty(),
+            "--additional-usage",
+            "/certificate/usage_designation",
+            legacy,
+        )?;
+        self.refuse(
+            product,
+            self.profile.is_some(),
+            "--profile",
+            "/certificate/profile_type",
+            legacy,
+        )?;
+        self.refuse(
+            product,
+            self.common_name.is_some(),
+            "--common-name",
+            "/certificate/common_name",
+            "",
+        )?;
+        let common_name = match member_rule(product, "/certificate/common_name") {
+            MemberRule::Forbidden(_) => None,
+            _ => Some(
+                self.common_name
+                    .clone()
+                    .ok_or_else(|| missing("--common-name"))?,
+            ),
+        };
+        let indicator = match self.indicator(None) {
+            None => None,
+            Some(CommonNameIndicator::GivenNameSurname) => {
+                Some(LegacyCommonNameIndicator::GivenNameSurname)
+            }
+            Some(CommonNameIndicator::Pseudonym) => Some(LegacyCommonNameIndicator::Pseudonym),
+            Some(other) => {
+                return Err(CliError::usage(format!(
+                    "--cn-indicator {other} cannot be used with --product {}: the legacy products take `given_name_surname` or `pseudonym`",
+                    product.as_str()
+                )));
+            }
+        };
         if self.emails.is_empty() {
             return Err(missing("--email"));
         }
         let org_id = self.org_id.ok_or_else(|| missing("--org-id"))?;
-        let validity_years = match (&self.validity_years, self.custom_expiration_date) {
-            (Some(v), _) => Some(v.clone()),
-            (None, Some(_)) => None,
-            (None, None) => ValidityYears::try_from(1).ok(),
-        };
+        let validity_years = self.validity();
         Ok(OrderRequest {
             auto_renew: self.auto_renew,
             certificate: CertificateRequest {
                 common_name,
+                common_name_indicator: indicator,
+                individual: self.individual(),
                 csr: None,
                 emails: self.emails.clone(),
                 organization_units: self.organization_units.clone(),
@@ -182,12 +386,29 @@ impl OrderFlags {
             container: self.container_id.map(|id| ContainerRef { id: Some(id) }),
             custom_expiration_date: self.custom_expiration_date,
             custom_fields: self.custom_fields.clone(),
+            order_validity: None,
             organization: OrganizationRef { id: org_id },
+            organization_contact: Default::default(),
+            validity_days: None,
             payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
             renewal_of_order_id: self.renewal_of_order_id,
             skip_approval: self.skip_approval,
             validity_years,
         })
+    }
+}
+
+/// The name the certificate's subject will carry: the body's `common_name`, or (a product
+/// that takes none) the first email address. Names key files and the order record.
+pub fn subject_name(request: &OrderRequest) -> String {
+    match &request.certificate.common_name {
+        Some(name) => name.as_str().to_owned(),
+        None => request
+            .certificate
+            .emails
+            .first()
+            .cloned()
+            .unwrap_or_default(),
     }
 }
 
@@ -261,7 +482,7 @@ pub fn invalid(report: Report) -> CliError {
 
 /// Parses and validates an order file's bytes. A `csr` equal to [`CSR_PLACEHOLDER`] is
 /// removed (the caller fills in a CSR). Every violation is reported at once.
-pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderRequest, CliError> {
+pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderBody, CliError> {
     let mut doc: Value = match serde_json::from_slice(bytes) {
         Ok(doc) => doc,
         Err(_) => return Err(invalid(certcentral_validate::validate_json(bytes, ctx))),
@@ -275,7 +496,7 @@ pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderRequest, Cli
     if !report.is_valid() {
         return Err(invalid(report));
     }
-    serde_json::from_value(doc).map_err(|e| {
+    OrderBody::from_value(ctx.product.spec().profile.body, doc).map_err(|e| {
         CliError::failed(format!(
             "the order file does not match the order schema: {e}"
         ))
@@ -285,10 +506,10 @@ pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderRequest, Cli
 /// Validates a complete order; errors become an exit-1 failure listing every violation.
 /// Returns the report's warnings.
 pub fn check(
-    order: &OrderRequest,
+    order: &OrderBody,
     ctx: &Context,
 ) -> Result<Vec<certcentral_validate::Violation>, CliError> {
-    let report = certcentral_validate::validate(order, ctx);
+    let report = certcentral_validate::validate_body(order, ctx);
     if report.is_valid() {
         Ok(report.warnings)
     } else {
@@ -311,7 +532,9 @@ mod tests {
 
     #[test]
     fn flags_build_a_typed_order() {
-        let order = flags().to_request().unwrap();
+        let order = flags()
+            .to_request(ProductId::ClientAuthenticationPlus)
+            .unwrap();
         insta::assert_json_snapshot!(order, @r#"
         {
           "certificate": {
@@ -331,11 +554,147 @@ mod tests {
         "#);
     }
 
+    fn person() -> OrderFlags {
+        OrderFlags {
+            first_name: Some("Locke".parse().unwrap()),
+            last_name: Some("Cole".parse().unwrap()),
+            emails: vec!["locke.cole@example.com".into()],
+            org_id: NonZeroU64::new(112233),
+            ..OrderFlags::default()
+        }
+    }
+
+    /// The issue's command line builds the contract's Secure Email body: the indicator is
+    /// inferred from the names, the usage defaults to `dual_use`, and it validates.
+    #[test]
+    fn secure_email_flags_build_the_secure_email_body() {
+        let product = ProductId::SecureEmailSponsor;
+        let body = person().to_body(product).unwrap();
+        insta::assert_json_snapshot!(body, @r#"
+        {
+          "certificate": {
+            "common_name_indicator": "given_name_surname",
+            "emails": [
+              "locke.cole@example.com"
+            ],
+            "individual": {
+              "first_name": "Locke",
+              "last_name": "Cole"
+            },
+            "signature_hash": "sha256",
+            "usage_designation": {
+              "primary_usage": "dual_use"
+            }
+          },
+          "organization": {
+            "id": 112233
+          },
+          "payment_method": "balance",
+          "skip_approval": false,
+          "validity_years": 1
+        }
+        "#);
+        assert!(certcentral_validate::validate_body(&body, &Context::new(product)).is_valid());
+        // --pseudonym → pseudonym; nothing → email_address; an explicit one wins.
+        let mut f = person();
+        f.first_name = None;
+        f.last_name = None;
+        f.pseudonym = Some("Locke".parse().unwrap());
+        let OrderBody::SecureEmail(b) = f.to_body(product).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            b.certificate.common_name_indicator,
+            Some(CommonNameIndicator::Pseudonym)
+        );
+        f.pseudonym = None;
+        let OrderBody::SecureEmail(b) = f.to_body(ProductId::SecureEmailOrganization).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            b.certificate.common_name_indicator,
+            Some(CommonNameIndicator::EmailAddress)
+        );
+        f.cn_indicator = Some(CommonNameIndicator::OrganizationName);
+        f.usage = Some(PrimaryUsage::Signing);
+        f.profile = Some(ProfileType::Strict);
+        f.additional_usages = vec!["non_repudiation".into()];
+        let OrderBody::SecureEmail(b) = f.to_body(ProductId::SecureEmailOrganization).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            b.certificate.common_name_indicator,
+            Some(CommonNameIndicator::OrganizationName)
+        );
+        assert_eq!(b.certificate.profile_type, Some(ProfileType::Strict));
+        assert_eq!(
+            b.certificate.usage_designation.primary_usage,
+            PrimaryUsage::Signing
+        );
+    }
+
+    /// A flag the product forbids or ignores is a usage error naming the product's rule.
+    #[test]
+    fn flags_a_product_refuses_are_usage_errors() {
+        let usage = |flags: OrderFlags, product: ProductId| {
+            let err = flags.to_body(product).unwrap_err();
+            assert_eq!(err.exit_code(), crate::exit::USAGE, "{err}");
+            err.to_string()
+        };
+        let mut f = person();
+        f.common_name = Some("Locke Cole".parse().unwrap());
+        let text = usage(f, ProductId::SecureEmailSponsor);
+        assert!(
+            text.contains("--common-name cannot be used with --product secure_email_sponsor"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--first-name/--last-name or --pseudonym"),
+            "{text}"
+        );
+        let text = usage(person(), ProductId::SecureEmailMailbox);
+        assert!(
+            text.contains("mailbox-validated certificate holds only the email address"),
+            "{text}"
+        );
+        let mut f = flags();
+        f.usage = Some(PrimaryUsage::Signing);
+        let text = usage(f, ProductId::ClientPremium);
+        assert!(
+            text.contains("--usage cannot be used with --product client_premium"),
+            "{text}"
+        );
+        let text = usage(flags(), ProductId::Class1Smime);
+        assert!(text.contains("first email address"), "{text}");
+        let mut f = person();
+        f.cn_indicator = Some(CommonNameIndicator::EmailAddress);
+        f.common_name = Some("Locke Cole".parse().unwrap());
+        let text = usage(f, ProductId::ClientPremium);
+        assert!(
+            text.contains("`given_name_surname` or `pseudonym`"),
+            "{text}"
+        );
+        // The current legacy spellings take the person and infer the indicator.
+        let mut f = person();
+        f.common_name = Some("Locke Cole".parse().unwrap());
+        let body = f.to_body(ProductId::ClientPremium).unwrap();
+        assert!(
+            certcentral_validate::validate_body(&body, &Context::new(ProductId::ClientPremium))
+                .is_valid()
+        );
+        // class1_smime: no common name needed.
+        let mut f = flags();
+        f.common_name = None;
+        assert!(f.to_body(ProductId::Class1Smime).is_ok());
+    }
+
     #[test]
     fn custom_expiration_replaces_default_validity() {
         let mut f = flags();
         f.custom_expiration_date = NaiveDate::from_ymd_opt(2027, 1, 1);
-        let order = f.to_request().unwrap();
+        let order = f.to_request(ProductId::ClientAuthenticationPlus).unwrap();
         assert_eq!(order.validity_years, None);
     }
 
@@ -416,7 +775,9 @@ mod tests {
             "signature_hash":"sha256","organization_units":["Accounting"],"csr":"<csr>"},
             "skip_approval":true,"organization":{"id":112233},"container":{"id":445566},
             "validity_years":1,"payment_method":"balance"}"#;
-        let order = parse_order_file(seed, &ctx).unwrap();
+        let OrderBody::ClientCertificate(order) = parse_order_file(seed, &ctx).unwrap() else {
+            panic!("the seed's body");
+        };
         assert_eq!(order.certificate.csr, None);
         assert!(order.skip_approval);
 

@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use certcentral_types::schema;
+use certcentral_cli::request::product_parser;
+use certcentral_types::{ProductId, schema};
 
 /// Which schema document to print.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -22,6 +23,10 @@ pub struct Args {
     /// The schema to print.
     #[arg(value_enum, default_value = "request")]
     pub which: Which,
+    /// With `request`: print the schema of this product's order body (its request profile's
+    /// body joined with the product's own rules), the document certcentral validates with.
+    #[arg(long, value_name = "ID", value_parser = product_parser())]
+    pub product: Option<ProductId>,
 }
 
 /// The schema text for `which`, exactly as bundled.
@@ -35,9 +40,23 @@ pub fn text(which: Which) -> &'static str {
 
 /// Prints the schema; returns the exit code.
 pub fn run(args: Args) -> u8 {
+    let product_text = match (args.which, args.product) {
+        (Which::Request, Some(product)) => Some(
+            serde_json::to_string_pretty(&certcentral_validate::product_schema(product))
+                .unwrap_or_default()
+                + "\n",
+        ),
+        (_, Some(_)) => {
+            let line = "error: --product applies to `certcentral schema request` only";
+            crate::logging::stderr_line(crate::logging::Level::Error, line, line, None);
+            return crate::exit::USAGE;
+        }
+        (_, None) => None,
+    };
+    let text = product_text.as_deref().unwrap_or(text(args.which));
     let mut stdout = std::io::stdout().lock();
     match stdout
-        .write_all(text(args.which).as_bytes())
+        .write_all(text.as_bytes())
         .and_then(|()| stdout.flush())
     {
         Ok(()) => crate::exit::OK,

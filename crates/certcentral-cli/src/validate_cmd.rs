@@ -35,6 +35,10 @@ pub struct Args {
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
+    /// Members the schema does not know (DigiCert added them before certcentral did) are
+    /// `unknown_param` warnings instead of errors.
+    #[arg(long)]
+    pub allow_unknown: bool,
     /// The order body to check (JSON), or `-` for standard input.
     #[arg(value_name = "FILE|-")]
     pub file: String,
@@ -68,7 +72,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         Ok(bytes) => bytes,
         Err(err) => return out.fail(&err),
     };
-    let mut ctx = Context::new(args.product);
+    let mut ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
     if let Some(today) = args.today {
         ctx = ctx.with_today(today);
     }

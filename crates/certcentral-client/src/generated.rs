@@ -203,18 +203,18 @@ impl ListOrdersFilters {
     }
 }
 impl Client {
-    /**Orders a client certificate: `POST /order/certificate/{client_certificate_id}`. Not idempotent: an order costs money.
+    /**Orders a certificate of any catalog product (the product's order body): `POST /order/certificate/{client_certificate_id}`. Not idempotent: an order costs money.
 
 # Parameters
 
 - `client_certificate_id`: the product to order
-- `body`: the request body ([`types::OrderRequest`])
+- `body`: the request body ([`types::OrderBody`])
 
 Described by [`RAW_ORDER_CLIENT_CERTIFICATE`]; errors as in [`Error`].*/
     pub(crate) async fn raw_order_client_certificate(
         &self,
         client_certificate_id: types::ProductId,
-        body: &types::OrderRequest,
+        body: &types::OrderBody,
     ) -> Result<types::OrderResponse, Error> {
         let path: [(&str, String); 1] = [
             ("client_certificate_id", client_certificate_id.to_string()),

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use certcentral_types::{
-    ChainCertificate, DownloadFormat, OrderInfo, OrderRequest, OrderRequestRef, OrderResponse,
-    OrderStatus, OrderStatusChange, OrderStatusUpdate, ProductId, RequestDecision, RequestStatus,
-    RequestStatusUpdate,
+    ChainCertificate, DownloadFormat, OrderBody, OrderInfo, OrderRequest, OrderRequestRef,
+    OrderResponse, OrderStatus, OrderStatusChange, OrderStatusUpdate, ProductId, RequestDecision,
+    RequestStatus, RequestStatusUpdate,
 };
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
@@ -160,12 +160,15 @@ pub struct Order {
 
 impl Order {
     fn from_response(client: Client, response: OrderResponse) -> Self {
+        // A `201` carrying the chain (immediate issuance) is an issued order: nothing needs
+        // polling or downloading.
+        let issued = chain_pem(&response.certificate_chain).is_some();
         Self {
             client,
             id: response.id,
             requests: response.requests,
             certificate_id: response.certificate_id,
-            status: None,
+            status: issued.then_some(OrderStatus::Issued),
             certificate_chain: response.certificate_chain,
             info: None,
         }
@@ -231,6 +234,12 @@ impl Order {
         &self.certificate_chain
     }
 
+    /// The issued certificate and its chain as PEM (leaf first), when the order response
+    /// carried them (`certificate_chain` in a `201`: immediate issuance); no request is made.
+    pub fn issued_pem(&self) -> Option<String> {
+        chain_pem(&self.certificate_chain)
+    }
+
     /// The full order details from the last [`Order::refresh`].
     pub fn info(&self) -> Option<&OrderInfo> {
         self.info.as_ref()
@@ -255,6 +264,12 @@ impl Order {
     /// lengthens the next wait; transient failures (rate limits, 5xx, network) are polled
     /// through until the deadline.
     pub async fn wait_until_issued(&mut self, policy: &PollPolicy) -> Result<WaitOutcome, Error> {
+        // Issued at once (the order response carried the chain): no request needed.
+        if self.issued_pem().is_some()
+            && let Some(outcome) = self.final_outcome()
+        {
+            return Ok(outcome);
+        }
         let start = tokio::time::Instant::now();
         let mut interval = policy.initial_interval;
         loop {
@@ -373,12 +388,39 @@ impl Order {
     }
 
     /// Downloads the issued certificate: by certificate id when known, else by order id.
+    /// When the order response already carried the chain ([`Order::issued_pem`]) a PEM
+    /// format is built from it and no request is spent (`pem_all` and `pem_noroot` give the
+    /// chain as sent, `pem_nointermediate` the leaf alone).
     pub async fn download(&self, format: DownloadFormat) -> Result<Vec<u8>, Error> {
+        if let Some(pem) = match format {
+            DownloadFormat::PemAll | DownloadFormat::PemNoroot => self.issued_pem(),
+            DownloadFormat::PemNointermediate => {
+                chain_pem(&self.certificate_chain[..1.min(self.certificate_chain.len())])
+            }
+            DownloadFormat::P7b => None,
+        } {
+            return Ok(pem.into_bytes());
+        }
         match self.certificate_id {
             Some(id) => self.client.download_by_certificate(id, format).await,
             None => self.client.download_by_order(self.id, format).await,
         }
     }
+}
+
+/// The PEM blocks of a chain, leaf first, joined; `None` when no entry carries a PEM.
+fn chain_pem(chain: &[ChainCertificate]) -> Option<String> {
+    let blocks: Vec<&str> = chain
+        .iter()
+        .filter_map(|c| c.pem.as_deref())
+        .map(str::trim)
+        .filter(|pem| pem.starts_with("-----BEGIN CERTIFICATE-----"))
+        .collect();
+    (!blocks.is_empty()).then(|| {
+        let mut out = blocks.join("\n");
+        out.push('\n');
+        out
+    })
 }
 
 /// How far back of `since` [`Client::find_recent_orders`] still matches, to allow for clock
@@ -404,8 +446,22 @@ impl Client {
         product: ProductId,
         request: &OrderRequest,
     ) -> Result<Order, Error> {
+        self.order_certificate(product, &OrderBody::ClientCertificate(request.clone()))
+            .await
+    }
+
+    /// Orders a certificate of any catalog product, with the body its request profile takes
+    /// (`product.spec().profile.body`: the seed's [`OrderRequest`] or the Secure Email body),
+    /// through the same path as [`Client::order_client_certificate`]: validated first (the
+    /// product's rules; [`Error::Invalid`] and nothing sent), never retried once it may have
+    /// reached the server ([`Error::OutcomeUnknown`]).
+    pub async fn order_certificate(
+        &self,
+        product: ProductId,
+        body: &OrderBody,
+    ) -> Result<Order, Error> {
         let report =
-            certcentral_validate::validate(request, &certcentral_validate::Context::new(product));
+            certcentral_validate::validate_body(body, &certcentral_validate::Context::new(product));
         if !report.is_valid() {
             return Err(Error::Invalid(report));
         }
@@ -413,14 +469,14 @@ impl Client {
         let unknown = |status: Option<u16>, cause: String| {
             Error::OutcomeUnknown(Box::new(UnknownOutcome {
                 product,
-                common_name: request.certificate.common_name.to_string(),
-                emails: request.certificate.emails.clone(),
+                common_name: body.subject_name(),
+                emails: body.emails().to_vec(),
                 sent_at,
                 status,
                 cause,
             }))
         };
-        match self.raw_order_client_certificate(product, request).await {
+        match self.raw_order_client_certificate(product, body).await {
             Ok(response) => Ok(Order::from_response(self.clone(), response)),
             Err(err) => {
                 let (status, cause) = ambiguous_outcome(err)?;
@@ -472,7 +528,7 @@ impl Client {
             since - chrono::Duration::from_std(CLOCK_SKEW_ALLOWANCE).unwrap_or_default();
         let mut filters = ListOrdersFilters {
             product_name_id: Some(product.to_string()),
-            common_name: Some(common_name.to_string()),
+            common_name: (!common_name.is_empty()).then(|| common_name.to_string()),
             email: emails.first().cloned(),
             date_created: Some(format!(">={}", not_before.date_naive())),
             limit: Some(RECONCILE_PAGE),
@@ -552,7 +608,7 @@ fn order_matches(
     let certificate = order.certificate.as_ref();
     let cn_ok = certificate
         .and_then(|c| c.common_name.as_deref())
-        .is_none_or(|cn| cn == common_name);
+        .is_none_or(|cn| common_name.is_empty() || cn == common_name);
     let emails_ok = certificate.is_none_or(|c| {
         c.emails.is_empty()
             || emails

@@ -14,8 +14,8 @@ use axum::routing::{get, post, put};
 use certcentral_types::WireEnum;
 use certcentral_types::catalog::STATUS_CHANGES_MAX_MINUTES;
 use certcentral_types::{
-    ApiErrorEntry, DownloadFormat, ErrorBody, ExpiringCount, ExpiringReport, OrderInfo, OrderList,
-    OrderRequest, OrderRequestRef, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
+    ApiErrorEntry, DownloadFormat, ErrorBody, ExpiringCount, ExpiringReport, OrderBody, OrderInfo,
+    OrderList, OrderRequestRef, OrderResponse, OrderStatus, OrderStatusUpdate, Page, ProductId,
     ReissueCertificateInfo, ReissueList, ReissueRequest, ReissueResponse, RequestDecision,
     RequestStatus, RequestStatusUpdate, Requester, RevokeRequest, RevokeRequestInfo, StatusChanges,
 };
@@ -363,12 +363,17 @@ async fn create_order(
         )
     })?;
     let contents = crate::smime::contents(product.as_str(), &raw);
-    let order: OrderRequest = serde_json::from_value(raw).map_err(|err| {
-        ApiError::bad_request(
-            "bad_request_format",
-            format!("the body does not match the order format: {err}"),
-        )
-    })?;
+    let order = OrderBody::from_value(product.spec().profile.body, raw)
+        .map(|body| match body {
+            OrderBody::ClientCertificate(order) => order,
+            OrderBody::SecureEmail(body) => crate::state::secure_email_record(body),
+        })
+        .map_err(|err| {
+            ApiError::bad_request(
+                "bad_request_format",
+                format!("the body does not match the order format: {err}"),
+            )
+        })?;
     let key = match order.certificate.csr.as_deref() {
         None => None,
         Some(csr) => Some(parse_csr(csr, product.spec().profile.key_policy).map_err(
@@ -705,7 +710,7 @@ async fn list_orders(
         .filter(|r| {
             common_name
                 .as_deref()
-                .is_none_or(|cn| cn == r.order.certificate.common_name.as_str())
+                .is_none_or(|cn| cn == crate::state::subject_name(&r.order))
         })
         .filter(|r| {
             email.as_deref().is_none_or(|e| {
@@ -939,7 +944,7 @@ async fn list_reissues(State(shared): State<AppState>, Path(id): Path<String>) -
     let record = store
         .order(&shared.ca, id, now)
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
-    let common_name = record.order.certificate.common_name.to_string();
+    let common_name = crate::state::subject_name(&record.order);
     let entry =
         |cert_id: i64, issued: &crate::ca::IssuedCert, revoked: bool| ReissueCertificateInfo {
             id: cert_id,

@@ -972,7 +972,7 @@ impl OrderRecord {
         SandboxOrder {
             id: self.id,
             product: self.product,
-            common_name: self.order.certificate.common_name.to_string(),
+            common_name: subject_name(&self.order),
             emails: self.order.certificate.emails.clone(),
             organization_units: self
                 .order
@@ -1044,7 +1044,7 @@ impl OrderRecord {
             status: Some(self.status.clone()),
             certificate: Some(OrderCertificate {
                 id: self.certificate_id,
-                common_name: Some(cert.common_name.to_string()),
+                common_name: Some(subject_name(order)),
                 emails: cert.emails.clone(),
                 organization_units: cert
                     .organization_units
@@ -1127,6 +1127,58 @@ pub(crate) fn leaf_spec(
         contents: contents.clone(),
         not_before: at,
         last_day,
+    }
+}
+
+/// The subject common name of a legacy order: its `common_name`, or (for `class1_smime`,
+/// which takes none) the first email address.
+pub(crate) fn subject_name(order: &OrderRequest) -> String {
+    match &order.certificate.common_name {
+        Some(name) => name.to_string(),
+        None => order
+            .certificate
+            .emails
+            .first()
+            .cloned()
+            .unwrap_or_default(),
+    }
+}
+
+/// A Secure Email order in the record shape the sandbox keeps (a stopgap until the sandbox
+/// models Secure Email certificates itself): the common name follows
+/// `common_name_indicator` ([`certcentral_types::OrderBody::subject_name`]),
+/// and a mailbox order without organization is recorded under organization 1.
+pub(crate) fn secure_email_record(
+    body: certcentral_types::SecureEmailOrderRequest,
+) -> OrderRequest {
+    let name = certcentral_types::OrderBody::SecureEmail(body.clone()).subject_name();
+    let cert = body.certificate;
+    OrderRequest {
+        auto_renew: None,
+        certificate: certcentral_types::CertificateRequest {
+            common_name: name.chars().take(64).collect::<String>().parse().ok(),
+            common_name_indicator: None,
+            csr: cert.csr,
+            emails: cert.emails,
+            individual: cert.individual,
+            organization_units: Vec::new(),
+            signature_hash: cert.signature_hash,
+        },
+        container: body.container,
+        custom_expiration_date: body.custom_expiration_date,
+        custom_fields: body.custom_fields,
+        order_validity: None,
+        organization: body
+            .organization
+            .unwrap_or(certcentral_types::OrganizationRef {
+                id: std::num::NonZeroU64::MIN,
+            }),
+        organization_contact: Default::default(),
+        payment_method: body.payment_method,
+        renewal_of_order_id: body.renewal_of_order_id,
+        skip_approval: body.skip_approval,
+        validity_days: None,
+        validity_years: body.validity_years,
     }
 }
 

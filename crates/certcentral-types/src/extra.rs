@@ -34,3 +34,37 @@ pub trait WireEnum: Copy + Sized + 'static {
             .join(", ")
     }
 }
+
+impl crate::OrderBody {
+    /// The name the certificate's subject will carry, for file names, records and matching:
+    /// the seed body's `common_name`; for a Secure Email body the person's given name and
+    /// surname or pseudonym when `common_name_indicator` says so; otherwise (and for a
+    /// `class1_smime` body, which takes no common name) the first email address.
+    pub fn subject_name(&self) -> String {
+        use crate::CommonNameIndicator as Cn;
+        let first_email = || self.emails().first().cloned().unwrap_or_default();
+        match self {
+            Self::ClientCertificate(order) => match &order.certificate.common_name {
+                Some(name) => name.as_str().to_owned(),
+                None => first_email(),
+            },
+            Self::SecureEmail(order) => {
+                let person = order.certificate.individual.as_ref();
+                let name = match order.certificate.common_name_indicator {
+                    Some(Cn::GivenNameSurname) => person.and_then(|p| {
+                        Some(format!(
+                            "{} {}",
+                            p.first_name.as_ref()?.as_str(),
+                            p.last_name.as_ref()?.as_str()
+                        ))
+                    }),
+                    Some(Cn::Pseudonym) => {
+                        person.and_then(|p| p.pseudonym.as_ref().map(|n| n.as_str().to_owned()))
+                    }
+                    _ => None,
+                };
+                name.unwrap_or_else(first_email)
+            }
+        }
+    }
+}

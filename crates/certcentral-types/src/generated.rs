@@ -18,13 +18,20 @@ impl ApiErrorEntry {
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
-    ///The name to secure: the person the certificate is for (1 to 64 characters, the X.509 upper bound).
-    pub common_name: CommonName,
+    ///The name to secure: the person the certificate is for (1 to 64 characters, the X.509 upper bound). Required by every legacy product except `class1_smime`, which takes none.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub common_name: ::std::option::Option<CommonName>,
+    ///Where the subject's common name comes from (since 2025; DigiCert requires it for `client_premium`, `client_digital_signature_plus` and `client_email_security_plus`).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub common_name_indicator: ::std::option::Option<LegacyCommonNameIndicator>,
     ///Certificate signing request (PEM PKCS#10). Only its public key is used (RSA 2048/3072/4096 or ECDSA P-256/P-384). Without a CSR the recipient generates the key in a browser, so the order cannot complete through the API alone.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub csr: ::std::option::Option<::std::string::String>,
     ///Email addresses placed in the certificate (at least one).
     pub emails: ::std::vec::Vec<::std::string::String>,
+    ///The person: `first_name` and `last_name` with `given_name_surname`, `pseudonym` with `pseudonym`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub individual: ::std::option::Option<Individual>,
     ///Departments of the organization tied to the certificate (each 1 to 64 characters).
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub organization_units: ::std::vec::Vec<OrganizationUnit>,
@@ -121,6 +128,69 @@ impl<'de> ::serde::Deserialize<'de> for CommonName {
             })
     }
 }
+///Where the subject's common name comes from (since 2025): `email_address` (the first email address), `given_name_surname` (the person's given name and surname), `pseudonym`, or `organization_name` (organization-validated Secure Email only; medium confidence). The legacy products take `given_name_surname` or `pseudonym` only.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum CommonNameIndicator {
+    #[serde(rename = "email_address")]
+    EmailAddress,
+    #[serde(rename = "given_name_surname")]
+    GivenNameSurname,
+    #[serde(rename = "pseudonym")]
+    Pseudonym,
+    #[serde(rename = "organization_name")]
+    OrganizationName,
+}
+impl ::std::fmt::Display for CommonNameIndicator {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::EmailAddress => f.write_str("email_address"),
+            Self::GivenNameSurname => f.write_str("given_name_surname"),
+            Self::Pseudonym => f.write_str("pseudonym"),
+            Self::OrganizationName => f.write_str("organization_name"),
+        }
+    }
+}
+impl ::std::str::FromStr for CommonNameIndicator {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "email_address" => Ok(Self::EmailAddress),
+            "given_name_surname" => Ok(Self::GivenNameSurname),
+            "pseudonym" => Ok(Self::Pseudonym),
+            "organization_name" => Ok(Self::OrganizationName),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for CommonNameIndicator {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for CommonNameIndicator {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///A reference to a container (division) of the account.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -157,6 +227,57 @@ pub struct CustomField {
 impl CustomField {
     pub fn builder() -> builder::CustomField {
         Default::default()
+    }
+}
+///How control of the mailboxes is proven: `email` (a link emailed to each address).
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum DcvMethod {
+    #[serde(rename = "email")]
+    Email,
+}
+impl ::std::fmt::Display for DcvMethod {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Email => f.write_str("email"),
+        }
+    }
+}
+impl ::std::str::FromStr for DcvMethod {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "email" => Ok(Self::Email),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for DcvMethod {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for DcvMethod {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
     }
 }
 ///Format of a certificate download: `pem_all` (leaf, intermediate and root), `pem_noroot`, `pem_nointermediate` (leaf only), `p7b` (PKCS#7).
@@ -305,6 +426,80 @@ impl HashType {
         Default::default()
     }
 }
+///The person the certificate is for: `first_name` and `last_name` (needed with `common_name_indicator` `given_name_surname`), or `pseudonym` (needed with `pseudonym`). Each 1 to 64 characters.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Individual {
+    ///Given name (1 to 64 characters).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub first_name: ::std::option::Option<CommonName>,
+    ///Surname (1 to 64 characters).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_name: ::std::option::Option<CommonName>,
+    ///Pseudonym used instead of the person's name (1 to 64 characters).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub pseudonym: ::std::option::Option<CommonName>,
+}
+impl Individual {
+    pub fn builder() -> builder::Individual {
+        Default::default()
+    }
+}
+///Where the subject's common name comes from on the legacy client certificate products (since 2025): `given_name_surname` or `pseudonym`.
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum LegacyCommonNameIndicator {
+    #[serde(rename = "given_name_surname")]
+    GivenNameSurname,
+    #[serde(rename = "pseudonym")]
+    Pseudonym,
+}
+impl ::std::fmt::Display for LegacyCommonNameIndicator {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::GivenNameSurname => f.write_str("given_name_surname"),
+            Self::Pseudonym => f.write_str("pseudonym"),
+        }
+    }
+}
+impl ::std::str::FromStr for LegacyCommonNameIndicator {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "given_name_surname" => Ok(Self::GivenNameSurname),
+            "pseudonym" => Ok(Self::Pseudonym),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for LegacyCommonNameIndicator {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for LegacyCommonNameIndicator {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///A reference to an organization or container.
 #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
 pub struct NamedRef {
@@ -438,14 +633,23 @@ pub struct OrderRequest {
     ///The container (division) to place the order in, when needed.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub container: ::std::option::Option<ContainerRef>,
-    ///Custom end date of the certificate (`yyyy-MM-dd`, ends 23:59:59 UTC); must be less than 825 days in the future. Overrides `validity_years`.
+    ///Custom end date of the certificate (`yyyy-MM-dd`, ends 23:59:59 UTC); must be less than 825 days in the future. Overrides `validity_days` and `validity_years`.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub custom_expiration_date: ::std::option::Option<::chrono::naive::NaiveDate>,
     ///Account-specific custom fields; whether they are required depends on the account's custom field settings.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub custom_fields: ::std::vec::Vec<CustomField>,
+    ///Validity as `{"years": N}` (low confidence: sent by one public S/MIME client).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub order_validity: ::std::option::Option<OrderValidity>,
     ///The organization tied to the order.
     pub organization: OrganizationRef,
+    ///A contact at the organization (since 2025; its members are not documented, so any object is accepted and sent as given).
+    #[serde(default, skip_serializing_if = "::serde_json::Map::is_empty")]
+    pub organization_contact: ::serde_json::Map<
+        ::std::string::String,
+        ::serde_json::Value,
+    >,
     ///How the order is paid.
     #[serde(default = "defaults::order_request_payment_method")]
     pub payment_method: PaymentMethod,
@@ -455,7 +659,10 @@ pub struct OrderRequest {
     ///Skip the approval step: the order is submitted for validation at once and issued when done. Takes effect only for administrator or manager API keys.
     #[serde(default)]
     pub skip_approval: bool,
-    ///Years the certificate is valid. Required unless `custom_expiration_date` is given, which overrides it.
+    ///Days the certificate is valid (1 to 824; since 2025). Overrides `validity_years`; `custom_expiration_date` overrides it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub validity_days: ::std::option::Option<::std::num::NonZeroU64>,
+    ///Years the certificate is valid. Required unless `custom_expiration_date`, `validity_days` or `order_validity` is given; they override it.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub validity_years: ::std::option::Option<ValidityYears>,
 }
@@ -587,6 +794,18 @@ pub struct OrderStatusUpdate {
 }
 impl OrderStatusUpdate {
     pub fn builder() -> builder::OrderStatusUpdate {
+        Default::default()
+    }
+}
+///The order's validity as `{"years": N}` (sent by a public S/MIME client; documented by DigiCert for TLS orders).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OrderValidity {
+    ///Years the certificate is valid.
+    pub years: ValidityYears,
+}
+impl OrderValidity {
+    pub fn builder() -> builder::OrderValidity {
         Default::default()
     }
 }
@@ -749,6 +968,65 @@ impl ::std::convert::TryFrom<::std::string::String> for PaymentMethod {
         value.parse()
     }
 }
+///What the key is for: `signing` (digital signature), `key_management` (encryption: key encipherment or key agreement) or `dual_use` (both).
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum PrimaryUsage {
+    #[serde(rename = "signing")]
+    Signing,
+    #[serde(rename = "key_management")]
+    KeyManagement,
+    #[serde(rename = "dual_use")]
+    DualUse,
+}
+impl ::std::fmt::Display for PrimaryUsage {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Signing => f.write_str("signing"),
+            Self::KeyManagement => f.write_str("key_management"),
+            Self::DualUse => f.write_str("dual_use"),
+        }
+    }
+}
+impl ::std::str::FromStr for PrimaryUsage {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "signing" => Ok(Self::Signing),
+            "key_management" => Ok(Self::KeyManagement),
+            "dual_use" => Ok(Self::DualUse),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for PrimaryUsage {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for PrimaryUsage {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
 ///A product of the catalog (`schema/catalog.json`): the `client_certificate_id` path parameter of the order endpoint. Details: [`ProductId::spec`].
 #[derive(
     ::serde::Deserialize,
@@ -763,24 +1041,44 @@ impl ::std::convert::TryFrom<::std::string::String> for PaymentMethod {
     PartialOrd
 )]
 pub enum ProductId {
+    #[serde(rename = "secure_email_mailbox")]
+    SecureEmailMailbox,
+    #[serde(rename = "secure_email_sponsor")]
+    SecureEmailSponsor,
+    #[serde(rename = "secure_email_organization")]
+    SecureEmailOrganization,
+    #[serde(rename = "client_authentication_plus")]
+    ClientAuthenticationPlus,
     #[serde(rename = "client_premium_sha2")]
     ClientPremiumSha2,
     #[serde(rename = "client_email_security_plus")]
     ClientEmailSecurityPlus,
-    #[serde(rename = "client_authentication_plus")]
-    ClientAuthenticationPlus,
     #[serde(rename = "client_digital_signature_plus_sha2")]
     ClientDigitalSignaturePlusSha2,
+    #[serde(rename = "client_premium")]
+    ClientPremium,
+    #[serde(rename = "client_digital_signature_plus")]
+    ClientDigitalSignaturePlus,
+    #[serde(rename = "class1_smime")]
+    Class1Smime,
 }
 impl ::std::fmt::Display for ProductId {
     fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
         match *self {
+            Self::SecureEmailMailbox => f.write_str("secure_email_mailbox"),
+            Self::SecureEmailSponsor => f.write_str("secure_email_sponsor"),
+            Self::SecureEmailOrganization => f.write_str("secure_email_organization"),
+            Self::ClientAuthenticationPlus => f.write_str("client_authentication_plus"),
             Self::ClientPremiumSha2 => f.write_str("client_premium_sha2"),
             Self::ClientEmailSecurityPlus => f.write_str("client_email_security_plus"),
-            Self::ClientAuthenticationPlus => f.write_str("client_authentication_plus"),
             Self::ClientDigitalSignaturePlusSha2 => {
                 f.write_str("client_digital_signature_plus_sha2")
             }
+            Self::ClientPremium => f.write_str("client_premium"),
+            Self::ClientDigitalSignaturePlus => {
+                f.write_str("client_digital_signature_plus")
+            }
+            Self::Class1Smime => f.write_str("class1_smime"),
         }
     }
 }
@@ -790,12 +1088,18 @@ impl ::std::str::FromStr for ProductId {
         value: &str,
     ) -> ::std::result::Result<Self, self::error::ConversionError> {
         match value {
+            "secure_email_mailbox" => Ok(Self::SecureEmailMailbox),
+            "secure_email_sponsor" => Ok(Self::SecureEmailSponsor),
+            "secure_email_organization" => Ok(Self::SecureEmailOrganization),
+            "client_authentication_plus" => Ok(Self::ClientAuthenticationPlus),
             "client_premium_sha2" => Ok(Self::ClientPremiumSha2),
             "client_email_security_plus" => Ok(Self::ClientEmailSecurityPlus),
-            "client_authentication_plus" => Ok(Self::ClientAuthenticationPlus),
             "client_digital_signature_plus_sha2" => {
                 Ok(Self::ClientDigitalSignaturePlusSha2)
             }
+            "client_premium" => Ok(Self::ClientPremium),
+            "client_digital_signature_plus" => Ok(Self::ClientDigitalSignaturePlus),
+            "class1_smime" => Ok(Self::Class1Smime),
             _ => Err("invalid value".into()),
         }
     }
@@ -864,6 +1168,61 @@ pub struct ProductRef {
 impl ProductRef {
     pub fn builder() -> builder::ProductRef {
         Default::default()
+    }
+}
+///The S/MIME profile: `strict` (email protection only, plus non-repudiation) or `multipurpose` (may add client authentication). When absent, the product's default in the account (strict out of the box).
+#[derive(
+    ::serde::Deserialize,
+    ::serde::Serialize,
+    Clone,
+    Copy,
+    Debug,
+    Eq,
+    Hash,
+    Ord,
+    PartialEq,
+    PartialOrd
+)]
+pub enum ProfileType {
+    #[serde(rename = "strict")]
+    Strict,
+    #[serde(rename = "multipurpose")]
+    Multipurpose,
+}
+impl ::std::fmt::Display for ProfileType {
+    fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+        match *self {
+            Self::Strict => f.write_str("strict"),
+            Self::Multipurpose => f.write_str("multipurpose"),
+        }
+    }
+}
+impl ::std::str::FromStr for ProfileType {
+    type Err = self::error::ConversionError;
+    fn from_str(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        match value {
+            "strict" => Ok(Self::Strict),
+            "multipurpose" => Ok(Self::Multipurpose),
+            _ => Err("invalid value".into()),
+        }
+    }
+}
+impl ::std::convert::TryFrom<&str> for ProfileType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: &str,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
+    }
+}
+impl ::std::convert::TryFrom<::std::string::String> for ProfileType {
+    type Error = self::error::ConversionError;
+    fn try_from(
+        value: ::std::string::String,
+    ) -> ::std::result::Result<Self, self::error::ConversionError> {
+        value.parse()
     }
 }
 ///The certificate part of a reissue: the new CSR and, optionally, the original order's details.
@@ -1216,6 +1575,85 @@ impl RevokeRequestInfo {
         Default::default()
     }
 }
+///Details of a Secure Email certificate. There is no `common_name`: the subject's CN follows `common_name_indicator` (the first email address for a mailbox certificate).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecureEmailCertificate {
+    ///The issuing CA to use (seen in one public client only).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub ca_cert_id: ::std::option::Option<::std::string::String>,
+    ///Where the subject's common name comes from (required for sponsor- and organization-validated products; ignored for mailbox-validated).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub common_name_indicator: ::std::option::Option<CommonNameIndicator>,
+    ///Certificate signing request (PEM PKCS#10). Only its public key is used (RSA 2048/3072/4096 or ECDSA P-256/P-384). Without a CSR the recipient generates the key in a browser, so the order cannot complete through the API alone.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub csr: ::std::option::Option<::std::string::String>,
+    ///The mailbox addresses (at least one); DigiCert validates control of each by email.
+    pub emails: ::std::vec::Vec<::std::string::String>,
+    ///The person (required for sponsor-validated products): `first_name` and `last_name` with `given_name_surname`, `pseudonym` with `pseudonym`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub individual: ::std::option::Option<Individual>,
+    ///The S/MIME profile; when absent, the account's default for the product (strict out of the box).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub profile_type: ::std::option::Option<ProfileType>,
+    ///Hash algorithm used to sign the certificate.
+    pub signature_hash: SignatureHash,
+    ///What the key is for.
+    pub usage_designation: UsageDesignation,
+}
+impl SecureEmailCertificate {
+    pub fn builder() -> builder::SecureEmailCertificate {
+        Default::default()
+    }
+}
+///Body of `POST /order/certificate/{product_name_id}` for the Secure Email products (since 2025): `secure_email_mailbox`, `secure_email_sponsor`, `secure_email_organization`.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecureEmailOrderRequest {
+    ///Details of the certificate to issue.
+    pub certificate: SecureEmailCertificate,
+    ///A note for the approver (seen in one public client only).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub comments: ::std::option::Option<::std::string::String>,
+    ///The container (division) to place the order in, when needed.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub container: ::std::option::Option<ContainerRef>,
+    ///Custom end date of the certificate (`yyyy-MM-dd`, ends 23:59:59 UTC); must be less than 825 days in the future. Overrides `validity_years`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub custom_expiration_date: ::std::option::Option<::chrono::naive::NaiveDate>,
+    ///Account-specific custom fields; whether they are required depends on the account's custom field settings.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub custom_fields: ::std::vec::Vec<CustomField>,
+    ///How control of the mailboxes is proven (seen in one public client only).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub dcv_method: ::std::option::Option<DcvMethod>,
+    ///Send no renewal notices (seen in one public client only).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub disable_renewal_notifications: ::std::option::Option<bool>,
+    ///The organization tied to the order (required for sponsor- and organization-validated products).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub organization: ::std::option::Option<OrganizationRef>,
+    ///How the order is paid.
+    #[serde(default = "defaults::secure_email_order_request_payment_method")]
+    pub payment_method: PaymentMethod,
+    ///For a renewal: the id of the previous order.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub renewal_of_order_id: ::std::option::Option<::std::num::NonZeroU64>,
+    ///Skip the approval step: the order is submitted for validation at once and issued when done. Takes effect only for administrator or manager API keys.
+    #[serde(default)]
+    pub skip_approval: bool,
+    ///Which details go into the subject (seen in one public client only).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub subject: ::std::option::Option<SubjectOptions>,
+    ///Years the certificate is valid. Required unless `custom_expiration_date` is given, which overrides it.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub validity_years: ::std::option::Option<ValidityYears>,
+}
+impl SecureEmailOrderRequest {
+    pub fn builder() -> builder::SecureEmailOrderRequest {
+        Default::default()
+    }
+}
 ///Hash algorithm used to sign the certificate. Allowed: `sha256`.
 #[derive(
     ::serde::Deserialize,
@@ -1308,6 +1746,40 @@ pub struct StatusChanges {
 }
 impl StatusChanges {
     pub fn builder() -> builder::StatusChanges {
+        Default::default()
+    }
+}
+///Which details go into the subject (seen in one public client only).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectOptions {
+    ///Put the email address in the subject.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub include_email: ::std::option::Option<bool>,
+    ///Put the given name and surname in the subject.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub include_given_name_surname: ::std::option::Option<bool>,
+    ///Put the pseudonym in the subject.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub include_pseudonym: ::std::option::Option<bool>,
+}
+impl SubjectOptions {
+    pub fn builder() -> builder::SubjectOptions {
+        Default::default()
+    }
+}
+///The key usage of a Secure Email certificate.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct UsageDesignation {
+    ///Further usages, e.g. `non_repudiation`, `client_auth` (values not confirmed by DigiCert's documentation: any snake_case word is accepted).
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub additional_usages: ::std::vec::Vec<::std::string::String>,
+    ///What the key is for.
+    pub primary_usage: PrimaryUsage,
+}
+impl UsageDesignation {
+    pub fn builder() -> builder::UsageDesignation {
         Default::default()
     }
 }
@@ -1407,13 +1879,24 @@ pub mod builder {
     }
     #[derive(Clone, Debug)]
     pub struct CertificateRequest {
-        common_name: ::std::result::Result<super::CommonName, ::std::string::String>,
+        common_name: ::std::result::Result<
+            ::std::option::Option<super::CommonName>,
+            ::std::string::String,
+        >,
+        common_name_indicator: ::std::result::Result<
+            ::std::option::Option<super::LegacyCommonNameIndicator>,
+            ::std::string::String,
+        >,
         csr: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
         emails: ::std::result::Result<
             ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
+        individual: ::std::result::Result<
+            ::std::option::Option<super::Individual>,
             ::std::string::String,
         >,
         organization_units: ::std::result::Result<
@@ -1428,9 +1911,11 @@ pub mod builder {
     impl ::std::default::Default for CertificateRequest {
         fn default() -> Self {
             Self {
-                common_name: Err("no value supplied for common_name".to_string()),
+                common_name: Ok(Default::default()),
+                common_name_indicator: Ok(Default::default()),
                 csr: Ok(Default::default()),
                 emails: Err("no value supplied for emails".to_string()),
+                individual: Ok(Default::default()),
                 organization_units: Ok(Default::default()),
                 signature_hash: Err("no value supplied for signature_hash".to_string()),
             }
@@ -1439,13 +1924,29 @@ pub mod builder {
     impl CertificateRequest {
         pub fn common_name<T>(mut self, value: T) -> Self
         where
-            T: ::std::convert::TryInto<super::CommonName>,
+            T: ::std::convert::TryInto<::std::option::Option<super::CommonName>>,
             T::Error: ::std::fmt::Display,
         {
             self.common_name = value
                 .try_into()
                 .map_err(|e| {
                     format!("error converting supplied value for common_name: {e}")
+                });
+            self
+        }
+        pub fn common_name_indicator<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::LegacyCommonNameIndicator>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.common_name_indicator = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for common_name_indicator: {e}"
+                    )
                 });
             self
         }
@@ -1467,6 +1968,18 @@ pub mod builder {
             self.emails = value
                 .try_into()
                 .map_err(|e| format!("error converting supplied value for emails: {e}"));
+            self
+        }
+        pub fn individual<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::Individual>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.individual = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for individual: {e}")
+                });
             self
         }
         pub fn organization_units<T>(mut self, value: T) -> Self
@@ -1503,8 +2016,10 @@ pub mod builder {
         ) -> ::std::result::Result<Self, super::error::ConversionError> {
             Ok(Self {
                 common_name: value.common_name?,
+                common_name_indicator: value.common_name_indicator?,
                 csr: value.csr?,
                 emails: value.emails?,
+                individual: value.individual?,
                 organization_units: value.organization_units?,
                 signature_hash: value.signature_hash?,
             })
@@ -1514,8 +2029,10 @@ pub mod builder {
         fn from(value: super::CertificateRequest) -> Self {
             Self {
                 common_name: Ok(value.common_name),
+                common_name_indicator: Ok(value.common_name_indicator),
                 csr: Ok(value.csr),
                 emails: Ok(value.emails),
+                individual: Ok(value.individual),
                 organization_units: Ok(value.organization_units),
                 signature_hash: Ok(value.signature_hash),
             }
@@ -2040,6 +2557,89 @@ pub mod builder {
             Self {
                 id: Ok(value.id),
                 name: Ok(value.name),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct Individual {
+        first_name: ::std::result::Result<
+            ::std::option::Option<super::CommonName>,
+            ::std::string::String,
+        >,
+        last_name: ::std::result::Result<
+            ::std::option::Option<super::CommonName>,
+            ::std::string::String,
+        >,
+        pseudonym: ::std::result::Result<
+            ::std::option::Option<super::CommonName>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for Individual {
+        fn default() -> Self {
+            Self {
+                first_name: Ok(Default::default()),
+                last_name: Ok(Default::default()),
+                pseudonym: Ok(Default::default()),
+            }
+        }
+    }
+    impl Individual {
+        pub fn first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::CommonName>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for first_name: {e}")
+                });
+            self
+        }
+        pub fn last_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::CommonName>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.last_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for last_name: {e}")
+                });
+            self
+        }
+        pub fn pseudonym<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::CommonName>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.pseudonym = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for pseudonym: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<Individual> for super::Individual {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: Individual,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                first_name: value.first_name?,
+                last_name: value.last_name?,
+                pseudonym: value.pseudonym?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::Individual> for Individual {
+        fn from(value: super::Individual) -> Self {
+            Self {
+                first_name: Ok(value.first_name),
+                last_name: Ok(value.last_name),
+                pseudonym: Ok(value.pseudonym),
             }
         }
     }
@@ -2699,8 +3299,16 @@ pub mod builder {
             ::std::vec::Vec<super::CustomField>,
             ::std::string::String,
         >,
+        order_validity: ::std::result::Result<
+            ::std::option::Option<super::OrderValidity>,
+            ::std::string::String,
+        >,
         organization: ::std::result::Result<
             super::OrganizationRef,
+            ::std::string::String,
+        >,
+        organization_contact: ::std::result::Result<
+            ::serde_json::Map<::std::string::String, ::serde_json::Value>,
             ::std::string::String,
         >,
         payment_method: ::std::result::Result<
@@ -2712,6 +3320,10 @@ pub mod builder {
             ::std::string::String,
         >,
         skip_approval: ::std::result::Result<bool, ::std::string::String>,
+        validity_days: ::std::result::Result<
+            ::std::option::Option<::std::num::NonZeroU64>,
+            ::std::string::String,
+        >,
         validity_years: ::std::result::Result<
             ::std::option::Option<super::ValidityYears>,
             ::std::string::String,
@@ -2725,10 +3337,13 @@ pub mod builder {
                 container: Ok(Default::default()),
                 custom_expiration_date: Ok(Default::default()),
                 custom_fields: Ok(Default::default()),
+                order_validity: Ok(Default::default()),
                 organization: Err("no value supplied for organization".to_string()),
+                organization_contact: Ok(Default::default()),
                 payment_method: Ok(super::defaults::order_request_payment_method()),
                 renewal_of_order_id: Ok(Default::default()),
                 skip_approval: Ok(Default::default()),
+                validity_days: Ok(Default::default()),
                 validity_years: Ok(Default::default()),
             }
         }
@@ -2798,6 +3413,18 @@ pub mod builder {
                 });
             self
         }
+        pub fn order_validity<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::OrderValidity>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.order_validity = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for order_validity: {e}")
+                });
+            self
+        }
         pub fn organization<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<super::OrganizationRef>,
@@ -2807,6 +3434,22 @@ pub mod builder {
                 .try_into()
                 .map_err(|e| {
                     format!("error converting supplied value for organization: {e}")
+                });
+            self
+        }
+        pub fn organization_contact<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.organization_contact = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for organization_contact: {e}"
+                    )
                 });
             self
         }
@@ -2848,6 +3491,18 @@ pub mod builder {
                 });
             self
         }
+        pub fn validity_days<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.validity_days = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for validity_days: {e}")
+                });
+            self
+        }
         pub fn validity_years<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::option::Option<super::ValidityYears>>,
@@ -2872,10 +3527,13 @@ pub mod builder {
                 container: value.container?,
                 custom_expiration_date: value.custom_expiration_date?,
                 custom_fields: value.custom_fields?,
+                order_validity: value.order_validity?,
                 organization: value.organization?,
+                organization_contact: value.organization_contact?,
                 payment_method: value.payment_method?,
                 renewal_of_order_id: value.renewal_of_order_id?,
                 skip_approval: value.skip_approval?,
+                validity_days: value.validity_days?,
                 validity_years: value.validity_years?,
             })
         }
@@ -2888,10 +3546,13 @@ pub mod builder {
                 container: Ok(value.container),
                 custom_expiration_date: Ok(value.custom_expiration_date),
                 custom_fields: Ok(value.custom_fields),
+                order_validity: Ok(value.order_validity),
                 organization: Ok(value.organization),
+                organization_contact: Ok(value.organization_contact),
                 payment_method: Ok(value.payment_method),
                 renewal_of_order_id: Ok(value.renewal_of_order_id),
                 skip_approval: Ok(value.skip_approval),
+                validity_days: Ok(value.validity_days),
                 validity_years: Ok(value.validity_years),
             }
         }
@@ -3236,6 +3897,42 @@ pub mod builder {
                 note: Ok(value.note),
                 status: Ok(value.status),
             }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct OrderValidity {
+        years: ::std::result::Result<super::ValidityYears, ::std::string::String>,
+    }
+    impl ::std::default::Default for OrderValidity {
+        fn default() -> Self {
+            Self {
+                years: Err("no value supplied for years".to_string()),
+            }
+        }
+    }
+    impl OrderValidity {
+        pub fn years<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::ValidityYears>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.years = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for years: {e}"));
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<OrderValidity> for super::OrderValidity {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: OrderValidity,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self { years: value.years? })
+        }
+    }
+    impl ::std::convert::From<super::OrderValidity> for OrderValidity {
+        fn from(value: super::OrderValidity) -> Self {
+            Self { years: Ok(value.years) }
         }
     }
     #[derive(Clone, Debug)]
@@ -4461,6 +5158,469 @@ pub mod builder {
         }
     }
     #[derive(Clone, Debug)]
+    pub struct SecureEmailCertificate {
+        ca_cert_id: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        common_name_indicator: ::std::result::Result<
+            ::std::option::Option<super::CommonNameIndicator>,
+            ::std::string::String,
+        >,
+        csr: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        emails: ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
+        individual: ::std::result::Result<
+            ::std::option::Option<super::Individual>,
+            ::std::string::String,
+        >,
+        profile_type: ::std::result::Result<
+            ::std::option::Option<super::ProfileType>,
+            ::std::string::String,
+        >,
+        signature_hash: ::std::result::Result<
+            super::SignatureHash,
+            ::std::string::String,
+        >,
+        usage_designation: ::std::result::Result<
+            super::UsageDesignation,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for SecureEmailCertificate {
+        fn default() -> Self {
+            Self {
+                ca_cert_id: Ok(Default::default()),
+                common_name_indicator: Ok(Default::default()),
+                csr: Ok(Default::default()),
+                emails: Err("no value supplied for emails".to_string()),
+                individual: Ok(Default::default()),
+                profile_type: Ok(Default::default()),
+                signature_hash: Err("no value supplied for signature_hash".to_string()),
+                usage_designation: Err(
+                    "no value supplied for usage_designation".to_string(),
+                ),
+            }
+        }
+    }
+    impl SecureEmailCertificate {
+        pub fn ca_cert_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.ca_cert_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for ca_cert_id: {e}")
+                });
+            self
+        }
+        pub fn common_name_indicator<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::CommonNameIndicator>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.common_name_indicator = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for common_name_indicator: {e}"
+                    )
+                });
+            self
+        }
+        pub fn csr<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.csr = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for csr: {e}"));
+            self
+        }
+        pub fn emails<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.emails = value
+                .try_into()
+                .map_err(|e| format!("error converting supplied value for emails: {e}"));
+            self
+        }
+        pub fn individual<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::Individual>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.individual = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for individual: {e}")
+                });
+            self
+        }
+        pub fn profile_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::ProfileType>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.profile_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for profile_type: {e}")
+                });
+            self
+        }
+        pub fn signature_hash<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::SignatureHash>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.signature_hash = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for signature_hash: {e}")
+                });
+            self
+        }
+        pub fn usage_designation<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::UsageDesignation>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.usage_designation = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for usage_designation: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<SecureEmailCertificate>
+    for super::SecureEmailCertificate {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: SecureEmailCertificate,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                ca_cert_id: value.ca_cert_id?,
+                common_name_indicator: value.common_name_indicator?,
+                csr: value.csr?,
+                emails: value.emails?,
+                individual: value.individual?,
+                profile_type: value.profile_type?,
+                signature_hash: value.signature_hash?,
+                usage_designation: value.usage_designation?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::SecureEmailCertificate> for SecureEmailCertificate {
+        fn from(value: super::SecureEmailCertificate) -> Self {
+            Self {
+                ca_cert_id: Ok(value.ca_cert_id),
+                common_name_indicator: Ok(value.common_name_indicator),
+                csr: Ok(value.csr),
+                emails: Ok(value.emails),
+                individual: Ok(value.individual),
+                profile_type: Ok(value.profile_type),
+                signature_hash: Ok(value.signature_hash),
+                usage_designation: Ok(value.usage_designation),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct SecureEmailOrderRequest {
+        certificate: ::std::result::Result<
+            super::SecureEmailCertificate,
+            ::std::string::String,
+        >,
+        comments: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        container: ::std::result::Result<
+            ::std::option::Option<super::ContainerRef>,
+            ::std::string::String,
+        >,
+        custom_expiration_date: ::std::result::Result<
+            ::std::option::Option<::chrono::naive::NaiveDate>,
+            ::std::string::String,
+        >,
+        custom_fields: ::std::result::Result<
+            ::std::vec::Vec<super::CustomField>,
+            ::std::string::String,
+        >,
+        dcv_method: ::std::result::Result<
+            ::std::option::Option<super::DcvMethod>,
+            ::std::string::String,
+        >,
+        disable_renewal_notifications: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        organization: ::std::result::Result<
+            ::std::option::Option<super::OrganizationRef>,
+            ::std::string::String,
+        >,
+        payment_method: ::std::result::Result<
+            super::PaymentMethod,
+            ::std::string::String,
+        >,
+        renewal_of_order_id: ::std::result::Result<
+            ::std::option::Option<::std::num::NonZeroU64>,
+            ::std::string::String,
+        >,
+        skip_approval: ::std::result::Result<bool, ::std::string::String>,
+        subject: ::std::result::Result<
+            ::std::option::Option<super::SubjectOptions>,
+            ::std::string::String,
+        >,
+        validity_years: ::std::result::Result<
+            ::std::option::Option<super::ValidityYears>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for SecureEmailOrderRequest {
+        fn default() -> Self {
+            Self {
+                certificate: Err("no value supplied for certificate".to_string()),
+                comments: Ok(Default::default()),
+                container: Ok(Default::default()),
+                custom_expiration_date: Ok(Default::default()),
+                custom_fields: Ok(Default::default()),
+                dcv_method: Ok(Default::default()),
+                disable_renewal_notifications: Ok(Default::default()),
+                organization: Ok(Default::default()),
+                payment_method: Ok(
+                    super::defaults::secure_email_order_request_payment_method(),
+                ),
+                renewal_of_order_id: Ok(Default::default()),
+                skip_approval: Ok(Default::default()),
+                subject: Ok(Default::default()),
+                validity_years: Ok(Default::default()),
+            }
+        }
+    }
+    impl SecureEmailOrderRequest {
+        pub fn certificate<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::SecureEmailCertificate>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.certificate = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for certificate: {e}")
+                });
+            self
+        }
+        pub fn comments<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.comments = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for comments: {e}")
+                });
+            self
+        }
+        pub fn container<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::ContainerRef>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.container = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for container: {e}")
+                });
+            self
+        }
+        pub fn custom_expiration_date<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<::chrono::naive::NaiveDate>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.custom_expiration_date = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for custom_expiration_date: {e}"
+                    )
+                });
+            self
+        }
+        pub fn custom_fields<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<super::CustomField>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.custom_fields = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for custom_fields: {e}")
+                });
+            self
+        }
+        pub fn dcv_method<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::DcvMethod>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.dcv_method = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for dcv_method: {e}")
+                });
+            self
+        }
+        pub fn disable_renewal_notifications<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.disable_renewal_notifications = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for disable_renewal_notifications: {e}"
+                    )
+                });
+            self
+        }
+        pub fn organization<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::OrganizationRef>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.organization = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for organization: {e}")
+                });
+            self
+        }
+        pub fn payment_method<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PaymentMethod>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.payment_method = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for payment_method: {e}")
+                });
+            self
+        }
+        pub fn renewal_of_order_id<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::num::NonZeroU64>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.renewal_of_order_id = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for renewal_of_order_id: {e}"
+                    )
+                });
+            self
+        }
+        pub fn skip_approval<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<bool>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.skip_approval = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for skip_approval: {e}")
+                });
+            self
+        }
+        pub fn subject<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::SubjectOptions>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.subject = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for subject: {e}")
+                });
+            self
+        }
+        pub fn validity_years<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<super::ValidityYears>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.validity_years = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for validity_years: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<SecureEmailOrderRequest>
+    for super::SecureEmailOrderRequest {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: SecureEmailOrderRequest,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                certificate: value.certificate?,
+                comments: value.comments?,
+                container: value.container?,
+                custom_expiration_date: value.custom_expiration_date?,
+                custom_fields: value.custom_fields?,
+                dcv_method: value.dcv_method?,
+                disable_renewal_notifications: value.disable_renewal_notifications?,
+                organization: value.organization?,
+                payment_method: value.payment_method?,
+                renewal_of_order_id: value.renewal_of_order_id?,
+                skip_approval: value.skip_approval?,
+                subject: value.subject?,
+                validity_years: value.validity_years?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::SecureEmailOrderRequest>
+    for SecureEmailOrderRequest {
+        fn from(value: super::SecureEmailOrderRequest) -> Self {
+            Self {
+                certificate: Ok(value.certificate),
+                comments: Ok(value.comments),
+                container: Ok(value.container),
+                custom_expiration_date: Ok(value.custom_expiration_date),
+                custom_fields: Ok(value.custom_fields),
+                dcv_method: Ok(value.dcv_method),
+                disable_renewal_notifications: Ok(value.disable_renewal_notifications),
+                organization: Ok(value.organization),
+                payment_method: Ok(value.payment_method),
+                renewal_of_order_id: Ok(value.renewal_of_order_id),
+                skip_approval: Ok(value.skip_approval),
+                subject: Ok(value.subject),
+                validity_years: Ok(value.validity_years),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
     pub struct SignatureHashTypes {
         allowed_hash_types: ::std::result::Result<
             ::std::vec::Vec<super::HashType>,
@@ -4645,10 +5805,159 @@ pub mod builder {
             Self { orders: Ok(value.orders) }
         }
     }
+    #[derive(Clone, Debug)]
+    pub struct SubjectOptions {
+        include_email: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        include_given_name_surname: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+        include_pseudonym: ::std::result::Result<
+            ::std::option::Option<bool>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for SubjectOptions {
+        fn default() -> Self {
+            Self {
+                include_email: Ok(Default::default()),
+                include_given_name_surname: Ok(Default::default()),
+                include_pseudonym: Ok(Default::default()),
+            }
+        }
+    }
+    impl SubjectOptions {
+        pub fn include_email<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.include_email = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for include_email: {e}")
+                });
+            self
+        }
+        pub fn include_given_name_surname<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.include_given_name_surname = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for include_given_name_surname: {e}"
+                    )
+                });
+            self
+        }
+        pub fn include_pseudonym<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<bool>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.include_pseudonym = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for include_pseudonym: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<SubjectOptions> for super::SubjectOptions {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: SubjectOptions,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                include_email: value.include_email?,
+                include_given_name_surname: value.include_given_name_surname?,
+                include_pseudonym: value.include_pseudonym?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::SubjectOptions> for SubjectOptions {
+        fn from(value: super::SubjectOptions) -> Self {
+            Self {
+                include_email: Ok(value.include_email),
+                include_given_name_surname: Ok(value.include_given_name_surname),
+                include_pseudonym: Ok(value.include_pseudonym),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct UsageDesignation {
+        additional_usages: ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
+        primary_usage: ::std::result::Result<super::PrimaryUsage, ::std::string::String>,
+    }
+    impl ::std::default::Default for UsageDesignation {
+        fn default() -> Self {
+            Self {
+                additional_usages: Ok(Default::default()),
+                primary_usage: Err("no value supplied for primary_usage".to_string()),
+            }
+        }
+    }
+    impl UsageDesignation {
+        pub fn additional_usages<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.additional_usages = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for additional_usages: {e}")
+                });
+            self
+        }
+        pub fn primary_usage<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<super::PrimaryUsage>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.primary_usage = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for primary_usage: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<UsageDesignation> for super::UsageDesignation {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: UsageDesignation,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                additional_usages: value.additional_usages?,
+                primary_usage: value.primary_usage?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::UsageDesignation> for UsageDesignation {
+        fn from(value: super::UsageDesignation) -> Self {
+            Self {
+                additional_usages: Ok(value.additional_usages),
+                primary_usage: Ok(value.primary_usage),
+            }
+        }
+    }
 }
 /// Generation of default values for serde.
 pub mod defaults {
     pub(super) fn order_request_payment_method() -> super::PaymentMethod {
+        super::PaymentMethod::Balance
+    }
+    pub(super) fn secure_email_order_request_payment_method() -> super::PaymentMethod {
         super::PaymentMethod::Balance
     }
 }
@@ -4873,6 +6182,46 @@ impl<'de> ::serde::Deserialize<'de> for RequestStatus {
         Ok(Self::from(value))
     }
 }
+impl CommonNameIndicator {
+    /// Every value, in schema order.
+    pub const ALL: &'static [CommonNameIndicator] = &[
+        CommonNameIndicator::EmailAddress,
+        CommonNameIndicator::GivenNameSurname,
+        CommonNameIndicator::Pseudonym,
+        CommonNameIndicator::OrganizationName,
+    ];
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommonNameIndicator::EmailAddress => "email_address",
+            CommonNameIndicator::GivenNameSurname => "given_name_surname",
+            CommonNameIndicator::Pseudonym => "pseudonym",
+            CommonNameIndicator::OrganizationName => "organization_name",
+        }
+    }
+}
+impl crate::WireEnum for CommonNameIndicator {
+    const ALL: &'static [Self] = CommonNameIndicator::ALL;
+    fn as_str(self) -> &'static str {
+        CommonNameIndicator::as_str(self)
+    }
+}
+impl DcvMethod {
+    /// Every value, in schema order.
+    pub const ALL: &'static [DcvMethod] = &[DcvMethod::Email];
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DcvMethod::Email => "email",
+        }
+    }
+}
+impl crate::WireEnum for DcvMethod {
+    const ALL: &'static [Self] = DcvMethod::ALL;
+    fn as_str(self) -> &'static str {
+        DcvMethod::as_str(self)
+    }
+}
 impl DownloadFormat {
     /// Every value, in schema order.
     pub const ALL: &'static [DownloadFormat] = &[
@@ -4895,6 +6244,26 @@ impl crate::WireEnum for DownloadFormat {
     const ALL: &'static [Self] = DownloadFormat::ALL;
     fn as_str(self) -> &'static str {
         DownloadFormat::as_str(self)
+    }
+}
+impl LegacyCommonNameIndicator {
+    /// Every value, in schema order.
+    pub const ALL: &'static [LegacyCommonNameIndicator] = &[
+        LegacyCommonNameIndicator::GivenNameSurname,
+        LegacyCommonNameIndicator::Pseudonym,
+    ];
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LegacyCommonNameIndicator::GivenNameSurname => "given_name_surname",
+            LegacyCommonNameIndicator::Pseudonym => "pseudonym",
+        }
+    }
+}
+impl crate::WireEnum for LegacyCommonNameIndicator {
+    const ALL: &'static [Self] = LegacyCommonNameIndicator::ALL;
+    fn as_str(self) -> &'static str {
+        LegacyCommonNameIndicator::as_str(self)
     }
 }
 impl OrderStatusChange {
@@ -4935,10 +6304,52 @@ impl crate::WireEnum for PaymentMethod {
         PaymentMethod::as_str(self)
     }
 }
+impl PrimaryUsage {
+    /// Every value, in schema order.
+    pub const ALL: &'static [PrimaryUsage] = &[
+        PrimaryUsage::Signing,
+        PrimaryUsage::KeyManagement,
+        PrimaryUsage::DualUse,
+    ];
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PrimaryUsage::Signing => "signing",
+            PrimaryUsage::KeyManagement => "key_management",
+            PrimaryUsage::DualUse => "dual_use",
+        }
+    }
+}
+impl crate::WireEnum for PrimaryUsage {
+    const ALL: &'static [Self] = PrimaryUsage::ALL;
+    fn as_str(self) -> &'static str {
+        PrimaryUsage::as_str(self)
+    }
+}
 impl crate::WireEnum for ProductId {
     const ALL: &'static [Self] = ProductId::ALL;
     fn as_str(self) -> &'static str {
         ProductId::as_str(self)
+    }
+}
+impl ProfileType {
+    /// Every value, in schema order.
+    pub const ALL: &'static [ProfileType] = &[
+        ProfileType::Strict,
+        ProfileType::Multipurpose,
+    ];
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileType::Strict => "strict",
+            ProfileType::Multipurpose => "multipurpose",
+        }
+    }
+}
+impl crate::WireEnum for ProfileType {
+    const ALL: &'static [Self] = ProfileType::ALL;
+    fn as_str(self) -> &'static str {
+        ProfileType::as_str(self)
     }
 }
 impl RequestDecision {
@@ -4982,6 +6393,16 @@ impl ValidityYears {
     pub const ALLOWED: &'static [i64] = &[1i64, 2i64];
     /// Every allowed value as text (for command lines), in schema order.
     pub const ALLOWED_TEXT: &'static [&'static str] = &["1", "2"];
+}
+/// An order body of any request profile (`ProductId::spec().profile.body` says which a
+/// product takes); serializes as the body itself.
+#[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+#[serde(untagged)]
+pub enum OrderBody {
+    ///Request profile `client_certificate`: [`crate::OrderRequest`].
+    ClientCertificate(OrderRequest),
+    ///Request profile `secure_email`: [`crate::SecureEmailOrderRequest`].
+    SecureEmail(SecureEmailOrderRequest),
 }
 /**The product catalog and API limits, generated from `schema/catalog.json`.
 
@@ -5130,6 +6551,15 @@ pub mod catalog {
         rsa_bits: &[2048u32, 3072u32, 4096u32],
         ecdsa_curves: &[EcdsaCurve::P256, EcdsaCurve::P384],
     };
+    /// Which typed body a request profile takes (one per profile; see
+    /// [`crate::OrderBody`]).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub enum BodyKind {
+        ///Request profile `client_certificate`: [`crate::OrderRequest`].
+        ClientCertificate,
+        ///Request profile `secure_email`: [`crate::SecureEmailOrderRequest`].
+        SecureEmail,
+    }
     /// Which body a product takes and the rules beyond its schema.
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub struct RequestProfile {
@@ -5139,6 +6569,11 @@ pub mod catalog {
         pub description: &'static str,
         /// The request schema file (in `schema/`), e.g. `order-request.schema.json`.
         pub schema: &'static str,
+        /// The `$defs` entry of the schema that is the body's root; `None`: the file's
+        /// root.
+        pub root: ::std::option::Option<&'static str>,
+        /// The typed body.
+        pub body: BodyKind,
         /// Allowed `validity_years` (the schema's `ValidityYears` enum).
         pub validity_years: &'static [i64],
         /// `custom_expiration_date` must be strictly less than this many days after
@@ -5147,11 +6582,24 @@ pub mod catalog {
         /// The CSR keys accepted.
         pub key_policy: &'static KeyPolicy,
     }
-    ///Request profile `client_certificate`: The seed's order body (`POST /order/certificate/{client_certificate_id}`): common name, emails, organization; validity in years or a custom end date.
+    ///Request profile `client_certificate`: The seed's order body (`POST /order/certificate/{client_certificate_id}`): common name, emails, organization; validity in years, days or a custom end date; since 2025 `common_name_indicator` and `individual`.
     pub const PROFILE_CLIENT_CERTIFICATE: RequestProfile = RequestProfile {
         id: "client_certificate",
-        description: "The seed's order body (`POST /order/certificate/{client_certificate_id}`): common name, emails, organization; validity in years or a custom end date.",
+        description: "The seed's order body (`POST /order/certificate/{client_certificate_id}`): common name, emails, organization; validity in years, days or a custom end date; since 2025 `common_name_indicator` and `individual`.",
         schema: "order-request.schema.json",
+        root: ::std::option::Option::None,
+        body: BodyKind::ClientCertificate,
+        validity_years: &[1i64, 2i64],
+        custom_expiration_days_below: 825u64,
+        key_policy: &KEY_POLICY_RSA_OR_ECDSA,
+    };
+    ///Request profile `secure_email`: The Secure Email order body (since 2025): emails, usage designation, profile type, common name indicator and the person; no common name.
+    pub const PROFILE_SECURE_EMAIL: RequestProfile = RequestProfile {
+        id: "secure_email",
+        description: "The Secure Email order body (since 2025): emails, usage designation, profile type, common name indicator and the person; no common name.",
+        schema: "order-request.schema.json",
+        root: ::std::option::Option::Some("SecureEmailOrderRequest"),
+        body: BodyKind::SecureEmail,
         validity_years: &[1i64, 2i64],
         custom_expiration_days_below: 825u64,
         key_policy: &KEY_POLICY_RSA_OR_ECDSA,
@@ -5191,22 +6639,35 @@ pub mod catalog {
         pub status: Status,
         /// The body it takes and the rules that apply.
         pub profile: &'static RequestProfile,
+        /// The `$defs` entry of the profile's schema holding this product's own rules
+        /// (`"x-rules": true`), if any.
+        pub rules: ::std::option::Option<&'static str>,
     }
     /// Every product, in catalog order.
     pub const PRODUCTS: &[Product] = &[
         Product {
-            id: crate::ProductId::ClientPremiumSha2,
-            name: "Client Certificate: Premium",
+            id: crate::ProductId::SecureEmailMailbox,
+            name: "Secure Email for Individual Mailbox",
             family: Family::Smime,
             status: Status::Current,
-            profile: &PROFILE_CLIENT_CERTIFICATE,
+            profile: &PROFILE_SECURE_EMAIL,
+            rules: ::std::option::Option::None,
         },
         Product {
-            id: crate::ProductId::ClientEmailSecurityPlus,
-            name: "Client Certificate: Email Security Plus",
+            id: crate::ProductId::SecureEmailSponsor,
+            name: "Secure Email for Employee",
             family: Family::Smime,
             status: Status::Current,
-            profile: &PROFILE_CLIENT_CERTIFICATE,
+            profile: &PROFILE_SECURE_EMAIL,
+            rules: ::std::option::Option::Some("RulesSecureEmailSponsor"),
+        },
+        Product {
+            id: crate::ProductId::SecureEmailOrganization,
+            name: "Secure Email for Organization",
+            family: Family::Smime,
+            status: Status::Current,
+            profile: &PROFILE_SECURE_EMAIL,
+            rules: ::std::option::Option::Some("RulesSecureEmailOrganization"),
         },
         Product {
             id: crate::ProductId::ClientAuthenticationPlus,
@@ -5214,13 +6675,73 @@ pub mod catalog {
             family: Family::ClientAuthentication,
             status: Status::Current,
             profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesLegacyName"),
+        },
+        Product {
+            id: crate::ProductId::ClientPremiumSha2,
+            name: "Client Certificate: Premium",
+            family: Family::Smime,
+            status: Status::Deprecated {
+                since: "2025-07-10",
+                replacement: crate::ProductId::SecureEmailSponsor,
+            },
+            profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesLegacySmimeSeed"),
+        },
+        Product {
+            id: crate::ProductId::ClientEmailSecurityPlus,
+            name: "Client Certificate: Email Security Plus",
+            family: Family::Smime,
+            status: Status::Deprecated {
+                since: "2025-07-10",
+                replacement: crate::ProductId::SecureEmailSponsor,
+            },
+            profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesLegacySmimeSeed"),
         },
         Product {
             id: crate::ProductId::ClientDigitalSignaturePlusSha2,
             name: "Client Certificate: Digital Signature Plus",
             family: Family::DocumentSigning,
-            status: Status::Current,
+            status: Status::Deprecated {
+                since: "2025-07-10",
+                replacement: crate::ProductId::SecureEmailSponsor,
+            },
             profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesLegacySmimeSeed"),
+        },
+        Product {
+            id: crate::ProductId::ClientPremium,
+            name: "Client Certificate: Premium",
+            family: Family::Smime,
+            status: Status::Deprecated {
+                since: "2025-07-10",
+                replacement: crate::ProductId::SecureEmailSponsor,
+            },
+            profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesLegacySmime"),
+        },
+        Product {
+            id: crate::ProductId::ClientDigitalSignaturePlus,
+            name: "Client Certificate: Digital Signature Plus",
+            family: Family::DocumentSigning,
+            status: Status::Deprecated {
+                since: "2025-07-10",
+                replacement: crate::ProductId::SecureEmailSponsor,
+            },
+            profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesLegacySmime"),
+        },
+        Product {
+            id: crate::ProductId::Class1Smime,
+            name: "Class 1 S/MIME",
+            family: Family::Smime,
+            status: Status::Deprecated {
+                since: "2025-07-10",
+                replacement: crate::ProductId::SecureEmailMailbox,
+            },
+            profile: &PROFILE_CLIENT_CERTIFICATE,
+            rules: ::std::option::Option::Some("RulesClass1Smime"),
         },
     ];
     /// The product used when none is given.
@@ -5228,32 +6749,113 @@ pub mod catalog {
     impl crate::ProductId {
         /// Every product id, in catalog order.
         pub const ALL: &'static [crate::ProductId] = &[
+            crate::ProductId::SecureEmailMailbox,
+            crate::ProductId::SecureEmailSponsor,
+            crate::ProductId::SecureEmailOrganization,
+            crate::ProductId::ClientAuthenticationPlus,
             crate::ProductId::ClientPremiumSha2,
             crate::ProductId::ClientEmailSecurityPlus,
-            crate::ProductId::ClientAuthenticationPlus,
             crate::ProductId::ClientDigitalSignaturePlusSha2,
+            crate::ProductId::ClientPremium,
+            crate::ProductId::ClientDigitalSignaturePlus,
+            crate::ProductId::Class1Smime,
         ];
         /// The wire id.
         pub fn as_str(self) -> &'static str {
             match self {
-                crate::ProductId::ClientPremiumSha2 => "client_premium_sha2",
-                crate::ProductId::ClientEmailSecurityPlus => "client_email_security_plus",
+                crate::ProductId::SecureEmailMailbox => "secure_email_mailbox",
+                crate::ProductId::SecureEmailSponsor => "secure_email_sponsor",
+                crate::ProductId::SecureEmailOrganization => "secure_email_organization",
                 crate::ProductId::ClientAuthenticationPlus => {
                     "client_authentication_plus"
                 }
+                crate::ProductId::ClientPremiumSha2 => "client_premium_sha2",
+                crate::ProductId::ClientEmailSecurityPlus => "client_email_security_plus",
                 crate::ProductId::ClientDigitalSignaturePlusSha2 => {
                     "client_digital_signature_plus_sha2"
                 }
+                crate::ProductId::ClientPremium => "client_premium",
+                crate::ProductId::ClientDigitalSignaturePlus => {
+                    "client_digital_signature_plus"
+                }
+                crate::ProductId::Class1Smime => "class1_smime",
             }
         }
         /// The product's catalog entry.
         pub fn spec(self) -> &'static Product {
             match self {
-                crate::ProductId::ClientPremiumSha2 => &PRODUCTS[0usize],
-                crate::ProductId::ClientEmailSecurityPlus => &PRODUCTS[1usize],
-                crate::ProductId::ClientAuthenticationPlus => &PRODUCTS[2usize],
-                crate::ProductId::ClientDigitalSignaturePlusSha2 => &PRODUCTS[3usize],
+                crate::ProductId::SecureEmailMailbox => &PRODUCTS[0usize],
+                crate::ProductId::SecureEmailSponsor => &PRODUCTS[1usize],
+                crate::ProductId::SecureEmailOrganization => &PRODUCTS[2usize],
+                crate::ProductId::ClientAuthenticationPlus => &PRODUCTS[3usize],
+                crate::ProductId::ClientPremiumSha2 => &PRODUCTS[4usize],
+                crate::ProductId::ClientEmailSecurityPlus => &PRODUCTS[5usize],
+                crate::ProductId::ClientDigitalSignaturePlusSha2 => &PRODUCTS[6usize],
+                crate::ProductId::ClientPremium => &PRODUCTS[7usize],
+                crate::ProductId::ClientDigitalSignaturePlus => &PRODUCTS[8usize],
+                crate::ProductId::Class1Smime => &PRODUCTS[9usize],
             }
+        }
+    }
+    impl crate::OrderBody {
+        /// Which body this is.
+        pub fn kind(&self) -> BodyKind {
+            match self {
+                crate::OrderBody::ClientCertificate(_) => BodyKind::ClientCertificate,
+                crate::OrderBody::SecureEmail(_) => BodyKind::SecureEmail,
+            }
+        }
+        /// Reads a JSON document as the body of `kind` (strict: unknown members fail).
+        pub fn from_value(
+            kind: BodyKind,
+            value: ::serde_json::Value,
+        ) -> ::std::result::Result<Self, ::serde_json::Error> {
+            match kind {
+                BodyKind::ClientCertificate => {
+                    ::serde_json::from_value(value)
+                        .map(crate::OrderBody::ClientCertificate)
+                }
+                BodyKind::SecureEmail => {
+                    ::serde_json::from_value(value).map(crate::OrderBody::SecureEmail)
+                }
+            }
+        }
+        /// The email addresses of the certificate.
+        pub fn emails(&self) -> &[::std::string::String] {
+            match self {
+                crate::OrderBody::ClientCertificate(body) => &body.certificate.emails,
+                crate::OrderBody::SecureEmail(body) => &body.certificate.emails,
+            }
+        }
+        /// The CSR, when the body carries one.
+        pub fn csr(&self) -> ::std::option::Option<&str> {
+            match self {
+                crate::OrderBody::ClientCertificate(body) => {
+                    body.certificate.csr.as_deref()
+                }
+                crate::OrderBody::SecureEmail(body) => body.certificate.csr.as_deref(),
+            }
+        }
+        /// Puts a CSR into the body.
+        pub fn set_csr(&mut self, csr: ::std::string::String) {
+            match self {
+                crate::OrderBody::ClientCertificate(body) => {
+                    body.certificate.csr = ::std::option::Option::Some(csr);
+                }
+                crate::OrderBody::SecureEmail(body) => {
+                    body.certificate.csr = ::std::option::Option::Some(csr);
+                }
+            }
+        }
+    }
+    impl ::std::convert::From<crate::OrderRequest> for crate::OrderBody {
+        fn from(body: crate::OrderRequest) -> Self {
+            crate::OrderBody::ClientCertificate(body)
+        }
+    }
+    impl ::std::convert::From<crate::SecureEmailOrderRequest> for crate::OrderBody {
+        fn from(body: crate::SecureEmailOrderRequest) -> Self {
+            crate::OrderBody::SecureEmail(body)
         }
     }
     /// The display name of a signature hash, e.g. `SHA-256`.

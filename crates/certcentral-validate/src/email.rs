@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::engine::{SCHEMA, build};
 
 /// Where the schema defines an email address.
-const EMAIL_ITEM: &str = "/$defs/CertificateRequest/properties/emails/items";
+const EMAIL_ITEM: &str = "/$defs/Emails/items";
 
 static EMAIL: LazyLock<Validator> = LazyLock::new(|| {
     let item = SCHEMA

@@ -20,9 +20,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use certcentral_types::ProductId;
 use chrono::NaiveDate;
 use jsonschema::{Keyword, ValidationError, Validator, paths::Location};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::codes;
 use crate::describe::{expect, found};
@@ -102,23 +103,205 @@ pub(crate) fn resolve(schema: &Value) -> &Value {
     }
 }
 
-/// Compiled validators, one per `today` seen recently (the date rule depends on it).
-static CACHE: Mutex<Vec<(NaiveDate, Arc<Validator>)>> = Mutex::new(Vec::new());
+/// The document the engine compiles for `product`: the order schema file, whose root is the
+/// product's body (the file's root, or its request profile's `root` entry of `$defs`),
+/// joined (`allOf`) with the product's own rule set (its catalog `rules`, a `$defs` entry
+/// marked `"x-rules": true`). Every keyword location of this document's errors points into
+/// the schema file, so messages are derived from the file's nodes.
+pub fn product_schema(product: ProductId) -> Value {
+    let spec = product.spec();
+    let mut refs = Vec::new();
+    let mut doc = match spec.profile.root {
+        None => SCHEMA.clone(),
+        Some(root) => {
+            let mut doc = Map::new();
+            for key in ["$schema", "$id"] {
+                if let Some(value) = SCHEMA.get(key) {
+                    doc.insert(key.to_owned(), value.clone());
+                }
+            }
+            if let Some(node) = schema_node(&format!("/$defs/{root}")) {
+                for key in ["title", "description"] {
+                    if let Some(value) = node.get(key) {
+                        doc.insert(key.to_owned(), value.clone());
+                    }
+                }
+            }
+            doc.insert("$defs".to_owned(), SCHEMA["$defs"].clone());
+            refs.push(json!({"$ref": format!("#/$defs/{root}")}));
+            Value::Object(doc)
+        }
+    };
+    if let Some(rules) = spec.rules {
+        refs.push(json!({"$ref": format!("#/$defs/{rules}")}));
+    }
+    if let Some(obj) = doc.as_object_mut() {
+        obj.insert(
+            "$comment".to_owned(),
+            Value::String(format!(
+                "The body of `POST /order/certificate/{}` ({}): certcentral's schema for this product.",
+                product.as_str(),
+                spec.name
+            )),
+        );
+        if !refs.is_empty() {
+            obj.insert("allOf".to_owned(), Value::Array(refs));
+        }
+    }
+    doc
+}
 
-/// The validator for the order schema with `today` as the date rule's reference.
-pub(crate) fn validator(today: NaiveDate) -> Arc<Validator> {
+/// What a product's schema says about one member of its body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberRule {
+    /// The body requires it (its schema, or the product's rule set).
+    Required,
+    /// The body takes it.
+    Optional,
+    /// The product's body has no such member, or its rule set forbids it: the reason.
+    Forbidden(String),
+}
+
+/// What `product`'s schema ([`product_schema`]) says about the member at `pointer` (a JSON
+/// Pointer into the body, e.g. `/certificate/common_name`), for front ends that turn flags
+/// into bodies and want to name the product's rule.
+pub fn member_rule(product: ProductId, pointer: &str) -> MemberRule {
+    let spec = product.spec();
+    let root = spec
+        .profile
+        .root
+        .map_or_else(String::new, |r| format!("/$defs/{r}"));
+    let mut body = schema_node(&root).map(resolve);
+    let name = body
+        .and_then(|b| b.get("title"))
+        .and_then(Value::as_str)
+        .unwrap_or("order");
+    let mut rules = spec.rules.and_then(|r| schema_node(&format!("/$defs/{r}")));
+    let segments: Vec<&str> = pointer.split('/').skip(1).collect();
+    let Some((last, parents)) = segments.split_last() else {
+        return MemberRule::Optional;
+    };
+    for segment in parents {
+        body = body
+            .and_then(|b| b.get("properties"))
+            .and_then(|p| p.get(*segment))
+            .map(resolve);
+        rules = rules
+            .and_then(|r| r.get("properties"))
+            .and_then(|p| p.get(*segment));
+    }
+    let listed = |node: Option<&Value>| {
+        node.and_then(|n| n.get("required"))
+            .and_then(Value::as_array)
+            .is_some_and(|r| r.iter().any(|v| v.as_str() == Some(last)))
+    };
+    if let Some(forbidden) = rules
+        .and_then(|r| r.get("properties"))
+        .and_then(|p| p.get(*last))
+        .filter(|m| m.get("not").is_some())
+    {
+        let reason = forbidden
+            .get("description")
+            .and_then(Value::as_str)
+            .unwrap_or("the product's rules forbid it");
+        return MemberRule::Forbidden(reason.to_owned());
+    }
+    if body
+        .and_then(|b| b.get("properties"))
+        .and_then(|p| p.get(*last))
+        .is_none()
+    {
+        return MemberRule::Forbidden(format!(
+            "`{}` takes the `{name}` body, which has no `{}`",
+            product.as_str(),
+            segments.join(".")
+        ));
+    }
+    if listed(body) || listed(rules) {
+        MemberRule::Required
+    } else {
+        MemberRule::Optional
+    }
+}
+
+/// One warning rule of a product's rule set (`x-warnings`): when the body matches `when`,
+/// the warning `code` at `path` with `message`.
+pub(crate) struct WarningRule {
+    pub(crate) when: Validator,
+    pub(crate) code: String,
+    pub(crate) path: String,
+    pub(crate) message: String,
+}
+
+/// Everything compiled for one product and one `today`.
+pub(crate) struct ProductValidator {
+    /// The product's document ([`product_schema`]) with every custom keyword registered.
+    pub(crate) validator: Validator,
+    /// The product's warning rules.
+    pub(crate) warnings: Vec<WarningRule>,
+}
+
+/// Compiled validators, one per (`today`, product) seen recently (the date rule depends on
+/// `today`).
+#[allow(clippy::type_complexity)]
+static CACHE: Mutex<Vec<(NaiveDate, ProductId, Arc<ProductValidator>)>> = Mutex::new(Vec::new());
+
+/// The validator for `product`'s order body with `today` as the date rule's reference.
+pub(crate) fn validator(today: NaiveDate, product: ProductId) -> Arc<ProductValidator> {
     let mut cache = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, validator)) = cache.iter().find(|(day, _)| *day == today) {
-        return Arc::clone(validator);
+    if let Some((_, _, compiled)) = cache
+        .iter()
+        .find(|(day, p, _)| *day == today && *p == product)
+    {
+        return Arc::clone(compiled);
     }
-    let validator = Arc::new(build(&SCHEMA, today));
-    if cache.len() >= 4 {
+    let compiled = Arc::new(ProductValidator {
+        validator: build(&product_schema(product), today),
+        warnings: warning_rules(product),
+    });
+    if cache.len() >= 32 {
         cache.remove(0);
     }
-    cache.push((today, Arc::clone(&validator)));
-    validator
+    cache.push((today, product, Arc::clone(&compiled)));
+    compiled
+}
+
+/// The `x-warnings` of `product`'s rule set, compiled (standard keywords only).
+fn warning_rules(product: ProductId) -> Vec<WarningRule> {
+    let Some(rules) = product
+        .spec()
+        .rules
+        .and_then(|name| schema_node(&format!("/$defs/{name}")))
+    else {
+        return Vec::new();
+    };
+    let text = |rule: &Value, key: &str| {
+        rule.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    rules
+        .get("x-warnings")
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .map(|rule| WarningRule {
+                    when: jsonschema::options()
+                        .with_draft(jsonschema::Draft::Draft202012)
+                        .build(rule.get("when").unwrap_or(&Value::Bool(false)))
+                        .unwrap_or_else(|err| {
+                            panic!("an `x-warnings` condition does not compile: {err}")
+                        }),
+                    code: text(rule, "code"),
+                    path: text(rule, "path"),
+                    message: text(rule, "message"),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Compiles `schema` (the order schema or one of its subschemas) with formats asserted and

@@ -133,16 +133,27 @@ pub mod codes {
     pub const CSR_NOT_CHECKED: &str = "csr_not_checked";
     /// Warning: `custom_expiration_date` overrides `validity_years`.
     pub const VALIDITY_YEARS_OVERRIDDEN: &str = "validity_years_overridden";
+    /// Warning: `custom_expiration_date` overrides `validity_days`.
+    pub const VALIDITY_DAYS_OVERRIDDEN: &str = "validity_days_overridden";
+    /// Warning: the product is deprecated; the message names its replacement. A deprecated
+    /// product is never refused by certcentral.
+    pub const PRODUCT_DEPRECATED: &str = "product_deprecated";
 }
 
 /// What a validation run knows beyond the order itself.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Context {
-    /// The product being ordered (the `client_certificate_id` path parameter). The four
-    /// products share one body contract, so no rule depends on it today.
+    /// The product being ordered (the `product_name_id` path parameter). It selects the body
+    /// (its catalog request profile: the seed's body or the Secure Email body) and the
+    /// product's own rules (its catalog `rules`: required and forbidden members, warnings),
+    /// all in the schema; see [`product_schema`].
     pub product: ProductId,
     /// "Today" in UTC, for date rules. [`Context::new`] reads the system clock.
     pub today: NaiveDate,
+    /// The escape hatch for what DigiCert adds before certcentral does: members the schema
+    /// does not know become `unknown_param` warnings instead of errors (the body is then sent
+    /// as given). Off by default.
+    pub allow_unknown: bool,
 }
 
 impl Context {
@@ -151,6 +162,7 @@ impl Context {
         Self {
             product,
             today: chrono::Utc::now().date_naive(),
+            allow_unknown: false,
         }
     }
 
@@ -159,7 +171,15 @@ impl Context {
         self.today = today;
         self
     }
+
+    /// The same context with unknown members as warnings ([`Context::allow_unknown`]).
+    pub fn with_allow_unknown(mut self, allow: bool) -> Self {
+        self.allow_unknown = allow;
+        self
+    }
 }
+
+pub use engine::{MemberRule, member_rule, product_schema};
 
 /// One problem found in an order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -278,18 +298,38 @@ pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
 
 /// Validates an already parsed JSON document as an order body.
 pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
-    let validator = engine::validator(ctx.today);
+    let compiled = engine::validator(ctx.today, ctx.product);
     // One pass: the engine collects every error (none for a valid order); an `is_valid`
     // pass first would walk an invalid order twice.
-    let errors: Vec<Violation> = report::violations(doc, validator.iter_errors(doc))
-        .into_iter()
-        .map(|(_, v)| v)
-        .collect();
-    let warnings = warnings(doc, &errors);
-    Report { errors, warnings }
+    let root = body_root(ctx.product);
+    let mut errors: Vec<Violation> =
+        report::violations(doc, &root, compiled.validator.iter_errors(doc))
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+    let mut warnings = Vec::new();
+    if ctx.allow_unknown {
+        let (unknown, rest): (Vec<Violation>, Vec<Violation>) = errors
+            .into_iter()
+            .partition(|v| v.code == codes::UNKNOWN_PARAM);
+        errors = rest;
+        warnings.extend(unknown.into_iter().map(|mut v| {
+            v.message
+                .push_str("; sent as given because unknown members are allowed (--allow-unknown)");
+            v
+        }));
+    }
+    let mut all = self::warnings(doc, &errors);
+    all.extend(product_warnings(doc, ctx, &compiled));
+    all.append(&mut warnings);
+    Report {
+        errors,
+        warnings: all,
+    }
 }
 
-/// Validates a typed order. Gives the same report as [`validate_json`] on the order's JSON.
+/// Validates a typed order of the seed's body. Gives the same report as [`validate_json`]
+/// on the order's JSON.
 pub fn validate(order: &OrderRequest, ctx: &Context) -> Report {
     match serde_json::to_value(order) {
         Ok(doc) => validate_value(&doc, ctx),
@@ -297,17 +337,69 @@ pub fn validate(order: &OrderRequest, ctx: &Context) -> Report {
     }
 }
 
-/// The violations of the standard JSON Schema keywords of `schema/order-request.schema.json`
-/// alone: what a validator that ignores the schema's custom keywords reports (Python's
-/// `jsonschema` with its format checker, for example), with paths and messages. Use
-/// [`validate_value`] for the full check.
-pub fn schema_violations(doc: &Value) -> Vec<Violation> {
-    let validator = engine::validator(chrono::Utc::now().date_naive());
-    report::violations(doc, validator.iter_errors(doc))
-        .into_iter()
-        .filter(|(origin, _)| *origin == Origin::Standard)
-        .map(|(_, v)| v)
-        .collect()
+/// Validates a typed order body of any request profile (the seed's body or the Secure Email
+/// body). Gives the same report as [`validate_json`] on the body's JSON.
+pub fn validate_body(body: &certcentral_types::OrderBody, ctx: &Context) -> Report {
+    match serde_json::to_value(body) {
+        Ok(doc) => validate_value(&doc, ctx),
+        Err(err) => bad_request_format(format!("the order cannot be serialized: {err}")),
+    }
+}
+
+/// The JSON Pointer, in the schema file, of `product`'s body schema.
+fn body_root(product: ProductId) -> String {
+    product
+        .spec()
+        .profile
+        .root
+        .map_or_else(String::new, |root| format!("/$defs/{root}"))
+}
+
+/// The warnings that come from the product: deprecated (naming the replacement), and the
+/// `x-warnings` of its rule set in the schema.
+fn product_warnings(
+    doc: &Value,
+    ctx: &Context,
+    compiled: &engine::ProductValidator,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    let spec = ctx.product.spec();
+    if let certcentral_types::catalog::Status::Deprecated { since, replacement } = spec.status {
+        out.push(warning(
+            "",
+            codes::PRODUCT_DEPRECATED,
+            format!(
+                "`{}` ({}) is deprecated since {since}: DigiCert replaced it with `{}` ({}), which takes the Secure Email body; certcentral still sends this order, but DigiCert may refuse it",
+                ctx.product.as_str(),
+                spec.name,
+                replacement.as_str(),
+                replacement.spec().name
+            ),
+        ));
+    }
+    for rule in &compiled.warnings {
+        if rule.when.is_valid(doc) {
+            out.push(warning(&rule.path, &rule.code, rule.message.clone()));
+        }
+    }
+    out
+}
+
+/// The violations of the standard JSON Schema keywords of `product`'s schema
+/// ([`product_schema`]) alone: what a validator that ignores the schema's custom keywords
+/// reports (Python's `jsonschema` with its format checker, for example), with paths and
+/// messages. Use [`validate_value`] for the full check.
+pub fn schema_violations(doc: &Value, product: ProductId) -> Vec<Violation> {
+    let compiled = engine::validator(chrono::Utc::now().date_naive(), product);
+    report::violations(
+        doc,
+        &body_root(product),
+        compiled.validator.iter_errors(doc),
+    )
+    .into_iter()
+    .filter(|(origin, _)| *origin == Origin::Standard)
+    .map(|(_, v)| v)
+    .collect()
 }
 
 fn warning(path: &str, code: &str, message: String) -> Violation {
@@ -322,17 +414,29 @@ fn warning(path: &str, code: &str, message: String) -> Violation {
 fn warnings(doc: &Value, errors: &[Violation]) -> Vec<Violation> {
     let mut warnings = Vec::new();
     let failed = |path: &str| errors.iter().any(|e| e.path == path);
-    if doc
+    let date = doc
         .get("custom_expiration_date")
         .and_then(Value::as_str)
         .and_then(engine::parse_date)
-        .is_some()
-        && doc.get("validity_years").is_some()
-    {
+        .is_some();
+    let days = doc.get("validity_days").is_some_and(Value::is_u64);
+    if (date || days) && doc.get("validity_years").is_some() {
+        let by = if date {
+            "`custom_expiration_date` is given, so it sets the end date"
+        } else {
+            "`validity_days` is given, so it sets the validity"
+        };
         warnings.push(warning(
             "/validity_years",
             codes::VALIDITY_YEARS_OVERRIDDEN,
-            "`custom_expiration_date` is given, so it sets the end date and `validity_years` is ignored".to_owned(),
+            format!("{by} and `validity_years` is ignored"),
+        ));
+    }
+    if date && doc.get("validity_days").is_some() {
+        warnings.push(warning(
+            "/validity_days",
+            codes::VALIDITY_DAYS_OVERRIDDEN,
+            "`custom_expiration_date` is given, so it sets the end date and `validity_days` is ignored".to_owned(),
         ));
     }
     let Some(certificate) = doc.get("certificate").and_then(Value::as_object) else {
@@ -416,6 +520,39 @@ mod tests {
         assert!(
             report.errors[0].message.contains("1048577 bytes"),
             "{report:?}"
+        );
+    }
+
+    #[test]
+    fn member_rules_come_from_the_product_schema() {
+        use certcentral_types::ProductId as P;
+        assert_eq!(
+            member_rule(P::ClientAuthenticationPlus, "/certificate/common_name"),
+            MemberRule::Required
+        );
+        assert!(matches!(
+            member_rule(P::Class1Smime, "/certificate/common_name"),
+            MemberRule::Forbidden(reason) if reason.contains("first email address")
+        ));
+        assert!(matches!(
+            member_rule(P::SecureEmailSponsor, "/certificate/common_name"),
+            MemberRule::Forbidden(reason) if reason.contains("SecureEmailOrderRequest")
+        ));
+        assert_eq!(
+            member_rule(P::SecureEmailSponsor, "/certificate/individual"),
+            MemberRule::Required
+        );
+        assert_eq!(
+            member_rule(P::SecureEmailMailbox, "/certificate/individual"),
+            MemberRule::Optional
+        );
+        assert_eq!(
+            member_rule(P::SecureEmailSponsor, "/organization"),
+            MemberRule::Required
+        );
+        assert_eq!(
+            member_rule(P::ClientPremium, "/certificate/common_name_indicator"),
+            MemberRule::Required
         );
     }
 

@@ -23,12 +23,13 @@ pub(crate) enum Origin {
 /// failed there (so a wrong type is not also reported as, say, a float).
 pub(crate) fn violations<'a>(
     doc: &Value,
+    root: &str,
     errors: impl Iterator<Item = ValidationError<'a>>,
 ) -> Vec<(Origin, Violation)> {
     let mut out: Vec<(Origin, Violation, String)> = Vec::new();
     for error in errors {
         let location = keyword_location(&error);
-        for (origin, violation) in map(doc, &error, &location) {
+        for (origin, violation) in map(doc, root, &error, &location) {
             let parent = location.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
             let repeated = out.iter().any(|(o, v, p)| {
                 v.path == violation.path
@@ -103,7 +104,45 @@ fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin, Violation)> {
+/// The schema of member `name` of the object at `instance_path`, found by walking the body's
+/// schema from its root (`root`, a JSON Pointer into the schema file): a rule set names a
+/// member without restating its schema.
+fn member_schema(root: &str, instance_path: &str, name: &str) -> Option<&'static Value> {
+    let mut at = resolve(node(root));
+    for segment in instance_path.split('/').skip(1) {
+        let segment = segment.replace("~1", "/").replace("~0", "~");
+        at = match at.get("properties").and_then(|p| p.get(&segment)) {
+            Some(member) => resolve(member),
+            None => resolve(at.get("items")?),
+        };
+    }
+    at.get("properties")?.get(name)
+}
+
+/// Why a rule applies, for people: the `description` of the `then` it sits in, or of the
+/// rule set (`"x-rules": true`) it belongs to.
+fn reason(location: &str) -> Option<&'static str> {
+    if let Some((base, _)) = location.rsplit_once("/then/") {
+        return node(&format!("{base}/then"))
+            .get("description")
+            .and_then(Value::as_str);
+    }
+    let name = location.strip_prefix("/$defs/")?.split('/').next()?;
+    let def = schema_node(&format!("/$defs/{name}"))?;
+    if def.get("x-rules") != Some(&Value::Bool(true)) {
+        return None;
+    }
+    def.get("description")
+        .and_then(Value::as_str)
+        .map(|d| d.trim_end_matches('.'))
+}
+
+fn map(
+    doc: &Value,
+    root: &str,
+    error: &ValidationError<'_>,
+    location: &str,
+) -> Vec<(Origin, Violation)> {
     let path = error.instance_path().as_str().to_owned();
     let parent_pointer = location.rsplit_once('/').map_or("", |(p, _)| p);
     let parent = node(parent_pointer);
@@ -127,15 +166,28 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
             let member = parent
                 .get("properties")
                 .and_then(|p| p.get(name))
+                .filter(|m| m.get("required").is_none() || m.get("type").is_some())
+                .or_else(|| member_schema(root, &path, name))
                 .map_or_else(|| "a value".to_owned(), expect);
+            let why = reason(location).map_or_else(String::new, |r| format!(" ({r})"));
             vec![(
                 Origin::Standard,
                 violation(
                     format!("{path}/{}", escape(name)),
                     codes::REQUIRED_PARAM,
-                    format!("missing required field: must be {member}"),
+                    format!("missing required field: must be {member}{why}"),
                 ),
             )]
+        }
+        ValidationErrorKind::Not { .. } => {
+            let what = parent
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or("this member is not allowed here");
+            standard(
+                codes::INVALID_VALUE,
+                format!("{what}; found {}", found(instance)),
+            )
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let allowed = allowed_members_at(parent_pointer);
@@ -159,25 +211,45 @@ fn map(doc: &Value, error: &ValidationError<'_>, location: &str) -> Vec<(Origin,
                 .collect()
         }
         ValidationErrorKind::AnyOf { .. } if required_alternatives(parent).is_some() => {
-            let names = required_alternatives(parent).unwrap_or_default();
-            let give = names
-                .iter()
-                .map(|name| {
-                    let member = parent
-                        .get("properties")
-                        .and_then(|p| p.get(name.as_str()))
-                        .map_or_else(|| "a value".to_owned(), expect);
+            let groups = required_alternatives(parent).unwrap_or_default();
+            let describe = |name: &String| {
+                let member = parent
+                    .get("properties")
+                    .and_then(|p| p.get(name.as_str()))
+                    .map_or_else(|| "a value".to_owned(), expect);
+                if member == "a value" {
+                    format!("`{name}`")
+                } else {
                     format!("`{name}` ({member})")
-                })
-                .collect::<Vec<_>>()
-                .join(" or ");
-            let first = names.first().map(String::as_str).unwrap_or_default();
+                }
+            };
+            let give = groups
+                .iter()
+                .map(|group| group.iter().map(describe).collect::<Vec<_>>().join(" and "))
+                .collect::<Vec<_>>();
+            let give = match give.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => give.join(""),
+            };
+            // The path names the first member that is missing (of the first group).
+            let first = groups
+                .iter()
+                .flatten()
+                .find(|name| instance.get(name.as_str()).is_none())
+                .or_else(|| groups.first().and_then(|g| g.first()))
+                .map(String::as_str)
+                .unwrap_or_default();
+            let reason = parent
+                .get("description")
+                .and_then(Value::as_str)
+                .filter(|_| groups.iter().any(|g| g.len() > 1))
+                .map_or_else(String::new, |d| format!(" ({d})"));
             vec![(
                 Origin::Standard,
                 violation(
                     format!("{path}/{}", escape(first)),
                     codes::REQUIRED_PARAM,
-                    format!("missing required field: give {give}"),
+                    format!("missing required field: give {give}{reason}"),
                 ),
             )]
         }
@@ -245,8 +317,9 @@ fn rsplit_segment<'a>(path: &'a str, segment: &str) -> Option<(&'a str, &'a str)
     None
 }
 
-/// The members of an `anyOf` whose branches each only require one member.
-fn required_alternatives(schema: &Value) -> Option<Vec<String>> {
+/// The member groups of an `anyOf` whose branches each only require members (one or more
+/// each): `[[validity_years], [custom_expiration_date]]`, `[[first_name, last_name], [pseudonym]]`.
+fn required_alternatives(schema: &Value) -> Option<Vec<Vec<String>>> {
     schema
         .get("anyOf")?
         .as_array()?
@@ -254,10 +327,13 @@ fn required_alternatives(schema: &Value) -> Option<Vec<String>> {
         .map(|branch| {
             let object = branch.as_object()?;
             let required = object.get("required")?.as_array()?;
-            match (object.len(), required.as_slice()) {
-                (1, [name]) => name.as_str().map(str::to_owned),
-                _ => None,
+            if object.len() != 1 || required.is_empty() {
+                return None;
             }
+            required
+                .iter()
+                .map(|name| name.as_str().map(str::to_owned))
+                .collect()
         })
         .collect()
 }

@@ -388,7 +388,7 @@ mod tests {
         assert_eq!(spec.name, "locke-cole");
         assert_eq!(spec.validity_years, Some(1));
         let order = spec.order_request(&defaults(), None).unwrap();
-        assert_eq!(order.certificate.common_name.as_str(), "Locke Cole");
+        assert_eq!(crate::request::subject_name(&order), "Locke Cole");
         assert!(order.skip_approval);
     }
 

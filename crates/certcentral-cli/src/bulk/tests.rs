@@ -89,7 +89,7 @@ impl Fake {
         orders.push(FakeOrder {
             id,
             product,
-            common_name: request.certificate.common_name.to_string(),
+            common_name: crate::request::subject_name(request),
             emails: request.certificate.emails.clone(),
             csr: request.certificate.csr.clone(),
             created: Utc::now(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use certcentral_client::{Client, Revocation, RevokeTarget};
 use certcentral_types::catalog::Status;
-use certcentral_types::{DownloadFormat, OrderInfo, ProductId};
+use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -155,7 +155,7 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
         Some(name) => name.clone(),
         None => format!(
             "{}-renewal-{order_id}",
-            files::derive_name(&request.certificate.common_name)
+            files::derive_name(&OrderBody::ClientCertificate(request.clone()).subject_name())
                 .unwrap_or_else(|| "certificate".into())
         ),
     };
@@ -176,7 +176,8 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
         resume: None,
         allow_other_endpoint: false,
     };
-    crate::commands::order::run_request(order_args, request, out).await
+    crate::commands::order::run_request(order_args, OrderBody::ClientCertificate(request), out)
+        .await
 }
 
 /// One line of `certcentral expiring`.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use certcentral_client::Client;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
+use certcentral_types::catalog::Status;
 use certcentral_types::{
     DownloadFormat, OrderInfo, OrderStatusChange, OrderStatusUpdate, ProductId, ProductInfo,
     RequestDecision, RequestStatusUpdate, WireEnum,
@@ -338,6 +339,13 @@ fn describe_product(p: &ProductInfo) -> String {
             "\n  catalog              {}",
             product_summary(product)
         ));
+        let status = match product.spec().status {
+            Status::Current => "current".to_owned(),
+            Status::Deprecated { since, replacement } => {
+                format!("deprecated since {since}; order {replacement} instead")
+            }
+        };
+        out.push_str(&format!("\n  status               {status}"));
     }
     if !p.allowed_validity_years.is_empty() {
         let years: Vec<String> = p
@@ -369,6 +377,22 @@ fn describe_product(p: &ProductInfo) -> String {
     out
 }
 
+/// A product's settings as the API reports them, plus the catalog's `status` and, for a
+/// deprecated product, `deprecated_on` and `replacement`.
+fn product_json(info: &ProductInfo) -> serde_json::Value {
+    let mut value = json!(info);
+    if let (Some(product), Some(obj)) = (ProductId::from_wire(&info.name_id), value.as_object_mut())
+    {
+        let status = product.spec().status;
+        obj.insert("status".into(), json!(status.as_str()));
+        if let Status::Deprecated { since, replacement } = status {
+            obj.insert("deprecated_on".into(), json!(since));
+            obj.insert("replacement".into(), json!(replacement.as_str()));
+        }
+    }
+    value
+}
+
 /// `certcentral products`: the settings of every product of the catalog.
 pub async fn products(args: ProductsArgs) -> Result<Report, CliError> {
     with_client(&args.api, async |client, _| {
@@ -381,7 +405,8 @@ pub async fn products(args: ProductsArgs) -> Result<Report, CliError> {
             .map(describe_product)
             .collect::<Vec<_>>()
             .join("\n");
-        Ok(Report::new(human, json!({"products": infos})))
+        let entries: Vec<serde_json::Value> = infos.iter().map(product_json).collect();
+        Ok(Report::new(human, json!({"products": entries})))
     })
     .await
 }
@@ -393,7 +418,7 @@ pub async fn product(args: ProductArgs) -> Result<Report, CliError> {
             .product_info(args.product)
             .await
             .map_err(client_error)?;
-        Ok(Report::new(describe_product(&info), json!(info)))
+        Ok(Report::new(describe_product(&info), product_json(&info)))
     })
     .await
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use certcentral_client::{Order, PollPolicy, WaitOutcome};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
-use certcentral_types::{DownloadFormat, OrderRequest, ProductId, RequestStatus};
+use certcentral_types::{DownloadFormat, OrderBody, ProductId, RequestStatus};
 use certcentral_validate::Context;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
@@ -139,7 +139,7 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     let ctx = Context::new(args.product);
     let request = match &args.order.order_file {
         Some(src) => request::parse_order_file(&Source::parse(src).read()?, &ctx)?,
-        None => args.order.to_request()?,
+        None => args.order.to_body(args.product)?,
     };
     run_request(args, request, out).await
 }
@@ -148,7 +148,7 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
 /// renewal's order info): key, CSR, record, order, wait, download; `--resume` is not read.
 pub async fn run_request(
     args: Args,
-    mut request: OrderRequest,
+    mut request: OrderBody,
     out: &Output,
 ) -> Result<Report, CliError> {
     let ctx = Context::new(args.product);
@@ -157,10 +157,10 @@ pub async fn run_request(
             files::check_name(name).map_err(CliError::usage)?;
             name.clone()
         }
-        None => files::derive_name(&request.certificate.common_name).ok_or_else(|| {
+        None => files::derive_name(&request.subject_name()).ok_or_else(|| {
             CliError::usage(format!(
                 "cannot derive a file name from the common name {:?}; pass --name NAME",
-                request.certificate.common_name.as_str()
+                request.subject_name()
             ))
         })?,
     };
@@ -177,12 +177,12 @@ pub async fn run_request(
         Some(path) => format!("the CSR {}", path.display()),
         None => "the CSR in the order file".to_string(),
     };
-    if given_csr.is_some() && request.certificate.csr.is_some() {
+    if given_csr.is_some() && request.csr().is_some() {
         return Err(CliError::usage(
             "the order file already contains a csr: drop --csr, or remove the csr from the file",
         ));
     }
-    let generate = given_csr.is_none() && request.certificate.csr.is_none();
+    let generate = given_csr.is_none() && request.csr().is_none();
     if args.p12 && !generate {
         return Err(CliError::usage(
             "--p12 needs the private key, so it works only when certcentral generates the key \
@@ -214,19 +214,19 @@ pub async fn run_request(
 
     let key = if generate {
         let key_type = args.key_type;
-        let cn = request.certificate.common_name.to_string();
-        let emails = request.certificate.emails.clone();
+        let cn = request.subject_name();
+        let emails = request.emails().to_vec();
         tracing::info!(%key_type, "generating the key pair");
         let spinner = out.spinner(&format!("generating a {key_type} key pair"));
         let key = tokio::task::spawn_blocking(move || keys::generate(key_type, &cn, &emails))
             .await
             .map_err(|e| CliError::failed(format!("key generation stopped: {e}")))??;
         drop(spinner);
-        request.certificate.csr = Some(key.csr_pem.clone());
+        request.set_csr(key.csr_pem.clone());
         Some(key)
     } else {
         if let Some(csr) = given_csr {
-            request.certificate.csr = Some(csr);
+            request.set_csr(csr);
         }
         None
     };
@@ -237,7 +237,7 @@ pub async fn run_request(
     if args.dry_run {
         return Ok(dry_run_report(&request));
     }
-    let expected = match (&key, &request.certificate.csr) {
+    let expected = match (&key, request.csr()) {
         (Some(key), _) => ExpectedKey::generated(key, &paths.key),
         (None, Some(csr)) => ExpectedKey::from_pem(csr, csr_source)?,
         (None, None) => return Err(CliError::usage("the order has no CSR")),
@@ -266,7 +266,7 @@ pub async fn run_request(
     result
 }
 
-fn dry_run_report(request: &OrderRequest) -> Report {
+fn dry_run_report(request: &OrderBody) -> Report {
     let body = serde_json::to_value(request).unwrap_or(Value::Null);
     let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
     Report::new(pretty, body)
@@ -276,7 +276,7 @@ fn dry_run_report(request: &OrderRequest) -> Report {
 async fn place(
     args: &Args,
     conn: &Connection,
-    request: &OrderRequest,
+    request: &OrderBody,
     key: Option<&KeyAndCsr>,
     paths: &OrderFiles,
     name: &str,
@@ -294,16 +294,13 @@ async fn place(
     }
 
     let spinner = out.spinner("placing the order");
-    let placed = conn
-        .client
-        .order_client_certificate(args.product, request)
-        .await;
+    let placed = conn.client.order_certificate(args.product, request).await;
     drop(spinner);
     let new_record = |order_id: i64| OrderRecord {
         order_id,
         product: args.product.to_string(),
-        common_name: request.certificate.common_name.to_string(),
-        emails: request.certificate.emails.clone(),
+        common_name: request.subject_name(),
+        emails: request.emails().to_vec(),
         requests: Vec::new(),
         status: None,
         certificate_id: None,
@@ -318,9 +315,11 @@ async fn place(
         csr_file: written.csr.clone(),
         certificate_file: None,
         public_key: Some(local.expected.public_key_pem()),
-        renewal_of_order_id: request
-            .renewal_of_order_id
-            .and_then(|id| i64::try_from(id.get()).ok()),
+        renewal_of_order_id: match &request {
+            OrderBody::ClientCertificate(order) => order.renewal_of_order_id,
+            OrderBody::SecureEmail(order) => order.renewal_of_order_id,
+        }
+        .and_then(|id| i64::try_from(id.get()).ok()),
     };
     let order = match placed {
         Ok(order) => order,

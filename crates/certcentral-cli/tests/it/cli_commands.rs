@@ -154,14 +154,41 @@ fn products_and_product() {
         .iter()
         .map(|p| p["name_id"].as_str().unwrap())
         .collect();
-    assert_eq!(
-        ids,
-        [
-            "client_premium_sha2",
-            "client_email_security_plus",
-            "client_authentication_plus",
-            "client_digital_signature_plus_sha2"
-        ]
+    let catalog: Vec<&str> = certcentral_types::ProductId::ALL
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    assert_eq!(ids, catalog);
+    for seed in [
+        "client_premium_sha2",
+        "client_email_security_plus",
+        "client_authentication_plus",
+        "client_digital_signature_plus_sha2",
+    ] {
+        assert!(ids.contains(&seed), "{seed}");
+    }
+    // Each product says whether it is current, and a deprecated one names its replacement.
+    for product in json["products"].as_array().unwrap() {
+        match product["status"].as_str() {
+            Some("current") => assert!(product.get("replacement").is_none(), "{product}"),
+            Some("deprecated") => {
+                assert_eq!(product["deprecated_on"], "2025-07-10", "{product}");
+                assert!(
+                    product["replacement"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("secure_email_")
+                );
+            }
+            other => panic!("status {other:?} in {product}"),
+        }
+    }
+    let run = run_bare(&["products", "--sandbox"]);
+    assert!(
+        run.stdout.contains(
+            "status               deprecated since 2025-07-10; order secure_email_sponsor instead"
+        ),
+        "{run:?}"
     );
 
     let run = run_bare(&["product", "client_authentication_plus", "--sandbox"]);

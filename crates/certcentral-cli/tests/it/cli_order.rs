@@ -25,11 +25,16 @@ fn readme_main_command_with_embedded_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("certs");
     let out_arg = format!("{}/", out.display());
+    // README's main command: a current product, the person's names.
     let run = run_bare(&[
         "order",
         "--sandbox",
-        "--common-name",
-        "Locke Cole",
+        "--product",
+        "secure_email_sponsor",
+        "--first-name",
+        "Locke",
+        "--last-name",
+        "Cole",
         "--email",
         "locke.cole@example.com",
         "--org-id",

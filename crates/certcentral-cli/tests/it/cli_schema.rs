@@ -63,3 +63,25 @@ fn unknown_schema_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// `schema request --product ID` prints the product's own schema: the document certcentral
+/// validates with (body plus the product's rules).
+#[test]
+fn prints_a_products_schema() {
+    let out = Command::new(env!("CARGO_BIN_EXE_certcentral"))
+        .args(["schema", "request", "--product", "secure_email_sponsor"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(0));
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        printed,
+        certcentral_validate::product_schema(certcentral_types::ProductId::SecureEmailSponsor)
+    );
+    assert_eq!(printed["title"], "SecureEmailOrderRequest");
+    let out = Command::new(env!("CARGO_BIN_EXE_certcentral"))
+        .args(["schema", "error", "--product", "secure_email_sponsor"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -34,7 +34,17 @@ fn valid_order_from_a_file_exits_0_with_its_warning() {
             .any(|l| l.starts_with("/certificate/csr: no CSR") && l.ends_with("(csr_missing)")),
         "{text}"
     );
-    assert!(text.contains("valid: 0 errors, 1 warning"), "{text}");
+    // The seed's product is deprecated since 2025 (a warning naming the replacement) and
+    // DigiCert now wants the common name indicator (a warning): the seed's body stays valid.
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("(root): `client_premium_sha2`")
+                && l.contains("`secure_email_sponsor`")
+                && l.ends_with("(product_deprecated)")),
+        "{text}"
+    );
+    assert!(text.contains("(common_name_indicator_missing)"), "{text}");
+    assert!(text.contains("valid: 0 errors, 3 warnings"), "{text}");
 }
 
 #[test]
@@ -55,7 +65,7 @@ fn invalid_order_exits_1_and_lists_every_violation_as_path_message_code() {
         text.contains("/auto_renew: must be an integer from 0 to 99; found 100 (invalid_value)"),
         "{text}"
     );
-    assert!(text.contains("invalid: 2 errors, 1 warning"), "{text}");
+    assert!(text.contains("invalid: 2 errors, 3 warnings"), "{text}");
 }
 
 #[test]
@@ -63,7 +73,14 @@ fn json_output_is_exactly_one_object_of_the_documented_shape() {
     let mut order = seed();
     order["validity_years"] = json!(3);
     let output = run(
-        &["--json", "--today", TODAY, "-"],
+        &[
+            "--json",
+            "--today",
+            TODAY,
+            "--product",
+            "client_authentication_plus",
+            "-",
+        ],
         order.to_string().as_bytes(),
     );
     assert_eq!(output.status.code(), Some(1));
@@ -75,7 +92,7 @@ fn json_output_is_exactly_one_object_of_the_documented_shape() {
             "errors": [{
                 "path": "/validity_years",
                 "code": "invalid_value",
-                "message": "must be one of: 1, 2 (required unless `custom_expiration_date` is given); found 3"
+                "message": "must be one of: 1, 2 (required unless `custom_expiration_date`, `validity_days` or `order_validity` is given); found 3"
             }],
             "warnings": [{
                 "path": "/certificate/csr",
@@ -254,4 +271,48 @@ fn unreadable_input_with_json_prints_one_error_object() {
             "{args:?}: {json}"
         );
     }
+}
+
+/// A Secure Email body validates for its product; `--allow-unknown` turns a member the schema
+/// does not know into a warning.
+#[test]
+fn secure_email_body_and_allow_unknown() {
+    let body = json!({
+        "certificate": {
+            "emails": ["locke.cole@example.com"],
+            "signature_hash": "sha256",
+            "common_name_indicator": "given_name_surname",
+            "individual": {"first_name": "Locke", "last_name": "Cole"},
+            "usage_designation": {"primary_usage": "signing"},
+            "profile_type": "strict",
+            "new_member": true
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1
+    });
+    let args = ["--json", "--product", "secure_email_sponsor", "-"];
+    let output = run(&args, body.to_string().as_bytes());
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(report["errors"][0]["code"], "unknown_param");
+    let output = run(
+        &[
+            "--json",
+            "--allow-unknown",
+            "--product",
+            "secure_email_sponsor",
+            "-",
+        ],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert!(
+        report["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["code"] == "unknown_param" && w["path"] == "/certificate/new_member"),
+        "{report}"
+    );
 }

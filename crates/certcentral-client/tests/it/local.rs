@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use certcentral_client::{Client, Error, RateLimits, TransportKind, USER_AGENT};
-use certcentral_types::ProductId;
+use certcentral_types::{DownloadFormat, ProductId};
 use secrecy::SecretString;
 
 /// What the server answers to the n-th request (0-based).
@@ -165,7 +165,7 @@ async fn order_post_is_retried_on_429_then_lenient_response_kept() {
 
 #[tokio::test]
 async fn certificate_chain_is_exposed_when_the_server_sends_it() {
-    let (base, _) = serve(|_| {
+    let (base, seen) = serve(|_| {
         reply(
             201,
             r#"{"id": 5, "certificate_id": 6, "requests": [{"id": 7, "status": "approved"}],
@@ -176,7 +176,7 @@ async fn certificate_chain_is_exposed_when_the_server_sends_it() {
         )
     })
     .await;
-    let order = client(&base)
+    let mut order = client(&base)
         .order_client_certificate(
             ProductId::ClientPremiumSha2,
             &order_request("Lock Cole", "locke.cole@example.com", true),
@@ -184,6 +184,30 @@ async fn certificate_chain_is_exposed_when_the_server_sends_it() {
         .await
         .unwrap();
     assert_eq!(order.certificate_id(), Some(6));
+    // Issued at once: waiting and downloading (PEM) spend no request.
+    let outcome = order
+        .wait_until_issued(&certcentral_client::PollPolicy::default())
+        .await
+        .unwrap();
+    assert!(outcome.is_issued(), "{outcome:?}");
+    let pem = order.download(DownloadFormat::PemAll).await.unwrap();
+    assert_eq!(
+        String::from_utf8(pem).unwrap(),
+        "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n-----BEGIN CERTIFICATE-----\nB\n-----END CERTIFICATE-----\n"
+    );
+    let leaf = order
+        .download(DownloadFormat::PemNointermediate)
+        .await
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(leaf).unwrap(),
+        "-----BEGIN CERTIFICATE-----\nA\n-----END CERTIFICATE-----\n"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "only the order POST was sent"
+    );
     let names: Vec<_> = order
         .certificate_chain()
         .iter()

@@ -1,4 +1,4 @@
-//! A catalogue of orders, one per rule, and the seed example (`kit::orders`): their reports
+//! A catalogue of orders, one per rule, and the seed example (`crate::kit::orders`): their reports
 //! are snapshotted (`snapshots/catalogue__catalogue.snap`), and each entry asserts the code it
 //! is about.
 
@@ -25,20 +25,7 @@ fn catalogue() {
     let mut snapshot = Vec::new();
     for (name, body, expected) in entries {
         let report = validate_json(&body, &ctx());
-        match expected {
-            None => assert!(report.is_valid(), "{name}: {:#?}", report.errors),
-            Some((path, code)) => {
-                assert!(!report.is_valid(), "{name} should be invalid");
-                assert!(
-                    report
-                        .errors
-                        .iter()
-                        .any(|v| v.path == path && v.code == code),
-                    "{name}: expected {code} at {path:?}, got {:#?}",
-                    report.errors
-                );
-            }
-        }
+        assert_expected(name, &report, expected);
         snapshot.push(Entry {
             name,
             valid: report.is_valid(),
@@ -46,6 +33,21 @@ fn catalogue() {
         });
     }
     insta::assert_yaml_snapshot!(snapshot);
+}
+
+/// A valid report for `None`; else an invalid one holding the expected (path, code).
+fn assert_expected(name: &str, report: &Report, expected: crate::kit::Expected) {
+    match expected {
+        None => assert!(report.is_valid(), "{name}: {:#?}", report.errors),
+        Some((path, code)) => assert!(
+            report
+                .errors
+                .iter()
+                .any(|v| v.path == path && v.code == code),
+            "{name}: expected {code} at {path:?}, got {:#?}",
+            report.errors
+        ),
+    }
 }
 
 /// `validate` on a typed order and `validate_json` on its JSON give the same report.
@@ -163,4 +165,117 @@ fn auto_renew_rules_follow_payment_method() {
     assert!(order(0, Some("card")));
     assert!(!order(1, Some("card")));
     assert!(!order(1, Some("profile")));
+}
+
+#[derive(serde::Serialize)]
+struct ProductEntry {
+    name: &'static str,
+    product: &'static str,
+    allow_unknown: bool,
+    valid: bool,
+    report: Report,
+}
+
+/// Each product's rules (the catalog selects them from the schema): a valid body and each
+/// rule broken, snapshotted (`snapshots/catalogue__per_product.snap`).
+#[test]
+fn per_product() {
+    let mut snapshot = Vec::new();
+    let mut products = std::collections::BTreeSet::new();
+    for (name, product, allow_unknown, body, expected) in crate::kit::product_orders() {
+        let ctx = ctx_for(product).with_allow_unknown(allow_unknown);
+        let report = validate_json(&body, &ctx);
+        assert_expected(name, &report, expected);
+        // Deprecated products warn and name their replacement; current ones do not.
+        let deprecated = report
+            .warnings
+            .iter()
+            .find(|w| w.code == "product_deprecated");
+        match product.spec().status {
+            certcentral_types::catalog::Status::Deprecated { replacement, .. } => assert!(
+                deprecated.is_some_and(|w| w.message.contains(replacement.as_str())),
+                "{name}: {:#?}",
+                report.warnings
+            ),
+            certcentral_types::catalog::Status::Current => assert!(deprecated.is_none()),
+        }
+        products.insert(product);
+        snapshot.push(ProductEntry {
+            name,
+            product: product.as_str(),
+            allow_unknown,
+            valid: report.is_valid(),
+            report,
+        });
+    }
+    assert_eq!(
+        products.len(),
+        certcentral_types::ProductId::ALL.len(),
+        "every catalog product has cases"
+    );
+    insta::assert_yaml_snapshot!(snapshot);
+}
+
+/// The seed's three S/MIME ids accept the seed's example as is, with a warning that DigiCert
+/// now requires the indicator; given the indicator, the warning goes away.
+#[test]
+fn the_seed_ids_warn_about_the_missing_indicator() {
+    use certcentral_types::ProductId as P;
+    for product in [
+        P::ClientPremiumSha2,
+        P::ClientEmailSecurityPlus,
+        P::ClientDigitalSignaturePlusSha2,
+    ] {
+        let report = validate_json(&with(|_| {}), &ctx_for(product));
+        assert!(report.is_valid(), "{product}: {:#?}", report.errors);
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.code == "common_name_indicator_missing"
+                    && w.path == "/certificate/common_name_indicator"),
+            "{product}: {:#?}",
+            report.warnings
+        );
+        let report = validate_json(
+            &serde_json::to_vec(&crate::kit::seed_with_indicator()).unwrap(),
+            &ctx_for(product),
+        );
+        assert!(report.is_valid());
+        assert!(
+            !report
+                .warnings
+                .iter()
+                .any(|w| w.code == "common_name_indicator_missing")
+        );
+    }
+    let report = validate_json(&with(|_| {}), &ctx_for(P::ClientAuthenticationPlus));
+    assert!(
+        report
+            .warnings
+            .iter()
+            .all(|w| w.code != "common_name_indicator_missing")
+    );
+}
+
+/// A typed Secure Email body gives the same report as its JSON.
+#[test]
+fn typed_secure_email_body_agrees_with_its_json() {
+    let doc = crate::kit::secure_email();
+    let body = certcentral_types::OrderBody::from_value(
+        certcentral_types::catalog::BodyKind::SecureEmail,
+        doc.clone(),
+    )
+    .unwrap();
+    let ctx = ctx_for(certcentral_types::ProductId::SecureEmailSponsor);
+    let typed = certcentral_validate::validate_body(&body, &ctx);
+    let mut input = doc;
+    input["payment_method"] = json!("balance");
+    let json = validate_json(&serde_json::to_vec(&input).unwrap(), &ctx);
+    assert!(typed.is_valid(), "{:#?}", typed.errors);
+    assert_eq!(typed, json);
+}
+
+fn ctx_for(product: certcentral_types::ProductId) -> certcentral_validate::Context {
+    certcentral_validate::Context::new(product).with_today(today())
 }

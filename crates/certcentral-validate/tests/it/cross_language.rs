@@ -1,8 +1,10 @@
-//! The exported request schema (what `certcentral schema request` prints) run through an
-//! independent validator in another language — Python's `jsonschema` with its format
-//! checker — over the catalogue of example orders: it must agree with us on every case
-//! except those only a custom keyword (or the body reader) catches, listed in
-//! [`CUSTOM_ONLY`] and in `schema/README.md`.
+//! Each product's exported request schema (what `certcentral schema request --product ID`
+//! prints: `certcentral_validate::product_schema`) run through an independent validator in
+//! another language — Python's `jsonschema` with its format checker — over the catalogue of
+//! example orders and the per-product cases: it must agree with us on every case except
+//! those only a custom keyword (or the body reader) catches, listed in [`CUSTOM_ONLY`] and in
+//! `schema/README.md`. Cases validated with unknown members allowed (`--allow-unknown`) are
+//! not about the schema and are left out.
 //!
 //! The interpreter comes from `CERTCENTRAL_PYTHON` (set by `.ci/run`, which creates a virtual
 //! environment with `jsonschema`). Under `CI=true` a missing interpreter fails the test;
@@ -14,7 +16,8 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use base64::Engine;
-use certcentral_validate::validate_json;
+use certcentral_types::ProductId;
+use certcentral_validate::{Context, validate_json};
 
 /// Catalogue cases only a custom keyword (or the body reader) rejects: Python accepts them,
 /// we refuse them. Kept equal to the table in `schema/README.md`.
@@ -36,17 +39,26 @@ const CUSTOM_ONLY: &[(&str, &str)] = &[
         "duplicate_json_member",
         "the body reader (a JSON parser keeps the last value)",
     ),
+    (
+        "sponsor_custom_expiration_date_825_days_ahead",
+        "x-max-days-ahead",
+    ),
 ];
 
 const SCRIPT: &str = r#"
 import base64, json, sys
 from jsonschema import Draft202012Validator
 
-schema = json.load(open(sys.argv[1], encoding="utf-8"))
-Draft202012Validator.check_schema(schema)
-validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+schemas = json.load(open(sys.argv[1], encoding="utf-8"))
+validators = {}
+for product, schema in schemas.items():
+    Draft202012Validator.check_schema(schema)
+    validators[product] = Draft202012Validator(
+        schema, format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 verdicts = {}
 for case in json.load(open(sys.argv[2], encoding="utf-8")):
+    validator = validators[case["product"]]
     body = base64.b64decode(case["body"])
     try:
         doc = json.loads(body.decode("utf-8-sig"))
@@ -80,17 +92,32 @@ fn python_jsonschema_agrees_except_on_custom_keywords() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let schema_path = dir.path().join("order-request.schema.json");
-    std::fs::write(&schema_path, certcentral_types::schema::ORDER_REQUEST).unwrap();
+    let schemas: BTreeMap<&str, serde_json::Value> = ProductId::ALL
+        .iter()
+        .map(|p| (p.as_str(), certcentral_validate::product_schema(*p)))
+        .collect();
+    let schema_path = dir.path().join("schemas.json");
+    std::fs::write(&schema_path, serde_json::to_vec(&schemas).unwrap()).unwrap();
     let script_path = dir.path().join("verdicts.py");
     std::fs::write(&script_path, SCRIPT).unwrap();
 
-    let orders = crate::kit::orders();
+    let seed_product = crate::kit::ctx().product;
+    let orders: Vec<(&str, ProductId, Vec<u8>)> = crate::kit::orders()
+        .into_iter()
+        .map(|(name, body, _)| (name, seed_product, body))
+        .chain(
+            crate::kit::product_orders()
+                .into_iter()
+                .filter(|(_, _, allow_unknown, _, _)| !allow_unknown)
+                .map(|(name, product, _, body, _)| (name, product, body)),
+        )
+        .collect();
     let cases: Vec<serde_json::Value> = orders
         .iter()
-        .map(|(name, body, _)| {
+        .map(|(name, product, body)| {
             serde_json::json!({
                 "name": name,
+                "product": product.as_str(),
                 "body": base64::engine::general_purpose::STANDARD.encode(body),
             })
         })
@@ -113,8 +140,9 @@ fn python_jsonschema_agrees_except_on_custom_keywords() {
 
     let mut disagreements = Vec::new();
     let mut agreed = 0;
-    for (name, body, _) in &orders {
-        let ours = validate_json(body, &crate::kit::ctx()).is_valid();
+    for (name, product, body) in &orders {
+        let ctx = Context::new(*product).with_today(crate::kit::today());
+        let ours = validate_json(body, &ctx).is_valid();
         let python_valid = theirs[*name];
         let custom_only = CUSTOM_ONLY.iter().any(|(n, _)| n == name);
         if custom_only {

@@ -443,3 +443,452 @@ pub fn orders() -> Vec<(&'static str, Vec<u8>, Expected)> {
         ),
     ]
 }
+
+/// The contract's Secure Email example (sponsor-validated, given name and surname, signing
+/// key), with a real CSR.
+pub fn secure_email() -> Value {
+    json!({
+        "certificate": {
+            "emails": ["locke.cole@example.com"],
+            "csr": fixture("rsa2048.csr"),
+            "signature_hash": "sha256",
+            "common_name_indicator": "given_name_surname",
+            "individual": {"first_name": "Locke", "last_name": "Cole"},
+            "usage_designation": {"primary_usage": "signing"},
+            "profile_type": "strict"
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1,
+        "skip_approval": true
+    })
+}
+
+/// `base` edited by `edit`, as bytes.
+pub fn edited(base: Value, edit: impl FnOnce(&mut Value)) -> Vec<u8> {
+    let mut doc = base;
+    edit(&mut doc);
+    serde_json::to_vec(&doc).unwrap()
+}
+
+/// The seed's body with the 2025 members the current legacy ids require.
+pub fn seed_with_indicator() -> Value {
+    let mut doc = seed();
+    doc["certificate"]["common_name_indicator"] = json!("given_name_surname");
+    doc["certificate"]["individual"] = json!({"first_name": "Locke", "last_name": "Cole"});
+    doc
+}
+
+/// Per-product cases: (name, product, allow unknown members, body, expected error).
+pub fn product_orders() -> Vec<(&'static str, ProductId, bool, Vec<u8>, Expected)> {
+    use ProductId as P;
+    let date = |days: u64| {
+        today()
+            .checked_add_days(chrono::Days::new(days))
+            .unwrap()
+            .to_string()
+    };
+    let se = secure_email;
+    vec![
+        // secure_email_sponsor
+        (
+            "sponsor_contract_example",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), |_| {}),
+            None,
+        ),
+        (
+            "sponsor_pseudonym",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), |d| {
+                set("/certificate/common_name_indicator", json!("pseudonym"))(d);
+                set("/certificate/individual", json!({"pseudonym": "Locke"}))(d);
+            }),
+            None,
+        ),
+        (
+            "sponsor_email_address_dual_use_multipurpose",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), |d| {
+                set("/certificate/common_name_indicator", json!("email_address"))(d);
+                set(
+                    "/certificate/usage_designation",
+                    json!({"primary_usage": "dual_use", "additional_usages": ["non_repudiation", "client_auth"]}),
+                )(d);
+                set("/certificate/profile_type", json!("multipurpose"))(d);
+            }),
+            None,
+        ),
+        (
+            "sponsor_low_confidence_members",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), |d| {
+                set("/comments", json!("for the approver"))(d);
+                set("/disable_renewal_notifications", json!(true))(d);
+                set(
+                    "/subject",
+                    json!({"include_email": true, "include_given_name_surname": true, "include_pseudonym": false}),
+                )(d);
+                set("/dcv_method", json!("email"))(d);
+                set("/certificate/ca_cert_id", json!("5A2B9F"))(d);
+            }),
+            None,
+        ),
+        (
+            "sponsor_missing_organization",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), remove("/organization")),
+            Some(("/organization", "required_param")),
+        ),
+        (
+            "sponsor_missing_indicator",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), remove("/certificate/common_name_indicator")),
+            Some(("/certificate/common_name_indicator", "required_param")),
+        ),
+        (
+            "sponsor_missing_individual",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), remove("/certificate/individual")),
+            Some(("/certificate/individual", "required_param")),
+        ),
+        (
+            "sponsor_given_name_surname_without_last_name",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), remove("/certificate/individual/last_name")),
+            Some(("/certificate/individual/last_name", "required_param")),
+        ),
+        (
+            // The certificate must still name the person (SBR), whatever the indicator.
+            "sponsor_organization_name_without_the_person",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), |d| {
+                set(
+                    "/certificate/common_name_indicator",
+                    json!("organization_name"),
+                )(d);
+                set("/certificate/individual", json!({}))(d);
+            }),
+            Some(("/certificate/individual/first_name", "required_param")),
+        ),
+        (
+            "sponsor_pseudonym_without_pseudonym",
+            P::SecureEmailSponsor,
+            false,
+            edited(
+                se(),
+                set("/certificate/common_name_indicator", json!("pseudonym")),
+            ),
+            Some(("/certificate/individual/pseudonym", "required_param")),
+        ),
+        (
+            "sponsor_with_common_name",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), set("/certificate/common_name", json!("Locke Cole"))),
+            Some(("/certificate/common_name", "unknown_param")),
+        ),
+        (
+            "sponsor_missing_usage_designation",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), remove("/certificate/usage_designation")),
+            Some(("/certificate/usage_designation", "required_param")),
+        ),
+        (
+            "sponsor_missing_primary_usage",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), set("/certificate/usage_designation", json!({}))),
+            Some((
+                "/certificate/usage_designation/primary_usage",
+                "required_param",
+            )),
+        ),
+        (
+            "sponsor_primary_usage_unknown",
+            P::SecureEmailSponsor,
+            false,
+            edited(
+                se(),
+                set(
+                    "/certificate/usage_designation/primary_usage",
+                    json!("encryption"),
+                ),
+            ),
+            Some((
+                "/certificate/usage_designation/primary_usage",
+                "invalid_value",
+            )),
+        ),
+        (
+            "sponsor_profile_type_unknown",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), set("/certificate/profile_type", json!("legacy"))),
+            Some(("/certificate/profile_type", "invalid_value")),
+        ),
+        (
+            "sponsor_indicator_unknown",
+            P::SecureEmailSponsor,
+            false,
+            edited(
+                se(),
+                set("/certificate/common_name_indicator", json!("common_name")),
+            ),
+            Some(("/certificate/common_name_indicator", "invalid_value")),
+        ),
+        (
+            "sponsor_first_name_with_newline",
+            P::SecureEmailSponsor,
+            false,
+            edited(
+                se(),
+                set("/certificate/individual/first_name", json!("Locke\nCole")),
+            ),
+            Some(("/certificate/individual/first_name", "invalid_value")),
+        ),
+        (
+            "sponsor_custom_expiration_date_825_days_ahead",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), |d| {
+                remove("/validity_years")(d);
+                set("/custom_expiration_date", json!(date(825)))(d);
+            }),
+            Some(("/custom_expiration_date", "invalid_value")),
+        ),
+        (
+            "sponsor_missing_validity",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), remove("/validity_years")),
+            Some(("/validity_years", "required_param")),
+        ),
+        (
+            "sponsor_auto_renew_is_not_a_secure_email_member",
+            P::SecureEmailSponsor,
+            false,
+            edited(se(), set("/auto_renew", json!(1))),
+            Some(("/auto_renew", "unknown_param")),
+        ),
+        (
+            "sponsor_unknown_member_allowed",
+            P::SecureEmailSponsor,
+            true,
+            edited(se(), set("/certificate/new_field", json!("x"))),
+            None,
+        ),
+        // secure_email_mailbox
+        (
+            "mailbox_minimal",
+            P::SecureEmailMailbox,
+            false,
+            edited(se(), |d| {
+                remove("/organization")(d);
+                remove("/certificate/common_name_indicator")(d);
+                remove("/certificate/individual")(d);
+            }),
+            None,
+        ),
+        (
+            "mailbox_with_common_name",
+            P::SecureEmailMailbox,
+            false,
+            edited(se(), set("/certificate/common_name", json!("Locke Cole"))),
+            Some(("/certificate/common_name", "unknown_param")),
+        ),
+        (
+            "mailbox_missing_emails",
+            P::SecureEmailMailbox,
+            false,
+            edited(se(), remove("/certificate/emails")),
+            Some(("/certificate/emails", "required_param")),
+        ),
+        // secure_email_organization
+        (
+            "organization_organization_name",
+            P::SecureEmailOrganization,
+            false,
+            edited(se(), |d| {
+                set(
+                    "/certificate/common_name_indicator",
+                    json!("organization_name"),
+                )(d);
+                remove("/certificate/individual")(d);
+            }),
+            None,
+        ),
+        (
+            "organization_missing_organization",
+            P::SecureEmailOrganization,
+            false,
+            edited(se(), remove("/organization")),
+            Some(("/organization", "required_param")),
+        ),
+        (
+            "organization_missing_indicator",
+            P::SecureEmailOrganization,
+            false,
+            edited(se(), remove("/certificate/common_name_indicator")),
+            Some(("/certificate/common_name_indicator", "required_param")),
+        ),
+        // legacy, current spellings
+        (
+            "client_premium_with_indicator",
+            P::ClientPremium,
+            false,
+            edited(seed_with_indicator(), |_| {}),
+            None,
+        ),
+        (
+            "client_premium_seed_body_without_indicator",
+            P::ClientPremium,
+            false,
+            edited(seed(), |_| {}),
+            Some(("/certificate/common_name_indicator", "required_param")),
+        ),
+        (
+            "client_premium_pseudonym_without_pseudonym",
+            P::ClientPremium,
+            false,
+            edited(
+                seed_with_indicator(),
+                set("/certificate/common_name_indicator", json!("pseudonym")),
+            ),
+            Some(("/certificate/individual/pseudonym", "required_param")),
+        ),
+        (
+            "client_premium_email_address_indicator",
+            P::ClientPremium,
+            false,
+            edited(
+                seed_with_indicator(),
+                set("/certificate/common_name_indicator", json!("email_address")),
+            ),
+            Some(("/certificate/common_name_indicator", "invalid_value")),
+        ),
+        (
+            "client_digital_signature_plus_without_indicator",
+            P::ClientDigitalSignaturePlus,
+            false,
+            edited(seed(), |_| {}),
+            Some(("/certificate/common_name_indicator", "required_param")),
+        ),
+        // legacy, the seed's ids
+        (
+            "client_email_security_plus_seed_body",
+            P::ClientEmailSecurityPlus,
+            false,
+            edited(seed(), |_| {}),
+            None,
+        ),
+        (
+            "client_premium_sha2_with_indicator",
+            P::ClientPremiumSha2,
+            false,
+            edited(seed_with_indicator(), |_| {}),
+            None,
+        ),
+        (
+            "client_digital_signature_plus_sha2_seed_body",
+            P::ClientDigitalSignaturePlusSha2,
+            false,
+            edited(seed(), |_| {}),
+            None,
+        ),
+        (
+            "client_authentication_plus_seed_body",
+            P::ClientAuthenticationPlus,
+            false,
+            edited(seed(), |_| {}),
+            None,
+        ),
+        (
+            "client_authentication_plus_missing_common_name",
+            P::ClientAuthenticationPlus,
+            false,
+            edited(seed(), remove("/certificate/common_name")),
+            Some(("/certificate/common_name", "required_param")),
+        ),
+        // class1_smime
+        (
+            "class1_smime_without_common_name",
+            P::Class1Smime,
+            false,
+            edited(seed(), remove("/certificate/common_name")),
+            None,
+        ),
+        (
+            "class1_smime_with_common_name",
+            P::Class1Smime,
+            false,
+            edited(seed(), |_| {}),
+            Some(("/certificate/common_name", "invalid_value")),
+        ),
+        // the legacy body's 2025 members
+        (
+            "legacy_validity_days",
+            P::ClientPremium,
+            false,
+            edited(seed_with_indicator(), |d| {
+                remove("/validity_years")(d);
+                set("/validity_days", json!(824))(d);
+            }),
+            None,
+        ),
+        (
+            "legacy_validity_days_825",
+            P::ClientPremium,
+            false,
+            edited(seed_with_indicator(), set("/validity_days", json!(825))),
+            Some(("/validity_days", "invalid_value")),
+        ),
+        (
+            "legacy_date_overrides_days_and_years",
+            P::ClientPremium,
+            false,
+            edited(seed_with_indicator(), |d| {
+                set("/validity_days", json!(30))(d);
+                set("/custom_expiration_date", json!(date(10)))(d);
+            }),
+            None,
+        ),
+        (
+            "legacy_order_validity_and_organization_contact",
+            P::ClientPremium,
+            false,
+            edited(seed_with_indicator(), |d| {
+                remove("/validity_years")(d);
+                set("/order_validity", json!({"years": 2}))(d);
+                set(
+                    "/organization_contact",
+                    json!({"first_name": "Terra", "anything": [1, 2]}),
+                )(d);
+            }),
+            None,
+        ),
+        (
+            "legacy_unknown_member_refused",
+            P::ClientPremiumSha2,
+            false,
+            edited(seed(), set("/certificate/future_member", json!(1))),
+            Some(("/certificate/future_member", "unknown_param")),
+        ),
+        (
+            "legacy_unknown_member_allowed",
+            P::ClientPremiumSha2,
+            true,
+            edited(seed(), set("/certificate/future_member", json!(1))),
+            None,
+        ),
+    ]
+}

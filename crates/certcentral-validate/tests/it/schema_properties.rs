@@ -1,7 +1,10 @@
-//! Property tests derived from the schema: strategies built by walking
-//! `schema/order-request.schema.json` at test time generate valid orders, and, for each
+//! Property tests derived from the schema: strategies built by walking each product's
+//! schema (`certcentral_validate::product_schema`: the body of its request profile in
+//! `schema/order-request.schema.json` joined with the product's rule set) at test time
+//! generate valid orders, and, for each
 //! constraint the walk finds (required member, unknown member, type, enum, bound, length,
-//! pattern, format, `minItems`, "one of these members", `if`/`then`, and each custom keyword),
+//! pattern, format, `minItems`, "one of these members", `if`/`then` (a value, or a member
+//! the `then` requires), a member a product's rules forbid (`not`), and each custom keyword),
 //! orders that violate exactly that constraint — expecting exactly its path and code. Adding
 //! an enum value or moving a bound in the schema changes what is generated; no test names a
 //! field.
@@ -10,14 +13,14 @@
 
 use std::sync::LazyLock;
 
-use certcentral_types::OrderRequest;
-use certcentral_validate::{validate, validate_json};
+use certcentral_types::{OrderBody, ProductId};
+use certcentral_validate::{Context, product_schema, validate_body, validate_json};
 use chrono::NaiveDate;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use serde_json::{Map, Value, json};
 
-use crate::kit::{ctx, today};
+use crate::kit::today;
 
 static SCHEMA: LazyLock<Value> =
     LazyLock::new(|| serde_json::from_str(certcentral_types::schema::ORDER_REQUEST).unwrap());
@@ -25,12 +28,97 @@ static SCHEMA: LazyLock<Value> =
 /// A CSR the schema's `x-csr` accepts (ECDSA P-256, generated once).
 static CSR: LazyLock<String> = LazyLock::new(|| certcentral_testkit::csr().1);
 
+fn ctx(product: ProductId) -> Context {
+    Context::new(product).with_today(today())
+}
+
 fn resolve(schema: &'static Value) -> &'static Value {
     match schema.get("$ref").and_then(Value::as_str) {
         Some(r) => resolve(SCHEMA.pointer(r.trim_start_matches('#')).unwrap()),
         None => schema,
     }
 }
+
+/// `schema` with its `$ref` followed and every `allOf` member merged in (properties merged
+/// member by member, `required` joined), its `if`/`then` pairs gathered under
+/// `x-conditions` and the result leaked: the one node the generators and the walk read.
+fn flat(schema: &'static Value) -> &'static Value {
+    fn merge(into: &mut Map<String, Value>, from: &'static Value) {
+        // A bare `{"$ref"}` is its target; a `$ref` beside other keywords keeps them (merged
+        // first, then the target, below).
+        let from = match from.as_object() {
+            Some(obj) if obj.len() == 1 && obj.contains_key("$ref") => resolve(from),
+            _ => from,
+        };
+        let Some(obj) = from.as_object() else { return };
+        for (key, value) in obj {
+            match key.as_str() {
+                "allOf" => {
+                    for member in value.as_array().into_iter().flatten() {
+                        merge(into, member);
+                    }
+                }
+                "if" => {
+                    if let Some(then) = obj.get("then") {
+                        let conditions = into.entry("x-conditions").or_insert_with(|| json!([]));
+                        conditions
+                            .as_array_mut()
+                            .unwrap()
+                            .push(json!([value, then]));
+                    }
+                }
+                "then" | "$ref" | "$defs" => {}
+                "required" => {
+                    let list = into.entry("required").or_insert_with(|| json!([]));
+                    for name in value.as_array().into_iter().flatten() {
+                        if !list.as_array().unwrap().contains(name) {
+                            list.as_array_mut().unwrap().push(name.clone());
+                        }
+                    }
+                }
+                "properties" => {
+                    let props = into
+                        .entry("properties")
+                        .or_insert_with(|| json!({}))
+                        .as_object_mut()
+                        .unwrap();
+                    for (name, sub) in value.as_object().into_iter().flatten() {
+                        let mut merged = match props.remove(name) {
+                            Some(Value::Object(existing)) => existing,
+                            _ => Map::new(),
+                        };
+                        merge(&mut merged, sub);
+                        props.insert(name.clone(), Value::Object(merged));
+                    }
+                }
+                _ => {
+                    into.entry(key.clone()).or_insert_with(|| value.clone());
+                }
+            }
+        }
+        // A `$ref` beside other keywords (`{"description", "$ref"}`): merge its target too.
+        if let Some(Value::String(_)) = obj.get("$ref") {
+            let target = resolve(from);
+            if !std::ptr::eq(target, from) {
+                merge(into, target);
+            }
+        }
+    }
+    let mut out = Map::new();
+    merge(&mut out, schema);
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        merge(&mut out, SCHEMA.pointer(r.trim_start_matches('#')).unwrap());
+    }
+    Box::leak(Box::new(Value::Object(out)))
+}
+
+/// Each product's schema document, leaked.
+static PRODUCTS: LazyLock<Vec<(ProductId, &'static Value)>> = LazyLock::new(|| {
+    ProductId::ALL
+        .iter()
+        .map(|p| (*p, &*Box::leak(Box::new(product_schema(*p)))))
+        .collect()
+});
 
 /// `schema` without custom (`x-…`) keywords, compiled: what a standard validator says.
 fn standard(schema: &Value) -> jsonschema::Validator {
@@ -112,7 +200,7 @@ fn generable(pattern: &str) -> String {
 /// Valid instances of `schema`. `full`: every optional member present and every array
 /// non-empty, so that every constraint has a value to break.
 fn valid(schema: &'static Value, full: bool) -> BoxedStrategy<Value> {
-    let schema = resolve(schema);
+    let schema = flat(schema);
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         return proptest::sample::select(values.clone()).boxed();
     }
@@ -198,8 +286,9 @@ fn members(schema: &'static Value, key: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The members of an `anyOf` of single `required` branches.
-fn alternatives(schema: &'static Value) -> Vec<String> {
+/// The member groups of an `anyOf` whose branches only require members:
+/// `[[validity_years], [custom_expiration_date]]`, `[[first_name, last_name], [pseudonym]]`.
+fn alternatives(schema: &'static Value) -> Vec<Vec<String>> {
     schema
         .get("anyOf")
         .and_then(Value::as_array)
@@ -207,9 +296,10 @@ fn alternatives(schema: &'static Value) -> Vec<String> {
             branches
                 .iter()
                 .filter_map(|b| match b.get("required").and_then(Value::as_array) {
-                    Some(r) if r.len() == 1 && b.as_object().is_some_and(|o| o.len() == 1) => {
-                        r[0].as_str().map(str::to_owned)
-                    }
+                    Some(r) if !r.is_empty() && b.as_object().is_some_and(|o| o.len() == 1) => r
+                        .iter()
+                        .map(|name| name.as_str().map(str::to_owned))
+                        .collect(),
                     _ => None,
                 })
                 .collect()
@@ -217,11 +307,27 @@ fn alternatives(schema: &'static Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// An `if` (compiled) and the strategies of the `then` members.
-type Condition = (
-    &'static jsonschema::Validator,
-    Vec<(String, BoxedStrategy<Value>)>,
-);
+/// One `if`/`then` of an object: the `if` (compiled); the members the `then` gives a value
+/// (with the strategy of that value); the members it requires (given their full value).
+struct Condition {
+    check: &'static jsonschema::Validator,
+    fixes: Vec<(String, BoxedStrategy<Value>)>,
+    needs: Vec<String>,
+}
+
+/// The `if`/`then` pairs of a flattened object node.
+fn conditions(schema: &'static Value) -> Vec<(&'static Value, &'static Value)> {
+    schema
+        .get("x-conditions")
+        .and_then(Value::as_array)
+        .map(|pairs| pairs.iter().map(|pair| (&pair[0], &pair[1])).collect())
+        .unwrap_or_default()
+}
+
+/// A member a product's rules forbid (`"not": {}`).
+fn forbidden(member: &Value) -> bool {
+    member.get("not").is_some()
+}
 
 fn object(schema: &'static Value, full: bool) -> BoxedStrategy<Value> {
     let empty = Map::new();
@@ -231,34 +337,54 @@ fn object(schema: &'static Value, full: bool) -> BoxedStrategy<Value> {
         .unwrap_or(Box::leak(Box::new(empty)));
     let required = members(schema, "required");
     let alternatives = alternatives(schema);
-    let names: Vec<String> = properties.keys().cloned().collect();
-    let values: Vec<BoxedStrategy<Value>> = properties.values().map(|p| valid(p, full)).collect();
-    // `if`/`then`: when the `if` holds, the `then` members take a value `then` allows.
-    let condition: Option<Condition> = match (schema.get("if"), schema.get("then")) {
-        (Some(cond), Some(then)) => {
+    let allowed: Vec<(&String, &'static Value)> =
+        properties.iter().filter(|(_, p)| !forbidden(p)).collect();
+    let names: Vec<String> = allowed.iter().map(|(n, _)| (*n).clone()).collect();
+    let values: Vec<BoxedStrategy<Value>> = allowed.iter().map(|(_, p)| valid(p, full)).collect();
+    let full_values: Vec<BoxedStrategy<Value>> =
+        allowed.iter().map(|(_, p)| valid(p, true)).collect();
+    // `if`/`then`: when the `if` holds, the `then` members take a value `then` allows, and
+    // the members it requires (or whose members it requires) take their full value.
+    let conditions: Vec<Condition> = conditions(schema)
+        .into_iter()
+        .map(|(cond, then)| {
             let check: &'static jsonschema::Validator = Box::leak(Box::new(standard(cond)));
-            let fixes = then
+            let mut fixes = Vec::new();
+            let mut needs = members(then, "required");
+            for (k, sub) in then
                 .get("properties")
                 .and_then(Value::as_object)
-                .map(|p| p.iter().map(|(k, s)| (k.clone(), valid(s, full))).collect())
-                .unwrap_or_default();
-            Some((check, fixes))
-        }
-        _ => None,
-    };
-    let (check, fix_names, fix_values) = match condition {
-        Some((check, fixes)) => {
-            let (n, v): (Vec<String>, Vec<BoxedStrategy<Value>>) = fixes.into_iter().unzip();
-            (Some(check), n, v)
-        }
-        None => (None, Vec::new(), Vec::new()),
-    };
+                .into_iter()
+                .flatten()
+            {
+                if sub.get("required").is_some() {
+                    needs.push(k.clone());
+                } else {
+                    fixes.push((k.clone(), valid(sub, full)));
+                }
+            }
+            Condition {
+                check,
+                fixes,
+                needs,
+            }
+        })
+        .collect();
+    let (checks, fix_strategies): (Vec<_>, Vec<_>) = conditions
+        .into_iter()
+        .map(|c| {
+            let (names, strategies): (Vec<String>, Vec<BoxedStrategy<Value>>) =
+                c.fixes.into_iter().unzip();
+            ((c.check, names, c.needs), strategies)
+        })
+        .unzip();
     (
         values,
+        full_values,
         proptest::collection::vec(any::<bool>(), names.len()),
-        fix_values,
+        fix_strategies,
     )
-        .prop_map(move |(values, keep, fixes)| {
+        .prop_map(move |(values, full_values, keep, fixes)| {
             let mut map = Map::new();
             for (i, name) in names.iter().enumerate() {
                 if full || keep[i] || required.contains(name) {
@@ -266,18 +392,29 @@ fn object(schema: &'static Value, full: bool) -> BoxedStrategy<Value> {
                 }
             }
             if let Some(first) = alternatives.first()
-                && !alternatives.iter().any(|a| map.contains_key(a))
-                && let Some(i) = names.iter().position(|n| n == first)
+                && !alternatives
+                    .iter()
+                    .any(|group| group.iter().all(|a| map.contains_key(a)))
             {
-                map.insert(first.clone(), values[i].clone());
+                for member in first {
+                    if let Some(i) = names.iter().position(|n| n == member) {
+                        map.insert(member.clone(), values[i].clone());
+                    }
+                }
             }
             let mut doc = Value::Object(map);
-            if let Some(check) = check
-                && check.is_valid(&doc)
-            {
-                for (name, value) in fix_names.iter().zip(fixes) {
+            for ((check, fix_names, needs), fix_values) in checks.iter().zip(fixes) {
+                if !check.is_valid(&doc) {
+                    continue;
+                }
+                for (name, value) in fix_names.iter().zip(fix_values) {
                     if doc.get(name).is_some() {
                         doc[name.as_str()] = value;
+                    }
+                }
+                for name in needs {
+                    if let Some(i) = names.iter().position(|n| n == name) {
+                        doc[name.as_str()] = full_values[i].clone();
                     }
                 }
             }
@@ -301,10 +438,14 @@ enum Break {
     AsFloat,
     /// Set the `if` members to these values and the `then` members to these.
     Conditional(Vec<(String, Value)>, Vec<(String, Value)>),
+    /// Set the `if` members to these values and remove the member at this relative path.
+    ConditionalRemove(Vec<(String, Value)>, Vec<String>),
 }
 
 #[derive(Clone, Debug)]
 struct Constraint {
+    /// The product whose schema holds the constraint.
+    product: ProductId,
     /// JSON Pointer of the value the constraint applies to.
     at: String,
     what: String,
@@ -334,10 +475,11 @@ const PATTERN_PROBES: &[&str] = &[
     "a@-example.com",
 ];
 
-fn walk(schema: &'static Value, at: &str, out: &mut Vec<Constraint>) {
-    let node = resolve(schema);
+fn walk(product: ProductId, schema: &'static Value, at: &str, out: &mut Vec<Constraint>) {
+    let node = flat(schema);
     let push = |out: &mut Vec<Constraint>, what: String, how: Break, path: String, code| {
         out.push(Constraint {
+            product,
             at: at.to_owned(),
             what,
             how,
@@ -516,7 +658,7 @@ fn walk(schema: &'static Value, at: &str, out: &mut Vec<Constraint>) {
         );
     }
     if let Some(items) = node.get("items") {
-        walk(items, &format!("{at}/0"), out);
+        walk(product, items, &format!("{at}/0"), out);
     }
     if ty != "object" {
         return;
@@ -531,11 +673,11 @@ fn walk(schema: &'static Value, at: &str, out: &mut Vec<Constraint>) {
             "required_param",
         );
     }
-    if let Some(first) = alternatives.first() {
+    if let Some(first) = alternatives.first().and_then(|group| group.first()) {
         push(
             out,
             format!("one of {alternatives:?}"),
-            Break::Remove(alternatives.clone()),
+            Break::Remove(alternatives.concat()),
             format!("{at}/{first}"),
             "required_param",
         );
@@ -549,12 +691,13 @@ fn walk(schema: &'static Value, at: &str, out: &mut Vec<Constraint>) {
             "unknown_param",
         );
     }
-    if let (Some(cond), Some(then)) = (node.get("if"), node.get("then")) {
+    for (cond, then) in conditions(node) {
         // `if` members: a value of the member's own schema that satisfies the `if`;
-        // `then` members: a value of the member's own schema that `then` refuses.
+        // `then` members: a value of the member's own schema that `then` refuses, or the
+        // removal of a member the `then` requires.
         let props = &node["properties"];
         let pick = |name: &str, sub: &Value, holds: bool| -> Option<Value> {
-            let own = resolve(&props[name]);
+            let own = flat(&props[name]);
             let check = standard(sub);
             candidates(own)
                 .into_iter()
@@ -568,30 +711,71 @@ fn walk(schema: &'static Value, at: &str, out: &mut Vec<Constraint>) {
                     .collect()
             })
             .unwrap_or(Some(Vec::new()));
-        let break_then: Option<Vec<(String, Value)>> = then["properties"]
+        let Some(when) = when else { continue };
+        let valued: Vec<(&String, &Value)> = then["properties"]
             .as_object()
             .map(|p| {
                 p.iter()
-                    .map(|(k, s)| pick(k, s, false).map(|v| (k.clone(), v)))
+                    .filter(|(_, s)| s.get("required").is_none())
                     .collect()
             })
-            .unwrap_or(Some(Vec::new()));
-        if let (Some(when), Some(break_then)) = (when, break_then)
+            .unwrap_or_default();
+        let break_then: Option<Vec<(String, Value)>> = valued
+            .iter()
+            .map(|(k, s)| pick(k, s, false).map(|v| ((*k).clone(), v)))
+            .collect();
+        if let Some(break_then) = break_then
             && let Some((first, _)) = break_then.first()
         {
             let path = format!("{at}/{first}");
             push(
                 out,
                 "if/then".into(),
-                Break::Conditional(when, break_then.clone()),
+                Break::Conditional(when.clone(), break_then.clone()),
                 path,
                 "invalid_value",
             );
         }
+        for name in members(then, "required") {
+            push(
+                out,
+                format!("if/then requires {name}"),
+                Break::ConditionalRemove(when.clone(), vec![name.clone()]),
+                format!("{at}/{name}"),
+                "required_param",
+            );
+        }
+        for (name, sub) in then["properties"].as_object().into_iter().flatten() {
+            for inner in members(sub, "required") {
+                push(
+                    out,
+                    format!("if/then requires {name}/{inner}"),
+                    Break::ConditionalRemove(when.clone(), vec![name.clone(), inner.clone()]),
+                    format!("{at}/{name}/{inner}"),
+                    "required_param",
+                );
+            }
+        }
     }
     if let Some(properties) = node.get("properties").and_then(Value::as_object) {
         for (name, sub) in properties {
-            walk(sub, &format!("{at}/{name}"), out);
+            if forbidden(sub) {
+                let value = match flat(sub).get("type").and_then(Value::as_str) {
+                    Some("integer") => json!(1),
+                    Some("object") => json!({}),
+                    _ => json!("x"),
+                };
+                out.push(Constraint {
+                    product,
+                    at: format!("{at}/{name}"),
+                    what: format!("forbidden {name}"),
+                    how: Break::Set(value),
+                    path: format!("{at}/{name}"),
+                    code: "invalid_value",
+                });
+                continue;
+            }
+            walk(product, sub, &format!("{at}/{name}"), out);
         }
     }
 }
@@ -617,8 +801,9 @@ fn candidates(schema: &Value) -> Vec<Value> {
 
 static CONSTRAINTS: LazyLock<Vec<Constraint>> = LazyLock::new(|| {
     let mut out = Vec::new();
-    walk(&SCHEMA, "", &mut out);
-    // The root's type: the body itself.
+    for (product, schema) in PRODUCTS.iter() {
+        walk(*product, schema, "", &mut out);
+    }
     out
 });
 
@@ -670,6 +855,21 @@ fn apply(doc: &mut Value, c: &Constraint) {
                 object.insert(k.clone(), v.clone());
             }
         }
+        Break::ConditionalRemove(when, path) => {
+            let object = doc
+                .pointer_mut(&c.at)
+                .and_then(Value::as_object_mut)
+                .unwrap();
+            for (k, v) in when {
+                object.insert(k.clone(), v.clone());
+            }
+            let (last, parents) = path.split_last().unwrap();
+            let mut at = object;
+            for p in parents {
+                at = at.get_mut(p).and_then(Value::as_object_mut).unwrap();
+            }
+            at.remove(last);
+        }
     }
 }
 
@@ -700,35 +900,43 @@ fn config() -> ProptestConfig {
 proptest! {
     #![proptest_config(config())]
 
-    /// Orders generated from the schema are valid, deserialize into the typed order, and the
-    /// typed and JSON entry points agree.
+    /// Orders generated from each product's schema are valid for that product, deserialize
+    /// into the product's typed body, and the typed and JSON entry points agree.
     #[test]
-    fn generated_orders_are_valid(doc in valid(&SCHEMA, false)) {
+    fn generated_orders_are_valid(
+        (product, doc) in proptest::strategy::Union::new(
+            PRODUCTS.iter().map(|(product, schema)| (Just(*product), valid(schema, false)).boxed())
+        )
+    ) {
         let bytes = serde_json::to_vec(&doc).unwrap();
-        let report = validate_json(&bytes, &ctx());
-        prop_assert!(report.is_valid(), "{}\n{:#?}", doc, report.errors);
-        let typed: OrderRequest = serde_json::from_value(doc.clone())
+        let report = validate_json(&bytes, &ctx(product));
+        prop_assert!(report.is_valid(), "{product}: {}\n{:#?}", doc, report.errors);
+        let typed = OrderBody::from_value(product.spec().profile.body, doc.clone())
             .map_err(|e| TestCaseError::fail(format!("{doc}: {e}")))?;
-        prop_assert_eq!(validate(&typed, &ctx()).errors, report.errors);
+        prop_assert_eq!(validate_body(&typed, &ctx(product)).errors, report.errors);
     }
 
     /// Breaking exactly one constraint gives exactly its path and code.
     #[test]
     fn each_constraint_breaks_alone(
-        doc in valid(&SCHEMA, true),
-        which in 0..CONSTRAINTS.len(),
+        (which, doc) in proptest::strategy::Union::new(PRODUCTS.iter().map(|(product, schema)| {
+            let mine: Vec<usize> = (0..CONSTRAINTS.len())
+                .filter(|i| CONSTRAINTS[*i].product == *product)
+                .collect();
+            (proptest::sample::select(mine), valid(schema, true)).boxed()
+        })),
     ) {
         let constraint = &CONSTRAINTS[which];
         let mut doc = doc;
         apply(&mut doc, constraint);
         let bytes = serde_json::to_vec(&doc).unwrap();
-        let report = validate_json(&bytes, &ctx());
+        let report = validate_json(&bytes, &ctx(constraint.product));
         let got: Vec<(&str, &str)> =
             report.errors.iter().map(|v| (v.path.as_str(), v.code.as_str())).collect();
         prop_assert!(
             !got.is_empty() && got.iter().all(|g| *g == (constraint.path.as_str(), constraint.code)),
-            "{} at {:?}: expected only ({}, {}), got {:#?}\n{}",
-            constraint.what, constraint.at, constraint.path, constraint.code, report.errors, doc
+            "{}: {} at {:?}: expected only ({}, {}), got {:#?}\n{}",
+            constraint.product, constraint.what, constraint.at, constraint.path, constraint.code, report.errors, doc
         );
     }
 }
@@ -759,6 +967,7 @@ fn the_walk_finds_every_kind_of_constraint() {
         "one",
         "additionalProperties",
         "if/then",
+        "forbidden",
     ] {
         assert!(
             kinds.contains(&kind),
