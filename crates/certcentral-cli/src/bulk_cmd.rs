@@ -14,7 +14,7 @@ use certcentral_cli::connect::ApiArgs;
 use certcentral_cli::keys::KeyType;
 use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
 use certcentral_cli::{CliError, Output, exit};
-use certcentral_client::{Client, RateLimits};
+use certcentral_client::{Client, RateLimits, RetryPolicy};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
 use clap::builder::TypedValueParser;
@@ -291,7 +291,13 @@ pub fn run(args: Args, out: &Output) -> u8 {
         // The hidden `--rate-limit` sets the client-side limits (ignored with `--sandbox`,
         // whose embedded server enforces the documented ones).
         let limits = args.rate_limit.clone().unwrap_or_default();
-        let connection = match args.api.connect_with(limits).await {
+        // One client call (its own 429 / connect retries included) never outlasts the
+        // patience for a POST not processed.
+        let retry = RetryPolicy {
+            deadline: config.exec.not_processed_patience,
+            ..RetryPolicy::default()
+        };
+        let connection = match args.api.connect_with(limits, retry).await {
             Ok(c) => c,
             Err(e) => return out.fail(&e),
         };

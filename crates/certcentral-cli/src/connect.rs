@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use certcentral_client::{Client, RateLimits, Region};
+use certcentral_client::{Client, RateLimits, Region, RetryPolicy};
 use certcentral_sandbox::{Approval, RateLimit, RunningSandbox, Sandbox};
 use secrecy::SecretString;
 
@@ -82,14 +82,20 @@ impl ApiArgs {
     /// Builds the client with the documented rate limits ([`RateLimits::documented`]); see
     /// [`ApiArgs::connect_with`].
     pub async fn connect(&self) -> Result<Connection, CliError> {
-        self.connect_with(RateLimits::documented()).await
+        self.connect_with(RateLimits::documented(), RetryPolicy::default())
+            .await
     }
 
     /// Builds the client: starts the sandbox for `--sandbox`, otherwise loads the API key
     /// (environment or file), uses `--base-url` or `--region`, and keeps under `limits`.
     /// The embedded sandbox enforces the documented limits, so with `--sandbox` the client
-    /// always uses [`RateLimits::documented`] and `limits` is ignored.
-    pub async fn connect_with(&self, limits: RateLimits) -> Result<Connection, CliError> {
+    /// always uses [`RateLimits::documented`] and `limits` is ignored. Failed calls are
+    /// retried by `retry` (its deadline bounds each call in wall-clock time).
+    pub async fn connect_with(
+        &self,
+        limits: RateLimits,
+        retry: RetryPolicy,
+    ) -> Result<Connection, CliError> {
         if self.sandbox {
             let mut builder = Sandbox::builder()
                 .approval(Approval::Auto)
@@ -108,6 +114,7 @@ impl ApiArgs {
             let client = Client::builder()
                 .api_key(SecretString::from(sandbox.api_key()))
                 .base_url(sandbox.base_url())
+                .retry_policy(retry)
                 .build()
                 .map_err(client_error)?;
             return Ok(Connection {
@@ -118,7 +125,10 @@ impl ApiArgs {
         }
         self.check()?;
         let key = credentials::load_api_key(self.api_key_file.as_deref())?;
-        let builder = Client::builder().api_key(key).rate_limits(limits);
+        let builder = Client::builder()
+            .api_key(key)
+            .rate_limits(limits)
+            .retry_policy(retry);
         let builder = match (&self.base_url, self.region.unwrap_or_default()) {
             (Some(url), _) => builder.base_url(url.clone()),
             (None, RegionArg::Us) => builder.region(Region::Us),

@@ -46,15 +46,14 @@ pub enum CredentialError {
 /// trailing newline) is removed.
 pub fn load_api_key(file: Option<&Path>) -> Result<SecretString, CredentialError> {
     if let Some(path) = file {
-        let text = std::fs::read_to_string(path).map_err(|e| CredentialError::File {
+        let text = crate::files::read_secret(path).map_err(|e| CredentialError::File {
             path: path.to_path_buf(),
             reason: e.kind().to_string(),
         })?;
-        let text = SecretString::from(text);
         if let Some(warning) = loose_permissions(path) {
             tracing::warn!("{warning}");
         }
-        return non_empty(text.expose_secret()).ok_or_else(|| CredentialError::File {
+        return non_empty(&text).ok_or_else(|| CredentialError::File {
             path: path.to_path_buf(),
             reason: "the file is empty".into(),
         });

@@ -6,8 +6,10 @@
 //! every file it will write *before* it orders anything.
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+
+use secrecy::zeroize::Zeroizing;
 
 /// Errors while writing output files.
 #[derive(Debug, thiserror::Error)]
@@ -151,6 +153,19 @@ fn create(path: &Path, bytes: &[u8], mode: u32) -> Result<(), FileError> {
     file.sync_all().map_err(io)
 }
 
+/// Reads a file holding a secret (an API key, a private key, a password) into memory that is
+/// wiped when dropped. The buffer is sized from the file's length before reading, so reading
+/// does not reallocate and leave unwiped copies behind.
+pub fn read_secret(path: &Path) -> std::io::Result<Zeroizing<String>> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut text = Zeroizing::new(String::new());
+    // One byte more than the content, for the read that sees the end of the file.
+    text.reserve(usize::try_from(len).unwrap_or(0).saturating_add(1));
+    file.read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Creates `path` exclusively (never overwrites) with mode 0600 and writes `bytes`: for
 /// private keys, PKCS#12 files and passwords.
 pub fn create_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
@@ -199,6 +214,26 @@ pub fn replace(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_secret_reads_the_whole_file_into_wiped_memory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cret\n").unwrap();
+        let text: Zeroizing<String> = read_secret(&path).unwrap();
+        assert_eq!(text.as_str(), "s3cret\n");
+        // Sized before reading: the content fits the first allocation.
+        assert!(text.capacity() <= "s3cret\n".len() + 1);
+        std::fs::write(&path, [0xff, 0xfe]).unwrap();
+        assert_eq!(
+            read_secret(&path).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidData
+        );
+        assert_eq!(
+            read_secret(&dir.path().join("missing")).unwrap_err().kind(),
+            std::io::ErrorKind::NotFound
+        );
+    }
 
     #[test]
     fn derives_names() {

@@ -8,6 +8,7 @@
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKeyChain};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
+use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
 /// Length of generated passwords (about 143 bits of entropy).
@@ -27,12 +28,16 @@ pub enum P12Error {
 /// A random password of [`GENERATED_PASSWORD_LEN`] ASCII letters and digits, from the
 /// operating system's random source.
 pub fn generate_password() -> SecretString {
-    let password: String = rand::rngs::OsRng
-        .sample_iter(&Alphanumeric)
-        .take(GENERATED_PASSWORD_LEN)
-        .map(char::from)
-        .collect();
-    SecretString::from(password)
+    // Built in place at its final size (no reallocation leaves a copy behind) and wiped
+    // once copied into the secret.
+    let mut password = Zeroizing::new(String::with_capacity(GENERATED_PASSWORD_LEN));
+    password.extend(
+        rand::rngs::OsRng
+            .sample_iter(&Alphanumeric)
+            .take(GENERATED_PASSWORD_LEN)
+            .map(char::from),
+    );
+    SecretString::from(password.as_str())
 }
 
 /// Builds a PKCS#12 file holding `private_key_pkcs8_der` and the PEM certificates of

@@ -61,6 +61,12 @@ pub struct RetryPolicy {
     /// Longest server `Retry-After` the client waits for; a longer one ends the call with
     /// [`Error::RateLimited`] at once.
     pub max_retry_after: Duration,
+    /// Wall-clock budget of one call across all its attempts, `Retry-After` waits and
+    /// backoffs included, counted from the call's start: a wait that would end after it is
+    /// not slept, the call ends with the error at hand (e.g. [`Error::RateLimited`]) instead.
+    /// No attempt starts after the deadline; one in flight is answered (bounded by the
+    /// client's timeout).
+    pub deadline: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -70,6 +76,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(500),
             max_delay: Duration::from_secs(30),
             max_retry_after: Duration::from_secs(120),
+            deadline: Duration::from_secs(300),
         }
     }
 }
@@ -442,6 +449,7 @@ impl Client {
             Error::InvalidArgument(format!("bad http method {:?}", endpoint.method))
         })?;
         let retry = &self.inner.retry;
+        let started = tokio::time::Instant::now();
         let mut attempt = 0u32;
         loop {
             attempt += 1;
@@ -460,7 +468,8 @@ impl Client {
                 .instrument(span.clone())
                 .await;
             let _enter = span.enter();
-            let wait = match outcome {
+            // The wait before the next attempt, or the error to end the call with.
+            let (wait, error) = match outcome {
                 Ok((status, body, _)) if (200..300).contains(&status) => {
                     if status != endpoint.success {
                         tracing::debug!(
@@ -472,20 +481,22 @@ impl Client {
                     return Ok(RawResponse { status, body });
                 }
                 Ok((429, _, retry_after)) => {
+                    let error = Error::RateLimited { retry_after };
                     let too_long = retry_after.is_some_and(|d| d > retry.max_retry_after);
                     if last || too_long {
-                        return Err(Error::RateLimited { retry_after });
+                        return Err(error);
                     }
-                    retry_after.unwrap_or_else(|| retry.backoff(attempt))
+                    (retry_after.unwrap_or_else(|| retry.backoff(attempt)), error)
                 }
                 Ok((status, body, retry_after)) => {
                     let error = self.error_from_response(status, &body);
                     if status < 500 || !endpoint.idempotent || last {
                         return Err(error);
                     }
-                    retry_after
+                    let wait = retry_after
                         .filter(|d| *d <= retry.max_retry_after)
-                        .unwrap_or_else(|| retry.backoff(attempt))
+                        .unwrap_or_else(|| retry.backoff(attempt));
+                    (wait, error)
                 }
                 Err(err) => {
                     let retry_ok = !err.maybe_reached_server() || endpoint.idempotent;
@@ -493,9 +504,17 @@ impl Client {
                         return Err(Error::Transport(err));
                     }
                     tracing::debug!(error = %err, "transport error");
-                    retry.backoff(attempt)
+                    (retry.backoff(attempt), Error::Transport(err))
                 }
             };
+            if started.elapsed().saturating_add(wait) > retry.deadline {
+                tracing::debug!(
+                    wait_ms = wait.as_millis() as u64,
+                    deadline_ms = retry.deadline.as_millis() as u64,
+                    "the next attempt would start after the retry deadline"
+                );
+                return Err(error);
+            }
             tracing::debug!(wait_ms = wait.as_millis() as u64, "retrying");
             drop(_enter);
             tokio::time::sleep(wait).await;
@@ -863,6 +882,7 @@ mod tests {
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
             max_retry_after: Duration::from_secs(1),
+            deadline: Duration::from_secs(10),
         };
         for retry in 1..30 {
             let d = p.backoff(retry);

@@ -35,8 +35,8 @@
 //! - **Validation first**: [`Client::order_client_certificate`] checks the order with
 //!   `certcentral-validate`; an invalid order is [`Error::Invalid`] and nothing is sent.
 //! - **Retries**: reads and idempotent `PUT`s are retried on 429, 5xx, timeouts and connect
-//!   errors, with jittered exponential backoff and a bounded number of attempts
-//!   ([`RetryPolicy`]); a `Retry-After` header is honoured. The order `POST` costs money and is
+//!   errors, with jittered exponential backoff, a bounded number of attempts and a wall-clock
+//!   deadline across them ([`RetryPolicy`]); a `Retry-After` header is honoured. The order `POST` costs money and is
 //!   retried only on 429 and on connect failures (the request provably never reached the
 //!   server). When it was sent and no usable answer arrived the result is
 //!   [`Error::OutcomeUnknown`]: check with [`Client::find_recent_orders`] (or

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// One rolling window: at most `max` requests in any `period`.
@@ -110,10 +111,16 @@ impl Default for RateLimits {
 /// client starts sending it and the moment the response is back. To stay under the server's
 /// count whatever the network does, each request occupies the windows from its start until
 /// `period` after its response arrived (in-flight requests always count).
+///
+/// Waiters never poll: a waiter sleeps until the earliest instant a slot can free (a
+/// completed request leaving a window), and is woken early by [`Notify`] whenever a permit is
+/// released (an in-flight request completing changes when slots free up).
 #[derive(Debug)]
 pub(crate) struct Limiter {
     windows: Vec<(u32, Duration)>,
     log: Mutex<Log>,
+    /// Signalled whenever a permit is released.
+    released: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -138,12 +145,11 @@ impl Drop for Permit<'_> {
             if let Some(entry) = log.entries.iter_mut().find(|(i, _)| *i == id) {
                 entry.1 = Some(now);
             }
+            drop(log);
+            self.limiter.released.notify_waiters();
         }
     }
 }
-
-/// How long to wait before looking again when only in-flight requests fill a window.
-const IN_FLIGHT_POLL: Duration = Duration::from_millis(2);
 
 /// Smallest safety margin added to a window. A percentage alone is too thin for short
 /// windows (1 % of a 500 ms sandbox window is 5 ms, less than the timer and scheduling
@@ -174,6 +180,7 @@ impl Limiter {
         Self {
             windows,
             log: Mutex::new(Log::default()),
+            released: Notify::new(),
         }
     }
 
@@ -193,6 +200,11 @@ impl Limiter {
             };
         }
         loop {
+            // Registered before looking, so a release between the look and the wait is not
+            // missed.
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
             match self.try_acquire(Instant::now()) {
                 Ok(id) => {
                     return Permit {
@@ -200,19 +212,28 @@ impl Limiter {
                         id: Some(id),
                     };
                 }
-                Err(wait) => tokio::time::sleep(wait).await,
+                Err(Some(wait)) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = &mut released => {}
+                    }
+                }
+                Err(None) => released.await,
             }
         }
     }
 
-    /// Records a request at `now` if it fits; else returns how long to wait.
-    fn try_acquire(&self, now: Instant) -> Result<u64, Duration> {
+    /// Records a request at `now` if it fits; else returns how long to wait: `Some(d)` when a
+    /// slot frees by itself after `d` (a completed request leaves a window), `None` when only
+    /// in-flight requests fill a window (nothing frees until one of them is released).
+    fn try_acquire(&self, now: Instant) -> Result<u64, Option<Duration>> {
         let mut log = self.lock();
         let longest = self.windows.iter().map(|w| w.1).max().unwrap_or_default();
         // Completed requests older than the longest window no longer count anywhere.
         log.entries
             .retain(|(_, done)| done.is_none_or(|d| now.saturating_duration_since(d) < longest));
         let mut wait = Duration::ZERO;
+        let mut blocked_in_flight = false;
         for &(max, period) in &self.windows {
             let mut counted = 0usize;
             let mut frees: Vec<Instant> = Vec::new();
@@ -228,23 +249,27 @@ impl Limiter {
             }
             if counted >= max as usize {
                 // Enough slots free up when the `excess + 1` earliest completions leave the
-                // window; if in-flight requests fill it, look again shortly.
+                // window; if in-flight requests fill it, only a release can change that.
                 let excess = counted - max as usize;
                 frees.sort();
-                let until = match frees.get(excess) {
-                    Some(at) => at.saturating_duration_since(now),
-                    None => IN_FLIGHT_POLL,
-                };
-                wait = wait.max(until.min(period).max(Duration::from_millis(1)));
+                match frees.get(excess) {
+                    Some(at) => {
+                        let until = at.saturating_duration_since(now);
+                        wait = wait.max(until.min(period).max(Duration::from_millis(1)));
+                    }
+                    None => blocked_in_flight = true,
+                }
             }
         }
-        if wait.is_zero() {
+        if blocked_in_flight {
+            Err(None)
+        } else if wait.is_zero() {
             let id = log.next_id;
             log.next_id += 1;
             log.entries.push_back((id, None));
             Ok(id)
         } else {
-            Err(wait)
+            Err(Some(wait))
         }
     }
 
@@ -303,7 +328,7 @@ mod tests {
                     limiter.complete(id, now + latency);
                     sent.push((now, now + latency));
                 }
-                Err(wait) => now += wait,
+                Err(wait) => now += wait.expect("every request completes, none stays in flight"),
             }
         }
         // Whatever instant in [start, completion] the server saw each request arrive, no
@@ -337,13 +362,13 @@ mod tests {
         let now = Instant::now();
         let a = limiter.try_acquire(now).unwrap();
         let _b = limiter.try_acquire(now).unwrap();
-        // Both in flight: even much later, a third must wait (shortly, then look again).
+        // Both in flight: even much later, a third must wait for a release.
         let later = now + Duration::from_secs(60);
-        assert_eq!(limiter.try_acquire(later), Err(IN_FLIGHT_POLL));
+        assert_eq!(limiter.try_acquire(later), Err(None));
         // One completes: its slot frees one period (plus the 25 ms margin floor) after its
         // completion.
         limiter.complete(a, later);
-        let wait = limiter.try_acquire(later).unwrap_err();
+        let wait = limiter.try_acquire(later).unwrap_err().unwrap();
         assert_eq!(wait, Duration::from_millis(1025));
         assert!(limiter.try_acquire(later + wait).is_ok());
     }
@@ -363,12 +388,62 @@ mod tests {
             let now = Instant::now();
             let id = limiter.try_acquire(now).unwrap();
             limiter.complete(id, now);
-            assert_eq!(limiter.try_acquire(now), Err(expected));
+            assert_eq!(limiter.try_acquire(now), Err(Some(expected)));
             assert_eq!(
                 limiter.try_acquire(now + expected - Duration::from_millis(1)),
-                Err(Duration::from_millis(1))
+                Err(Some(Duration::from_millis(1)))
             );
             assert!(limiter.try_acquire(now + expected).is_ok());
         }
+    }
+
+    /// A waiter blocked by in-flight requests is woken by the release, not by a poll, and
+    /// acquires exactly when the released slot leaves the window (paused clock: no time
+    /// passes unless every task is idle, so the instants are exact).
+    #[tokio::test(start_paused = true)]
+    async fn waiter_wakes_when_a_slot_frees() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        let limiter = Arc::new(Limiter::new(&RateLimits::custom([Window {
+            max: 1,
+            period: Duration::from_secs(1),
+        }])));
+        let start = Instant::now();
+        let held = limiter.acquire().await;
+        let polls = Arc::new(AtomicU32::new(0));
+        let waiter = {
+            let limiter = Arc::clone(&limiter);
+            let polls = Arc::clone(&polls);
+            tokio::spawn(async move {
+                // Counts how often the acquire future is polled: a polling limiter would be
+                // polled every few milliseconds while it waits.
+                let mut acquire = Box::pin(limiter.acquire());
+                std::future::poll_fn(|cx| {
+                    polls.fetch_add(1, Ordering::SeqCst);
+                    acquire.as_mut().poll(cx).map(|_permit| Instant::now())
+                })
+                .await
+            })
+        };
+        // The in-flight request holds the slot for a long time; the waiter sleeps through it.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!waiter.is_finished());
+        assert_eq!(
+            polls.load(Ordering::SeqCst),
+            1,
+            "the waiter polled while blocked"
+        );
+        let released_at = Instant::now();
+        drop(held);
+        let acquired_at = waiter.await.unwrap();
+        // The slot frees one period plus the 25 ms margin after the release, not later.
+        assert_eq!(
+            acquired_at.duration_since(released_at),
+            Duration::from_millis(1025)
+        );
+        // Woken once by the release, once by the timer: no polling in between.
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+        assert!(acquired_at.duration_since(start) >= Duration::from_secs(31));
     }
 }

@@ -100,7 +100,9 @@ pub struct ExecOptions {
     pub download_concurrency: usize,
     /// How long to keep retrying an order POST that was provably not processed (429s, no
     /// connection): a wall-clock bound on the waits between attempts; no attempt starts
-    /// after it (an attempt in flight is answered, with the client's own retries).
+    /// after it. An attempt in flight is answered, with the client's own retries, which the
+    /// CLI bounds by the same duration (`RetryPolicy::deadline` of the client it builds), so
+    /// a row waits at most twice the patience plus one request timeout.
     pub not_processed_patience: Duration,
     /// Stops the run early (Ctrl-C).
     pub stop: StopHandle,

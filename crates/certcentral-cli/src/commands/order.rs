@@ -470,15 +470,14 @@ fn update_record(record: &mut OrderRecord, order: &Order) {
 }
 
 fn read_password(path: &Path) -> Result<SecretString, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = files::read_secret(path).map_err(|e| {
         CliError::usage(format!(
             "cannot read --p12-password-file {}: {}",
             path.display(),
             e.kind()
         ))
     })?;
-    let text = SecretString::from(text);
-    let trimmed = text.expose_secret().trim_end_matches(['\r', '\n']);
+    let trimmed = text.trim_end_matches(['\r', '\n']);
     if trimmed.is_empty() {
         return Err(CliError::usage(format!(
             "--p12-password-file {} is empty",
@@ -674,7 +673,10 @@ async fn follow(
         let p12 = crate::p12::build(key_der, &chain, &record.name, &password)
             .map_err(|e| CliError::failed(e.to_string()))?;
         if generated {
-            let mut text = password.expose_secret().to_string();
+            // Sized for the newline too: no reallocation leaves an unwiped copy.
+            let mut text =
+                Zeroizing::new(String::with_capacity(password.expose_secret().len() + 1));
+            text.push_str(password.expose_secret());
             text.push('\n');
             files::create_private(&paths.p12_pass, text.as_bytes())?;
             written.p12_pass = Some(paths.p12_pass.clone());
@@ -808,7 +810,7 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
     }
     let mut interrupt = Interrupt::catch(args.wait);
     let local = Local {
-        key_der: key_der.map(Zeroizing::new),
+        key_der,
         p12_password,
         expected,
     };
@@ -869,22 +871,24 @@ fn resume_expected_key(record: &OrderRecord, need_key: bool) -> Result<ExpectedK
     )))
 }
 
-fn read_key_der(path: &Path) -> Result<Vec<u8>, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+fn read_key_der(path: &Path) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let text = files::read_secret(path).map_err(|e| {
         CliError::usage(format!(
             "cannot read the key {}: {}",
             path.display(),
             e.kind()
         ))
     })?;
-    let text = SecretString::from(text);
-    let block = pem::parse(text.expose_secret().as_bytes())
+    let block = pem::parse(text.as_bytes())
         .map_err(|_| CliError::usage(format!("{} is not a PEM private key", path.display())))?;
-    if block.tag() != "PRIVATE KEY" {
+    let pkcs8 = block.tag() == "PRIVATE KEY";
+    // Moved, not copied, into memory wiped on drop (whatever the tag).
+    let der = Zeroizing::new(block.into_contents());
+    if !pkcs8 {
         return Err(CliError::usage(format!(
             "{} is not a PKCS#8 private key",
             path.display()
         )));
     }
-    Ok(block.contents().to_vec())
+    Ok(der)
 }

@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use certcentral_client::{Client, Error, RateLimits, TransportKind, USER_AGENT};
+use certcentral_client::{Client, Error, RateLimits, RetryPolicy, TransportKind, USER_AGENT};
 use certcentral_types::{DownloadFormat, ProductId};
 use secrecy::SecretString;
 
@@ -30,6 +30,17 @@ fn reply(status: u16, body: &str) -> Reply {
         headers: Vec::new(),
         body: body.to_string(),
         delay: Duration::ZERO,
+    }
+}
+
+/// A 429 with `Retry-After: retry_after`.
+fn rate_limited(retry_after: &str) -> Reply {
+    Reply {
+        headers: vec![("retry-after", retry_after.into())],
+        ..reply(
+            429,
+            r#"{"errors":[{"code":"request_limit_exceeded","message":"x"}]}"#,
+        )
     }
 }
 
@@ -225,20 +236,53 @@ async fn certificate_chain_is_exposed_when_the_server_sends_it() {
 
 #[tokio::test]
 async fn long_retry_after_is_returned_not_slept() {
-    let (base, seen) = serve(|_| Reply {
-        headers: vec![("retry-after", "3600".into())],
-        ..reply(
-            429,
-            r#"{"errors":[{"code":"request_limit_exceeded","message":"x"}]}"#,
-        )
-    })
-    .await;
+    let (base, seen) = serve(|_| rate_limited("3600")).await;
     let err = client(&base).order_info(1).await.unwrap_err();
     assert!(
         matches!(err, Error::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(3600)),
         "{err:?}"
     );
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+/// The retry deadline bounds a call in wall-clock time across its attempts and `Retry-After`
+/// waits: the wait that would cross it is not slept, the 429 is returned. Paused clock: the
+/// waits take no real time and the instants are exact.
+#[tokio::test(start_paused = true)]
+async fn retry_deadline_bounds_a_post_answered_429() {
+    let (base, seen) = serve(|_| rate_limited("10")).await;
+    let client = Client::builder()
+        .api_key(SecretString::from(KEY))
+        .base_url(&base)
+        .rate_limits(RateLimits::off())
+        .retry_policy(RetryPolicy {
+            // Attempts and Retry-After alone would allow 100 x 10 s.
+            max_attempts: 100,
+            max_retry_after: Duration::from_secs(60),
+            deadline: Duration::from_secs(35),
+            ..fast_retry()
+        })
+        .build()
+        .unwrap();
+    let start = tokio::time::Instant::now();
+    let err = client
+        .order_client_certificate(
+            ProductId::ClientPremiumSha2,
+            &order_request("A", "a@example.com", false),
+        )
+        .await
+        .unwrap_err();
+    let elapsed = start.elapsed();
+    assert!(
+        matches!(err, Error::RateLimited { retry_after: Some(d) } if d == Duration::from_secs(10)),
+        "{err:?}"
+    );
+    // Attempts at 0, 10, 20 and 30 s; the next would start at 40 s, after the deadline.
+    assert_eq!(seen.lock().unwrap().len(), 4);
+    assert!(
+        elapsed >= Duration::from_secs(30) && elapsed <= Duration::from_secs(35),
+        "{elapsed:?}"
+    );
 }
 
 #[tokio::test]

@@ -248,6 +248,7 @@ async fn server_429_is_recovered_from() {
             base_delay: Duration::from_millis(50),
             max_delay: Duration::from_millis(300),
             max_retry_after: Duration::from_secs(2),
+            deadline: Duration::from_secs(60),
         })
         .build()
         .unwrap();
