@@ -8,7 +8,8 @@
 //! 4. `cargo publish --dry-run --no-verify` for the workspace;
 //! 5. docs: `cargo doc --workspace --no-deps` with `RUSTDOCFLAGS=-D warnings`;
 //! 6. the `certcentral-validate` stdin example (as the test build made it) says valid and invalid;
-//! 7. every documented feature combination builds (`cargo check`).
+//! 7. every documented feature combination builds (`cargo check`);
+//! 8. the CLI without its default features has no embedded sandbox and says how to get one.
 
 use std::path::Path;
 use std::process::Command;
@@ -51,6 +52,10 @@ pub const FEATURE_MATRIX: &[&[&str]] = &[
     &["-p", "certcentral-sandbox"],
     &["-p", "certcentral-cli"],
 ];
+
+/// What the CLI built without its default features (no embedded sandbox) must say to
+/// `--sandbox`: checked by [`no_sandbox_build`].
+pub const NO_SANDBOX_HINT: &str = "built without the embedded sandbox";
 
 /// Largest file a package may carry.
 pub const MAX_PACKAGED_FILE: u64 = 512 * 1024;
@@ -137,6 +142,7 @@ pub fn release_check(root: &Path) -> Result<()> {
             &format!("cargo check {}", args.join(" ")),
         )?;
     }
+    no_sandbox_build(root)?;
     eprintln!("release-check: all checks passed");
     Ok(())
 }
@@ -185,6 +191,92 @@ pub fn validate_example_smoke(root: &Path) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// Builds the CLI without default features (no embedded sandbox: no axum, hyper or test CA)
+/// and checks that `--sandbox` and `sandbox` are usage errors saying how to get them. The
+/// default build is restored afterwards (same target directory).
+pub fn no_sandbox_build(root: &Path) -> Result<()> {
+    run(
+        root,
+        cargo().args([
+            "build",
+            "--quiet",
+            "-p",
+            "certcentral-cli",
+            "--no-default-features",
+        ]),
+        "cargo build -p certcentral-cli --no-default-features",
+    )?;
+    let meta = run(
+        root,
+        cargo().args(["metadata", "--format-version", "1", "--no-deps"]),
+        "cargo metadata",
+    )?;
+    let meta: Value = serde_json::from_str(&meta)?;
+    let target = meta["target_directory"]
+        .as_str()
+        .context("cargo metadata has no target_directory")?;
+    let binary = Path::new(target).join("debug/certcentral");
+    let tree = run(
+        root,
+        cargo().args([
+            "tree",
+            "-p",
+            "certcentral-cli",
+            "--no-default-features",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+        ]),
+        "cargo tree -p certcentral-cli --no-default-features",
+    )?;
+    let names = parse_tree_names(&tree);
+    for server in ["axum", "certcentral-sandbox"] {
+        if names.iter().any(|n| n == server) {
+            bail!("certcentral-cli --no-default-features still depends on {server}");
+        }
+    }
+    for args in [
+        &[
+            "order",
+            "--sandbox",
+            "--common-name",
+            "A",
+            "--email",
+            "a@example.com",
+            "--org-id",
+            "1",
+        ][..],
+        &["sandbox"][..],
+    ] {
+        eprintln!(
+            "release-check: certcentral {} (no sandbox: expect exit 2)",
+            args.join(" ")
+        );
+        let out = Command::new(&binary)
+            .args(args)
+            .env_remove("DIGICERT_API_KEY")
+            .output()
+            .with_context(|| format!("running {}", binary.display()))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.code() != Some(2) || !stderr.contains(NO_SANDBOX_HINT) {
+            bail!(
+                "certcentral {} without the sandbox feature exited {:?}:\n{stderr}",
+                args.join(" "),
+                out.status.code()
+            );
+        }
+    }
+    run(
+        root,
+        cargo().args(["build", "--quiet", "-p", "certcentral-cli"]),
+        "cargo build -p certcentral-cli (default features again)",
+    )?;
     Ok(())
 }
 

@@ -9,8 +9,20 @@
 use std::path::PathBuf;
 
 use certcentral_client::{Client, RateLimits, Region, RetryPolicy};
-use certcentral_sandbox::{Approval, RateLimit, RunningSandbox, Sandbox};
-use secrecy::SecretString;
+#[cfg(feature = "sandbox")]
+use certcentral_sandbox::{Approval, RateLimit, Sandbox};
+
+/// The embedded sandbox a connection talks to (nothing, in a build without the `sandbox`
+/// feature).
+#[cfg(feature = "sandbox")]
+type Embedded = certcentral_sandbox::RunningSandbox;
+#[cfg(not(feature = "sandbox"))]
+type Embedded = std::convert::Infallible;
+
+/// What `--sandbox` says in a build without the embedded sandbox.
+pub const NO_SANDBOX: &str = "this certcentral was built without the embedded sandbox (cargo \
+feature `sandbox`, on by default): reinstall it with default features, or run `certcentral \
+sandbox` from a full build and pass its address with --base-url";
 
 use crate::credentials::{self, API_KEY_FILE_ENV, RegionArg};
 use crate::error::{CliError, Failure};
@@ -58,6 +70,7 @@ pub fn reset_sandbox_state(path: &std::path::Path) -> Result<(), CliError> {
 pub const SANDBOX_STATE_ENV: &str = "CERTCENTRAL_SANDBOX_STATE";
 
 /// How long a `--sandbox` command waits for another one using the same state file.
+#[cfg(feature = "sandbox")]
 const SANDBOX_STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// A client, and the embedded sandbox it talks to when `--sandbox` was given.
@@ -65,7 +78,7 @@ const SANDBOX_STATE_WAIT: std::time::Duration = std::time::Duration::from_secs(1
 pub struct Connection {
     /// The API client.
     pub client: Client,
-    sandbox: Option<RunningSandbox>,
+    sandbox: Option<Embedded>,
     /// Whether the embedded sandbox keeps its state in a file (`--sandbox-state`).
     sandbox_state: bool,
 }
@@ -97,31 +110,7 @@ impl ApiArgs {
         retry: RetryPolicy,
     ) -> Result<Connection, CliError> {
         if self.sandbox {
-            let mut builder = Sandbox::builder()
-                .approval(Approval::Auto)
-                .rate_limit(RateLimit::Real);
-            if let Some(path) = &self.sandbox_state {
-                if self.sandbox_reset {
-                    reset_sandbox_state(path)?;
-                }
-                builder = builder.state_file(path).state_file_wait(SANDBOX_STATE_WAIT);
-            }
-            let sandbox = builder
-                .start(([127, 0, 0, 1], 0).into())
-                .await
-                .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;
-            tracing::info!(base_url = sandbox.base_url(), "embedded sandbox started");
-            let client = Client::builder()
-                .api_key(SecretString::from(sandbox.api_key()))
-                .base_url(sandbox.base_url())
-                .retry_policy(retry)
-                .build()
-                .map_err(client_error)?;
-            return Ok(Connection {
-                client,
-                sandbox: Some(sandbox),
-                sandbox_state: self.sandbox_state.is_some(),
-            });
+            return self.embedded(retry).await;
         }
         self.check()?;
         let key = credentials::load_api_key(self.api_key_file.as_deref())?;
@@ -144,6 +133,44 @@ impl ApiArgs {
     }
 }
 
+impl ApiArgs {
+    /// Starts the embedded sandbox (`--sandbox`) and a client for it.
+    #[cfg(feature = "sandbox")]
+    async fn embedded(&self, retry: RetryPolicy) -> Result<Connection, CliError> {
+        let mut builder = Sandbox::builder()
+            .approval(Approval::Auto)
+            .rate_limit(RateLimit::Real);
+        if let Some(path) = &self.sandbox_state {
+            if self.sandbox_reset {
+                reset_sandbox_state(path)?;
+            }
+            builder = builder.state_file(path).state_file_wait(SANDBOX_STATE_WAIT);
+        }
+        let sandbox = builder
+            .start(([127, 0, 0, 1], 0).into())
+            .await
+            .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;
+        tracing::info!(base_url = sandbox.base_url(), "embedded sandbox started");
+        let client = Client::builder()
+            .api_key(secrecy::SecretString::from(sandbox.api_key()))
+            .base_url(sandbox.base_url())
+            .retry_policy(retry)
+            .build()
+            .map_err(client_error)?;
+        Ok(Connection {
+            client,
+            sandbox: Some(sandbox),
+            sandbox_state: self.sandbox_state.is_some(),
+        })
+    }
+
+    /// `--sandbox` in a build without the embedded sandbox: a usage error saying how to get it.
+    #[cfg(not(feature = "sandbox"))]
+    async fn embedded(&self, _retry: RetryPolicy) -> Result<Connection, CliError> {
+        Err(CliError::usage(NO_SANDBOX))
+    }
+}
+
 impl Connection {
     /// Whether this connection uses the embedded sandbox.
     pub fn is_sandbox(&self) -> bool {
@@ -156,15 +183,15 @@ impl Connection {
         self.sandbox.is_some() && !self.sandbox_state
     }
 
-    /// The embedded sandbox, when `--sandbox` was given.
-    pub fn sandbox(&self) -> Option<&RunningSandbox> {
-        self.sandbox.as_ref()
-    }
-
     /// Stops the embedded sandbox, if any.
     pub async fn close(self) {
+        #[cfg(feature = "sandbox")]
         if let Some(sandbox) = self.sandbox {
             sandbox.shutdown().await;
+        }
+        #[cfg(not(feature = "sandbox"))]
+        if let Some(never) = self.sandbox {
+            match never {}
         }
     }
 }

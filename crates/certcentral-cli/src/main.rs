@@ -12,7 +12,28 @@ use certcentral_types::RequestDecision;
 use clap::{ArgAction, Parser, Subcommand};
 
 mod bulk_cmd;
+#[cfg(feature = "sandbox")]
 mod sandbox_cmd;
+/// `certcentral sandbox` in a build without the embedded sandbox: says how to get it.
+#[cfg(not(feature = "sandbox"))]
+mod sandbox_cmd {
+    /// Whatever arguments were given (this build cannot run a sandbox).
+    #[derive(Debug, clap::Args)]
+    pub struct Args {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        rest: Vec<String>,
+    }
+
+    /// What `certcentral sandbox --help` says in this build.
+    pub const AFTER_HELP: &str = certcentral_cli::connect::NO_SANDBOX;
+
+    /// Refuses: exit 2 with how to get a build with the sandbox.
+    pub fn run(_args: Args, out: &certcentral_cli::Output) -> u8 {
+        out.fail(&certcentral_cli::CliError::usage(
+            certcentral_cli::connect::NO_SANDBOX,
+        ))
+    }
+}
 mod schema_cmd;
 mod validate_cmd;
 
