@@ -160,16 +160,7 @@ pub fn validate_example_smoke(root: &Path) -> Result<()> {
         cargo().args(["build", "--quiet", "--workspace", "--examples"]),
         "cargo build --workspace --examples",
     )?;
-    let meta = run(
-        root,
-        cargo().args(["metadata", "--format-version", "1", "--no-deps"]),
-        "cargo metadata",
-    )?;
-    let meta: Value = serde_json::from_str(&meta)?;
-    let target = meta["target_directory"]
-        .as_str()
-        .context("cargo metadata has no target_directory")?;
-    let example = Path::new(target).join("debug/examples/validate_stdin");
+    let example = target_dir(root)?.join("debug/examples/validate_stdin");
     let seed = std::fs::read(root.join("crates/certcentral-types/tests/fixtures/seed-order.json"))?;
     for (input, expected) in [(seed, 0), (br#"{"certificate": {}}"#.to_vec(), 1)] {
         eprintln!("release-check: validate_stdin example (expect exit {expected})");
@@ -209,16 +200,7 @@ pub fn no_sandbox_build(root: &Path) -> Result<()> {
         ]),
         "cargo build -p certcentral-cli --no-default-features",
     )?;
-    let meta = run(
-        root,
-        cargo().args(["metadata", "--format-version", "1", "--no-deps"]),
-        "cargo metadata",
-    )?;
-    let meta: Value = serde_json::from_str(&meta)?;
-    let target = meta["target_directory"]
-        .as_str()
-        .context("cargo metadata has no target_directory")?;
-    let binary = Path::new(target).join("debug/certcentral");
+    let binary = target_dir(root)?.join("debug/certcentral");
     let tree = run(
         root,
         cargo().args([
@@ -280,14 +262,28 @@ pub fn no_sandbox_build(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Fails unless every published crate has the workspace's one version.
-pub fn check_versions(root: &Path) -> Result<()> {
+/// `cargo metadata --no-deps` of the workspace, parsed.
+fn metadata(root: &Path) -> Result<Value> {
     let meta = run(
         root,
         cargo().args(["metadata", "--format-version", "1", "--no-deps"]),
         "cargo metadata",
     )?;
-    let meta: Value = serde_json::from_str(&meta)?;
+    Ok(serde_json::from_str(&meta)?)
+}
+
+/// The workspace's target directory (`cargo metadata`).
+fn target_dir(root: &Path) -> Result<std::path::PathBuf> {
+    let meta = metadata(root)?;
+    let target = meta["target_directory"]
+        .as_str()
+        .context("cargo metadata has no target_directory")?;
+    Ok(std::path::PathBuf::from(target))
+}
+
+/// Fails unless every published crate has the workspace's one version.
+pub fn check_versions(root: &Path) -> Result<()> {
+    let meta = metadata(root)?;
     let mut versions = std::collections::BTreeMap::new();
     for pkg in meta["packages"].as_array().into_iter().flatten() {
         let name = pkg["name"].as_str().unwrap_or_default();
