@@ -28,18 +28,18 @@ pub struct Args {
     pub api_key_file: Option<PathBuf>,
     /// Rate limit per API key: real (100 per 5 s and 1000 per 3 min), off, or scale=F
     /// (both windows divided by F).
-    #[arg(long, value_name = "real|off|scale=F", default_value = "real", value_parser = parse_rate_limit)]
+    #[arg(long, value_name = "real|off|scale=F", default_value = "real", value_parser = parse_option::<RateLimit>)]
     pub rate_limit: RateLimit,
     /// auto: approve every new request at once; manual: requests stay pending unless the order
     /// sets skip_approval or PUT /request/{id}/status approves them.
-    #[arg(long, value_name = "auto|manual", default_value = "manual", value_parser = parse_approval)]
+    #[arg(long, value_name = "auto|manual", default_value = "manual", value_parser = parse_option::<Approval>)]
     pub approval: Approval,
     /// Time from approval to issuance (e.g. 0, 500ms, 5s, 1m).
     #[arg(long, value_name = "DURATION", default_value = "0", value_parser = parse_duration)]
     pub issue_delay: Duration,
     /// auto: the email addresses of S/MIME orders are validated at once; manual: they stay
     /// unvalidated (and the order pending) until POST /_sandbox/orders/{id}/validate-emails.
-    #[arg(long, value_name = "auto|manual", default_value = "auto", value_parser = parse_email_validation)]
+    #[arg(long, value_name = "auto|manual", default_value = "auto", value_parser = parse_option::<EmailValidation>)]
     pub email_validation: EmailValidation,
     /// The 201 of an order issued at once already carries certificate_chain (leaf,
     /// intermediate, root), so no download is needed.
@@ -54,7 +54,7 @@ pub struct Args {
     pub seed: u64,
     /// What the API key may do: administrator (skip_approval on a revoke revokes at once)
     /// or user (revoke requests always wait for approval).
-    #[arg(long, value_name = "administrator|user", default_value = "administrator", value_parser = parse_key_role)]
+    #[arg(long, value_name = "administrator|user", default_value = "administrator", value_parser = parse_option::<KeyRole>)]
     pub key_role: KeyRole,
     /// Start the sandbox clock at this time (RFC 3339, e.g. 2027-11-01T00:00:00Z) instead of
     /// now; it can be moved later with POST /_sandbox/clock.
@@ -79,22 +79,12 @@ GET|POST /_sandbox/clock (e.g. {\"advance_days\": 335}). Stop with Ctrl-C.
 Example:
   DIGICERT_API_KEY=test-key certcentral sandbox --listen 127.0.0.1:8080 --approval auto";
 
-fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
-    text.parse()
-        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
-}
-
-fn parse_approval(text: &str) -> Result<Approval, String> {
-    text.parse()
-        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
-}
-
-fn parse_email_validation(text: &str) -> Result<EmailValidation, String> {
-    text.parse()
-        .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
-}
-
-fn parse_key_role(text: &str) -> Result<KeyRole, String> {
+/// Parses a sandbox option (`RateLimit`, `Approval`, `EmailValidation`, `KeyRole`) with the
+/// sandbox's own `FromStr`, whose error says what is allowed.
+fn parse_option<T>(text: &str) -> Result<T, String>
+where
+    T: std::str::FromStr<Err = certcentral_sandbox::SandboxError>,
+{
     text.parse()
         .map_err(|e: certcentral_sandbox::SandboxError| e.to_string())
 }
