@@ -323,6 +323,57 @@ mod tests {
     use certcentral_types::ProductId;
 
     #[test]
+    fn default_sandbox_state_follows_the_xdg_spec() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let file = |dir: &str| Some(PathBuf::from(dir).join("certcentral/sandbox.sqlite3"));
+        assert_eq!(
+            default_sandbox_state(env(&[("XDG_DATA_HOME", "/data"), ("HOME", "/home/u")])),
+            file("/data")
+        );
+        // Unset, empty or relative XDG_DATA_HOME: $HOME/.local/share.
+        for xdg in ["", "relative/data"] {
+            let vars: &'static [(&str, &str)] = if xdg.is_empty() {
+                &[("XDG_DATA_HOME", ""), ("HOME", "/home/u")]
+            } else {
+                &[("XDG_DATA_HOME", "relative/data"), ("HOME", "/home/u")]
+            };
+            assert_eq!(
+                default_sandbox_state(env(vars)),
+                file("/home/u/.local/share")
+            );
+        }
+        assert_eq!(
+            default_sandbox_state(env(&[("HOME", "/home/u")])),
+            file("/home/u/.local/share")
+        );
+        assert_eq!(default_sandbox_state(env(&[("HOME", "")])), None);
+        assert_eq!(default_sandbox_state(env(&[])), None);
+    }
+
+    #[test]
+    fn sandbox_state_memory_and_named_files() {
+        let named = |value: &str| ApiArgs {
+            sandbox: true,
+            sandbox_state: Some(PathBuf::from(value)),
+            ..ApiArgs::default()
+        };
+        assert_eq!(
+            named(SANDBOX_IN_MEMORY).sandbox_store().unwrap(),
+            SandboxStore::Memory
+        );
+        assert_eq!(
+            named("/tmp/x.sqlite3").sandbox_store().unwrap(),
+            SandboxStore::File(PathBuf::from("/tmp/x.sqlite3"))
+        );
+    }
+
+    #[test]
     fn api_errors_keep_every_entry() {
         let err = client_error(Error::Api {
             status: 400,

@@ -524,6 +524,62 @@ async fn renew_places_a_linked_order_with_the_new_csr() {
     sandbox.shutdown().await;
 }
 
+/// A Secure Email order renews as one: the same person, indicator, usage and profile, from
+/// its order info, in the Secure Email body.
+#[tokio::test]
+async fn renew_a_secure_email_order_keeps_what_was_ordered() {
+    let sandbox = start(sandbox().approval(Approval::Auto)).await;
+    let client = client_for(&sandbox);
+    let body: certcentral_types::SecureEmailOrderRequest = serde_json::from_value(serde_json::json!({
+        "certificate": {
+            "emails": ["celes@example.com"],
+            "csr": csr(),
+            "signature_hash": "sha256",
+            "common_name_indicator": "given_name_surname",
+            "individual": {"first_name": "Celes", "last_name": "Chere"},
+            "usage_designation": {"primary_usage": "signing", "additional_usages": ["non_repudiation"]},
+            "profile_type": "multipurpose"
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1
+    }))
+    .unwrap();
+    let product = ProductId::SecureEmailSponsor;
+    let mut old = client
+        .order_certificate(product, &certcentral_types::OrderBody::SecureEmail(body))
+        .await
+        .unwrap();
+    old.refresh().await.unwrap();
+    // The seed-shaped renewal_request refuses a Secure Email product instead of a wrong body.
+    assert!(old.renewal_request(None, None).is_err());
+    let new_csr = csr();
+    let mut renewal = old.renew(&new_csr, None).await.unwrap();
+    let info = renewal.refresh().await.unwrap().clone();
+    assert_eq!(info.renewal_of_order_id, Some(old.id()));
+    assert_eq!(
+        info.product.and_then(|p| p.name_id).as_deref(),
+        Some("secure_email_sponsor")
+    );
+    let cert = info.certificate.unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("Celes Chere"));
+    assert_eq!(
+        cert.common_name_indicator.as_deref(),
+        Some("given_name_surname")
+    );
+    let person = cert.individual.unwrap();
+    assert_eq!(
+        (person.first_name.as_deref(), person.last_name.as_deref()),
+        (Some("Celes"), Some("Chere"))
+    );
+    let usage = cert.usage_designation.unwrap();
+    assert_eq!(usage.primary_usage.as_deref(), Some("signing"));
+    assert_eq!(usage.additional_usages, ["non_repudiation"]);
+    assert_eq!(cert.profile_type.as_deref(), Some("multipurpose"));
+    assert_eq!(cert.csr.as_deref(), Some(new_csr.as_str()));
+    assert_eq!(sandbox.order_count(), 2);
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn reissue_gives_a_new_certificate_on_the_same_order() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;
