@@ -1209,7 +1209,8 @@ mod tests {
             "name": "Secure Email of the future",
             "family": "smime",
             "status": "current",
-            "request_profile": "client_certificate"
+            "request_profile": "client_certificate",
+            "smime": {"validation": "organization", "generation": "as_ordered"}
         }));
         products[0]["status"] = "deprecated".into();
         products[0]["deprecated_on"] = "2026-07-10".into();
@@ -1223,5 +1224,17 @@ mod tests {
             "deprecation generated"
         );
         assert!(code.contains("replacement: crate::ProductId::SecureEmailFuture"));
+        // Its S/MIME validation type and generation are data too; an unknown one is refused.
+        let compact: String = code.split_whitespace().collect();
+        assert!(
+            compact.contains(
+                "smime:::std::option::Option::Some(Smime{validation:SmimeValidation::Organization,generation:SmimeGeneration::AsOrdered,})"
+            ),
+            "smime generated"
+        );
+        let mut bad = catalog_value();
+        bad["products"][0]["smime"] =
+            serde_json::json!({"validation": "individual", "generation": "strict"});
+        assert!(parse(&bad.to_string()).is_err());
     }
 }
