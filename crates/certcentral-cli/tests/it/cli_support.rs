@@ -101,11 +101,12 @@ impl Env {
 
 /// The binary with a clean environment (no API key variables), stdin closed. `--sandbox`
 /// keeps its state in memory (`--sandbox-state :memory:`, forgotten when the command ends),
-/// and the per-user data directory is a temporary one of this test process: a test never
-/// writes into the real user's home. Tests of a remembering sandbox use [`remembering`].
+/// and the per-user data directory points into the temporary directory (never created unless
+/// a test removes the `:memory:`): a test never writes into the real user's home. Tests of a
+/// remembering sandbox use [`remembering`].
 pub fn bare() -> Command {
-    static DATA_HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
-    let data_home = DATA_HOME.get_or_init(|| tempfile::tempdir().unwrap());
+    let data_home =
+        std::env::temp_dir().join(format!("certcentral-tests-{}-data", std::process::id()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certcentral"));
     cmd.env_remove("DIGICERT_API_KEY")
         .env_remove("DIGICERT_API_KEY_FILE")
@@ -114,7 +115,7 @@ pub fn bare() -> Command {
             SANDBOX_STATE_ENV,
             certcentral_cli::connect::SANDBOX_IN_MEMORY,
         )
-        .env("XDG_DATA_HOME", data_home.path())
+        .env("XDG_DATA_HOME", data_home)
         .stdin(Stdio::null());
     cmd
 }
