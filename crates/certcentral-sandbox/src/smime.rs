@@ -16,7 +16,7 @@ use crate::ca::{CertContents, KeyUse, SubjectAttr};
 
 /// Which generation an S/MIME product's certificates get, from the catalog
 /// (`smime.generation`: the order's `profile_type`, or always multipurpose).
-pub(crate) use certcentral_types::catalog::SmimeGeneration as Line;
+pub(crate) use certcentral_types::catalog::SmimeGeneration;
 /// The validation type of an S/MIME certificate (the `V` of the reserved policy OID
 /// `2.23.140.1.5.V.G`), from the catalog (`smime.validation` of a product in
 /// `schema/catalog.json`).
@@ -48,7 +48,7 @@ pub(crate) fn policy_oid(validation: ValidationType, generation: Generation) -> 
 
 /// The validation type and generation rule of an S/MIME product (its `product_name_id`), as
 /// the catalog describes it; `None` for a product that is not S/MIME (or not in the catalog).
-pub(crate) fn smime_product(product: &str) -> Option<(ValidationType, Line)> {
+pub(crate) fn smime_product(product: &str) -> Option<(ValidationType, SmimeGeneration)> {
     let smime = ProductId::from_str(product).ok()?.spec().smime?;
     Some((smime.validation, smime.generation))
 }
@@ -211,11 +211,11 @@ pub(crate) fn contents(product: &str, body: &Value) -> CertContents {
     };
 
     let generation = match (line, text_at(body, "/certificate/profile_type").as_deref()) {
-        (Line::Multipurpose, _) | (Line::AsOrdered, Some("multipurpose")) => {
+        (SmimeGeneration::Multipurpose, _) | (SmimeGeneration::AsOrdered, Some("multipurpose")) => {
             Generation::Multipurpose
         }
         // Absent: the account's default, strict out of the box.
-        (Line::AsOrdered, _) => Generation::Strict,
+        (SmimeGeneration::AsOrdered, _) => Generation::Strict,
     };
     let indicator = text_at(body, "/certificate/common_name_indicator")
         .and_then(|text| text.parse::<Indicator>().ok());
@@ -396,7 +396,7 @@ mod tests {
         }
 
         fn legacy(&self) -> bool {
-            smime_product(self.product).unwrap().1 == Line::Multipurpose
+            smime_product(self.product).unwrap().1 == SmimeGeneration::Multipurpose
         }
 
         fn body(&self) -> Value {
@@ -517,12 +517,12 @@ mod tests {
                 (ValidationType::Organization, _) => {
                     &[Some("email_address"), Some("organization_name")]
                 }
-                (ValidationType::Sponsored, Line::AsOrdered) => &[
+                (ValidationType::Sponsored, SmimeGeneration::AsOrdered) => &[
                     Some("given_name_surname"),
                     Some("pseudonym"),
                     Some("email_address"),
                 ],
-                (ValidationType::Sponsored, Line::Multipurpose) => {
+                (ValidationType::Sponsored, SmimeGeneration::Multipurpose) => {
                     &[None, Some("given_name_surname"), Some("pseudonym")]
                 }
             };
@@ -695,7 +695,7 @@ mod tests {
             {
                 assert_eq!(
                     line,
-                    Line::Multipurpose,
+                    SmimeGeneration::Multipurpose,
                     "{product} is deprecated in the catalog"
                 );
             }
