@@ -108,11 +108,17 @@ impl Order {
         });
         match kind {
             BodyKind::ClientCertificate => {
-                certificate["common_name"] = json!(
-                    cert.common_name
-                        .as_deref()
-                        .ok_or_else(|| missing("certificate.common_name"))?
-                );
+                // A product that takes no common name (`class1_smime`) gets none: its order
+                // info shows the first email address there.
+                let common_name =
+                    certcentral_validate::member_rule(product, "/certificate/common_name");
+                if !matches!(common_name, certcentral_validate::MemberRule::Forbidden(_)) {
+                    certificate["common_name"] = json!(
+                        cert.common_name
+                            .as_deref()
+                            .ok_or_else(|| missing("certificate.common_name"))?
+                    );
+                }
                 if !cert.organization_units.is_empty() {
                     certificate["organization_units"] = json!(cert.organization_units);
                 }

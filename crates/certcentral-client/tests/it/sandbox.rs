@@ -580,6 +580,35 @@ async fn renew_a_secure_email_order_keeps_what_was_ordered() {
     sandbox.shutdown().await;
 }
 
+/// A product that takes no common name (`class1_smime`) renews without one.
+#[tokio::test]
+async fn renew_a_product_without_common_name() {
+    let sandbox = start(sandbox().approval(Approval::Auto)).await;
+    let client = client_for(&sandbox);
+    let request: certcentral_types::OrderRequest = serde_json::from_value(serde_json::json!({
+        "certificate": {
+            "emails": ["gau@example.com"],
+            "csr": csr(),
+            "signature_hash": "sha256"
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1
+    }))
+    .unwrap();
+    let mut old = client
+        .order_client_certificate(ProductId::Class1Smime, &request)
+        .await
+        .unwrap();
+    old.refresh().await.unwrap();
+    let mut renewal = old.renew(&csr(), None).await.unwrap();
+    let info = renewal.refresh().await.unwrap().clone();
+    assert_eq!(info.renewal_of_order_id, Some(old.id()));
+    let cert = info.certificate.unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("gau@example.com"));
+    assert_eq!(cert.emails, ["gau@example.com"]);
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn reissue_gives_a_new_certificate_on_the_same_order() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;
