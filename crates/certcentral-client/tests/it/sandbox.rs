@@ -524,13 +524,34 @@ async fn renew_places_a_linked_order_with_the_new_csr() {
     sandbox.shutdown().await;
 }
 
+/// Orders `body` for `product` (auto approval), renews it with a new CSR and returns the
+/// renewal's order info (checked to be linked to the old order) and the new CSR.
+async fn renewed(
+    client: &Client,
+    product: ProductId,
+    body: serde_json::Value,
+) -> (certcentral_types::OrderInfo, String) {
+    let body = certcentral_types::OrderBody::from_value(product.spec().profile.body, body).unwrap();
+    let mut old = client.order_certificate(product, &body).await.unwrap();
+    old.refresh().await.unwrap();
+    let new_csr = csr();
+    let mut renewal = old.renew(&new_csr, None).await.unwrap();
+    let info = renewal.refresh().await.unwrap().clone();
+    assert_eq!(info.renewal_of_order_id, Some(old.id()));
+    assert_eq!(
+        info.product.as_ref().and_then(|p| p.name_id.as_deref()),
+        Some(product.as_str())
+    );
+    (info, new_csr)
+}
+
 /// A Secure Email order renews as one: the same person, indicator, usage and profile, from
 /// its order info, in the Secure Email body.
 #[tokio::test]
 async fn renew_a_secure_email_order_keeps_what_was_ordered() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;
     let client = client_for(&sandbox);
-    let body: certcentral_types::SecureEmailOrderRequest = serde_json::from_value(serde_json::json!({
+    let body = serde_json::json!({
         "certificate": {
             "emails": ["celes@example.com"],
             "csr": csr(),
@@ -542,24 +563,14 @@ async fn renew_a_secure_email_order_keeps_what_was_ordered() {
         },
         "organization": {"id": 112233},
         "validity_years": 1
-    }))
-    .unwrap();
-    let product = ProductId::SecureEmailSponsor;
-    let mut old = client
-        .order_certificate(product, &certcentral_types::OrderBody::SecureEmail(body))
+    });
+    let (info, new_csr) = renewed(&client, ProductId::SecureEmailSponsor, body).await;
+    // The seed-shaped renewal_request refuses a Secure Email product instead of a wrong body.
+    let old = client
+        .order(info.renewal_of_order_id.unwrap())
         .await
         .unwrap();
-    old.refresh().await.unwrap();
-    // The seed-shaped renewal_request refuses a Secure Email product instead of a wrong body.
     assert!(old.renewal_request(None, None).is_err());
-    let new_csr = csr();
-    let mut renewal = old.renew(&new_csr, None).await.unwrap();
-    let info = renewal.refresh().await.unwrap().clone();
-    assert_eq!(info.renewal_of_order_id, Some(old.id()));
-    assert_eq!(
-        info.product.and_then(|p| p.name_id).as_deref(),
-        Some("secure_email_sponsor")
-    );
     let cert = info.certificate.unwrap();
     assert_eq!(cert.common_name.as_deref(), Some("Celes Chere"));
     assert_eq!(
@@ -585,7 +596,7 @@ async fn renew_a_secure_email_order_keeps_what_was_ordered() {
 async fn renew_a_product_without_common_name() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;
     let client = client_for(&sandbox);
-    let request: certcentral_types::OrderRequest = serde_json::from_value(serde_json::json!({
+    let body = serde_json::json!({
         "certificate": {
             "emails": ["gau@example.com"],
             "csr": csr(),
@@ -593,19 +604,12 @@ async fn renew_a_product_without_common_name() {
         },
         "organization": {"id": 112233},
         "validity_years": 1
-    }))
-    .unwrap();
-    let mut old = client
-        .order_client_certificate(ProductId::Class1Smime, &request)
-        .await
-        .unwrap();
-    old.refresh().await.unwrap();
-    let mut renewal = old.renew(&csr(), None).await.unwrap();
-    let info = renewal.refresh().await.unwrap().clone();
-    assert_eq!(info.renewal_of_order_id, Some(old.id()));
+    });
+    let (info, _) = renewed(&client, ProductId::Class1Smime, body).await;
     let cert = info.certificate.unwrap();
     assert_eq!(cert.common_name.as_deref(), Some("gau@example.com"));
     assert_eq!(cert.emails, ["gau@example.com"]);
+    assert_eq!(sandbox.order_count(), 2);
     sandbox.shutdown().await;
 }
 
