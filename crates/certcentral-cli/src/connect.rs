@@ -218,7 +218,16 @@ impl ApiArgs {
         let sandbox = builder
             .start(([127, 0, 0, 1], 0).into())
             .await
-            .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;
+            .map_err(|e| {
+                let hint = match (&store, &e) {
+                    (SandboxStore::File(_), certcentral_sandbox::SandboxError::State(_)) => {
+                        " (if the state file is damaged, --sandbox-reset starts afresh; \
+                         --sandbox-state :memory: uses no file)"
+                    }
+                    _ => "",
+                };
+                CliError::failed(format!("cannot start the embedded sandbox: {e}{hint}"))
+            })?;
         tracing::info!(base_url = sandbox.base_url(), "embedded sandbox started");
         let client = Client::builder()
             .api_key(secrecy::SecretString::from(sandbox.api_key()))

@@ -55,23 +55,25 @@ impl StateFile {
         reset: bool,
     ) -> Result<(Self, Loaded), SandboxError> {
         create_private(path)?;
-        let conn = Connection::open(path).map_err(|e| state_error(path, "cannot open", e))?;
-        conn.busy_timeout(wait)
-            .map_err(|e| state_error(path, "cannot open", e))?;
-        conn.execute_batch(
-            // The exclusive lock is taken before anything is read: a connection holding a
-            // shared lock while waiting for the exclusive one could deadlock with another.
-            "PRAGMA locking_mode = EXCLUSIVE;
-             BEGIN EXCLUSIVE;
-             CREATE TABLE IF NOT EXISTS sandbox_state (name TEXT PRIMARY KEY, json TEXT NOT NULL);
-             COMMIT;",
-        )
+        let conn = match lock(path, wait) {
+            // A reset of a file that is no database at all starts a new one in its place.
+            Err(err) if reset && not_a_database(&err) => {
+                std::fs::remove_file(path).map_err(|e| state_error(path, "cannot reset", e))?;
+                create_private(path)?;
+                lock(path, wait)
+            }
+            other => other,
+        }
         .map_err(|e| {
-            state_error(
-                path,
-                "cannot lock the state file (is another sandbox using it?)",
-                e,
-            )
+            if not_a_database(&e) {
+                state_error(path, "is not a sandbox state file (SQLite)", e)
+            } else {
+                state_error(
+                    path,
+                    "cannot lock the state file (is another sandbox using it?)",
+                    e,
+                )
+            }
         })?;
         if reset {
             reset_keeping_counters(&conn).map_err(|e| state_error(path, "cannot reset", e))?;
@@ -191,4 +193,24 @@ fn reset_keeping_counters(conn: &Connection) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     }
     tx.commit().map_err(|e| e.to_string())
+}
+
+/// Opens `path` and takes its exclusive lock (waiting up to `wait`); creates the table.
+fn lock(path: &Path, wait: std::time::Duration) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(wait)?;
+    conn.execute_batch(
+        // The exclusive lock is taken before anything is read: a connection holding a shared
+        // lock while waiting for the exclusive one could deadlock with another.
+        "PRAGMA locking_mode = EXCLUSIVE;
+         BEGIN EXCLUSIVE;
+         CREATE TABLE IF NOT EXISTS sandbox_state (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+         COMMIT;",
+    )?;
+    Ok(conn)
+}
+
+/// Whether SQLite found the file to be something else than a database.
+fn not_a_database(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase)
 }

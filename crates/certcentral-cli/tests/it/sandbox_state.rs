@@ -155,6 +155,34 @@ fn sandbox_in_memory_forgets_and_says_so() {
     assert!(!home.path().join(".local").exists());
 }
 
+/// A damaged state file: the error says how to start afresh, and `--sandbox-reset` does.
+#[test]
+fn a_damaged_state_file_says_how_to_start_afresh() {
+    let home = tempfile::tempdir().unwrap();
+    let state = default_state_file(home.path());
+    std::fs::create_dir_all(state.parent().unwrap()).unwrap();
+    std::fs::write(
+        &state,
+        "not a database, not a database, not a database, not a database",
+    )
+    .unwrap();
+    let run = run_in(remembering(home.path()), &["status", "100001", "--sandbox"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr.contains("is not a sandbox state file"),
+        "{run:?}"
+    );
+    assert!(
+        run.stderr.contains("--sandbox-reset starts afresh"),
+        "{run:?}"
+    );
+    let run = run_in(
+        remembering(home.path()),
+        &["status", "100001", "--sandbox", "--sandbox-reset"],
+    );
+    assert!(run.stderr.contains("does not exist"), "{run:?}");
+}
+
 /// Two commands at once on the default file: both orders are kept, with distinct ids.
 #[test]
 fn two_commands_at_once_on_the_default_state_file() {

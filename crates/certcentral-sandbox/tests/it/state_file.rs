@@ -190,3 +190,29 @@ async fn a_reset_starts_empty_but_never_reuses_an_id() {
     drop(api);
     second.shutdown().await;
 }
+
+/// A file that is no SQLite database is refused with a clear error, and a reset replaces it.
+#[tokio::test]
+async fn a_damaged_state_file_is_refused_and_a_reset_replaces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sandbox.sqlite3");
+    std::fs::write(
+        &path,
+        "this is no database, but long enough to have a header ......",
+    )
+    .unwrap();
+    let err = builder()
+        .state_file(&path)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("is not a sandbox state file"),
+        "{err}"
+    );
+    let sandbox = start(builder().state_file(&path).reset_state(true)).await;
+    assert_eq!(sandbox.order_count(), 0);
+    sandbox.shutdown().await;
+    let again = start(builder().state_file(&path)).await;
+    again.shutdown().await;
+}
