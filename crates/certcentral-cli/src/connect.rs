@@ -121,8 +121,9 @@ impl ApiArgs {
         }
         let Some(path) = default_sandbox_state(|name| std::env::var_os(name)) else {
             tracing::warn!(
-                "neither HOME nor XDG_DATA_HOME is set (to an absolute path): the embedded sandbox keeps its state in \
-                 memory and forgets it when this command ends (set {SANDBOX_STATE_ENV}=FILE to keep it)"
+                "neither HOME nor XDG_DATA_HOME is set (to an absolute path): the embedded \
+                 sandbox keeps its state in memory and forgets it when this command ends (set \
+                 {SANDBOX_STATE_ENV}=FILE to keep it)"
             );
             return Ok(SandboxStore::Memory);
         };
