@@ -22,10 +22,13 @@ use serde_json::json;
 
 /// Exit codes of `certcentral bulk`.
 pub const AFTER_HELP: &str = "\
-Roster: CSV with a header (or JSON Lines). Required columns: common_name, emails (';'-separated).
-Optional: id (stable identity), organization_units (';'-separated), validity_years,
-custom_expiration_date (yyyy-MM-dd), csr (path of an existing CSR, relative to the roster),
-name (output file stem), product.
+Roster: CSV with a header (or JSON Lines). Required column: emails (';'-separated).
+Optional: product (any id of `certcentral products`; default --product), id (stable identity),
+first_name, last_name, pseudonym, cn_indicator, usage, additional_usage (';'-separated),
+profile (the person and the key's use, as the order flags of the same names), common_name
+(required by the products that take one, e.g. client_premium_sha2), organization_units
+(';'-separated), validity_years, custom_expiration_date (yyyy-MM-dd), csr (path of an
+existing CSR, relative to the roster), name (output file stem).
 
 Every run is journaled (--journal, default <out>/certcentral-journal.sqlite): the intent to
 order is committed before each order is sent, so rerunning the same command after a crash

@@ -176,34 +176,149 @@ pub fn parse_custom_field(s: &str) -> Result<CustomField, String> {
     })
 }
 
+/// A field of an order body as a person gives it: a flag of `certcentral order` or a column
+/// of a `certcentral bulk` roster. [`OrderFlags::to_body_named`]'s errors name it either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// `certificate.common_name`.
+    CommonName,
+    /// `certificate.emails`.
+    Emails,
+    /// `certificate.organization_units`.
+    OrganizationUnits,
+    /// `organization.id`.
+    OrgId,
+    /// `auto_renew`.
+    AutoRenew,
+    /// `certificate.individual.first_name`.
+    FirstName,
+    /// `certificate.individual.last_name`.
+    LastName,
+    /// `certificate.individual.pseudonym`.
+    Pseudonym,
+    /// `certificate.common_name_indicator`.
+    CnIndicator,
+    /// `certificate.usage_designation.primary_usage`.
+    Usage,
+    /// `certificate.usage_designation.additional_usages`.
+    AdditionalUsages,
+    /// `certificate.profile_type`.
+    Profile,
+}
+
+/// How [`Field`]s are called in messages: `order`'s flags or a roster's columns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// `--common-name`, `--first-name`, ….
+    Flags,
+    /// `common_name`, `first_name`, ….
+    Columns,
+}
+
+impl Naming {
+    /// The name of `field`.
+    pub fn of(self, field: Field) -> &'static str {
+        use Field as F;
+        let (flag, column) = match field {
+            F::CommonName => ("--common-name", "common_name"),
+            F::Emails => ("--email", "emails"),
+            F::OrganizationUnits => ("--ou", "organization_units"),
+            F::OrgId => ("--org-id", "--org-id"),
+            F::AutoRenew => ("--auto-renew", "--auto-renew"),
+            F::FirstName => ("--first-name", "first_name"),
+            F::LastName => ("--last-name", "last_name"),
+            F::Pseudonym => ("--pseudonym", "pseudonym"),
+            F::CnIndicator => ("--cn-indicator", "cn_indicator"),
+            F::Usage => ("--usage", "usage"),
+            F::AdditionalUsages => ("--additional-usage", "additional_usage"),
+            F::Profile => ("--profile", "profile"),
+        };
+        match self {
+            Naming::Flags => flag,
+            Naming::Columns => column,
+        }
+    }
+
+    /// `--product ID` or `product ID`.
+    fn product(self, product: ProductId) -> String {
+        match self {
+            Naming::Flags => format!("--product {}", product.as_str()),
+            Naming::Columns => format!("product {}", product.as_str()),
+        }
+    }
+
+    /// Why a required field is missing.
+    fn missing(self, field: Field, product: ProductId) -> FieldError {
+        let message = match self {
+            Naming::Flags => format!("{} is required (or give --order-file)", self.of(field)),
+            Naming::Columns => format!(
+                "{} is required: {} uses it",
+                self.of(field),
+                self.product(product)
+            ),
+        };
+        FieldError { field, message }
+    }
+}
+
+/// A field the product forbids or ignores, or a required one missing: which field, and the
+/// product's rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field at fault.
+    pub field: Field,
+    /// What is wrong and what is allowed, naming fields the way the caller asked.
+    pub message: String,
+}
+
+impl From<FieldError> for CliError {
+    fn from(e: FieldError) -> Self {
+        CliError::usage(e.message)
+    }
+}
+
 impl OrderFlags {
     /// Builds `product`'s order body from the flags (`csr` left empty): the body its request
     /// profile takes. A flag the product forbids or ignores is a usage error naming the
     /// product's rule; a missing required flag is a usage error naming it.
     pub fn to_body(&self, product: ProductId) -> Result<OrderBody, CliError> {
+        Ok(self.to_body_named(product, Naming::Flags)?)
+    }
+
+    /// [`OrderFlags::to_body`], with errors naming fields as `naming` says (`bulk` builds
+    /// each roster row's body here, naming columns).
+    pub fn to_body_named(
+        &self,
+        product: ProductId,
+        naming: Naming,
+    ) -> Result<OrderBody, FieldError> {
         match product.spec().profile.body {
-            BodyKind::ClientCertificate => self.to_request(product).map(OrderBody::from),
-            BodyKind::SecureEmail => self.to_secure_email(product).map(OrderBody::from),
+            BodyKind::ClientCertificate => self.build_request(product, naming).map(OrderBody::from),
+            BodyKind::SecureEmail => self.to_secure_email(product, naming).map(OrderBody::from),
         }
     }
 
-    /// The usage error for `flag`, which sets `member` of the body, when `product` forbids it.
+    /// The error for `field`, which sets `member` of the body, when `product` forbids it.
     fn refuse(
-        &self,
         product: ProductId,
+        naming: Naming,
         given: bool,
-        flag: &str,
+        field: Field,
         member: &str,
         instead: &str,
-    ) -> Result<(), CliError> {
+    ) -> Result<(), FieldError> {
         if !given {
             return Ok(());
         }
         match member_rule(product, member) {
-            MemberRule::Forbidden(reason) => Err(CliError::usage(format!(
-                "{flag} cannot be used with --product {}: {reason}{instead}",
-                product.as_str()
-            ))),
+            MemberRule::Forbidden(reason) => Err(FieldError {
+                field,
+                message: format!(
+                    "{} cannot be used with {}: {reason}{instead}",
+                    naming.of(field),
+                    naming.product(product)
+                ),
+            }),
             _ => Ok(()),
         }
     }
@@ -238,26 +353,39 @@ impl OrderFlags {
     }
 
     /// The Secure Email body from the flags.
-    fn to_secure_email(&self, product: ProductId) -> Result<SecureEmailOrderRequest, CliError> {
-        let names = " (a Secure Email certificate's CN follows --cn-indicator: use --first-name/--last-name or --pseudonym)";
-        self.refuse(
+    fn to_secure_email(
+        &self,
+        product: ProductId,
+        naming: Naming,
+    ) -> Result<SecureEmailOrderRequest, FieldError> {
+        let names = format!(
+            " (a Secure Email certificate's CN follows {}: use {}/{} or {})",
+            naming.of(Field::CnIndicator),
+            naming.of(Field::FirstName),
+            naming.of(Field::LastName),
+            naming.of(Field::Pseudonym)
+        );
+        Self::refuse(
             product,
+            naming,
             self.common_name.is_some(),
-            "--common-name",
+            Field::CommonName,
             "/certificate/common_name",
-            names,
+            &names,
         )?;
-        self.refuse(
+        Self::refuse(
             product,
+            naming,
             !self.organization_units.is_empty(),
-            "--ou",
+            Field::OrganizationUnits,
             "/certificate/organization_units",
             "",
         )?;
-        self.refuse(
+        Self::refuse(
             product,
+            naming,
             self.auto_renew.is_some(),
-            "--auto-renew",
+            Field::AutoRenew,
             "/auto_renew",
             "",
         )?;
@@ -267,15 +395,29 @@ impl OrderFlags {
             == MemberRule::Required
             || member_rule(product, "/certificate/individual") == MemberRule::Required;
         if !person_used && (self.cn_indicator.is_some() || self.individual().is_some()) {
-            return Err(CliError::usage(format!(
-                "--cn-indicator, --first-name, --last-name and --pseudonym cannot be used with --product {}: a mailbox-validated certificate holds only the email address (CN = the first address)",
-                product.as_str()
-            )));
+            let field = if self.cn_indicator.is_some() {
+                Field::CnIndicator
+            } else if self.first_name.is_some() {
+                Field::FirstName
+            } else if self.last_name.is_some() {
+                Field::LastName
+            } else {
+                Field::Pseudonym
+            };
+            return Err(FieldError {
+                field,
+                message: format!(
+                    "{}, {}, {} and {} cannot be used with {}: a mailbox-validated certificate holds only the email address (CN = the first address)",
+                    naming.of(Field::CnIndicator),
+                    naming.of(Field::FirstName),
+                    naming.of(Field::LastName),
+                    naming.of(Field::Pseudonym),
+                    naming.product(product)
+                ),
+            });
         }
         if self.emails.is_empty() {
-            return Err(CliError::usage(
-                "--email is required (or give --order-file)",
-            ));
+            return Err(naming.missing(Field::Emails, product));
         }
         let indicator = if person_used {
             self.indicator(Some(CommonNameIndicator::EmailAddress))
@@ -315,34 +457,45 @@ impl OrderFlags {
     /// Builds the seed's order body from the flags (`csr` left empty). Fails with a usage
     /// error naming the missing flag, or a flag `product` forbids.
     pub fn to_request(&self, product: ProductId) -> Result<OrderRequest, CliError> {
-        let missing =
-            |flag: &str| CliError::usage(format!("{flag} is required (or give --order-file)"));
+        Ok(self.build_request(product, Naming::Flags)?)
+    }
+
+    /// [`OrderFlags::to_request`], naming fields as `naming` says.
+    fn build_request(
+        &self,
+        product: ProductId,
+        naming: Naming,
+    ) -> Result<OrderRequest, FieldError> {
         let legacy = " (the legacy products are issued with the multipurpose profile)";
-        self.refuse(
+        Self::refuse(
             product,
+            naming,
             self.usage.is_some(),
-            "--usage",
+            Field::Usage,
             "/certificate/usage_designation",
             legacy,
         )?;
-        self.refuse(
+        Self::refuse(
             product,
+            naming,
             !self.additional_usages.is_empty(),
-            "--additional-usage",
+            Field::AdditionalUsages,
             "/certificate/usage_designation",
             legacy,
         )?;
-        self.refuse(
+        Self::refuse(
             product,
+            naming,
             self.profile.is_some(),
-            "--profile",
+            Field::Profile,
             "/certificate/profile_type",
             legacy,
         )?;
-        self.refuse(
+        Self::refuse(
             product,
+            naming,
             self.common_name.is_some(),
-            "--common-name",
+            Field::CommonName,
             "/certificate/common_name",
             "",
         )?;
@@ -351,7 +504,7 @@ impl OrderFlags {
             _ => Some(
                 self.common_name
                     .clone()
-                    .ok_or_else(|| missing("--common-name"))?,
+                    .ok_or_else(|| naming.missing(Field::CommonName, product))?,
             ),
         };
         let indicator = match self.indicator(None) {
@@ -361,16 +514,22 @@ impl OrderFlags {
             }
             Some(CommonNameIndicator::Pseudonym) => Some(LegacyCommonNameIndicator::Pseudonym),
             Some(other) => {
-                return Err(CliError::usage(format!(
-                    "--cn-indicator {other} cannot be used with --product {}: the legacy products take `given_name_surname` or `pseudonym`",
-                    product.as_str()
-                )));
+                return Err(FieldError {
+                    field: Field::CnIndicator,
+                    message: format!(
+                        "{} {other} cannot be used with {}: the legacy products take `given_name_surname` or `pseudonym`",
+                        naming.of(Field::CnIndicator),
+                        naming.product(product)
+                    ),
+                });
             }
         };
         if self.emails.is_empty() {
-            return Err(missing("--email"));
+            return Err(naming.missing(Field::Emails, product));
         }
-        let org_id = self.org_id.ok_or_else(|| missing("--org-id"))?;
+        let org_id = self
+            .org_id
+            .ok_or_else(|| naming.missing(Field::OrgId, product))?;
         let validity_years = self.validity();
         Ok(OrderRequest {
             auto_renew: self.auto_renew,
@@ -395,20 +554,6 @@ impl OrderFlags {
             skip_approval: self.skip_approval,
             validity_years,
         })
-    }
-}
-
-/// The name the certificate's subject will carry: the body's `common_name`, or (a product
-/// that takes none) the first email address. Names key files and the order record.
-pub fn subject_name(request: &OrderRequest) -> String {
-    match &request.certificate.common_name {
-        Some(name) => name.as_str().to_owned(),
-        None => request
-            .certificate
-            .emails
-            .first()
-            .cloned()
-            .unwrap_or_default(),
     }
 }
 

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use certcentral_types::{OrderInfo, OrderRequest, ProductId, StatusChange};
+use certcentral_types::{OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
 /// What the order POST answered.
@@ -70,7 +70,7 @@ pub trait BulkApi: Send + Sync + 'static {
     fn order(
         &self,
         product: ProductId,
-        request: &OrderRequest,
+        request: &OrderBody,
     ) -> impl Future<Output = Result<Placed, ApiFailure>> + Send;
 
     /// `GET /order/certificate/status-changes?minutes=N`.

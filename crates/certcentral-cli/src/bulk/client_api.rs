@@ -2,7 +2,7 @@
 //! errors are classified by whether an order POST may be sent again.
 
 use certcentral_client::{Client, Error};
-use certcentral_types::{DownloadFormat, OrderInfo, OrderRequest, ProductId, StatusChange};
+use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
 use super::api::{ApiFailure, BulkApi, Placed};
@@ -59,13 +59,9 @@ fn classify_read_error(err: Error) -> ApiFailure {
 }
 
 impl BulkApi for Client {
-    async fn order(
-        &self,
-        product: ProductId,
-        request: &OrderRequest,
-    ) -> Result<Placed, ApiFailure> {
+    async fn order(&self, product: ProductId, request: &OrderBody) -> Result<Placed, ApiFailure> {
         let order = self
-            .order_client_certificate(product, request)
+            .order_certificate(product, request)
             .await
             .map_err(classify_order_error)?;
         Ok(Placed {

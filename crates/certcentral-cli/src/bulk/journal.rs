@@ -1425,6 +1425,7 @@ mod tests {
             custom_expiration_date: None,
             csr: None,
             name: cn.to_lowercase(),
+            person: Default::default(),
         }
     }
 

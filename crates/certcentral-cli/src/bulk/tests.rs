@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use certcentral_types::{
-    OrderCertificate, OrderInfo, OrderRequest, OrderStatus, ProductId, ProductRef, StatusChange,
+    OrderBody, OrderCertificate, OrderInfo, OrderStatus, ProductId, ProductRef, StatusChange,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -83,15 +83,15 @@ impl Fake {
         info
     }
 
-    fn create(&self, product: ProductId, request: &OrderRequest) -> i64 {
+    fn create(&self, product: ProductId, request: &OrderBody) -> i64 {
         let mut orders = self.orders.lock().unwrap();
         let id = 100 + orders.len() as i64;
         orders.push(FakeOrder {
             id,
             product,
-            common_name: crate::request::subject_name(request),
-            emails: request.certificate.emails.clone(),
-            csr: request.certificate.csr.clone(),
+            common_name: request.subject_name(),
+            emails: request.emails().to_vec(),
+            csr: request.csr().map(str::to_owned),
             created: Utc::now(),
         });
         id
@@ -99,11 +99,7 @@ impl Fake {
 }
 
 impl BulkApi for Fake {
-    async fn order(
-        &self,
-        product: ProductId,
-        request: &OrderRequest,
-    ) -> Result<Placed, ApiFailure> {
+    async fn order(&self, product: ProductId, request: &OrderBody) -> Result<Placed, ApiFailure> {
         self.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         if self.unreachable {
@@ -386,12 +382,11 @@ async fn two_matching_orders_are_ambiguous() {
         .unwrap()
         .extend([Some(Script::DropAfterCommit), Some(Script::DropAfterCommit)]);
     // Someone ordered "Person 0" by hand meanwhile, without a CSR shown.
-    let mut extra: OrderRequest = cfg
+    let extra = cfg
         .exec
         .defaults
         .clone()
         .into_request_for_test("Person 0", "person0@example.com");
-    extra.certificate.csr = None;
     fake.create(ProductId::ClientPremiumSha2, &extra);
     let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
     assert_eq!(outcome.exit_code, exit::UNKNOWN, "{outcome:?}");
@@ -401,7 +396,7 @@ async fn two_matching_orders_are_ambiguous() {
 }
 
 impl spec::OrderDefaults {
-    fn into_request_for_test(self, cn: &str, email: &str) -> OrderRequest {
+    fn into_request_for_test(self, cn: &str, email: &str) -> OrderBody {
         let raw = roster::RawRow {
             row: 1,
             line: 2,

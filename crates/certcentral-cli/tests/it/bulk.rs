@@ -795,3 +795,75 @@ async fn a_locally_refused_row_shows_why_and_is_counted() {
     assert_eq!(sb.order_count(), 1);
     sb.shutdown().await;
 }
+
+/// A roster mixing a legacy row (with a common name) and Secure Email rows (names, a
+/// pseudonym, a mailbox, an organization): each certificate's subject is the one its product
+/// and indicator call for, and a rerun orders nothing (every row keeps its identity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_mixing_legacy_and_secure_email_rows() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("mixed.csv");
+    std::fs::write(
+        &roster,
+        "product,common_name,first_name,last_name,pseudonym,usage,profile,emails,organization_units\n\
+         client_premium_sha2,Edgar Figaro,,,,,,edgar@example.com,Management\n\
+         secure_email_sponsor,,Locke,Cole,,signing,strict,locke@example.com,\n\
+         secure_email_sponsor,,,,Mog,,,mog@example.com,\n\
+         secure_email_mailbox,,,,,,,terra@example.com,\n\
+         secure_email_organization,,,,,,multipurpose,celes@example.org,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], 5, "{summary}");
+    let subject = |name: &str| {
+        let chain = std::fs::read_to_string(out.join(format!("{name}.crt")))
+            .unwrap_or_else(|e| panic!("{name}.crt: {e}"));
+        certcentral_testkit::leaf_subject(&chain)
+    };
+    let has = |subject: &[(String, String)], oid: &str| -> Vec<String> {
+        subject
+            .iter()
+            .filter(|(o, _)| o == oid)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    const CN: &str = "2.5.4.3";
+    const O: &str = "2.5.4.10";
+    const GIVEN_NAME: &str = "2.5.4.42";
+    const SURNAME: &str = "2.5.4.4";
+    const PSEUDONYM: &str = "2.5.4.65";
+    let edgar = subject("edgar-figaro");
+    assert_eq!(has(&edgar, CN), ["Edgar Figaro"], "{edgar:?}");
+    let locke = subject("locke-cole");
+    assert_eq!(has(&locke, GIVEN_NAME), ["Locke"], "{locke:?}");
+    assert_eq!(has(&locke, SURNAME), ["Cole"], "{locke:?}");
+    assert_eq!(has(&locke, CN), ["Locke Cole"], "{locke:?}");
+    assert_eq!(has(&locke, O).len(), 1, "sponsor-validated: O; {locke:?}");
+    let mog = subject("mog");
+    assert_eq!(has(&mog, PSEUDONYM), ["Mog"], "{mog:?}");
+    assert_eq!(has(&mog, CN), ["Mog"], "{mog:?}");
+    assert!(has(&mog, GIVEN_NAME).is_empty(), "{mog:?}");
+    let terra = subject("terra-example-com");
+    assert_eq!(has(&terra, CN), ["terra@example.com"], "{terra:?}");
+    assert!(
+        has(&terra, O).is_empty(),
+        "mailbox-validated: no O; {terra:?}"
+    );
+    let celes = subject("celes-example-org");
+    assert_eq!(has(&celes, CN), ["celes@example.org"], "{celes:?}");
+    assert_eq!(has(&celes, O).len(), 1, "{celes:?}");
+    let products: BTreeSet<String> = sb.orders().iter().map(|o| o.product.to_string()).collect();
+    assert_eq!(products.len(), 4, "{products:?}");
+
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let again = stdout_json(&o);
+    assert_eq!(again["plan"]["new_orders"], 0, "{again}");
+    assert_eq!(sb.order_count(), 5);
+    sb.shutdown().await;
+}
