@@ -19,6 +19,9 @@ pub struct Placed {
     pub request_status: Option<String>,
     /// Certificate id, when the request is already approved.
     pub certificate_id: Option<i64>,
+    /// The issued certificate and its chain (PEM, leaf first), when the answer carried them
+    /// (`certificate_chain` in a `201`: immediate issuance): no download is needed.
+    pub chain: Option<String>,
 }
 
 /// How a call failed, as far as "may I send it again?" is concerned.

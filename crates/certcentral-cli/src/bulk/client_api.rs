@@ -73,6 +73,7 @@ impl BulkApi for Client {
                 .and_then(|r| r.status.as_ref())
                 .map(|s| s.as_str().to_owned()),
             certificate_id: order.certificate_id(),
+            chain: order.issued_pem(),
         })
     }
 

@@ -134,6 +134,7 @@ impl BulkApi for Fake {
                     request_ids: vec![id + 5000],
                     request_status: Some("approved".into()),
                     certificate_id: Some(id + 1000),
+                    chain: None,
                 })
             }
         }

@@ -867,3 +867,50 @@ async fn a_roster_mixing_legacy_and_secure_email_rows() {
     assert_eq!(sb.order_count(), 5);
     sb.shutdown().await;
 }
+
+/// A `201` that carries `certificate_chain` (the sandbox's `--chain-in-response`): bulk writes
+/// each certificate from it, checked against the row's key, and spends no download request —
+/// one request per certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_in_the_201_spends_no_download_request() {
+    let rows = 6;
+    let sb = certcentral_testkit::sandbox()
+        .rate_limit(RateLimit::Off)
+        .approval(Approval::Auto)
+        .chain_in_response(true)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), rows);
+    let out = dir.path().join("certs");
+    let mut cmd = bulk_command(sb.base_url(), &roster, &out);
+    cmd.args(["--product", "client_premium_sha2", "--rate-limit", "off"])
+        .args([
+            "--poll-interval",
+            "1h",
+            "--wait",
+            "--timeout",
+            "30s",
+            "--json",
+        ]);
+    let o = run(cmd).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], rows, "{summary}");
+    let stats = sb.stats();
+    assert_eq!(stats.count(201), rows as u64, "{stats:?}");
+    assert_eq!(
+        stats.total, rows as u64,
+        "one request per certificate: {stats:?}"
+    );
+    for i in 0..rows {
+        let chain = std::fs::read_to_string(out.join(format!("person-{i}.crt"))).unwrap();
+        let key = std::fs::read_to_string(out.join(format!("person-{i}.key"))).unwrap();
+        assert_eq!(
+            certcentral_testkit::leaf_spki(&chain),
+            certcentral_testkit::key_spki(&key)
+        );
+    }
+    sb.shutdown().await;
+}
