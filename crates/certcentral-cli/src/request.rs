@@ -37,7 +37,7 @@ pub struct OrderFlags {
         "cn_indicator", "usage", "additional_usages", "profile",
     ])]
     pub order_file: Option<String>,
-    /// The certificate's common name: the person's name, 1 to 64 characters (required unless --order-file).
+    /// The certificate's common name, 1 to 64 characters: for the legacy products that take one (e.g. client_premium_sha2; the Secure Email products take --first-name/--last-name or --pseudonym).
     #[arg(long, value_name = "NAME")]
     pub common_name: Option<CommonName>,
     /// An email address to put in the certificate; repeat for several (required unless --order-file).

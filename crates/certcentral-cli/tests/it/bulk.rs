@@ -421,11 +421,13 @@ async fn the_example_roster_runs_against_the_embedded_sandbox() {
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["plan"]["new_orders"], 5, "{summary}");
     assert_eq!(summary["states"]["done"], 5, "{summary}");
+    // The default product (Secure Email, the person's names or pseudonym), a mailbox row
+    // (named after its address) and a legacy row with its common name.
     for name in [
         "locke-cole",
         "terra-branford",
-        "edgar",
-        "celes-chere",
+        "moogle",
+        "celes-chere-example-com",
         "sabin-figaro",
     ] {
         assert!(out.join(format!("{name}.crt")).exists(), "{name}.crt");
@@ -885,15 +887,14 @@ async fn a_chain_in_the_201_spends_no_download_request() {
     let roster = roster(dir.path(), rows);
     let out = dir.path().join("certs");
     let mut cmd = bulk_command(sb.base_url(), &roster, &out);
-    cmd.args(["--product", "client_premium_sha2", "--rate-limit", "off"])
-        .args([
-            "--poll-interval",
-            "1h",
-            "--wait",
-            "--timeout",
-            "30s",
-            "--json",
-        ]);
+    cmd.args(["--rate-limit", "off"]).args([
+        "--poll-interval",
+        "1h",
+        "--wait",
+        "--timeout",
+        "30s",
+        "--json",
+    ]);
     let o = run(cmd).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let summary = stdout_json(&o);

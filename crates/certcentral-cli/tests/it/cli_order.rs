@@ -140,6 +140,8 @@ fn order_file_with_the_seed_example() {
     let dir = env.dir.path().display().to_string();
     let run = env.run(&[
         "order",
+        "--product",
+        "client_premium_sha2",
         "--order-file",
         file.to_str().unwrap(),
         "--key-type",
@@ -169,6 +171,8 @@ fn order_file_with_the_seed_example() {
         .stderr(std::process::Stdio::piped());
     cmd.args([
         "order",
+        "--product",
+        "client_premium_sha2",
         "--order-file",
         "-",
         "--key-type",
@@ -213,8 +217,6 @@ fn dry_run_sends_nothing() {
         "--dry-run",
         "--key-type",
         "p256",
-        "--ou",
-        "Accounting",
         "--out",
         &dir_arg,
     ];
@@ -223,7 +225,11 @@ fn dry_run_sends_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     let body: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(body["certificate"]["emails"][0], "locke.cole@example.com");
-    assert_eq!(body["certificate"]["organization_units"][0], "Accounting");
+    assert_eq!(body["certificate"]["individual"]["first_name"], "Locke");
+    assert_eq!(
+        body["certificate"]["common_name_indicator"],
+        "given_name_surname"
+    );
     assert_eq!(body["organization"]["id"], 112233);
     assert_eq!(body["validity_years"], 1);
     assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
@@ -237,6 +243,8 @@ fn dry_run_sends_nothing() {
         "--dry-run",
         "--key-type",
         "p256",
+        "--product",
+        "client_premium_sha2",
         "--common-name",
         "A",
         "--email",
@@ -400,8 +408,10 @@ fn json_output_and_p12() {
         "second",
         "--out",
         &dir,
-        "--common-name",
-        "Celes Chere",
+        "--first-name",
+        "Celes",
+        "--last-name",
+        "Chere",
         "--email",
         "celes@example.com",
         "--org-id",
@@ -680,7 +690,9 @@ fn approve_then_wait() {
     assert!(run.stderr.contains("needs no approval"), "{run:?}");
 }
 
-const CROSS: [&str; 6] = [
+const CROSS: [&str; 8] = [
+    "--product",
+    "client_premium_sha2",
     "--common-name",
     "Cross Two",
     "--email",
@@ -703,6 +715,8 @@ fn resume_never_writes_someone_elses_certificate() {
         "order",
         "--key-type",
         "p256",
+        "--product",
+        "client_premium_sha2",
         "--common-name",
         "Alice Adams",
         "--email",
