@@ -66,6 +66,11 @@ pub struct Args {
     /// Product for rows without a product column.
     #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
     pub product: ProductId,
+    /// A product column naming a product certcentral does not know (DigiCert added it before
+    /// certcentral did) is an `unknown_product` warning instead of an invalid row: the row is
+    /// built and checked as a --product row and sent to that product as given.
+    #[arg(long)]
+    pub allow_unknown: bool,
     /// Organization id every order is placed in.
     #[arg(long, value_name = "ID")]
     pub org_id: u64,
@@ -157,6 +162,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
                 payment_method: args.payment_method,
                 validity_years: args.validity_years,
                 today: chrono::Utc::now().date_naive(),
+                allow_unknown: args.allow_unknown,
             },
             out_dir: args.out.clone(),
             key_type: args.key_type,

@@ -625,9 +625,39 @@ pub fn invalid(report: Report) -> CliError {
     }))
 }
 
+/// An order file read: its typed body and, when it holds members the schema does not know
+/// (allowed by [`Context::allow_unknown`]), the document as written, to be sent as given.
+#[derive(Clone, Debug)]
+pub struct OrderFile {
+    /// The body, without the unknown members (names, emails and CSR are read from it).
+    pub body: OrderBody,
+    /// The document as written (placeholder CSR removed), when it has unknown members.
+    pub as_given: Option<Value>,
+}
+
+/// `doc` without the members at `pointers` (JSON Pointers to object members).
+fn without_members(mut doc: Value, pointers: &[&str]) -> Value {
+    for pointer in pointers {
+        let Some((parent, member)) = pointer.rsplit_once('/') else {
+            continue;
+        };
+        let member = member.replace("~1", "/").replace("~0", "~");
+        if let Some(object) = doc.pointer_mut(parent).and_then(Value::as_object_mut) {
+            object.remove(&member);
+        }
+    }
+    doc
+}
+
 /// Parses and validates an order file's bytes. A `csr` equal to [`CSR_PLACEHOLDER`] is
 /// removed (the caller fills in a CSR). Every violation is reported at once.
 pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderBody, CliError> {
+    read_order_file(bytes, ctx).map(|file| file.body)
+}
+
+/// [`parse_order_file`], keeping the document as written when [`Context::allow_unknown`]
+/// let members the schema does not know through (`unknown_param` warnings, logged here).
+pub fn read_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderFile, CliError> {
     let mut doc: Value = match serde_json::from_slice(bytes) {
         Ok(doc) => doc,
         Err(_) => return Err(invalid(certcentral_validate::validate_json(bytes, ctx))),
@@ -641,11 +671,30 @@ pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderBody, CliErr
     if !report.is_valid() {
         return Err(invalid(report));
     }
-    OrderBody::from_value(ctx.product.spec().profile.body, doc).map_err(|e| {
+    let unknown: Vec<&str> = report
+        .warnings
+        .iter()
+        .filter(|w| w.code == certcentral_validate::codes::UNKNOWN_PARAM)
+        .map(|w| w.path.as_str())
+        .collect();
+    let as_given = (!unknown.is_empty()).then(|| doc.clone());
+    for warning in report
+        .warnings
+        .iter()
+        .filter(|w| unknown.contains(&w.path.as_str()))
+    {
+        tracing::warn!(path = %warning.path, code = %warning.code, "{}", warning.message);
+    }
+    let body = OrderBody::from_value(
+        ctx.product.spec().profile.body,
+        without_members(doc, &unknown),
+    )
+    .map_err(|e| {
         CliError::failed(format!(
             "the order file does not match the order schema: {e}"
         ))
-    })
+    })?;
+    Ok(OrderFile { body, as_given })
 }
 
 /// Validates a complete order; errors become an exit-1 failure listing every violation.

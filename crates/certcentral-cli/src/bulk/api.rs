@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use certcentral_types::{OrderBody, OrderInfo, ProductId, StatusChange};
+use certcentral_types::{OrderBody, OrderInfo, StatusChange};
 use chrono::{DateTime, Utc};
 
 /// What the order POST answered.
@@ -69,10 +69,12 @@ impl std::fmt::Display for ApiFailure {
 /// The calls bulk ordering makes. Every call goes through the implementation's rate limiter.
 pub trait BulkApi: Send + Sync + 'static {
     /// `POST /order/certificate/{product}`: places one paid order. Never retried by the engine
-    /// unless the failure is [`ApiFailure::NotProcessed`].
+    /// unless the failure is [`ApiFailure::NotProcessed`]. `product` is a catalog id, or (a row
+    /// allowed with `--allow-unknown`) one the catalog does not know: the body is then sent
+    /// as given.
     fn order(
         &self,
-        product: ProductId,
+        product: &str,
         request: &OrderBody,
     ) -> impl Future<Output = Result<Placed, ApiFailure>> + Send;
 
@@ -92,7 +94,7 @@ pub trait BulkApi: Send + Sync + 'static {
     /// filters), to reconcile a POST whose outcome is unknown.
     fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         emails: &[String],
         since: DateTime<Utc>,

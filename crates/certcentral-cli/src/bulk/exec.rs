@@ -373,7 +373,7 @@ async fn reconcile<A: BulkApi>(
                 .unwrap_or_else(|| (entry.spec.common_name.clone(), entry.spec.emails.clone()));
             let found = shared
                 .api
-                .find_recent_orders(entry.spec.product, &common_name, &emails, since)
+                .find_recent_orders(entry.spec.product_name(), &common_name, &emails, since)
                 .await;
             shared.observe(&found);
             if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {
@@ -658,7 +658,10 @@ async fn post_one<A: BulkApi>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let answer = shared.api.order(p.entry.spec.product, &request).await;
+        let answer = shared
+            .api
+            .order(p.entry.spec.product_name(), &request)
+            .await;
         shared.observe(&answer);
         match answer {
             Ok(placed) => {

@@ -1320,7 +1320,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             .execute(params![
                 spec.key,
                 spec.row as i64,
-                spec.product.to_string(),
+                spec.product_name(),
                 spec.common_name,
                 serde_json::json!(spec.emails).to_string(),
                 spec.name,
@@ -1426,6 +1426,7 @@ mod tests {
             csr: None,
             name: cn.to_lowercase(),
             person: Default::default(),
+            unknown_product: None,
         }
     }
 

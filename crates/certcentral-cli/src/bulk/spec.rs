@@ -38,6 +38,10 @@ pub struct OrderDefaults {
     pub validity_years: i64,
     /// Today's UTC date, for date rules.
     pub today: NaiveDate,
+    /// `--allow-unknown`: a `product` cell the catalog does not know is a warning
+    /// (`unknown_product`) instead of an error; the row is built and checked as a `--product`
+    /// row and sent to that product id as given.
+    pub allow_unknown: bool,
 }
 
 /// The person a row names and what the key is for: the Secure Email products' columns (the
@@ -93,6 +97,21 @@ pub struct RowSpec {
     /// row travels through channels and the journal's updates).
     #[serde(default)]
     pub person: Box<Person>,
+    /// The `product` cell when the catalog does not know it (`--allow-unknown`): the order
+    /// is sent to this id; `product` is then the product whose body and rules it was built
+    /// with (`--product`).
+    #[serde(default)]
+    pub unknown_product: Option<String>,
+}
+
+impl RowSpec {
+    /// The product id the row is ordered as (`POST /order/certificate/{id}`, the journal's
+    /// `product`): the unknown product's id, else the catalog product's.
+    pub fn product_name(&self) -> &str {
+        self.unknown_product
+            .as_deref()
+            .unwrap_or(self.product.as_str())
+    }
 }
 
 /// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
@@ -125,12 +144,7 @@ pub fn row_key(
 /// ([`normalize_common_name`]) and left out when the row has none (a mailbox row's person is
 /// `{}`), the emails normalized ([`normalize_emails`]). An object never equals a string, so
 /// such a row never shares an identity with a row that has a common name.
-pub fn person_key(
-    id: Option<&str>,
-    product: ProductId,
-    person: &Person,
-    emails: &[String],
-) -> String {
+pub fn person_key(id: Option<&str>, product: &str, person: &Person, emails: &[String]) -> String {
     if let Some(id) = id {
         return format!("id:{}", id.trim());
     }
@@ -144,7 +158,7 @@ pub fn person_key(
             who.insert(member.into(), json!(normalize_common_name(value)));
         }
     }
-    digest_key(&json!([product.as_str(), who, normalize_emails(emails)]))
+    digest_key(&json!([product, who, normalize_emails(emails)]))
 }
 
 /// The identity of a row without an `id` cell (see [`row_key`]), from the product's text.
@@ -439,14 +453,30 @@ impl RowSpec {
             column: column.to_owned(),
             reason,
         };
+        let mut unknown_product = None;
         let product = match raw.product.as_deref() {
             None => defaults.product,
             Some(p) => match ProductId::from_str(p) {
                 Ok(p) => p,
+                Err(_) if defaults.allow_unknown => {
+                    tracing::warn!(
+                        code = certcentral_validate::codes::UNKNOWN_PRODUCT,
+                        "row {} (line {}), column product: `{p}` is not a product certcentral knows (allowed: {}); the row is built and checked as a --product {} row and sent to `{p}` as given, because unknown products are allowed (--allow-unknown)",
+                        raw.row,
+                        raw.line,
+                        ProductId::allowed(),
+                        defaults.product.as_str()
+                    );
+                    unknown_product = Some(p.to_owned());
+                    defaults.product
+                }
                 Err(_) => {
                     errors.push(err(
                         "product",
-                        format!("unknown product '{p}' (allowed: {})", ProductId::allowed()),
+                        format!(
+                            "unknown product '{p}' (allowed: {}; --allow-unknown sends it as given, built as a --product row)",
+                            ProductId::allowed()
+                        ),
                     ));
                     // Checked against another product's rules, the row's other cells would
                     // get misleading errors.
@@ -512,9 +542,13 @@ impl RowSpec {
             OrderBody::ClientCertificate(b) => (b.validity_years.clone(), b.custom_expiration_date),
             OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
         };
+        let product_name = unknown_product.as_deref().unwrap_or(product.as_str());
         let key = match &raw.common_name {
-            Some(common_name) => row_key(raw.id.as_deref(), product, common_name, &raw.emails),
-            None => person_key(raw.id.as_deref(), product, &person, &raw.emails),
+            Some(common_name) => match raw.id.as_deref() {
+                Some(id) => format!("id:{}", id.trim()),
+                None => identity_key(product_name, common_name, &raw.emails),
+            },
+            None => person_key(raw.id.as_deref(), product_name, &person, &raw.emails),
         };
         Ok(RowSpec {
             key,
@@ -529,6 +563,7 @@ impl RowSpec {
             csr: csr_path,
             name,
             person: Box::new(person),
+            unknown_product,
         })
     }
 
@@ -593,6 +628,7 @@ mod tests {
             payment_method: None,
             validity_years: 1,
             today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            allow_unknown: false,
         }
     }
 
@@ -788,7 +824,7 @@ mod tests {
             ..Person::default()
         };
         let emails = ["B@example.com".to_string(), "a@example.com".to_string()];
-        let key = person_key(None, p, &person, &emails);
+        let key = person_key(None, p.as_str(), &person, &emails);
         let canonical = r#"["secure_email_sponsor",{"first_name":"locke","last_name":"cole"},["a@example.com","b@example.com"]]"#;
         let digest = <sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
@@ -798,14 +834,17 @@ mod tests {
             usage: None,
             ..person.clone()
         };
-        assert_eq!(person_key(None, p, &plain, &emails), key);
+        assert_eq!(person_key(None, p.as_str(), &plain, &emails), key);
         assert_ne!(row_key(None, p, "Locke Cole", &emails), key);
         let pseudonym = Person {
             pseudonym: Some("Locke Cole".into()),
             ..Person::default()
         };
-        assert_ne!(person_key(None, p, &pseudonym, &emails), key);
-        assert_eq!(person_key(Some(" emp-7 "), p, &person, &emails), "id:emp-7");
+        assert_ne!(person_key(None, p.as_str(), &pseudonym, &emails), key);
+        assert_eq!(
+            person_key(Some(" emp-7 "), p.as_str(), &person, &emails),
+            "id:emp-7"
+        );
         // Through `build`: a legacy row keeps its key, a person row gets the person's.
         let legacy = RowSpec::build(
             raw("Locke Cole", &["a@example.com"]),

@@ -99,9 +99,14 @@ impl Fake {
 }
 
 impl BulkApi for Fake {
-    async fn order(&self, product: ProductId, request: &OrderBody) -> Result<Placed, ApiFailure> {
+    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
         self.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Ok(product) = product.parse::<ProductId>() else {
+            return Err(ApiFailure::Refused {
+                message: format!("http 400: invalid_product: {product}"),
+            });
+        };
         if self.unreachable {
             return unreachable();
         }
@@ -170,7 +175,7 @@ impl BulkApi for Fake {
 
     async fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         _emails: &[String],
         since: DateTime<Utc>,
@@ -187,7 +192,7 @@ impl BulkApi for Fake {
             .iter()
             // Like the client: created no earlier than `since` less its clock-skew allowance.
             .filter(|o| {
-                o.product == product
+                o.product.as_str() == product
                     && o.common_name == common_name
                     && o.created >= since - certcentral_client::CLOCK_SKEW_ALLOWANCE
             })
@@ -250,6 +255,7 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
                 payment_method: None,
                 validity_years: 1,
                 today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                allow_unknown: false,
             },
             out_dir: out,
             key_type: KeyType::P256,

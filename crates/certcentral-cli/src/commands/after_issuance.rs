@@ -174,10 +174,16 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
         p12: false,
         p12_password_file: None,
         resume: None,
+        allow_unknown: false,
         allow_other_endpoint: false,
     };
-    crate::commands::order::run_request(order_args, OrderBody::ClientCertificate(request), out)
-        .await
+    crate::commands::order::run_request(
+        order_args,
+        OrderBody::ClientCertificate(request),
+        None,
+        out,
+    )
+    .await
 }
 
 /// One line of `certcentral expiring`.

@@ -76,6 +76,11 @@ pub struct Args {
     /// --wait / --p12 as for a new order.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["order_file", "csr", "name"])]
     pub resume: Option<PathBuf>,
+    /// Members of the --order-file body that certcentral does not know (DigiCert added them
+    /// before certcentral did) are `unknown_param` warnings instead of errors, and the body is
+    /// sent as written.
+    #[arg(long, requires = "order_file")]
+    pub allow_unknown: bool,
     /// With --resume: follow the order even though this command's endpoint (--region,
     /// --base-url) differs from the one the record names. Without it that is a usage error,
     /// since an order id on another endpoint is another person's order.
@@ -136,22 +141,29 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     if let Some(path) = args.resume.clone() {
         return resume(&args, &path, out).await;
     }
-    let ctx = Context::new(args.product);
-    let request = match &args.order.order_file {
-        Some(src) => request::parse_order_file(&Source::parse(src).read()?, &ctx)?,
-        None => args.order.to_body(args.product)?,
+    let ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
+    let (request, as_given) = match &args.order.order_file {
+        Some(src) => {
+            let file = request::read_order_file(&Source::parse(src).read()?, &ctx)?;
+            (file.body, file.as_given)
+        }
+        None => (args.order.to_body(args.product)?, None),
     };
-    run_request(args, request, out).await
+    run_request(args, request, as_given, out).await
 }
 
 /// Runs `certcentral order` for a request already built (from flags, an order file, or a
 /// renewal's order info): key, CSR, record, order, wait, download; `--resume` is not read.
+/// `as_given` is the order file as written when it holds members certcentral does not know
+/// (`--allow-unknown`): that document is validated (unknown members as warnings) and sent,
+/// with the CSR put in; `request` is its typed part, for names, emails and the record.
 pub async fn run_request(
     args: Args,
     mut request: OrderBody,
+    mut as_given: Option<Value>,
     out: &Output,
 ) -> Result<Report, CliError> {
-    let ctx = Context::new(args.product);
+    let ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
     let name = match &args.name {
         Some(name) => {
             files::check_name(name).map_err(CliError::usage)?;
@@ -231,11 +243,29 @@ pub async fn run_request(
         None
     };
 
-    for warning in request::check(&request, &ctx)? {
+    if let (Some(doc), Some(csr)) = (as_given.as_mut(), request.csr())
+        && let Some(certificate) = doc.get_mut("certificate").and_then(Value::as_object_mut)
+    {
+        certificate.insert("csr".into(), Value::String(csr.to_owned()));
+    }
+    let warnings = match &as_given {
+        Some(doc) => {
+            let report = certcentral_validate::validate_value(doc, &ctx);
+            if !report.is_valid() {
+                return Err(request::invalid(report));
+            }
+            report.warnings
+        }
+        None => request::check(&request, &ctx)?,
+    };
+    for warning in warnings {
         tracing::info!(path = %warning.path, code = %warning.code, "{}", warning.message);
     }
     if args.dry_run {
-        return Ok(dry_run_report(&request));
+        return Ok(match &as_given {
+            Some(doc) => dry_run_value(doc.clone()),
+            None => dry_run_report(&request),
+        });
     }
     let expected = match (&key, request.csr()) {
         (Some(key), _) => ExpectedKey::generated(key, &paths.key),
@@ -253,7 +283,7 @@ pub async fn run_request(
     let result = place(
         &args,
         &conn,
-        &request,
+        (&request, as_given.as_ref()),
         key.as_ref(),
         &paths,
         &name,
@@ -267,7 +297,11 @@ pub async fn run_request(
 }
 
 fn dry_run_report(request: &OrderBody) -> Report {
-    let body = serde_json::to_value(request).unwrap_or(Value::Null);
+    dry_run_value(serde_json::to_value(request).unwrap_or(Value::Null))
+}
+
+/// The `--dry-run` report of the body that would be posted.
+fn dry_run_value(body: Value) -> Report {
     let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
     Report::new(pretty, body)
 }
@@ -276,7 +310,7 @@ fn dry_run_report(request: &OrderBody) -> Report {
 async fn place(
     args: &Args,
     conn: &Connection,
-    request: &OrderBody,
+    (request, as_given): (&OrderBody, Option<&Value>),
     key: Option<&KeyAndCsr>,
     paths: &OrderFiles,
     name: &str,
@@ -294,7 +328,10 @@ async fn place(
     }
 
     let spinner = out.spinner("placing the order");
-    let placed = conn.client.order_certificate(args.product, request).await;
+    let placed = match as_given {
+        Some(doc) => conn.client.order_as_given(args.product.as_str(), doc).await,
+        None => conn.client.order_certificate(args.product, request).await,
+    };
     drop(spinner);
     let new_record = |order_id: i64| OrderRecord {
         order_id,

@@ -915,3 +915,56 @@ async fn a_chain_in_the_201_spends_no_download_request() {
     }
     sb.shutdown().await;
 }
+
+/// `bulk --allow-unknown`: a product id the catalog does not know is an invalid row without
+/// it (nothing sent); with it the row is built as a `--product` row and sent to that id as
+/// given, and the server's refusal is the row's error while the other rows are ordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_unknown_sends_an_unknown_product_as_given() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("future.csv");
+    std::fs::write(
+        &roster,
+        "product,common_name,emails\n\
+         client_premium_sha3,Edgar Figaro,edgar@example.com\n\
+         ,Locke Cole,locke@example.com\n",
+    )
+    .unwrap();
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--json"])).await;
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown product 'client_premium_sha3'"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sb.stats().total, 0, "nothing sent");
+
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--allow-unknown", "--wait", "--json"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown_product"),
+        "{}",
+        text(&o)
+    );
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], 1, "{summary}");
+    assert_eq!(summary["states"]["refused"], 1, "{summary}");
+    let problem = &summary["problems"][0];
+    assert_eq!(problem["row"], 1, "{summary}");
+    assert!(
+        problem["error"].as_str().is_some_and(|e| e.contains("http 4")),
+        "the server's answer: {summary}"
+    );
+    assert_eq!(sb.order_count(), 1);
+    sb.shutdown().await;
+}
