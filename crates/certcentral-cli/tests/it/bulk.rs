@@ -962,7 +962,9 @@ async fn allow_unknown_sends_an_unknown_product_as_given() {
     let problem = &summary["problems"][0];
     assert_eq!(problem["row"], 1, "{summary}");
     assert!(
-        problem["error"].as_str().is_some_and(|e| e.contains("http 4")),
+        problem["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("http 4")),
         "the server's answer: {summary}"
     );
     assert_eq!(sb.order_count(), 1);

@@ -856,7 +856,8 @@ fn allow_unknown_sends_an_order_file_with_unknown_members_as_written() {
     let run = order(&[]);
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains("unknown_param:certificate.future_member"),
+        run.stderr
+            .contains("unknown_param:certificate.future_member"),
         "{run:?}"
     );
     assert_eq!(env.sandbox.stats().total, 0, "nothing sent");
@@ -879,7 +880,8 @@ fn allow_unknown_sends_an_order_file_with_unknown_members_as_written() {
     assert_eq!(env.sandbox.stats().count(400), 1, "{run:?}");
     assert_eq!(run.code, 1, "{run:?}");
     assert!(
-        run.stderr.contains("the API answered with an error (HTTP 400)")
+        run.stderr
+            .contains("the API answered with an error (HTTP 400)")
             && run.stderr.contains("future_member"),
         "{run:?}"
     );
