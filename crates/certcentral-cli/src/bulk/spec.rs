@@ -277,11 +277,25 @@ impl Cells<'_> {
     where
         T::Err: std::fmt::Display,
     {
+        self.parse_in(column, pointer, text, |text| json!(text))
+    }
+
+    /// [`Cells::parse`] for the member at `pointer` holding `probe(text)` (e.g. a list).
+    fn parse_in<T: FromStr>(
+        &mut self,
+        column: &str,
+        pointer: &str,
+        text: Option<&str>,
+        probe: impl FnOnce(&str) -> Value,
+    ) -> Option<T>
+    where
+        T::Err: std::fmt::Display,
+    {
         let text = text?;
         match text.parse::<T>() {
             Ok(v) => Some(v),
             Err(e) => {
-                let reason = member_problem(self.ctx, pointer, json!(text))
+                let reason = member_problem(self.ctx, pointer, probe(text))
                     .unwrap_or_else(|| format!("`{text}` is not allowed here: {e}"));
                 self.error(column, reason);
                 None
@@ -331,10 +345,11 @@ fn flags(
     });
     let mut organization_units = Vec::new();
     for unit in &raw.organization_units {
-        if let Some(unit) = cells.parse::<OrganizationUnit>(
+        if let Some(unit) = cells.parse_in::<OrganizationUnit>(
             "organization_units",
             "/certificate/organization_units",
             Some(unit),
+            |text| json!([text]),
         ) {
             organization_units.push(unit);
         }
@@ -726,12 +741,24 @@ mod tests {
         r.validity_years = Some("3".into());
         r.custom_expiration_date = Some("2026-13-01".into());
         r.cn_indicator = Some("nickname".into());
+        r.organization_units = vec!["x".repeat(65)];
         let errors = RowSpec::build(r, &defaults(), Path::new(".")).unwrap_err();
         assert_eq!(
             columns(&errors),
-            ["cn_indicator", "validity_years", "custom_expiration_date"],
+            [
+                "organization_units",
+                "cn_indicator",
+                "validity_years",
+                "custom_expiration_date"
+            ],
             "{errors:?}"
         );
+        // A cell not of its member's type gets the validator's words for that member.
+        assert!(
+            errors[0].reason.contains("found 65 characters"),
+            "{errors:?}"
+        );
+        assert!(errors[2].reason.contains("one of: 1, 2"), "{errors:?}");
         assert!(errors.iter().all(|e| e.row == 3 && e.line == 4));
         // A missing common name, for a product that takes one.
         let errors =
