@@ -13,7 +13,8 @@
 //!
 //! - `row_key`: the row's identity, [`super::spec::row_key`]: `id:<id>`, or `h:` and a
 //!   digest (SHA-256, 128 bits, hex) of the canonical JSON array
-//!   `["<product>","<common name>",["<email>",…]]` (normalized);
+//!   `["<product>","<common name>",["<email>",…]]` (normalized) — for a row without a common
+//!   name, its person (`{"first_name",…}`) in its place ([`super::spec::person_key`]);
 //! - `state`: a stored [`RowState`], exactly its text ([`RowState::as_str`]), enforced by a
 //!   `CHECK` constraint: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`
 //!   (`possible_duplicate` is never stored: it is decided afresh on every run);
