@@ -64,6 +64,13 @@ pub struct Person {
     pub profile: Option<ProfileType>,
 }
 
+impl Person {
+    /// Whether the row names no person and no key use (a legacy row).
+    fn is_none(&self) -> bool {
+        *self == Person::default()
+    }
+}
+
 /// One valid roster row, ready to order. Serialized into the run's staging table so the
 /// whole roster never needs to sit in memory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,12 +102,12 @@ pub struct RowSpec {
     pub name: String,
     /// The person and the key's use (boxed: most rows of a legacy roster have none, and the
     /// row travels through channels and the journal's updates).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Person::is_none")]
     pub person: Box<Person>,
     /// The `product` cell when the catalog does not know it (`--allow-unknown`): the order
     /// is sent to this id; `product` is then the product whose body and rules it was built
     /// with (`--product`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unknown_product: Option<String>,
 }
 
