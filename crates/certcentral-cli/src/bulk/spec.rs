@@ -565,12 +565,10 @@ impl RowSpec {
             OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
         };
         let product_name = unknown_product.as_deref().unwrap_or(product.as_str());
-        let key = match &raw.common_name {
-            Some(common_name) => match raw.id.as_deref() {
-                Some(id) => format!("id:{}", id.trim()),
-                None => identity_key(product_name, common_name, &raw.emails),
-            },
-            None => person_key(raw.id.as_deref(), product_name, &person, &raw.emails),
+        // [`row_key`] for the product as ordered (an unknown one's id included).
+        let key = match (&raw.common_name, raw.id.as_deref()) {
+            (Some(common_name), None) => identity_key(product_name, common_name, &raw.emails),
+            (_, id) => person_key(id, product_name, &person, &raw.emails),
         };
         Ok(RowSpec {
             key,
