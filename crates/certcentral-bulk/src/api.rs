@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use certcentral_types::{OrderInfo, OrderRequest, ProductId, StatusChange};
+use certcentral_types::{OrderBody, OrderInfo, StatusChange};
 use chrono::{DateTime, Utc};
 
 /// What the order POST answered.
@@ -19,6 +19,9 @@ pub struct Placed {
     pub request_status: Option<String>,
     /// Certificate id, when the request is already approved.
     pub certificate_id: Option<i64>,
+    /// The issued certificate and its chain (PEM, leaf first), when the answer carried them
+    /// (`certificate_chain` in a `201`: immediate issuance): no download is needed.
+    pub chain: Option<String>,
 }
 
 /// How a call failed, as far as "may I send it again?" is concerned.
@@ -66,11 +69,13 @@ impl std::fmt::Display for ApiFailure {
 /// The calls bulk ordering makes. Every call goes through the implementation's rate limiter.
 pub trait BulkApi: Send + Sync + 'static {
     /// `POST /order/certificate/{product}`: places one paid order. Never retried by the engine
-    /// unless the failure is [`ApiFailure::NotProcessed`].
+    /// unless the failure is [`ApiFailure::NotProcessed`]. `product` is a catalog id, or (a row
+    /// allowed with `--allow-unknown`) one the catalog does not know: the body is then sent
+    /// as given.
     fn order(
         &self,
-        product: ProductId,
-        request: &OrderRequest,
+        product: &str,
+        request: &OrderBody,
     ) -> impl Future<Output = Result<Placed, ApiFailure>> + Send;
 
     /// `GET /order/certificate/status-changes?minutes=N`.
@@ -89,7 +94,7 @@ pub trait BulkApi: Send + Sync + 'static {
     /// filters), to reconcile a POST whose outcome is unknown.
     fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         emails: &[String],
         since: DateTime<Utc>,

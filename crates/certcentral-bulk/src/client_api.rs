@@ -2,7 +2,7 @@
 //! errors are classified by whether an order POST may be sent again.
 
 use certcentral_client::{Client, Error};
-use certcentral_types::{DownloadFormat, OrderInfo, OrderRequest, ProductId, StatusChange};
+use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
 use super::api::{ApiFailure, BulkApi, Placed};
@@ -59,15 +59,18 @@ fn classify_read_error(err: Error) -> ApiFailure {
 }
 
 impl BulkApi for Client {
-    async fn order(
-        &self,
-        product: ProductId,
-        request: &OrderRequest,
-    ) -> Result<Placed, ApiFailure> {
-        let order = self
-            .order_client_certificate(product, request)
-            .await
-            .map_err(classify_order_error)?;
+    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
+        let order = match product.parse::<ProductId>() {
+            Ok(product) => self.order_certificate(product, request).await,
+            // A product the catalog does not know (--allow-unknown): sent as given.
+            Err(_) => match serde_json::to_value(request) {
+                Ok(body) => self.order_as_given(product, &body).await,
+                Err(e) => Err(Error::InvalidArgument(format!(
+                    "the order cannot be serialized: {e}"
+                ))),
+            },
+        }
+        .map_err(classify_order_error)?;
         Ok(Placed {
             order_id: order.id(),
             request_ids: order.requests().iter().map(|r| r.id).collect(),
@@ -77,6 +80,7 @@ impl BulkApi for Client {
                 .and_then(|r| r.status.as_ref())
                 .map(|s| s.as_str().to_owned()),
             certificate_id: order.certificate_id(),
+            chain: order.issued_pem(),
         })
     }
 
@@ -95,7 +99,7 @@ impl BulkApi for Client {
 
     async fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         emails: &[String],
         since: DateTime<Utc>,
@@ -119,7 +123,7 @@ mod tests {
 
     fn unknown(status: Option<u16>) -> Error {
         Error::OutcomeUnknown(Box::new(UnknownOutcome {
-            product: ProductId::ClientPremiumSha2,
+            product: ProductId::ClientPremiumSha2.to_string(),
             common_name: "A".into(),
             emails: vec![],
             sent_at: Utc::now(),

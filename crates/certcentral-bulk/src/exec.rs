@@ -373,7 +373,7 @@ async fn reconcile<A: BulkApi>(
                 .unwrap_or_else(|| (entry.spec.common_name.clone(), entry.spec.emails.clone()));
             let found = shared
                 .api
-                .find_recent_orders(entry.spec.product, &common_name, &emails, since)
+                .find_recent_orders(entry.spec.product_name(), &common_name, &emails, since)
                 .await;
             shared.observe(&found);
             if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {
@@ -658,7 +658,10 @@ async fn post_one<A: BulkApi>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let answer = shared.api.order(p.entry.spec.product, &request).await;
+        let answer = shared
+            .api
+            .order(p.entry.spec.product_name(), &request)
+            .await;
         shared.observe(&answer);
         match answer {
             Ok(placed) => {
@@ -673,9 +676,17 @@ async fn post_one<A: BulkApi>(
                     order_status: None,
                     certificate_id: placed.certificate_id,
                 }])?;
+                // A `201` carrying the chain: the certificate is taken from it (checked like
+                // a download), and no download request is spent.
                 if let Some(cert) = placed.certificate_id {
                     downloads
-                        .start(shared, key, p.entry.name.clone(), placed.order_id, cert)
+                        .start_with(
+                            shared,
+                            (key, p.entry.name.clone()),
+                            placed.order_id,
+                            cert,
+                            placed.chain,
+                        )
                         .await;
                 }
                 return Ok(());
@@ -765,6 +776,20 @@ impl Downloads {
         order_id: i64,
         cert: i64,
     ) {
+        self.start_with(shared, (key, name), order_id, cert, None)
+            .await;
+    }
+
+    /// [`Downloads::start`], with the certificate already in hand when `chain` is given
+    /// (then nothing is downloaded unless it cannot be written).
+    async fn start_with<A: BulkApi>(
+        &mut self,
+        shared: &Arc<Shared<A>>,
+        (key, name): (String, String),
+        order_id: i64,
+        cert: i64,
+        chain: Option<String>,
+    ) {
         if !self.in_flight.insert(key.clone()) {
             return;
         }
@@ -774,7 +799,7 @@ impl Downloads {
         let shared = Arc::clone(shared);
         self.set.spawn(async move {
             let _permit = permit;
-            let result = fetch(&shared, &key, &name, order_id, cert).await;
+            let result = fetch(&shared, &key, &name, (order_id, cert), chain).await;
             if let Err(NotWritten::Failed(reason)) = &result {
                 // Final: the row fails (once), so it is neither downloaded nor written again.
                 let failed = lock(&shared.journal).commit([Update::Status {
@@ -826,12 +851,14 @@ impl Downloads {
 /// Downloads the certificate of row `key` (order `order_id`) and writes `NAME.crt`, once it
 /// is checked to carry the row's public key (issue 11, item 2): a certificate for another
 /// key, or a row whose key is unknown, is [`NotWritten::Failed`] and nothing is written.
+/// With `given` (the chain a `201` carried) nothing is downloaded: it is checked and written
+/// the same way.
 async fn fetch<A: BulkApi>(
     shared: &Shared<A>,
     key: &str,
     name: &str,
-    order_id: i64,
-    cert: i64,
+    (order_id, cert): (i64, i64),
+    given: Option<String>,
 ) -> Result<String, NotWritten> {
     let sent = lock(&shared.journal)
         .sent_key(key)
@@ -843,9 +870,14 @@ async fn fetch<A: BulkApi>(
              {why}; nothing was written"
         ))
     })?;
-    let answer = shared.api.download(cert).await;
-    shared.observe(&answer);
-    let bytes = answer.map_err(|e| NotWritten::Retry(e.to_string()))?;
+    let bytes = match given {
+        Some(chain) => chain.into_bytes(),
+        None => {
+            let answer = shared.api.download(cert).await;
+            shared.observe(&answer);
+            answer.map_err(|e| NotWritten::Retry(e.to_string()))?
+        }
+    };
     let chain = String::from_utf8_lossy(&bytes);
     for (file, expected) in &expected {
         match keys::check_certificate_key(&chain, expected) {

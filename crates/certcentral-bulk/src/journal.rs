@@ -13,7 +13,8 @@
 //!
 //! - `row_key`: the row's identity, [`super::spec::row_key`]: `id:<id>`, or `h:` and a
 //!   digest (SHA-256, 128 bits, hex) of the canonical JSON array
-//!   `["<product>","<common name>",["<email>",…]]` (normalized);
+//!   `["<product>","<common name>",["<email>",…]]` (normalized) — for a row without a common
+//!   name, its person (`{"first_name",…}`) in its place ([`super::spec::person_key`]);
 //! - `state`: a stored [`RowState`], exactly its text ([`RowState::as_str`]), enforced by a
 //!   `CHECK` constraint: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`
 //!   (`possible_duplicate` is never stored: it is decided afresh on every run);
@@ -1320,7 +1321,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             .execute(params![
                 spec.key,
                 spec.row as i64,
-                spec.product.to_string(),
+                spec.product_name(),
                 spec.common_name,
                 serde_json::json!(spec.emails).to_string(),
                 spec.name,
@@ -1425,6 +1426,8 @@ mod tests {
             custom_expiration_date: None,
             csr: None,
             name: cn.to_lowercase(),
+            person: Default::default(),
+            unknown_product: None,
         }
     }
 

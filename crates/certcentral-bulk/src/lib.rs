@@ -241,7 +241,7 @@ fn read_rows(
                 return;
             }
             Ok(Ok(raw)) => {
-                let common_name = raw.common_name.clone().unwrap_or_default();
+                let common_name = raw.display_name();
                 let emails = raw.emails.clone();
                 match RowSpec::build(raw, defaults, roster_dir) {
                     Ok(spec) => Checked::Valid(spec),

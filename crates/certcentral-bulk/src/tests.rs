@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use certcentral_types::{
-    OrderCertificate, OrderInfo, OrderRequest, OrderStatus, ProductId, ProductRef, StatusChange,
+    OrderBody, OrderCertificate, OrderInfo, OrderStatus, ProductId, ProductRef, StatusChange,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -83,16 +83,15 @@ impl Fake {
         info
     }
 
-    fn create(&self, product: ProductId, request: &OrderRequest) -> i64 {
+    fn create(&self, product: ProductId, request: &OrderBody) -> i64 {
         let mut orders = self.orders.lock().unwrap();
         let id = 100 + orders.len() as i64;
         orders.push(FakeOrder {
             id,
             product,
-            common_name: certcentral_types::OrderBody::ClientCertificate(request.clone())
-                .subject_name(),
-            emails: request.certificate.emails.clone(),
-            csr: request.certificate.csr.clone(),
+            common_name: request.subject_name(),
+            emails: request.emails().to_vec(),
+            csr: request.csr().map(str::to_owned),
             created: Utc::now(),
         });
         id
@@ -100,13 +99,14 @@ impl Fake {
 }
 
 impl BulkApi for Fake {
-    async fn order(
-        &self,
-        product: ProductId,
-        request: &OrderRequest,
-    ) -> Result<Placed, ApiFailure> {
+    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
         self.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Ok(product) = product.parse::<ProductId>() else {
+            return Err(ApiFailure::Refused {
+                message: format!("http 400: invalid_product: {product}"),
+            });
+        };
         if self.unreachable {
             return unreachable();
         }
@@ -139,6 +139,7 @@ impl BulkApi for Fake {
                     request_ids: vec![id + 5000],
                     request_status: Some("approved".into()),
                     certificate_id: Some(id + 1000),
+                    chain: None,
                 })
             }
         }
@@ -174,7 +175,7 @@ impl BulkApi for Fake {
 
     async fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         _emails: &[String],
         since: DateTime<Utc>,
@@ -191,7 +192,7 @@ impl BulkApi for Fake {
             .iter()
             // Like the client: created no earlier than `since` less its clock-skew allowance.
             .filter(|o| {
-                o.product == product
+                o.product.as_str() == product
                     && o.common_name == common_name
                     && o.created >= since - certcentral_client::CLOCK_SKEW_ALLOWANCE
             })
@@ -255,6 +256,7 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
                 payment_method: None,
                 validity_years: 1,
                 today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                allow_unknown: false,
             },
             out_dir: out,
             key_type: KeyType::P256,
@@ -388,12 +390,11 @@ async fn two_matching_orders_are_ambiguous() {
         .unwrap()
         .extend([Some(Script::DropAfterCommit), Some(Script::DropAfterCommit)]);
     // Someone ordered "Person 0" by hand meanwhile, without a CSR shown.
-    let mut extra: OrderRequest = cfg
+    let extra = cfg
         .exec
         .defaults
         .clone()
         .into_request_for_test("Person 0", "person0@example.com");
-    extra.certificate.csr = None;
     fake.create(ProductId::ClientPremiumSha2, &extra);
     let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(outcome.verdict, Verdict::Unknown, "{outcome:?}");
@@ -403,7 +404,7 @@ async fn two_matching_orders_are_ambiguous() {
 }
 
 impl spec::OrderDefaults {
-    fn into_request_for_test(self, cn: &str, email: &str) -> OrderRequest {
+    fn into_request_for_test(self, cn: &str, email: &str) -> OrderBody {
         let raw = roster::RawRow {
             row: 1,
             line: 2,

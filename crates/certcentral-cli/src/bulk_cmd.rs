@@ -22,10 +22,13 @@ use serde_json::json;
 
 /// Exit codes of `certcentral bulk`.
 pub const AFTER_HELP: &str = "\
-Roster: CSV with a header (or JSON Lines). Required columns: common_name, emails (';'-separated).
-Optional: id (stable identity), organization_units (';'-separated), validity_years,
-custom_expiration_date (yyyy-MM-dd), csr (path of an existing CSR, relative to the roster),
-name (output file stem), product.
+Roster: CSV with a header (or JSON Lines). Required column: emails (';'-separated).
+Optional: product (any id of `certcentral products`; default --product), id (stable identity),
+first_name, last_name, pseudonym, cn_indicator, usage, additional_usage (';'-separated),
+profile (the person and the key's use, as the order flags of the same names), common_name
+(required by the products that take one, e.g. client_premium_sha2), organization_units
+(';'-separated), validity_years, custom_expiration_date (yyyy-MM-dd), csr (path of an
+existing CSR, relative to the roster), name (output file stem).
 
 Every run is journaled (--journal, default <out>/certcentral-journal.sqlite): the intent to
 order is committed before each order is sent, so rerunning the same command after a crash
@@ -63,6 +66,11 @@ pub struct Args {
     /// Product for rows without a product column.
     #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
     pub product: ProductId,
+    /// A product column naming a product certcentral does not know (DigiCert added it before
+    /// certcentral did) is an `unknown_product` warning instead of an invalid row: the row is
+    /// built and checked as a --product row and sent to that product as given.
+    #[arg(long)]
+    pub allow_unknown: bool,
     /// Organization id every order is placed in.
     #[arg(long, value_name = "ID")]
     pub org_id: u64,
@@ -162,6 +170,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
                 payment_method: args.payment_method,
                 validity_years: args.validity_years,
                 today: chrono::Utc::now().date_naive(),
+                allow_unknown: args.allow_unknown,
             },
             out_dir: args.out.clone(),
             key_type: args.key_type,

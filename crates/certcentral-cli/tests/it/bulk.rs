@@ -425,11 +425,13 @@ async fn the_example_roster_runs_against_the_embedded_sandbox() {
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["plan"]["new_orders"], 5, "{summary}");
     assert_eq!(summary["states"]["done"], 5, "{summary}");
+    // The default product (Secure Email, the person's names or pseudonym), a mailbox row
+    // (named after its address) and a legacy row with its common name.
     for name in [
         "locke-cole",
         "terra-branford",
-        "edgar",
-        "celes-chere",
+        "moogle",
+        "celes-chere-example-com",
         "sabin-figaro",
     ] {
         assert!(out.join(format!("{name}.crt")).exists(), "{name}.crt");
@@ -795,6 +797,179 @@ async fn a_locally_refused_row_shows_why_and_is_counted() {
     assert_eq!(
         std::fs::read_to_string(out.join("person-1.key")).unwrap(),
         "someone else's key"
+    );
+    assert_eq!(sb.order_count(), 1);
+    sb.shutdown().await;
+}
+
+/// A roster mixing a legacy row (with a common name) and Secure Email rows (names, a
+/// pseudonym, a mailbox, an organization): each certificate's subject is the one its product
+/// and indicator call for, and a rerun orders nothing (every row keeps its identity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_mixing_legacy_and_secure_email_rows() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("mixed.csv");
+    std::fs::write(
+        &roster,
+        "product,common_name,first_name,last_name,pseudonym,usage,profile,emails,organization_units\n\
+         client_premium_sha2,Edgar Figaro,,,,,,edgar@example.com,Management\n\
+         secure_email_sponsor,,Locke,Cole,,signing,strict,locke@example.com,\n\
+         secure_email_sponsor,,,,Mog,,,mog@example.com,\n\
+         secure_email_mailbox,,,,,,,terra@example.com,\n\
+         secure_email_organization,,,,,,multipurpose,celes@example.org,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], 5, "{summary}");
+    let subject = |name: &str| {
+        let chain = std::fs::read_to_string(out.join(format!("{name}.crt")))
+            .unwrap_or_else(|e| panic!("{name}.crt: {e}"));
+        certcentral_testkit::leaf_subject(&chain)
+    };
+    let has = |subject: &[(String, String)], oid: &str| -> Vec<String> {
+        subject
+            .iter()
+            .filter(|(o, _)| o == oid)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    const CN: &str = "2.5.4.3";
+    const O: &str = "2.5.4.10";
+    const GIVEN_NAME: &str = "2.5.4.42";
+    const SURNAME: &str = "2.5.4.4";
+    const PSEUDONYM: &str = "2.5.4.65";
+    let edgar = subject("edgar-figaro");
+    assert_eq!(has(&edgar, CN), ["Edgar Figaro"], "{edgar:?}");
+    let locke = subject("locke-cole");
+    assert_eq!(has(&locke, GIVEN_NAME), ["Locke"], "{locke:?}");
+    assert_eq!(has(&locke, SURNAME), ["Cole"], "{locke:?}");
+    assert_eq!(has(&locke, CN), ["Locke Cole"], "{locke:?}");
+    assert_eq!(has(&locke, O).len(), 1, "sponsor-validated: O; {locke:?}");
+    let mog = subject("mog");
+    assert_eq!(has(&mog, PSEUDONYM), ["Mog"], "{mog:?}");
+    assert_eq!(has(&mog, CN), ["Mog"], "{mog:?}");
+    assert!(has(&mog, GIVEN_NAME).is_empty(), "{mog:?}");
+    let terra = subject("terra-example-com");
+    assert_eq!(has(&terra, CN), ["terra@example.com"], "{terra:?}");
+    assert!(
+        has(&terra, O).is_empty(),
+        "mailbox-validated: no O; {terra:?}"
+    );
+    let celes = subject("celes-example-org");
+    assert_eq!(has(&celes, CN), ["celes@example.org"], "{celes:?}");
+    assert_eq!(has(&celes, O).len(), 1, "{celes:?}");
+    let products: BTreeSet<String> = sb.orders().iter().map(|o| o.product.to_string()).collect();
+    assert_eq!(products.len(), 4, "{products:?}");
+
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let again = stdout_json(&o);
+    assert_eq!(again["plan"]["new_orders"], 0, "{again}");
+    assert_eq!(sb.order_count(), 5);
+    sb.shutdown().await;
+}
+
+/// A `201` that carries `certificate_chain` (the sandbox's `--chain-in-response`): bulk writes
+/// each certificate from it, checked against the row's key, and spends no download request —
+/// one request per certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_in_the_201_spends_no_download_request() {
+    let rows = 6;
+    let sb = certcentral_testkit::sandbox()
+        .rate_limit(RateLimit::Off)
+        .approval(Approval::Auto)
+        .chain_in_response(true)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), rows);
+    let out = dir.path().join("certs");
+    let mut cmd = bulk_command(sb.base_url(), &roster, &out);
+    cmd.args(["--rate-limit", "off"]).args([
+        "--poll-interval",
+        "1h",
+        "--wait",
+        "--timeout",
+        "30s",
+        "--json",
+    ]);
+    let o = run(cmd).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], rows, "{summary}");
+    let stats = sb.stats();
+    assert_eq!(stats.count(201), rows as u64, "{stats:?}");
+    assert_eq!(
+        stats.total, rows as u64,
+        "one request per certificate: {stats:?}"
+    );
+    for i in 0..rows {
+        let chain = std::fs::read_to_string(out.join(format!("person-{i}.crt"))).unwrap();
+        let key = std::fs::read_to_string(out.join(format!("person-{i}.key"))).unwrap();
+        assert_eq!(
+            certcentral_testkit::leaf_spki(&chain),
+            certcentral_testkit::key_spki(&key)
+        );
+    }
+    sb.shutdown().await;
+}
+
+/// `bulk --allow-unknown`: a product id the catalog does not know is an invalid row without
+/// it (nothing sent); with it the row is built as a `--product` row and sent to that id as
+/// given, and the server's refusal is the row's error while the other rows are ordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_unknown_sends_an_unknown_product_as_given() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("future.csv");
+    std::fs::write(
+        &roster,
+        "product,common_name,emails\n\
+         client_premium_sha3,Edgar Figaro,edgar@example.com\n\
+         ,Locke Cole,locke@example.com\n",
+    )
+    .unwrap();
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--json"])).await;
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown product 'client_premium_sha3'"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sb.stats().total, 0, "nothing sent");
+
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--allow-unknown", "--wait", "--json"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown_product"),
+        "{}",
+        text(&o)
+    );
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], 1, "{summary}");
+    assert_eq!(summary["states"]["refused"], 1, "{summary}");
+    let problem = &summary["problems"][0];
+    assert_eq!(problem["row"], 1, "{summary}");
+    assert!(
+        problem["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("http 4")),
+        "the server's answer: {summary}"
     );
     assert_eq!(sb.order_count(), 1);
     sb.shutdown().await;

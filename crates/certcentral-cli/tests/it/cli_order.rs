@@ -140,6 +140,8 @@ fn order_file_with_the_seed_example() {
     let dir = env.dir.path().display().to_string();
     let run = env.run(&[
         "order",
+        "--product",
+        "client_premium_sha2",
         "--order-file",
         file.to_str().unwrap(),
         "--key-type",
@@ -169,6 +171,8 @@ fn order_file_with_the_seed_example() {
         .stderr(std::process::Stdio::piped());
     cmd.args([
         "order",
+        "--product",
+        "client_premium_sha2",
         "--order-file",
         "-",
         "--key-type",
@@ -213,8 +217,6 @@ fn dry_run_sends_nothing() {
         "--dry-run",
         "--key-type",
         "p256",
-        "--ou",
-        "Accounting",
         "--out",
         &dir_arg,
     ];
@@ -223,7 +225,11 @@ fn dry_run_sends_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     let body: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(body["certificate"]["emails"][0], "locke.cole@example.com");
-    assert_eq!(body["certificate"]["organization_units"][0], "Accounting");
+    assert_eq!(body["certificate"]["individual"]["first_name"], "Locke");
+    assert_eq!(
+        body["certificate"]["common_name_indicator"],
+        "given_name_surname"
+    );
     assert_eq!(body["organization"]["id"], 112233);
     assert_eq!(body["validity_years"], 1);
     assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
@@ -237,6 +243,8 @@ fn dry_run_sends_nothing() {
         "--dry-run",
         "--key-type",
         "p256",
+        "--product",
+        "client_premium_sha2",
         "--common-name",
         "A",
         "--email",
@@ -400,8 +408,10 @@ fn json_output_and_p12() {
         "second",
         "--out",
         &dir,
-        "--common-name",
-        "Celes Chere",
+        "--first-name",
+        "Celes",
+        "--last-name",
+        "Chere",
         "--email",
         "celes@example.com",
         "--org-id",
@@ -680,7 +690,9 @@ fn approve_then_wait() {
     assert!(run.stderr.contains("needs no approval"), "{run:?}");
 }
 
-const CROSS: [&str; 6] = [
+const CROSS: [&str; 8] = [
+    "--product",
+    "client_premium_sha2",
     "--common-name",
     "Cross Two",
     "--email",
@@ -703,6 +715,8 @@ fn resume_never_writes_someone_elses_certificate() {
         "order",
         "--key-type",
         "p256",
+        "--product",
+        "client_premium_sha2",
         "--common-name",
         "Alice Adams",
         "--email",
@@ -809,5 +823,67 @@ fn endless_order_file_is_refused() {
     let run = env.run(&["order", "--order-file", "/dev/zero", "--wait"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("larger than 1024 KiB"), "{run:?}");
+    assert_eq!(env.sandbox.order_count(), 0);
+}
+
+/// `--allow-unknown`: an order file with a member certcentral does not know is refused
+/// before any request without it; with it the member is an `unknown_param` warning and the
+/// body is sent as written (the sandbox, which knows no more than certcentral, refuses it:
+/// its error is reported cleanly).
+#[test]
+fn allow_unknown_sends_an_order_file_with_unknown_members_as_written() {
+    let env = auto();
+    let mut body = certcentral_testkit::seed_body_without_csr();
+    body["certificate"]["future_member"] = serde_json::json!("added by DigiCert");
+    let file = env.path("future.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let dir = env.dir.path().display().to_string();
+    let order = |extra: &[&str]| {
+        let mut args = vec![
+            "order",
+            "--product",
+            "client_premium_sha2",
+            "--order-file",
+            file.to_str().unwrap(),
+            "--key-type",
+            "p256",
+            "--out",
+            &dir,
+        ];
+        args.extend(extra);
+        env.run(&args)
+    };
+    let run = order(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("unknown_param:certificate.future_member"),
+        "{run:?}"
+    );
+    assert_eq!(env.sandbox.stats().total, 0, "nothing sent");
+
+    let run = order(&["--allow-unknown", "--dry-run", "--name", "preview"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let shown: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(shown["certificate"]["future_member"], "added by DigiCert");
+    assert!(
+        shown["certificate"]["csr"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("-----BEGIN CERTIFICATE REQUEST-----")),
+        "{shown}"
+    );
+    assert!(run.stderr.contains("unknown_param"), "{run:?}");
+    assert_eq!(env.sandbox.stats().total, 0, "a dry run sends nothing");
+
+    let run = order(&["--allow-unknown"]);
+    assert_eq!(env.sandbox.stats().total, 1, "sent once: {run:?}");
+    assert_eq!(env.sandbox.stats().count(400), 1, "{run:?}");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the API answered with an error (HTTP 400)")
+            && run.stderr.contains("future_member"),
+        "{run:?}"
+    );
     assert_eq!(env.sandbox.order_count(), 0);
 }

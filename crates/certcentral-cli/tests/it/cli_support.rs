@@ -12,10 +12,13 @@ use certcentral_sandbox::{RunningSandbox, SandboxBuilder};
 pub use certcentral_testkit::API_KEY as KEY;
 pub use certcentral_testkit::{csr_spki, key_spki, leaf_spki};
 
-/// The order flags of the README's example person.
-pub const LOCKE: [&str; 6] = [
-    "--common-name",
-    "Locke Cole",
+/// The order flags of the README's example person (the README's main command: the default
+/// product, `secure_email_sponsor`, with the person's names).
+pub const LOCKE: [&str; 8] = [
+    "--first-name",
+    "Locke",
+    "--last-name",
+    "Cole",
     "--email",
     "locke.cole@example.com",
     "--org-id",
@@ -176,6 +179,9 @@ pub fn bulk_command(base_url: &str, roster: &Path, out: &Path) -> Command {
         .arg(roster)
         .args(["--base-url", base_url])
         .args([
+            // The rows of [`roster`] carry a common name and an OU: the seed's product.
+            "--product",
+            "client_premium_sha2",
             "--org-id",
             "112233",
             "--skip-approval",
