@@ -13,7 +13,13 @@
 //! - [`exec`]: reconciliation of unknown outcomes, the POST stream, `status-changes` polling
 //!   and parallel downloads, through the [`api::BulkApi`] trait (implemented for
 //!   [`certcentral_client::Client`]);
-//! - [`report`]: one line per roster row, CSV or JSON.
+//! - [`report`]: one line per roster row, CSV or JSON;
+//! - [`revoke`]: `--revoke-removed`, the orders of people no longer on the roster.
+//!
+//! The yearly cycle: a first run orders the roster; a run with `--renew-within` also renews,
+//! once, every finished row whose certificate ends within the window (a renewal is a paid
+//! order placed exactly like a first one: journaled first, reconciled, rate-limited, counted
+//! by `--max-new-orders`); a run with `--revoke-removed` revokes the leavers.
 
 pub mod api;
 pub mod client_api;
@@ -21,6 +27,7 @@ pub mod exec;
 pub mod journal;
 pub mod progress;
 pub mod report;
+pub mod revoke;
 pub mod roster;
 pub mod spec;
 
@@ -115,6 +122,8 @@ pub struct BulkConfig {
     pub progress_interval: std::time::Duration,
     /// Execution settings.
     pub exec: ExecOptions,
+    /// `--revoke-removed`: revoke the orders of people no longer on the roster.
+    pub revoke: Option<revoke::RevokeOptions>,
 }
 
 /// What a run would do (and, after a run, what remains).
@@ -143,6 +152,11 @@ pub struct Plan {
     /// New rows held back because they share an email address with a row already ordered
     /// (see `--allow-similar`): not ordered.
     pub possible_duplicates: u64,
+    /// Renewals (paid orders) that would be placed now for finished rows whose certificate
+    /// ends within `--renew-within` (after `--max-new-orders`, which first orders use first).
+    pub renewals: u64,
+    /// Certificates of people no longer on the roster to revoke (`--revoke-removed`).
+    pub revocations: u64,
 }
 
 /// The result of a run.
@@ -169,6 +183,8 @@ pub struct Outcome {
     pub report: Option<PathBuf>,
     /// Why the report could not be written (the run's results are in the journal).
     pub report_error: Option<String>,
+    /// `--revoke-removed`: each revocation (in a dry run: each one that would be sent).
+    pub revocations: Vec<revoke::RevokeLine>,
     /// The exit code.
     pub exit_code: u8,
 }
@@ -347,20 +363,34 @@ impl Tally {
 
 /// The plan for a staged roster.
 pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkError> {
-    Ok(plan_from(staged, &staged.journal.counts()?, max_new_orders))
+    Ok(plan_from(
+        staged,
+        &staged.journal.counts()?,
+        max_new_orders,
+        0,
+    ))
 }
 
-/// The plan for a staged roster whose rows are in the states `counts`.
-fn plan_from(staged: &Staged, counts: &[(RowState, u64)], max_new_orders: Option<u64>) -> Plan {
+/// The plan for a staged roster whose rows are in the states `counts`, with `renewable`
+/// finished rows whose certificate ends within `--renew-within`.
+fn plan_from(
+    staged: &Staged,
+    counts: &[(RowState, u64)],
+    max_new_orders: Option<u64>,
+    renewable: u64,
+) -> Plan {
     let get = |s: RowState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let to_order = get(RowState::New) + get(RowState::Refused);
     let new_orders = max_new_orders.map_or(to_order, |m| to_order.min(m));
+    let renewals = max_new_orders.map_or(renewable, |m| renewable.min(m - new_orders));
     Plan {
         rows: staged.valid + staged.invalid,
         valid: staged.valid,
         invalid: staged.invalid,
         new_orders,
-        capped: to_order - new_orders,
+        renewals,
+        revocations: 0,
+        capped: to_order + renewable - new_orders - renewals,
         reconcile: get(RowState::Intent) + get(RowState::Unknown),
         follow: get(RowState::Ordered),
         done: get(RowState::Done),
@@ -537,7 +567,11 @@ fn prepare_counted(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkEr
         });
     }
     let counts = staged.journal.counts()?;
-    let plan = plan_from(&staged, &counts, config.exec.max_new_orders);
+    let renewable = match config.exec.renew_until {
+        Some(until) => staged.journal.count_renewals(until)?,
+        None => 0,
+    };
+    let plan = plan_from(&staged, &counts, config.exec.max_new_orders, renewable);
     Ok((staged, plan, counts))
 }
 
@@ -547,7 +581,17 @@ pub async fn run<A: BulkApi>(
     config: &BulkConfig,
 ) -> Result<Outcome, BulkError> {
     check_outputs(config)?;
-    let (staged, plan, counts) = prepare_counted(config)?;
+    let (staged, mut plan, counts) = prepare_counted(config)?;
+    // --revoke-removed is refused (exit 2) before anything is ordered or sent.
+    let removed = match &config.revoke {
+        Some(opts) => {
+            let removed = staged.journal.removed()?;
+            revoke::check(&removed, opts, staged.invalid, config.dry_run)?;
+            plan.revocations = removed.len() as u64;
+            Some((opts, removed))
+        }
+        None => None,
+    };
     let Staged {
         journal,
         invalid,
@@ -555,6 +599,7 @@ pub async fn run<A: BulkApi>(
         ..
     } = staged;
     let journal_path = journal.path().map(Path::to_path_buf);
+    let mut revocations = Vec::new();
     let (journal, states, stats, stopped, mut exit_code) = match (config.dry_run, api) {
         (true, _) => {
             let code = if invalid > 0 && plan.valid == 0 {
@@ -562,6 +607,9 @@ pub async fn run<A: BulkApi>(
             } else {
                 exit::OK
             };
+            if let Some((_, removed)) = removed {
+                revocations = revoke::planned(removed);
+            }
             // Nothing ran: the states are the plan's.
             (journal, counts, RunStats::default(), None, code)
         }
@@ -571,14 +619,26 @@ pub async fn run<A: BulkApi>(
             ));
         }
         (false, Some(api)) => {
-            let progress = Progress::new(config.progress, plan.valid, config.progress_interval);
-            let (journal, stats, stopped) =
-                exec::execute(api, journal, config.exec.clone(), progress).await?;
+            let progress = Progress::new(
+                config.progress,
+                plan.valid + plan.renewals,
+                config.progress_interval,
+            );
+            let (mut journal, stats, stopped) =
+                exec::execute(Arc::clone(&api), journal, config.exec.clone(), progress).await?;
+            if let (Some((opts, removed)), None) = (removed, &stopped) {
+                revocations =
+                    revoke::revoke_all(&*api, &mut journal, removed, opts, &config.exec.stop)
+                        .await?;
+            }
             let states = journal.counts()?;
-            let code = match &stopped {
+            let mut code = match &stopped {
                 Some(s) => stopped_exit_code(s, &states),
                 None => exit_code(&states, invalid, config.exec.wait),
             };
+            if code == exit::OK && revocations.iter().any(|l| l.error.is_some()) {
+                code = exit::PARTIAL;
+            }
             (journal, states, stats, stopped, code)
         }
     };
@@ -607,6 +667,7 @@ pub async fn run<A: BulkApi>(
         journal: journal_path,
         report,
         report_error,
+        revocations,
         exit_code,
     })
 }

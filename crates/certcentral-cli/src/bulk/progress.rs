@@ -3,6 +3,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::journal::{Journal, RowState};
@@ -25,6 +26,8 @@ pub struct Progress {
     interval: Duration,
     last: Mutex<Option<Instant>>,
     total: u64,
+    /// Renewal orders placed in this run (a renewed row is finished before and after).
+    renewed: AtomicU64,
 }
 
 impl std::fmt::Debug for Progress {
@@ -70,7 +73,14 @@ impl Progress {
             interval,
             last: Mutex::new(None),
             total,
+            renewed: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one renewal order placed (the total of a run with `--renew-within` includes
+    /// the renewals planned).
+    pub fn renewed(&self) {
+        self.renewed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Nothing shown.
@@ -103,7 +113,14 @@ impl Progress {
             .filter(|(s, _)| !matches!(s, RowState::New | RowState::Intent))
             .map(|(_, n)| *n)
             .sum();
-        let text = describe(&counts);
+        // A row being renewed left `done` for `intent` and comes back: the renewals placed
+        // count on top.
+        let renewed = self.renewed.load(Ordering::Relaxed);
+        let settled = settled + renewed;
+        let mut text = describe(&counts);
+        if renewed > 0 {
+            text.push_str(&format!(" · renewed {renewed}"));
+        }
         if let Some(bar) = &self.bar {
             bar.set_position(settled);
             bar.set_message(text);
