@@ -7,7 +7,7 @@
 //! disk, not in memory) and every pass over it is a paged query, so memory stays bounded
 //! whatever the roster's size.
 //!
-//! # Format (schema version 2, `PRAGMA user_version`)
+//! # Format (schema version 3, `PRAGMA user_version`)
 //!
 //! One table, `rows`, one line per roster row ever ordered (or about to be):
 //!
@@ -16,18 +16,36 @@
 //!   `["<product>","<common name>",["<email>",…]]` (normalized);
 //! - `state`: a stored [`RowState`], exactly its text ([`RowState::as_str`]), enforced by a
 //!   `CHECK` constraint: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`
+//!   and, since version 3, `revoke_pending`, `revoked`, `revoke_requested`
 //!   (`possible_duplicate` is never stored: it is decided afresh on every run);
 //! - `product`, `common_name`, `emails` (a JSON array of strings): as the last intent's order
 //!   POST carried them (reconciliation looks for exactly these); `name`: the output name of
 //!   the first intent (files exist under it); `request_ids`: a JSON array of integers;
 //! - `intent_at`, `attempts`, `order_id`, `request_status`, `order_status`, `certificate_id`,
-//!   `key_file`, `csr_file`, `csr`, `certificate_file`, `error`, `updated_at`.
+//!   `key_file`, `csr_file`, `csr`, `certificate_file`, `error`, `updated_at`;
+//! - since version 3: `valid_till` (the current certificate's end, RFC 3339 UTC to the
+//!   second, so it compares as text; read from the certificate at download, or from the order
+//!   info for rows journaled before), `serial` (hex), `renewal_of` (the order the row's latest
+//!   order renews) and `revoke_request_id` (a revoke request waiting for approval).
+//!
+//! A renewal (`--renew-within`) reuses the row's line: [`Update::RenewalIntent`] records
+//! `renewal_of` = the current `order_id`, the renewal's output name
+//! (`<first name>-renewal-<old order id>`), the new key's CSR and what the renewal carries,
+//! in state `intent`, before the POST; the row keeps the old `order_id` until the renewal is
+//! answered, so reconciliation never takes the old order for the renewal
+//! ([`Journal::order_known`] also knows `renewal_of`). A row to be ordered (`new`, `refused`)
+//! that holds an order id is the renewal of that order ([`Entry::renews`]): it is sent again
+//! as a renewal, never as a first order. After the renewal's certificate is downloaded the
+//! row is `done` with the new certificate's `valid_till`, so it is not renewed again until
+//! that one nears its end.
 //!
 //! Text that is not a state is an error naming the row, never a guess.
 //!
 //! # State machine
 //!
 //! ```text
+//!     done ─RenewalIntent (--renew-within)─▶ intent   (then as below, as a renewal)
+//!     done ─RevokeIntent (--revoke-removed)─▶ revoke_pending ─RevokeDone─▶ revoked | revoke_requested
 //!  (no line) ─Intent─▶ intent ─Ordered─▶ ordered ─Downloaded─▶ done
 //!      new   ─Intent─▶   │  │               │
 //!  refused   ─Intent─▶   │  │               └─Status (final, no certificate)─▶ failed
@@ -40,6 +58,15 @@
 //! `intent` and `unknown` rows are reconciled against the server before anything is
 //! ordered; a row to order that shares an email with an ordered row is reported as
 //! `possible_duplicate` and not ordered (unless `--allow-similar`).
+//!
+//! `revoke_pending` rows are looked up in the order info before anything is sent again
+//! (see [`super::revoke`]); `revoked` and `revoke_requested` rows are final, and their emails
+//! do not make a new row a possible duplicate.
+//!
+//! # Migration from version 2
+//!
+//! Opening a version-2 journal copies its lines into the version-3 table (SQLite cannot
+//! change a `CHECK` constraint in place) in one transaction; the new columns start empty.
 //!
 //! # Migration from version 1
 //!

@@ -639,6 +639,12 @@ pub async fn run<A: BulkApi>(
             if code == exit::OK && revocations.iter().any(|l| l.error.is_some()) {
                 code = exit::PARTIAL;
             }
+            // Renewals left (--max-new-orders, or not sent this time): rerun to continue.
+            if let (exit::OK, Some(until)) = (code, config.exec.renew_until)
+                && journal.count_renewals(until)? > 0
+            {
+                code = exit::PENDING;
+            }
             (journal, states, stats, stopped, code)
         }
     };

@@ -1035,3 +1035,32 @@ async fn a_revocation_journaled_before_a_crash_is_looked_up_not_resent() {
         "not sent again"
     );
 }
+
+#[tokio::test]
+async fn renewals_count_toward_max_new_orders_and_the_rest_waits_for_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 5));
+    let fake = Arc::new(Fake::default());
+    *fake.valid_days.lock().unwrap() = Some(10);
+    run(Some(fake.clone()), &cfg).await.unwrap();
+    // Two new rows and five renewals, three orders allowed: the new rows first.
+    roster(dir.path(), 7);
+    cfg.exec.renew_until = within_days(30);
+    cfg.exec.max_new_orders = Some(3);
+    *fake.valid_days.lock().unwrap() = Some(400);
+    let (_, plan) = prepare(&cfg).unwrap();
+    assert_eq!(
+        (plan.new_orders, plan.renewals, plan.capped),
+        (2, 1, 4),
+        "{plan:?}"
+    );
+    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(outcome.stats.new_orders, 3, "{outcome:?}");
+    assert_eq!(outcome.stats.renewals, 1, "{outcome:?}");
+    assert_eq!(outcome.exit_code, exit::PENDING, "{outcome:?}");
+    cfg.exec.max_new_orders = None;
+    let rest = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(rest.stats.renewals, 4, "{rest:?}");
+    assert_eq!(rest.exit_code, exit::OK, "{rest:?}");
+    assert_eq!(fake.renewals().len(), 5);
+}

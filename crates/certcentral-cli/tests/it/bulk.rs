@@ -840,26 +840,6 @@ async fn crl_serials(sb: &RunningSandbox) -> BTreeSet<String> {
         .collect()
 }
 
-/// A roster of `Person {i}` for each `i` of `people` (the identities of [`roster`]); the
-/// certificates of people below `expiring` end 20 days from today (`custom_expiration_date`).
-fn yearly_roster(dir: &Path, people: impl Iterator<Item = usize>, expiring: usize) -> PathBuf {
-    let path = dir.join("roster.csv");
-    let soon = (chrono::Utc::now() + chrono::Duration::days(20)).date_naive();
-    let mut text = String::from("common_name,emails,organization_units,custom_expiration_date\n");
-    for i in people {
-        let end = if i < expiring {
-            soon.to_string()
-        } else {
-            String::new()
-        };
-        text.push_str(&format!(
-            "Person {i},person{i}@example.com;p{i}@example.org,Staff,{end}\n"
-        ));
-    }
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 /// Runs `cmd` until it exits 0 (at most `tries` times); returns the exit codes.
 async fn until_ok(tries: usize, mut cmd: impl FnMut() -> Command) -> Vec<Option<i32>> {
     let mut codes = Vec::new();
@@ -884,7 +864,7 @@ async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
     let scale = 20.0;
     let sb = sandbox(scale, &[(FaultKind::DropAfterCommit, 0.1)]).await;
     let dir = tempfile::tempdir().unwrap();
-    let roster = yearly_roster(dir.path(), 0..200, 120);
+    let roster = crate::cli_support::roster_expiring(dir.path(), 0..200, 120);
     let out = dir.path().join("certs");
     let codes = until_ok(4, || command(&sb, &roster, &out, scale, &["--wait"])).await;
     assert_eq!(codes.last(), Some(&Some(0)), "exit codes {codes:?}");
@@ -993,7 +973,7 @@ async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
     assert_eq!(sb.order_count(), 320);
 
     // Ten people left: five renewed (0..5), five not (195..200).
-    let roster = yearly_roster(dir.path(), 5..195, 120);
+    let roster = crate::cli_support::roster_expiring(dir.path(), 5..195, 120);
     let leavers: BTreeSet<String> = (0..5)
         .chain(195..200)
         .map(|i| format!("Person {i}"))
