@@ -283,8 +283,15 @@ fn human(outcome: &Outcome) -> String {
                     l.error.as_deref().unwrap_or("see the journal")
                 ),
             };
+            let renewed = match (&l.renewed_order, l.row.renewal_of) {
+                (Some(what), _) => format!(" ({what})"),
+                (None, Some(old)) if outcome.dry_run => {
+                    format!(" (and order {old}, which it renewed, unless ended)")
+                }
+                _ => String::new(),
+            };
             lines.push(format!(
-                "    {} <{}> order {} serial {} valid till {}: {what}",
+                "    {} <{}> order {} serial {} valid till {}: {what}{renewed}",
                 l.row.common_name,
                 l.row.emails.join(", "),
                 l.row.order_id,

@@ -391,7 +391,12 @@ async fn reconcile<A: BulkApi>(
                 .unwrap_or_else(|| (entry.spec.common_name.clone(), entry.spec.emails.clone()));
             let found = shared
                 .api
-                .find_recent_orders(entry.spec.product, &common_name, &emails, since)
+                .find_recent_orders(
+                    entry.sent_product.unwrap_or(entry.spec.product),
+                    &common_name,
+                    &emails,
+                    since,
+                )
                 .await;
             shared.observe(&found);
             if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {

@@ -476,6 +476,9 @@ pub struct Entry {
     pub renewal_of: Option<i64>,
     /// End of validity of the row's current certificate (RFC 3339, UTC), when known.
     pub valid_till: Option<String>,
+    /// The product the last intent's order POST was for (a renewal's is the original's,
+    /// whatever the roster says now): what reconciliation looks for.
+    pub sent_product: Option<certcentral_types::ProductId>,
 }
 
 impl Entry {
@@ -512,6 +515,9 @@ pub struct Removed {
     pub serial: Option<String>,
     /// End of validity (RFC 3339, UTC), when known.
     pub valid_till: Option<String>,
+    /// The order the row's order renews: its certificate may still be valid, and is revoked
+    /// too.
+    pub renewal_of: Option<i64>,
 }
 
 /// What the journal holds about a row's key, recorded with its last intent.
@@ -875,7 +881,7 @@ impl Journal {
             "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
                     j.order_status, j.certificate_id, j.key_file, j.certificate_file,
                     coalesce(r.held, j.error), j.csr, j.common_name, j.emails, j.renewal_of,
-                    j.valid_till
+                    j.valid_till, j.product
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
@@ -900,6 +906,7 @@ impl Journal {
                     r.get::<_, Option<String>>(14)?,
                     r.get::<_, Option<i64>>(15)?,
                     r.get::<_, Option<String>>(16)?,
+                    r.get::<_, Option<String>>(17)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
@@ -923,6 +930,7 @@ impl Journal {
                 sent_emails,
                 renewal_of,
                 valid_till,
+                sent_product,
             ) = row.map_err(|e| self.err(e))?;
             let spec: RowSpec = serde_json::from_str(&spec)
                 .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
@@ -953,6 +961,7 @@ impl Journal {
                 error,
                 renewal_of,
                 valid_till,
+                sent_product: sent_product.and_then(|p| p.parse().ok()),
             });
         }
         Ok(out)
@@ -980,7 +989,7 @@ impl Journal {
     pub fn removed(&self) -> Result<Vec<Removed>, BulkError> {
         let sql = format!(
             "SELECT j.row_key, j.state, j.common_name, j.emails, j.order_id, j.certificate_id,
-                    j.serial, j.valid_till
+                    j.serial, j.valid_till, j.renewal_of
              FROM main.rows j
              WHERE j.order_id IS NOT NULL AND j.state IN ({})
                AND NOT EXISTS (SELECT 1 FROM temp.roster r WHERE r.row_key = j.row_key)
@@ -1001,6 +1010,7 @@ impl Journal {
                     certificate_id: r.get(5)?,
                     serial: r.get(6)?,
                     valid_till: r.get(7)?,
+                    renewal_of: r.get(8)?,
                     row_id: key,
                 })
             })

@@ -47,6 +47,9 @@ pub struct RevokeLine {
     pub request_id: Option<i64>,
     /// Why it is not settled.
     pub error: Option<String>,
+    /// What became of the order the row's order renews (`revoked`, `revoke_requested`, or
+    /// `ended`: its certificate is past its end, nothing to revoke), when there is one.
+    pub renewed_order: Option<String>,
 }
 
 /// Refuses the revocation step, before anything is ordered or sent, when it must not run:
@@ -89,6 +92,7 @@ pub fn planned(removed: Vec<Removed>) -> Vec<RevokeLine> {
             row,
             request_id: None,
             error: None,
+            renewed_order: None,
         })
         .collect()
 }
@@ -119,9 +123,80 @@ async fn revoke_one<A: BulkApi>(
     row: Removed,
     opts: &RevokeOptions,
 ) -> Result<RevokeLine, BulkError> {
-    let key = row.row_id.clone();
+    let pending = row.state == RowState::RevokePending;
+    if !pending {
+        journal.commit_durable([Update::RevokeIntent {
+            key: row.row_id.clone(),
+        }])?;
+    }
+    // The order a renewal replaced may still hold a valid certificate: revoked too (always
+    // looked up first, so a rerun never sends it twice).
+    let mut renewed_order = None;
+    if let Some(old) = row.renewal_of {
+        match revoke_renewed(api, old, opts).await {
+            Ok(what) => renewed_order = Some(what),
+            Err(error) => return unsettled(journal, row, error),
+        }
+    }
+    let mut line = revoke_current(api, journal, row, opts, pending).await?;
+    line.renewed_order = renewed_order;
+    Ok(line)
+}
+
+/// Revokes order `old` (an order a renewal replaced) unless it is revoked already, a
+/// revoke request exists, or its certificate has ended; says which.
+async fn revoke_renewed<A: BulkApi>(
+    api: &A,
+    old: i64,
+    opts: &RevokeOptions,
+) -> Result<String, String> {
+    let said = |done: RevokeOutcome| match done {
+        RevokeOutcome::Revoked => format!("order {old}: revoked"),
+        RevokeOutcome::Requested(Some(id)) => format!("order {old}: revoke request {id}"),
+        RevokeOutcome::Requested(None) => format!("order {old}: revoke requested"),
+    };
+    let look = |e: ApiFailure| {
+        format!("looking up order {old} (the order renewed) failed ({e}); nothing sent")
+    };
+    let info = api.order_info(old).await.map_err(look)?;
+    if let Some(done) = revocation_in(&info) {
+        return Ok(said(done));
+    }
+    let ended = info
+        .certificate
+        .as_ref()
+        .and_then(|c| c.valid_till.as_deref())
+        .and_then(certcentral_client::parse_server_time)
+        .is_some_and(|end| end < chrono::Utc::now());
+    if ended || info.status != Some(certcentral_types::OrderStatus::Issued) {
+        return Ok(format!("order {old}: ended, nothing to revoke"));
+    }
+    match api.revoke_order(old, COMMENT, opts.skip_approval).await {
+        Ok(done) => Ok(said(done)),
+        Err(e) => match api
+            .order_info(old)
+            .await
+            .ok()
+            .and_then(|i| revocation_in(&i))
+        {
+            Some(done) => Ok(said(done)),
+            None => Err(format!(
+                "revocation of order {old} (the order renewed): {e}; a rerun looks it up first"
+            )),
+        },
+    }
+}
+
+/// Revokes the row's current order (journaled `revoke_pending` by the caller).
+async fn revoke_current<A: BulkApi>(
+    api: &A,
+    journal: &mut Journal,
+    row: Removed,
+    opts: &RevokeOptions,
+    pending: bool,
+) -> Result<RevokeLine, BulkError> {
     let order_id = row.order_id;
-    if row.state == RowState::RevokePending {
+    if pending {
         // Journaled before: it may have been sent. Look first, never send twice.
         match api.order_info(order_id).await {
             Ok(info) => {
@@ -139,8 +214,6 @@ async fn revoke_one<A: BulkApi>(
                 );
             }
         }
-    } else {
-        journal.commit_durable([Update::RevokeIntent { key }])?;
     }
     match api
         .revoke_order(order_id, COMMENT, opts.skip_approval)
@@ -198,6 +271,7 @@ fn settle(
         row,
         request_id,
         error: None,
+        renewed_order: None,
     })
 }
 
@@ -211,5 +285,6 @@ fn unsettled(journal: &mut Journal, row: Removed, error: String) -> Result<Revok
         result: RowState::RevokePending,
         request_id: None,
         error: Some(error),
+        renewed_order: None,
     })
 }

@@ -856,8 +856,9 @@ async fn until_ok(tries: usize, mut cmd: impl FnMut() -> Command) -> Vec<Option<
 /// The yearly cycle on a 200-row roster whose first 120 certificates end within 30 days,
 /// against a sandbox that loses answers (`drop_after_commit`) and whose clock then moves
 /// ten days on: `--renew-within 30d`, with SIGKILLs of the binary, renews exactly the 120,
-/// each once; then `--revoke-removed` revokes exactly the leavers, refuses without `--yes`
-/// and over `--max-revocations`, sends nothing in a dry run, and the CRL lists their serials.
+/// each once; then `--revoke-removed` revokes exactly the leavers (and, for the renewed ones,
+/// the order renewed), refuses without `--yes` and over `--max-revocations`, sends nothing in
+/// a dry run, and the CRL lists their serials.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
     use rand::Rng;
@@ -1021,11 +1022,22 @@ async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
         .map(|(cn, _, _)| cn)
         .collect();
     assert_eq!(revoked, leavers, "exactly the leavers' orders are revoked");
-    assert_eq!(
-        crl_serials(&sb).await,
-        serials,
+    // The five renewed leavers' first orders too: their certificates were still valid.
+    let renewed_too = revocations
+        .iter()
+        .filter(|l| {
+            l["renewed_order"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(": revoked"))
+        })
+        .count();
+    assert_eq!(renewed_too, 5, "{done}");
+    let crl = crl_serials(&sb).await;
+    assert!(
+        crl.is_superset(&serials),
         "the CRL lists the revoked serials"
     );
+    assert_eq!(crl.len(), 15, "{crl:?}");
     // Again: nothing left to revoke, nothing sent.
     let before = sb.stats().total;
     let o = run(command(&sb, &roster, &out, scale, &yes)).await;
