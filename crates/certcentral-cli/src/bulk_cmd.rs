@@ -231,6 +231,23 @@ fn human(outcome: &Outcome) -> String {
             p.renewals
         ));
     }
+    for r in &outcome.to_renew {
+        lines.push(format!(
+            "    renew: row {} {} <{}> order {} valid till {}",
+            r.row,
+            r.common_name,
+            r.emails.join(", "),
+            r.order_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            r.valid_till.as_deref().unwrap_or("-"),
+        ));
+    }
+    if (outcome.to_renew.len() as u64) < p.renewals && !outcome.to_renew.is_empty() {
+        lines.push(format!(
+            "    … and {} more (--report lists every row's valid_till)",
+            p.renewals - outcome.to_renew.len() as u64
+        ));
+    }
     lines.push(format!(
         "  resume: {} unknown outcome(s) to look up first, {} order(s) to follow",
         p.reconcile, p.follow
@@ -414,6 +431,7 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
                         "report": outcome.report,
                         "report_error": outcome.report_error,
                         "revocations": outcome.revocations,
+                        "to_renew": outcome.to_renew,
                         "exit_code": outcome.exit_code,
                     })
                 );

@@ -185,8 +185,41 @@ pub struct Outcome {
     pub report_error: Option<String>,
     /// `--revoke-removed`: each revocation (in a dry run: each one that would be sent).
     pub revocations: Vec<revoke::RevokeLine>,
+    /// `--renew-within` in a dry run: the first [`SHOWN_INVALID`] rows that would be renewed
+    /// (`plan.renewals` counts them all; the report lists every row's `valid_till`).
+    pub to_renew: Vec<ToRenew>,
     /// The exit code.
     pub exit_code: u8,
+}
+
+/// A row a `--renew-within` run would renew (the dry run's list).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToRenew {
+    /// 1-based data row number.
+    pub row: u64,
+    /// Common name.
+    pub common_name: String,
+    /// Emails.
+    pub emails: Vec<String>,
+    /// The order to renew.
+    pub order_id: Option<i64>,
+    /// When its certificate ends (RFC 3339, UTC).
+    pub valid_till: Option<String>,
+}
+
+/// The first `limit` rows a `--renew-within` run ending at `until` would renew.
+fn to_renew(journal: &Journal, until: i64, limit: usize) -> Result<Vec<ToRenew>, BulkError> {
+    Ok(journal
+        .page(journal::Class::Renew { until }, 0, limit)?
+        .into_iter()
+        .map(|e| ToRenew {
+            row: e.spec.row,
+            common_name: e.spec.common_name,
+            emails: e.spec.emails,
+            order_id: e.order_id,
+            valid_till: e.valid_till,
+        })
+        .collect())
 }
 
 /// A staged roster: the open journal and the validation results.
@@ -600,6 +633,7 @@ pub async fn run<A: BulkApi>(
     } = staged;
     let journal_path = journal.path().map(Path::to_path_buf);
     let mut revocations = Vec::new();
+    let mut to_renew_list = Vec::new();
     let (journal, states, stats, stopped, mut exit_code) = match (config.dry_run, api) {
         (true, _) => {
             let code = if invalid > 0 && plan.valid == 0 {
@@ -609,6 +643,9 @@ pub async fn run<A: BulkApi>(
             };
             if let Some((_, removed)) = removed {
                 revocations = revoke::planned(removed);
+            }
+            if let Some(until) = config.exec.renew_until {
+                to_renew_list = to_renew(&journal, until, SHOWN_INVALID)?;
             }
             // Nothing ran: the states are the plan's.
             (journal, counts, RunStats::default(), None, code)
@@ -674,6 +711,7 @@ pub async fn run<A: BulkApi>(
         report,
         report_error,
         revocations,
+        to_renew: to_renew_list,
         exit_code,
     })
 }

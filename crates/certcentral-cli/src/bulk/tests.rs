@@ -887,6 +887,13 @@ async fn renew_within_renews_each_expiring_row_once_with_new_files() {
     cfg.exec.renew_until = within_days(30);
     let (_, plan) = prepare(&cfg).unwrap();
     assert_eq!(plan.renewals, 6, "{plan:?}");
+    cfg.dry_run = true;
+    let dry = run(Some(fake.clone()), &cfg).await.unwrap();
+    assert_eq!(dry.to_renew.len(), 6, "{dry:?}");
+    assert_eq!(dry.to_renew[0].order_id, Some(100));
+    assert!(dry.to_renew[0].valid_till.is_some());
+    assert_eq!(fake.count(), 10, "a dry run orders nothing");
+    cfg.dry_run = false;
     let renewed = run(Some(fake.clone()), &cfg).await.unwrap();
     assert_eq!(renewed.exit_code, exit::OK, "{renewed:?}");
     assert_eq!(renewed.stats.renewals, 5, "one was reconciled: {renewed:?}");

@@ -899,6 +899,10 @@ async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let plan = stdout_json(&o);
     assert_eq!(plan["plan"]["renewals"], 120, "{plan}");
+    // The dry run lists the first 50 (the report has every row's valid_till).
+    let shown = plan["to_renew"].as_array().unwrap();
+    assert_eq!(shown.len(), 50, "{plan}");
+    assert!(expiring.contains(&shown[0]["order_id"].as_i64().unwrap()));
     assert_eq!(plan["plan"]["new_orders"], 0, "{plan}");
     assert_eq!(sb.order_count(), 200, "a dry run orders nothing");
 
