@@ -1,11 +1,11 @@
 //! [`BulkApi`] for the real client: every call goes through its shared rate limiter, and its
 //! errors are classified by whether an order POST may be sent again.
 
-use certcentral_client::{Client, Error};
+use certcentral_client::{Client, Error, Revocation, RevokeTarget};
 use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
-use super::api::{ApiFailure, BulkApi, Placed};
+use super::api::{ApiFailure, BulkApi, Placed, RevokeOutcome, revocation_in};
 
 fn describe(err: &Error) -> String {
     match err {
@@ -113,6 +113,46 @@ impl BulkApi for Client {
         self.download_by_certificate(certificate_id, DownloadFormat::PemAll)
             .await
             .map_err(classify_read_error)
+    }
+
+    async fn renewal_request(
+        &self,
+        order_id: i64,
+        csr: &str,
+    ) -> Result<(ProductId, OrderBody), ApiFailure> {
+        let order = Client::order(self, order_id)
+            .await
+            .map_err(classify_read_error)?;
+        order
+            .renewal_body(Some(csr), None)
+            .map_err(|e| ApiFailure::Refused {
+                message: describe(&e),
+            })
+    }
+
+    async fn revoke_order(
+        &self,
+        order_id: i64,
+        comment: &str,
+        skip_approval: bool,
+    ) -> Result<RevokeOutcome, ApiFailure> {
+        let outcome = self
+            .revoke(RevokeTarget::Order(order_id), Some(comment), skip_approval)
+            .await
+            .map_err(classify_order_error)?;
+        match outcome {
+            Revocation::Revoked => Ok(RevokeOutcome::Revoked),
+            Revocation::Requested(request) => Ok(RevokeOutcome::Requested(Some(request.id))),
+            // The answer was lost and the order shows the revocation: which one, from the
+            // order info (a revoke request in place, or revoked).
+            Revocation::Reconciled => {
+                let info = self
+                    .order_info(order_id)
+                    .await
+                    .map_err(classify_read_error)?;
+                Ok(revocation_in(&info).unwrap_or(RevokeOutcome::Requested(None)))
+            }
+        }
     }
 }
 

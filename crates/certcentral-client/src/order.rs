@@ -688,7 +688,7 @@ fn order_matches(
 }
 
 /// Parses the server's timestamps: RFC 3339, `yyyy-MM-dd HH:mm:ss` (UTC) or `yyyy-MM-dd`.
-pub(crate) fn parse_server_time(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_server_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));

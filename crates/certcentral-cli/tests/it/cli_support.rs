@@ -193,3 +193,29 @@ pub fn bulk_command(base_url: &str, roster: &Path, out: &Path) -> Command {
         .env("DIGICERT_API_KEY", KEY);
     cmd
 }
+
+/// A roster like [`roster`] (two emails each) of `Person {i}` for each `i` of `people`; the
+/// certificates of people below `expiring` end 20 days from today
+/// (`custom_expiration_date`), the others' after the default validity: the roster of a
+/// `--renew-within 30d` run.
+pub fn roster_expiring(
+    dir: &Path,
+    people: impl Iterator<Item = usize>,
+    expiring: usize,
+) -> PathBuf {
+    let path = dir.join("roster.csv");
+    let soon = (chrono::Utc::now() + chrono::Duration::days(20)).date_naive();
+    let mut text = String::from("common_name,emails,organization_units,custom_expiration_date\n");
+    for i in people {
+        let end = if i < expiring {
+            soon.to_string()
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "Person {i},person{i}@example.com;p{i}@example.org,Staff,{end}\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
+}
