@@ -19,30 +19,41 @@ fn manual() -> Env {
     )
 }
 
-/// The README's main command, exactly (default RSA 2048 key), with `--sandbox`.
+/// The README's main command, read from README.md ("Two commands for a fresh machine") and
+/// run exactly as written (default RSA 2048 key, `--sandbox`), with its `--out` moved into a
+/// temporary directory.
 #[test]
 fn readme_main_command_with_embedded_sandbox() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let section = readme
+        .split("## Two commands for a fresh machine")
+        .nth(1)
+        .expect("README.md has the section");
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("cargo run ") && l.contains(" -- order "))
+        .expect("the main command in a code block");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let args = &words[words.iter().position(|w| *w == "--").unwrap() + 1..];
+    assert_eq!(args[..2], ["order", "--sandbox"], "{line}");
+    assert!(args.contains(&"--wait"), "{line}");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("certs");
     let out_arg = format!("{}/", out.display());
-    // README's main command: a current product, the person's names.
-    let run = run_bare(&[
-        "order",
-        "--sandbox",
-        "--product",
-        "secure_email_sponsor",
-        "--first-name",
-        "Locke",
-        "--last-name",
-        "Cole",
-        "--email",
-        "locke.cole@example.com",
-        "--org-id",
-        "112233",
-        "--wait",
-        "--out",
-        &out_arg,
-    ]);
+    let mut run_args: Vec<&str> = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        run_args.push(word);
+        if *word == "--out" {
+            words.next().expect("--out DIR");
+            run_args.push(&out_arg);
+        }
+    }
+    assert!(run_args.contains(&out_arg.as_str()), "{line}: --out DIR");
+    let run = run_bare(&run_args);
     assert_eq!(run.code, 0, "{run:?}");
 
     let key = out.join("locke-cole.key");
