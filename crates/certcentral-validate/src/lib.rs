@@ -84,11 +84,11 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
 
+#[cfg(feature = "csr")]
 mod csr;
 mod describe;
 mod email;
 mod engine;
-#[cfg(feature = "csr")]
 pub mod fields;
 mod parse;
 mod report;
