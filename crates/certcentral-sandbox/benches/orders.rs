@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use certcentral_sandbox::{RateLimit, Sandbox};
 use rcgen::{CertificateParams, KeyPair};
-use serde_json::{Value, json};
 
 const KEY: &str = "bench-key";
 
@@ -37,26 +36,6 @@ impl Scenario {
     }
 }
 
-fn body(csr: Option<&str>) -> Value {
-    let mut body = json!({
-        "certificate": {
-            "common_name": "Lock Cole",
-            "emails": ["locke.cole@example.com"],
-            "signature_hash": "sha256",
-            "organization_units": ["Accounting"]
-        },
-        "skip_approval": true,
-        "organization": {"id": 112233},
-        "container": {"id": 445566},
-        "validity_years": 1,
-        "payment_method": "balance"
-    });
-    if let Some(csr) = csr {
-        body["certificate"]["csr"] = json!(csr);
-    }
-    body
-}
-
 /// Runs `total` requests of `scenario` with `clients` concurrent clients; requests/second.
 async fn run(base: &str, scenario: Scenario, clients: usize, total: usize, csr: &str) -> f64 {
     let client = reqwest::Client::builder()
@@ -65,8 +44,8 @@ async fn run(base: &str, scenario: Scenario, clients: usize, total: usize, csr: 
         .expect("client");
     let payload = Arc::new(
         serde_json::to_vec(&match scenario {
-            Scenario::OrderCsr => body(Some(csr)),
-            _ => body(None),
+            Scenario::OrderCsr => certcentral_testkit::seed_body(csr),
+            _ => certcentral_testkit::seed_body_without_csr(),
         })
         .expect("json"),
     );
