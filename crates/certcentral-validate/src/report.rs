@@ -89,8 +89,9 @@ pub(crate) fn violations<'a>(
     errors: impl Iterator<Item = ValidationError<'a>>,
     keep: impl Fn(Origin) -> bool,
 ) -> Vec<Violation> {
-    let mut out: Vec<(Origin, Violation, Cow<'static, str>)> = Vec::with_capacity(8);
-    let mut mapped = Vec::with_capacity(2);
+    // Nothing is allocated for a valid order.
+    let mut out: Vec<(Origin, Violation, Cow<'static, str>)> = Vec::new();
+    let mut mapped = Vec::new();
     for error in errors {
         let location = keyword_location(&error);
         let fallback;
@@ -111,6 +112,9 @@ pub(crate) fn violations<'a>(
                     }
             });
             if !repeated {
+                if out.capacity() == 0 {
+                    out.reserve(8);
+                }
                 out.push((origin, violation, parent.clone()));
             }
         }
