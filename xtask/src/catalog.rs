@@ -151,6 +151,42 @@ pub struct ProductSpec {
     /// only the profile's body rules apply.
     #[serde(default)]
     pub rules: Option<String>,
+    /// For an S/MIME product: how its certificates are validated and profiled (the CA/B
+    /// Forum's reserved policy OID `2.23.140.1.5.V.G`); absent: not S/MIME.
+    #[serde(default)]
+    pub smime: Option<SmimeSpec>,
+}
+
+/// How an S/MIME product's certificates are issued (S/MIME Baseline Requirements).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmimeSpec {
+    /// The validation type (the `V` of the policy OID).
+    pub validation: SmimeValidation,
+    /// Which profile generation (the `G` of the policy OID) its certificates get.
+    pub generation: SmimeGeneration,
+}
+
+/// An S/MIME validation type.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmimeValidation {
+    /// Mailbox-validated: the subject holds only the email address.
+    Mailbox,
+    /// Organization-validated: the organization, no person.
+    Organization,
+    /// Sponsor-validated: the organization and a person (name or pseudonym).
+    Sponsored,
+}
+
+/// Which S/MIME profile generation a product's certificates get.
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmimeGeneration {
+    /// The order's `profile_type`: strict unless it asks for multipurpose.
+    AsOrdered,
+    /// Always multipurpose, whatever the order says (the legacy products since 2025-07-10).
+    Multipurpose,
 }
 
 /// One rate-limit window.
@@ -613,6 +649,19 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
             Some(rules) => quote! { ::std::option::Option::Some(#rules) },
             None => quote! { ::std::option::Option::None },
         };
+        let smime = match &p.smime {
+            Some(spec) => {
+                let validation = format_ident!("{}", format!("{:?}", spec.validation));
+                let generation = format_ident!("{}", format!("{:?}", spec.generation));
+                quote! {
+                    ::std::option::Option::Some(Smime {
+                        validation: SmimeValidation::#validation,
+                        generation: SmimeGeneration::#generation,
+                    })
+                }
+            }
+            None => quote! { ::std::option::Option::None },
+        };
         products.push(quote! {
             Product {
                 id: crate::ProductId::#variant,
@@ -621,6 +670,7 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                 status: #status,
                 profile: &#profile,
                 rules: #rules,
+                smime: #smime,
             }
         });
         product_ids.push(id.as_str());
@@ -834,6 +884,39 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                 /// The `$defs` entry of the profile's schema holding this product's own rules
                 /// (`"x-rules": true`), if any.
                 pub rules: ::std::option::Option<&'static str>,
+                /// How its certificates are issued, for an S/MIME product; `None`: not S/MIME.
+                pub smime: ::std::option::Option<Smime>,
+            }
+
+            /// How an S/MIME product's certificates are issued: the validation type and
+            /// profile generation of the CA/B Forum's reserved policy OID `2.23.140.1.5.V.G`.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub struct Smime {
+                /// The validation type (`V`).
+                pub validation: SmimeValidation,
+                /// The profile generation (`G`) its certificates get.
+                pub generation: SmimeGeneration,
+            }
+
+            /// An S/MIME validation type (individual-validated is offered by no product).
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub enum SmimeValidation {
+                /// Mailbox-validated: the subject holds only the email address.
+                Mailbox,
+                /// Organization-validated: the organization, no person.
+                Organization,
+                /// Sponsor-validated: the organization and a person (name or pseudonym).
+                Sponsored,
+            }
+
+            /// Which S/MIME profile generation a product's certificates get.
+            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+            pub enum SmimeGeneration {
+                /// The order's `profile_type`: strict unless it asks for multipurpose.
+                AsOrdered,
+                /// Always multipurpose, whatever the order says (the legacy products since
+                /// 2025-07-10).
+                Multipurpose,
             }
 
             /// Every product, in catalog order.
@@ -1126,7 +1209,8 @@ mod tests {
             "name": "Secure Email of the future",
             "family": "smime",
             "status": "current",
-            "request_profile": "client_certificate"
+            "request_profile": "client_certificate",
+            "smime": {"validation": "organization", "generation": "as_ordered"}
         }));
         products[0]["status"] = "deprecated".into();
         products[0]["deprecated_on"] = "2026-07-10".into();
@@ -1140,5 +1224,17 @@ mod tests {
             "deprecation generated"
         );
         assert!(code.contains("replacement: crate::ProductId::SecureEmailFuture"));
+        // Its S/MIME validation type and generation are data too; an unknown one is refused.
+        let compact: String = code.split_whitespace().collect();
+        assert!(
+            compact.contains(
+                "smime:::std::option::Option::Some(Smime{validation:SmimeValidation::Organization,generation:SmimeGeneration::AsOrdered,})"
+            ),
+            "smime generated"
+        );
+        let mut bad = catalog_value();
+        bad["products"][0]["smime"] =
+            serde_json::json!({"validation": "individual", "generation": "strict"});
+        assert!(parse(&bad.to_string()).is_err());
     }
 }

@@ -23,11 +23,17 @@ pub const PUBLISHED: &[&str] = &[
     "certcentral-validate",
     "certcentral-sandbox",
     "certcentral-client",
+    "certcentral-keys",
+    "certcentral-bulk",
     "certcentral-cli",
 ];
 
 /// Crates reused by programs that never make an HTTP call.
-pub const LEAN: &[&str] = &["certcentral-types", "certcentral-validate"];
+pub const LEAN: &[&str] = &[
+    "certcentral-types",
+    "certcentral-validate",
+    "certcentral-keys",
+];
 
 /// Dependencies that must never reach a lean crate's normal dependencies.
 pub const FORBIDDEN_IN_LEAN: &[&str] = &[
@@ -50,6 +56,9 @@ pub const FEATURE_MATRIX: &[&[&str]] = &[
     &["-p", "certcentral-client", "--no-default-features"],
     &["-p", "certcentral-client", "--all-features"],
     &["-p", "certcentral-sandbox"],
+    &["-p", "certcentral-keys", "--no-default-features"],
+    &["-p", "certcentral-keys", "--all-features"],
+    &["-p", "certcentral-bulk"],
     &["-p", "certcentral-cli"],
 ];
 

@@ -8,13 +8,13 @@ use std::time::Duration;
 use certcentral_cli::bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
 use certcentral_cli::bulk::progress::{ProgressMode, describe};
 use certcentral_cli::bulk::spec::OrderDefaults;
-use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome};
+use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome, Verdict};
 use certcentral_cli::commands::parse_duration;
 use certcentral_cli::connect::ApiArgs;
 use certcentral_cli::keys::KeyType;
 use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
 use certcentral_cli::{CliError, Output, exit};
-use certcentral_client::{Client, RateLimits, RetryPolicy};
+use certcentral_client::{RateLimits, RetryPolicy};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
 use clap::builder::TypedValueParser;
@@ -145,6 +145,14 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
             ProgressMode::Auto
         },
         progress_interval: args.progress_interval,
+        progress_sink: bulk::progress::LineSink::new(|line| {
+            certcentral_cli::logging::stderr_line(
+                certcentral_cli::logging::Level::Info,
+                line,
+                line,
+                None,
+            )
+        }),
         exec: ExecOptions {
             defaults: OrderDefaults {
                 product: args.product,
@@ -253,14 +261,14 @@ fn human(outcome: &Outcome) -> String {
         }
         None => {}
     }
-    match outcome.exit_code {
-        exit::PENDING => lines.push(
+    match outcome.verdict {
+        Verdict::Pending => lines.push(
             "some rows are still pending: rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
         ),
-        exit::UNKNOWN => lines.push(format!(
+        Verdict::Unknown => lines.push(format!(
             "some rows have an unknown outcome: an order may exist; check them ({details}) before ordering again; a rerun looks them up again and never re-orders an ambiguous row"
         )),
-        exit::PARTIAL | exit::FAILED if !outcome.dry_run => {
+        Verdict::Partial | Verdict::Failed if !outcome.dry_run => {
             lines.push(format!("some rows failed or were held back: {details}"))
         }
         _ => {}
@@ -286,7 +294,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         let stop = config.exec.stop.clone();
         certcentral_cli::interrupt::watch_ctrl_c("saving the journal", move || stop.interrupt());
         if args.dry_run {
-            return finish(out, bulk::run::<Client>(None, &config).await);
+            return finish(out, bulk::dry_run(&config));
         }
         // The hidden `--rate-limit` sets the client-side limits (ignored with `--sandbox`,
         // whose embedded server enforces the documented ones).
@@ -301,7 +309,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
             Ok(c) => c,
             Err(e) => return out.fail(&e),
         };
-        let result = bulk::run(Some(Arc::new(connection.client.clone())), &config).await;
+        let result = bulk::run(Arc::new(connection.client.clone()), &config).await;
         connection.close().await;
         finish(out, result)
     })
@@ -310,6 +318,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
 fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
     match result {
         Ok(outcome) => {
+            let code = exit::of_verdict(outcome.verdict);
             if out.json {
                 println!(
                     "{}",
@@ -324,13 +333,13 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
                         "journal": outcome.journal,
                         "report": outcome.report,
                         "report_error": outcome.report_error,
-                        "exit_code": outcome.exit_code,
+                        "exit_code": code,
                     })
                 );
-            } else if !out.quiet || outcome.exit_code != exit::OK {
+            } else if !out.quiet || code != exit::OK {
                 println!("{}", human(&outcome));
             }
-            outcome.exit_code
+            code
         }
         Err(e) => out.fail(&e.into()),
     }

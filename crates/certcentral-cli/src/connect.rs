@@ -2,9 +2,14 @@
 //!
 //! `--sandbox` starts the embedded CertCentral emulator (`certcentral-sandbox`) inside this
 //! process on a random loopback port, with automatic approval and a generated API key, and
-//! points the client at it: no account and no network needed. Its state lives only as long as
-//! the command, unless `--sandbox-state FILE` (or `CERTCENTRAL_SANDBOX_STATE`) names a SQLite
-//! file that keeps it between commands (commands on one file wait for each other).
+//! points the client at it: no account and no network needed. It remembers between commands:
+//! its CA, orders, requests, certificates and clock are kept in a per-user SQLite file
+//! ([`default_sandbox_state`]: `$XDG_DATA_HOME/certcentral/sandbox.sqlite3`, else
+//! `$HOME/.local/share/certcentral/sandbox.sqlite3`; directory 0700, file 0600: it holds the
+//! test CA's key), or in the file `--sandbox-state FILE` (or `CERTCENTRAL_SANDBOX_STATE`)
+//! names. Commands on one file wait for each other. `--sandbox-state :memory:` keeps the state
+//! in memory only (forgotten when the command ends), and so does a user without `HOME` or
+//! `XDG_DATA_HOME` (with a warning).
 
 use std::path::PathBuf;
 
@@ -32,7 +37,9 @@ use crate::error::{CliError, Failure};
 pub struct ApiArgs {
     /// Use the built-in sandbox (an emulator of the API, started in this process with
     /// automatic approval and a generated API key) instead of DigiCert. Nothing is paid; the
-    /// certificates come from a test CA; everything is forgotten when the command ends.
+    /// certificates come from a test CA. It remembers its orders between commands in
+    /// $XDG_DATA_HOME/certcentral/sandbox.sqlite3 (default ~/.local/share/certcentral/...; see
+    /// --sandbox-state).
     #[arg(long, conflicts_with_all = ["region", "base_url"])]
     pub sandbox: bool,
     /// DigiCert region: us (www.digicert.com) or eu (certcentral.digicert.eu). Default us.
@@ -44,30 +51,88 @@ pub struct ApiArgs {
     /// Read the API key from this file instead of the DIGICERT_API_KEY environment variable.
     #[arg(long, value_name = "FILE", env = API_KEY_FILE_ENV, hide_env_values = true)]
     pub api_key_file: Option<PathBuf>,
-    /// With --sandbox: keep the sandbox's orders, certificates and CA in this SQLite file, so
-    /// the next `--sandbox` command with the same file sees them (commands on one file wait
-    /// for each other). Without it the sandbox forgets everything when the command ends.
-    #[arg(long, value_name = "FILE", env = SANDBOX_STATE_ENV)]
+    /// With --sandbox: keep the sandbox's orders, certificates and CA in this SQLite file
+    /// instead of the per-user default (created 0600; commands on one file wait for each
+    /// other). `:memory:` keeps nothing: the sandbox forgets everything when the command ends.
+    /// Without HOME or XDG_DATA_HOME (and without this) the state is kept in memory, with a
+    /// warning.
+    #[arg(long, value_name = "FILE|:memory:", env = SANDBOX_STATE_ENV)]
     pub sandbox_state: Option<PathBuf>,
-    /// With --sandbox-state: start from an empty state (the file is removed first).
-    #[arg(long, requires = "sandbox_state")]
+    /// With --sandbox: start from an empty state (new test CA, no orders); order ids keep
+    /// increasing.
+    #[arg(long, requires = "sandbox")]
     pub sandbox_reset: bool,
-}
-
-/// Removes a sandbox state file (`--sandbox-reset`, `sandbox --reset`); a missing one is fine.
-pub fn reset_sandbox_state(path: &std::path::Path) -> Result<(), CliError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(err) => Err(CliError::failed(format!(
-            "cannot remove the sandbox state file {}: {err}",
-            path.display()
-        ))),
-    }
 }
 
 /// The environment variable naming the `--sandbox-state` file.
 pub const SANDBOX_STATE_ENV: &str = "CERTCENTRAL_SANDBOX_STATE";
+
+/// The `--sandbox-state` value that keeps the embedded sandbox's state in memory only.
+pub const SANDBOX_IN_MEMORY: &str = ":memory:";
+
+/// Where an embedded sandbox keeps its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SandboxStore {
+    /// A SQLite file, kept between commands.
+    File(PathBuf),
+    /// Memory only: forgotten when the command ends.
+    Memory,
+}
+
+/// The per-user default sandbox state file, following the XDG base directory spec:
+/// `$XDG_DATA_HOME/certcentral/sandbox.sqlite3` when `XDG_DATA_HOME` is an absolute path,
+/// else `$HOME/.local/share/certcentral/sandbox.sqlite3`; `None` without either. `var` reads
+/// the environment (a parameter so tests need not change the process's environment).
+pub fn default_sandbox_state(var: impl Fn(&str) -> Option<std::ffi::OsString>) -> Option<PathBuf> {
+    let absolute = |name: &str| {
+        var(name)
+            .map(PathBuf::from)
+            .filter(|path| path.is_absolute())
+    };
+    let data = absolute("XDG_DATA_HOME")
+        .or_else(|| absolute("HOME").map(|home| home.join(".local").join("share")))?;
+    Some(data.join("certcentral").join("sandbox.sqlite3"))
+}
+
+/// Creates `dir` and its missing parents with mode 0700 (they will hold the test CA's key).
+pub fn create_private_dir(dir: &std::path::Path) -> Result<(), CliError> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(|err| {
+        CliError::failed(format!(
+            "cannot create the sandbox state directory {}: {err}",
+            dir.display()
+        ))
+    })
+}
+
+impl ApiArgs {
+    /// Where `--sandbox` keeps its state: `--sandbox-state` (`:memory:`: memory), else the
+    /// per-user default file (its directory is created 0700), else, without a home
+    /// directory, memory with a warning.
+    pub fn sandbox_store(&self) -> Result<SandboxStore, CliError> {
+        if let Some(path) = &self.sandbox_state {
+            if path.as_os_str() == SANDBOX_IN_MEMORY {
+                return Ok(SandboxStore::Memory);
+            }
+            return Ok(SandboxStore::File(path.clone()));
+        }
+        let Some(path) = default_sandbox_state(|name| std::env::var_os(name)) else {
+            tracing::warn!(
+                "neither HOME nor XDG_DATA_HOME is set (to an absolute path): the embedded \
+                 sandbox keeps its state in memory and forgets it when this command ends (set \
+                 {SANDBOX_STATE_ENV}=FILE to keep it)"
+            );
+            return Ok(SandboxStore::Memory);
+        };
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        Ok(SandboxStore::File(path))
+    }
+}
 
 /// How long a `--sandbox` command waits for another one using the same state file.
 #[cfg(feature = "sandbox")]
@@ -79,8 +144,10 @@ pub struct Connection {
     /// The API client.
     pub client: Client,
     sandbox: Option<Embedded>,
-    /// Whether the embedded sandbox keeps its state in a file (`--sandbox-state`).
+    /// Whether the embedded sandbox keeps its state in a file.
     sandbox_state: bool,
+    /// The flags that reach the same API again in a later command (hints).
+    again: String,
 }
 
 impl ApiArgs {
@@ -129,6 +196,7 @@ impl ApiArgs {
             client,
             sandbox: None,
             sandbox_state: false,
+            again: String::new(),
         })
     }
 }
@@ -140,16 +208,27 @@ impl ApiArgs {
         let mut builder = Sandbox::builder()
             .approval(Approval::Auto)
             .rate_limit(RateLimit::Real);
-        if let Some(path) = &self.sandbox_state {
-            if self.sandbox_reset {
-                reset_sandbox_state(path)?;
-            }
-            builder = builder.state_file(path).state_file_wait(SANDBOX_STATE_WAIT);
+        let store = self.sandbox_store()?;
+        if let SandboxStore::File(path) = &store {
+            tracing::debug!(state = %path.display(), "embedded sandbox state file");
+            builder = builder
+                .state_file(path)
+                .state_file_wait(SANDBOX_STATE_WAIT)
+                .reset_state(self.sandbox_reset);
         }
         let sandbox = builder
             .start(([127, 0, 0, 1], 0).into())
             .await
-            .map_err(|e| CliError::failed(format!("cannot start the embedded sandbox: {e}")))?;
+            .map_err(|e| {
+                let hint = match (&store, &e) {
+                    (SandboxStore::File(_), certcentral_sandbox::SandboxError::State(_)) => {
+                        " (if the state file is damaged, --sandbox-reset starts afresh; \
+                         --sandbox-state :memory: uses no file)"
+                    }
+                    _ => "",
+                };
+                CliError::failed(format!("cannot start the embedded sandbox: {e}{hint}"))
+            })?;
         tracing::info!(base_url = sandbox.base_url(), "embedded sandbox started");
         let client = Client::builder()
             .api_key(secrecy::SecretString::from(sandbox.api_key()))
@@ -160,7 +239,13 @@ impl ApiArgs {
         Ok(Connection {
             client,
             sandbox: Some(sandbox),
-            sandbox_state: self.sandbox_state.is_some(),
+            sandbox_state: matches!(store, SandboxStore::File(_)),
+            again: match (&store, &self.sandbox_state) {
+                (SandboxStore::File(path), Some(_)) => {
+                    format!(" --sandbox --sandbox-state {}", path.display())
+                }
+                _ => " --sandbox".to_owned(),
+            },
         })
     }
 
@@ -178,9 +263,16 @@ impl Connection {
     }
 
     /// Whether this connection uses an embedded sandbox that forgets everything when the
-    /// command ends (`--sandbox` without `--sandbox-state`).
+    /// command ends (`--sandbox-state :memory:`, or no home directory).
     pub fn sandbox_forgets(&self) -> bool {
         self.sandbox.is_some() && !self.sandbox_state
+    }
+
+    /// The flags a later command needs to reach the same API when this one used the embedded
+    /// sandbox (` --sandbox`, with `--sandbox-state FILE` when one was named), for hints such
+    /// as ``certcentral status 100001 --sandbox``; empty otherwise.
+    pub fn again_flags(&self) -> &str {
+        &self.again
     }
 
     /// Stops the embedded sandbox, if any.
@@ -239,6 +331,57 @@ mod tests {
     use super::*;
     use certcentral_client::{ApiError, Error, UnknownOutcome};
     use certcentral_types::ProductId;
+
+    #[test]
+    fn default_sandbox_state_follows_the_xdg_spec() {
+        let env = |vars: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                vars.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from(v))
+            }
+        };
+        let file = |dir: &str| Some(PathBuf::from(dir).join("certcentral/sandbox.sqlite3"));
+        assert_eq!(
+            default_sandbox_state(env(&[("XDG_DATA_HOME", "/data"), ("HOME", "/home/u")])),
+            file("/data")
+        );
+        // Unset, empty or relative XDG_DATA_HOME: $HOME/.local/share.
+        for xdg in ["", "relative/data"] {
+            let vars: &'static [(&str, &str)] = if xdg.is_empty() {
+                &[("XDG_DATA_HOME", ""), ("HOME", "/home/u")]
+            } else {
+                &[("XDG_DATA_HOME", "relative/data"), ("HOME", "/home/u")]
+            };
+            assert_eq!(
+                default_sandbox_state(env(vars)),
+                file("/home/u/.local/share")
+            );
+        }
+        assert_eq!(
+            default_sandbox_state(env(&[("HOME", "/home/u")])),
+            file("/home/u/.local/share")
+        );
+        assert_eq!(default_sandbox_state(env(&[("HOME", "")])), None);
+        assert_eq!(default_sandbox_state(env(&[])), None);
+    }
+
+    #[test]
+    fn sandbox_state_memory_and_named_files() {
+        let named = |value: &str| ApiArgs {
+            sandbox: true,
+            sandbox_state: Some(PathBuf::from(value)),
+            ..ApiArgs::default()
+        };
+        assert_eq!(
+            named(SANDBOX_IN_MEMORY).sandbox_store().unwrap(),
+            SandboxStore::Memory
+        );
+        assert_eq!(
+            named("/tmp/x.sqlite3").sandbox_store().unwrap(),
+            SandboxStore::File(PathBuf::from("/tmp/x.sqlite3"))
+        );
+    }
 
     #[test]
     fn api_errors_keep_every_entry() {

@@ -140,8 +140,8 @@ impl From<crate::files::FileError> for CliError {
 
 impl From<crate::bulk::BulkError> for CliError {
     fn from(e: crate::bulk::BulkError) -> Self {
-        match e.exit_code() {
-            exit::USAGE => CliError::Usage(e.to_string()),
+        match e.verdict() {
+            certcentral_bulk::Verdict::Usage => CliError::Usage(e.to_string()),
             _ => CliError::failed(e.to_string()),
         }
     }

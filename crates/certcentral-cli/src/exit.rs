@@ -20,6 +20,20 @@ pub const INTERRUPTED: u8 = 130;
 /// Partial failure (`bulk`): some rows failed or were held back, others succeeded.
 pub const PARTIAL: u8 = 5;
 
+/// The exit code of a bulk run's verdict.
+pub fn of_verdict(verdict: certcentral_bulk::Verdict) -> u8 {
+    use certcentral_bulk::Verdict;
+    match verdict {
+        Verdict::Done => OK,
+        Verdict::Failed => FAILED,
+        Verdict::Usage => USAGE,
+        Verdict::Pending => PENDING,
+        Verdict::Unknown => UNKNOWN,
+        Verdict::Partial => PARTIAL,
+        Verdict::Interrupted => INTERRUPTED,
+    }
+}
+
 /// One row of the exit-code table: the code, what it means for a single-order command, and
 /// what it means for `bulk`.
 #[derive(Debug, Clone, Copy)]

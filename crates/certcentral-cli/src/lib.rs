@@ -1,9 +1,8 @@
 //! The library behind the `certcentral` command: every piece a subcommand needs, reusable by
 //! other subcommands (`bulk`, `sandbox`) so they behave the same way.
 //!
-//! - [`keys`]: local key pairs (RSA 2048/3072/4096, ECDSA P-256/P-384) and PKCS#10 CSRs.
-//! - [`files`]: output file names, exclusive creation, mode 0600 for secrets, refusal to
-//!   overwrite.
+//! - [`keys`], [`files`]: local key pairs, CSRs and output files (the `certcentral-keys`
+//!   crate).
 //! - [`credentials`]: the API key (environment or file, never a flag value) and `--base-url`
 //!   checks.
 //! - [`connect`]: the shared API flags (`--sandbox`, `--region`, `--base-url`,
@@ -15,7 +14,8 @@
 //! - [`output`], [`error`], [`exit`], [`logging`]: text or JSON output, the error type, exit
 //!   codes, and `tracing` setup.
 //! - [`commands`]: the subcommands themselves (`order`, `status`, `approve`, ...).
-//! - [`bulk`]: the crash-safe roster engine behind `certcentral bulk`.
+//! - [`bulk`]: the crash-safe roster engine behind `certcentral bulk` (the `certcentral-bulk`
+//!   crate); `bulk_cmd` in the binary is its argument handling and output.
 //!
 //! ```
 //! use certcentral_cli::{files, keys};
@@ -30,20 +30,19 @@
 
 #![deny(missing_docs)]
 
-pub mod bulk;
 pub mod commands;
 pub mod connect;
 pub mod credentials;
 pub mod error;
 pub mod exit;
-pub mod files;
 pub mod interrupt;
-pub mod keys;
 pub mod logging;
 pub mod output;
 pub mod p12;
 pub mod record;
 pub mod request;
 
+pub use certcentral_bulk as bulk;
+pub use certcentral_keys::{files, keys};
 pub use error::CliError;
 pub use output::{Output, Report};

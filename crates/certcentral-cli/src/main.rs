@@ -123,7 +123,7 @@ enum Command {
     /// Reissue an order's certificate with a new key (same order, not paid).
     #[command(after_help = exit::help())]
     Reissue(after_issuance::ReissueArgs),
-    /// Show the settings of the four client-certificate products.
+    /// Show every product of the catalog: its status (a deprecated one names its replacement) and its settings.
     #[command(after_help = exit::help())]
     Products(lifecycle::ProductsArgs),
     /// Show one product's settings.

@@ -60,11 +60,15 @@ pub struct Args {
     /// now; it can be moved later with POST /_sandbox/clock.
     #[arg(long, value_name = "TIME")]
     pub now: Option<chrono::DateTime<chrono::Utc>>,
-    /// Keep the CA, orders, requests, certificates and clock in this SQLite file, so a
-    /// sandbox started again on it serves what this one left. One sandbox per file at a time.
+    /// Keep the CA, orders, requests, certificates and clock in this SQLite file (created
+    /// 0600), so a sandbox started again on it serves what this one left. One sandbox per file
+    /// at a time. Without it this server keeps everything in memory only (unlike --sandbox on
+    /// the other commands, which uses a per-user state file): each run starts empty. Give the
+    /// per-user file (~/.local/share/certcentral/sandbox.sqlite3) to serve what --sandbox
+    /// commands left; they then wait until this server stops.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// With --state: start from an empty state (the file is removed first).
+    /// With --state: start from an empty state (new test CA, no orders; ids keep increasing).
     #[arg(long, requires = "state")]
     pub reset: bool,
 }
@@ -141,12 +145,7 @@ fn run_with(args: Args, json: bool, mut out: impl Write, stop: impl Future<Outpu
             .seed(args.seed)
             .key_role(args.key_role);
         if let Some(path) = &args.state {
-            if args.reset
-                && let Err(err) = certcentral_cli::connect::reset_sandbox_state(path)
-            {
-                return fail(&mut out, json, err);
-            }
-            builder = builder.state_file(path);
+            builder = builder.state_file(path).reset_state(args.reset);
         }
         if let Some(now) = args.now {
             builder = builder.now(now);

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use certcentral_types::catalog::DEFAULT_PRODUCT;
+use certcentral_types::catalog::{BodyKind, DEFAULT_PRODUCT};
 use certcentral_types::{
-    OrderInfo, OrderRequest, OrderStatus, ProductId, ReissueCertificate, ReissueRequest,
+    OrderBody, OrderInfo, OrderRequest, OrderStatus, ProductId, ReissueCertificate, ReissueRequest,
     ReissueResponse, RevokeRequest, RevokeRequestInfo, WireEnum,
 };
 use chrono::{DateTime, Utc};
@@ -40,19 +40,23 @@ pub enum RevokeTarget {
 }
 
 impl Order {
-    /// The body of a renewal of this order: the product and details of its order info (common
-    /// name, emails, departments, signature hash, organization, container, validity, payment
-    /// method), `csr` as the new key's CSR (`None`: the caller adds it later) and
-    /// `renewal_of_order_id` set to this order.
-    /// `product` replaces the original's product (a deprecated one's replacement).
+    /// The body of a renewal of this order, in the shape its product takes (the seed's body
+    /// or the Secure Email body): the product and details of its order info (emails, signature
+    /// hash, organization, container, validity, payment method; the common name and
+    /// departments of a seed-shaped order; the common name indicator and person, and for a
+    /// Secure Email product the usage designation and profile type), `csr` as the new key's
+    /// CSR (`None`: the caller adds it later) and `renewal_of_order_id` set to this order.
+    /// `product` replaces the original's product (a deprecated one's replacement); a Secure
+    /// Email product whose order info has no usage designation gets `dual_use` (sign and
+    /// encrypt mail, the CLI's default).
     ///
     /// Needs the order info ([`Order::refresh`] or [`Client::order`]); a detail missing from
     /// it is an error naming the field, found before anything is sent.
-    pub fn renewal_request(
+    pub fn renewal_body(
         &self,
         csr: Option<&str>,
         product: Option<ProductId>,
-    ) -> Result<(ProductId, OrderRequest), Error> {
+    ) -> Result<(ProductId, OrderBody), Error> {
         let info = self.info().ok_or_else(|| {
             Error::InvalidArgument(format!(
                 "order {}: the order details are needed to renew it; refresh the order first",
@@ -87,53 +91,104 @@ impl Order {
             .certificate
             .as_ref()
             .ok_or_else(|| missing("certificate"))?;
-        let organization = info
-            .organization
-            .as_ref()
-            .ok_or_else(|| missing("organization"))?;
+        let kind = product.spec().profile.body;
+        let mut certificate = json!({
+            "emails": cert.emails,
+            "signature_hash": cert.signature_hash.as_deref().unwrap_or("sha256"),
+        });
+        if let Some(indicator) = &cert.common_name_indicator {
+            certificate["common_name_indicator"] = json!(indicator);
+        }
+        if let Some(person) = &cert.individual {
+            certificate["individual"] = serde_json::to_value(person).unwrap_or(Value::Null);
+        }
         let mut body = json!({
-            "certificate": {
-                "common_name": cert.common_name.as_deref().ok_or_else(|| missing("certificate.common_name"))?,
-                "emails": cert.emails,
-                "signature_hash": cert.signature_hash.as_deref().unwrap_or("sha256"),
-            },
-            "organization": {"id": organization.id},
             "validity_years": info.validity_years.unwrap_or(1),
             "renewal_of_order_id": info.id,
         });
+        match kind {
+            BodyKind::ClientCertificate => {
+                // A product that takes no common name (`class1_smime`) gets none: its order
+                // info shows the first email address there.
+                let common_name =
+                    certcentral_validate::member_rule(product, "/certificate/common_name");
+                if !matches!(common_name, certcentral_validate::MemberRule::Forbidden(_)) {
+                    certificate["common_name"] = json!(
+                        cert.common_name
+                            .as_deref()
+                            .ok_or_else(|| missing("certificate.common_name"))?
+                    );
+                }
+                if !cert.organization_units.is_empty() {
+                    certificate["organization_units"] = json!(cert.organization_units);
+                }
+                let organization = info
+                    .organization
+                    .as_ref()
+                    .ok_or_else(|| missing("organization"))?;
+                body["organization"] = json!({"id": organization.id});
+            }
+            BodyKind::SecureEmail => {
+                let usage = cert.usage_designation.clone().unwrap_or_default();
+                let mut designation = json!({
+                    "primary_usage": usage.primary_usage.as_deref().unwrap_or("dual_use"),
+                });
+                if !usage.additional_usages.is_empty() {
+                    designation["additional_usages"] = json!(usage.additional_usages);
+                }
+                certificate["usage_designation"] = designation;
+                if let Some(profile) = &cert.profile_type {
+                    certificate["profile_type"] = json!(profile);
+                }
+                if let Some(organization) = &info.organization {
+                    body["organization"] = json!({"id": organization.id});
+                }
+            }
+        }
         if let Some(csr) = csr {
-            body["certificate"]["csr"] = Value::String(csr.to_string());
+            certificate["csr"] = Value::String(csr.to_string());
         }
-        if !cert.organization_units.is_empty() {
-            body["certificate"]["organization_units"] = json!(cert.organization_units);
-        }
+        body["certificate"] = certificate;
         if let Some(container) = &info.container {
             body["container"] = json!({"id": container.id});
         }
         if let Some(payment) = &info.payment_method {
             body["payment_method"] = Value::String(payment.clone());
         }
-        let request: OrderRequest = serde_json::from_value(body).map_err(|err| {
+        let body = OrderBody::from_value(kind, body).map_err(|err| {
             Error::InvalidArgument(format!(
-                "order {}: its details do not make a valid renewal order: {err}",
+                "order {}: its details do not make a valid renewal order for {product}: {err}",
                 self.id()
             ))
         })?;
-        Ok((product, request))
+        Ok((product, body))
     }
 
-    /// Renews this order: a new, paid order (see [`Order::renewal_request`]) with the new key's
-    /// `csr`, placed with [`Client::order_client_certificate`] and its rules: validated first,
+    /// [`Order::renewal_body`] for a product that takes the seed's body; a product taking
+    /// the Secure Email body is an error (use [`Order::renewal_body`]).
+    pub fn renewal_request(
+        &self,
+        csr: Option<&str>,
+        product: Option<ProductId>,
+    ) -> Result<(ProductId, OrderRequest), Error> {
+        match self.renewal_body(csr, product)? {
+            (product, OrderBody::ClientCertificate(request)) => Ok((product, request)),
+            (product, OrderBody::SecureEmail(_)) => Err(Error::InvalidArgument(format!(
+                "{product} takes the Secure Email order body: renew it with renewal_body"
+            ))),
+        }
+    }
+
+    /// Renews this order: a new, paid order (see [`Order::renewal_body`]) with the new key's
+    /// `csr`, placed with [`Client::order_certificate`] and its rules: validated first,
     /// never retried once it may have reached the server; an ambiguous outcome is
     /// [`Error::OutcomeUnknown`] (reconcile with [`Client::reconcile`] before renewing again).
     pub async fn renew(&mut self, csr: &str, product: Option<ProductId>) -> Result<Order, Error> {
         if self.info().is_none() {
             self.refresh().await?;
         }
-        let (product, request) = self.renewal_request(Some(csr), product)?;
-        self.client()
-            .order_client_certificate(product, &request)
-            .await
+        let (product, body) = self.renewal_body(Some(csr), product)?;
+        self.client().order_certificate(product, &body).await
     }
 
     /// Reissues the certificate with a new key (`csr`) on the same order: not paid, but not

@@ -23,6 +23,7 @@ use certcentral_validate::{Context, validate_json};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
+use crate::body::Body as _;
 use crate::ca::{CsrError, parse_csr, pem_cert};
 use crate::server::ConnectionKill;
 use crate::state::{ChangeError, NewOrder, RevokeTarget, Shared, leaf_spec, rfc3339};
@@ -363,18 +364,13 @@ async fn create_order(
         )
     })?;
     let contents = crate::smime::contents(product.as_str(), &raw);
-    let order = OrderBody::from_value(product.spec().profile.body, raw)
-        .map(|body| match body {
-            OrderBody::ClientCertificate(order) => order,
-            OrderBody::SecureEmail(body) => crate::state::secure_email_record(body),
-        })
-        .map_err(|err| {
-            ApiError::bad_request(
-                "bad_request_format",
-                format!("the body does not match the order format: {err}"),
-            )
-        })?;
-    let key = match order.certificate.csr.as_deref() {
+    let order = OrderBody::from_value(product.spec().profile.body, raw).map_err(|err| {
+        ApiError::bad_request(
+            "bad_request_format",
+            format!("the body does not match the order format: {err}"),
+        )
+    })?;
+    let key = match order.csr() {
         None => None,
         Some(csr) => Some(parse_csr(csr, product.spec().profile.key_policy).map_err(
             |err| match err {
@@ -387,7 +383,7 @@ async fn create_order(
             },
         )?),
     };
-    let approved = order.skip_approval || shared.config.approval == Approval::Auto;
+    let approved = order.skip_approval() || shared.config.approval == Approval::Auto;
     let issue_delay = shared.config.issue_delay;
     // Mailbox control is proven for S/MIME products only.
     let emails_validated = shared.config.email_validation == EmailValidation::Auto
@@ -410,7 +406,7 @@ async fn create_order(
     };
     let created = {
         let mut store = lock(&shared.store);
-        if let Some(old) = order.renewal_of_order_id {
+        if let Some(old) = order.renewal_of_order_id() {
             let exists = i64::try_from(old.get()).is_ok_and(|id| store.orders.contains_key(&id));
             if !exists {
                 return Err(ApiError::bad_request(
@@ -710,16 +706,12 @@ async fn list_orders(
         .filter(|r| {
             common_name
                 .as_deref()
-                .is_none_or(|cn| cn == crate::state::subject_name(&r.order))
+                .is_none_or(|cn| cn == r.order.subject_name())
         })
         .filter(|r| {
-            email.as_deref().is_none_or(|e| {
-                r.order
-                    .certificate
-                    .emails
-                    .iter()
-                    .any(|x| x.to_lowercase() == e)
-            })
+            email
+                .as_deref()
+                .is_none_or(|e| r.order.emails().iter().any(|x| x.to_lowercase() == e))
         })
         .filter(|r| match &date {
             None => true,
@@ -944,7 +936,7 @@ async fn list_reissues(State(shared): State<AppState>, Path(id): Path<String>) -
     let record = store
         .order(&shared.ca, id, now)
         .ok_or_else(|| ApiError::not_found("order", format!("order {id} does not exist")))?;
-    let common_name = crate::state::subject_name(&record.order);
+    let common_name = record.order.subject_name();
     let entry =
         |cert_id: i64, issued: &crate::ca::IssuedCert, revoked: bool| ReissueCertificateInfo {
             id: cert_id,

@@ -42,6 +42,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 mod api;
+mod body;
 mod ca;
 mod limits;
 mod persist;
@@ -315,6 +316,7 @@ pub struct SandboxBuilder {
     clock_offset: chrono::Duration,
     state_file: Option<std::path::PathBuf>,
     state_wait: Duration,
+    state_reset: bool,
 }
 
 impl std::fmt::Debug for SandboxBuilder {
@@ -331,6 +333,8 @@ impl std::fmt::Debug for SandboxBuilder {
             .field("key_role", &self.key_role)
             .field("clock_offset", &self.clock_offset)
             .field("state_file", &self.state_file)
+            .field("state_wait", &self.state_wait)
+            .field("state_reset", &self.state_reset)
             .finish()
     }
 }
@@ -417,6 +421,15 @@ impl SandboxBuilder {
         self
     }
 
+    /// With a state file: start from an empty state (new CA, no orders, the real clock). The
+    /// file is emptied once the sandbox holds its lock, so a command running on it is never
+    /// disturbed; the id counters carry over, so no order, request or certificate id is handed
+    /// out twice by one file.
+    pub fn reset_state(mut self, reset: bool) -> Self {
+        self.state_reset = reset;
+        self
+    }
+
     /// Binds `addr` (port 0 picks a free port), generates the test CA and starts serving.
     pub async fn start(self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
         self.rate_limit.check()?;
@@ -438,7 +451,8 @@ impl SandboxBuilder {
                 None,
             ),
             Some(path) => {
-                let (file, loaded) = persist::StateFile::open(path, self.state_wait)?;
+                let (file, loaded) =
+                    persist::StateFile::open(path, self.state_wait, self.state_reset)?;
                 let ca = match &loaded.ca {
                     Some(parts) => ca::TestCa::from_parts(parts, ca::CaUrls::under(ca::PKI_ORIGIN)),
                     None => ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN)),

@@ -6,7 +6,13 @@
 //! clock offset in seconds). The store is written after every API request (and before a
 //! `drop_after_commit` fault closes its connection), in one transaction. One sandbox serves a
 //! file at a time: the file is locked exclusively while it runs, so a second sandbox on the
-//! same file fails to start instead of overwriting the first one's changes.
+//! same file fails to start instead of overwriting the first one's changes (or waits for it,
+//! [`crate::SandboxBuilder::state_file_wait`]).
+//!
+//! The CA key is in the file, so a new file is created with mode 0600 (owner only; SQLite
+//! gives its journal the same mode). A reset ([`crate::SandboxBuilder::reset_state`]) happens
+//! under the lock: every row is removed except the id counters, which carry over so an order,
+//! request or certificate id is never handed out twice by one file.
 
 use std::path::Path;
 use std::sync::Mutex;
@@ -42,28 +48,36 @@ fn state_error(path: &Path, what: &str, err: impl std::fmt::Display) -> SandboxE
 impl StateFile {
     /// Opens (creating) and locks `path`, waiting up to `wait` for another sandbox to release
     /// it, and reads what it holds.
+    /// With `reset`, the file is emptied first (under the lock), keeping the id counters.
     pub(crate) fn open(
         path: &Path,
         wait: std::time::Duration,
+        reset: bool,
     ) -> Result<(Self, Loaded), SandboxError> {
-        let conn = Connection::open(path).map_err(|e| state_error(path, "cannot open", e))?;
-        conn.busy_timeout(wait)
-            .map_err(|e| state_error(path, "cannot open", e))?;
-        conn.execute_batch(
-            // The exclusive lock is taken before anything is read: a connection holding a
-            // shared lock while waiting for the exclusive one could deadlock with another.
-            "PRAGMA locking_mode = EXCLUSIVE;
-             BEGIN EXCLUSIVE;
-             CREATE TABLE IF NOT EXISTS sandbox_state (name TEXT PRIMARY KEY, json TEXT NOT NULL);
-             COMMIT;",
-        )
+        create_private(path)?;
+        let conn = match lock(path, wait) {
+            // A reset of a file that is no database at all starts a new one in its place.
+            Err(err) if reset && not_a_database(&err) => {
+                std::fs::remove_file(path).map_err(|e| state_error(path, "cannot reset", e))?;
+                create_private(path)?;
+                lock(path, wait)
+            }
+            other => other,
+        }
         .map_err(|e| {
-            state_error(
-                path,
-                "cannot lock the state file (is another sandbox using it?)",
-                e,
-            )
+            if not_a_database(&e) {
+                state_error(path, "is not a sandbox state file (SQLite)", e)
+            } else {
+                state_error(
+                    path,
+                    "cannot lock the state file (is another sandbox using it?)",
+                    e,
+                )
+            }
         })?;
+        if reset {
+            reset_keeping_counters(&conn).map_err(|e| state_error(path, "cannot reset", e))?;
+        }
         let read = |name: &str| -> Result<Option<String>, SandboxError> {
             conn.query_row(
                 "SELECT json FROM sandbox_state WHERE name = ?1",
@@ -85,7 +99,7 @@ impl StateFile {
         let ca: Option<CaParts> = parse(path, "ca", read("ca")?)?;
         let mut store: Option<Store> = parse(path, "store", read("store")?)?;
         if let Some(store) = &mut store {
-            store.restore_keys();
+            store.after_load();
         }
         let clock_offset_seconds: Option<i64> = parse(path, "clock", read("clock")?)?;
         let file = Self {
@@ -139,4 +153,64 @@ impl StateFile {
             tracing::error!(%err, "sandbox could not write its state file");
         }
     }
+}
+
+/// Creates `path` empty with mode 0600 unless it exists (it holds the CA key).
+fn create_private(path: &Path) -> Result<(), SandboxError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(err) => Err(state_error(path, "cannot create", err)),
+    }
+}
+
+/// Removes every row but keeps the old store's id counters (in one transaction).
+fn reset_keeping_counters(conn: &Connection) -> Result<(), String> {
+    let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
+    // Only the counters of the old store are kept; the rest may even be unreadable.
+    let counters = tx
+        .query_row(
+            "SELECT json FROM sandbox_state WHERE name = 'store'",
+            [],
+            |row| row.get::<_, String>(0),
+        )
+        .optional()
+        .map_err(|e| e.to_string())?
+        .and_then(|text| serde_json::from_str::<crate::state::IdCounters>(&text).ok());
+    tx.execute("DELETE FROM sandbox_state", [])
+        .map_err(|e| e.to_string())?;
+    if let Some(counters) = counters {
+        let store =
+            serde_json::to_string(&Store::continuing(counters)).map_err(|e| e.to_string())?;
+        tx.execute(
+            "INSERT INTO sandbox_state (name, json) VALUES ('store', ?1)",
+            params![store],
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    tx.commit().map_err(|e| e.to_string())
+}
+
+/// Opens `path` and takes its exclusive lock (waiting up to `wait`); creates the table.
+fn lock(path: &Path, wait: std::time::Duration) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(wait)?;
+    conn.execute_batch(
+        // The exclusive lock is taken before anything is read: a connection holding a shared
+        // lock while waiting for the exclusive one could deadlock with another.
+        "PRAGMA locking_mode = EXCLUSIVE;
+         BEGIN EXCLUSIVE;
+         CREATE TABLE IF NOT EXISTS sandbox_state (name TEXT PRIMARY KEY, json TEXT NOT NULL);
+         COMMIT;",
+    )?;
+    Ok(conn)
+}
+
+/// Whether SQLite found the file to be something else than a database.
+fn not_a_database(err: &rusqlite::Error) -> bool {
+    err.sqlite_error_code() == Some(rusqlite::ErrorCode::NotADatabase)
 }

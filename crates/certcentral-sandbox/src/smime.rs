@@ -14,20 +14,16 @@ use serde_json::Value;
 
 use crate::ca::{CertContents, KeyUse, SubjectAttr};
 
+/// Which generation an S/MIME product's certificates get, from the catalog
+/// (`smime.generation`: the order's `profile_type`, or always multipurpose).
+pub(crate) use certcentral_types::catalog::SmimeGeneration;
 /// The validation type of an S/MIME certificate (the `V` of the reserved policy OID
-/// `2.23.140.1.5.V.G`). Individual-validated (`V` = 4) is not offered by any product.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum ValidationType {
-    /// Mailbox-validated: the subject holds only the email address.
-    Mailbox,
-    /// Organization-validated: the organization, no person.
-    Organization,
-    /// Sponsor-validated: the organization and a person (name or pseudonym).
-    Sponsored,
-}
+/// `2.23.140.1.5.V.G`), from the catalog (`smime.validation` of a product in
+/// `schema/catalog.json`).
+pub(crate) use certcentral_types::catalog::SmimeValidation as ValidationType;
 
-/// The generation of an S/MIME certificate profile (the `G` of `2.23.140.1.5.V.G`). The
-/// legacy generation (`G` = 1) is no longer issued (contract section 4).
+/// The generation of an issued S/MIME certificate profile (the `G` of `2.23.140.1.5.V.G`).
+/// The legacy generation (`G` = 1) is no longer issued (contract section 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Generation {
     /// Email protection, may add client authentication.
@@ -50,71 +46,20 @@ pub(crate) fn policy_oid(validation: ValidationType, generation: Generation) -> 
     format!("2.23.140.1.5.{v}.{g}")
 }
 
-/// Whether a product is one of the Secure Email products or a legacy S/MIME product (issued
-/// with the multipurpose profile since 2025-07-10, whatever the order says).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Line {
-    SecureEmail,
-    Legacy,
+/// The validation type and generation rule of an S/MIME product (its `product_name_id`), as
+/// the catalog describes it; `None` for a product that is not S/MIME (or not in the catalog).
+pub(crate) fn smime_product(product: &str) -> Option<(ValidationType, SmimeGeneration)> {
+    let smime = ProductId::from_str(product).ok()?.spec().smime?;
+    Some((smime.validation, smime.generation))
 }
 
-/// The S/MIME products and how the sandbox issues them, by `product_name_id` (contract
-/// section 1; the seed's `_sha2` spellings included). A product not listed here is not S/MIME
-/// (`client_authentication_plus`). The catalog has no field for the validation type yet: this
-/// table is the sandbox's until it does (a catalog field `smime_validation`, with the legacy
-/// column read from the catalog's `deprecated` status).
-const SMIME_PRODUCTS: &[(&str, ValidationType, Line)] = &[
-    (
-        "secure_email_mailbox",
-        ValidationType::Mailbox,
-        Line::SecureEmail,
-    ),
-    (
-        "secure_email_sponsor",
-        ValidationType::Sponsored,
-        Line::SecureEmail,
-    ),
-    (
-        "secure_email_organization",
-        ValidationType::Organization,
-        Line::SecureEmail,
-    ),
-    ("client_premium", ValidationType::Sponsored, Line::Legacy),
-    (
-        "client_premium_sha2",
-        ValidationType::Sponsored,
-        Line::Legacy,
-    ),
-    (
-        "client_email_security_plus",
-        ValidationType::Sponsored,
-        Line::Legacy,
-    ),
-    (
-        "client_digital_signature_plus",
-        ValidationType::Sponsored,
-        Line::Legacy,
-    ),
-    (
-        "client_digital_signature_plus_sha2",
-        ValidationType::Sponsored,
-        Line::Legacy,
-    ),
-    ("class1_smime", ValidationType::Mailbox, Line::Legacy),
-];
-
-/// The validation type and line of an S/MIME product; `None` for a product that is not S/MIME.
-pub(crate) fn smime_product(product: &str) -> Option<(ValidationType, Line)> {
-    SMIME_PRODUCTS
-        .iter()
-        .find(|(id, _, _)| *id == product)
-        .map(|(_, validation, line)| (*validation, *line))
-}
-
-/// Every `product_name_id` of [`SMIME_PRODUCTS`] (for tests).
+/// Every S/MIME `product_name_id` of the catalog (for tests).
 #[cfg(test)]
 pub(crate) fn smime_product_ids() -> impl Iterator<Item = &'static str> {
-    SMIME_PRODUCTS.iter().map(|(id, _, _)| *id)
+    ProductId::ALL
+        .iter()
+        .filter(|p| p.spec().smime.is_some())
+        .map(|p| p.as_str())
 }
 
 /// `certificate.common_name_indicator`: where the subject CN comes from.
@@ -266,9 +211,11 @@ pub(crate) fn contents(product: &str, body: &Value) -> CertContents {
     };
 
     let generation = match (line, text_at(body, "/certificate/profile_type").as_deref()) {
-        (Line::Legacy, _) | (Line::SecureEmail, Some("multipurpose")) => Generation::Multipurpose,
+        (SmimeGeneration::Multipurpose, _) | (SmimeGeneration::AsOrdered, Some("multipurpose")) => {
+            Generation::Multipurpose
+        }
         // Absent: the account's default, strict out of the box.
-        (Line::SecureEmail, _) => Generation::Strict,
+        (SmimeGeneration::AsOrdered, _) => Generation::Strict,
     };
     let indicator = text_at(body, "/certificate/common_name_indicator")
         .and_then(|text| text.parse::<Indicator>().ok());
@@ -449,7 +396,7 @@ mod tests {
         }
 
         fn legacy(&self) -> bool {
-            smime_product(self.product).unwrap().1 == Line::Legacy
+            smime_product(self.product).unwrap().1 == SmimeGeneration::Multipurpose
         }
 
         fn body(&self) -> Value {
@@ -570,12 +517,12 @@ mod tests {
                 (ValidationType::Organization, _) => {
                     &[Some("email_address"), Some("organization_name")]
                 }
-                (ValidationType::Sponsored, Line::SecureEmail) => &[
+                (ValidationType::Sponsored, SmimeGeneration::AsOrdered) => &[
                     Some("given_name_surname"),
                     Some("pseudonym"),
                     Some("email_address"),
                 ],
-                (ValidationType::Sponsored, Line::Legacy) => {
+                (ValidationType::Sponsored, SmimeGeneration::Multipurpose) => {
                     &[None, Some("given_name_surname"), Some("pseudonym")]
                 }
             };
@@ -739,14 +686,18 @@ mod tests {
             match spec.family {
                 Family::Smime | Family::DocumentSigning => assert!(
                     smime.is_some(),
-                    "{product}: add it to SMIME_PRODUCTS (or the catalog's validation type)"
+                    "{product}: give it `smime` in schema/catalog.json"
                 ),
                 Family::ClientAuthentication => assert!(smime.is_none(), "{product}"),
             }
             if let (certcentral_types::catalog::Status::Deprecated { .. }, Some((_, line))) =
                 (spec.status, smime)
             {
-                assert_eq!(line, Line::Legacy, "{product} is deprecated in the catalog");
+                assert_eq!(
+                    line,
+                    SmimeGeneration::Multipurpose,
+                    "{product} is deprecated in the catalog"
+                );
             }
         }
     }

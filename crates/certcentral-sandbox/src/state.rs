@@ -4,16 +4,18 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
+use certcentral_types::catalog::BodyKind;
 use certcentral_types::catalog::signature_hash_name;
 use certcentral_types::{
-    ChainCertificate, EmailValidation, EmailValidationEntry, HashType, NamedRef, OrderCertificate,
-    OrderInfo, OrderRequest, OrderRequestInfo, OrderRequestRef, OrderResponse, OrderStatus,
-    ProductId, ProductInfo, ProductRef, RequestStatus, SignatureHash, SignatureHashTypes,
-    StatusChange,
+    ChainCertificate, EmailValidation, EmailValidationEntry, HashType, NamedRef, OrderBody,
+    OrderCertificate, OrderCertificateIndividual, OrderCertificateUsageDesignation, OrderInfo,
+    OrderRequestInfo, OrderRequestRef, OrderResponse, OrderStatus, ProductId, ProductInfo,
+    ProductRef, RequestStatus, SignatureHash, SignatureHashTypes, StatusChange,
 };
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::body::Body;
 use crate::ca::{CertContents, CsrKey, IssuedCert, LeafSpec, RevokedSerial, TestCa, pem_cert};
 use crate::limits::{FaultPlan, RateLimiter};
 use crate::{Approval, KeyRole, SandboxOrder, Stats, lock};
@@ -131,7 +133,9 @@ impl Shared {
 pub(crate) struct OrderRecord {
     pub id: i64,
     pub product: ProductId,
-    pub order: OrderRequest,
+    /// The order as it was ordered, in its request profile's shape.
+    #[serde(deserialize_with = "crate::body::deserialize")]
+    pub order: OrderBody,
     /// What the certificate will hold (from the request JSON, at creation).
     pub contents: CertContents,
     pub created: DateTime<Utc>,
@@ -210,7 +214,7 @@ pub(crate) struct RevokeRecord {
 /// What to record for a new order; ids are assigned by [`Store::insert`].
 pub(crate) struct NewOrder {
     pub product: ProductId,
-    pub order: OrderRequest,
+    pub order: OrderBody,
     pub contents: CertContents,
     pub key: Option<CsrKey>,
     pub approved: bool,
@@ -240,6 +244,26 @@ pub(crate) struct Store {
     revoke_requests: BTreeMap<i64, RevokeRecord>,
     /// How many CRLs were published (the next CRL number).
     crl_count: u64,
+}
+
+/// The id counters of a [`Store`] (read alone from a state file on reset).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
+pub(crate) struct IdCounters {
+    next_order: i64,
+    next_request: i64,
+    next_certificate: i64,
+}
+
+impl Store {
+    /// An empty store whose ids continue after `counters` (a reset never reuses an id).
+    pub(crate) fn continuing(counters: IdCounters) -> Self {
+        Self {
+            next_order: counters.next_order.max(FIRST_ORDER_ID),
+            next_request: counters.next_request.max(FIRST_REQUEST_ID),
+            next_certificate: counters.next_certificate.max(FIRST_CERTIFICATE_ID),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Store {
@@ -320,7 +344,7 @@ impl Store {
         }
         let renews = record
             .order
-            .renewal_of_order_id
+            .renewal_of_order_id()
             .and_then(|old| i64::try_from(old.get()).ok());
         self.by_request.insert(request_id, id);
         self.orders.insert(id, record);
@@ -330,15 +354,24 @@ impl Store {
         id
     }
 
-    /// Rebuilds every CSR key (not stored in a state file) from the CSRs.
-    pub(crate) fn restore_keys(&mut self) {
+    /// After loading a state file: rebuilds every CSR key (not stored) from the CSRs, and
+    /// brings Secure Email orders an older file kept in the seed's shape back to their own
+    /// ([`crate::body::migrate_legacy_secure_email`]).
+    pub(crate) fn after_load(&mut self) {
         for record in self.orders.values_mut() {
-            let policy = record.product.spec().profile.key_policy;
+            let profile = record.product.spec().profile;
+            if let (BodyKind::SecureEmail, OrderBody::ClientCertificate(legacy)) =
+                (profile.body, &record.order)
+            {
+                record.order = OrderBody::SecureEmail(crate::body::migrate_legacy_secure_email(
+                    legacy,
+                    &record.contents,
+                ));
+            }
+            let policy = profile.key_policy;
             record.key = record
                 .order
-                .certificate
-                .csr
-                .as_deref()
+                .csr()
                 .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
             if let Some(pending) = &mut record.reissue {
                 pending.key = crate::ca::parse_csr(&pending.csr, policy).ok();
@@ -453,7 +486,7 @@ impl Store {
         record.certificate_id = Some(certificate_id);
         record.issued = Some(cert);
         record.key = Some(key);
-        record.order.certificate.csr = Some(pending.csr);
+        record.order.set_csr(pending.csr);
         record.status = OrderStatus::Issued;
         record.status_changed = now;
         set_request_status(
@@ -972,15 +1005,9 @@ impl OrderRecord {
         SandboxOrder {
             id: self.id,
             product: self.product,
-            common_name: subject_name(&self.order),
-            emails: self.order.certificate.emails.clone(),
-            organization_units: self
-                .order
-                .certificate
-                .organization_units
-                .iter()
-                .map(|ou| ou.to_string())
-                .collect(),
+            common_name: self.order.subject_name(),
+            emails: self.order.emails().to_vec(),
+            organization_units: self.order.organization_units(),
             status: self.status.clone(),
             request_ids: vec![self.request_id],
             request_status: self.request_status.clone(),
@@ -1034,30 +1061,59 @@ impl OrderRecord {
             .map(|c| (c.valid_till - now.date_naive()).num_days())
     }
 
-    /// `GET /order/certificate/{id}` (and list entries), as at `now`.
+    /// `GET /order/certificate/{id}` (and list entries), as at `now`: what was ordered (a
+    /// Secure Email order with its indicator, person, usage and profile) and where it stands.
     pub(crate) fn info(&self, now: DateTime<Utc>) -> SandboxOrderInfo {
         let order = &self.order;
-        let cert = &order.certificate;
         let issued = self.issued.as_ref();
+        let to_i64 = |id: std::num::NonZeroU64| i64::try_from(id.get()).unwrap_or(i64::MAX);
+        let mut certificate = OrderCertificate {
+            id: self.certificate_id,
+            common_name: Some(order.subject_name()),
+            emails: order.emails().to_vec(),
+            organization_units: order.organization_units(),
+            signature_hash: Some(order.signature_hash().to_string()),
+            csr: order.csr().map(str::to_owned),
+            serial_number: issued.map(|c| c.serial_hex.clone()),
+            valid_from: issued.map(|c| c.valid_from.to_string()),
+            valid_till: issued.map(|c| c.valid_till.to_string()),
+            days_remaining: self.days_remaining(now),
+            ..OrderCertificate::default()
+        };
+        let (indicator, individual) = match order {
+            OrderBody::ClientCertificate(b) => (
+                b.certificate
+                    .common_name_indicator
+                    .as_ref()
+                    .map(ToString::to_string),
+                b.certificate.individual.as_ref(),
+            ),
+            OrderBody::SecureEmail(b) => (
+                b.certificate
+                    .common_name_indicator
+                    .as_ref()
+                    .map(ToString::to_string),
+                b.certificate.individual.as_ref(),
+            ),
+        };
+        certificate.common_name_indicator = indicator;
+        certificate.individual = individual.map(|i| OrderCertificateIndividual {
+            first_name: i.first_name.as_ref().map(|n| n.as_str().to_owned()),
+            last_name: i.last_name.as_ref().map(|n| n.as_str().to_owned()),
+            pseudonym: i.pseudonym.as_ref().map(|n| n.as_str().to_owned()),
+        });
+        if let OrderBody::SecureEmail(b) = order {
+            let usage = &b.certificate.usage_designation;
+            certificate.usage_designation = Some(OrderCertificateUsageDesignation {
+                primary_usage: Some(usage.primary_usage.to_string()),
+                additional_usages: usage.additional_usages.clone(),
+            });
+            certificate.profile_type = b.certificate.profile_type.map(|p| p.to_string());
+        }
         let info = OrderInfo {
             id: self.id,
             status: Some(self.status.clone()),
-            certificate: Some(OrderCertificate {
-                id: self.certificate_id,
-                common_name: Some(subject_name(order)),
-                emails: cert.emails.clone(),
-                organization_units: cert
-                    .organization_units
-                    .iter()
-                    .map(|ou| ou.to_string())
-                    .collect(),
-                signature_hash: Some(cert.signature_hash.to_string()),
-                csr: cert.csr.clone(),
-                serial_number: issued.map(|c| c.serial_hex.clone()),
-                valid_from: issued.map(|c| c.valid_from.to_string()),
-                valid_till: issued.map(|c| c.valid_till.to_string()),
-                days_remaining: self.days_remaining(now),
-            }),
+            certificate: Some(certificate),
             requests: std::iter::once(OrderRequestInfo {
                 id: self.request_id,
                 date: Some(rfc3339(self.created)),
@@ -1072,27 +1128,21 @@ impl OrderRecord {
                 name: Some(self.product.spec().name.to_owned()),
                 type_: Some(PRODUCT_TYPE.to_owned()),
             }),
-            organization: Some(NamedRef {
-                id: i64::try_from(order.organization.id.get()).unwrap_or(i64::MAX),
+            organization: order.organization_id().map(|id| NamedRef {
+                id: to_i64(id),
                 name: None,
             }),
-            container: order
-                .container
-                .as_ref()
-                .and_then(|c| c.id)
-                .map(|id| NamedRef {
-                    id: i64::try_from(id.get()).unwrap_or(i64::MAX),
-                    name: None,
-                }),
-            payment_method: Some(order.payment_method.to_string()),
+            container: order.container_id().map(|id| NamedRef {
+                id: to_i64(id),
+                name: None,
+            }),
+            payment_method: Some(order.payment_method().to_string()),
             date_created: Some(rfc3339(self.created)),
-            validity_years: order.validity_years.as_ref().map(|y| **y),
-            custom_expiration_date: order.custom_expiration_date.map(|d| d.to_string()),
-            skip_approval: Some(order.skip_approval),
-            auto_renew: order.auto_renew,
-            renewal_of_order_id: order
-                .renewal_of_order_id
-                .map(|id| i64::try_from(id.get()).unwrap_or(i64::MAX)),
+            validity_years: order.validity_years(),
+            custom_expiration_date: order.custom_expiration_date().map(|d| d.to_string()),
+            skip_approval: Some(order.skip_approval()),
+            auto_renew: order.auto_renew(),
+            renewal_of_order_id: order.renewal_of_order_id().map(to_i64),
             is_renewed: Some(self.renewed_by.is_some()),
         };
         SandboxOrderInfo {
@@ -1113,72 +1163,16 @@ impl OrderRecord {
 
 /// The leaf certificate for an order issued at `at`: `contents`, validity from
 /// `custom_expiration_date` or `validity_years` (default 1), ending 23:59:59 UTC.
-pub(crate) fn leaf_spec(
-    contents: &CertContents,
-    order: &OrderRequest,
-    at: DateTime<Utc>,
-) -> LeafSpec {
+pub(crate) fn leaf_spec(contents: &CertContents, order: &OrderBody, at: DateTime<Utc>) -> LeafSpec {
     let today = at.date_naive();
-    let last_day = order.custom_expiration_date.unwrap_or_else(|| {
-        let years = order.validity_years.as_ref().map(|y| **y).unwrap_or(1);
+    let last_day = order.custom_expiration_date().unwrap_or_else(|| {
+        let years = order.validity_years().unwrap_or(1);
         add_years(today, years)
     });
     LeafSpec {
         contents: contents.clone(),
         not_before: at,
         last_day,
-    }
-}
-
-/// The subject common name of a legacy order: its `common_name`, or (for `class1_smime`,
-/// which takes none) the first email address.
-pub(crate) fn subject_name(order: &OrderRequest) -> String {
-    match &order.certificate.common_name {
-        Some(name) => name.to_string(),
-        None => order
-            .certificate
-            .emails
-            .first()
-            .cloned()
-            .unwrap_or_default(),
-    }
-}
-
-/// A Secure Email order in the record shape the sandbox keeps (a stopgap until the sandbox
-/// models Secure Email certificates itself): the common name follows
-/// `common_name_indicator` ([`certcentral_types::OrderBody::subject_name`]),
-/// and a mailbox order without organization is recorded under organization 1.
-pub(crate) fn secure_email_record(
-    body: certcentral_types::SecureEmailOrderRequest,
-) -> OrderRequest {
-    let name = certcentral_types::OrderBody::SecureEmail(body.clone()).subject_name();
-    let cert = body.certificate;
-    OrderRequest {
-        auto_renew: None,
-        certificate: certcentral_types::CertificateRequest {
-            common_name: name.chars().take(64).collect::<String>().parse().ok(),
-            common_name_indicator: None,
-            csr: cert.csr,
-            emails: cert.emails,
-            individual: cert.individual,
-            organization_units: Vec::new(),
-            signature_hash: cert.signature_hash,
-        },
-        container: body.container,
-        custom_expiration_date: body.custom_expiration_date,
-        custom_fields: body.custom_fields,
-        order_validity: None,
-        organization: body
-            .organization
-            .unwrap_or(certcentral_types::OrganizationRef {
-                id: std::num::NonZeroU64::MIN,
-            }),
-        organization_contact: Default::default(),
-        payment_method: body.payment_method,
-        renewal_of_order_id: body.renewal_of_order_id,
-        skip_approval: body.skip_approval,
-        validity_days: None,
-        validity_years: body.validity_years,
     }
 }
 

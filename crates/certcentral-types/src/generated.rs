@@ -520,6 +520,9 @@ pub struct OrderCertificate {
     ///The certificate's common name.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub common_name: ::std::option::Option<::std::string::String>,
+    ///Secure Email and 2025 legacy orders: where the subject common name comes from, as ordered (`email_address`, `given_name_surname`, `pseudonym`, `organization_name`).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub common_name_indicator: ::std::option::Option<::std::string::String>,
     ///The CSR given with the order.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub csr: ::std::option::Option<::std::string::String>,
@@ -532,15 +535,22 @@ pub struct OrderCertificate {
     ///Certificate id; present once a certificate exists.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub id: ::std::option::Option<i64>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub individual: ::std::option::Option<OrderCertificateIndividual>,
     ///Departments in the certificate.
     #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
     pub organization_units: ::std::vec::Vec<::std::string::String>,
+    ///Secure Email orders: `strict` or `multipurpose`, as ordered (absent: the account's default).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub profile_type: ::std::option::Option<::std::string::String>,
     ///Serial number, upper-case hex.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub serial_number: ::std::option::Option<::std::string::String>,
     ///Signing hash algorithm.
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub signature_hash: ::std::option::Option<::std::string::String>,
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub usage_designation: ::std::option::Option<OrderCertificateUsageDesignation>,
     ///Start of validity (`yyyy-MM-dd`).
     #[serde(skip_serializing_if = "::std::option::Option::is_none")]
     pub valid_from: ::std::option::Option<::std::string::String>,
@@ -550,6 +560,39 @@ pub struct OrderCertificate {
 }
 impl OrderCertificate {
     pub fn builder() -> builder::OrderCertificate {
+        Default::default()
+    }
+}
+///The person named in the certificate, as ordered (sponsor-validated orders).
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct OrderCertificateIndividual {
+    ///Given name.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub first_name: ::std::option::Option<::std::string::String>,
+    ///Surname.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub last_name: ::std::option::Option<::std::string::String>,
+    ///Pseudonym (instead of a name).
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub pseudonym: ::std::option::Option<::std::string::String>,
+}
+impl OrderCertificateIndividual {
+    pub fn builder() -> builder::OrderCertificateIndividual {
+        Default::default()
+    }
+}
+///Secure Email orders: the key usage asked for, as ordered.
+#[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default, PartialEq)]
+pub struct OrderCertificateUsageDesignation {
+    ///Further usages, e.g. `non_repudiation`.
+    #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+    pub additional_usages: ::std::vec::Vec<::std::string::String>,
+    ///`signing`, `key_management` or `dual_use`.
+    #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+    pub primary_usage: ::std::option::Option<::std::string::String>,
+}
+impl OrderCertificateUsageDesignation {
+    pub fn builder() -> builder::OrderCertificateUsageDesignation {
         Default::default()
     }
 }
@@ -2706,6 +2749,10 @@ pub mod builder {
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
+        common_name_indicator: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
         csr: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
             ::std::string::String,
@@ -2719,8 +2766,16 @@ pub mod builder {
             ::std::string::String,
         >,
         id: ::std::result::Result<::std::option::Option<i64>, ::std::string::String>,
+        individual: ::std::result::Result<
+            ::std::option::Option<super::OrderCertificateIndividual>,
+            ::std::string::String,
+        >,
         organization_units: ::std::result::Result<
             ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
+        profile_type: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
             ::std::string::String,
         >,
         serial_number: ::std::result::Result<
@@ -2729,6 +2784,10 @@ pub mod builder {
         >,
         signature_hash: ::std::result::Result<
             ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        usage_designation: ::std::result::Result<
+            ::std::option::Option<super::OrderCertificateUsageDesignation>,
             ::std::string::String,
         >,
         valid_from: ::std::result::Result<
@@ -2744,13 +2803,17 @@ pub mod builder {
         fn default() -> Self {
             Self {
                 common_name: Ok(Default::default()),
+                common_name_indicator: Ok(Default::default()),
                 csr: Ok(Default::default()),
                 days_remaining: Ok(Default::default()),
                 emails: Ok(Default::default()),
                 id: Ok(Default::default()),
+                individual: Ok(Default::default()),
                 organization_units: Ok(Default::default()),
+                profile_type: Ok(Default::default()),
                 serial_number: Ok(Default::default()),
                 signature_hash: Ok(Default::default()),
+                usage_designation: Ok(Default::default()),
                 valid_from: Ok(Default::default()),
                 valid_till: Ok(Default::default()),
             }
@@ -2766,6 +2829,20 @@ pub mod builder {
                 .try_into()
                 .map_err(|e| {
                     format!("error converting supplied value for common_name: {e}")
+                });
+            self
+        }
+        pub fn common_name_indicator<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.common_name_indicator = value
+                .try_into()
+                .map_err(|e| {
+                    format!(
+                        "error converting supplied value for common_name_indicator: {e}"
+                    )
                 });
             self
         }
@@ -2811,6 +2888,20 @@ pub mod builder {
                 .map_err(|e| format!("error converting supplied value for id: {e}"));
             self
         }
+        pub fn individual<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::OrderCertificateIndividual>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.individual = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for individual: {e}")
+                });
+            self
+        }
         pub fn organization_units<T>(mut self, value: T) -> Self
         where
             T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
@@ -2822,6 +2913,18 @@ pub mod builder {
                     format!(
                         "error converting supplied value for organization_units: {e}"
                     )
+                });
+            self
+        }
+        pub fn profile_type<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.profile_type = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for profile_type: {e}")
                 });
             self
         }
@@ -2846,6 +2949,20 @@ pub mod builder {
                 .try_into()
                 .map_err(|e| {
                     format!("error converting supplied value for signature_hash: {e}")
+                });
+            self
+        }
+        pub fn usage_designation<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<
+                ::std::option::Option<super::OrderCertificateUsageDesignation>,
+            >,
+            T::Error: ::std::fmt::Display,
+        {
+            self.usage_designation = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for usage_designation: {e}")
                 });
             self
         }
@@ -2881,13 +2998,17 @@ pub mod builder {
         ) -> ::std::result::Result<Self, super::error::ConversionError> {
             Ok(Self {
                 common_name: value.common_name?,
+                common_name_indicator: value.common_name_indicator?,
                 csr: value.csr?,
                 days_remaining: value.days_remaining?,
                 emails: value.emails?,
                 id: value.id?,
+                individual: value.individual?,
                 organization_units: value.organization_units?,
+                profile_type: value.profile_type?,
                 serial_number: value.serial_number?,
                 signature_hash: value.signature_hash?,
+                usage_designation: value.usage_designation?,
                 valid_from: value.valid_from?,
                 valid_till: value.valid_till?,
             })
@@ -2897,15 +3018,170 @@ pub mod builder {
         fn from(value: super::OrderCertificate) -> Self {
             Self {
                 common_name: Ok(value.common_name),
+                common_name_indicator: Ok(value.common_name_indicator),
                 csr: Ok(value.csr),
                 days_remaining: Ok(value.days_remaining),
                 emails: Ok(value.emails),
                 id: Ok(value.id),
+                individual: Ok(value.individual),
                 organization_units: Ok(value.organization_units),
+                profile_type: Ok(value.profile_type),
                 serial_number: Ok(value.serial_number),
                 signature_hash: Ok(value.signature_hash),
+                usage_designation: Ok(value.usage_designation),
                 valid_from: Ok(value.valid_from),
                 valid_till: Ok(value.valid_till),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct OrderCertificateIndividual {
+        first_name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        last_name: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+        pseudonym: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for OrderCertificateIndividual {
+        fn default() -> Self {
+            Self {
+                first_name: Ok(Default::default()),
+                last_name: Ok(Default::default()),
+                pseudonym: Ok(Default::default()),
+            }
+        }
+    }
+    impl OrderCertificateIndividual {
+        pub fn first_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.first_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for first_name: {e}")
+                });
+            self
+        }
+        pub fn last_name<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.last_name = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for last_name: {e}")
+                });
+            self
+        }
+        pub fn pseudonym<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.pseudonym = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for pseudonym: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<OrderCertificateIndividual>
+    for super::OrderCertificateIndividual {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: OrderCertificateIndividual,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                first_name: value.first_name?,
+                last_name: value.last_name?,
+                pseudonym: value.pseudonym?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::OrderCertificateIndividual>
+    for OrderCertificateIndividual {
+        fn from(value: super::OrderCertificateIndividual) -> Self {
+            Self {
+                first_name: Ok(value.first_name),
+                last_name: Ok(value.last_name),
+                pseudonym: Ok(value.pseudonym),
+            }
+        }
+    }
+    #[derive(Clone, Debug)]
+    pub struct OrderCertificateUsageDesignation {
+        additional_usages: ::std::result::Result<
+            ::std::vec::Vec<::std::string::String>,
+            ::std::string::String,
+        >,
+        primary_usage: ::std::result::Result<
+            ::std::option::Option<::std::string::String>,
+            ::std::string::String,
+        >,
+    }
+    impl ::std::default::Default for OrderCertificateUsageDesignation {
+        fn default() -> Self {
+            Self {
+                additional_usages: Ok(Default::default()),
+                primary_usage: Ok(Default::default()),
+            }
+        }
+    }
+    impl OrderCertificateUsageDesignation {
+        pub fn additional_usages<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::vec::Vec<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.additional_usages = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for additional_usages: {e}")
+                });
+            self
+        }
+        pub fn primary_usage<T>(mut self, value: T) -> Self
+        where
+            T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+            T::Error: ::std::fmt::Display,
+        {
+            self.primary_usage = value
+                .try_into()
+                .map_err(|e| {
+                    format!("error converting supplied value for primary_usage: {e}")
+                });
+            self
+        }
+    }
+    impl ::std::convert::TryFrom<OrderCertificateUsageDesignation>
+    for super::OrderCertificateUsageDesignation {
+        type Error = super::error::ConversionError;
+        fn try_from(
+            value: OrderCertificateUsageDesignation,
+        ) -> ::std::result::Result<Self, super::error::ConversionError> {
+            Ok(Self {
+                additional_usages: value.additional_usages?,
+                primary_usage: value.primary_usage?,
+            })
+        }
+    }
+    impl ::std::convert::From<super::OrderCertificateUsageDesignation>
+    for OrderCertificateUsageDesignation {
+        fn from(value: super::OrderCertificateUsageDesignation) -> Self {
+            Self {
+                additional_usages: Ok(value.additional_usages),
+                primary_usage: Ok(value.primary_usage),
             }
         }
     }
@@ -6406,7 +6682,7 @@ pub enum OrderBody {
 }
 /**The product catalog and API limits, generated from `schema/catalog.json`.
 
-The product catalog and the API-wide limits certcentral relies on. `cargo xtask codegen` turns it into `certcentral_types::catalog` (and the `ProductId` enum); every crate reads products, validity bounds, key policy, rate limits and the status-changes window from there. Allowed validity years, signature hashes and payment methods are not repeated here: they come from each request profile's schema (`ValidityYears`, `SignatureHash`, `PaymentMethod`).*/
+The product catalog and the API-wide limits certcentral relies on. `cargo xtask codegen` turns it into `certcentral_types::catalog` (and the `ProductId` enum); every crate reads products, validity bounds, key policy, rate limits and the status-changes window from there. Allowed validity years, signature hashes and payment methods are not repeated here: they come from each request profile's schema (`ValidityYears`, `SignatureHash`, `PaymentMethod`). An S/MIME product's `smime` says how its certificates are issued: the validation type (`mailbox`, `organization`, `sponsored`) and the profile generation (`as_ordered`: the order's `profile_type`, strict by default; `multipurpose`: always, as the legacy products since 2025-07-10), i.e. the CA/B Forum policy OID 2.23.140.1.5.V.G.*/
 pub mod catalog {
     /// A product family.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -6642,6 +6918,36 @@ pub mod catalog {
         /// The `$defs` entry of the profile's schema holding this product's own rules
         /// (`"x-rules": true`), if any.
         pub rules: ::std::option::Option<&'static str>,
+        /// How its certificates are issued, for an S/MIME product; `None`: not S/MIME.
+        pub smime: ::std::option::Option<Smime>,
+    }
+    /// How an S/MIME product's certificates are issued: the validation type and
+    /// profile generation of the CA/B Forum's reserved policy OID `2.23.140.1.5.V.G`.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub struct Smime {
+        /// The validation type (`V`).
+        pub validation: SmimeValidation,
+        /// The profile generation (`G`) its certificates get.
+        pub generation: SmimeGeneration,
+    }
+    /// An S/MIME validation type (individual-validated is offered by no product).
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum SmimeValidation {
+        /// Mailbox-validated: the subject holds only the email address.
+        Mailbox,
+        /// Organization-validated: the organization, no person.
+        Organization,
+        /// Sponsor-validated: the organization and a person (name or pseudonym).
+        Sponsored,
+    }
+    /// Which S/MIME profile generation a product's certificates get.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum SmimeGeneration {
+        /// The order's `profile_type`: strict unless it asks for multipurpose.
+        AsOrdered,
+        /// Always multipurpose, whatever the order says (the legacy products since
+        /// 2025-07-10).
+        Multipurpose,
     }
     /// Every product, in catalog order.
     pub const PRODUCTS: &[Product] = &[
@@ -6652,6 +6958,10 @@ pub mod catalog {
             status: Status::Current,
             profile: &PROFILE_SECURE_EMAIL,
             rules: ::std::option::Option::None,
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Mailbox,
+                generation: SmimeGeneration::AsOrdered,
+            }),
         },
         Product {
             id: crate::ProductId::SecureEmailSponsor,
@@ -6660,6 +6970,10 @@ pub mod catalog {
             status: Status::Current,
             profile: &PROFILE_SECURE_EMAIL,
             rules: ::std::option::Option::Some("RulesSecureEmailSponsor"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Sponsored,
+                generation: SmimeGeneration::AsOrdered,
+            }),
         },
         Product {
             id: crate::ProductId::SecureEmailOrganization,
@@ -6668,6 +6982,10 @@ pub mod catalog {
             status: Status::Current,
             profile: &PROFILE_SECURE_EMAIL,
             rules: ::std::option::Option::Some("RulesSecureEmailOrganization"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Organization,
+                generation: SmimeGeneration::AsOrdered,
+            }),
         },
         Product {
             id: crate::ProductId::ClientAuthenticationPlus,
@@ -6676,6 +6994,7 @@ pub mod catalog {
             status: Status::Current,
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesLegacyName"),
+            smime: ::std::option::Option::None,
         },
         Product {
             id: crate::ProductId::ClientPremiumSha2,
@@ -6687,6 +7006,10 @@ pub mod catalog {
             },
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesLegacySmimeSeed"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Sponsored,
+                generation: SmimeGeneration::Multipurpose,
+            }),
         },
         Product {
             id: crate::ProductId::ClientEmailSecurityPlus,
@@ -6698,6 +7021,10 @@ pub mod catalog {
             },
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesLegacySmimeSeed"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Sponsored,
+                generation: SmimeGeneration::Multipurpose,
+            }),
         },
         Product {
             id: crate::ProductId::ClientDigitalSignaturePlusSha2,
@@ -6709,6 +7036,10 @@ pub mod catalog {
             },
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesLegacySmimeSeed"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Sponsored,
+                generation: SmimeGeneration::Multipurpose,
+            }),
         },
         Product {
             id: crate::ProductId::ClientPremium,
@@ -6720,6 +7051,10 @@ pub mod catalog {
             },
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesLegacySmime"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Sponsored,
+                generation: SmimeGeneration::Multipurpose,
+            }),
         },
         Product {
             id: crate::ProductId::ClientDigitalSignaturePlus,
@@ -6731,6 +7066,10 @@ pub mod catalog {
             },
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesLegacySmime"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Sponsored,
+                generation: SmimeGeneration::Multipurpose,
+            }),
         },
         Product {
             id: crate::ProductId::Class1Smime,
@@ -6742,6 +7081,10 @@ pub mod catalog {
             },
             profile: &PROFILE_CLIENT_CERTIFICATE,
             rules: ::std::option::Option::Some("RulesClass1Smime"),
+            smime: ::std::option::Option::Some(Smime {
+                validation: SmimeValidation::Mailbox,
+                generation: SmimeGeneration::Multipurpose,
+            }),
         },
     ];
     /// The product used when none is given.

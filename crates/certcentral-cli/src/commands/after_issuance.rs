@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use certcentral_client::{Client, Revocation, RevokeTarget};
 use certcentral_types::catalog::Status;
-use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId};
+use certcentral_types::{DownloadFormat, OrderInfo, ProductId};
 use chrono::{NaiveDate, Utc};
 use serde_json::{Value, json};
 
@@ -135,11 +135,9 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
         (None, Some(id)) => id,
         (None, None) => return Err(CliError::usage("give ORDER_ID or --order-record FILE")),
     };
-    let (product, mut request) = with_client(&args.api, async |client, _| {
+    let (product, body) = with_client(&args.api, async |client, _| {
         let order = client.order(order_id).await.map_err(client_error)?;
-        order
-            .renewal_request(None, args.product)
-            .map_err(client_error)
+        order.renewal_body(None, args.product).map_err(client_error)
     })
     .await?;
     if let (None, Status::Deprecated { since, replacement }) = (args.product, product.spec().status)
@@ -150,13 +148,11 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
              replacement"
         ));
     }
-    request.certificate.csr = None;
     let name = match &args.name {
         Some(name) => name.clone(),
         None => format!(
             "{}-renewal-{order_id}",
-            files::derive_name(&OrderBody::ClientCertificate(request.clone()).subject_name())
-                .unwrap_or_else(|| "certificate".into())
+            files::derive_name(&body.subject_name()).unwrap_or_else(|| "certificate".into())
         ),
     };
     let order_args = crate::commands::order::Args {
@@ -176,8 +172,7 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
         resume: None,
         allow_other_endpoint: false,
     };
-    crate::commands::order::run_request(order_args, OrderBody::ClientCertificate(request), out)
-        .await
+    crate::commands::order::run_request(order_args, body, out).await
 }
 
 /// One line of `certcentral expiring`.

@@ -160,6 +160,37 @@ pub fn describe_order(info: &OrderInfo) -> String {
         if !cert.emails.is_empty() {
             lines.push(format!("  emails       {}", cert.emails.join(", ")));
         }
+        if let Some(person) = &cert.individual {
+            let name = [person.first_name.as_deref(), person.last_name.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let pseudonym = person
+                .pseudonym
+                .as_deref()
+                .map(|p| format!("pseudonym {p}"));
+            let text = [(!name.is_empty()).then_some(name), pseudonym]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if !text.is_empty() {
+                lines.push(format!("  person       {text}"));
+            }
+        }
+        if let Some(usage) = &cert.usage_designation {
+            let usages: Vec<&str> = usage
+                .primary_usage
+                .as_deref()
+                .into_iter()
+                .chain(usage.additional_usages.iter().map(String::as_str))
+                .collect();
+            lines.push(format!("  usage        {}", usages.join(", ")));
+        }
+        if let Some(profile) = &cert.profile_type {
+            lines.push(format!("  profile      {profile}"));
+        }
         if let Some(id) = cert.id {
             lines.push(format!("  certificate  {id}"));
         }
@@ -169,6 +200,12 @@ pub fn describe_order(info: &OrderInfo) -> String {
     }
     if let Some(date) = &info.date_created {
         lines.push(format!("  created      {date}"));
+    }
+    if let Some(old) = info.renewal_of_order_id {
+        lines.push(format!("  renews       order {old}"));
+    }
+    if info.is_renewed == Some(true) {
+        lines.push("  renewed      yes (a later order renews it)".to_owned());
     }
     for r in &info.requests {
         lines.push(format!(
@@ -421,4 +458,44 @@ pub async fn product(args: ProductArgs) -> Result<Report, CliError> {
         Ok(Report::new(describe_product(&info), product_json(&info)))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describe_order_shows_what_a_secure_email_order_asked_for() {
+        let info: OrderInfo = serde_json::from_value(json!({
+            "id": 100002,
+            "status": "issued",
+            "product": {"name_id": "secure_email_sponsor"},
+            "certificate": {
+                "common_name": "Locke Cole",
+                "emails": ["locke.cole@example.com"],
+                "individual": {"first_name": "Locke", "last_name": "Cole"},
+                "usage_designation": {"primary_usage": "signing", "additional_usages": ["non_repudiation"]},
+                "profile_type": "strict"
+            },
+            "renewal_of_order_id": 100001,
+            "is_renewed": true
+        }))
+        .unwrap();
+        let text = describe_order(&info);
+        for line in [
+            "  person       Locke Cole",
+            "  usage        signing, non_repudiation",
+            "  profile      strict",
+            "  renews       order 100001",
+            "  renewed      yes",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+        let info: OrderInfo = serde_json::from_value(json!({
+            "id": 1,
+            "certificate": {"individual": {"pseudonym": "Blackjack"}}
+        }))
+        .unwrap();
+        assert!(describe_order(&info).contains("  person       pseudonym Blackjack"));
+    }
 }

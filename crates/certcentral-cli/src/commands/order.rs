@@ -332,8 +332,9 @@ async fn place(
                         let mut record = new_record(info.id);
                         record_from_info(&mut record, info);
                         message.push_str(&format!(
-                            ". A check found the matching order {id}: see `certcentral status {id}`",
-                            id = info.id
+                            ". A check found the matching order {id}: see `certcentral status {id}{again}`",
+                            id = info.id,
+                            again = conn.again_flags(),
                         ));
                         if conn.sandbox_forgets() {
                             message.push_str(
@@ -343,9 +344,10 @@ async fn place(
                             match files::create_new(&paths.order, &record.to_bytes()) {
                                 Ok(()) => message.push_str(&format!(
                                     "; its record was written to {path}: continue with \
-                                     `certcentral order --resume {path} --wait` (the \
+                                     `certcentral order --resume {path} --wait{again}` (the \
                                      certificate is written only if it carries this order's key)",
-                                    path = paths.order.display()
+                                    path = paths.order.display(),
+                                    again = conn.again_flags()
                                 )),
                                 Err(e) => message
                                     .push_str(&format!("; its record could not be written ({e})")),
@@ -503,14 +505,16 @@ async fn follow(
     let sandbox = conn.sandbox_forgets();
     let resume_hint = |record_path: &Path| {
         if sandbox {
-            "the embedded sandbox forgets it when this command ends, so it cannot be checked or \
-             resumed later: order again with --wait (or run `certcentral sandbox` and use its \
-             --base-url, or --sandbox-state FILE, to keep orders between commands)"
+            "the embedded sandbox forgets it when this command ends (--sandbox-state :memory:, \
+             or no home directory), so it cannot be checked or resumed later: order again with \
+             --wait (or name a state file with --sandbox-state FILE to keep orders between \
+             commands)"
                 .to_string()
         } else {
             format!(
-                "check it with `certcentral status {order_id}`, or continue with `certcentral order --resume {} --wait`",
+                "check it with `certcentral status {order_id}{again}`, or continue with `certcentral order --resume {} --wait{again}`",
                 record_path.display(),
+                again = conn.again_flags(),
             )
         }
     };

@@ -415,6 +415,10 @@ async fn the_example_roster_runs_against_the_embedded_sandbox() {
         .arg(&out)
         .env_remove("DIGICERT_API_KEY")
         .env_remove("DIGICERT_API_KEY_FILE")
+        .env(
+            certcentral_cli::connect::SANDBOX_STATE_ENV,
+            dir.path().join("sandbox.sqlite3"),
+        )
         .stdin(Stdio::null());
     let o = run(cmd).await;
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

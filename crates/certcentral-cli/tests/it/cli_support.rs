@@ -99,14 +99,43 @@ impl Env {
     }
 }
 
-/// The binary with a clean environment (no API key variables), stdin closed.
+/// The binary with a clean environment (no API key variables), stdin closed. `--sandbox`
+/// keeps its state in memory (`--sandbox-state :memory:`, forgotten when the command ends),
+/// and the per-user data directory points into the temporary directory (never created unless
+/// a test removes the `:memory:`): a test never writes into the real user's home. Tests of a
+/// remembering sandbox use [`remembering`].
 pub fn bare() -> Command {
+    let data_home =
+        std::env::temp_dir().join(format!("certcentral-tests-{}-data", std::process::id()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_certcentral"));
     cmd.env_remove("DIGICERT_API_KEY")
         .env_remove("DIGICERT_API_KEY_FILE")
         .env_remove("RUST_LOG")
+        .env(
+            SANDBOX_STATE_ENV,
+            certcentral_cli::connect::SANDBOX_IN_MEMORY,
+        )
+        .env("XDG_DATA_HOME", data_home)
         .stdin(Stdio::null());
     cmd
+}
+
+/// The environment variable naming the embedded sandbox's state file.
+pub use certcentral_cli::connect::SANDBOX_STATE_ENV;
+
+/// [`bare`] whose `--sandbox` remembers between commands in the per-user default file of a
+/// user whose home (and `XDG_DATA_HOME`) is `home`: `home/.local/share/certcentral/sandbox.sqlite3`.
+pub fn remembering(home: &Path) -> Command {
+    let mut cmd = bare();
+    cmd.env_remove(SANDBOX_STATE_ENV)
+        .env_remove("XDG_DATA_HOME")
+        .env("HOME", home);
+    cmd
+}
+
+/// The state file [`remembering`] commands use.
+pub fn default_state_file(home: &Path) -> PathBuf {
+    home.join(".local/share/certcentral/sandbox.sqlite3")
 }
 
 /// Runs the binary without a sandbox of the test's own (e.g. with `--sandbox`).

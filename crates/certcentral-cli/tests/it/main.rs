@@ -10,4 +10,5 @@ mod cli_order;
 mod cli_schema;
 mod docs;
 mod order_interrupt;
+mod sandbox_state;
 mod validate;

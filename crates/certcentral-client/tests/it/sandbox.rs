@@ -524,6 +524,95 @@ async fn renew_places_a_linked_order_with_the_new_csr() {
     sandbox.shutdown().await;
 }
 
+/// Orders `body` for `product` (auto approval), renews it with a new CSR and returns the
+/// renewal's order info (checked to be linked to the old order) and the new CSR.
+async fn renewed(
+    client: &Client,
+    product: ProductId,
+    body: serde_json::Value,
+) -> (certcentral_types::OrderInfo, String) {
+    let body = certcentral_types::OrderBody::from_value(product.spec().profile.body, body).unwrap();
+    let mut old = client.order_certificate(product, &body).await.unwrap();
+    old.refresh().await.unwrap();
+    let new_csr = csr();
+    let mut renewal = old.renew(&new_csr, None).await.unwrap();
+    let info = renewal.refresh().await.unwrap().clone();
+    assert_eq!(info.renewal_of_order_id, Some(old.id()));
+    assert_eq!(
+        info.product.as_ref().and_then(|p| p.name_id.as_deref()),
+        Some(product.as_str())
+    );
+    (info, new_csr)
+}
+
+/// A Secure Email order renews as one: the same person, indicator, usage and profile, from
+/// its order info, in the Secure Email body.
+#[tokio::test]
+async fn renew_a_secure_email_order_keeps_what_was_ordered() {
+    let sandbox = start(sandbox().approval(Approval::Auto)).await;
+    let client = client_for(&sandbox);
+    let body = serde_json::json!({
+        "certificate": {
+            "emails": ["celes@example.com"],
+            "csr": csr(),
+            "signature_hash": "sha256",
+            "common_name_indicator": "given_name_surname",
+            "individual": {"first_name": "Celes", "last_name": "Chere"},
+            "usage_designation": {"primary_usage": "signing", "additional_usages": ["non_repudiation"]},
+            "profile_type": "multipurpose"
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1
+    });
+    let (info, new_csr) = renewed(&client, ProductId::SecureEmailSponsor, body).await;
+    // The seed-shaped renewal_request refuses a Secure Email product instead of a wrong body.
+    let old = client
+        .order(info.renewal_of_order_id.unwrap())
+        .await
+        .unwrap();
+    assert!(old.renewal_request(None, None).is_err());
+    let cert = info.certificate.unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("Celes Chere"));
+    assert_eq!(
+        cert.common_name_indicator.as_deref(),
+        Some("given_name_surname")
+    );
+    let person = cert.individual.unwrap();
+    assert_eq!(
+        (person.first_name.as_deref(), person.last_name.as_deref()),
+        (Some("Celes"), Some("Chere"))
+    );
+    let usage = cert.usage_designation.unwrap();
+    assert_eq!(usage.primary_usage.as_deref(), Some("signing"));
+    assert_eq!(usage.additional_usages, ["non_repudiation"]);
+    assert_eq!(cert.profile_type.as_deref(), Some("multipurpose"));
+    assert_eq!(cert.csr.as_deref(), Some(new_csr.as_str()));
+    assert_eq!(sandbox.order_count(), 2);
+    sandbox.shutdown().await;
+}
+
+/// A product that takes no common name (`class1_smime`) renews without one.
+#[tokio::test]
+async fn renew_a_product_without_common_name() {
+    let sandbox = start(sandbox().approval(Approval::Auto)).await;
+    let client = client_for(&sandbox);
+    let body = serde_json::json!({
+        "certificate": {
+            "emails": ["gau@example.com"],
+            "csr": csr(),
+            "signature_hash": "sha256"
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1
+    });
+    let (info, _) = renewed(&client, ProductId::Class1Smime, body).await;
+    let cert = info.certificate.unwrap();
+    assert_eq!(cert.common_name.as_deref(), Some("gau@example.com"));
+    assert_eq!(cert.emails, ["gau@example.com"]);
+    assert_eq!(sandbox.order_count(), 2);
+    sandbox.shutdown().await;
+}
+
 #[tokio::test]
 async fn reissue_gives_a_new_certificate_on_the_same_order() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;

@@ -5,3 +5,4 @@ mod common;
 mod api;
 mod faults;
 mod response_schema;
+mod state_file;

@@ -29,8 +29,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::exit;
 use api::BulkApi;
+use certcentral_keys::{files, keys};
 use exec::{ExecOptions, RunStats, Stopped};
 use journal::{Journal, ReportLine, RowState};
 use progress::{Progress, ProgressMode};
@@ -84,13 +84,35 @@ fn render_errors(shown: &[RowError], count: u64) -> String {
 }
 
 impl BulkError {
-    /// The process exit code.
-    pub fn exit_code(&self) -> u8 {
+    /// How the run ended: [`Verdict::Usage`] or [`Verdict::Failed`].
+    pub fn verdict(&self) -> Verdict {
         match self {
-            Self::Usage(_) | Self::InvalidRows { .. } | Self::Locked(_) => exit::USAGE,
-            Self::Journal(_) | Self::Io(_) => exit::FAILED,
+            Self::Usage(_) | Self::InvalidRows { .. } | Self::Locked(_) => Verdict::Usage,
+            Self::Journal(_) | Self::Io(_) => Verdict::Failed,
         }
     }
+}
+
+/// How a run ended, in the terms of the command's exit codes (`certcentral` maps each
+/// verdict to its documented exit code).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// Every row issued (or, without `wait`, every row ordered); a dry run that found rows
+    /// to order.
+    Done,
+    /// Nothing succeeded: every row failed or was invalid (or the run could not finish).
+    Failed,
+    /// Bad arguments or input, invalid rows with `strict`, or the journal is in use.
+    Usage,
+    /// Some rows still pending: rerun to resume.
+    Pending,
+    /// Some outcome is unknown: an order may exist.
+    Unknown,
+    /// Some rows failed or were held back, others succeeded.
+    Partial,
+    /// Stopped by Ctrl-C after journaling the request in flight.
+    Interrupted,
 }
 
 /// Everything a bulk run needs besides the API.
@@ -113,6 +135,8 @@ pub struct BulkConfig {
     pub progress: ProgressMode,
     /// Interval of plain progress lines.
     pub progress_interval: std::time::Duration,
+    /// Where plain progress lines go.
+    pub progress_sink: progress::LineSink,
     /// Execution settings.
     pub exec: ExecOptions,
 }
@@ -169,8 +193,8 @@ pub struct Outcome {
     pub report: Option<PathBuf>,
     /// Why the report could not be written (the run's results are in the journal).
     pub report_error: Option<String>,
-    /// The exit code.
-    pub exit_code: u8,
+    /// How the run ended.
+    pub verdict: Verdict,
 }
 
 /// A staged roster: the open journal and the validation results.
@@ -370,11 +394,11 @@ fn plan_from(staged: &Staged, counts: &[(RowState, u64)], max_new_orders: Option
     }
 }
 
-/// The exit code for the final row states: 4 when some outcome is unknown; 1 when rows failed
-/// (or were held back as possible duplicates) and none succeeded; 5 when some failed and
-/// others succeeded; 3 when some are still pending (not issued with `wait`, or not ordered
-/// yet because of `--max-new-orders`); 0 otherwise.
-pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
+/// The verdict for the final row states: unknown when some outcome is unknown; failed when
+/// rows failed (or were held back as possible duplicates) and none succeeded; partial when
+/// some failed and others succeeded; pending when some are still pending (not issued with
+/// `wait`, or not ordered yet because of `--max-new-orders`); done otherwise.
+pub fn verdict(states: &[(RowState, u64)], invalid: u64, wait: bool) -> Verdict {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let unknown = get(RowState::Intent) + get(RowState::Unknown);
     let failures =
@@ -382,28 +406,28 @@ pub fn exit_code(states: &[(RowState, u64)], invalid: u64, wait: bool) -> u8 {
     let successes = get(RowState::Done) + get(RowState::Ordered);
     let pending = get(RowState::New) + if wait { get(RowState::Ordered) } else { 0 };
     if unknown > 0 {
-        exit::UNKNOWN
+        Verdict::Unknown
     } else if failures > 0 && successes == 0 {
-        exit::FAILED
+        Verdict::Failed
     } else if failures > 0 {
-        exit::PARTIAL
+        Verdict::Partial
     } else if pending > 0 {
-        exit::PENDING
+        Verdict::Pending
     } else {
-        exit::OK
+        Verdict::Done
     }
 }
 
-/// The exit code of a run that stopped early: 130 when interrupted; when the API became
-/// unreachable, 4 if some outcome is unknown, 3 otherwise (rerun to resume).
-pub fn stopped_exit_code(stopped: &Stopped, states: &[(RowState, u64)]) -> u8 {
+/// The verdict of a run that stopped early: interrupted; when the API became unreachable,
+/// unknown if some outcome is unknown, pending otherwise (rerun to resume).
+pub fn stopped_verdict(stopped: &Stopped, states: &[(RowState, u64)]) -> Verdict {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     match stopped {
-        Stopped::Interrupted => exit::INTERRUPTED,
+        Stopped::Interrupted => Verdict::Interrupted,
         Stopped::Unreachable(_) if get(RowState::Intent) + get(RowState::Unknown) > 0 => {
-            exit::UNKNOWN
+            Verdict::Unknown
         }
-        Stopped::Unreachable(_) => exit::PENDING,
+        Stopped::Unreachable(_) => Verdict::Pending,
     }
 }
 
@@ -421,7 +445,7 @@ pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
             )));
         }
         Err(_) if config.dry_run => {}
-        Err(_) => crate::files::ensure_dir(out).map_err(|e| {
+        Err(_) => files::ensure_dir(out).map_err(|e| {
             BulkError::Usage(format!(
                 "--out {}: cannot create the folder: {e}",
                 out.display()
@@ -510,7 +534,7 @@ fn open_journal(config: &BulkConfig) -> Result<Journal, BulkError> {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
         {
-            crate::files::ensure_dir(dir).map_err(|e| BulkError::Io(e.to_string()))?;
+            files::ensure_dir(dir).map_err(|e| BulkError::Io(e.to_string()))?;
         }
         Journal::open(&config.journal)
     }
@@ -541,55 +565,89 @@ fn prepare_counted(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkEr
     Ok((staged, plan, counts))
 }
 
-/// Runs a whole bulk order (or only plans it with `dry_run`).
-pub async fn run<A: BulkApi>(
-    api: Option<Arc<A>>,
-    config: &BulkConfig,
-) -> Result<Outcome, BulkError> {
+/// Plans a bulk order without an API (`--dry-run`): stages and validates the roster and
+/// says what a run would do; nothing is sent.
+pub fn dry_run(config: &BulkConfig) -> Result<Outcome, BulkError> {
     check_outputs(config)?;
     let (staged, plan, counts) = prepare_counted(config)?;
-    let Staged {
-        journal,
-        invalid,
-        shown,
-        ..
-    } = staged;
-    let journal_path = journal.path().map(Path::to_path_buf);
-    let (journal, states, stats, stopped, mut exit_code) = match (config.dry_run, api) {
-        (true, _) => {
-            let code = if invalid > 0 && plan.valid == 0 {
-                exit::FAILED
-            } else {
-                exit::OK
-            };
-            // Nothing ran: the states are the plan's.
-            (journal, counts, RunStats::default(), None, code)
-        }
-        (false, None) => {
-            return Err(BulkError::Usage(
-                "internal: no API client for a real run".into(),
-            ));
-        }
-        (false, Some(api)) => {
-            let progress = Progress::new(config.progress, plan.valid, config.progress_interval);
-            let (journal, stats, stopped) =
-                exec::execute(api, journal, config.exec.clone(), progress).await?;
-            let states = journal.counts()?;
-            let code = match &stopped {
-                Some(s) => stopped_exit_code(s, &states),
-                None => exit_code(&states, invalid, config.exec.wait),
-            };
-            (journal, states, stats, stopped, code)
-        }
+    let verdict = if staged.invalid > 0 && plan.valid == 0 {
+        Verdict::Failed
+    } else {
+        Verdict::Done
     };
+    // Nothing ran: the states are the plan's.
+    let ran = Ran {
+        journal: staged.journal,
+        states: counts,
+        stats: RunStats::default(),
+        stopped: None,
+        verdict,
+    };
+    conclude(config, plan, staged.shown, ran)
+}
+
+/// Runs a whole bulk order through `api` (with `config.dry_run`, only plans it, as
+/// [`dry_run`]).
+pub async fn run<A: BulkApi>(api: Arc<A>, config: &BulkConfig) -> Result<Outcome, BulkError> {
+    if config.dry_run {
+        return dry_run(config);
+    }
+    check_outputs(config)?;
+    let (staged, plan, _) = prepare_counted(config)?;
+    let progress = Progress::new(
+        config.progress,
+        plan.valid,
+        config.progress_interval,
+        config.progress_sink.clone(),
+    );
+    let (journal, stats, stopped) =
+        exec::execute(api, staged.journal, config.exec.clone(), progress).await?;
+    let states = journal.counts()?;
+    let verdict = match &stopped {
+        Some(s) => stopped_verdict(s, &states),
+        None => verdict(&states, staged.invalid, config.exec.wait),
+    };
+    let ran = Ran {
+        journal,
+        states,
+        stats,
+        stopped,
+        verdict,
+    };
+    conclude(config, plan, staged.shown, ran)
+}
+
+/// What a run (or a dry run) left behind, before the report is written.
+struct Ran {
+    journal: Journal,
+    states: Counts,
+    stats: RunStats,
+    stopped: Option<Stopped>,
+    verdict: Verdict,
+}
+
+/// Writes the report (when asked) and assembles the [`Outcome`].
+fn conclude(
+    config: &BulkConfig,
+    plan: Plan,
+    invalid_rows: Vec<RowError>,
+    ran: Ran,
+) -> Result<Outcome, BulkError> {
+    let Ran {
+        journal,
+        states,
+        stats,
+        stopped,
+        mut verdict,
+    } = ran;
     // A report that cannot be written does not lose the summary (the journal holds every
     // row's state; a rerun with another --report writes it without ordering anything).
     let (report, report_error) = match &config.report {
         Some(path) => match report::write(&journal, path) {
             Ok(_) => (Some(path.clone()), None),
             Err(e) => {
-                if exit_code == exit::OK {
-                    exit_code = exit::FAILED;
+                if verdict == Verdict::Done {
+                    verdict = Verdict::Failed;
                 }
                 (None, Some(e.to_string()))
             }
@@ -602,12 +660,12 @@ pub async fn run<A: BulkApi>(
         plan,
         dry_run: config.dry_run,
         stats,
-        invalid_rows: shown,
+        invalid_rows,
         stopped,
-        journal: journal_path,
+        journal: journal.path().map(Path::to_path_buf),
         report,
         report_error,
-        exit_code,
+        verdict,
     })
 }
 

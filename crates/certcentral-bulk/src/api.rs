@@ -34,7 +34,7 @@ pub enum ApiFailure {
     },
     /// The connection to the API could not be established (refused, DNS, connect timeout):
     /// the request provably was not processed. Several in a row stop the run (see
-    /// [`crate::bulk::exec::UNREACHABLE_LIMIT`]).
+    /// [`crate::exec::UNREACHABLE_LIMIT`]).
     Unreachable {
         /// What happened.
         message: String,

@@ -1,8 +1,8 @@
 //! Progress display: an indicatif bar with counts by state and an ETA on a terminal, plain
 //! periodic lines otherwise (or nothing when quiet).
 
-use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::io::{IsTerminal, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::journal::{Journal, RowState};
@@ -18,10 +18,41 @@ pub enum ProgressMode {
     Quiet,
 }
 
+/// Where plain progress lines go: stderr by default; the command line passes its own writer
+/// (so `--log-format json` makes them JSON).
+#[derive(Clone)]
+pub struct LineSink(Arc<dyn Fn(&str) + Send + Sync>);
+
+impl LineSink {
+    /// Lines handed to `write`.
+    pub fn new(write: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(write))
+    }
+
+    fn write(&self, line: &str) {
+        (self.0)(line)
+    }
+}
+
+impl Default for LineSink {
+    /// One line per update on stderr.
+    fn default() -> Self {
+        Self::new(|line| {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        })
+    }
+}
+
+impl std::fmt::Debug for LineSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LineSink")
+    }
+}
+
 /// The progress display of one run.
 pub struct Progress {
     bar: Option<indicatif::ProgressBar>,
-    lines: bool,
+    lines: Option<LineSink>,
     interval: Duration,
     last: Mutex<Option<Instant>>,
     total: u64,
@@ -51,8 +82,8 @@ pub fn describe(counts: &[(RowState, u64)]) -> String {
 }
 
 impl Progress {
-    /// A display for `total` rows.
-    pub fn new(mode: ProgressMode, total: u64, interval: Duration) -> Self {
+    /// A display for `total` rows; plain lines (when shown) go to `sink`.
+    pub fn new(mode: ProgressMode, total: u64, interval: Duration, sink: LineSink) -> Self {
         let tty = std::io::stderr().is_terminal();
         let bar = (mode == ProgressMode::Auto && tty).then(|| {
             let bar = indicatif::ProgressBar::new(total);
@@ -66,7 +97,8 @@ impl Progress {
         });
         Self {
             bar,
-            lines: mode == ProgressMode::Lines || (mode == ProgressMode::Auto && !tty),
+            lines: (mode == ProgressMode::Lines || (mode == ProgressMode::Auto && !tty))
+                .then_some(sink),
             interval,
             last: Mutex::new(None),
             total,
@@ -75,12 +107,17 @@ impl Progress {
 
     /// Nothing shown.
     pub fn hidden() -> Self {
-        Self::new(ProgressMode::Quiet, 0, Duration::from_secs(3600))
+        Self::new(
+            ProgressMode::Quiet,
+            0,
+            Duration::from_secs(3600),
+            LineSink::default(),
+        )
     }
 
     /// Refreshes from the journal (throttled unless `force`).
     pub fn update(&self, journal: &Journal, force: bool) {
-        if self.bar.is_none() && !self.lines {
+        if self.bar.is_none() && self.lines.is_none() {
             return;
         }
         let every = if self.bar.is_some() {
@@ -107,9 +144,8 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.set_position(settled);
             bar.set_message(text);
-        } else if self.lines {
-            let line = format!("bulk: {settled}/{} rows · {text}", self.total);
-            crate::logging::stderr_line(crate::logging::Level::Info, &line, &line, None);
+        } else if let Some(sink) = &self.lines {
+            sink.write(&format!("bulk: {settled}/{} rows · {text}", self.total));
         }
     }
 

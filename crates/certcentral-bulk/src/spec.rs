@@ -388,7 +388,10 @@ mod tests {
         assert_eq!(spec.name, "locke-cole");
         assert_eq!(spec.validity_years, Some(1));
         let order = spec.order_request(&defaults(), None).unwrap();
-        assert_eq!(crate::request::subject_name(&order), "Locke Cole");
+        assert_eq!(
+            certcentral_types::OrderBody::ClientCertificate(order.clone()).subject_name(),
+            "Locke Cole"
+        );
         assert!(order.skip_approval);
     }
 

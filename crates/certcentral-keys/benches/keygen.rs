@@ -1,7 +1,7 @@
 //! Key pair + CSR generation per `--key-type`, against the P-256 baseline: what a person
 //! waits for before the order is sent.
 
-use certcentral_cli::keys::{KeyType, generate};
+use certcentral_keys::keys::{KeyType, generate};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn keygen(c: &mut Criterion) {

@@ -214,7 +214,8 @@ pub fn describe_certificate(chain_pem: &str) -> Result<CertificateSummary, KeyEr
 }
 
 /// The key types DigiCert accepts for client certificates.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, clap::ValueEnum, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum KeyType {
     /// RSA 2048 bits: the most compatible with mail clients (the default).
@@ -231,6 +232,15 @@ pub enum KeyType {
 }
 
 impl KeyType {
+    /// Every key type, in the order `--key-type` lists them.
+    pub const ALL: [KeyType; 5] = [
+        KeyType::Rsa2048,
+        KeyType::Rsa3072,
+        KeyType::Rsa4096,
+        KeyType::P256,
+        KeyType::P384,
+    ];
+
     /// The name used on the command line (`rsa2048`, `p256`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -348,13 +358,20 @@ mod tests {
     use certcentral_validate::{KeyAlgorithm, inspect_csr};
 
     /// The key types offered are exactly the catalog's key policy of every product.
+    /// `--key-type`'s values are [`KeyType::ALL`].
+    #[test]
+    #[cfg(feature = "clap")]
+    fn clap_values_are_all_key_types() {
+        use clap::ValueEnum;
+        assert_eq!(KeyType::value_variants(), KeyType::ALL);
+    }
+
     #[test]
     fn key_types_are_the_catalog_key_policy() {
         use certcentral_types::catalog::{EcdsaCurve, PRODUCTS};
-        use clap::ValueEnum;
         for product in PRODUCTS {
             let policy = product.profile.key_policy;
-            for key_type in KeyType::value_variants() {
+            for key_type in &KeyType::ALL {
                 let allowed = match (key_type.rsa_bits(), key_type) {
                     (Some(bits), _) => u32::try_from(bits).is_ok_and(|b| policy.allows_rsa(b)),
                     (None, KeyType::P256) => policy.allows_ecdsa(EcdsaCurve::P256),
@@ -363,7 +380,7 @@ mod tests {
                 assert!(allowed, "{} does not allow {key_type:?}", product.id);
             }
             assert_eq!(
-                KeyType::value_variants().len(),
+                KeyType::ALL.len(),
                 policy.rsa_bits.len() + policy.ecdsa_curves.len(),
                 "{}: {}",
                 product.id,

@@ -13,7 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::api::{ApiFailure, BulkApi, Placed};
 use super::*;
-use crate::keys::KeyType;
+use certcentral_keys::keys::KeyType;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Script {
@@ -89,7 +89,8 @@ impl Fake {
         orders.push(FakeOrder {
             id,
             product,
-            common_name: crate::request::subject_name(request),
+            common_name: certcentral_types::OrderBody::ClientCertificate(request.clone())
+                .subject_name(),
             emails: request.certificate.emails.clone(),
             csr: request.certificate.csr.clone(),
             created: Utc::now(),
@@ -244,6 +245,7 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
         allow_similar: false,
         progress: ProgressMode::Quiet,
         progress_interval: Duration::from_secs(60),
+        progress_sink: progress::LineSink::default(),
         exec: ExecOptions {
             defaults: spec::OrderDefaults {
                 product: ProductId::ClientPremiumSha2,
@@ -281,8 +283,8 @@ async fn orders_every_row_once_and_rerun_orders_nothing() {
     let mut cfg = config(dir.path(), roster(dir.path(), 12));
     cfg.report = Some(dir.path().join("report.json"));
     let fake = Arc::new(Fake::default());
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::OK, "{outcome:?}");
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Done, "{outcome:?}");
     assert_eq!(fake.count(), 12);
     assert_eq!(state(&outcome, RowState::Done), 12);
     assert_eq!(outcome.plan.new_orders, 12);
@@ -315,11 +317,11 @@ async fn orders_every_row_once_and_rerun_orders_nothing() {
         text.push_str(&format!("PERSON{i}@example.com,  person {i}\n"));
     }
     std::fs::write(&cfg.roster, text).unwrap();
-    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    let again = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(fake.count(), 12);
     assert_eq!(again.plan.new_orders, 0);
     assert_eq!(again.plan.done, 12);
-    assert_eq!(again.exit_code, exit::OK);
+    assert_eq!(again.verdict, Verdict::Done);
 }
 
 #[tokio::test]
@@ -339,8 +341,8 @@ async fn unknown_outcomes_are_reconciled_not_reordered() {
             Some(Script::DropAfterCommit),
         ]);
     }
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::OK, "{outcome:?}");
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Done, "{outcome:?}");
     // Exactly one order per row: dropped answers were found, the 503 proved absent and
     // was ordered once more, the 429s were retried.
     assert_eq!(fake.count(), 10);
@@ -366,13 +368,13 @@ async fn ambiguous_reconciliation_is_reported_and_never_reordered() {
         .lock()
         .unwrap()
         .push_back(Some(Script::DropAfterCommit));
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::UNKNOWN);
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Unknown);
     assert_eq!(fake.count(), 3);
     assert_eq!(state(&outcome, RowState::Unknown), 1);
     // A rerun with lookups still failing still does not re-order.
-    let again = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(again.exit_code, exit::UNKNOWN);
+    let again = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(again.verdict, Verdict::Unknown);
     assert_eq!(fake.count(), 3);
 }
 
@@ -393,8 +395,8 @@ async fn two_matching_orders_are_ambiguous() {
         .into_request_for_test("Person 0", "person0@example.com");
     extra.certificate.csr = None;
     fake.create(ProductId::ClientPremiumSha2, &extra);
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::UNKNOWN, "{outcome:?}");
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Unknown, "{outcome:?}");
     assert_eq!(fake.count(), 3);
     assert_eq!(outcome.stats.reconciled_ambiguous, 1);
     assert_eq!(outcome.stats.reconciled_found, 1);
@@ -420,7 +422,7 @@ async fn max_new_orders_and_dry_run_are_respected() {
     let mut cfg = config(dir.path(), roster(dir.path(), 8));
     let fake = Arc::new(Fake::default());
     cfg.dry_run = true;
-    let plan = run::<Fake>(None, &cfg).await.unwrap();
+    let plan = dry_run(&cfg).unwrap();
     assert_eq!(plan.plan.new_orders, 8);
     assert_eq!(fake.count(), 0);
     assert!(
@@ -429,21 +431,21 @@ async fn max_new_orders_and_dry_run_are_respected() {
     );
     cfg.dry_run = false;
     cfg.exec.max_new_orders = Some(3);
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(fake.count(), 3);
     assert_eq!(outcome.plan.capped, 5);
-    assert_eq!(outcome.exit_code, exit::PENDING);
+    assert_eq!(outcome.verdict, Verdict::Pending);
     cfg.dry_run = true;
-    let plan = run::<Fake>(None, &cfg).await.unwrap();
+    let plan = dry_run(&cfg).unwrap();
     assert_eq!(
         (plan.plan.new_orders, plan.plan.capped, plan.plan.done),
         (3, 2, 3)
     );
     cfg.dry_run = false;
     cfg.exec.max_new_orders = None;
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(fake.count(), 8);
-    assert_eq!(outcome.exit_code, exit::OK);
+    assert_eq!(outcome.verdict, Verdict::Done);
 }
 
 #[tokio::test]
@@ -457,7 +459,7 @@ async fn invalid_rows_stop_a_strict_run_and_are_reported_otherwise() {
     .unwrap();
     let mut cfg = config(dir.path(), path);
     let fake = Arc::new(Fake::default());
-    let err = run(Some(fake.clone()), &cfg).await.unwrap_err();
+    let err = run(fake.clone(), &cfg).await.unwrap_err();
     let BulkError::InvalidRows { count, shown } = &err else {
         panic!("{err}")
     };
@@ -467,14 +469,14 @@ async fn invalid_rows_stop_a_strict_run_and_are_reported_otherwise() {
         at,
         vec![(2, "emails"), (3, "validity_years"), (5, "common_name")]
     );
-    assert_eq!(err.exit_code(), exit::USAGE);
+    assert_eq!(err.verdict(), Verdict::Usage);
     assert_eq!(fake.count(), 0);
 
     cfg.strict = false;
     cfg.report = Some(dir.path().join("report.csv"));
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(fake.count(), 2);
-    assert_eq!(outcome.exit_code, crate::exit::PARTIAL);
+    assert_eq!(outcome.verdict, Verdict::Partial);
     let report = std::fs::read_to_string(dir.path().join("report.csv")).unwrap();
     let lines: Vec<&str> = report.lines().collect();
     assert_eq!(lines.len(), 6, "{report}");
@@ -495,33 +497,33 @@ async fn refused_orders_fail_the_row_and_are_retried_later() {
         .lock()
         .unwrap()
         .extend([Some(Script::Refuse), Some(Script::Refuse)]);
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::FAILED);
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Failed);
     assert_eq!(fake.count(), 0);
     // The rerun orders them (nothing was created), reusing the keys already on disk.
-    let again = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(again.exit_code, exit::OK);
+    let again = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(again.verdict, Verdict::Done);
     assert_eq!(fake.count(), 2);
 }
 
 #[test]
-fn exit_codes_follow_the_documented_precedence() {
+fn verdicts_follow_the_documented_precedence() {
     use RowState::*;
-    assert_eq!(exit_code(&[(Done, 3)], 0, true), exit::OK);
-    assert_eq!(exit_code(&[(Ordered, 3)], 0, false), exit::OK);
-    assert_eq!(exit_code(&[(Ordered, 3)], 0, true), exit::PENDING);
-    assert_eq!(exit_code(&[(Done, 3), (New, 1)], 0, false), exit::PENDING);
+    assert_eq!(verdict(&[(Done, 3)], 0, true), Verdict::Done);
+    assert_eq!(verdict(&[(Ordered, 3)], 0, false), Verdict::Done);
+    assert_eq!(verdict(&[(Ordered, 3)], 0, true), Verdict::Pending);
+    assert_eq!(verdict(&[(Done, 3), (New, 1)], 0, false), Verdict::Pending);
     assert_eq!(
-        exit_code(&[(Done, 3), (Failed, 1)], 0, true),
-        crate::exit::PARTIAL
+        verdict(&[(Done, 3), (Failed, 1)], 0, true),
+        Verdict::Partial
     );
-    assert_eq!(exit_code(&[(Done, 3)], 1, true), crate::exit::PARTIAL);
-    assert_eq!(exit_code(&[(Refused, 3)], 0, true), exit::FAILED);
+    assert_eq!(verdict(&[(Done, 3)], 1, true), Verdict::Partial);
+    assert_eq!(verdict(&[(Refused, 3)], 0, true), Verdict::Failed);
     assert_eq!(
-        exit_code(&[(Done, 3), (Unknown, 1), (Failed, 1)], 0, true),
-        exit::UNKNOWN
+        verdict(&[(Done, 3), (Unknown, 1), (Failed, 1)], 0, true),
+        Verdict::Unknown
     );
-    assert_eq!(exit_code(&[(Intent, 1)], 0, true), exit::UNKNOWN);
+    assert_eq!(verdict(&[(Intent, 1)], 0, true), Verdict::Unknown);
 }
 
 #[tokio::test]
@@ -532,12 +534,12 @@ async fn an_unreachable_api_stops_the_run_after_the_limit() {
         unreachable: true,
         ..Fake::default()
     });
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert!(
         matches!(outcome.stopped, Some(exec::Stopped::Unreachable(_))),
         "{outcome:?}"
     );
-    assert_eq!(outcome.exit_code, exit::PENDING);
+    assert_eq!(outcome.verdict, Verdict::Pending);
     assert_eq!(
         fake.attempts.load(std::sync::atomic::Ordering::SeqCst),
         exec::UNREACHABLE_LIMIT as usize
@@ -546,8 +548,8 @@ async fn an_unreachable_api_stops_the_run_after_the_limit() {
     assert_eq!(state(&outcome, RowState::New), 20, "{outcome:?}");
     // The API is back: the rerun orders every row once, reusing the first row's key.
     let fake = Arc::new(Fake::default());
-    let again = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(again.exit_code, exit::OK, "{again:?}");
+    let again = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(again.verdict, Verdict::Done, "{again:?}");
     assert_eq!(fake.count(), 20);
 }
 
@@ -557,9 +559,9 @@ async fn an_interrupted_run_sends_nothing_more_and_exits_130() {
     let cfg = config(dir.path(), roster(dir.path(), 5));
     cfg.exec.stop.interrupt();
     let fake = Arc::new(Fake::default());
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(outcome.stopped, Some(exec::Stopped::Interrupted));
-    assert_eq!(outcome.exit_code, crate::exit::INTERRUPTED);
+    assert_eq!(outcome.verdict, Verdict::Interrupted);
     assert_eq!(fake.count(), 0);
 }
 
@@ -574,11 +576,11 @@ async fn rows_sharing_an_email_are_held_back_unless_allowed() {
     .unwrap();
     let mut cfg = config(dir.path(), path);
     let fake = Arc::new(Fake::default());
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(fake.count(), 2);
     assert_eq!(state(&outcome, RowState::PossibleDuplicate), 1);
     assert_eq!(outcome.plan.possible_duplicates, 1);
-    assert_eq!(outcome.exit_code, crate::exit::PARTIAL);
+    assert_eq!(outcome.verdict, Verdict::Partial);
     assert_eq!(outcome.problems.len(), 1);
     assert_eq!(outcome.problems[0].row, 2);
     assert!(
@@ -591,9 +593,9 @@ async fn rows_sharing_an_email_are_held_back_unless_allowed() {
         outcome.problems
     );
     cfg.allow_similar = true;
-    let again = run(Some(fake.clone()), &cfg).await.unwrap();
+    let again = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(fake.count(), 3);
-    assert_eq!(again.exit_code, exit::OK);
+    assert_eq!(again.verdict, Verdict::Done);
 }
 
 #[tokio::test]
@@ -608,7 +610,7 @@ async fn reconciliation_looks_for_what_was_sent_not_the_rosters_new_spelling() {
         .lock()
         .unwrap()
         .push_back(Some(Script::DropAfterCommit));
-    let first = run(Some(fake.clone()), &cfg).await.unwrap();
+    let first = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(state(&first, RowState::Unknown), 1, "{first:?}");
     // The same person (same identity), spelled otherwise: the order was placed as
     // "Person 0", and the lookup (exact common name, like the server's) must find it.
@@ -621,7 +623,7 @@ async fn reconciliation_looks_for_what_was_sent_not_the_rosters_new_spelling() {
         orders: Mutex::new(fake.orders.lock().unwrap().clone()),
         ..Fake::default()
     });
-    let again = run(Some(fake2.clone()), &cfg).await.unwrap();
+    let again = run(fake2.clone(), &cfg).await.unwrap();
     assert_eq!(again.stats.reconciled_found, 1, "{again:?}");
     assert_eq!(again.stats.new_orders, 0);
     assert_eq!(fake2.count(), 1);
@@ -639,7 +641,7 @@ async fn patience_bounds_the_wait_for_a_post_not_processed() {
         .extend([Some(Script::SlowDown), Some(Script::SlowDown)]);
     // A hang guard, not a timing check: waiting out the Retry-After (capped at 30 s) past
     // the 5 s patience would trip it.
-    let outcome = tokio::time::timeout(Duration::from_secs(20), run(Some(fake.clone()), &cfg))
+    let outcome = tokio::time::timeout(Duration::from_secs(20), run(fake.clone(), &cfg))
         .await
         .expect("the wait went past the patience")
         .unwrap();
@@ -663,7 +665,7 @@ fn own_csr_roster(dir: &Path) -> std::path::PathBuf {
     let csrs = dir.join("elsewhere");
     std::fs::create_dir_all(&csrs).unwrap();
     let emails = vec!["person0@example.com".to_owned()];
-    let k = crate::keys::generate(KeyType::P256, "Person 0", &emails).unwrap();
+    let k = certcentral_keys::keys::generate(KeyType::P256, "Person 0", &emails).unwrap();
     std::fs::write(csrs.join("person0.csr"), &k.csr_pem).unwrap();
     let path = dir.join("roster.csv");
     std::fs::write(
@@ -683,9 +685,9 @@ async fn a_certificate_for_another_key_fails_the_row_once_and_writes_nothing() {
         foreign_key: Some("Person 0"),
         ..Fake::default()
     });
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
     // One row done, one failed: exit 5.
-    assert_eq!(outcome.exit_code, crate::exit::PARTIAL, "{outcome:?}");
+    assert_eq!(outcome.verdict, Verdict::Partial, "{outcome:?}");
     assert_eq!(state(&outcome, RowState::Failed), 1, "{outcome:?}");
     assert_eq!(state(&outcome, RowState::Done), 1, "{outcome:?}");
     // Downloaded once each: the mismatch is final, not retried until the timeout.
@@ -711,8 +713,8 @@ async fn a_certificate_for_another_key_fails_the_row_once_and_writes_nothing() {
     assert_eq!(report[0]["state"], "failed");
     assert_eq!(report[0]["error"], reason);
     // Final: a rerun neither orders nor downloads it again.
-    let again = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(again.exit_code, crate::exit::PARTIAL);
+    let again = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(again.verdict, Verdict::Partial);
     assert_eq!(fake.count(), 2);
     assert_eq!(fake.downloads.load(std::sync::atomic::Ordering::SeqCst), 2);
     assert!(!dir.path().join("out/person-0.crt").exists());
@@ -724,8 +726,8 @@ async fn a_row_with_its_own_csr_elsewhere_is_checked() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), own_csr_roster(dir.path()));
     let fake = Arc::new(Fake::default());
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::OK, "{outcome:?}");
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Done, "{outcome:?}");
     assert!(dir.path().join("out/person-0.crt").exists());
     assert!(!dir.path().join("out/person-0.key").exists());
 
@@ -737,8 +739,8 @@ async fn a_row_with_its_own_csr_elsewhere_is_checked() {
         foreign_key: Some("Person 0"),
         ..Fake::default()
     });
-    let outcome = run(Some(fake.clone()), &cfg).await.unwrap();
-    assert_eq!(outcome.exit_code, exit::FAILED, "{outcome:?}");
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.verdict, Verdict::Failed, "{outcome:?}");
     assert_eq!(state(&outcome, RowState::Failed), 1, "{outcome:?}");
     assert_eq!(fake.downloads.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(!dir.path().join("out/person-0.crt").exists());

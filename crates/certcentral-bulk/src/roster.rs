@@ -2,7 +2,7 @@
 //!
 //! A [`RosterReader`] yields [`RawRow`]s (the text of each cell, nothing interpreted yet) or a
 //! [`RowError`] for a row that cannot even be read. Interpretation and validation happen in
-//! [`crate::bulk::spec`]. Nothing is held in memory beyond the current row.
+//! [`crate::spec`]. Nothing is held in memory beyond the current row.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
