@@ -156,7 +156,8 @@ pub fn release_check(root: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Runs `certcentral-validate`'s stdin example on the seed order (valid: exit 0) and on a
+/// Runs `certcentral-validate`'s stdin example on the seed order for the seed's product
+/// (valid: exit 0) and on a
 /// broken order (invalid: exit 1). The example is built as `cargo test --workspace` builds it
 /// (so CI reuses that build instead of compiling the validator's dependencies again with other
 /// features); that the crate builds alone, with and without its features, is the feature
@@ -173,7 +174,9 @@ pub fn validate_example_smoke(root: &Path) -> Result<()> {
     let seed = std::fs::read(root.join("crates/certcentral-types/tests/fixtures/seed-order.json"))?;
     for (input, expected) in [(seed, 0), (br#"{"certificate": {}}"#.to_vec(), 1)] {
         eprintln!("release-check: validate_stdin example (expect exit {expected})");
+        // The seed's product: the default product (a Secure Email one) takes another body.
         let mut child = Command::new(&example)
+            .arg("client_premium_sha2")
             .current_dir(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

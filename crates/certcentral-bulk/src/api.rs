@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use certcentral_types::{OrderInfo, OrderRequest, ProductId, StatusChange};
+use certcentral_types::{OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
 /// What the order POST answered.
@@ -19,6 +19,18 @@ pub struct Placed {
     pub request_status: Option<String>,
     /// Certificate id, when the request is already approved.
     pub certificate_id: Option<i64>,
+    /// The issued certificate and its chain (PEM, leaf first), when the answer carried them
+    /// (`certificate_chain` in a `201`: immediate issuance): no download is needed.
+    pub chain: Option<String>,
+}
+
+/// What a revocation of an order left in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// The order is revoked.
+    Revoked,
+    /// A revoke request waits for an approver (its id, when the server showed it).
+    Requested(Option<i64>),
 }
 
 /// How a call failed, as far as "may I send it again?" is concerned.
@@ -66,11 +78,13 @@ impl std::fmt::Display for ApiFailure {
 /// The calls bulk ordering makes. Every call goes through the implementation's rate limiter.
 pub trait BulkApi: Send + Sync + 'static {
     /// `POST /order/certificate/{product}`: places one paid order. Never retried by the engine
-    /// unless the failure is [`ApiFailure::NotProcessed`].
+    /// unless the failure is [`ApiFailure::NotProcessed`]. `product` is a catalog id, or (a row
+    /// allowed with `--allow-unknown`) one the catalog does not know: the body is then sent
+    /// as given.
     fn order(
         &self,
-        product: ProductId,
-        request: &OrderRequest,
+        product: &str,
+        request: &OrderBody,
     ) -> impl Future<Output = Result<Placed, ApiFailure>> + Send;
 
     /// `GET /order/certificate/status-changes?minutes=N`.
@@ -89,7 +103,7 @@ pub trait BulkApi: Send + Sync + 'static {
     /// filters), to reconcile a POST whose outcome is unknown.
     fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         emails: &[String],
         since: DateTime<Utc>,
@@ -100,4 +114,39 @@ pub trait BulkApi: Send + Sync + 'static {
         &self,
         certificate_id: i64,
     ) -> impl Future<Output = Result<Vec<u8>, ApiFailure>> + Send;
+
+    /// The body of a renewal of order `order_id` with the new key's `csr`: the original's
+    /// product and details from its order info, `renewal_of_order_id` set
+    /// in the body the product takes (`certcentral_client::Order::renewal_body`: a Secure
+    /// Email order renews with its person, usage and profile). Reads only; the renewal itself is
+    /// placed with [`BulkApi::order`].
+    fn renewal_request(
+        &self,
+        order_id: i64,
+        csr: &str,
+    ) -> impl Future<Output = Result<(ProductId, OrderBody), ApiFailure>> + Send;
+
+    /// `PUT /order/certificate/{order_id}/revoke`: revokes every certificate of the order
+    /// (`certcentral_client::Client::revoke`, which reconciles a lost answer from the order
+    /// info instead of sending again). Not idempotent: the engine journals it first and
+    /// looks the order up before sending it again.
+    fn revoke_order(
+        &self,
+        order_id: i64,
+        comment: &str,
+        skip_approval: bool,
+    ) -> impl Future<Output = Result<RevokeOutcome, ApiFailure>> + Send;
+}
+
+/// What the order info says about a revocation: revoked, or a revoke request in place
+/// (pending or approved), with its id; `None` when neither (nothing to reconcile).
+pub fn revocation_in(info: &OrderInfo) -> Option<RevokeOutcome> {
+    if info.status == Some(certcentral_types::OrderStatus::Revoked) {
+        return Some(RevokeOutcome::Revoked);
+    }
+    info.requests
+        .iter()
+        .filter(|r| r.type_.as_deref() == Some("revoke"))
+        .find(|r| r.status != Some(certcentral_types::RequestStatus::Rejected))
+        .map(|r| RevokeOutcome::Requested(Some(r.id)))
 }

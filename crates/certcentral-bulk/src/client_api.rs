@@ -1,11 +1,11 @@
 //! [`BulkApi`] for the real client: every call goes through its shared rate limiter, and its
 //! errors are classified by whether an order POST may be sent again.
 
-use certcentral_client::{Client, Error};
-use certcentral_types::{DownloadFormat, OrderInfo, OrderRequest, ProductId, StatusChange};
+use certcentral_client::{Client, Error, Revocation, RevokeTarget};
+use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
-use super::api::{ApiFailure, BulkApi, Placed};
+use super::api::{ApiFailure, BulkApi, Placed, RevokeOutcome, revocation_in};
 
 fn describe(err: &Error) -> String {
     match err {
@@ -59,15 +59,18 @@ fn classify_read_error(err: Error) -> ApiFailure {
 }
 
 impl BulkApi for Client {
-    async fn order(
-        &self,
-        product: ProductId,
-        request: &OrderRequest,
-    ) -> Result<Placed, ApiFailure> {
-        let order = self
-            .order_client_certificate(product, request)
-            .await
-            .map_err(classify_order_error)?;
+    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
+        let order = match product.parse::<ProductId>() {
+            Ok(product) => self.order_certificate(product, request).await,
+            // A product the catalog does not know (--allow-unknown): sent as given.
+            Err(_) => match serde_json::to_value(request) {
+                Ok(body) => self.order_as_given(product, &body).await,
+                Err(e) => Err(Error::InvalidArgument(format!(
+                    "the order cannot be serialized: {e}"
+                ))),
+            },
+        }
+        .map_err(classify_order_error)?;
         Ok(Placed {
             order_id: order.id(),
             request_ids: order.requests().iter().map(|r| r.id).collect(),
@@ -77,6 +80,7 @@ impl BulkApi for Client {
                 .and_then(|r| r.status.as_ref())
                 .map(|s| s.as_str().to_owned()),
             certificate_id: order.certificate_id(),
+            chain: order.issued_pem(),
         })
     }
 
@@ -95,7 +99,7 @@ impl BulkApi for Client {
 
     async fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         emails: &[String],
         since: DateTime<Utc>,
@@ -110,6 +114,46 @@ impl BulkApi for Client {
             .await
             .map_err(classify_read_error)
     }
+
+    async fn renewal_request(
+        &self,
+        order_id: i64,
+        csr: &str,
+    ) -> Result<(ProductId, OrderBody), ApiFailure> {
+        let order = Client::order(self, order_id)
+            .await
+            .map_err(classify_read_error)?;
+        order
+            .renewal_body(Some(csr), None)
+            .map_err(|e| ApiFailure::Refused {
+                message: describe(&e),
+            })
+    }
+
+    async fn revoke_order(
+        &self,
+        order_id: i64,
+        comment: &str,
+        skip_approval: bool,
+    ) -> Result<RevokeOutcome, ApiFailure> {
+        let outcome = self
+            .revoke(RevokeTarget::Order(order_id), Some(comment), skip_approval)
+            .await
+            .map_err(classify_order_error)?;
+        match outcome {
+            Revocation::Revoked => Ok(RevokeOutcome::Revoked),
+            Revocation::Requested(request) => Ok(RevokeOutcome::Requested(Some(request.id))),
+            // The answer was lost and the order shows the revocation: which one, from the
+            // order info (a revoke request in place, or revoked).
+            Revocation::Reconciled => {
+                let info = self
+                    .order_info(order_id)
+                    .await
+                    .map_err(classify_read_error)?;
+                Ok(revocation_in(&info).unwrap_or(RevokeOutcome::Requested(None)))
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -119,7 +163,7 @@ mod tests {
 
     fn unknown(status: Option<u16>) -> Error {
         Error::OutcomeUnknown(Box::new(UnknownOutcome {
-            product: ProductId::ClientPremiumSha2,
+            product: ProductId::ClientPremiumSha2.to_string(),
             common_name: "A".into(),
             emails: vec![],
             sent_at: Utc::now(),

@@ -106,6 +106,9 @@ pub struct ExecOptions {
     pub not_processed_patience: Duration,
     /// Stops the run early (Ctrl-C).
     pub stop: StopHandle,
+    /// `--renew-within`: renew every finished row whose certificate ends at or before this
+    /// time (Unix seconds, UTC; the run's start plus the window).
+    pub renew_until: Option<i64>,
 }
 
 /// What one run did (the journal holds the per-row truth).
@@ -132,6 +135,11 @@ pub struct RunStats {
     pub capped: u64,
     /// `status-changes` polls.
     pub polls: u64,
+    /// Renewal orders placed (also counted in `new_orders`).
+    pub renewals: u64,
+    /// Rows whose certificate's end of validity was looked up in the API (journals written
+    /// before it was recorded at download).
+    pub expiry_lookups: u64,
 }
 
 struct Shared<A> {
@@ -285,15 +293,25 @@ async fn run<A: BulkApi>(shared: &Arc<Shared<A>>) -> Result<(), BulkError> {
     let mut ambiguous: HashSet<String> = HashSet::new();
     let mut last_poll = Instant::now();
     // Reconcile, order; then reconcile what this run left unknown and order what proved absent.
+    if shared.opts.renew_until.is_some() {
+        lookup_expiry(shared).await?;
+    }
     for round in 0..3 {
         reconcile(shared, &mut ambiguous).await?;
         if shared.must_stop() {
             break;
         }
-        // The first round orders every row to order; later ones only rows that
-        // reconciliation proved were never ordered (rows refused in this run wait for a rerun).
+        // The first round orders every row to order, then renews the expiring ones; later
+        // ones only rows that reconciliation proved were never ordered (rows refused in this
+        // run wait for a rerun).
         let class = if round == 0 { Class::New } else { Class::Retry };
-        let posted = post_stream(shared, class, &mut downloads, &mut last_poll).await?;
+        let mut posted = post_stream(shared, class, &mut downloads, &mut last_poll).await?;
+        if let (0, Some(until)) = (round, shared.opts.renew_until)
+            && !shared.must_stop()
+        {
+            let renew = Class::Renew { until };
+            posted += post_stream(shared, renew, &mut downloads, &mut last_poll).await?;
+        }
         let unknown_left = count(shared, &[RowState::Intent, RowState::Unknown])?;
         if posted == 0 || unknown_left as usize <= ambiguous.len() {
             break;
@@ -373,7 +391,15 @@ async fn reconcile<A: BulkApi>(
                 .unwrap_or_else(|| (entry.spec.common_name.clone(), entry.spec.emails.clone()));
             let found = shared
                 .api
-                .find_recent_orders(entry.spec.product, &common_name, &emails, since)
+                .find_recent_orders(
+                    entry
+                        .sent_product
+                        .as_deref()
+                        .unwrap_or(entry.spec.product_name()),
+                    &common_name,
+                    &emails,
+                    since,
+                )
                 .await;
             shared.observe(&found);
             if matches!(found, Err(ApiFailure::Unreachable { .. })) && shared.must_stop() {
@@ -470,7 +496,14 @@ fn spawn_preparer<A: BulkApi>(
                 return Ok(());
             };
             after = last.spec.row;
-            for entry in page {
+            for mut entry in page {
+                if matches!(class, Class::Renew { .. }) {
+                    // A renewal: new files under a new name, never the first certificate's.
+                    if let Some(old) = entry.order_id {
+                        entry.name = renewal_name(&entry.name, old);
+                    }
+                    entry.csr = None;
+                }
                 let item = prepare(&shared.opts, entry);
                 if tx.blocking_send(item).is_err() {
                     return Ok(());
@@ -533,6 +566,19 @@ fn prepare(opts: &ExecOptions, entry: Entry) -> PrepItem {
     }
 }
 
+/// The output name of the renewal of order `old` of a row named `name`:
+/// `<first name>-renewal-<old>` (the suffix of an earlier renewal replaced), so the renewal's
+/// key, CSR and certificate never replace the first certificate's files.
+pub fn renewal_name(name: &str, old: i64) -> String {
+    let base = match name.rfind("-renewal-") {
+        Some(at) if name[at + 9..].bytes().all(|b| b.is_ascii_digit()) && at + 9 < name.len() => {
+            &name[..at]
+        }
+        _ => name,
+    };
+    format!("{base}-renewal-{old}")
+}
+
 fn write_key_files(p: &Prepared) -> Result<(), String> {
     use secrecy::ExposeSecret;
     if let (Some(key), Some(path)) = (&p.key_pem, &p.key_file) {
@@ -565,6 +611,14 @@ async fn post_stream<A: BulkApi>(
             Ok(p) => p,
             Err(failed) => {
                 let Unprepared { entry, reason: msg } = *failed;
+                if let Some(old) = entry.renews() {
+                    // A renewal not prepared: nothing was sent, the row keeps its state.
+                    shared.refuse([Update::Note {
+                        key: entry.spec.key.clone(),
+                        error: format!("the renewal of order {old} was not sent: {msg}"),
+                    }])?;
+                    continue;
+                }
                 shared.refuse([
                     Update::Intent {
                         spec: entry.spec.clone(),
@@ -617,37 +671,48 @@ async fn post_one<A: BulkApi>(
     downloads: &mut Downloads,
 ) -> Result<(), BulkError> {
     let key = p.entry.spec.key.clone();
-    let request = match p
-        .entry
-        .spec
-        .order_request(&shared.opts.defaults, Some(&p.csr))
-    {
-        Ok(r) => r,
-        Err(msg) => {
-            shared.refuse([
-                Update::Intent {
-                    spec: p.entry.spec.clone(),
-                    key_file: None,
-                    csr_file: None,
-                    csr: None,
-                },
-                Update::Refused { key, error: msg },
-            ])?;
-            return Ok(());
+    let renewal = p.entry.renews();
+    let (product, request, intent) = match renewal {
+        Some(old) => match renewal_order(shared, &p, old).await? {
+            Some(order) => order,
+            None => return Ok(()),
+        },
+        None => {
+            let request = match p
+                .entry
+                .spec
+                .order_request(&shared.opts.defaults, Some(&p.csr))
+            {
+                Ok(r) => r,
+                Err(msg) => {
+                    shared.refuse([
+                        Update::Intent {
+                            spec: p.entry.spec.clone(),
+                            key_file: None,
+                            csr_file: None,
+                            csr: None,
+                        },
+                        Update::Refused { key, error: msg },
+                    ])?;
+                    return Ok(());
+                }
+            };
+            let intent = Update::Intent {
+                spec: p.entry.spec.clone(),
+                key_file: p.key_file.as_ref().map(|f| f.display().to_string()),
+                // The CSR file sent: written beside the key, or the row's own.
+                csr_file: p
+                    .csr_file
+                    .as_ref()
+                    .or(p.entry.spec.csr.as_ref())
+                    .map(|f| f.display().to_string()),
+                csr: Some(p.csr.clone()),
+            };
+            (p.entry.spec.product_name().to_owned(), request, intent)
         }
     };
     // 1. Intent, synced to disk, before anything is sent.
-    lock(&shared.journal).commit_durable([Update::Intent {
-        spec: p.entry.spec.clone(),
-        key_file: p.key_file.as_ref().map(|f| f.display().to_string()),
-        // The CSR file sent: written beside the key, or the row's own.
-        csr_file: p
-            .csr_file
-            .as_ref()
-            .or(p.entry.spec.csr.as_ref())
-            .map(|f| f.display().to_string()),
-        csr: Some(p.csr.clone()),
-    }])?;
+    lock(&shared.journal).commit_durable([intent])?;
     // 2. The key on disk before the order exists, so a paid certificate always has its key.
     if let Err(msg) = write_key_files(&p) {
         shared.refuse([Update::Refused { key, error: msg }])?;
@@ -658,11 +723,17 @@ async fn post_one<A: BulkApi>(
     let mut attempt = 0u32;
     loop {
         attempt += 1;
-        let answer = shared.api.order(p.entry.spec.product, &request).await;
+        let answer = shared.api.order(&product, &request).await;
         shared.observe(&answer);
         match answer {
             Ok(placed) => {
-                shared.stat(|s| s.new_orders += 1);
+                shared.stat(|s| {
+                    s.new_orders += 1;
+                    s.renewals += u64::from(renewal.is_some());
+                });
+                if renewal.is_some() {
+                    shared.progress.renewed();
+                }
                 // 4. Order id and request ids recorded right away (a crash before this line
                 // leaves the intent, which reconciliation resolves to this order).
                 lock(&shared.journal).commit([Update::Ordered {
@@ -673,9 +744,17 @@ async fn post_one<A: BulkApi>(
                     order_status: None,
                     certificate_id: placed.certificate_id,
                 }])?;
+                // A `201` carrying the chain: the certificate is taken from it (checked like
+                // a download), and no download request is spent.
                 if let Some(cert) = placed.certificate_id {
                     downloads
-                        .start(shared, key, p.entry.name.clone(), placed.order_id, cert)
+                        .start_with(
+                            shared,
+                            (key, p.entry.name.clone()),
+                            placed.order_id,
+                            cert,
+                            placed.chain,
+                        )
                         .await;
                 }
                 return Ok(());
@@ -739,6 +818,92 @@ async fn post_one<A: BulkApi>(
     }
 }
 
+/// The renewal of order `old` for the prepared row `p`: its body from the API's order info
+/// (the original's product and details, `renewal_of_order_id` set, the row's new CSR) and
+/// the intent to journal before it is sent. `None` when it cannot be built: nothing was
+/// sent, the row keeps its state and the reason (a rerun tries again).
+async fn renewal_order<A: BulkApi>(
+    shared: &Arc<Shared<A>>,
+    p: &Prepared,
+    old: i64,
+) -> Result<Option<(String, certcentral_types::OrderBody, Update)>, BulkError> {
+    let answer = shared.api.renewal_request(old, &p.csr).await;
+    shared.observe(&answer);
+    let (product, mut request) = match answer {
+        Ok(order) => order,
+        Err(e) => {
+            lock(&shared.journal).commit([Update::Note {
+                key: p.entry.spec.key.clone(),
+                error: format!("the renewal of order {old} was not sent: {e}"),
+            }])?;
+            shared.stat(|s| s.refused += 1);
+            return Ok(None);
+        }
+    };
+    if shared.opts.defaults.skip_approval {
+        match &mut request {
+            certcentral_types::OrderBody::ClientCertificate(r) => r.skip_approval = true,
+            certcentral_types::OrderBody::SecureEmail(r) => r.skip_approval = true,
+        }
+    }
+    let intent = Update::RenewalIntent {
+        key: p.entry.spec.key.clone(),
+        renewal_of: old,
+        name: p.entry.name.clone(),
+        product: product.to_string(),
+        common_name: request.subject_name(),
+        emails: request.emails().to_vec(),
+        key_file: p.key_file.as_ref().map(|f| f.display().to_string()),
+        csr_file: p.csr_file.as_ref().map(|f| f.display().to_string()),
+        csr: Some(p.csr.clone()),
+    };
+    Ok(Some((product.as_str().to_owned(), request, intent)))
+}
+
+/// Records the end of validity of finished rows whose journal lacks it (written before
+/// version 3 recorded it at download): one order-info call each, through the limiter.
+async fn lookup_expiry<A: BulkApi>(shared: &Arc<Shared<A>>) -> Result<(), BulkError> {
+    let mut after = 0;
+    loop {
+        let page = lock(&shared.journal).page(Class::NoExpiry, after, 64)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.spec.row;
+        for entry in page {
+            let Some(order_id) = entry.order_id else {
+                continue;
+            };
+            if shared.must_stop() {
+                return Ok(());
+            }
+            let answer = shared.api.order_info(order_id).await;
+            shared.observe(&answer);
+            let info = match answer {
+                Ok(info) => info,
+                Err(e) => {
+                    tracing::warn!(order_id, error = %e, "cannot look up when the certificate ends");
+                    continue;
+                }
+            };
+            let cert = info.certificate.unwrap_or_default();
+            let valid_till = cert
+                .valid_till
+                .as_deref()
+                .and_then(certcentral_client::parse_server_time)
+                .map(super::journal::stamp);
+            if let Some(valid_till) = valid_till {
+                lock(&shared.journal).commit([Update::Expiry {
+                    key: entry.spec.key.clone(),
+                    valid_till,
+                    serial: cert.serial_number,
+                }])?;
+                shared.stat(|s| s.expiry_lookups += 1);
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Following: status-changes polls and downloads
 
@@ -765,6 +930,20 @@ impl Downloads {
         order_id: i64,
         cert: i64,
     ) {
+        self.start_with(shared, (key, name), order_id, cert, None)
+            .await;
+    }
+
+    /// [`Downloads::start`], with the certificate already in hand when `chain` is given
+    /// (then nothing is downloaded unless it cannot be written).
+    async fn start_with<A: BulkApi>(
+        &mut self,
+        shared: &Arc<Shared<A>>,
+        (key, name): (String, String),
+        order_id: i64,
+        cert: i64,
+        chain: Option<String>,
+    ) {
         if !self.in_flight.insert(key.clone()) {
             return;
         }
@@ -774,7 +953,7 @@ impl Downloads {
         let shared = Arc::clone(shared);
         self.set.spawn(async move {
             let _permit = permit;
-            let result = fetch(&shared, &key, &name, order_id, cert).await;
+            let result = fetch(&shared, &key, &name, (order_id, cert), chain).await;
             if let Err(NotWritten::Failed(reason)) = &result {
                 // Final: the row fails (once), so it is neither downloaded nor written again.
                 let failed = lock(&shared.journal).commit([Update::Status {
@@ -826,12 +1005,14 @@ impl Downloads {
 /// Downloads the certificate of row `key` (order `order_id`) and writes `NAME.crt`, once it
 /// is checked to carry the row's public key (issue 11, item 2): a certificate for another
 /// key, or a row whose key is unknown, is [`NotWritten::Failed`] and nothing is written.
+/// With `given` (the chain a `201` carried) nothing is downloaded: it is checked and written
+/// the same way.
 async fn fetch<A: BulkApi>(
     shared: &Shared<A>,
     key: &str,
     name: &str,
-    order_id: i64,
-    cert: i64,
+    (order_id, cert): (i64, i64),
+    given: Option<String>,
 ) -> Result<String, NotWritten> {
     let sent = lock(&shared.journal)
         .sent_key(key)
@@ -843,9 +1024,14 @@ async fn fetch<A: BulkApi>(
              {why}; nothing was written"
         ))
     })?;
-    let answer = shared.api.download(cert).await;
-    shared.observe(&answer);
-    let bytes = answer.map_err(|e| NotWritten::Retry(e.to_string()))?;
+    let bytes = match given {
+        Some(chain) => chain.into_bytes(),
+        None => {
+            let answer = shared.api.download(cert).await;
+            shared.observe(&answer);
+            answer.map_err(|e| NotWritten::Retry(e.to_string()))?
+        }
+    };
     let chain = String::from_utf8_lossy(&bytes);
     for (file, expected) in &expected {
         match keys::check_certificate_key(&chain, expected) {
@@ -865,10 +1051,17 @@ async fn fetch<A: BulkApi>(
     let path = shared.opts.out_dir.join(format!("{name}.crt"));
     replace_public(&path, &bytes).map_err(NotWritten::Retry)?;
     let file = path.display().to_string();
+    // When it ends (for `--renew-within`) and its serial (for `--revoke-removed`).
+    let summary = keys::describe_certificate(&chain).ok();
     lock(&shared.journal)
         .commit([Update::Downloaded {
             key: key.to_owned(),
             file: file.clone(),
+            valid_till: summary
+                .as_ref()
+                .map(|s| s.not_after.clone())
+                .filter(|t| !t.is_empty()),
+            serial: summary.map(|s| s.serial_hex),
         }])
         .map_err(|e| NotWritten::Retry(e.to_string()))?;
     shared.stat(|s| s.downloaded += 1);

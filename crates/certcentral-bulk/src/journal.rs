@@ -7,27 +7,46 @@
 //! disk, not in memory) and every pass over it is a paged query, so memory stays bounded
 //! whatever the roster's size.
 //!
-//! # Format (schema version 2, `PRAGMA user_version`)
+//! # Format (schema version 3, `PRAGMA user_version`)
 //!
 //! One table, `rows`, one line per roster row ever ordered (or about to be):
 //!
 //! - `row_key`: the row's identity, [`super::spec::row_key`]: `id:<id>`, or `h:` and a
 //!   digest (SHA-256, 128 bits, hex) of the canonical JSON array
-//!   `["<product>","<common name>",["<email>",…]]` (normalized);
+//!   `["<product>","<common name>",["<email>",…]]` (normalized) — for a row without a common
+//!   name, its person (`{"first_name",…}`) in its place ([`super::spec::person_key`]);
 //! - `state`: a stored [`RowState`], exactly its text ([`RowState::as_str`]), enforced by a
 //!   `CHECK` constraint: `new`, `intent`, `unknown`, `ordered`, `done`, `failed`, `refused`
+//!   and, since version 3, `revoke_pending`, `revoked`, `revoke_requested`
 //!   (`possible_duplicate` is never stored: it is decided afresh on every run);
 //! - `product`, `common_name`, `emails` (a JSON array of strings): as the last intent's order
 //!   POST carried them (reconciliation looks for exactly these); `name`: the output name of
 //!   the first intent (files exist under it); `request_ids`: a JSON array of integers;
 //! - `intent_at`, `attempts`, `order_id`, `request_status`, `order_status`, `certificate_id`,
-//!   `key_file`, `csr_file`, `csr`, `certificate_file`, `error`, `updated_at`.
+//!   `key_file`, `csr_file`, `csr`, `certificate_file`, `error`, `updated_at`;
+//! - since version 3: `valid_till` (the current certificate's end, RFC 3339 UTC to the
+//!   second, so it compares as text; read from the certificate at download, or from the order
+//!   info for rows journaled before), `serial` (hex), `renewal_of` (the order the row's latest
+//!   order renews) and `revoke_request_id` (a revoke request waiting for approval).
+//!
+//! A renewal (`--renew-within`) reuses the row's line: [`Update::RenewalIntent`] records
+//! `renewal_of` = the current `order_id`, the renewal's output name
+//! (`<first name>-renewal-<old order id>`), the new key's CSR and what the renewal carries,
+//! in state `intent`, before the POST; the row keeps the old `order_id` until the renewal is
+//! answered, so reconciliation never takes the old order for the renewal
+//! ([`Journal::order_known`] also knows `renewal_of`). A row to be ordered (`new`, `refused`)
+//! that holds an order id is the renewal of that order ([`Entry::renews`]): it is sent again
+//! as a renewal, never as a first order. After the renewal's certificate is downloaded the
+//! row is `done` with the new certificate's `valid_till`, so it is not renewed again until
+//! that one nears its end.
 //!
 //! Text that is not a state is an error naming the row, never a guess.
 //!
 //! # State machine
 //!
 //! ```text
+//!     done ─RenewalIntent (--renew-within)─▶ intent   (then as below, as a renewal)
+//!     done ─RevokeIntent (--revoke-removed)─▶ revoke_pending ─RevokeDone─▶ revoked | revoke_requested
 //!  (no line) ─Intent─▶ intent ─Ordered─▶ ordered ─Downloaded─▶ done
 //!      new   ─Intent─▶   │  │               │
 //!  refused   ─Intent─▶   │  │               └─Status (final, no certificate)─▶ failed
@@ -40,6 +59,15 @@
 //! `intent` and `unknown` rows are reconciled against the server before anything is
 //! ordered; a row to order that shares an email with an ordered row is reported as
 //! `possible_duplicate` and not ordered (unless `--allow-similar`).
+//!
+//! `revoke_pending` rows are looked up in the order info before anything is sent again
+//! (see [`super::revoke`]); `revoked` and `revoke_requested` rows are final, and their emails
+//! do not make a new row a possible duplicate.
+//!
+//! # Migration from version 2
+//!
+//! Opening a version-2 journal copies its lines into the version-3 table (SQLite cannot
+//! change a `CHECK` constraint in place) in one transaction; the new columns start empty.
 //!
 //! # Migration from version 1
 //!
@@ -61,9 +89,9 @@ use super::roster::RowError;
 use super::spec::{RowSpec, identity_key, normalize_common_name, normalize_emails};
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
-/// The `rows` table of schema version 2 (`{STORED}`: the stored states, quoted).
+/// The `rows` table of schema version 3 (`{STORED}`: the stored states, quoted).
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rows (
     row_key TEXT PRIMARY KEY,
@@ -85,15 +113,37 @@ CREATE TABLE IF NOT EXISTS rows (
     csr TEXT,
     certificate_file TEXT,
     error TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    valid_till TEXT,
+    serial TEXT,
+    renewal_of INTEGER,
+    revoke_request_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
 CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
+CREATE INDEX IF NOT EXISTS rows_renewal_of ON rows(renewal_of);
 ";
+
+/// The columns of schema version 2 (also those of version 1, with other contents).
+const V2_COLUMNS: &str = "row_key, state, row_number, product, common_name, emails, name,
+    intent_at, attempts, order_id, request_ids, request_status, order_status, certificate_id,
+    key_file, csr_file, csr, certificate_file, error, updated_at";
 
 /// The schema with the stored states filled in.
 fn schema() -> String {
     SCHEMA.replace("{STORED}", &sql_list(&RowState::STORED))
+}
+
+/// SQL: whether journal row `j` is a renewal candidate: finished, with a certificate that
+/// ends at or before `until` (Unix seconds).
+fn renew_sql(until: i64) -> String {
+    let until = chrono::DateTime::from_timestamp(until, 0)
+        .map(stamp)
+        .unwrap_or_default();
+    format!(
+        "j.state = '{}' AND j.valid_till IS NOT NULL AND j.valid_till <= '{until}'",
+        RowState::Done.as_str()
+    )
 }
 
 /// SQL: `'a','b'` for `states`.
@@ -146,6 +196,15 @@ pub enum RowState {
     /// the roster): held back, not ordered, unless `--allow-similar`. Never stored in the
     /// journal: decided afresh on every run.
     PossibleDuplicate,
+    /// `--revoke-removed`: the revocation of the row's order is journaled and about to be
+    /// sent (or was sent and its answer is not recorded): looked up before anything is sent
+    /// again.
+    RevokePending,
+    /// The row's order is revoked.
+    Revoked,
+    /// A revoke request for the row's order exists and waits for an approver (its id is
+    /// journaled): done as far as `bulk` is concerned.
+    RevokeRequested,
 }
 
 impl RowState {
@@ -160,11 +219,14 @@ impl RowState {
             Self::Failed => "failed",
             Self::Refused => "refused",
             Self::PossibleDuplicate => "possible_duplicate",
+            Self::RevokePending => "revoke_pending",
+            Self::Revoked => "revoked",
+            Self::RevokeRequested => "revoke_requested",
         }
     }
 
     /// Every state.
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 11] = [
         Self::New,
         Self::Intent,
         Self::Unknown,
@@ -173,10 +235,13 @@ impl RowState {
         Self::Failed,
         Self::Refused,
         Self::PossibleDuplicate,
+        Self::RevokePending,
+        Self::Revoked,
+        Self::RevokeRequested,
     ];
 
     /// The states a journal line may hold (all but `possible_duplicate`).
-    pub const STORED: [Self; 7] = [
+    pub const STORED: [Self; 10] = [
         Self::New,
         Self::Intent,
         Self::Unknown,
@@ -184,7 +249,14 @@ impl RowState {
         Self::Done,
         Self::Failed,
         Self::Refused,
+        Self::RevokePending,
+        Self::Revoked,
+        Self::RevokeRequested,
     ];
+
+    /// Stored states of rows whose order is revoked (or whose revoke request exists): their
+    /// emails may be given to someone else without being a possible duplicate.
+    const REVOKED: [Self; 2] = [Self::Revoked, Self::RevokeRequested];
 
     /// Stored states of rows to be ordered (with rows not in the journal).
     const TO_ORDER: [Self; 2] = [Self::New, Self::Refused];
@@ -305,6 +377,66 @@ pub enum Update {
         key: String,
         /// The file.
         file: String,
+        /// The certificate's end of validity (RFC 3339, UTC), when it could be read.
+        valid_till: Option<String>,
+        /// The certificate's serial number (hex), when it could be read.
+        serial: Option<String>,
+    },
+    /// About to POST the renewal of the row's current order `renewal_of` (committed durably
+    /// before the POST, like [`Update::Intent`]). The row keeps its order id until the
+    /// renewal is answered; its output name becomes `name` (new files, never the first
+    /// certificate's).
+    RenewalIntent {
+        /// Row key.
+        key: String,
+        /// The order renewed (the row's current order).
+        renewal_of: i64,
+        /// Output name of the renewal's key, CSR and certificate.
+        name: String,
+        /// Product of the renewal order (the original's, from its order info).
+        product: String,
+        /// Common name the renewal carries.
+        common_name: String,
+        /// Emails the renewal carries.
+        emails: Vec<String>,
+        /// Key file that will be written.
+        key_file: Option<String>,
+        /// CSR file written beside the key.
+        csr_file: Option<String>,
+        /// The CSR sent.
+        csr: Option<String>,
+    },
+    /// The end of validity of the row's current certificate, from the API's order info (a
+    /// journal written before it was recorded at download).
+    Expiry {
+        /// Row key.
+        key: String,
+        /// End of validity (RFC 3339, UTC).
+        valid_till: String,
+        /// Serial number (hex), when known.
+        serial: Option<String>,
+    },
+    /// Something went wrong for a row without changing its state (e.g. a renewal that could
+    /// not be prepared: nothing was sent).
+    Note {
+        /// Row key.
+        key: String,
+        /// What happened.
+        error: String,
+    },
+    /// About to revoke the row's order (committed durably before the request is sent).
+    RevokeIntent {
+        /// Row key.
+        key: String,
+    },
+    /// The revocation is done: revoked at once, or a revoke request exists.
+    RevokeDone {
+        /// Row key.
+        key: String,
+        /// The pending revoke request, when one waits for approval (`None`: revoked).
+        request_id: Option<i64>,
+        /// Whether a revoke request (rather than the revocation itself) is in place.
+        requested: bool,
     },
 }
 
@@ -340,6 +472,53 @@ pub struct Entry {
     pub certificate_file: Option<String>,
     /// Last error.
     pub error: Option<String>,
+    /// The order the row's latest order renews (or, while the row is to be ordered again
+    /// with this order id still recorded, is renewing).
+    pub renewal_of: Option<i64>,
+    /// End of validity of the row's current certificate (RFC 3339, UTC), when known.
+    pub valid_till: Option<String>,
+    /// The product the last intent's order POST was for (a renewal's is the original's,
+    /// whatever the roster says now): what reconciliation looks for.
+    pub sent_product: Option<String>,
+}
+
+impl Entry {
+    /// The order this row is to renew: a row to be ordered (again) that already holds an
+    /// order id is the renewal of that order (a first order has none until it is answered).
+    pub fn renews(&self) -> Option<i64> {
+        match self.state {
+            RowState::New | RowState::Refused | RowState::Intent | RowState::Unknown => {
+                self.order_id
+            }
+            RowState::Done => self.order_id,
+            _ => None,
+        }
+    }
+}
+
+/// A journaled row whose identity is no longer on the roster, with an order to revoke
+/// (`--revoke-removed`).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Removed {
+    /// Row key (the journal's identity of the person).
+    pub row_id: String,
+    /// Journal state: `done`, or `revoke_pending` (its revocation may have been sent).
+    pub state: RowState,
+    /// Common name.
+    pub common_name: String,
+    /// Emails.
+    pub emails: Vec<String>,
+    /// The order to revoke.
+    pub order_id: i64,
+    /// Certificate id, when known.
+    pub certificate_id: Option<i64>,
+    /// Serial number (hex), when known.
+    pub serial: Option<String>,
+    /// End of validity (RFC 3339, UTC), when known.
+    pub valid_till: Option<String>,
+    /// The order the row's order renews: its certificate may still be valid, and is revoked
+    /// too.
+    pub renewal_of: Option<i64>,
 }
 
 /// What the journal holds about a row's key, recorded with its last intent.
@@ -383,6 +562,10 @@ pub struct ReportLine {
     pub certificate_file: Option<String>,
     /// What went wrong.
     pub error: Option<String>,
+    /// The order the row's latest order renews.
+    pub renewal_of_order_id: Option<i64>,
+    /// End of validity of the row's current certificate (RFC 3339, UTC).
+    pub valid_till: Option<String>,
 }
 
 /// Which roster rows a paged query returns.
@@ -400,6 +583,21 @@ pub enum Class {
     Follow,
     /// Rows with an order and no certificate id yet.
     Pending,
+    /// Finished rows whose certificate ends at or before this time (Unix seconds): the
+    /// renewal candidates of `--renew-within`.
+    Renew {
+        /// The window's end (Unix seconds, UTC).
+        until: i64,
+    },
+    /// Finished rows whose certificate's end of validity is not recorded (journals written
+    /// before version 3).
+    NoExpiry,
+}
+
+/// The journal's time format (RFC 3339, UTC, seconds): also used for `valid_till`, so
+/// times compare as text.
+pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// The open journal (holding the run lock).
@@ -497,8 +695,10 @@ impl Journal {
             )));
         }
         let tx = self.conn.transaction()?;
-        if version == 1 {
-            migrate_v1(&tx)?;
+        match version {
+            1 => migrate_v1(&tx)?,
+            2 => migrate_v2(&tx)?,
+            _ => {}
         }
         tx.execute_batch(&schema())?;
         tx.execute_batch(&format!("PRAGMA user_version={SCHEMA_VERSION}"))?;
@@ -539,8 +739,9 @@ impl Journal {
         let tx = self.conn.transaction()?;
         {
             let mut rows = tx.prepare(&format!(
-                "SELECT row_key, emails FROM main.rows WHERE state NOT IN ({})",
-                sql_list(&RowState::TO_ORDER)
+                "SELECT row_key, emails FROM main.rows WHERE state NOT IN ({}, {})",
+                sql_list(&RowState::TO_ORDER),
+                sql_list(&RowState::REVOKED)
             ))?;
             let mut insert =
                 tx.prepare("INSERT INTO temp.known_emails (email, row_key) VALUES (?1, ?2)")?;
@@ -670,12 +871,18 @@ impl Journal {
                 "j.state = '{}' AND j.certificate_id IS NULL",
                 S::Ordered.as_str()
             ),
+            Class::Renew { until } => renew_sql(until),
+            Class::NoExpiry => format!(
+                "j.state = '{}' AND j.valid_till IS NULL AND j.order_id IS NOT NULL",
+                S::Done.as_str()
+            ),
         };
         let state = state_sql();
         let sql = format!(
             "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
                     j.order_status, j.certificate_id, j.key_file, j.certificate_file,
-                    coalesce(r.held, j.error), j.csr, j.common_name, j.emails
+                    coalesce(r.held, j.error), j.csr, j.common_name, j.emails, j.renewal_of,
+                    j.valid_till, j.product
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
@@ -698,6 +905,9 @@ impl Journal {
                     r.get::<_, Option<String>>(12)?,
                     r.get::<_, Option<String>>(13)?,
                     r.get::<_, Option<String>>(14)?,
+                    r.get::<_, Option<i64>>(15)?,
+                    r.get::<_, Option<String>>(16)?,
+                    r.get::<_, Option<String>>(17)?,
                 ))
             })
             .map_err(|e| self.err(e))?;
@@ -719,6 +929,9 @@ impl Journal {
                 csr,
                 sent_common_name,
                 sent_emails,
+                renewal_of,
+                valid_till,
+                sent_product,
             ) = row.map_err(|e| self.err(e))?;
             let spec: RowSpec = serde_json::from_str(&spec)
                 .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
@@ -747,9 +960,78 @@ impl Journal {
                 sent,
                 certificate_file,
                 error,
+                renewal_of,
+                valid_till,
+                sent_product,
             });
         }
         Ok(out)
+    }
+
+    /// How many roster rows [`Class::Renew`] `until` holds (the renewals a run would place).
+    pub fn count_renewals(&self, until: i64) -> Result<u64, BulkError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT count(*) FROM temp.roster r JOIN main.rows j ON j.row_key = r.row_key
+                     WHERE {}",
+                    renew_sql(until)
+                ),
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Journaled rows whose identity is not on the staged roster and whose order is to be
+    /// revoked (`done`) or is being revoked (`revoke_pending`), in the order they were
+    /// first ordered.
+    pub fn removed(&self) -> Result<Vec<Removed>, BulkError> {
+        let sql = format!(
+            "SELECT j.row_key, j.state, j.common_name, j.emails, j.order_id, j.certificate_id,
+                    j.serial, j.valid_till, j.renewal_of
+             FROM main.rows j
+             WHERE j.order_id IS NOT NULL AND j.state IN ({})
+               AND NOT EXISTS (SELECT 1 FROM temp.roster r WHERE r.row_key = j.row_key)
+             ORDER BY j.intent_at, j.row_key",
+            sql_list(&[RowState::Done, RowState::RevokePending])
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let key: String = r.get(0)?;
+                let state = parse_state(r.get::<_, Option<String>>(1)?.as_deref(), &key)?;
+                let emails = parse_emails(&r.get::<_, String>(3)?, &key)?;
+                Ok(Removed {
+                    state,
+                    common_name: r.get(2)?,
+                    emails,
+                    order_id: r.get(4)?,
+                    certificate_id: r.get(5)?,
+                    serial: r.get(6)?,
+                    valid_till: r.get(7)?,
+                    renewal_of: r.get(8)?,
+                    row_id: key,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(|e| self.err(e))
+    }
+
+    /// The state and pending revoke request of journal row `row_key` (any row, on the
+    /// roster or not).
+    pub fn row_state(&self, row_key: &str) -> Result<Option<(RowState, Option<i64>)>, BulkError> {
+        self.conn
+            .prepare_cached("SELECT state, revoke_request_id FROM main.rows WHERE row_key = ?1")
+            .and_then(|mut s| {
+                s.query_row(params![row_key], |r| {
+                    let state = parse_state(r.get::<_, Option<String>>(0)?.as_deref(), row_key)?;
+                    Ok((state, r.get(1)?))
+                })
+                .optional()
+            })
+            .map_err(|e| self.err(e))
     }
 
     /// Every row of `class`, page by page (bounded memory): calls `f` for each.
@@ -834,9 +1116,16 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// Whether some journaled row already holds `order_id`.
+    /// Whether some journaled row already holds `order_id` (as its order, or as the order
+    /// its latest order renews).
     pub fn order_known(&self, order_id: i64) -> Result<bool, BulkError> {
-        Ok(self.by_order(order_id)?.is_some())
+        if self.by_order(order_id)?.is_some() {
+            return Ok(true);
+        }
+        self.conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM main.rows WHERE renewal_of = ?1)")
+            .and_then(|mut s| s.query_row(params![order_id], |r| r.get(0)))
+            .map_err(|e| self.err(e))
     }
 
     /// Queues `update` for the next commit (batches status updates of one poll).
@@ -941,11 +1230,12 @@ impl Journal {
                     "SELECT * FROM (
                    SELECT r.row_number AS n, r.row_key, {state}, r.spec, j.order_id, j.request_ids,
                           j.request_status, j.order_status, j.certificate_id, j.key_file,
-                          j.certificate_file, coalesce(r.held, j.error), NULL AS cn, NULL AS emails
+                          j.certificate_file, coalesce(r.held, j.error), NULL AS cn, NULL AS emails,
+                          j.renewal_of, j.valid_till
                    FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
                    UNION ALL
                    SELECT i.row_number AS n, NULL, 'invalid', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                          NULL, i.error, i.common_name, i.emails
+                          NULL, i.error, i.common_name, i.emails, NULL, NULL
                    FROM temp.invalid i
                  ) WHERE n > ?1 ORDER BY n LIMIT ?2",
                     state = state_sql()
@@ -993,6 +1283,8 @@ impl Journal {
                     key_file: r.get(9)?,
                     certificate_file: r.get(10)?,
                     error: r.get(11)?,
+                    renewal_of_order_id: r.get(14)?,
+                    valid_till: r.get(15)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -1213,9 +1505,7 @@ fn v1_key(product: &str, common_name: &str, emails: &[String]) -> String {
 /// Rewrites a version-1 `rows` table as version 2 (see the module documentation), inside
 /// the caller's transaction: an error rolls everything back.
 fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
-    const COLUMNS: &str = "row_key, state, row_number, product, common_name, emails, name,
-        intent_at, attempts, order_id, request_ids, request_status, order_status, certificate_id,
-        key_file, csr_file, csr, certificate_file, error, updated_at";
+    const COLUMNS: &str = V2_COLUMNS;
     tx.execute_batch(
         "ALTER TABLE rows RENAME TO rows_v1;
          DROP INDEX IF EXISTS rows_order_id;
@@ -1300,6 +1590,22 @@ fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch("DROP TABLE rows_v1;")
 }
 
+/// Rewrites a version-2 `rows` table as version 3, inside the caller's transaction: the
+/// same lines with the new columns empty (`valid_till`, `serial`, `renewal_of`,
+/// `revoke_request_id`) and the revocation states allowed. SQLite cannot change a `CHECK`
+/// constraint in place, so the table is copied.
+fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE rows RENAME TO rows_v2;
+         DROP INDEX IF EXISTS rows_order_id;
+         DROP INDEX IF EXISTS rows_name;",
+    )?;
+    tx.execute_batch(&schema())?;
+    tx.execute_batch(&format!(
+        "INSERT INTO rows ({V2_COLUMNS}) SELECT {V2_COLUMNS} FROM rows_v2; DROP TABLE rows_v2;"
+    ))
+}
+
 fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Result<()> {
     match u {
         Update::Intent {
@@ -1320,7 +1626,7 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             .execute(params![
                 spec.key,
                 spec.row as i64,
-                spec.product.to_string(),
+                spec.product_name(),
                 spec.common_name,
                 serde_json::json!(spec.emails).to_string(),
                 spec.name,
@@ -1395,12 +1701,92 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 RowState::Failed.as_str()
             ])?;
         }
-        Update::Downloaded { key, file } => {
+        Update::Downloaded {
+            key,
+            file,
+            valid_till,
+            serial,
+        } => {
             tx.prepare_cached(
                 "UPDATE rows SET state = ?4, certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
-                     error = NULL, updated_at = ?3 WHERE row_key = ?1",
+                     valid_till = ?5, serial = ?6, error = NULL, updated_at = ?3 WHERE row_key = ?1",
             )?
-            .execute(params![key, file, at, RowState::Done.as_str()])?;
+            .execute(params![
+                key,
+                file,
+                at,
+                RowState::Done.as_str(),
+                valid_till,
+                serial
+            ])?;
+        }
+        Update::RenewalIntent {
+            key,
+            renewal_of,
+            name,
+            product,
+            common_name,
+            emails,
+            key_file,
+            csr_file,
+            csr,
+        } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = ?2, renewal_of = ?3, name = ?4, product = ?5,
+                     common_name = ?6, emails = ?7, key_file = ?8, csr_file = ?9, csr = ?10,
+                     intent_at = ?11, attempts = attempts + 1, error = NULL, updated_at = ?11
+                 WHERE row_key = ?1",
+            )?
+            .execute(params![
+                key,
+                RowState::Intent.as_str(),
+                renewal_of,
+                name,
+                product,
+                common_name,
+                serde_json::json!(emails).to_string(),
+                key_file,
+                csr_file,
+                csr,
+                at
+            ])?;
+        }
+        Update::Expiry {
+            key,
+            valid_till,
+            serial,
+        } => {
+            tx.prepare_cached(
+                "UPDATE rows SET valid_till = ?2, serial = coalesce(?3, serial), updated_at = ?4
+                 WHERE row_key = ?1",
+            )?
+            .execute(params![key, valid_till, serial, at])?;
+        }
+        Update::Note { key, error } => {
+            tx.prepare_cached("UPDATE rows SET error = ?2, updated_at = ?3 WHERE row_key = ?1")?
+                .execute(params![key, error, at])?;
+        }
+        Update::RevokeIntent { key } => {
+            tx.prepare_cached(
+                "UPDATE rows SET state = ?2, error = NULL, updated_at = ?3 WHERE row_key = ?1",
+            )?
+            .execute(params![key, RowState::RevokePending.as_str(), at])?;
+        }
+        Update::RevokeDone {
+            key,
+            request_id,
+            requested,
+        } => {
+            let state = if *requested {
+                RowState::RevokeRequested
+            } else {
+                RowState::Revoked
+            };
+            tx.prepare_cached(
+                "UPDATE rows SET state = ?2, revoke_request_id = ?3, error = NULL, updated_at = ?4
+                 WHERE row_key = ?1",
+            )?
+            .execute(params![key, state.as_str(), request_id, at])?;
         }
     }
     Ok(())
@@ -1425,6 +1811,8 @@ mod tests {
             custom_expiration_date: None,
             csr: None,
             name: cn.to_lowercase(),
+            person: Default::default(),
+            unknown_product: None,
         }
     }
 
@@ -1532,6 +1920,119 @@ mod tests {
         assert_eq!(errors[0].column, "name");
     }
 
+    /// The `rows` table as version 2 created it, verbatim.
+    const V2_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS rows (
+    row_key TEXT PRIMARY KEY,
+    state TEXT NOT NULL CHECK (state IN ('new','intent','unknown','ordered','done','failed','refused')),
+    row_number INTEGER NOT NULL,
+    product TEXT NOT NULL,
+    common_name TEXT NOT NULL,
+    emails TEXT NOT NULL,
+    name TEXT NOT NULL,
+    intent_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    order_id INTEGER,
+    request_ids TEXT,
+    request_status TEXT,
+    order_status TEXT,
+    certificate_id INTEGER,
+    key_file TEXT,
+    csr_file TEXT,
+    csr TEXT,
+    certificate_file TEXT,
+    error TEXT,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
+CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
+";
+
+    #[test]
+    fn version_2_journal_is_migrated_and_takes_expiry_renewal_and_revocation() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.sqlite");
+        let a = spec(1, "A");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(V2_SCHEMA).unwrap();
+            conn.execute(
+                "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
+                                   order_id, certificate_id, certificate_file, updated_at)
+                 VALUES (?1, 'done', 1, ?2, 'A', '[\"a@example.com\"]', 'a', 77, 9, 'a.crt', 'x')",
+                params![a.key, a.product.to_string()],
+            )
+            .unwrap();
+            conn.execute_batch("PRAGMA user_version=2").unwrap();
+        }
+        let mut j = Journal::open(&path).unwrap();
+        let version: i64 = j
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        j.stage(std::slice::from_ref(&a), false).unwrap();
+        let entry = &j.page(Class::All, 0, 10).unwrap()[0];
+        assert_eq!((entry.state, entry.order_id), (RowState::Done, Some(77)));
+        assert_eq!(entry.valid_till, None);
+        assert_eq!(j.page(Class::NoExpiry, 0, 10).unwrap().len(), 1);
+        j.commit([Update::Expiry {
+            key: a.key.clone(),
+            valid_till: "2027-01-10T00:00:00Z".into(),
+            serial: Some("0A".into()),
+        }])
+        .unwrap();
+        let until = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp();
+        assert_eq!(j.count_renewals(until("2027-01-09T00:00:00Z")).unwrap(), 0);
+        assert_eq!(j.count_renewals(until("2027-01-10T00:00:00Z")).unwrap(), 1);
+        // A renewal keeps the old order as renewal_of: never a reconciliation candidate.
+        j.commit([Update::RenewalIntent {
+            key: a.key.clone(),
+            renewal_of: 77,
+            name: "a-renewal-77".into(),
+            product: a.product.to_string(),
+            common_name: "A".into(),
+            emails: vec!["a@example.com".into()],
+            key_file: None,
+            csr_file: None,
+            csr: None,
+        }])
+        .unwrap();
+        assert_eq!(j.count_renewals(until("2030-01-01T00:00:00Z")).unwrap(), 0);
+        j.commit([Update::Ordered {
+            key: a.key.clone(),
+            order_id: 78,
+            request_ids: vec![],
+            request_status: None,
+            order_status: None,
+            certificate_id: Some(10),
+        }])
+        .unwrap();
+        assert!(j.order_known(77).unwrap() && j.order_known(78).unwrap());
+        let entry = &j.page(Class::All, 0, 10).unwrap()[0];
+        assert_eq!(
+            (entry.name.as_str(), entry.renewal_of),
+            ("a-renewal-77", Some(77))
+        );
+        // The revocation states are stored (the CHECK constraint was rebuilt).
+        j.commit([Update::RevokeIntent { key: a.key.clone() }])
+            .unwrap();
+        assert_eq!(
+            j.row_state(&a.key).unwrap(),
+            Some((RowState::RevokePending, None))
+        );
+        j.commit([Update::RevokeDone {
+            key: a.key.clone(),
+            request_id: Some(5),
+            requested: true,
+        }])
+        .unwrap();
+        assert_eq!(
+            j.row_state(&a.key).unwrap(),
+            Some((RowState::RevokeRequested, Some(5)))
+        );
+    }
+
     /// The `rows` table as version 1 (before the migration) created it, verbatim.
     const V1_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS rows (
@@ -1554,7 +2055,11 @@ CREATE TABLE IF NOT EXISTS rows (
     csr TEXT,
     certificate_file TEXT,
     error TEXT,
-    updated_at TEXT NOT NULL
+    updated_at TEXT NOT NULL,
+    valid_till TEXT,
+    serial TEXT,
+    renewal_of INTEGER,
+    revoke_request_id INTEGER
 );
 CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
 CREATE INDEX IF NOT EXISTS rows_name ON rows(name);

@@ -13,7 +13,13 @@
 //! - [`exec`]: reconciliation of unknown outcomes, the POST stream, `status-changes` polling
 //!   and parallel downloads, through the [`api::BulkApi`] trait (implemented for
 //!   [`certcentral_client::Client`]);
-//! - [`report`]: one line per roster row, CSV or JSON.
+//! - [`report`]: one line per roster row, CSV or JSON;
+//! - [`revoke`]: `--revoke-removed`, the orders of people no longer on the roster.
+//!
+//! The yearly cycle: a first run orders the roster; a run with `--renew-within` also renews,
+//! once, every finished row whose certificate ends within the window (a renewal is a paid
+//! order placed exactly like a first one: journaled first, reconciled, rate-limited, counted
+//! by `--max-new-orders`); a run with `--revoke-removed` revokes the leavers.
 
 pub mod api;
 pub mod client_api;
@@ -21,6 +27,7 @@ pub mod exec;
 pub mod journal;
 pub mod progress;
 pub mod report;
+pub mod revoke;
 pub mod roster;
 pub mod spec;
 
@@ -139,6 +146,8 @@ pub struct BulkConfig {
     pub progress_sink: progress::LineSink,
     /// Execution settings.
     pub exec: ExecOptions,
+    /// `--revoke-removed`: revoke the orders of people no longer on the roster.
+    pub revoke: Option<revoke::RevokeOptions>,
 }
 
 /// What a run would do (and, after a run, what remains).
@@ -167,6 +176,11 @@ pub struct Plan {
     /// New rows held back because they share an email address with a row already ordered
     /// (see `--allow-similar`): not ordered.
     pub possible_duplicates: u64,
+    /// Renewals (paid orders) that would be placed now for finished rows whose certificate
+    /// ends within `--renew-within` (after `--max-new-orders`, which first orders use first).
+    pub renewals: u64,
+    /// Certificates of people no longer on the roster to revoke (`--revoke-removed`).
+    pub revocations: u64,
 }
 
 /// The result of a run.
@@ -193,8 +207,43 @@ pub struct Outcome {
     pub report: Option<PathBuf>,
     /// Why the report could not be written (the run's results are in the journal).
     pub report_error: Option<String>,
+    /// `--revoke-removed`: each revocation (in a dry run: each one that would be sent).
+    pub revocations: Vec<revoke::RevokeLine>,
+    /// `--renew-within` in a dry run: the first [`SHOWN_INVALID`] rows that would be renewed
+    /// (`plan.renewals` counts them all; the report lists every row's `valid_till`).
+    pub to_renew: Vec<ToRenew>,
     /// How the run ended.
     pub verdict: Verdict,
+}
+
+/// A row a `--renew-within` run would renew (the dry run's list).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ToRenew {
+    /// 1-based data row number.
+    pub row: u64,
+    /// Common name.
+    pub common_name: String,
+    /// Emails.
+    pub emails: Vec<String>,
+    /// The order to renew.
+    pub order_id: Option<i64>,
+    /// When its certificate ends (RFC 3339, UTC).
+    pub valid_till: Option<String>,
+}
+
+/// The first `limit` rows a `--renew-within` run ending at `until` would renew.
+fn to_renew(journal: &Journal, until: i64, limit: usize) -> Result<Vec<ToRenew>, BulkError> {
+    Ok(journal
+        .page(journal::Class::Renew { until }, 0, limit)?
+        .into_iter()
+        .map(|e| ToRenew {
+            row: e.spec.row,
+            common_name: e.spec.common_name,
+            emails: e.spec.emails,
+            order_id: e.order_id,
+            valid_till: e.valid_till,
+        })
+        .collect())
 }
 
 /// A staged roster: the open journal and the validation results.
@@ -241,7 +290,7 @@ fn read_rows(
                 return;
             }
             Ok(Ok(raw)) => {
-                let common_name = raw.common_name.clone().unwrap_or_default();
+                let common_name = raw.display_name();
                 let emails = raw.emails.clone();
                 match RowSpec::build(raw, defaults, roster_dir) {
                     Ok(spec) => Checked::Valid(spec),
@@ -371,20 +420,34 @@ impl Tally {
 
 /// The plan for a staged roster.
 pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkError> {
-    Ok(plan_from(staged, &staged.journal.counts()?, max_new_orders))
+    Ok(plan_from(
+        staged,
+        &staged.journal.counts()?,
+        max_new_orders,
+        0,
+    ))
 }
 
-/// The plan for a staged roster whose rows are in the states `counts`.
-fn plan_from(staged: &Staged, counts: &[(RowState, u64)], max_new_orders: Option<u64>) -> Plan {
+/// The plan for a staged roster whose rows are in the states `counts`, with `renewable`
+/// finished rows whose certificate ends within `--renew-within`.
+fn plan_from(
+    staged: &Staged,
+    counts: &[(RowState, u64)],
+    max_new_orders: Option<u64>,
+    renewable: u64,
+) -> Plan {
     let get = |s: RowState| counts.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let to_order = get(RowState::New) + get(RowState::Refused);
     let new_orders = max_new_orders.map_or(to_order, |m| to_order.min(m));
+    let renewals = max_new_orders.map_or(renewable, |m| renewable.min(m - new_orders));
     Plan {
         rows: staged.valid + staged.invalid,
         valid: staged.valid,
         invalid: staged.invalid,
         new_orders,
-        capped: to_order - new_orders,
+        renewals,
+        revocations: 0,
+        capped: to_order + renewable - new_orders - renewals,
         reconcile: get(RowState::Intent) + get(RowState::Unknown),
         follow: get(RowState::Ordered),
         done: get(RowState::Done),
@@ -561,19 +624,31 @@ fn prepare_counted(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkEr
         });
     }
     let counts = staged.journal.counts()?;
-    let plan = plan_from(&staged, &counts, config.exec.max_new_orders);
+    let renewable = match config.exec.renew_until {
+        Some(until) => staged.journal.count_renewals(until)?,
+        None => 0,
+    };
+    let plan = plan_from(&staged, &counts, config.exec.max_new_orders, renewable);
     Ok((staged, plan, counts))
 }
 
 /// Plans a bulk order without an API (`--dry-run`): stages and validates the roster and
-/// says what a run would do; nothing is sent.
+/// says what a run would do (orders, renewals, revocations); nothing is sent.
 pub fn dry_run(config: &BulkConfig) -> Result<Outcome, BulkError> {
     check_outputs(config)?;
-    let (staged, plan, counts) = prepare_counted(config)?;
+    let (staged, mut plan, counts) = prepare_counted(config)?;
+    let removed = removed_rows(config, &staged, &mut plan)?;
     let verdict = if staged.invalid > 0 && plan.valid == 0 {
         Verdict::Failed
     } else {
         Verdict::Done
+    };
+    let revocations = removed
+        .map(|(_, removed)| revoke::planned(removed))
+        .unwrap_or_default();
+    let to_renew = match config.exec.renew_until {
+        Some(until) => to_renew(&staged.journal, until, SHOWN_INVALID)?,
+        None => Vec::new(),
     };
     // Nothing ran: the states are the plan's.
     let ran = Ran {
@@ -581,37 +656,77 @@ pub fn dry_run(config: &BulkConfig) -> Result<Outcome, BulkError> {
         states: counts,
         stats: RunStats::default(),
         stopped: None,
+        revocations,
+        to_renew,
         verdict,
     };
     conclude(config, plan, staged.shown, ran)
 }
 
-/// Runs a whole bulk order through `api` (with `config.dry_run`, only plans it, as
-/// [`dry_run`]).
+/// `--revoke-removed`: the journaled rows no longer on the roster, checked against the
+/// guards (refused, exit 2, before anything is ordered or sent) and counted in the plan.
+fn removed_rows<'c>(
+    config: &'c BulkConfig,
+    staged: &Staged,
+    plan: &mut Plan,
+) -> Result<Option<(&'c revoke::RevokeOptions, Vec<journal::Removed>)>, BulkError> {
+    let Some(opts) = &config.revoke else {
+        return Ok(None);
+    };
+    let removed = staged.journal.removed()?;
+    revoke::check(&removed, opts, staged.invalid, config.dry_run)?;
+    plan.revocations = removed.len() as u64;
+    Ok(Some((opts, removed)))
+}
+
+/// Runs a whole bulk order through `api`: first orders, renewals (`--renew-within`), then
+/// revocations (`--revoke-removed`). With `config.dry_run`, only plans it, as [`dry_run`].
 pub async fn run<A: BulkApi>(api: Arc<A>, config: &BulkConfig) -> Result<Outcome, BulkError> {
     if config.dry_run {
         return dry_run(config);
     }
     check_outputs(config)?;
-    let (staged, plan, _) = prepare_counted(config)?;
+    let (staged, mut plan, _) = prepare_counted(config)?;
+    let removed = removed_rows(config, &staged, &mut plan)?;
     let progress = Progress::new(
         config.progress,
-        plan.valid,
+        plan.valid + plan.renewals,
         config.progress_interval,
         config.progress_sink.clone(),
     );
-    let (journal, stats, stopped) =
-        exec::execute(api, staged.journal, config.exec.clone(), progress).await?;
+    let (mut journal, stats, stopped) = exec::execute(
+        Arc::clone(&api),
+        staged.journal,
+        config.exec.clone(),
+        progress,
+    )
+    .await?;
+    let mut revocations = Vec::new();
+    if let (Some((opts, removed)), None) = (removed, &stopped) {
+        revocations =
+            revoke::revoke_all(&*api, &mut journal, removed, opts, &config.exec.stop).await?;
+    }
     let states = journal.counts()?;
-    let verdict = match &stopped {
+    let mut verdict = match &stopped {
         Some(s) => stopped_verdict(s, &states),
         None => verdict(&states, staged.invalid, config.exec.wait),
     };
+    if verdict == Verdict::Done && revocations.iter().any(|l| l.error.is_some()) {
+        verdict = Verdict::Partial;
+    }
+    // Renewals left (--max-new-orders, or not sent this time): rerun to continue.
+    if let (Verdict::Done, Some(until)) = (verdict, config.exec.renew_until)
+        && journal.count_renewals(until)? > 0
+    {
+        verdict = Verdict::Pending;
+    }
     let ran = Ran {
         journal,
         states,
         stats,
         stopped,
+        revocations,
+        to_renew: Vec::new(),
         verdict,
     };
     conclude(config, plan, staged.shown, ran)
@@ -623,6 +738,8 @@ struct Ran {
     states: Counts,
     stats: RunStats,
     stopped: Option<Stopped>,
+    revocations: Vec<revoke::RevokeLine>,
+    to_renew: Vec<ToRenew>,
     verdict: Verdict,
 }
 
@@ -638,6 +755,8 @@ fn conclude(
         states,
         stats,
         stopped,
+        revocations,
+        to_renew,
         mut verdict,
     } = ran;
     // A report that cannot be written does not lose the summary (the journal holds every
@@ -665,6 +784,8 @@ fn conclude(
         journal: journal.path().map(Path::to_path_buf),
         report,
         report_error,
+        revocations,
+        to_renew,
         verdict,
     })
 }

@@ -2,6 +2,7 @@
 //! periodic lines otherwise (or nothing when quiet).
 
 use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,8 @@ pub struct Progress {
     interval: Duration,
     last: Mutex<Option<Instant>>,
     total: u64,
+    /// Renewal orders placed in this run (a renewed row is finished before and after).
+    renewed: AtomicU64,
 }
 
 impl std::fmt::Debug for Progress {
@@ -102,7 +105,14 @@ impl Progress {
             interval,
             last: Mutex::new(None),
             total,
+            renewed: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one renewal order placed (the total of a run with `--renew-within` includes
+    /// the renewals planned).
+    pub fn renewed(&self) {
+        self.renewed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Nothing shown.
@@ -140,7 +150,14 @@ impl Progress {
             .filter(|(s, _)| !matches!(s, RowState::New | RowState::Intent))
             .map(|(_, n)| *n)
             .sum();
-        let text = describe(&counts);
+        // A row being renewed left `done` for `intent` and comes back: the renewals placed
+        // count on top.
+        let renewed = self.renewed.load(Ordering::Relaxed);
+        let settled = settled + renewed;
+        let mut text = describe(&counts);
+        if renewed > 0 {
+            text.push_str(&format!(" · renewed {renewed}"));
+        }
         if let Some(bar) = &self.bar {
             bar.set_position(settled);
             bar.set_message(text);

@@ -5,7 +5,8 @@
 //! be a symbolic link, the roster or the journal, and an existing file there must be one
 //! certcentral wrote, recognized by how it starts ([`is_report`]):
 //!
-//! - CSV: the first line is exactly the header [`HEADER`] (`row,row_id,state,...,error`);
+//! - CSV: the first line is exactly the header [`HEADER`] (`row,row_id,state,...,valid_till`),
+//!   or the header of earlier versions (its first [`EARLIER_COLUMNS`] columns, up to `error`);
 //! - JSON: `[` on the first line, then `]` (no rows) or a line starting with `{"row":`.
 //!
 //! The report is written to a temporary file in the same folder, then renamed over the
@@ -18,7 +19,7 @@ use super::BulkError;
 use super::journal::{Journal, ReportLine};
 
 /// The CSV header (the fields of [`ReportLine`]).
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 15] = [
     "row",
     "row_id",
     "state",
@@ -32,7 +33,12 @@ pub const HEADER: [&str; 13] = [
     "key_file",
     "certificate_file",
     "error",
+    "renewal_of_order_id",
+    "valid_till",
 ];
+
+/// How many columns of [`HEADER`] the reports of earlier versions had (up to `error`).
+pub const EARLIER_COLUMNS: usize = 13;
 
 /// How the JSON report starts when it has rows (and `[\n]` when it has none).
 const JSON_START: &str = "[\n{\"row\":";
@@ -73,8 +79,12 @@ pub fn is_report(path: &Path) -> bool {
         return false;
     }
     let csv_header = format!("{}\n", HEADER.join(","));
+    let earlier_header = format!("{}\n", HEADER[..EARLIER_COLUMNS].join(","));
     let start = String::from_utf8_lossy(&start);
-    start.starts_with(&csv_header) || start.starts_with(JSON_START) || start == "[\n]\n"
+    start.starts_with(&csv_header)
+        || start.starts_with(&earlier_header)
+        || start.starts_with(JSON_START)
+        || start == "[\n]\n"
 }
 
 /// `path` with its folder resolved (symbolic links, `..`), to compare two paths.

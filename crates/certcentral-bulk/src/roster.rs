@@ -12,8 +12,9 @@ use serde_json::Value;
 
 use super::BulkError;
 
-/// Every column a roster may have. `common_name` and `emails` are required.
-pub const COLUMNS: [&str; 9] = [
+/// Every column a roster may have. `emails` is required; `common_name` where the row's
+/// product takes one (the legacy products but `class1_smime`).
+pub const COLUMNS: [&str; 16] = [
     "id",
     "common_name",
     "emails",
@@ -23,14 +24,25 @@ pub const COLUMNS: [&str; 9] = [
     "csr",
     "name",
     "product",
+    "first_name",
+    "last_name",
+    "pseudonym",
+    "cn_indicator",
+    "usage",
+    "additional_usage",
+    "profile",
 ];
+
+/// The columns holding a `;`-separated list (a JSON array in JSON Lines).
+const LIST_COLUMNS: [&str; 3] = ["emails", "organization_units", "additional_usage"];
 
 /// The longest roster line (and CSV row, even spread over several lines) read, in bytes: a
 /// longer one stops the run with an error naming the line (the file is probably not a
 /// roster). Memory use per row stays bounded whatever the file holds.
 pub const MAX_LINE_BYTES: usize = 64 * 1024;
 
-/// The longest cell of a list column (`emails`, `organization_units`), in bytes.
+/// The longest cell of a list column (`emails`, `organization_units`, `additional_usage`), in
+/// bytes.
 pub const MAX_LIST_BYTES: usize = 16 * 1024;
 
 /// The longest cell of any other column, in bytes.
@@ -41,7 +53,7 @@ const READ_AHEAD: u64 = 16 * 1024;
 
 /// Checks a cell's size against [`MAX_LIST_BYTES`] / [`MAX_FIELD_BYTES`].
 fn check_size(column: &str, value: &str) -> Result<(), String> {
-    let limit = if matches!(column, "emails" | "organization_units") {
+    let limit = if LIST_COLUMNS.contains(&column) {
         MAX_LIST_BYTES
     } else {
         MAX_FIELD_BYTES
@@ -108,6 +120,37 @@ pub struct RawRow {
     pub name: Option<String>,
     /// `product`: overrides `--product`.
     pub product: Option<String>,
+    /// `first_name`: the person's given name.
+    pub first_name: Option<String>,
+    /// `last_name`: the person's surname.
+    pub last_name: Option<String>,
+    /// `pseudonym`.
+    pub pseudonym: Option<String>,
+    /// `cn_indicator`, unparsed.
+    pub cn_indicator: Option<String>,
+    /// `usage`, unparsed.
+    pub usage: Option<String>,
+    /// `additional_usage`, split on `;`, empty entries dropped.
+    pub additional_usages: Vec<String>,
+    /// `profile`, unparsed.
+    pub profile: Option<String>,
+}
+
+impl RawRow {
+    /// The row's name for people (invalid rows in the journal and the report): its common
+    /// name, else the person's names or pseudonym, else the first email.
+    pub fn display_name(&self) -> String {
+        if let Some(name) = &self.common_name {
+            return name.clone();
+        }
+        match (&self.first_name, &self.last_name, &self.pseudonym) {
+            (Some(first), Some(last), _) => format!("{first} {last}"),
+            (Some(name), None, _) | (None, Some(name), _) | (None, None, Some(name)) => {
+                name.clone()
+            }
+            (None, None, None) => self.emails.first().cloned().unwrap_or_default(),
+        }
+    }
 }
 
 /// Why one roster row is invalid.
@@ -153,6 +196,13 @@ fn set_cell(raw: &mut RawRow, column: &str, value: &str) {
         "csr" => raw.csr = non_empty(value),
         "name" => raw.name = non_empty(value),
         "product" => raw.product = non_empty(value),
+        "first_name" => raw.first_name = non_empty(value),
+        "last_name" => raw.last_name = non_empty(value),
+        "pseudonym" => raw.pseudonym = non_empty(value),
+        "cn_indicator" => raw.cn_indicator = non_empty(value),
+        "usage" => raw.usage = non_empty(value),
+        "additional_usage" => raw.additional_usages = split_list(value),
+        "profile" => raw.profile = non_empty(value),
         _ => {}
     }
 }
@@ -277,7 +327,8 @@ impl std::fmt::Debug for RosterReader {
 
 impl RosterReader {
     /// Opens `path` (format by extension) and, for CSV, checks the header: every column
-    /// known, `common_name` and `emails` present, no column twice.
+    /// known, `emails` present (`common_name` is checked per row: only some products take one),
+    /// no column twice.
     pub fn open(path: &Path) -> Result<Self, BulkError> {
         let format = RosterFormat::from_path(path)?;
         let file = File::open(path).map_err(|e| {
@@ -312,7 +363,7 @@ impl RosterReader {
                         problems.push(format!("column '{c}' appears twice"));
                     }
                 }
-                for required in ["common_name", "emails"] {
+                for required in ["emails"] {
                     if !columns.iter().any(|c| c == required) {
                         problems.push(format!("required column '{required}' is missing"));
                     }
@@ -498,7 +549,7 @@ fn parse_json_row(text: &str, row: u64, line: u64) -> Result<RawRow, RowError> {
         if !COLUMNS.contains(&key.as_str()) {
             return Err(err(key, unknown_column(key)));
         }
-        let list = matches!(key.as_str(), "emails" | "organization_units");
+        let list = LIST_COLUMNS.contains(&key.as_str());
         let cell = json_cell(value, list).map_err(|reason| err(key, reason))?;
         check_size(key, &cell).map_err(|reason| err(key, reason))?;
         set_cell(&mut raw, key, &cell);

@@ -1,17 +1,17 @@
 //! Engine tests against an in-memory fake of the API (the end-to-end tests against the
 //! sandbox over HTTP are in `tests/it/bulk.rs`).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use certcentral_types::{
-    OrderCertificate, OrderInfo, OrderRequest, OrderStatus, ProductId, ProductRef, StatusChange,
+    OrderBody, OrderCertificate, OrderInfo, OrderStatus, ProductId, ProductRef, StatusChange,
 };
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::api::{ApiFailure, BulkApi, Placed};
+use super::api::{ApiFailure, BulkApi, Placed, RevokeOutcome};
 use super::*;
 use certcentral_keys::keys::KeyType;
 
@@ -37,6 +37,9 @@ struct FakeOrder {
     emails: Vec<String>,
     csr: Option<String>,
     created: DateTime<Utc>,
+    renewal_of: Option<i64>,
+    /// `Some(request id)`: a revoke request exists; `Some(0)`: revoked at once.
+    revoked: Option<i64>,
 }
 
 #[derive(Default)]
@@ -52,6 +55,12 @@ struct Fake {
     foreign_key: Option<&'static str>,
     /// Certificate downloads.
     downloads: std::sync::atomic::AtomicUsize,
+    /// Certificates end this many days after they are downloaded (default 365).
+    valid_days: Mutex<Option<i64>>,
+    /// Revocations sent (answered or not).
+    revocations: std::sync::atomic::AtomicUsize,
+    /// The next revocation is processed but its answer lost.
+    drop_revocation: std::sync::atomic::AtomicBool,
 }
 
 fn unreachable<T>() -> Result<T, ApiFailure> {
@@ -80,33 +89,61 @@ impl Fake {
             csr: o.csr.clone(),
             ..OrderCertificate::default()
         });
+        info.renewal_of_order_id = o.renewal_of;
+        match o.revoked {
+            Some(0) => info.status = Some(OrderStatus::Revoked),
+            Some(id) => {
+                info.requests = vec![
+                    serde_json::from_value(
+                        serde_json::json!({"id": id, "type": "revoke", "status": "pending"}),
+                    )
+                    .unwrap(),
+                ]
+            }
+            None => {}
+        }
         info
     }
 
-    fn create(&self, product: ProductId, request: &OrderRequest) -> i64 {
+    fn renewals(&self) -> Vec<(i64, i64)> {
+        self.orders
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|o| Some((o.renewal_of?, o.id)))
+            .collect()
+    }
+
+    fn create(&self, product: ProductId, request: &OrderBody) -> i64 {
         let mut orders = self.orders.lock().unwrap();
         let id = 100 + orders.len() as i64;
         orders.push(FakeOrder {
             id,
             product,
-            common_name: certcentral_types::OrderBody::ClientCertificate(request.clone())
-                .subject_name(),
-            emails: request.certificate.emails.clone(),
-            csr: request.certificate.csr.clone(),
+            common_name: request.subject_name(),
+            emails: request.emails().to_vec(),
+            csr: request.csr().map(str::to_owned),
             created: Utc::now(),
+            renewal_of: match request {
+                OrderBody::ClientCertificate(r) => r.renewal_of_order_id,
+                OrderBody::SecureEmail(r) => r.renewal_of_order_id,
+            }
+            .and_then(|id| i64::try_from(id.get()).ok()),
+            revoked: None,
         });
         id
     }
 }
 
 impl BulkApi for Fake {
-    async fn order(
-        &self,
-        product: ProductId,
-        request: &OrderRequest,
-    ) -> Result<Placed, ApiFailure> {
+    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
         self.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let Ok(product) = product.parse::<ProductId>() else {
+            return Err(ApiFailure::Refused {
+                message: format!("http 400: invalid_product: {product}"),
+            });
+        };
         if self.unreachable {
             return unreachable();
         }
@@ -139,6 +176,7 @@ impl BulkApi for Fake {
                     request_ids: vec![id + 5000],
                     request_status: Some("approved".into()),
                     certificate_id: Some(id + 1000),
+                    chain: None,
                 })
             }
         }
@@ -174,7 +212,7 @@ impl BulkApi for Fake {
 
     async fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         _emails: &[String],
         since: DateTime<Utc>,
@@ -191,7 +229,7 @@ impl BulkApi for Fake {
             .iter()
             // Like the client: created no earlier than `since` less its clock-skew allowance.
             .filter(|o| {
-                o.product == product
+                o.product.as_str() == product
                     && o.common_name == common_name
                     && o.created >= since - certcentral_client::CLOCK_SKEW_ALLOWANCE
             })
@@ -214,6 +252,14 @@ impl BulkApi for Fake {
         let new_key = || rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let issuer = rcgen::Issuer::new(rcgen::CertificateParams::default(), new_key());
         let request = rcgen::CertificateSigningRequestParams::from_pem(&csr).unwrap();
+        let mut request = request;
+        let days = self.valid_days.lock().unwrap().unwrap_or(365);
+        let end = (Utc::now() + chrono::Duration::days(days)).date_naive();
+        request.params.not_after = rcgen::date_time_ymd(
+            chrono::Datelike::year(&end),
+            chrono::Datelike::month(&end) as u8,
+            chrono::Datelike::day(&end) as u8,
+        );
         let cert = if self.foreign_key == Some(common_name.as_str()) {
             // The same subject, another public key.
             request.params.signed_by(&new_key(), &issuer)
@@ -221,6 +267,64 @@ impl BulkApi for Fake {
             request.signed_by(&issuer)
         };
         Ok(cert.unwrap().pem().into_bytes())
+    }
+
+    async fn renewal_request(
+        &self,
+        order_id: i64,
+        csr: &str,
+    ) -> Result<(ProductId, OrderBody), ApiFailure> {
+        let orders = self.orders.lock().unwrap();
+        let o = orders
+            .iter()
+            .find(|o| o.id == order_id)
+            .ok_or(ApiFailure::Refused {
+                message: "not_found|order".into(),
+            })?;
+        let request = serde_json::from_value(serde_json::json!({
+            "certificate": {"common_name": o.common_name, "emails": o.emails, "csr": csr,
+                            "signature_hash": "sha256"},
+            "organization": {"id": 112233},
+            "validity_years": 1,
+            "renewal_of_order_id": o.id,
+        }))
+        .unwrap();
+        Ok((o.product, OrderBody::ClientCertificate(request)))
+    }
+
+    async fn revoke_order(
+        &self,
+        order_id: i64,
+        _comment: &str,
+        skip_approval: bool,
+    ) -> Result<RevokeOutcome, ApiFailure> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let n = self.revocations.fetch_add(1, SeqCst) as i64;
+        let mut orders = self.orders.lock().unwrap();
+        let o = orders
+            .iter_mut()
+            .find(|o| o.id == order_id)
+            .ok_or(ApiFailure::Refused {
+                message: "not_found|order".into(),
+            })?;
+        if o.revoked.is_some() {
+            return Err(ApiFailure::Refused {
+                message: "order already revoked or a revoke request is pending".into(),
+            });
+        }
+        let outcome = if skip_approval {
+            o.revoked = Some(0);
+            RevokeOutcome::Revoked
+        } else {
+            o.revoked = Some(9000 + n);
+            RevokeOutcome::Requested(Some(9000 + n))
+        };
+        if self.drop_revocation.swap(false, SeqCst) {
+            return Err(ApiFailure::Unknown {
+                message: "connection closed".into(),
+            });
+        }
+        Ok(outcome)
     }
 }
 
@@ -255,6 +359,7 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
                 payment_method: None,
                 validity_years: 1,
                 today: NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+                allow_unknown: false,
             },
             out_dir: out,
             key_type: KeyType::P256,
@@ -265,7 +370,9 @@ fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
             download_concurrency: 4,
             not_processed_patience: Duration::from_secs(10),
             stop: exec::StopHandle::default(),
+            renew_until: None,
         },
+        revoke: None,
     }
 }
 
@@ -388,12 +495,11 @@ async fn two_matching_orders_are_ambiguous() {
         .unwrap()
         .extend([Some(Script::DropAfterCommit), Some(Script::DropAfterCommit)]);
     // Someone ordered "Person 0" by hand meanwhile, without a CSR shown.
-    let mut extra: OrderRequest = cfg
+    let extra = cfg
         .exec
         .defaults
         .clone()
         .into_request_for_test("Person 0", "person0@example.com");
-    extra.certificate.csr = None;
     fake.create(ProductId::ClientPremiumSha2, &extra);
     let outcome = run(fake.clone(), &cfg).await.unwrap();
     assert_eq!(outcome.verdict, Verdict::Unknown, "{outcome:?}");
@@ -403,7 +509,7 @@ async fn two_matching_orders_are_ambiguous() {
 }
 
 impl spec::OrderDefaults {
-    fn into_request_for_test(self, cn: &str, email: &str) -> OrderRequest {
+    fn into_request_for_test(self, cn: &str, email: &str) -> OrderBody {
         let raw = roster::RawRow {
             row: 1,
             line: 2,
@@ -753,4 +859,220 @@ async fn a_row_with_its_own_csr_elsewhere_is_checked() {
         )),
         "{reason}"
     );
+}
+
+/// The end of a `--renew-within` window `days` from now (Unix seconds).
+fn within_days(days: i64) -> Option<i64> {
+    Some((Utc::now() + chrono::Duration::days(days)).timestamp())
+}
+
+#[tokio::test]
+async fn renew_within_renews_each_expiring_row_once_with_new_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 10));
+    let fake = Arc::new(Fake::default());
+    // Six certificates end in 20 days, four in 300.
+    *fake.valid_days.lock().unwrap() = Some(20);
+    cfg.exec.max_new_orders = Some(6);
+    let first = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(first.verdict, Verdict::Pending, "{first:?}");
+    *fake.valid_days.lock().unwrap() = Some(300);
+    cfg.exec.max_new_orders = None;
+    let second = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(second.verdict, Verdict::Done, "{second:?}");
+    assert_eq!(fake.count(), 10);
+    let first_key = std::fs::read(dir.path().join("out/person-0.key")).unwrap();
+
+    // A year later: renewals end in 385 days. The first renewal's answer is lost.
+    *fake.valid_days.lock().unwrap() = Some(385);
+    fake.script
+        .lock()
+        .unwrap()
+        .push_back(Some(Script::DropAfterCommit));
+    cfg.exec.renew_until = within_days(30);
+    let (_, plan) = prepare(&cfg).unwrap();
+    assert_eq!(plan.renewals, 6, "{plan:?}");
+    cfg.dry_run = true;
+    let dry = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(dry.to_renew.len(), 6, "{dry:?}");
+    assert_eq!(dry.to_renew[0].order_id, Some(100));
+    assert!(dry.to_renew[0].valid_till.is_some());
+    assert_eq!(fake.count(), 10, "a dry run orders nothing");
+    cfg.dry_run = false;
+    let renewed = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(renewed.verdict, Verdict::Done, "{renewed:?}");
+    assert_eq!(renewed.stats.renewals, 5, "one was reconciled: {renewed:?}");
+    assert_eq!(renewed.stats.reconciled_found, 1, "{renewed:?}");
+    let renewals = fake.renewals();
+    assert_eq!(renewals.len(), 6, "{renewals:?}");
+    let renewed_orders: BTreeSet<i64> = renewals.iter().map(|(old, _)| *old).collect();
+    assert_eq!(renewed_orders.len(), 6, "each expiring order renewed once");
+    assert!(renewed_orders.iter().all(|id| (100..106).contains(id)));
+    // New key, CSR and certificate beside the first ones, which are untouched.
+    let (old, new) = renewals[0];
+    let name = format!("person-0-renewal-{old}");
+    assert!(dir.path().join(format!("out/{name}.key")).exists());
+    assert!(dir.path().join(format!("out/{name}.crt")).exists());
+    assert_eq!(
+        std::fs::read(dir.path().join("out/person-0.key")).unwrap(),
+        first_key
+    );
+    assert!(new > 109);
+    assert_eq!(state(&renewed, RowState::Done), 10);
+
+    // Rerunning the same command renews nothing.
+    let again = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(again.plan.renewals, 0, "{again:?}");
+    assert_eq!(again.verdict, Verdict::Done);
+    assert_eq!(fake.count(), 16);
+    // A later year renews the renewal, under the row's first name.
+    assert_eq!(exec::renewal_name(&name, 120), "person-0-renewal-120");
+}
+
+#[tokio::test]
+async fn revoke_removed_is_guarded_and_never_sent_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 6));
+    let fake = Arc::new(Fake::default());
+    let first = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(first.verdict, Verdict::Done, "{first:?}");
+    // Two people left.
+    roster(dir.path(), 4);
+    let revoking = |yes: bool, max: u64| {
+        Some(revoke::RevokeOptions {
+            yes,
+            max,
+            skip_approval: false,
+        })
+    };
+    cfg.revoke = revoking(false, 10);
+    let err = run(fake.clone(), &cfg).await.unwrap_err();
+    assert!(
+        matches!(&err, BulkError::Usage(m) if m.contains("would revoke 2")),
+        "{err}"
+    );
+    assert_eq!(err.verdict(), Verdict::Usage);
+    cfg.revoke = revoking(true, 1);
+    let err = run(fake.clone(), &cfg).await.unwrap_err();
+    assert!(
+        matches!(&err, BulkError::Usage(m) if m.contains("--max-revocations 1")),
+        "{err}"
+    );
+    cfg.dry_run = true;
+    cfg.revoke = revoking(false, 10);
+    let dry = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(dry.revocations.len(), 2);
+    assert_eq!(dry.plan.revocations, 2);
+    assert_eq!(dry.revocations[0].row.common_name, "Person 4");
+    assert!(dry.revocations[0].row.serial.is_some());
+    assert_eq!(
+        fake.revocations.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "nothing sent before --yes"
+    );
+
+    // The first revocation's answer is lost: the order info shows the request, so it is
+    // settled, not sent again.
+    cfg.dry_run = false;
+    cfg.revoke = revoking(true, 10);
+    fake.drop_revocation
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let done = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(done.verdict, Verdict::Done, "{done:?}");
+    assert_eq!(done.revocations.len(), 2);
+    assert!(
+        done.revocations
+            .iter()
+            .all(|l| l.result == RowState::RevokeRequested && l.request_id.is_some()),
+        "{:?}",
+        done.revocations
+    );
+    assert_eq!(
+        fake.revocations.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+    assert_eq!(
+        fake.count(),
+        6,
+        "the rows still on the roster were not ordered again"
+    );
+    let again = run(fake.clone(), &cfg).await.unwrap();
+    assert!(again.revocations.is_empty());
+    assert_eq!(
+        fake.revocations.load(std::sync::atomic::Ordering::SeqCst),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_revocation_journaled_before_a_crash_is_looked_up_not_resent() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 3));
+    let fake = Arc::new(Fake::default());
+    run(fake.clone(), &cfg).await.unwrap();
+    roster(dir.path(), 2);
+    // A run journaled the revocation of the leaver, sent it, and died before recording it.
+    let (order_id, key) = {
+        let mut j = journal::Journal::open(&cfg.journal).unwrap();
+        let removed = j.removed().unwrap();
+        assert_eq!(
+            removed.len(),
+            3,
+            "nothing staged: every row counts as removed"
+        );
+        let leaver = removed
+            .into_iter()
+            .find(|r| r.common_name == "Person 2")
+            .unwrap();
+        j.commit_durable([journal::Update::RevokeIntent {
+            key: leaver.row_id.clone(),
+        }])
+        .unwrap();
+        (leaver.order_id, leaver.row_id)
+    };
+    fake.revoke_order(order_id, "x", true).await.unwrap();
+    let sent = fake.revocations.load(std::sync::atomic::Ordering::SeqCst);
+    cfg.revoke = Some(revoke::RevokeOptions {
+        yes: true,
+        max: 10,
+        skip_approval: true,
+    });
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.revocations.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.revocations[0].result, RowState::Revoked);
+    assert_eq!(outcome.revocations[0].row.row_id, key);
+    assert_eq!(
+        fake.revocations.load(std::sync::atomic::Ordering::SeqCst),
+        sent,
+        "not sent again"
+    );
+}
+
+#[tokio::test]
+async fn renewals_count_toward_max_new_orders_and_the_rest_waits_for_a_rerun() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 5));
+    let fake = Arc::new(Fake::default());
+    *fake.valid_days.lock().unwrap() = Some(10);
+    run(fake.clone(), &cfg).await.unwrap();
+    // Two new rows and five renewals, three orders allowed: the new rows first.
+    roster(dir.path(), 7);
+    cfg.exec.renew_until = within_days(30);
+    cfg.exec.max_new_orders = Some(3);
+    *fake.valid_days.lock().unwrap() = Some(400);
+    let (_, plan) = prepare(&cfg).unwrap();
+    assert_eq!(
+        (plan.new_orders, plan.renewals, plan.capped),
+        (2, 1, 4),
+        "{plan:?}"
+    );
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(outcome.stats.new_orders, 3, "{outcome:?}");
+    assert_eq!(outcome.stats.renewals, 1, "{outcome:?}");
+    assert_eq!(outcome.verdict, Verdict::Pending, "{outcome:?}");
+    cfg.exec.max_new_orders = None;
+    let rest = run(fake.clone(), &cfg).await.unwrap();
+    assert_eq!(rest.stats.renewals, 4, "{rest:?}");
+    assert_eq!(rest.verdict, Verdict::Done, "{rest:?}");
+    assert_eq!(fake.renewals().len(), 5);
 }

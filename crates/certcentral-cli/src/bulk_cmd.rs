@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use certcentral_cli::bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
+use certcentral_cli::bulk::journal::RowState;
 use certcentral_cli::bulk::progress::{ProgressMode, describe};
+use certcentral_cli::bulk::revoke::RevokeOptions;
 use certcentral_cli::bulk::spec::OrderDefaults;
 use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome, Verdict};
 use certcentral_cli::commands::parse_duration;
@@ -22,10 +24,13 @@ use serde_json::json;
 
 /// Exit codes of `certcentral bulk`.
 pub const AFTER_HELP: &str = "\
-Roster: CSV with a header (or JSON Lines). Required columns: common_name, emails (';'-separated).
-Optional: id (stable identity), organization_units (';'-separated), validity_years,
-custom_expiration_date (yyyy-MM-dd), csr (path of an existing CSR, relative to the roster),
-name (output file stem), product.
+Roster: CSV with a header (or JSON Lines). Required column: emails (';'-separated).
+Optional: product (any id of `certcentral products`; default --product), id (stable identity),
+first_name, last_name, pseudonym, cn_indicator, usage, additional_usage (';'-separated),
+profile (the person and the key's use, as the order flags of the same names), common_name
+(required by the products that take one, e.g. client_premium_sha2), organization_units
+(';'-separated), validity_years, custom_expiration_date (yyyy-MM-dd), csr (path of an
+existing CSR, relative to the roster), name (output file stem).
 
 Every run is journaled (--journal, default <out>/certcentral-journal.sqlite): the intent to
 order is committed before each order is sent, so rerunning the same command after a crash
@@ -37,7 +42,13 @@ A new row sharing an email address with a row already ordered (or an earlier row
 back as possible_duplicate and not ordered, unless --allow-similar.
 
 --report FILE (.csv or .json) replaces only a report certcentral wrote earlier, never another
-file nor through a symbolic link; every output path is checked before anything is ordered.";
+file nor through a symbolic link; every output path is checked before anything is ordered.
+
+The yearly cycle: --renew-within 30d renews, once, every finished row whose certificate ends
+within the window (a paid order per row, journaled, reconciled and capped by
+--max-new-orders like a first order; new key and files NAME-renewal-ORDERID.*).
+--revoke-removed revokes the orders of journaled people no longer on the roster: --dry-run
+lists them; a real run needs --yes and refuses more than --max-revocations (default 10).";
 
 fn parse_rate_limit(s: &str) -> Result<RateLimits, String> {
     match s {
@@ -63,6 +74,11 @@ pub struct Args {
     /// Product for rows without a product column.
     #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
     pub product: ProductId,
+    /// A product column naming a product certcentral does not know (DigiCert added it before
+    /// certcentral did) is an `unknown_product` warning instead of an invalid row: the row is
+    /// built and checked as a --product row and sent to that product as given.
+    #[arg(long)]
+    pub allow_unknown: bool,
     /// Organization id every order is placed in.
     #[arg(long, value_name = "ID")]
     pub org_id: u64,
@@ -116,6 +132,22 @@ pub struct Args {
     /// (otherwise they are held back as possible duplicates).
     #[arg(long)]
     pub allow_similar: bool,
+    /// Renew, once, every finished row whose certificate ends within DURATION (e.g. 30d): a
+    /// new paid order per row (renewal_of_order_id set, product and details from the
+    /// original's order info), a new key and files NAME-renewal-ORDERID.*.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub renew_within: Option<Duration>,
+    /// Revoke the orders the journal holds for people no longer on the roster (people who
+    /// left). Destructive: --dry-run lists them; a real run needs --yes.
+    #[arg(long)]
+    pub revoke_removed: bool,
+    /// Confirm --revoke-removed (revocation cannot be undone).
+    #[arg(long, requires = "revoke_removed")]
+    pub yes: bool,
+    /// With --revoke-removed: more candidates than N refuses the whole revocation step
+    /// (nothing revoked), so a truncated roster cannot revoke an organization.
+    #[arg(long, value_name = "N", default_value_t = bulk::revoke::DEFAULT_MAX, requires = "revoke_removed")]
+    pub max_revocations: u64,
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4, hide = true)]
     pub download_concurrency: usize,
@@ -162,6 +194,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
                 payment_method: args.payment_method,
                 validity_years: args.validity_years,
                 today: chrono::Utc::now().date_naive(),
+                allow_unknown: args.allow_unknown,
             },
             out_dir: args.out.clone(),
             key_type: args.key_type,
@@ -172,7 +205,19 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
             download_concurrency: args.download_concurrency.max(1),
             not_processed_patience: Duration::from_secs(120),
             stop: StopHandle::default(),
+            renew_until: args.renew_within.map(|within| {
+                let within = chrono::Duration::from_std(within).unwrap_or(chrono::Duration::MAX);
+                chrono::Utc::now()
+                    .checked_add_signed(within)
+                    .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+                    .timestamp()
+            }),
         },
+        revoke: args.revoke_removed.then_some(RevokeOptions {
+            yes: args.yes,
+            max: args.max_revocations,
+            skip_approval: args.skip_approval,
+        }),
     }
 }
 
@@ -197,6 +242,29 @@ fn human(outcome: &Outcome) -> String {
         String::new()
     };
     lines.push(format!("  paid orders to place: {}{capped}", p.new_orders));
+    if p.renewals > 0 {
+        lines.push(format!(
+            "  renewals to place (certificates ending within --renew-within): {}",
+            p.renewals
+        ));
+    }
+    for r in &outcome.to_renew {
+        lines.push(format!(
+            "    renew: row {} {} <{}> order {} valid till {}",
+            r.row,
+            r.common_name,
+            r.emails.join(", "),
+            r.order_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            r.valid_till.as_deref().unwrap_or("-"),
+        ));
+    }
+    if (outcome.to_renew.len() as u64) < p.renewals && !outcome.to_renew.is_empty() {
+        lines.push(format!(
+            "    … and {} more (--report lists every row's valid_till)",
+            p.renewals - outcome.to_renew.len() as u64
+        ));
+    }
     lines.push(format!(
         "  resume: {} unknown outcome(s) to look up first, {} order(s) to follow",
         p.reconcile, p.follow
@@ -217,7 +285,54 @@ fn human(outcome: &Outcome) -> String {
             "  this run: {} new order(s), {} certificate(s) downloaded, lookups: {} found / {} absent / {} ambiguous",
             s.new_orders, s.downloaded, s.reconciled_found, s.reconciled_absent, s.reconciled_ambiguous
         ));
+        if s.renewals > 0 {
+            lines.push(format!("  renewals placed: {}", s.renewals));
+        }
         lines.push(format!("  now: {}", describe(&outcome.states)));
+    }
+    if !outcome.revocations.is_empty() {
+        lines.push(if outcome.dry_run {
+            format!(
+                "  would revoke {} certificate(s) of people no longer on the roster (a real run needs --yes):",
+                outcome.revocations.len()
+            )
+        } else {
+            format!(
+                "  revocations of people no longer on the roster: {}",
+                outcome.revocations.len()
+            )
+        });
+        for l in &outcome.revocations {
+            let what = match (outcome.dry_run, l.result, l.request_id) {
+                (true, _, _) => "to revoke".to_owned(),
+                (false, RowState::RevokeRequested, Some(id)) => {
+                    format!("revoke request {id} waits for approval")
+                }
+                (false, RowState::RevokeRequested, None) => {
+                    "a revoke request waits for approval".to_owned()
+                }
+                (false, RowState::Revoked, _) => "revoked".to_owned(),
+                _ => format!(
+                    "NOT settled: {}",
+                    l.error.as_deref().unwrap_or("see the journal")
+                ),
+            };
+            let renewed = match (&l.renewed_order, l.row.renewal_of) {
+                (Some(what), _) => format!(" ({what})"),
+                (None, Some(old)) if outcome.dry_run => {
+                    format!(" (and order {old}, which it renewed, unless ended)")
+                }
+                _ => String::new(),
+            };
+            lines.push(format!(
+                "    {} <{}> order {} serial {} valid till {}: {what}{renewed}",
+                l.row.common_name,
+                l.row.emails.join(", "),
+                l.row.order_id,
+                l.row.serial.as_deref().unwrap_or("-"),
+                l.row.valid_till.as_deref().unwrap_or("-"),
+            ));
+        }
     }
     for e in &outcome.invalid_rows {
         lines.push(format!("  invalid: {e}"));
@@ -333,6 +448,8 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
                         "journal": outcome.journal,
                         "report": outcome.report,
                         "report_error": outcome.report_error,
+                        "revocations": outcome.revocations,
+                        "to_renew": outcome.to_renew,
                         "exit_code": code,
                     })
                 );

@@ -414,7 +414,7 @@ mod tests {
     #[test]
     fn unknown_outcome_is_exit_4_and_says_how_to_check() {
         let err = client_error(Error::OutcomeUnknown(Box::new(UnknownOutcome {
-            product: ProductId::ClientPremiumSha2,
+            product: ProductId::ClientPremiumSha2.to_string(),
             common_name: "Locke Cole".into(),
             emails: vec!["locke.cole@example.com".into()],
             sent_at: chrono::Utc::now(),

@@ -5,15 +5,13 @@ use std::io::Read;
 use std::num::NonZeroU64;
 use std::path::PathBuf;
 
-use certcentral_types::catalog::BodyKind;
 use certcentral_types::catalog::{PRODUCTS, Status};
 use certcentral_types::{
-    CertificateRequest, CommonName, CommonNameIndicator, ContainerRef, CustomField, Individual,
-    LegacyCommonNameIndicator, OrderBody, OrderRequest, OrganizationRef, OrganizationUnit,
-    PaymentMethod, PrimaryUsage, ProductId, ProfileType, SecureEmailCertificate,
-    SecureEmailOrderRequest, SignatureHash, UsageDesignation, ValidityYears, WireEnum,
+    CommonName, CommonNameIndicator, CustomField, OrderBody, OrderRequest, OrganizationUnit,
+    PaymentMethod, PrimaryUsage, ProductId, ProfileType, ValidityYears, WireEnum,
 };
-use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, MemberRule, Report, member_rule};
+use certcentral_validate::fields::{FieldError, Naming, OrderFields};
+use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, Report};
 use chrono::NaiveDate;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use serde_json::Value;
@@ -37,7 +35,7 @@ pub struct OrderFlags {
         "cn_indicator", "usage", "additional_usages", "profile",
     ])]
     pub order_file: Option<String>,
-    /// The certificate's common name: the person's name, 1 to 64 characters (required unless --order-file).
+    /// The certificate's common name, 1 to 64 characters: for the legacy products that take one (e.g. client_premium_sha2; the Secure Email products take --first-name/--last-name or --pseudonym).
     #[arg(long, value_name = "NAME")]
     pub common_name: Option<CommonName>,
     /// An email address to put in the certificate; repeat for several (required unless --order-file).
@@ -176,239 +174,50 @@ pub fn parse_custom_field(s: &str) -> Result<CustomField, String> {
     })
 }
 
+impl From<FieldError> for CliError {
+    fn from(e: FieldError) -> Self {
+        CliError::usage(e.message)
+    }
+}
+
 impl OrderFlags {
-    /// Builds `product`'s order body from the flags (`csr` left empty): the body its request
-    /// profile takes. A flag the product forbids or ignores is a usage error naming the
-    /// product's rule; a missing required flag is a usage error naming it.
-    pub fn to_body(&self, product: ProductId) -> Result<OrderBody, CliError> {
-        match product.spec().profile.body {
-            BodyKind::ClientCertificate => self.to_request(product).map(OrderBody::from),
-            BodyKind::SecureEmail => self.to_secure_email(product).map(OrderBody::from),
-        }
-    }
-
-    /// The usage error for `flag`, which sets `member` of the body, when `product` forbids it.
-    fn refuse(
-        &self,
-        product: ProductId,
-        given: bool,
-        flag: &str,
-        member: &str,
-        instead: &str,
-    ) -> Result<(), CliError> {
-        if !given {
-            return Ok(());
-        }
-        match member_rule(product, member) {
-            MemberRule::Forbidden(reason) => Err(CliError::usage(format!(
-                "{flag} cannot be used with --product {}: {reason}{instead}",
-                product.as_str()
-            ))),
-            _ => Ok(()),
-        }
-    }
-
-    /// The person from --first-name/--last-name/--pseudonym, if any.
-    fn individual(&self) -> Option<Individual> {
-        (self.first_name.is_some() || self.pseudonym.is_some()).then(|| Individual {
+    /// The order's fields (everything but `--order-file`).
+    pub fn fields(&self) -> OrderFields {
+        OrderFields {
+            common_name: self.common_name.clone(),
+            emails: self.emails.clone(),
+            organization_units: self.organization_units.clone(),
+            org_id: self.org_id,
+            container_id: self.container_id,
+            validity_years: self.validity_years.clone(),
+            custom_expiration_date: self.custom_expiration_date,
+            payment_method: self.payment_method,
+            skip_approval: self.skip_approval,
+            auto_renew: self.auto_renew,
+            renewal_of_order_id: self.renewal_of_order_id,
+            custom_fields: self.custom_fields.clone(),
             first_name: self.first_name.clone(),
             last_name: self.last_name.clone(),
             pseudonym: self.pseudonym.clone(),
-        })
-    }
-
-    /// --cn-indicator, or the one the name flags imply: names → `given_name_surname`,
-    /// --pseudonym → `pseudonym`, else `default`.
-    fn indicator(&self, default: Option<CommonNameIndicator>) -> Option<CommonNameIndicator> {
-        self.cn_indicator.or(if self.first_name.is_some() {
-            Some(CommonNameIndicator::GivenNameSurname)
-        } else if self.pseudonym.is_some() {
-            Some(CommonNameIndicator::Pseudonym)
-        } else {
-            default
-        })
-    }
-
-    fn validity(&self) -> Option<ValidityYears> {
-        match (&self.validity_years, self.custom_expiration_date) {
-            (Some(v), _) => Some(v.clone()),
-            (None, Some(_)) => None,
-            (None, None) => ValidityYears::try_from(1).ok(),
-        }
-    }
-
-    /// The Secure Email body from the flags.
-    fn to_secure_email(&self, product: ProductId) -> Result<SecureEmailOrderRequest, CliError> {
-        let names = " (a Secure Email certificate's CN follows --cn-indicator: use --first-name/--last-name or --pseudonym)";
-        self.refuse(
-            product,
-            self.common_name.is_some(),
-            "--common-name",
-            "/certificate/common_name",
-            names,
-        )?;
-        self.refuse(
-            product,
-            !self.organization_units.is_empty(),
-            "--ou",
-            "/certificate/organization_units",
-            "",
-        )?;
-        self.refuse(
-            product,
-            self.auto_renew.is_some(),
-            "--auto-renew",
-            "/auto_renew",
-            "",
-        )?;
-        // A mailbox certificate holds only the email address: the indicator and the person
-        // are ignored by DigiCert, so giving them is a mistake.
-        let person_used = member_rule(product, "/certificate/common_name_indicator")
-            == MemberRule::Required
-            || member_rule(product, "/certificate/individual") == MemberRule::Required;
-        if !person_used && (self.cn_indicator.is_some() || self.individual().is_some()) {
-            return Err(CliError::usage(format!(
-                "--cn-indicator, --first-name, --last-name and --pseudonym cannot be used with --product {}: a mailbox-validated certificate holds only the email address (CN = the first address)",
-                product.as_str()
-            )));
-        }
-        if self.emails.is_empty() {
-            return Err(CliError::usage(
-                "--email is required (or give --order-file)",
-            ));
-        }
-        let indicator = if person_used {
-            self.indicator(Some(CommonNameIndicator::EmailAddress))
-        } else {
-            None
-        };
-        let usage = UsageDesignation {
-            primary_usage: self.usage.unwrap_or(PrimaryUsage::DualUse),
+            cn_indicator: self.cn_indicator,
+            usage: self.usage,
             additional_usages: self.additional_usages.clone(),
-        };
-        Ok(SecureEmailOrderRequest {
-            certificate: SecureEmailCertificate {
-                ca_cert_id: None,
-                common_name_indicator: indicator,
-                csr: None,
-                emails: self.emails.clone(),
-                individual: self.individual(),
-                profile_type: self.profile,
-                signature_hash: SignatureHash::Sha256,
-                usage_designation: usage,
-            },
-            comments: None,
-            container: self.container_id.map(|id| ContainerRef { id: Some(id) }),
-            custom_expiration_date: self.custom_expiration_date,
-            custom_fields: self.custom_fields.clone(),
-            dcv_method: None,
-            disable_renewal_notifications: None,
-            organization: self.org_id.map(|id| OrganizationRef { id }),
-            payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
-            renewal_of_order_id: self.renewal_of_order_id,
-            skip_approval: self.skip_approval,
-            subject: None,
-            validity_years: self.validity(),
-        })
+            profile: self.profile,
+        }
+    }
+
+    /// Builds `product`'s order body from the flags (`csr` left empty): the body its request
+    /// profile takes ([`OrderFields::to_body`]). A flag the product forbids or ignores is a
+    /// usage error naming the product's rule; a missing required flag is a usage error naming
+    /// it.
+    pub fn to_body(&self, product: ProductId) -> Result<OrderBody, CliError> {
+        Ok(self.fields().to_body(product, Naming::Flags)?)
     }
 
     /// Builds the seed's order body from the flags (`csr` left empty). Fails with a usage
     /// error naming the missing flag, or a flag `product` forbids.
     pub fn to_request(&self, product: ProductId) -> Result<OrderRequest, CliError> {
-        let missing =
-            |flag: &str| CliError::usage(format!("{flag} is required (or give --order-file)"));
-        let legacy = " (the legacy products are issued with the multipurpose profile)";
-        self.refuse(
-            product,
-            self.usage.is_some(),
-            "--usage",
-            "/certificate/usage_designation",
-            legacy,
-        )?;
-        self.refuse(
-            product,
-            !self.additional_usages.is_empty(),
-            "--additional-usage",
-            "/certificate/usage_designation",
-            legacy,
-        )?;
-        self.refuse(
-            product,
-            self.profile.is_some(),
-            "--profile",
-            "/certificate/profile_type",
-            legacy,
-        )?;
-        self.refuse(
-            product,
-            self.common_name.is_some(),
-            "--common-name",
-            "/certificate/common_name",
-            "",
-        )?;
-        let common_name = match member_rule(product, "/certificate/common_name") {
-            MemberRule::Forbidden(_) => None,
-            _ => Some(
-                self.common_name
-                    .clone()
-                    .ok_or_else(|| missing("--common-name"))?,
-            ),
-        };
-        let indicator = match self.indicator(None) {
-            None => None,
-            Some(CommonNameIndicator::GivenNameSurname) => {
-                Some(LegacyCommonNameIndicator::GivenNameSurname)
-            }
-            Some(CommonNameIndicator::Pseudonym) => Some(LegacyCommonNameIndicator::Pseudonym),
-            Some(other) => {
-                return Err(CliError::usage(format!(
-                    "--cn-indicator {other} cannot be used with --product {}: the legacy products take `given_name_surname` or `pseudonym`",
-                    product.as_str()
-                )));
-            }
-        };
-        if self.emails.is_empty() {
-            return Err(missing("--email"));
-        }
-        let org_id = self.org_id.ok_or_else(|| missing("--org-id"))?;
-        let validity_years = self.validity();
-        Ok(OrderRequest {
-            auto_renew: self.auto_renew,
-            certificate: CertificateRequest {
-                common_name,
-                common_name_indicator: indicator,
-                individual: self.individual(),
-                csr: None,
-                emails: self.emails.clone(),
-                organization_units: self.organization_units.clone(),
-                signature_hash: SignatureHash::Sha256,
-            },
-            container: self.container_id.map(|id| ContainerRef { id: Some(id) }),
-            custom_expiration_date: self.custom_expiration_date,
-            custom_fields: self.custom_fields.clone(),
-            order_validity: None,
-            organization: OrganizationRef { id: org_id },
-            organization_contact: Default::default(),
-            validity_days: None,
-            payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
-            renewal_of_order_id: self.renewal_of_order_id,
-            skip_approval: self.skip_approval,
-            validity_years,
-        })
-    }
-}
-
-/// The name the certificate's subject will carry: the body's `common_name`, or (a product
-/// that takes none) the first email address. Names key files and the order record.
-pub fn subject_name(request: &OrderRequest) -> String {
-    match &request.certificate.common_name {
-        Some(name) => name.as_str().to_owned(),
-        None => request
-            .certificate
-            .emails
-            .first()
-            .cloned()
-            .unwrap_or_default(),
+        Ok(self.fields().to_request(product, Naming::Flags)?)
     }
 }
 
@@ -480,9 +289,39 @@ pub fn invalid(report: Report) -> CliError {
     }))
 }
 
+/// An order file read: its typed body and, when it holds members the schema does not know
+/// (allowed by [`Context::allow_unknown`]), the document as written, to be sent as given.
+#[derive(Clone, Debug)]
+pub struct OrderFile {
+    /// The body, without the unknown members (names, emails and CSR are read from it).
+    pub body: OrderBody,
+    /// The document as written (placeholder CSR removed), when it has unknown members.
+    pub as_given: Option<Value>,
+}
+
+/// `doc` without the members at `pointers` (JSON Pointers to object members).
+fn without_members(mut doc: Value, pointers: &[&str]) -> Value {
+    for pointer in pointers {
+        let Some((parent, member)) = pointer.rsplit_once('/') else {
+            continue;
+        };
+        let member = member.replace("~1", "/").replace("~0", "~");
+        if let Some(object) = doc.pointer_mut(parent).and_then(Value::as_object_mut) {
+            object.remove(&member);
+        }
+    }
+    doc
+}
+
 /// Parses and validates an order file's bytes. A `csr` equal to [`CSR_PLACEHOLDER`] is
 /// removed (the caller fills in a CSR). Every violation is reported at once.
 pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderBody, CliError> {
+    read_order_file(bytes, ctx).map(|file| file.body)
+}
+
+/// [`parse_order_file`], keeping the document as written when [`Context::allow_unknown`]
+/// let members the schema does not know through (`unknown_param` warnings, logged here).
+pub fn read_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderFile, CliError> {
     let mut doc: Value = match serde_json::from_slice(bytes) {
         Ok(doc) => doc,
         Err(_) => return Err(invalid(certcentral_validate::validate_json(bytes, ctx))),
@@ -496,11 +335,30 @@ pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderBody, CliErr
     if !report.is_valid() {
         return Err(invalid(report));
     }
-    OrderBody::from_value(ctx.product.spec().profile.body, doc).map_err(|e| {
+    let unknown: Vec<&str> = report
+        .warnings
+        .iter()
+        .filter(|w| w.code == certcentral_validate::codes::UNKNOWN_PARAM)
+        .map(|w| w.path.as_str())
+        .collect();
+    let as_given = (!unknown.is_empty()).then(|| doc.clone());
+    for warning in report
+        .warnings
+        .iter()
+        .filter(|w| unknown.contains(&w.path.as_str()))
+    {
+        tracing::warn!(path = %warning.path, code = %warning.code, "{}", warning.message);
+    }
+    let body = OrderBody::from_value(
+        ctx.product.spec().profile.body,
+        without_members(doc, &unknown),
+    )
+    .map_err(|e| {
         CliError::failed(format!(
             "the order file does not match the order schema: {e}"
         ))
-    })
+    })?;
+    Ok(OrderFile { body, as_given })
 }
 
 /// Validates a complete order; errors become an exit-1 failure listing every violation.

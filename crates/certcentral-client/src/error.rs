@@ -3,7 +3,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use certcentral_types::ProductId;
 use certcentral_validate::Report;
 use chrono::{DateTime, Utc};
 
@@ -98,8 +97,10 @@ impl TransportError {
 /// again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownOutcome {
-    /// The product ordered.
-    pub product: ProductId,
+    /// The product id the order was sent for (`product_name_id`): a catalog id, or one the
+    /// catalog does not know (an order sent as given, [`crate::Client::order_as_given`]);
+    /// empty when unknown (matches any product).
+    pub product: String,
     /// The certificate's common name.
     pub common_name: String,
     /// The certificate's email addresses.
@@ -295,7 +296,7 @@ mod tests {
             },
             Error::RateLimited { retry_after: None },
             Error::OutcomeUnknown(Box::new(UnknownOutcome {
-                product: ProductId::ClientPremiumSha2,
+                product: certcentral_types::ProductId::ClientPremiumSha2.to_string(),
                 common_name: "Lock Cole".into(),
                 emails: vec!["locke.cole@example.com".into()],
                 sent_at,

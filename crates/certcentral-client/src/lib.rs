@@ -75,7 +75,7 @@ pub use endpoints::ListOrdersFilters;
 pub use error::{ApiError, Error, SNIPPET_CHARS, TransportError, TransportKind, UnknownOutcome};
 pub use lifecycle::{Expiring, Revocation, RevokeTarget};
 pub use limiter::{RateLimits, Window};
-pub use order::{CLOCK_SKEW_ALLOWANCE, Order, PollPolicy, WaitOutcome};
+pub use order::{CLOCK_SKEW_ALLOWANCE, Order, PollPolicy, WaitOutcome, parse_server_time};
 
 pub use certcentral_types as types;
 pub use certcentral_validate::Report;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use certcentral_types::catalog::{BodyKind, DEFAULT_PRODUCT};
+use certcentral_types::catalog::BodyKind;
 use certcentral_types::{
     OrderBody, OrderInfo, OrderRequest, OrderStatus, ProductId, ReissueCertificate, ReissueRequest,
     ReissueResponse, RevokeRequest, RevokeRequestInfo, WireEnum,
@@ -306,9 +306,8 @@ fn unknown_for(
     let product = info
         .product
         .as_ref()
-        .and_then(|p| p.name_id.as_deref())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(DEFAULT_PRODUCT);
+        .and_then(|p| p.name_id.clone())
+        .unwrap_or_default();
     Error::OutcomeUnknown(Box::new(UnknownOutcome {
         product,
         common_name: cert.common_name.unwrap_or_default(),
@@ -414,7 +413,7 @@ impl Client {
             return Err(unknown_for(&after, sent_at, error, "revocation"));
         }
         Err(Error::OutcomeUnknown(Box::new(UnknownOutcome {
-            product: DEFAULT_PRODUCT,
+            product: String::new(),
             common_name: String::new(),
             emails: Vec::new(),
             sent_at,

@@ -468,7 +468,7 @@ impl Client {
         let sent_at = Utc::now();
         let unknown = |status: Option<u16>, cause: String| {
             Error::OutcomeUnknown(Box::new(UnknownOutcome {
-                product,
+                product: product.to_string(),
                 common_name: body.subject_name(),
                 emails: body.emails().to_vec(),
                 sent_at,
@@ -481,6 +481,70 @@ impl Client {
             Err(err) => {
                 let (status, cause) = ambiguous_outcome(err)?;
                 Err(unknown(status, cause))
+            }
+        }
+    }
+
+    /// The escape hatch for what DigiCert adds before certcentral does (`--allow-unknown`):
+    /// orders `body` exactly as given for `product_name_id`, members the schema does not know
+    /// included. For a catalog product the body is validated first with unknown members
+    /// allowed ([`certcentral_validate::Context::allow_unknown`]: errors are
+    /// [`Error::Invalid`] and nothing is sent); a product id the catalog does not know has no
+    /// rules here and is sent as given (the caller says so: `unknown_product`). Like
+    /// [`Client::order_certificate`], never retried once it may have reached the server
+    /// ([`Error::OutcomeUnknown`]: the common name and emails are read from the body).
+    pub async fn order_as_given(
+        &self,
+        product_name_id: &str,
+        body: &serde_json::Value,
+    ) -> Result<Order, Error> {
+        if let Ok(product) = product_name_id.parse::<ProductId>() {
+            let ctx = certcentral_validate::Context::new(product).with_allow_unknown(true);
+            let report = certcentral_validate::validate_value(body, &ctx);
+            if !report.is_valid() {
+                return Err(Error::Invalid(report));
+            }
+        }
+        if product_name_id.is_empty() || product_name_id.contains(['/', '?', '#']) {
+            return Err(Error::InvalidArgument(format!(
+                "{product_name_id:?} is not a product id (letters, digits and `_`)"
+            )));
+        }
+        let sent_at = Utc::now();
+        let text = |pointer: &str| body.pointer(pointer).and_then(serde_json::Value::as_str);
+        let emails: Vec<String> = body
+            .pointer("/certificate/emails")
+            .and_then(serde_json::Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let path = [("client_certificate_id", product_name_id.to_owned())];
+        match self
+            .call_json::<OrderResponse>(
+                &crate::endpoints::RAW_ORDER_CLIENT_CERTIFICATE,
+                &path,
+                &[],
+                Some(Client::encode(body)?),
+            )
+            .await
+        {
+            Ok(response) => Ok(Order::from_response(self.clone(), response)),
+            Err(err) => {
+                let (status, cause) = ambiguous_outcome(err)?;
+                Err(Error::OutcomeUnknown(Box::new(UnknownOutcome {
+                    product: product_name_id.to_owned(),
+                    // Missing, it matches any: a false candidate costs a look.
+                    common_name: text("/certificate/common_name")
+                        .unwrap_or_default()
+                        .to_owned(),
+                    emails,
+                    sent_at,
+                    status,
+                    cause,
+                })))
             }
         }
     }
@@ -504,7 +568,7 @@ impl Client {
     /// match client.order_client_certificate(ProductId::ClientPremiumSha2, &request).await {
     ///     Err(Error::OutcomeUnknown(unknown)) => {
     ///         let found = client
-    ///             .find_recent_orders(unknown.product, &unknown.common_name, &unknown.emails, unknown.sent_at)
+    ///             .find_recent_orders(&unknown.product, &unknown.common_name, &unknown.emails, unknown.sent_at)
     ///             .await?;
     ///         match found.as_slice() {
     ///             [] => println!("no order was created: safe to order again"),
@@ -519,7 +583,7 @@ impl Client {
     /// ```
     pub async fn find_recent_orders(
         &self,
-        product: ProductId,
+        product: &str,
         common_name: &str,
         emails: &[String],
         since: DateTime<Utc>,
@@ -527,7 +591,7 @@ impl Client {
         let not_before =
             since - chrono::Duration::from_std(CLOCK_SKEW_ALLOWANCE).unwrap_or_default();
         let mut filters = ListOrdersFilters {
-            product_name_id: Some(product.to_string()),
+            product_name_id: (!product.is_empty()).then(|| product.to_string()),
             common_name: (!common_name.is_empty()).then(|| common_name.to_string()),
             email: emails.first().cloned(),
             date_created: Some(format!(">={}", not_before.date_naive())),
@@ -557,7 +621,7 @@ impl Client {
     /// [`Client::find_recent_orders`] for the order behind an [`Error::OutcomeUnknown`].
     pub async fn reconcile(&self, unknown: &UnknownOutcome) -> Result<Vec<OrderInfo>, Error> {
         self.find_recent_orders(
-            unknown.product,
+            &unknown.product,
             &unknown.common_name,
             &unknown.emails,
             unknown.sent_at,
@@ -595,7 +659,7 @@ pub(crate) fn ambiguous_outcome(err: Error) -> Result<(Option<u16>, String), Err
 /// matching: a false candidate costs a look, a missed one costs a duplicate paid order.
 fn order_matches(
     order: &OrderInfo,
-    product: ProductId,
+    product: &str,
     common_name: &str,
     emails: &[String],
     not_before: DateTime<Utc>,
@@ -604,7 +668,7 @@ fn order_matches(
         .product
         .as_ref()
         .and_then(|p| p.name_id.as_deref())
-        .is_none_or(|id| id == product.to_string());
+        .is_none_or(|id| product.is_empty() || id == product);
     let certificate = order.certificate.as_ref();
     let cn_ok = certificate
         .and_then(|c| c.common_name.as_deref())
@@ -624,7 +688,7 @@ fn order_matches(
 }
 
 /// Parses the server's timestamps: RFC 3339, `yyyy-MM-dd HH:mm:ss` (UTC) or `yyyy-MM-dd`.
-pub(crate) fn parse_server_time(text: &str) -> Option<DateTime<Utc>> {
+pub fn parse_server_time(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
@@ -670,11 +734,11 @@ mod tests {
         }))
         .unwrap();
         let emails = vec!["locke.cole@example.com".to_string()];
-        let p = ProductId::ClientPremiumSha2;
+        let p = ProductId::ClientPremiumSha2.as_str();
         assert!(order_matches(&order, p, "Lock Cole", &emails, since));
         assert!(!order_matches(
             &order,
-            ProductId::ClientAuthenticationPlus,
+            ProductId::ClientAuthenticationPlus.as_str(),
             "Lock Cole",
             &emails,
             since

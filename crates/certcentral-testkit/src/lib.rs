@@ -207,13 +207,21 @@ pub fn codes(body: &Value) -> Vec<String> {
 
 /// The SubjectPublicKeyInfo (DER) of the first certificate in a PEM chain.
 pub fn leaf_spki(chain_pem: &str) -> Vec<u8> {
+    with_leaf(chain_pem, |cert| cert.public_key().raw.to_vec())
+}
+
+/// `f` of the first certificate in a PEM chain, parsed.
+pub fn with_leaf<T>(
+    chain_pem: &str,
+    f: impl FnOnce(&x509_parser::certificate::X509Certificate<'_>) -> T,
+) -> T {
     let blocks = pem::parse_many(chain_pem).unwrap();
     let leaf = blocks
         .iter()
         .find(|b| b.tag() == "CERTIFICATE")
         .expect("a certificate");
     let (_, cert) = x509_parser::parse_x509_certificate(leaf.contents()).unwrap();
-    cert.public_key().raw.to_vec()
+    f(&cert)
 }
 
 /// The SubjectPublicKeyInfo (DER) of a PEM CSR.
@@ -232,4 +240,20 @@ pub fn key_spki(key_pem: &str) -> Vec<u8> {
     KeyPair::from_pem(key_pem)
         .unwrap()
         .subject_public_key_info()
+}
+
+/// The subject of the first certificate in a PEM chain, attribute by attribute: (OID in
+/// dotted form, value), in certificate order (e.g. `("2.5.4.42", "Locke")` for givenName).
+pub fn leaf_subject(chain_pem: &str) -> Vec<(String, String)> {
+    with_leaf(chain_pem, |cert| {
+        cert.subject()
+            .iter_attributes()
+            .map(|a| {
+                (
+                    a.attr_type().to_id_string(),
+                    a.as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    })
 }

@@ -7088,7 +7088,7 @@ pub mod catalog {
         },
     ];
     /// The product used when none is given.
-    pub const DEFAULT_PRODUCT: crate::ProductId = crate::ProductId::ClientPremiumSha2;
+    pub const DEFAULT_PRODUCT: crate::ProductId = crate::ProductId::SecureEmailSponsor;
     impl crate::ProductId {
         /// Every product id, in catalog order.
         pub const ALL: &'static [crate::ProductId] = &[

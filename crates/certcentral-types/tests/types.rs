@@ -310,7 +310,7 @@ fn catalog_holds_the_seed_products_and_limits() {
         );
         assert_eq!(product.as_str().parse::<ProductId>().ok(), Some(*product));
     }
-    assert_eq!(catalog::DEFAULT_PRODUCT, ProductId::ClientPremiumSha2);
+    assert_eq!(catalog::DEFAULT_PRODUCT, ProductId::SecureEmailSponsor);
     let windows: Vec<(u32, u64)> = catalog::RATE_LIMITS
         .iter()
         .map(|w| (w.requests, w.period.as_secs()))

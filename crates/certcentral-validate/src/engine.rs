@@ -226,6 +226,22 @@ pub enum MemberRule {
 /// Pointer into the body, e.g. `/certificate/common_name`), for front ends that turn flags
 /// into bodies and want to name the product's rule.
 pub fn member_rule(product: ProductId, pointer: &str) -> MemberRule {
+    /// Rules already derived (they depend only on the embedded schema): a bulk roster asks
+    /// the same few for every row.
+    #[allow(clippy::type_complexity)]
+    static RULES: LazyLock<Mutex<HashMap<(ProductId, String), MemberRule>>> =
+        LazyLock::new(Mutex::default);
+    let mut rules = RULES.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(rule) = rules.get(&(product, pointer.to_owned())) {
+        return rule.clone();
+    }
+    let rule = derive_member_rule(product, pointer);
+    rules.insert((product, pointer.to_owned()), rule.clone());
+    rule
+}
+
+/// [`member_rule`], derived from the schema.
+fn derive_member_rule(product: ProductId, pointer: &str) -> MemberRule {
     let spec = product.spec();
     let root = spec
         .profile

@@ -89,6 +89,7 @@ mod csr;
 mod describe;
 mod email;
 mod engine;
+pub mod fields;
 mod parse;
 mod report;
 
@@ -138,6 +139,9 @@ pub mod codes {
     /// Warning: the product is deprecated; the message names its replacement. A deprecated
     /// product is never refused by certcentral.
     pub const PRODUCT_DEPRECATED: &str = "product_deprecated";
+    /// Warning (with unknown members and products allowed): the product id is not in the
+    /// catalog; the order is sent to it as given. Without the allowance it is an error.
+    pub const UNKNOWN_PRODUCT: &str = "unknown_product";
 }
 
 /// What a validation run knows beyond the order itself.

@@ -57,7 +57,7 @@ async fn dropped_response_is_outcome_unknown_and_reconciles_to_the_one_order() {
     // Someone else's order with another name is not a candidate.
     let other = client
         .find_recent_orders(
-            ProductId::ClientPremiumSha2,
+            ProductId::ClientPremiumSha2.as_str(),
             "Sabin Figaro",
             &["sabin@example.com".to_string()],
             unknown.sent_at,

@@ -170,9 +170,10 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
         p12: false,
         p12_password_file: None,
         resume: None,
+        allow_unknown: false,
         allow_other_endpoint: false,
     };
-    crate::commands::order::run_request(order_args, body, out).await
+    crate::commands::order::run_request(order_args, body, None, out).await
 }
 
 /// One line of `certcentral expiring`.

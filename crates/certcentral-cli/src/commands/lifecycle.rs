@@ -347,7 +347,12 @@ pub async fn orders(args: OrdersArgs) -> Result<Report, CliError> {
         .unwrap_or_else(|| Utc::now() - chrono::Duration::hours(24));
     with_client(&args.api, async |client, _| {
         let found = client
-            .find_recent_orders(args.product, &args.common_name, &args.emails, since)
+            .find_recent_orders(
+                args.product.as_str(),
+                &args.common_name,
+                &args.emails,
+                since,
+            )
             .await
             .map_err(client_error)?;
         let human = if found.is_empty() {

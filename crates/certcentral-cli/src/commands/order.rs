@@ -76,6 +76,11 @@ pub struct Args {
     /// --wait / --p12 as for a new order.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["order_file", "csr", "name"])]
     pub resume: Option<PathBuf>,
+    /// Members of the --order-file body that certcentral does not know (DigiCert added them
+    /// before certcentral did) are `unknown_param` warnings instead of errors, and the body is
+    /// sent as written.
+    #[arg(long, requires = "order_file")]
+    pub allow_unknown: bool,
     /// With --resume: follow the order even though this command's endpoint (--region,
     /// --base-url) differs from the one the record names. Without it that is a usage error,
     /// since an order id on another endpoint is another person's order.
@@ -136,22 +141,29 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     if let Some(path) = args.resume.clone() {
         return resume(&args, &path, out).await;
     }
-    let ctx = Context::new(args.product);
-    let request = match &args.order.order_file {
-        Some(src) => request::parse_order_file(&Source::parse(src).read()?, &ctx)?,
-        None => args.order.to_body(args.product)?,
+    let ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
+    let (request, as_given) = match &args.order.order_file {
+        Some(src) => {
+            let file = request::read_order_file(&Source::parse(src).read()?, &ctx)?;
+            (file.body, file.as_given)
+        }
+        None => (args.order.to_body(args.product)?, None),
     };
-    run_request(args, request, out).await
+    run_request(args, request, as_given, out).await
 }
 
 /// Runs `certcentral order` for a request already built (from flags, an order file, or a
 /// renewal's order info): key, CSR, record, order, wait, download; `--resume` is not read.
+/// `as_given` is the order file as written when it holds members certcentral does not know
+/// (`--allow-unknown`): that document is validated (unknown members as warnings) and sent,
+/// with the CSR put in; `request` is its typed part, for names, emails and the record.
 pub async fn run_request(
     args: Args,
     mut request: OrderBody,
+    mut as_given: Option<Value>,
     out: &Output,
 ) -> Result<Report, CliError> {
-    let ctx = Context::new(args.product);
+    let ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
     let name = match &args.name {
         Some(name) => {
             files::check_name(name).map_err(CliError::usage)?;
@@ -231,11 +243,29 @@ pub async fn run_request(
         None
     };
 
-    for warning in request::check(&request, &ctx)? {
+    if let (Some(doc), Some(csr)) = (as_given.as_mut(), request.csr())
+        && let Some(certificate) = doc.get_mut("certificate").and_then(Value::as_object_mut)
+    {
+        certificate.insert("csr".into(), Value::String(csr.to_owned()));
+    }
+    let warnings = match &as_given {
+        Some(doc) => {
+            let report = certcentral_validate::validate_value(doc, &ctx);
+            if !report.is_valid() {
+                return Err(request::invalid(report));
+            }
+            report.warnings
+        }
+        None => request::check(&request, &ctx)?,
+    };
+    for warning in warnings {
         tracing::info!(path = %warning.path, code = %warning.code, "{}", warning.message);
     }
     if args.dry_run {
-        return Ok(dry_run_report(&request));
+        return Ok(match &as_given {
+            Some(doc) => dry_run_value(doc.clone()),
+            None => dry_run_report(&request),
+        });
     }
     let expected = match (&key, request.csr()) {
         (Some(key), _) => ExpectedKey::generated(key, &paths.key),
@@ -250,148 +280,162 @@ pub async fn run_request(
 
     let conn = args.api.connect().await?;
     let mut interrupt = Interrupt::catch(args.wait);
-    let result = place(
-        &args,
-        &conn,
-        &request,
-        key.as_ref(),
-        &paths,
-        &name,
-        local,
+    let mut run = Run {
+        args: &args,
+        conn: &conn,
+        paths: &paths,
         out,
-        &mut interrupt,
-    )
-    .await;
+        interrupt: &mut interrupt,
+    };
+    let result = run
+        .place((&request, as_given.as_ref()), key.as_ref(), &name, local)
+        .await;
     conn.close().await;
     result
 }
 
 fn dry_run_report(request: &OrderBody) -> Report {
-    let body = serde_json::to_value(request).unwrap_or(Value::Null);
+    dry_run_value(serde_json::to_value(request).unwrap_or(Value::Null))
+}
+
+/// The `--dry-run` report of the body that would be posted.
+fn dry_run_value(body: Value) -> Report {
     let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
     Report::new(pretty, body)
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn place(
-    args: &Args,
-    conn: &Connection,
-    request: &OrderBody,
-    key: Option<&KeyAndCsr>,
-    paths: &OrderFiles,
-    name: &str,
-    local: Local,
-    out: &Output,
-    interrupt: &mut Interrupt,
-) -> Result<Report, CliError> {
-    files::ensure_dir(&args.out)?;
-    let mut written = Written::default();
-    if let Some(key) = key {
-        files::create_private(&paths.key, &keys::key_file_bytes(key))?;
-        written.key = Some(paths.key.clone());
-        files::create_new(&paths.csr, key.csr_pem.as_bytes())?;
-        written.csr = Some(paths.csr.clone());
-    }
+/// What placing and following one order works with: the command's arguments, the
+/// connection, the order's files, the output and the Ctrl-C watch.
+struct Run<'a> {
+    args: &'a Args,
+    conn: &'a Connection,
+    paths: &'a OrderFiles,
+    out: &'a Output,
+    interrupt: &'a mut Interrupt,
+}
 
-    let spinner = out.spinner("placing the order");
-    let placed = conn.client.order_certificate(args.product, request).await;
-    drop(spinner);
-    let new_record = |order_id: i64| OrderRecord {
-        order_id,
-        product: args.product.to_string(),
-        common_name: request.subject_name(),
-        emails: request.emails().to_vec(),
-        requests: Vec::new(),
-        status: None,
-        certificate_id: None,
-        endpoint: if conn.is_sandbox() {
-            "sandbox".into()
-        } else {
-            conn.client.base_url().to_string()
-        },
-        ordered_at: chrono::Utc::now().to_rfc3339(),
-        name: name.to_string(),
-        key_file: written.key.clone(),
-        csr_file: written.csr.clone(),
-        certificate_file: None,
-        public_key: Some(local.expected.public_key_pem()),
-        renewal_of_order_id: match &request {
-            OrderBody::ClientCertificate(order) => order.renewal_of_order_id,
-            OrderBody::SecureEmail(order) => order.renewal_of_order_id,
+impl Run<'_> {
+    /// Writes the key and CSR, places the order (reconciling an unknown outcome), writes the
+    /// record and follows the order ([`Run::follow`]).
+    async fn place(
+        &mut self,
+        (request, as_given): (&OrderBody, Option<&Value>),
+        key: Option<&KeyAndCsr>,
+        name: &str,
+        local: Local,
+    ) -> Result<Report, CliError> {
+        let (args, conn, paths, out) = (self.args, self.conn, self.paths, self.out);
+        files::ensure_dir(&args.out)?;
+        let mut written = Written::default();
+        if let Some(key) = key {
+            files::create_private(&paths.key, &keys::key_file_bytes(key))?;
+            written.key = Some(paths.key.clone());
+            files::create_new(&paths.csr, key.csr_pem.as_bytes())?;
+            written.csr = Some(paths.csr.clone());
         }
-        .and_then(|id| i64::try_from(id.get()).ok()),
-    };
-    let order = match placed {
-        Ok(order) => order,
-        Err(certcentral_client::Error::OutcomeUnknown(unknown)) => {
-            let mut err = client_error(certcentral_client::Error::OutcomeUnknown(unknown.clone()));
-            if let CliError::Unknown { message } = &mut err {
-                match conn.client.reconcile(&unknown).await {
-                    Ok(found) if found.len() == 1 => {
-                        let info = &found[0];
-                        let mut record = new_record(info.id);
-                        record_from_info(&mut record, info);
-                        message.push_str(&format!(
+
+        let spinner = out.spinner("placing the order");
+        let placed = match as_given {
+            Some(doc) => conn.client.order_as_given(args.product.as_str(), doc).await,
+            None => conn.client.order_certificate(args.product, request).await,
+        };
+        drop(spinner);
+        let new_record = |order_id: i64| OrderRecord {
+            order_id,
+            product: args.product.to_string(),
+            common_name: request.subject_name(),
+            emails: request.emails().to_vec(),
+            requests: Vec::new(),
+            status: None,
+            certificate_id: None,
+            endpoint: if conn.is_sandbox() {
+                "sandbox".into()
+            } else {
+                conn.client.base_url().to_string()
+            },
+            ordered_at: chrono::Utc::now().to_rfc3339(),
+            name: name.to_string(),
+            key_file: written.key.clone(),
+            csr_file: written.csr.clone(),
+            certificate_file: None,
+            public_key: Some(local.expected.public_key_pem()),
+            renewal_of_order_id: match &request {
+                OrderBody::ClientCertificate(order) => order.renewal_of_order_id,
+                OrderBody::SecureEmail(order) => order.renewal_of_order_id,
+            }
+            .and_then(|id| i64::try_from(id.get()).ok()),
+        };
+        let order = match placed {
+            Ok(order) => order,
+            Err(certcentral_client::Error::OutcomeUnknown(unknown)) => {
+                let mut err =
+                    client_error(certcentral_client::Error::OutcomeUnknown(unknown.clone()));
+                if let CliError::Unknown { message } = &mut err {
+                    match conn.client.reconcile(&unknown).await {
+                        Ok(found) if found.len() == 1 => {
+                            let info = &found[0];
+                            let mut record = new_record(info.id);
+                            record_from_info(&mut record, info);
+                            message.push_str(&format!(
                             ". A check found the matching order {id}: see `certcentral status {id}{again}`",
                             id = info.id,
-                            again = conn.again_flags(),
+                            again = conn.again_flags()
                         ));
-                        if conn.sandbox_forgets() {
-                            message.push_str(
+                            if conn.sandbox_forgets() {
+                                message.push_str(
                                 "; the embedded sandbox forgets it when this command ends, so it cannot be resumed",
                             );
-                        } else {
-                            match files::create_new(&paths.order, &record.to_bytes()) {
-                                Ok(()) => message.push_str(&format!(
-                                    "; its record was written to {path}: continue with \
+                            } else {
+                                match files::create_new(&paths.order, &record.to_bytes()) {
+                                    Ok(()) => message.push_str(&format!(
+                                        "; its record was written to {path}: continue with \
                                      `certcentral order --resume {path} --wait{again}` (the \
                                      certificate is written only if it carries this order's key)",
-                                    path = paths.order.display(),
-                                    again = conn.again_flags()
-                                )),
-                                Err(e) => message
-                                    .push_str(&format!("; its record could not be written ({e})")),
+                                        path = paths.order.display(),
+                                        again = conn.again_flags()
+                                    )),
+                                    Err(e) => message.push_str(&format!(
+                                        "; its record could not be written ({e})"
+                                    )),
+                                }
                             }
                         }
-                    }
-                    Ok(found) if !found.is_empty() => {
-                        let ids: Vec<String> = found.iter().map(|o| o.id.to_string()).collect();
-                        message.push_str(&format!(
+                        Ok(found) if !found.is_empty() => {
+                            let ids: Vec<String> = found.iter().map(|o| o.id.to_string()).collect();
+                            message.push_str(&format!(
                             ". A check found {} matching orders ({}), so it cannot tell which one is \
                              this one and wrote no record: see `certcentral status ID` for each",
                             ids.len(),
                             ids.join(", "),
                         ));
+                        }
+                        Ok(_) => message.push_str(
+                            ". A check found no matching order yet; look again in a few minutes",
+                        ),
+                        Err(e) => message.push_str(&format!(". The check failed too: {e}")),
                     }
-                    Ok(_) => message.push_str(
-                        ". A check found no matching order yet; look again in a few minutes",
-                    ),
-                    Err(e) => message.push_str(&format!(". The check failed too: {e}")),
                 }
+                return Err(err);
             }
-            return Err(err);
-        }
-        Err(err) => return Err(client_error(err)),
-    };
-    tracing::info!(order_id = order.id(), "order placed");
+            Err(err) => return Err(client_error(err)),
+        };
+        tracing::info!(order_id = order.id(), "order placed");
 
-    let mut record = new_record(order.id());
-    update_record(&mut record, &order);
-    files::create_new(&paths.order, &record.to_bytes()).map_err(|e| {
-        CliError::failed(format!(
-            "order {id} was placed (request(s) {}) but its record could not be written: {e}; \
+        let mut record = new_record(order.id());
+        update_record(&mut record, &order);
+        files::create_new(&paths.order, &record.to_bytes()).map_err(|e| {
+            CliError::failed(format!(
+                "order {id} was placed (request(s) {}) but its record could not be written: {e}; \
              follow it with `certcentral status {id}`",
-            request_summary(&record),
-            id = record.order_id
-        ))
-    })?;
-    written.order = Some(paths.order.clone());
-    out.progress(&format!("ordered: order {} ({})", order.id(), args.product));
+                request_summary(&record),
+                id = record.order_id
+            ))
+        })?;
+        written.order = Some(paths.order.clone());
+        out.progress(&format!("ordered: order {} ({})", order.id(), args.product));
 
-    follow(
-        args, conn, order, record, paths, local, written, out, interrupt,
-    )
-    .await
+        self.follow(order, record, local, written).await
+    }
 }
 
 /// Files written so far, for the report.
@@ -489,220 +533,221 @@ fn read_password(path: &Path) -> Result<SecretString, CliError> {
     Ok(SecretString::from(trimmed))
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn follow(
-    args: &Args,
-    conn: &Connection,
-    mut order: Order,
-    mut record: OrderRecord,
-    paths: &OrderFiles,
-    local: Local,
-    mut written: Written,
-    out: &Output,
-    interrupt: &mut Interrupt,
-) -> Result<Report, CliError> {
-    let order_id = order.id();
-    let sandbox = conn.sandbox_forgets();
-    let resume_hint = |record_path: &Path| {
-        if sandbox {
-            "the embedded sandbox forgets it when this command ends (--sandbox-state :memory:, \
+impl Run<'_> {
+    /// Approves (`--approve`), waits (`--wait`), downloads the certificate once it proved to
+    /// carry the local key, and writes the PKCS#12 (`--p12`); the record is kept up to date.
+    async fn follow(
+        &mut self,
+        mut order: Order,
+        mut record: OrderRecord,
+        local: Local,
+        mut written: Written,
+    ) -> Result<Report, CliError> {
+        let (args, conn, paths, out) = (self.args, self.conn, self.paths, self.out);
+        let interrupt = &mut *self.interrupt;
+        let order_id = order.id();
+        let sandbox = conn.sandbox_forgets();
+        let resume_hint = |record_path: &Path| {
+            if sandbox {
+                "the embedded sandbox forgets it when this command ends (--sandbox-state :memory:, \
              or no home directory), so it cannot be checked or resumed later: order again with \
              --wait (or name a state file with --sandbox-state FILE to keep orders between \
              commands)"
-                .to_string()
-        } else {
-            format!(
-                "check it with `certcentral status {order_id}{again}`, or continue with `certcentral order --resume {} --wait{again}`",
-                record_path.display(),
-                again = conn.again_flags(),
-            )
-        }
-    };
-    let undecided = order.requests().iter().any(|r| {
-        !matches!(
-            r.status,
-            Some(RequestStatus::Approved | RequestStatus::Rejected)
-        )
-    });
-    if args.approve && !undecided {
-        out.progress(&format!("order {} needs no approval", order.id()));
-    } else if args.approve {
-        match order
-            .approve(Some("approved with certcentral order --approve"))
-            .await
-        {
-            Ok(()) => out.progress(&format!("approved: order {}", order.id())),
-            Err(err @ certcentral_client::Error::Api { status: 403, .. }) => {
-                tracing::warn!("this API key may not approve the request: {err}");
-                out.progress(&format!(
-                    "warning: not approved ({err}); an approver must approve order {}",
-                    order.id()
-                ));
+                    .to_string()
+            } else {
+                format!(
+                    "check it with `certcentral status {order_id}{again}`, or continue with `certcentral order --resume {} --wait{again}`",
+                    record_path.display(),
+                    again = conn.again_flags(),
+                )
             }
-            Err(err) => return Err(client_error(err)),
+        };
+        let undecided = order.requests().iter().any(|r| {
+            !matches!(
+                r.status,
+                Some(RequestStatus::Approved | RequestStatus::Rejected)
+            )
+        });
+        if args.approve && !undecided {
+            out.progress(&format!("order {} needs no approval", order.id()));
+        } else if args.approve {
+            match order
+                .approve(Some("approved with certcentral order --approve"))
+                .await
+            {
+                Ok(()) => out.progress(&format!("approved: order {}", order.id())),
+                Err(err @ certcentral_client::Error::Api { status: 403, .. }) => {
+                    tracing::warn!("this API key may not approve the request: {err}");
+                    out.progress(&format!(
+                        "warning: not approved ({err}); an approver must approve order {}",
+                        order.id()
+                    ));
+                }
+                Err(err) => return Err(client_error(err)),
+            }
+            update_record(&mut record, &order);
         }
-        update_record(&mut record, &order);
-    }
 
-    if !args.wait {
-        files::replace(&paths.order, &record.to_bytes())?;
-        let human = format!(
-            "order {} placed ({}); {}\nwrote:\n{}",
+        if !args.wait {
+            files::replace(&paths.order, &record.to_bytes())?;
+            let human = format!(
+                "order {} placed ({}); {}\nwrote:\n{}",
+                order.id(),
+                request_summary(&record),
+                resume_hint(&paths.order),
+                written.lines().join("\n")
+            );
+            return Ok(Report::new(
+                human + &sandbox_note(conn),
+                report_json(&record, &written, conn),
+            ));
+        }
+
+        let spinner = out.spinner(&format!("waiting for order {} to be issued", order.id()));
+        let policy = PollPolicy {
+            initial_interval: Duration::from_millis(if conn.is_sandbox() { 200 } else { 2000 }),
+            ..PollPolicy::default()
+        }
+        .with_deadline(args.timeout);
+        let interrupted = |record: &OrderRecord| CliError::Interrupted {
+            message: format!(
+                "interrupted while waiting: order {order_id} exists ({}) and its record is written; {}",
+                request_summary(record),
+                resume_hint(&paths.order)
+            ),
+        };
+        if interrupt.happened() {
+            drop(spinner);
+            files::replace(&paths.order, &record.to_bytes())?;
+            return Err(interrupted(&record));
+        }
+        let outcome = tokio::select! {
+            outcome = order.wait_until_issued(&policy) => Some(outcome),
+            () = interrupt.wait() => None,
+        };
+        drop(spinner);
+        update_record(&mut record, &order);
+        let Some(outcome) = outcome else {
+            files::replace(&paths.order, &record.to_bytes())?;
+            return Err(interrupted(&record));
+        };
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            Err(err) => {
+                let _ = files::replace(&paths.order, &record.to_bytes());
+                return Err(client_error(err));
+            }
+        };
+        match outcome {
+            WaitOutcome::Issued { .. } => {}
+            WaitOutcome::Pending { status, .. } => {
+                files::replace(&paths.order, &record.to_bytes())?;
+                return Err(CliError::Pending {
+                    order_id: order.id(),
+                    message: format!(
+                        "order {} is still {} after {}; it exists and may still be issued: {}",
+                        order.id(),
+                        status
+                            .map(|s| s.as_str().to_string())
+                            .unwrap_or_else(|| "pending".into()),
+                        human_duration(args.timeout),
+                        resume_hint(&paths.order)
+                    ),
+                });
+            }
+            other => {
+                files::replace(&paths.order, &record.to_bytes())?;
+                return Err(CliError::failed(format!(
+                    "order {} will not be issued: {}",
+                    order.id(),
+                    match other {
+                        WaitOutcome::Rejected { .. } => "it was rejected".to_string(),
+                        WaitOutcome::Canceled { .. } => "it was canceled".to_string(),
+                        WaitOutcome::Ended { status, .. } => format!("its status is {status}"),
+                        _ => "it ended".to_string(),
+                    }
+                )));
+            }
+        }
+
+        // The record is updated only once the certificate proved to be this order's (below),
+        // or when it cannot be downloaded: a mismatch leaves every file as it was.
+        record.status = Some("issued".into());
+        let download_hint = format!(
+            "order {} is issued; download it with `certcentral download {} --out {}`",
             order.id(),
-            request_summary(&record),
-            resume_hint(&paths.order),
+            order.id(),
+            paths.crt.display()
+        );
+        let pem = match order.download(DownloadFormat::PemAll).await {
+            Ok(pem) => pem,
+            Err(e) => {
+                files::replace(&paths.order, &record.to_bytes())?;
+                return Err(match client_error(e) {
+                    CliError::Failed(mut f) => {
+                        f.message = format!("{}; {download_hint}", f.message);
+                        CliError::Failed(f)
+                    }
+                    other => other,
+                });
+            }
+        };
+        let chain = String::from_utf8(pem).map_err(|_| {
+            CliError::failed(format!(
+                "the downloaded certificate is not PEM text; {download_hint}"
+            ))
+        })?;
+        keys::check_certificate_key(&chain, &local.expected).map_err(|e| {
+            CliError::failed(format!(
+                "order {}: {e}. Check that this order is yours (`certcentral status {}`) and that \
+             the command uses the endpoint the order was placed with",
+                order.id(),
+                order.id()
+            ))
+        })?;
+        files::replace(&paths.order, &record.to_bytes())?;
+        files::create_new(&paths.crt, chain.as_bytes())?;
+        written.crt = Some(paths.crt.clone());
+        record.certificate_file = Some(paths.crt.clone());
+
+        if args.p12 {
+            let key_der = local.key_der.as_ref().ok_or_else(|| {
+                CliError::usage("--p12 needs the private key generated by certcentral")
+            })?;
+            let (password, generated) = match local.p12_password {
+                Some(p) => (p, false),
+                None => (crate::p12::generate_password(), true),
+            };
+            let p12 = crate::p12::build(key_der, &chain, &record.name, &password)
+                .map_err(|e| CliError::failed(e.to_string()))?;
+            if generated {
+                // Sized for the newline too: no reallocation leaves an unwiped copy.
+                let mut text =
+                    Zeroizing::new(String::with_capacity(password.expose_secret().len() + 1));
+                text.push_str(password.expose_secret());
+                text.push('\n');
+                files::create_private(&paths.p12_pass, text.as_bytes())?;
+                written.p12_pass = Some(paths.p12_pass.clone());
+            }
+            files::create_private(&paths.p12, &p12)?;
+            written.p12 = Some(paths.p12.clone());
+        }
+        files::replace(&paths.order, &record.to_bytes())?;
+
+        let human = format!(
+            "issued: order {}, certificate {}\nwrote:\n{}",
+            order.id(),
+            record
+                .certificate_id
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "?".into()),
             written.lines().join("\n")
         );
-        return Ok(Report::new(
+        Ok(Report::new(
             human + &sandbox_note(conn),
             report_json(&record, &written, conn),
-        ));
-    }
-
-    let spinner = out.spinner(&format!("waiting for order {} to be issued", order.id()));
-    let policy = PollPolicy {
-        initial_interval: Duration::from_millis(if conn.is_sandbox() { 200 } else { 2000 }),
-        ..PollPolicy::default()
-    }
-    .with_deadline(args.timeout);
-    let interrupted = |record: &OrderRecord| CliError::Interrupted {
-        message: format!(
-            "interrupted while waiting: order {order_id} exists ({}) and its record is written; {}",
-            request_summary(record),
-            resume_hint(&paths.order)
-        ),
-    };
-    if interrupt.happened() {
-        drop(spinner);
-        files::replace(&paths.order, &record.to_bytes())?;
-        return Err(interrupted(&record));
-    }
-    let outcome = tokio::select! {
-        outcome = order.wait_until_issued(&policy) => Some(outcome),
-        () = interrupt.wait() => None,
-    };
-    drop(spinner);
-    update_record(&mut record, &order);
-    let Some(outcome) = outcome else {
-        files::replace(&paths.order, &record.to_bytes())?;
-        return Err(interrupted(&record));
-    };
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(err) => {
-            let _ = files::replace(&paths.order, &record.to_bytes());
-            return Err(client_error(err));
-        }
-    };
-    match outcome {
-        WaitOutcome::Issued { .. } => {}
-        WaitOutcome::Pending { status, .. } => {
-            files::replace(&paths.order, &record.to_bytes())?;
-            return Err(CliError::Pending {
-                order_id: order.id(),
-                message: format!(
-                    "order {} is still {} after {}; it exists and may still be issued: {}",
-                    order.id(),
-                    status
-                        .map(|s| s.as_str().to_string())
-                        .unwrap_or_else(|| "pending".into()),
-                    human_duration(args.timeout),
-                    resume_hint(&paths.order)
-                ),
-            });
-        }
-        other => {
-            files::replace(&paths.order, &record.to_bytes())?;
-            return Err(CliError::failed(format!(
-                "order {} will not be issued: {}",
-                order.id(),
-                match other {
-                    WaitOutcome::Rejected { .. } => "it was rejected".to_string(),
-                    WaitOutcome::Canceled { .. } => "it was canceled".to_string(),
-                    WaitOutcome::Ended { status, .. } => format!("its status is {status}"),
-                    _ => "it ended".to_string(),
-                }
-            )));
-        }
-    }
-
-    // The record is updated only once the certificate proved to be this order's (below),
-    // or when it cannot be downloaded: a mismatch leaves every file as it was.
-    record.status = Some("issued".into());
-    let download_hint = format!(
-        "order {} is issued; download it with `certcentral download {} --out {}`",
-        order.id(),
-        order.id(),
-        paths.crt.display()
-    );
-    let pem = match order.download(DownloadFormat::PemAll).await {
-        Ok(pem) => pem,
-        Err(e) => {
-            files::replace(&paths.order, &record.to_bytes())?;
-            return Err(match client_error(e) {
-                CliError::Failed(mut f) => {
-                    f.message = format!("{}; {download_hint}", f.message);
-                    CliError::Failed(f)
-                }
-                other => other,
-            });
-        }
-    };
-    let chain = String::from_utf8(pem).map_err(|_| {
-        CliError::failed(format!(
-            "the downloaded certificate is not PEM text; {download_hint}"
         ))
-    })?;
-    keys::check_certificate_key(&chain, &local.expected).map_err(|e| {
-        CliError::failed(format!(
-            "order {}: {e}. Check that this order is yours (`certcentral status {}`) and that \
-             the command uses the endpoint the order was placed with",
-            order.id(),
-            order.id()
-        ))
-    })?;
-    files::replace(&paths.order, &record.to_bytes())?;
-    files::create_new(&paths.crt, chain.as_bytes())?;
-    written.crt = Some(paths.crt.clone());
-    record.certificate_file = Some(paths.crt.clone());
-
-    if args.p12 {
-        let key_der = local.key_der.as_ref().ok_or_else(|| {
-            CliError::usage("--p12 needs the private key generated by certcentral")
-        })?;
-        let (password, generated) = match local.p12_password {
-            Some(p) => (p, false),
-            None => (crate::p12::generate_password(), true),
-        };
-        let p12 = crate::p12::build(key_der, &chain, &record.name, &password)
-            .map_err(|e| CliError::failed(e.to_string()))?;
-        if generated {
-            // Sized for the newline too: no reallocation leaves an unwiped copy.
-            let mut text =
-                Zeroizing::new(String::with_capacity(password.expose_secret().len() + 1));
-            text.push_str(password.expose_secret());
-            text.push('\n');
-            files::create_private(&paths.p12_pass, text.as_bytes())?;
-            written.p12_pass = Some(paths.p12_pass.clone());
-        }
-        files::create_private(&paths.p12, &p12)?;
-        written.p12 = Some(paths.p12.clone());
     }
-    files::replace(&paths.order, &record.to_bytes())?;
-
-    let human = format!(
-        "issued: order {}, certificate {}\nwrote:\n{}",
-        order.id(),
-        record
-            .certificate_id
-            .map(|c| c.to_string())
-            .unwrap_or_else(|| "?".into()),
-        written.lines().join("\n")
-    );
-    Ok(Report::new(
-        human + &sandbox_note(conn),
-        report_json(&record, &written, conn),
-    ))
 }
 
 fn sandbox_note(conn: &Connection) -> String {
@@ -830,17 +875,14 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
             order: Some(path.to_path_buf()),
             ..Written::default()
         };
-        follow(
+        Run {
             args,
-            &conn,
-            order,
-            record,
-            &paths,
-            local,
-            written,
+            conn: &conn,
+            paths: &paths,
             out,
-            &mut interrupt,
-        )
+            interrupt: &mut interrupt,
+        }
+        .follow(order, record, local, written)
         .await
     }
     .await;

@@ -425,11 +425,13 @@ async fn the_example_roster_runs_against_the_embedded_sandbox() {
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(summary["plan"]["new_orders"], 5, "{summary}");
     assert_eq!(summary["states"]["done"], 5, "{summary}");
+    // The default product (Secure Email, the person's names or pseudonym), a mailbox row
+    // (named after its address) and a legacy row with its common name.
     for name in [
         "locke-cole",
         "terra-branford",
-        "edgar",
-        "celes-chere",
+        "moogle",
+        "celes-chere-example-com",
         "sabin-figaro",
     ] {
         assert!(out.join(format!("{name}.crt")).exists(), "{name}.crt");
@@ -797,5 +799,434 @@ async fn a_locally_refused_row_shows_why_and_is_counted() {
         "someone else's key"
     );
     assert_eq!(sb.order_count(), 1);
+    sb.shutdown().await;
+}
+
+/// A roster mixing a legacy row (with a common name) and Secure Email rows (names, a
+/// pseudonym, a mailbox, an organization): each certificate's subject is the one its product
+/// and indicator call for, and a rerun orders nothing (every row keeps its identity).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_roster_mixing_legacy_and_secure_email_rows() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("mixed.csv");
+    std::fs::write(
+        &roster,
+        "product,common_name,first_name,last_name,pseudonym,usage,profile,emails,organization_units\n\
+         client_premium_sha2,Edgar Figaro,,,,,,edgar@example.com,Management\n\
+         secure_email_sponsor,,Locke,Cole,,signing,strict,locke@example.com,\n\
+         secure_email_sponsor,,,,Mog,,,mog@example.com,\n\
+         secure_email_mailbox,,,,,,,terra@example.com,\n\
+         secure_email_organization,,,,,,multipurpose,celes@example.org,\n",
+    )
+    .unwrap();
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], 5, "{summary}");
+    let subject = |name: &str| {
+        let chain = std::fs::read_to_string(out.join(format!("{name}.crt")))
+            .unwrap_or_else(|e| panic!("{name}.crt: {e}"));
+        certcentral_testkit::leaf_subject(&chain)
+    };
+    let has = |subject: &[(String, String)], oid: &str| -> Vec<String> {
+        subject
+            .iter()
+            .filter(|(o, _)| o == oid)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    const CN: &str = "2.5.4.3";
+    const O: &str = "2.5.4.10";
+    const GIVEN_NAME: &str = "2.5.4.42";
+    const SURNAME: &str = "2.5.4.4";
+    const PSEUDONYM: &str = "2.5.4.65";
+    let edgar = subject("edgar-figaro");
+    assert_eq!(has(&edgar, CN), ["Edgar Figaro"], "{edgar:?}");
+    let locke = subject("locke-cole");
+    assert_eq!(has(&locke, GIVEN_NAME), ["Locke"], "{locke:?}");
+    assert_eq!(has(&locke, SURNAME), ["Cole"], "{locke:?}");
+    assert_eq!(has(&locke, CN), ["Locke Cole"], "{locke:?}");
+    assert_eq!(has(&locke, O).len(), 1, "sponsor-validated: O; {locke:?}");
+    let mog = subject("mog");
+    assert_eq!(has(&mog, PSEUDONYM), ["Mog"], "{mog:?}");
+    assert_eq!(has(&mog, CN), ["Mog"], "{mog:?}");
+    assert!(has(&mog, GIVEN_NAME).is_empty(), "{mog:?}");
+    let terra = subject("terra-example-com");
+    assert_eq!(has(&terra, CN), ["terra@example.com"], "{terra:?}");
+    assert!(
+        has(&terra, O).is_empty(),
+        "mailbox-validated: no O; {terra:?}"
+    );
+    let celes = subject("celes-example-org");
+    assert_eq!(has(&celes, CN), ["celes@example.org"], "{celes:?}");
+    assert_eq!(has(&celes, O).len(), 1, "{celes:?}");
+    let products: BTreeSet<String> = sb.orders().iter().map(|o| o.product.to_string()).collect();
+    assert_eq!(products.len(), 4, "{products:?}");
+
+    let o = run(command(&sb, &roster, &out, scale, &["--wait", "--json"])).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let again = stdout_json(&o);
+    assert_eq!(again["plan"]["new_orders"], 0, "{again}");
+    assert_eq!(sb.order_count(), 5);
+    sb.shutdown().await;
+}
+
+/// A `201` that carries `certificate_chain` (the sandbox's `--chain-in-response`): bulk writes
+/// each certificate from it, checked against the row's key, and spends no download request —
+/// one request per certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_in_the_201_spends_no_download_request() {
+    let rows = 6;
+    let sb = certcentral_testkit::sandbox()
+        .rate_limit(RateLimit::Off)
+        .approval(Approval::Auto)
+        .chain_in_response(true)
+        .start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), rows);
+    let out = dir.path().join("certs");
+    let mut cmd = bulk_command(sb.base_url(), &roster, &out);
+    cmd.args(["--rate-limit", "off"]).args([
+        "--poll-interval",
+        "1h",
+        "--wait",
+        "--timeout",
+        "30s",
+        "--json",
+    ]);
+    let o = run(cmd).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], rows, "{summary}");
+    let stats = sb.stats();
+    assert_eq!(stats.count(201), rows as u64, "{stats:?}");
+    assert_eq!(
+        stats.total, rows as u64,
+        "one request per certificate: {stats:?}"
+    );
+    for i in 0..rows {
+        let chain = std::fs::read_to_string(out.join(format!("person-{i}.crt"))).unwrap();
+        let key = std::fs::read_to_string(out.join(format!("person-{i}.key"))).unwrap();
+        assert_eq!(
+            certcentral_testkit::leaf_spki(&chain),
+            certcentral_testkit::key_spki(&key)
+        );
+    }
+    sb.shutdown().await;
+}
+
+/// `bulk --allow-unknown`: a product id the catalog does not know is an invalid row without
+/// it (nothing sent); with it the row is built as a `--product` row and sent to that id as
+/// given, and the server's refusal is the row's error while the other rows are ordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allow_unknown_sends_an_unknown_product_as_given() {
+    let scale = 50.0;
+    let sb = sandbox(scale, &[]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("future.csv");
+    std::fs::write(
+        &roster,
+        "product,common_name,emails\n\
+         client_premium_sha3,Edgar Figaro,edgar@example.com\n\
+         ,Locke Cole,locke@example.com\n",
+    )
+    .unwrap();
+    let out = dir.path().join("certs");
+    let o = run(command(&sb, &roster, &out, scale, &["--json"])).await;
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        text(&o).contains("unknown product 'client_premium_sha3'"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(sb.stats().total, 0, "nothing sent");
+
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &["--allow-unknown", "--wait", "--json"],
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(5), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("unknown_product"),
+        "{}",
+        text(&o)
+    );
+    let summary = stdout_json(&o);
+    assert_eq!(summary["states"]["done"], 1, "{summary}");
+    assert_eq!(summary["states"]["refused"], 1, "{summary}");
+    let problem = &summary["problems"][0];
+    assert_eq!(problem["row"], 1, "{summary}");
+    assert!(
+        problem["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("http 4")),
+        "the server's answer: {summary}"
+    );
+    assert_eq!(sb.order_count(), 1);
+    sb.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// The yearly cycle: --renew-within and --revoke-removed
+
+/// Every order of the sandbox as its API lists them (one call): id → (common name, status,
+/// renewal_of_order_id).
+async fn listed(sb: &RunningSandbox) -> BTreeMap<i64, (String, String, Option<i64>)> {
+    let api = certcentral_testkit::Api::new(sb);
+    let (status, body) = api.send(api.get("/order/certificate?limit=1000")).await;
+    assert_eq!(status, 200, "{body}");
+    body["orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_i64().unwrap(),
+                (
+                    o["certificate"]["common_name"].as_str().unwrap().to_owned(),
+                    o["status"].as_str().unwrap().to_owned(),
+                    o["renewal_of_order_id"].as_i64(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The serials (upper-case hex) the sandbox's CRL lists.
+async fn crl_serials(sb: &RunningSandbox) -> BTreeSet<String> {
+    let der = certcentral_testkit::http()
+        .get(format!("http://{}/_sandbox/crl", sb.addr()))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let (_, crl) = <x509_parser::revocation_list::CertificateRevocationList as
+        x509_parser::prelude::FromDer<_>>::from_der(&der)
+    .unwrap();
+    crl.iter_revoked_certificates()
+        .map(|r| r.raw_serial_as_string().replace(':', "").to_uppercase())
+        .collect()
+}
+
+/// Runs `cmd` until it exits 0 (at most `tries` times); returns the exit codes.
+async fn until_ok(tries: usize, mut cmd: impl FnMut() -> Command) -> Vec<Option<i32>> {
+    let mut codes = Vec::new();
+    for _ in 0..tries {
+        let o = run(cmd()).await;
+        codes.push(o.status.code());
+        if o.status.code() == Some(0) {
+            break;
+        }
+    }
+    codes
+}
+
+/// The yearly cycle on a 200-row roster whose first 120 certificates end within 30 days,
+/// against a sandbox that loses answers (`drop_after_commit`) and whose clock then moves
+/// ten days on: `--renew-within 30d`, with SIGKILLs of the binary, renews exactly the 120,
+/// each once; then `--revoke-removed` revokes exactly the leavers (and, for the renewed ones,
+/// the order renewed), refuses without `--yes` and over `--max-revocations`, sends nothing in
+/// a dry run, and the CRL lists their serials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
+    use rand::RngExt;
+    let scale = 20.0;
+    let sb = sandbox(scale, &[(FaultKind::DropAfterCommit, 0.1)]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = crate::cli_support::roster_expiring(dir.path(), 0..200, 120);
+    let out = dir.path().join("certs");
+    let codes = until_ok(4, || command(&sb, &roster, &out, scale, &["--wait"])).await;
+    assert_eq!(codes.last(), Some(&Some(0)), "exit codes {codes:?}");
+    assert_one_order_per_row(&sb, 200);
+    let first: BTreeMap<i64, String> = listed(&sb)
+        .await
+        .into_iter()
+        .map(|(id, (cn, _, _))| (id, cn))
+        .collect();
+    let expiring: BTreeSet<i64> = first
+        .iter()
+        .filter(|(_, cn)| cn["Person ".len()..].parse::<usize>().unwrap() < 120)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(expiring.len(), 120);
+
+    // Ten days later (the server's clock; renewals are dated then).
+    sb.set_now(chrono::Utc::now() + chrono::Duration::days(10));
+    let renew = ["--renew-within", "30d"];
+    fn with<'a>(renew: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
+        [renew, extra].concat()
+    }
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &with(&renew, &["--dry-run", "--json"]),
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plan = stdout_json(&o);
+    assert_eq!(plan["plan"]["renewals"], 120, "{plan}");
+    // The dry run lists the first 50 (the report has every row's valid_till).
+    let shown = plan["to_renew"].as_array().unwrap();
+    assert_eq!(shown.len(), 50, "{plan}");
+    assert!(expiring.contains(&shown[0]["order_id"].as_i64().unwrap()));
+    assert_eq!(plan["plan"]["new_orders"], 0, "{plan}");
+    assert_eq!(sb.order_count(), 200, "a dry run orders nothing");
+
+    // Killed runs pace themselves slower than the sandbox allows (about 20 requests/s),
+    // so the kills land mid-run.
+    let mut rng = rand::rng();
+    for _ in 0..3 {
+        let mut cmd = command(&sb, &roster, &out, 1.0, &with(&renew, &["--wait"]));
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let delay = Duration::from_millis(rng.random_range(200..1200));
+        tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().unwrap();
+            std::thread::sleep(delay);
+            let _ = child.kill();
+            child.wait().unwrap();
+        })
+        .await
+        .unwrap();
+        eprintln!("killed after {delay:?}: {} order(s)", sb.order_count());
+    }
+    let report_path = dir.path().join("report.json");
+    let report_arg = ["--report", report_path.to_str().unwrap()];
+    let codes = until_ok(4, || {
+        command(
+            &sb,
+            &roster,
+            &out,
+            scale,
+            &with(&renew, &[&["--wait"][..], &report_arg].concat()),
+        )
+    })
+    .await;
+    assert_eq!(codes.last(), Some(&Some(0)), "exit codes {codes:?}");
+    assert!(sb.stats().dropped > 0, "the fault fired: {:?}", sb.stats());
+    // Exactly one renewal per expiring order, none for the others.
+    let all = listed(&sb).await;
+    let mut renewed: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
+    for (id, (cn, _, of)) in &all {
+        if let Some(of) = of {
+            assert_eq!(
+                first.get(of),
+                Some(cn),
+                "order {id} renews {of}, same person"
+            );
+            renewed.entry(*of).or_default().push(*id);
+        }
+    }
+    let twice: Vec<_> = renewed.iter().filter(|(_, v)| v.len() > 1).collect();
+    assert!(twice.is_empty(), "renewed more than once: {twice:?}");
+    assert_eq!(renewed.keys().copied().collect::<BTreeSet<_>>(), expiring);
+    assert_eq!(all.len(), 320);
+    let lines = report(&report_path);
+    assert_eq!(lines.len(), 200);
+    assert!(lines.iter().all(|l| l["state"] == "done"), "{lines:?}");
+    let line = lines.iter().find(|l| l["row"] == 1).unwrap();
+    let old = line["renewal_of_order_id"].as_i64().unwrap();
+    assert!(expiring.contains(&old), "{line}");
+    // The renewal's files beside the first certificate's.
+    assert!(out.join("person-0.crt").exists());
+    assert!(out.join(format!("person-0-renewal-{old}.key")).exists());
+    assert!(out.join(format!("person-0-renewal-{old}.crt")).exists());
+    // The same command again renews nothing.
+    let o = run(command(
+        &sb,
+        &roster,
+        &out,
+        scale,
+        &with(&renew, &["--json"]),
+    ))
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout_json(&o)["plan"]["renewals"], 0);
+    assert_eq!(sb.order_count(), 320);
+
+    // Ten people left: five renewed (0..5), five not (195..200).
+    let roster = crate::cli_support::roster_expiring(dir.path(), 5..195, 120);
+    let leavers: BTreeSet<String> = (0..5)
+        .chain(195..200)
+        .map(|i| format!("Person {i}"))
+        .collect();
+    let before = sb.stats().total;
+    let o = run(command(&sb, &roster, &out, scale, &["--revoke-removed"])).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("would revoke 10"), "{}", text(&o));
+    let capped = ["--revoke-removed", "--yes", "--max-revocations", "9"];
+    let o = run(command(&sb, &roster, &out, scale, &capped)).await;
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("--max-revocations 9"), "{}", text(&o));
+    let dry = ["--revoke-removed", "--dry-run", "--json"];
+    let o = run(command(&sb, &roster, &out, scale, &dry)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let listed_names: BTreeSet<String> = stdout_json(&o)["revocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["common_name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(listed_names, leavers);
+    assert_eq!(sb.stats().total, before, "nothing was sent");
+
+    // Revoked at once (--skip-approval on the sandbox's administrator key), answers lost
+    // now and then: each revocation looked up, none sent twice.
+    let yes = ["--revoke-removed", "--yes", "--json"];
+    let o = run(command(&sb, &roster, &out, scale, &yes)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let done = stdout_json(&o);
+    let revocations = done["revocations"].as_array().unwrap();
+    assert_eq!(revocations.len(), 10, "{done}");
+    assert!(
+        revocations.iter().all(|l| l["result"] == "revoked"),
+        "{done}"
+    );
+    let serials: BTreeSet<String> = revocations
+        .iter()
+        .map(|l| l["serial"].as_str().unwrap().to_owned())
+        .collect();
+    let revoked: BTreeSet<String> = listed(&sb)
+        .await
+        .into_values()
+        .filter(|(_, status, _)| status == "revoked")
+        .map(|(cn, _, _)| cn)
+        .collect();
+    assert_eq!(revoked, leavers, "exactly the leavers' orders are revoked");
+    // The five renewed leavers' first orders too: their certificates were still valid.
+    let renewed_too = revocations
+        .iter()
+        .filter(|l| {
+            l["renewed_order"]
+                .as_str()
+                .is_some_and(|r| r.ends_with(": revoked"))
+        })
+        .count();
+    assert_eq!(renewed_too, 5, "{done}");
+    let crl = crl_serials(&sb).await;
+    assert!(
+        crl.is_superset(&serials),
+        "the CRL lists the revoked serials"
+    );
+    assert_eq!(crl.len(), 15, "{crl:?}");
+    // Again: nothing left to revoke, nothing sent.
+    let before = sb.stats().total;
+    let o = run(command(&sb, &roster, &out, scale, &yes)).await;
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stdout_json(&o)["revocations"].as_array().unwrap().len(), 0);
+    assert_eq!(sb.order_count(), 320);
+    assert_eq!(sb.stats().total, before, "nothing sent");
     sb.shutdown().await;
 }

@@ -7,6 +7,8 @@
 //! - `throughput`: a 1,000-row roster against the sandbox at `Scaled(F)` rate limits; the
 //!   achieved request rate divided by the best rate the two windows allow for the same number
 //!   of requests (computed by simulating the greedy schedule), and the number of 429s.
+//! - `renewal_throughput`: the same ratio for `--renew-within` renewing a 1,000-row roster
+//!   (order info, order POST and download per renewal), and the number of 429s.
 //! - `memory`: peak resident memory (`/usr/bin/time -f %M`) of the real binary for 10,000 and
 //!   100,000-row rosters, dry run and real (rate limits off), with the 10,000-row figure as
 //!   the baseline.
@@ -99,6 +101,66 @@ async fn throughput() {
         );
         sb.shutdown().await;
     }
+}
+
+/// Renewals at the rate limit: a 1,000-row roster ordered (every certificate ending in 20
+/// days), the windows left to empty, then `--renew-within 30d` timed: each renewal is three
+/// requests (order info, order POST, download). Same ratio as `throughput`: the best time the
+/// windows allow for the run's requests divided by the time taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run in release with --ignored --nocapture"]
+async fn renewal_throughput() {
+    let rows = 1000;
+    let f: f64 = std::env::var("BULK_BENCH_SCALES")
+        .ok()
+        .and_then(|s| s.split(',').next()?.parse().ok())
+        .unwrap_or(20.0);
+    let sb = sandbox(RateLimit::Scaled(f)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = crate::cli_support::roster_expiring(dir.path(), 0..rows, rows);
+    let out = dir.path().join("out");
+    let limits = format!("scale={f}");
+    let mut cmd = bulk(&sb, &roster, &out, &limits, &["--wait"]);
+    let status = tokio::task::spawn_blocking(move || cmd.status().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(sb.order_count(), rows);
+    // Both windows empty again.
+    tokio::time::sleep(Duration::from_secs_f64(180.0 / f + 0.5)).await;
+    let before = sb.stats();
+    let mut cmd = bulk(
+        &sb,
+        &roster,
+        &out,
+        &limits,
+        &["--wait", "--renew-within", "30d"],
+    );
+    let start = Instant::now();
+    let status = tokio::task::spawn_blocking(move || cmd.status().unwrap())
+        .await
+        .unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(sb.order_count(), 2 * rows, "one renewal per row");
+    let after = sb.stats();
+    let n = (after.total - before.total) as usize;
+    let throttled = after.count(429) - before.count(429);
+    let best = min_time(n, f);
+    let per_hour = |t: Duration| rows as f64 / t.as_secs_f64() * 3600.0;
+    println!(
+        "| F | renewals | requests | 429s | time (s) | best time (s) | achieved renewals/h | bound renewals/h | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {f} | {rows} | {n} | {throttled} | {:.2} | {:.2} | {:.0} | {:.0} | {:.3} |",
+        elapsed.as_secs_f64(),
+        best.as_secs_f64(),
+        per_hour(elapsed),
+        per_hour(best),
+        best.as_secs_f64() / elapsed.as_secs_f64()
+    );
+    sb.shutdown().await;
 }
 
 fn peak_kb(cmd: Command) -> (u64, Duration, Option<i32>) {

@@ -19,30 +19,41 @@ fn manual() -> Env {
     )
 }
 
-/// The README's main command, exactly (default RSA 2048 key), with `--sandbox`.
+/// The README's main command, read from README.md ("Two commands for a fresh machine") and
+/// run exactly as written (default RSA 2048 key, `--sandbox`), with its `--out` moved into a
+/// temporary directory.
 #[test]
 fn readme_main_command_with_embedded_sandbox() {
+    let readme = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"),
+    )
+    .unwrap();
+    let section = readme
+        .split("## Two commands for a fresh machine")
+        .nth(1)
+        .expect("README.md has the section");
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("cargo run ") && l.contains(" -- order "))
+        .expect("the main command in a code block");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let args = &words[words.iter().position(|w| *w == "--").unwrap() + 1..];
+    assert_eq!(args[..2], ["order", "--sandbox"], "{line}");
+    assert!(args.contains(&"--wait"), "{line}");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("certs");
     let out_arg = format!("{}/", out.display());
-    // README's main command: a current product, the person's names.
-    let run = run_bare(&[
-        "order",
-        "--sandbox",
-        "--product",
-        "secure_email_sponsor",
-        "--first-name",
-        "Locke",
-        "--last-name",
-        "Cole",
-        "--email",
-        "locke.cole@example.com",
-        "--org-id",
-        "112233",
-        "--wait",
-        "--out",
-        &out_arg,
-    ]);
+    let mut run_args: Vec<&str> = Vec::new();
+    let mut words = args.iter();
+    while let Some(word) = words.next() {
+        run_args.push(word);
+        if *word == "--out" {
+            words.next().expect("--out DIR");
+            run_args.push(&out_arg);
+        }
+    }
+    assert!(run_args.contains(&out_arg.as_str()), "{line}: --out DIR");
+    let run = run_bare(&run_args);
     assert_eq!(run.code, 0, "{run:?}");
 
     let key = out.join("locke-cole.key");
@@ -140,6 +151,8 @@ fn order_file_with_the_seed_example() {
     let dir = env.dir.path().display().to_string();
     let run = env.run(&[
         "order",
+        "--product",
+        "client_premium_sha2",
         "--order-file",
         file.to_str().unwrap(),
         "--key-type",
@@ -169,6 +182,8 @@ fn order_file_with_the_seed_example() {
         .stderr(std::process::Stdio::piped());
     cmd.args([
         "order",
+        "--product",
+        "client_premium_sha2",
         "--order-file",
         "-",
         "--key-type",
@@ -213,8 +228,6 @@ fn dry_run_sends_nothing() {
         "--dry-run",
         "--key-type",
         "p256",
-        "--ou",
-        "Accounting",
         "--out",
         &dir_arg,
     ];
@@ -223,7 +236,11 @@ fn dry_run_sends_nothing() {
     assert_eq!(run.code, 0, "{run:?}");
     let body: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(body["certificate"]["emails"][0], "locke.cole@example.com");
-    assert_eq!(body["certificate"]["organization_units"][0], "Accounting");
+    assert_eq!(body["certificate"]["individual"]["first_name"], "Locke");
+    assert_eq!(
+        body["certificate"]["common_name_indicator"],
+        "given_name_surname"
+    );
     assert_eq!(body["organization"]["id"], 112233);
     assert_eq!(body["validity_years"], 1);
     assert!(!run.stdout.contains(KEY) && !run.stderr.contains(KEY));
@@ -237,6 +254,8 @@ fn dry_run_sends_nothing() {
         "--dry-run",
         "--key-type",
         "p256",
+        "--product",
+        "client_premium_sha2",
         "--common-name",
         "A",
         "--email",
@@ -400,8 +419,10 @@ fn json_output_and_p12() {
         "second",
         "--out",
         &dir,
-        "--common-name",
-        "Celes Chere",
+        "--first-name",
+        "Celes",
+        "--last-name",
+        "Chere",
         "--email",
         "celes@example.com",
         "--org-id",
@@ -680,7 +701,9 @@ fn approve_then_wait() {
     assert!(run.stderr.contains("needs no approval"), "{run:?}");
 }
 
-const CROSS: [&str; 6] = [
+const CROSS: [&str; 8] = [
+    "--product",
+    "client_premium_sha2",
     "--common-name",
     "Cross Two",
     "--email",
@@ -703,6 +726,8 @@ fn resume_never_writes_someone_elses_certificate() {
         "order",
         "--key-type",
         "p256",
+        "--product",
+        "client_premium_sha2",
         "--common-name",
         "Alice Adams",
         "--email",
@@ -809,5 +834,67 @@ fn endless_order_file_is_refused() {
     let run = env.run(&["order", "--order-file", "/dev/zero", "--wait"]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("larger than 1024 KiB"), "{run:?}");
+    assert_eq!(env.sandbox.order_count(), 0);
+}
+
+/// `--allow-unknown`: an order file with a member certcentral does not know is refused
+/// before any request without it; with it the member is an `unknown_param` warning and the
+/// body is sent as written (the sandbox, which knows no more than certcentral, refuses it:
+/// its error is reported cleanly).
+#[test]
+fn allow_unknown_sends_an_order_file_with_unknown_members_as_written() {
+    let env = auto();
+    let mut body = certcentral_testkit::seed_body_without_csr();
+    body["certificate"]["future_member"] = serde_json::json!("added by DigiCert");
+    let file = env.path("future.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let dir = env.dir.path().display().to_string();
+    let order = |extra: &[&str]| {
+        let mut args = vec![
+            "order",
+            "--product",
+            "client_premium_sha2",
+            "--order-file",
+            file.to_str().unwrap(),
+            "--key-type",
+            "p256",
+            "--out",
+            &dir,
+        ];
+        args.extend(extra);
+        env.run(&args)
+    };
+    let run = order(&[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("unknown_param:certificate.future_member"),
+        "{run:?}"
+    );
+    assert_eq!(env.sandbox.stats().total, 0, "nothing sent");
+
+    let run = order(&["--allow-unknown", "--dry-run", "--name", "preview"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let shown: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(shown["certificate"]["future_member"], "added by DigiCert");
+    assert!(
+        shown["certificate"]["csr"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("-----BEGIN CERTIFICATE REQUEST-----")),
+        "{shown}"
+    );
+    assert!(run.stderr.contains("unknown_param"), "{run:?}");
+    assert_eq!(env.sandbox.stats().total, 0, "a dry run sends nothing");
+
+    let run = order(&["--allow-unknown"]);
+    assert_eq!(env.sandbox.stats().total, 1, "sent once: {run:?}");
+    assert_eq!(env.sandbox.stats().count(400), 1, "{run:?}");
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stderr
+            .contains("the API answered with an error (HTTP 400)")
+            && run.stderr.contains("future_member"),
+        "{run:?}"
+    );
     assert_eq!(env.sandbox.order_count(), 0);
 }

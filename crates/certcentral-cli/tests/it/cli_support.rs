@@ -12,10 +12,13 @@ use certcentral_sandbox::{RunningSandbox, SandboxBuilder};
 pub use certcentral_testkit::API_KEY as KEY;
 pub use certcentral_testkit::{csr_spki, key_spki, leaf_spki};
 
-/// The order flags of the README's example person.
-pub const LOCKE: [&str; 6] = [
-    "--common-name",
-    "Locke Cole",
+/// The order flags of the README's example person (the README's main command: the default
+/// product, `secure_email_sponsor`, with the person's names).
+pub const LOCKE: [&str; 8] = [
+    "--first-name",
+    "Locke",
+    "--last-name",
+    "Cole",
     "--email",
     "locke.cole@example.com",
     "--org-id",
@@ -176,6 +179,9 @@ pub fn bulk_command(base_url: &str, roster: &Path, out: &Path) -> Command {
         .arg(roster)
         .args(["--base-url", base_url])
         .args([
+            // The rows of [`roster`] carry a common name and an OU: the seed's product.
+            "--product",
+            "client_premium_sha2",
             "--org-id",
             "112233",
             "--skip-approval",
@@ -186,4 +192,30 @@ pub fn bulk_command(base_url: &str, roster: &Path, out: &Path) -> Command {
         .arg(out)
         .env("DIGICERT_API_KEY", KEY);
     cmd
+}
+
+/// A roster like [`roster`] (two emails each) of `Person {i}` for each `i` of `people`; the
+/// certificates of people below `expiring` end 20 days from today
+/// (`custom_expiration_date`), the others' after the default validity: the roster of a
+/// `--renew-within 30d` run.
+pub fn roster_expiring(
+    dir: &Path,
+    people: impl Iterator<Item = usize>,
+    expiring: usize,
+) -> PathBuf {
+    let path = dir.join("roster.csv");
+    let soon = (chrono::Utc::now() + chrono::Duration::days(20)).date_naive();
+    let mut text = String::from("common_name,emails,organization_units,custom_expiration_date\n");
+    for i in people {
+        let end = if i < expiring {
+            soon.to_string()
+        } else {
+            String::new()
+        };
+        text.push_str(&format!(
+            "Person {i},person{i}@example.com;p{i}@example.org,Staff,{end}\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path
 }

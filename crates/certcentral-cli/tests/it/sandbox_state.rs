@@ -23,6 +23,8 @@ fn order_args<'a>(out: &'a str, name: &'a str, email: &'a str) -> Vec<&'a str> {
     vec![
         "order",
         "--sandbox",
+        "--product",
+        "client_premium_sha2",
         "--key-type",
         "p256",
         "--out",

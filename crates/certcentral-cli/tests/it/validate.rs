@@ -11,6 +11,9 @@ fn seed() -> Value {
     certcentral_testkit::seed_body_without_csr()
 }
 
+/// The seed's product, for the seed's body (the default product takes the Secure Email body).
+const SEED_PRODUCT: [&str; 2] = ["--product", "client_premium_sha2"];
+
 fn run(args: &[&str], stdin: &[u8]) -> Output {
     let mut argv = vec!["validate"];
     argv.extend(args);
@@ -26,7 +29,16 @@ fn valid_order_from_a_file_exits_0_with_its_warning() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("order.json");
     std::fs::write(&file, seed().to_string()).unwrap();
-    let output = run(&["--today", TODAY, file.to_str().unwrap()], b"");
+    let output = run(
+        &[
+            SEED_PRODUCT[0],
+            SEED_PRODUCT[1],
+            "--today",
+            TODAY,
+            file.to_str().unwrap(),
+        ],
+        b"",
+    );
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let text = stdout(&output);
     assert!(
@@ -52,7 +64,10 @@ fn invalid_order_exits_1_and_lists_every_violation_as_path_message_code() {
     let mut order = seed();
     order["auto_renew"] = json!(100);
     order["certificate"]["emails"] = json!(["locke.cole@example.com", "nope"]);
-    let output = run(&["--today", TODAY, "-"], order.to_string().as_bytes());
+    let output = run(
+        &[SEED_PRODUCT[0], SEED_PRODUCT[1], "--today", TODAY, "-"],
+        order.to_string().as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let text = stdout(&output);
     assert!(
@@ -102,7 +117,10 @@ fn json_output_is_exactly_one_object_of_the_documented_shape() {
         })
     );
 
-    let output = run(&["--json", "-"], seed().to_string().as_bytes());
+    let output = run(
+        &["--json", SEED_PRODUCT[0], SEED_PRODUCT[1], "-"],
+        seed().to_string().as_bytes(),
+    );
     assert_eq!(output.status.code(), Some(0));
     let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
     assert_eq!(report["valid"], json!(true));
@@ -131,21 +149,48 @@ fn today_drives_the_date_rules() {
     order["custom_expiration_date"] = json!("2026-06-01");
     let body = order.to_string();
     assert_eq!(
-        run(&["--today", "2026-01-15", "-"], body.as_bytes())
-            .status
-            .code(),
+        run(
+            &[
+                SEED_PRODUCT[0],
+                SEED_PRODUCT[1],
+                "--today",
+                "2026-01-15",
+                "-"
+            ],
+            body.as_bytes()
+        )
+        .status
+        .code(),
         Some(0)
     );
     assert_eq!(
-        run(&["--today", "2026-06-02", "-"], body.as_bytes())
-            .status
-            .code(),
+        run(
+            &[
+                SEED_PRODUCT[0],
+                SEED_PRODUCT[1],
+                "--today",
+                "2026-06-02",
+                "-"
+            ],
+            body.as_bytes()
+        )
+        .status
+        .code(),
         Some(1)
     );
     assert_eq!(
-        run(&["--today", "2024-02-30", "-"], body.as_bytes())
-            .status
-            .code(),
+        run(
+            &[
+                SEED_PRODUCT[0],
+                SEED_PRODUCT[1],
+                "--today",
+                "2024-02-30",
+                "-"
+            ],
+            body.as_bytes()
+        )
+        .status
+        .code(),
         Some(2)
     );
 }

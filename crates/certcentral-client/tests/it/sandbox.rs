@@ -401,7 +401,7 @@ async fn fault_drop_after_commit_is_outcome_unknown_with_exactly_one_order() {
     let Error::OutcomeUnknown(unknown) = &err else {
         panic!("expected OutcomeUnknown, got {err:?}");
     };
-    assert_eq!(unknown.product, PRODUCT);
+    assert_eq!(unknown.product, PRODUCT.as_str());
     assert_eq!(unknown.emails, vec!["locke.cole@example.com".to_string()]);
     assert_eq!(unknown.status, None);
     assert!(err.to_string().contains("find_recent_orders"), "{err}");
@@ -414,7 +414,12 @@ async fn fault_drop_after_commit_is_outcome_unknown_with_exactly_one_order() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, sandbox.orders()[0].id);
     let none = client
-        .find_recent_orders(PRODUCT, "Somebody Else", &unknown.emails, unknown.sent_at)
+        .find_recent_orders(
+            PRODUCT.as_str(),
+            "Somebody Else",
+            &unknown.emails,
+            unknown.sent_at,
+        )
         .await
         .unwrap();
     assert!(none.is_empty());
