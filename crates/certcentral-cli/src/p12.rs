@@ -6,8 +6,10 @@
 //! with mode 0600.
 
 use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKeyChain};
-use rand::Rng;
-use rand::distributions::Alphanumeric;
+use rand::RngExt;
+use rand::distr::Alphanumeric;
+use rand::rand_core::UnwrapErr;
+use rand::rngs::SysRng;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -32,8 +34,8 @@ pub fn generate_password() -> SecretString {
     // once copied into the secret.
     let mut password = Zeroizing::new(String::with_capacity(GENERATED_PASSWORD_LEN));
     password.extend(
-        rand::rngs::OsRng
-            .sample_iter(&Alphanumeric)
+        UnwrapErr(SysRng)
+            .sample_iter(Alphanumeric)
             .take(GENERATED_PASSWORD_LEN)
             .map(char::from),
     );

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rand::Rng;
+use rand::RngExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
@@ -103,7 +103,7 @@ impl RetryPolicy {
         let jitter = if jitter_ms == 0 {
             Duration::ZERO
         } else {
-            Duration::from_millis(rand::thread_rng().gen_range(0..=jitter_ms))
+            Duration::from_millis(rand::rng().random_range(0..=jitter_ms))
         };
         half + jitter
     }

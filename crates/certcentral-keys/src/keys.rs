@@ -300,7 +300,8 @@ pub fn generate(
     let key_pair = match key_type.rsa_bits() {
         Some(bits) => {
             use rsa::pkcs8::EncodePrivateKey;
-            let mut rng = rand::rngs::OsRng;
+            // rsa 0.9 takes a rand_core 0.6 generator: its own re-export of the OS source.
+            let mut rng = rsa::rand_core::OsRng;
             let key = rsa::RsaPrivateKey::new(&mut rng, bits)
                 .map_err(|e| KeyError::Crypto(e.to_string()))?;
             let pem = key

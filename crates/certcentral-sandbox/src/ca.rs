@@ -7,7 +7,7 @@ use cms::cert::x509::Certificate as CmsCertificate;
 use cms::content_info::ContentInfo;
 use der::asn1::{Any, SetOfVec, Utf8StringRef};
 use der::{Decode, Encode};
-use rand::RngCore;
+use rand::Rng;
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DistinguishedName, DnType,
     ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType, SerialNumber, SigningKey,
@@ -269,7 +269,7 @@ fn end_of_day(day: NaiveDate) -> DateTime<Utc> {
 
 fn random_serial() -> SerialNumber {
     let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::rng().fill_bytes(&mut bytes);
     bytes[0] &= 0x7f;
     bytes[0] |= 0x01;
     SerialNumber::from_slice(&bytes)

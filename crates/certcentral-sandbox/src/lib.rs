@@ -36,7 +36,7 @@ use std::time::Duration;
 
 use certcentral_types::{OrderStatus, ProductId, RequestStatus};
 use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use rand::rngs::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -515,9 +515,11 @@ impl SandboxBuilder {
 }
 
 fn random_key() -> String {
-    use rand::RngCore;
+    use rand::Rng;
     let mut bytes = [0u8; 24];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    // The operating system's source, as for every secret (it panics only when the OS has no
+    // random source at all).
+    rand::rand_core::UnwrapErr(rand::rngs::SysRng).fill_bytes(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -4,8 +4,8 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use certcentral_types::catalog::{RATE_LIMITS, RateWindow};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
+use rand::RngExt;
+use rand::rngs::ChaCha8Rng;
 
 use crate::{FaultKind, RateLimit};
 
@@ -99,7 +99,7 @@ impl FaultPlan {
     fn fires(rng: &mut ChaCha8Rng, probability: f64) -> bool {
         // Always draw, so the sequence of decisions depends only on the seed and the
         // order of requests.
-        let draw: f64 = rng.r#gen();
+        let draw: f64 = rng.random();
         draw < probability
     }
 

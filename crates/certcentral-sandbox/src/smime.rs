@@ -377,7 +377,7 @@ mod tests {
                 Self::Rsa2048 => {
                     let pem = RSA.get_or_init(|| {
                         use rsa::pkcs8::EncodePrivateKey;
-                        rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+                        rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048)
                             .unwrap()
                             .to_pkcs8_pem(rsa::pkcs8::LineEnding::LF)
                             .unwrap()

@@ -4,6 +4,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -217,21 +218,48 @@ fn string(schema: &Value) -> String {
 
 /// How a value looks, for "found …" (long strings are shortened).
 pub(crate) fn found(value: &Value) -> String {
+    let mut out = String::new();
+    push_found(&mut out, value);
+    out
+}
+
+/// Appends [`found`] of `value` to `out`.
+pub(crate) fn push_found(out: &mut String, value: &Value) {
     match value {
-        Value::Null => "null".to_owned(),
-        Value::Bool(b) => format!("`{b}`"),
-        Value::Number(n) => n.to_string(),
+        Value::Null => out.push_str("null"),
+        Value::Bool(true) => out.push_str("`true`"),
+        Value::Bool(false) => out.push_str("`false`"),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
         Value::String(s) => {
             const MAX: usize = 80;
-            if s.chars().count() > MAX {
-                let head: String = s.chars().take(MAX).collect();
-                format!("`{}…` (a string)", head.escape_debug())
-            } else {
-                format!("`{}` (a string)", s.escape_debug())
+            out.push('`');
+            match s.char_indices().nth(MAX) {
+                Some((end, _)) => {
+                    push_escaped(out, &s[..end]);
+                    out.push('…');
+                }
+                None => push_escaped(out, s),
             }
+            out.push_str("` (a string)");
         }
-        Value::Array(a) => format!("an array of {} item(s)", a.len()),
-        Value::Object(_) => "an object".to_owned(),
+        Value::Array(a) => {
+            let _ = write!(out, "an array of {} item(s)", a.len());
+        }
+        Value::Object(_) => out.push_str("an object"),
+    }
+}
+
+/// Appends `s.escape_debug()` to `out`, without the formatting machinery when `s` holds only
+/// printable ASCII other than `\`, `'` and `"` (which `escape_debug` leaves as they are).
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
+    if s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'\\' | b'\'' | b'"'))
+    {
+        out.push_str(s);
+    } else {
+        let _ = write!(out, "{}", s.escape_debug());
     }
 }
 
@@ -263,6 +291,51 @@ mod tests {
         );
         assert!(found(&json!("x".repeat(200))).chars().count() < 100);
         assert_eq!(found(&Value::Null), "null");
+    }
+
+    /// The pieces `found` is built from give what `format!` with `escape_debug` gave.
+    #[test]
+    fn found_equals_the_formatted_text() {
+        fn reference(value: &Value) -> String {
+            match value {
+                Value::Null => "null".to_owned(),
+                Value::Bool(b) => format!("`{b}`"),
+                Value::Number(n) => n.to_string(),
+                Value::String(s) => {
+                    if s.chars().count() > 80 {
+                        let head: String = s.chars().take(80).collect();
+                        format!("`{}…` (a string)", head.escape_debug())
+                    } else {
+                        format!("`{}` (a string)", s.escape_debug())
+                    }
+                }
+                Value::Array(a) => format!("an array of {} item(s)", a.len()),
+                Value::Object(_) => "an object".to_owned(),
+            }
+        }
+        let long = "é".repeat(79) + "\u{301}x\"y";
+        for value in [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(-7),
+            json!(1.5),
+            json!(1e300),
+            json!(""),
+            json!("plain text@example.com"),
+            json!("tab\tquote\"apostrophe'backslash\\"),
+            json!("\u{301}starts with a combining mark"),
+            json!("bidi \u{202e} and \u{7f} and \u{85}"),
+            json!("x".repeat(80)),
+            json!("x".repeat(81)),
+            json!("é".repeat(200)),
+            json!(long),
+            json!([1, 2]),
+            json!({"a": 1}),
+        ] {
+            assert_eq!(found(&value), reference(&value), "{value}");
+        }
     }
 
     #[test]

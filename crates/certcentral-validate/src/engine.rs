@@ -34,10 +34,70 @@ pub(crate) static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
         .unwrap_or_else(|err| panic!("the embedded order schema is not JSON: {err}"))
 });
 
+/// A fast hasher for the tables keyed by the schema's own JSON Pointers (FxHash: one multiply
+/// per 8 bytes). Their keys come from the embedded schema, never from an order, so a hasher
+/// without flooding resistance is safe here; SipHash cost more than the rest of a lookup.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct FastHash;
+
+/// The state of [`FastHash`].
+pub(crate) struct FastHasher(u64);
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = FastHasher;
+
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(0)
+    }
+}
+
+impl FastHasher {
+    fn add(&mut self, word: u64) {
+        const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(SEED);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut word = [0u8; 8];
+            word[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u8(&mut self, byte: u8) {
+        self.add(u64::from(byte));
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map keyed by the schema's JSON Pointers, with [`FastHash`].
+pub(crate) type PointerMap<K, V> = HashMap<K, V, FastHash>;
+
 /// Every node of [`SCHEMA`] by its JSON Pointer, indexed once: error mapping looks schema nodes
 /// up per error, and `Value::pointer` would unescape and search every segment each time.
-static NODES: LazyLock<HashMap<String, &'static Value>> = LazyLock::new(|| {
-    fn walk(pointer: &mut String, node: &'static Value, out: &mut HashMap<String, &'static Value>) {
+static NODES: LazyLock<PointerMap<String, &'static Value>> = LazyLock::new(|| {
+    fn walk(
+        pointer: &mut String,
+        node: &'static Value,
+        out: &mut PointerMap<String, &'static Value>,
+    ) {
         out.insert(pointer.clone(), node);
         let len = pointer.len();
         let mut descend = |segment: &str, child: &'static Value| {
@@ -60,7 +120,7 @@ static NODES: LazyLock<HashMap<String, &'static Value>> = LazyLock::new(|| {
             _ => {}
         }
     }
-    let mut out = HashMap::new();
+    let mut out = PointerMap::default();
     walk(&mut String::new(), &SCHEMA, &mut out);
     out
 });
@@ -255,6 +315,10 @@ pub(crate) struct ProductValidator {
     pub(crate) validator: Validator,
     /// The product's warning rules.
     pub(crate) warnings: Vec<WarningRule>,
+    /// The JSON Pointer, in the schema file, of the product's body schema.
+    pub(crate) root: String,
+    /// The warning that the product is deprecated, when it is (the same for every order).
+    pub(crate) deprecated: Option<crate::Violation>,
 }
 
 /// Compiled validators, one per (`today`, product) seen recently (the date rule depends on
@@ -276,6 +340,12 @@ pub(crate) fn validator(today: NaiveDate, product: ProductId) -> Arc<ProductVali
     let compiled = Arc::new(ProductValidator {
         validator: build(&product_schema(product), today),
         warnings: warning_rules(product),
+        root: product
+            .spec()
+            .profile
+            .root
+            .map_or_else(String::new, |root| format!("/$defs/{root}")),
+        deprecated: crate::deprecation(product),
     });
     if cache.len() >= 32 {
         cache.remove(0);
@@ -406,8 +476,22 @@ struct UniqueIgnoringCase;
 impl UniqueIgnoringCase {
     /// `(index, first index)` of every item equal (ignoring case) to an earlier one.
     fn repeats(items: &[Value]) -> Vec<(usize, usize)> {
-        let mut first: std::collections::HashMap<String, usize> =
-            std::collections::HashMap::with_capacity(items.len());
+        // A short list (the usual one or two emails) is compared pair by pair, without
+        // lower-cased copies when both strings are ASCII; a long one through a hash map.
+        if items.len() <= 16 {
+            let mut out = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let Some(s) = item.as_str() else { continue };
+                let first = items[..i]
+                    .iter()
+                    .position(|earlier| earlier.as_str().is_some_and(|e| same_ignoring_case(e, s)));
+                if let Some(first) = first {
+                    out.push((i, first));
+                }
+            }
+            return out;
+        }
+        let mut first: HashMap<String, usize> = HashMap::with_capacity(items.len());
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let Some(s) = item.as_str() else { continue };
@@ -419,6 +503,17 @@ impl UniqueIgnoringCase {
             }
         }
         out
+    }
+}
+
+/// Whether `a` and `b` are equal after `to_lowercase` (without the copies when both are ASCII,
+/// where that is ASCII case folding; a non-ASCII character such as the Kelvin sign can
+/// lower-case to an ASCII one, so any other pair is lower-cased).
+fn same_ignoring_case(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        a.eq_ignore_ascii_case(b)
+    } else {
+        a.to_lowercase() == b.to_lowercase()
     }
 }
 
@@ -596,6 +691,47 @@ mod tests {
         }
         assert!(count > 50, "{count}");
         assert!(schema_node("/$defs/NoSuchDef").is_none());
+    }
+
+    #[test]
+    fn short_and_long_lists_find_the_same_repeats() {
+        let words = [
+            "a@x.io",
+            "A@X.IO",
+            "\u{212a}@x.io",
+            "k@x.io",
+            "b@x.io",
+            "K@x.io",
+            "ß@x.io",
+        ];
+        for len in [2, 5, 17, 40] {
+            let items: Vec<Value> = (0..len)
+                .map(|i| {
+                    if i % 5 == 3 {
+                        Value::from(i)
+                    } else {
+                        Value::from(words[i % words.len()])
+                    }
+                })
+                .collect();
+            let reference: Vec<(usize, usize)> = {
+                let mut first = HashMap::new();
+                let mut out = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    let Some(s) = item.as_str() else { continue };
+                    match first.get(&s.to_lowercase()) {
+                        Some(&f) => out.push((i, f)),
+                        None => {
+                            first.insert(s.to_lowercase(), i);
+                        }
+                    }
+                }
+                out
+            };
+            assert_eq!(UniqueIgnoringCase::repeats(&items), reference, "{len}");
+        }
+        assert!(same_ignoring_case("\u{212a}@x.io", "k@x.io"));
+        assert!(!same_ignoring_case("a@x.io", "b@x.io"));
     }
 
     #[test]

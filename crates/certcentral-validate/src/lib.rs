@@ -305,12 +305,12 @@ pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
     let compiled = engine::validator(ctx.today, ctx.product);
     // One pass: the engine collects every error (none for a valid order); an `is_valid`
     // pass first would walk an invalid order twice.
-    let root = body_root(ctx.product);
-    let mut errors: Vec<Violation> =
-        report::violations(doc, &root, compiled.validator.iter_errors(doc))
-            .into_iter()
-            .map(|(_, v)| v)
-            .collect();
+    let mut errors = report::violations(
+        doc,
+        &compiled.root,
+        compiled.validator.iter_errors(doc),
+        |_| true,
+    );
     let mut warnings = Vec::new();
     if ctx.allow_unknown {
         let (unknown, rest): (Vec<Violation>, Vec<Violation>) = errors
@@ -324,7 +324,7 @@ pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
         }));
     }
     let mut all = self::warnings(doc, &errors);
-    all.extend(product_warnings(doc, ctx, &compiled));
+    product_warnings(doc, &compiled, &mut all);
     all.append(&mut warnings);
     Report {
         errors,
@@ -350,43 +350,34 @@ pub fn validate_body(body: &certcentral_types::OrderBody, ctx: &Context) -> Repo
     }
 }
 
-/// The JSON Pointer, in the schema file, of `product`'s body schema.
-fn body_root(product: ProductId) -> String {
-    product
-        .spec()
-        .profile
-        .root
-        .map_or_else(String::new, |root| format!("/$defs/{root}"))
+/// The warning that `product` is deprecated (naming the replacement), if it is.
+pub(crate) fn deprecation(product: ProductId) -> Option<Violation> {
+    let spec = product.spec();
+    let certcentral_types::catalog::Status::Deprecated { since, replacement } = spec.status else {
+        return None;
+    };
+    Some(warning(
+        "",
+        codes::PRODUCT_DEPRECATED,
+        format!(
+            "`{}` ({}) is deprecated since {since}: DigiCert replaced it with `{}` ({}), which takes the Secure Email body; certcentral still sends this order, but DigiCert may refuse it",
+            product.as_str(),
+            spec.name,
+            replacement.as_str(),
+            replacement.spec().name
+        ),
+    ))
 }
 
-/// The warnings that come from the product: deprecated (naming the replacement), and the
-/// `x-warnings` of its rule set in the schema.
-fn product_warnings(
-    doc: &Value,
-    ctx: &Context,
-    compiled: &engine::ProductValidator,
-) -> Vec<Violation> {
-    let mut out = Vec::new();
-    let spec = ctx.product.spec();
-    if let certcentral_types::catalog::Status::Deprecated { since, replacement } = spec.status {
-        out.push(warning(
-            "",
-            codes::PRODUCT_DEPRECATED,
-            format!(
-                "`{}` ({}) is deprecated since {since}: DigiCert replaced it with `{}` ({}), which takes the Secure Email body; certcentral still sends this order, but DigiCert may refuse it",
-                ctx.product.as_str(),
-                spec.name,
-                replacement.as_str(),
-                replacement.spec().name
-            ),
-        ));
-    }
+/// Appends the warnings that come from the product: deprecated (computed with the
+/// validator), and the `x-warnings` of its rule set in the schema.
+fn product_warnings(doc: &Value, compiled: &engine::ProductValidator, out: &mut Vec<Violation>) {
+    out.extend(compiled.deprecated.clone());
     for rule in &compiled.warnings {
         if rule.when.is_valid(doc) {
             out.push(warning(&rule.path, &rule.code, rule.message.clone()));
         }
     }
-    out
 }
 
 /// The violations of the standard JSON Schema keywords of `product`'s schema
@@ -397,13 +388,10 @@ pub fn schema_violations(doc: &Value, product: ProductId) -> Vec<Violation> {
     let compiled = engine::validator(chrono::Utc::now().date_naive(), product);
     report::violations(
         doc,
-        &body_root(product),
+        &compiled.root,
         compiled.validator.iter_errors(doc),
+        |origin| origin == Origin::Standard,
     )
-    .into_iter()
-    .filter(|(origin, _)| *origin == Origin::Standard)
-    .map(|(_, v)| v)
-    .collect()
 }
 
 fn warning(path: &str, code: &str, message: String) -> Violation {
@@ -416,7 +404,7 @@ fn warning(path: &str, code: &str, message: String) -> Violation {
 
 /// The warnings about an order: facts worth knowing that do not block it.
 fn warnings(doc: &Value, errors: &[Violation]) -> Vec<Violation> {
-    let mut warnings = Vec::new();
+    let mut warnings = Vec::with_capacity(4);
     let failed = |path: &str| errors.iter().any(|e| e.path == path);
     let date = doc
         .get("custom_expiration_date")

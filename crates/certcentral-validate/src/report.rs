@@ -1,13 +1,22 @@
 //! Engine errors mapped to [`Violation`]s: DigiCert's codes, JSON Pointer paths (for a missing
 //! member, the member's own path) and messages that say what is allowed and what was found,
 //! derived from the schema node the error comes from.
+//!
+//! What a message needs from the schema depends only on the keyword's location in the schema
+//! file, so it is looked up once per location ([`SITES`], computed with the phrases of
+//! [`crate::describe`]); per error, the mapping only reads the instance and appends the pieces
+//! into one `String`.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::sync::LazyLock;
 
 use jsonschema::ValidationError;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
-use crate::describe::{allowed_members_at, expect, expect_at, found};
-use crate::engine::{SCHEMA, resolve, schema_node, unpack_custom};
+use crate::describe::{allowed_members_at, expect, expect_at, push_escaped, push_found};
+use crate::engine::{PointerMap, SCHEMA, resolve, schema_node, schema_nodes, unpack_custom};
 use crate::{Violation, codes};
 
 /// Whether a violation comes from a standard keyword or from one of the schema's custom
@@ -18,19 +27,83 @@ pub(crate) enum Origin {
     Custom,
 }
 
-/// Every violation of `doc`, in the engine's order. At one path, a standard keyword's error
-/// is reported once per subschema, and a custom keyword's error only when no standard keyword
-/// failed there (so a wrong type is not also reported as, say, a float).
+/// What error mapping knows about one keyword location (the JSON Pointer, in the schema file,
+/// of the keyword that failed), before any error.
+struct Site<'a> {
+    /// The keyword's location.
+    location: &'a str,
+    /// The JSON Pointer of the schema object holding the keyword.
+    parent_pointer: &'a str,
+    /// That object (the root when there is none).
+    parent: &'static Value,
+    /// For a keyword inside a `then` branch: the pointer of the object holding the `if` and
+    /// the `then` (the location before its last `/then/`).
+    then_base: Option<&'a str>,
+    /// What the parent allows, completing "must be …" ([`expect_at`]).
+    allowed: Cow<'static, str>,
+}
+
+impl<'a> Site<'a> {
+    fn of(location: &'a str) -> Self {
+        let parent_pointer = location.rsplit_once('/').map_or("", |(p, _)| p);
+        Site {
+            location,
+            parent_pointer,
+            parent: node(parent_pointer),
+            then_base: rsplit_segment(location, "then").map(|(base, _)| base),
+            allowed: expect_at(parent_pointer),
+        }
+    }
+}
+
+/// The [`Site`] of every member of an object of the schema (every possible keyword location),
+/// computed once.
+static SITES: LazyLock<PointerMap<&'static str, Site<'static>>> = LazyLock::new(|| {
+    schema_nodes()
+        .filter(|(pointer, _)| {
+            let parent = pointer.rsplit_once('/').map_or("", |(p, _)| p);
+            !pointer.is_empty() && schema_node(parent).is_some_and(Value::is_object)
+        })
+        .map(|(pointer, _)| (pointer, Site::of(pointer)))
+        .collect()
+});
+
+/// The schema nodes that carry an `x-message-note`, by pointer, with the note: a note applies
+/// only to an error whose evaluation path passes through one of them.
+static NOTED: LazyLock<Vec<(&'static str, Option<&'static str>)>> = LazyLock::new(|| {
+    schema_nodes()
+        .filter_map(|(pointer, node)| {
+            let note = node.get("x-message-note")?;
+            Some((pointer, note.as_str()))
+        })
+        .collect()
+});
+
+/// Every violation of `doc` whose origin `keep` accepts, in the engine's order. At one path,
+/// a standard keyword's error is reported once per subschema, and a custom keyword's error
+/// only when no standard keyword failed there (so a wrong type is not also reported as, say,
+/// a float).
 pub(crate) fn violations<'a>(
     doc: &Value,
     root: &str,
     errors: impl Iterator<Item = ValidationError<'a>>,
-) -> Vec<(Origin, Violation)> {
-    let mut out: Vec<(Origin, Violation, String)> = Vec::new();
+    keep: impl Fn(Origin) -> bool,
+) -> Vec<Violation> {
+    // Nothing is allocated for a valid order.
+    let mut out: Vec<(Origin, Violation, Cow<'static, str>)> = Vec::new();
+    let mut mapped = Vec::new();
     for error in errors {
         let location = keyword_location(&error);
-        for (origin, violation) in map(doc, root, &error, &location) {
-            let parent = location.rsplit_once('/').map_or("", |(p, _)| p).to_owned();
+        let fallback;
+        let (site, parent) = match SITES.get(location.as_ref()) {
+            Some(site) => (site, Cow::Borrowed(site.parent_pointer)),
+            None => {
+                fallback = Site::of(&location);
+                (&fallback, Cow::Owned(fallback.parent_pointer.to_owned()))
+            }
+        };
+        map(doc, root, &error, site, &mut mapped);
+        for (origin, violation) in mapped.drain(..) {
             let repeated = out.iter().any(|(o, v, p)| {
                 v.path == violation.path
                     && match origin {
@@ -39,36 +112,47 @@ pub(crate) fn violations<'a>(
                     }
             });
             if !repeated {
-                out.push((origin, violation, parent));
+                if out.capacity() == 0 {
+                    out.reserve(8);
+                }
+                out.push((origin, violation, parent.clone()));
             }
         }
     }
     // A custom keyword's error before a standard one at the same path: keep the standard one.
-    let standard_paths: Vec<String> = out
+    let wanted: Vec<bool> = out
         .iter()
-        .filter(|(o, _, _)| *o == Origin::Standard)
-        .map(|(_, v, _)| v.path.clone())
+        .map(|(o, v, _)| {
+            keep(*o)
+                && (*o == Origin::Standard
+                    || !out
+                        .iter()
+                        .any(|(s, w, _)| *s == Origin::Standard && w.path == v.path))
+        })
         .collect();
     out.into_iter()
-        .filter(|(o, v, _)| *o == Origin::Standard || !standard_paths.contains(&v.path))
-        .map(|(o, v, _)| (o, v))
+        .zip(wanted)
+        .filter_map(|((_, v, _), wanted)| wanted.then_some(v))
         .collect()
 }
 
-/// The JSON Pointer, in the schema document, of the keyword that failed.
-fn keyword_location(error: &ValidationError<'_>) -> String {
+/// The JSON Pointer, in the schema document, of the keyword that failed (borrowed from the
+/// error unless it is percent-encoded).
+fn keyword_location<'e>(error: &'e ValidationError<'_>) -> Cow<'e, str> {
     if let Some(uri) = error.absolute_keyword_location()
         && let Some(fragment) = uri.fragment()
     {
-        return percent_decode(fragment.as_str());
+        let fragment = fragment.as_str();
+        return if fragment.contains('%') {
+            Cow::Owned(percent_decode(fragment))
+        } else {
+            Cow::Borrowed(fragment)
+        };
     }
-    error.schema_path().as_str().to_owned()
+    Cow::Borrowed(error.schema_path().as_str())
 }
 
 fn percent_decode(s: &str) -> String {
-    if !s.contains('%') {
-        return s.to_owned();
-    }
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -100,8 +184,22 @@ fn violation(path: String, code: &str, message: String) -> Violation {
     }
 }
 
-fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+fn escape(key: &str) -> Cow<'_, str> {
+    if key.contains(['~', '/']) {
+        Cow::Owned(key.replace('~', "~0").replace('/', "~1"))
+    } else {
+        Cow::Borrowed(key)
+    }
+}
+
+/// `path/key`, the key escaped for a JSON Pointer.
+fn member_path(path: &str, key: &str) -> String {
+    let key = escape(key);
+    let mut out = String::with_capacity(path.len() + 1 + key.len());
+    out.push_str(path);
+    out.push('/');
+    out.push_str(&key);
+    out
 }
 
 /// The schema of member `name` of the object at `instance_path`, found by walking the body's
@@ -137,78 +235,77 @@ fn reason(location: &str) -> Option<&'static str> {
         .map(|d| d.trim_end_matches('.'))
 }
 
+/// Maps one engine error, at `site`, to the violations it stands for (pushed onto `out`).
 fn map(
     doc: &Value,
     root: &str,
     error: &ValidationError<'_>,
-    location: &str,
-) -> Vec<(Origin, Violation)> {
-    let path = error.instance_path().as_str().to_owned();
-    let parent_pointer = location.rsplit_once('/').map_or("", |(p, _)| p);
-    let parent = node(parent_pointer);
+    site: &Site<'_>,
+    out: &mut Vec<(Origin, Violation)>,
+) {
+    let path = error.instance_path().as_str();
+    let parent = site.parent;
     let instance = error.instance();
-    let standard = |code: &str, message: String| {
-        vec![(Origin::Standard, violation(path.clone(), code, message))]
-    };
     match error.kind() {
-        ValidationErrorKind::Custom { message, .. } => match unpack_custom(message) {
-            Some((suffix, code, text)) => vec![(
+        ValidationErrorKind::Custom { message, .. } => out.push(match unpack_custom(message) {
+            Some((suffix, code, text)) => {
+                let mut full = String::with_capacity(path.len() + suffix.len());
+                full.push_str(path);
+                full.push_str(suffix);
+                (Origin::Custom, violation(full, code, text.to_owned()))
+            }
+            None => (
                 Origin::Custom,
-                violation(format!("{path}{suffix}"), code, text.to_owned()),
-            )],
-            None => vec![(
-                Origin::Custom,
-                violation(path, codes::INVALID_VALUE, message.clone()),
-            )],
-        },
+                violation(path.to_owned(), codes::INVALID_VALUE, message.clone()),
+            ),
+        }),
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
             let member = parent
                 .get("properties")
                 .and_then(|p| p.get(name))
                 .filter(|m| m.get("required").is_none() || m.get("type").is_some())
-                .or_else(|| member_schema(root, &path, name))
+                .or_else(|| member_schema(root, path, name))
                 .map_or_else(|| "a value".to_owned(), expect);
-            let why = reason(location).map_or_else(String::new, |r| format!(" ({r})"));
-            vec![(
+            let why = reason(site.location).map_or_else(String::new, |r| format!(" ({r})"));
+            out.push((
                 Origin::Standard,
                 violation(
-                    format!("{path}/{}", escape(name)),
+                    member_path(path, name),
                     codes::REQUIRED_PARAM,
                     format!("missing required field: must be {member}{why}"),
                 ),
-            )]
+            ));
         }
         ValidationErrorKind::Not { .. } => {
             let what = parent
                 .get("description")
                 .and_then(Value::as_str)
                 .unwrap_or("this member is not allowed here");
-            standard(
-                codes::INVALID_VALUE,
-                format!("{what}; found {}", found(instance)),
-            )
+            let mut message = String::with_capacity(what.len() + 40);
+            message.push_str(what);
+            message.push_str("; found ");
+            push_found(&mut message, instance);
+            out.push((
+                Origin::Standard,
+                violation(path.to_owned(), codes::INVALID_VALUE, message),
+            ));
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = allowed_members_at(parent_pointer);
-            let mut unexpected = unexpected.clone();
+            let allowed = allowed_members_at(site.parent_pointer);
+            let mut unexpected: Vec<&String> = unexpected.iter().collect();
             unexpected.sort_unstable();
-            unexpected
-                .into_iter()
-                .map(|key| {
-                    (
-                        Origin::Standard,
-                        violation(
-                            format!("{path}/{}", escape(&key)),
-                            codes::UNKNOWN_PARAM,
-                            format!(
-                                "unknown field `{}`; allowed fields: {allowed}",
-                                key.escape_debug()
-                            ),
-                        ),
-                    )
-                })
-                .collect()
+            for key in unexpected {
+                let mut message = String::with_capacity(key.len() + allowed.len() + 40);
+                message.push_str("unknown field `");
+                push_escaped(&mut message, key);
+                message.push_str("`; allowed fields: ");
+                message.push_str(&allowed);
+                out.push((
+                    Origin::Standard,
+                    violation(member_path(path, key), codes::UNKNOWN_PARAM, message),
+                ));
+            }
         }
         ValidationErrorKind::AnyOf { .. } if required_alternatives(parent).is_some() => {
             let groups = required_alternatives(parent).unwrap_or_default();
@@ -244,44 +341,62 @@ fn map(
                 .and_then(Value::as_str)
                 .filter(|_| groups.iter().any(|g| g.len() > 1))
                 .map_or_else(String::new, |d| format!(" ({d})"));
-            vec![(
+            out.push((
                 Origin::Standard,
                 violation(
-                    format!("{path}/{}", escape(first)),
+                    member_path(path, first),
                     codes::REQUIRED_PARAM,
                     format!("missing required field: give {give}{reason}"),
                 ),
-            )]
+            ));
         }
         kind => {
-            let found = match kind {
-                ValidationErrorKind::MinLength { .. } | ValidationErrorKind::MaxLength { .. } => {
-                    let chars = instance.as_str().map_or(0, |s| s.chars().count());
-                    format!("{chars} characters")
-                }
-                ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
-                    format!("{} item(s)", instance.as_array().map_or(0, Vec::len))
-                }
-                _ => found(instance),
-            };
-            if let Some((base, _)) = rsplit_segment(location, "then") {
-                return standard(
-                    codes::INVALID_VALUE,
-                    conditional(doc, &path, base, parent, &found),
-                );
-            }
-            let allowed = expect_at(parent_pointer);
-            let note = member_note(error).map_or_else(String::new, |note| format!(" ({note})"));
-            let subject = if path.is_empty() {
-                "the order body must be"
+            let message = if let Some(base) = site.then_base {
+                let mut found = String::new();
+                push_found_for(&mut found, kind, instance);
+                conditional(doc, path, base, parent, &found)
             } else {
-                "must be"
+                let note = member_note(error);
+                let subject = if path.is_empty() {
+                    "the order body must be"
+                } else {
+                    "must be"
+                };
+                let mut message = String::with_capacity(
+                    subject.len() + site.allowed.len() + note.map_or(0, |n| n.len() + 3) + 48,
+                );
+                message.push_str(subject);
+                message.push(' ');
+                message.push_str(&site.allowed);
+                if let Some(note) = note {
+                    message.push_str(" (");
+                    message.push_str(note);
+                    message.push(')');
+                }
+                message.push_str("; found ");
+                push_found_for(&mut message, kind, instance);
+                message
             };
-            standard(
-                codes::INVALID_VALUE,
-                format!("{subject} {allowed}{note}; found {found}"),
-            )
+            out.push((
+                Origin::Standard,
+                violation(path.to_owned(), codes::INVALID_VALUE, message),
+            ));
         }
+    }
+}
+
+/// Appends what was found, for an error of `kind` on `instance`: a length for the length
+/// keywords, a count for the item-count keywords, the value otherwise.
+fn push_found_for(out: &mut String, kind: &ValidationErrorKind, instance: &Value) {
+    match kind {
+        ValidationErrorKind::MinLength { .. } | ValidationErrorKind::MaxLength { .. } => {
+            let chars = instance.as_str().map_or(0, |s| s.chars().count());
+            let _ = write!(out, "{chars} characters");
+        }
+        ValidationErrorKind::MinItems { .. } | ValidationErrorKind::MaxItems { .. } => {
+            let _ = write!(out, "{} item(s)", instance.as_array().map_or(0, Vec::len));
+        }
+        _ => push_found(out, instance),
     }
 }
 
@@ -289,15 +404,36 @@ fn map(
 /// author adds for people (`"required unless `custom_expiration_date` is given"`), found on
 /// the last `properties/NAME` step of the error's evaluation path, before any `$ref`.
 fn member_note(error: &ValidationError<'_>) -> Option<&'static str> {
-    let evaluation = error.evaluation_path().as_str();
+    note_at(error.evaluation_path().as_str())
+}
+
+/// [`member_note`] of the evaluation path `evaluation`.
+fn note_at(evaluation: &str) -> Option<&'static str> {
+    // Only a path through a node with a note can name one (the root has none: checked by a
+    // test), so most errors stop here, before any search or lookup.
+    if !NOTED.iter().any(|(noted, _)| {
+        evaluation
+            .strip_prefix(noted)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    }) {
+        return None;
+    }
+    note_by_search(evaluation)
+}
+
+/// [`note_at`] by its definition: the node of the last `properties/NAME` step.
+fn note_by_search(evaluation: &str) -> Option<&'static str> {
     let (before, after) = rsplit_segment(evaluation, "properties")?;
     let name = after.split('/').next()?;
     if before.contains("$ref") {
         return None;
     }
-    node(&format!("{before}/properties/{name}"))
-        .get("x-message-note")?
-        .as_str()
+    // The step is usually a noted node itself (a pointer without a lookup).
+    let step = &evaluation[..before.len() + "/properties/".len() + name.len()];
+    if let Some((_, note)) = NOTED.iter().find(|(noted, _)| *noted == step) {
+        return *note;
+    }
+    node(step).get("x-message-note")?.as_str()
 }
 
 /// `path.rsplit_once("/SEGMENT/")`: split around the last whole segment `segment` of a
@@ -305,14 +441,18 @@ fn member_note(error: &ValidationError<'_>) -> Option<&'static str> {
 /// substring search).
 fn rsplit_segment<'a>(path: &'a str, segment: &str) -> Option<(&'a str, &'a str)> {
     let bytes = path.as_bytes();
-    let mut end = path.len();
-    while let Some(slash) = path[..end].rfind('/') {
-        let start = slash + 1;
-        let stop = start + segment.len();
-        if bytes.get(start..stop) == Some(segment.as_bytes()) && bytes.get(stop) == Some(&b'/') {
-            return Some((&path[..slash], &path[stop + 1..]));
+    let wanted = segment.as_bytes();
+    // `/SEGMENT/` ends at `end` (exclusive): look at each `/` from the back as its last byte.
+    let mut end = bytes.len();
+    while end > wanted.len() + 1 {
+        end -= 1;
+        if bytes[end] != b'/' {
+            continue;
         }
-        end = slash;
+        let start = end - wanted.len();
+        if &bytes[start..end] == wanted && bytes[start - 1] == b'/' {
+            return Some((&path[..start - 1], &path[end + 1..]));
+        }
     }
     None
 }
@@ -383,7 +523,51 @@ fn conditional(doc: &Value, path: &str, base: &str, parent: &Value, found: &str)
 
 #[cfg(test)]
 mod tests {
-    use super::rsplit_segment;
+    use super::*;
+
+    /// The shortcuts of [`note_at`] give what its definition gives (the node of the last
+    /// `properties/NAME` step, when no `$ref` comes before it), on every path through the
+    /// schema and a few steps below each.
+    #[test]
+    fn notes_found_by_prefix_equal_the_definition() {
+        fn definition(evaluation: &str) -> Option<&'static str> {
+            let (before, after) = evaluation.rsplit_once("/properties/")?;
+            let name = after.split('/').next()?;
+            if before.contains("$ref") {
+                return None;
+            }
+            node(&format!("{before}/properties/{name}"))
+                .get("x-message-note")?
+                .as_str()
+        }
+        assert!(SCHEMA.get("x-message-note").is_none());
+        assert!(!NOTED.is_empty());
+        let mut found = 0;
+        for (pointer, _) in schema_nodes() {
+            for suffix in ["", "/$ref/enum", "/type", "/$ref/properties/x/type", "/x"] {
+                let path = format!("{pointer}{suffix}");
+                let note = note_at(&path);
+                assert_eq!(note, definition(&path), "{path}");
+                found += usize::from(note.is_some());
+            }
+        }
+        assert!(found > 0);
+    }
+
+    /// Sites are computed for the keyword locations, with the parent's phrase and `then`.
+    #[test]
+    fn sites_cover_every_object_member() {
+        assert!(SITES.len() > 100, "{}", SITES.len());
+        let site = &SITES["/$defs/ValidityYears/enum"];
+        assert_eq!(site.parent_pointer, "/$defs/ValidityYears");
+        assert_eq!(site.allowed, "one of: 1, 2");
+        assert!(site.then_base.is_none());
+        assert!(
+            SITES
+                .keys()
+                .any(|location| SITES[location].then_base.is_some())
+        );
+    }
 
     #[test]
     fn segments_split_like_substrings() {

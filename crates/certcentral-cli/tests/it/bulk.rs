@@ -161,7 +161,7 @@ async fn two_hundred_rows_end_to_end_then_rerun_orders_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_at_random_moments_never_orders_twice() {
-    use rand::Rng;
+    use rand::RngExt;
     // Slow enough (about 40 requests/s) for the kills to land mid-run.
     let scale = 2.0;
     let sb = sandbox(scale, &[]).await;
@@ -169,11 +169,11 @@ async fn sigkill_at_random_moments_never_orders_twice() {
     let rows = 60;
     let roster = roster(dir.path(), rows);
     let out = dir.path().join("certs");
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     for _ in 0..5 {
         let mut cmd = command(&sb, &roster, &out, scale, &["--wait"]);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let delay = Duration::from_millis(rng.gen_range(50..2500));
+        let delay = Duration::from_millis(rng.random_range(50..2500));
         tokio::task::spawn_blocking(move || {
             let mut child = cmd.spawn().unwrap();
             std::thread::sleep(delay);
@@ -1040,7 +1040,7 @@ async fn until_ok(tries: usize, mut cmd: impl FnMut() -> Command) -> Vec<Option<
 /// a dry run, and the CRL lists their serials.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
-    use rand::Rng;
+    use rand::RngExt;
     let scale = 20.0;
     let sb = sandbox(scale, &[(FaultKind::DropAfterCommit, 0.1)]).await;
     let dir = tempfile::tempdir().unwrap();
@@ -1087,11 +1087,11 @@ async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
 
     // Killed runs pace themselves slower than the sandbox allows (about 20 requests/s),
     // so the kills land mid-run.
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     for _ in 0..3 {
         let mut cmd = command(&sb, &roster, &out, 1.0, &with(&renew, &["--wait"]));
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
-        let delay = Duration::from_millis(rng.gen_range(200..1200));
+        let delay = Duration::from_millis(rng.random_range(200..1200));
         tokio::task::spawn_blocking(move || {
             let mut child = cmd.spawn().unwrap();
             std::thread::sleep(delay);
