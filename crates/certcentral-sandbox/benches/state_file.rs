@@ -3,7 +3,8 @@
 //! store, and the time to start again on a file holding them.
 //!
 //! `cargo bench -p certcentral-sandbox --bench state_file` prints a Markdown table (N = 100
-//! and 1,000; 50 requests per measurement, one client, rate limit off). Without `--bench`
+//! and 1,000; 10 rounds of 10 requests, alternating between the two sandboxes; one client,
+//! rate limit off). Without `--bench`
 //! (as under `cargo test --all-targets`) it runs a tiny smoke pass instead.
 
 use std::path::Path;
@@ -95,32 +96,54 @@ async fn read(
     started.elapsed() / count as u32
 }
 
-/// One measurement: per-request times of POST and GET with `existing` orders stored, and
-/// (with a state file) the time to start again on it.
-struct Sample {
-    post: Duration,
-    get: Duration,
-    restart: Option<Duration>,
+/// Per-request times of the in-memory sandbox and of the one with a state file, both holding
+/// `existing` orders: `rounds` rounds of `per` requests each, alternating between the two
+/// (so that a change in the machine's load hits both alike), summed.
+struct Pair {
+    memory: Duration,
+    file: Duration,
 }
 
-async fn measure(state: Option<&Path>, existing: usize, per: usize, payload: &[u8]) -> Sample {
+struct Sample {
+    post: Pair,
+    get: Pair,
+    /// Starting again on the file.
+    restart: Duration,
+}
+
+async fn measure(
+    path: &Path,
+    existing: usize,
+    rounds: usize,
+    per: usize,
+    payload: &[u8],
+) -> Sample {
     let client = reqwest::Client::new();
-    let sandbox = start(state).await;
-    let (last, _) = place(&client, &sandbox, payload, existing).await;
-    let (_, post) = place(&client, &sandbox, payload, per).await;
-    let get = read(&client, &sandbox, last, per).await;
-    let _ = tokio::time::timeout(Duration::from_secs(10), sandbox.shutdown()).await;
-    let restart = match state {
-        None => None,
-        Some(path) => {
-            let started = Instant::now();
-            let again = start(Some(path)).await;
-            let took = started.elapsed();
-            assert_eq!(again.order_count(), existing + per);
-            let _ = tokio::time::timeout(Duration::from_secs(10), again.shutdown()).await;
-            Some(took)
-        }
+    let memory = start(None).await;
+    let file = start(Some(path)).await;
+    let (last_memory, _) = place(&client, &memory, payload, existing).await;
+    let (last_file, _) = place(&client, &file, payload, existing).await;
+    let mut post = Pair {
+        memory: Duration::ZERO,
+        file: Duration::ZERO,
     };
+    let mut get = Pair {
+        memory: Duration::ZERO,
+        file: Duration::ZERO,
+    };
+    for _ in 0..rounds {
+        post.memory += place(&client, &memory, payload, per).await.1 / rounds as u32;
+        post.file += place(&client, &file, payload, per).await.1 / rounds as u32;
+        get.memory += read(&client, &memory, last_memory, per).await / rounds as u32;
+        get.file += read(&client, &file, last_file, per).await / rounds as u32;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(10), memory.shutdown()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(10), file.shutdown()).await;
+    let started = Instant::now();
+    let again = start(Some(path)).await;
+    let restart = started.elapsed();
+    assert_eq!(again.order_count(), existing + rounds * per);
+    let _ = tokio::time::timeout(Duration::from_secs(10), again.shutdown()).await;
     Sample { post, get, restart }
 }
 
@@ -143,41 +166,43 @@ fn main() {
         .pem()
         .expect("pem");
     let payload = serde_json::to_vec(&body(&csr)).expect("json");
-    let (sizes, per): (&[usize], usize) = if full { (&[100, 1000], 50) } else { (&[5], 3) };
+    let (sizes, rounds, per): (&[usize], usize, usize) = if full {
+        (&[100, 1000], 10, 10)
+    } else {
+        (&[5], 1, 3)
+    };
     let dir = tempfile::tempdir().expect("tempdir");
     runtime.block_on(async {
         // Warm-up: connections, allocator, caches.
-        measure(None, per, per, &payload).await;
+        measure(&dir.path().join("warm-up.sqlite3"), per, 1, per, &payload).await;
         println!("| N existing orders | request | in memory (ms) | state file (ms) | ratio |");
         println!("|---:|---|---:|---:|---:|");
         let mut restarts = Vec::new();
         for &n in sizes {
-            let memory = measure(None, n, per, &payload).await;
             let path = dir.path().join(format!("state-{n}.sqlite3"));
-            let file = measure(Some(&path), n, per, &payload).await;
-            for (name, m, f) in [
-                ("order POST (issues)", memory.post, file.post),
-                ("order GET", memory.get, file.get),
+            let sample = measure(&path, n, rounds, per, &payload).await;
+            for (name, pair) in [
+                ("order POST (issues)", &sample.post),
+                ("order GET", &sample.get),
             ] {
                 println!(
                     "| {n} | {name} | {} | {} | {:.2} |",
-                    ms(m),
-                    ms(f),
-                    f.as_secs_f64() / m.as_secs_f64()
+                    ms(pair.memory),
+                    ms(pair.file),
+                    pair.file.as_secs_f64() / pair.memory.as_secs_f64()
                 );
             }
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            restarts.push((n + per, file.restart, size));
+            restarts.push((n + rounds * per, sample.restart, size));
         }
         println!("\n| orders in the file | start on it (ms) | file size (KiB) |");
         println!("|---:|---:|---:|");
         for (n, restart, size) in restarts {
-            println!(
-                "| {n} | {} | {} |",
-                restart.map(ms).unwrap_or_default(),
-                size / 1024
-            );
+            println!("| {n} | {} | {} |", ms(restart), size / 1024);
         }
-        println!("\n{per} requests per measurement, one client, rate limit off");
+        println!(
+            "\n{rounds} rounds of {per} requests per measurement, alternating in memory / state \
+             file; one client, rate limit off"
+        );
     });
 }

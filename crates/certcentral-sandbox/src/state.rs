@@ -145,7 +145,8 @@ pub(crate) struct OrderRecord {
     pub status: OrderStatus,
     pub status_changed: DateTime<Utc>,
     pub certificate_id: Option<i64>,
-    /// Rebuilt from the order's CSR when a state file is loaded ([`Store::restore_keys`]).
+    /// Rebuilt from the order's CSR when a state file is loaded, for an order not issued yet
+    /// ([`Store::after_load`]; an issued order needs it no more).
     #[serde(skip)]
     pub key: Option<CsrKey>,
     /// When an approved order with a CSR becomes `issued`.
@@ -514,11 +515,13 @@ impl Store {
         id
     }
 
-    /// After loading a state file: rebuilds every CSR key (not stored) from the CSRs, and
-    /// brings Secure Email orders an older file kept in the seed's shape back to their own
-    /// ([`crate::body::migrate_legacy_secure_email`]).
-    pub(crate) fn after_load(&mut self) {
-        for record in self.orders.values_mut() {
+    /// After loading a state file: rebuilds the CSR keys (not stored) of the orders that may
+    /// still issue a certificate (not issued yet, or a reissue pending; parsing the CSRs of
+    /// every issued order would make a start slow for nothing), and brings Secure Email
+    /// orders an older file kept in the seed's shape back to their own
+    /// ([`crate::body::migrate_legacy_secure_email`]; marked as changed).
+    fn after_load(&mut self) {
+        for (id, record) in &mut self.orders {
             let profile = record.product.spec().profile;
             if let (BodyKind::SecureEmail, OrderBody::ClientCertificate(legacy)) =
                 (profile.body, &record.order)
@@ -527,12 +530,15 @@ impl Store {
                     legacy,
                     &record.contents,
                 ));
+                self.changes.orders.insert(*id);
             }
             let policy = profile.key_policy;
-            record.key = record
-                .order
-                .csr()
-                .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
+            if record.issued.is_none() {
+                record.key = record
+                    .order
+                    .csr()
+                    .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
+            }
             if let Some(pending) = &mut record.reissue {
                 pending.key = crate::ca::parse_csr(&pending.csr, policy).ok();
             }
@@ -1167,7 +1173,7 @@ impl OrderRecord {
             request_ids: vec![self.request_id],
             request_status: self.request_status.clone(),
             certificate_id: self.certificate_id,
-            has_csr: self.key.is_some(),
+            has_csr: self.order.csr().is_some(),
             date_created: rfc3339(self.created),
         }
     }
