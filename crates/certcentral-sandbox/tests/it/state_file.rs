@@ -315,6 +315,14 @@ async fn a_killed_sandbox_loses_nothing_it_answered() {
     let (_, kept_raw) = info(&api, kept).await;
     let (_, revoked_raw) = info(&api, revoked).await;
 
+    // The log holds what the file holds: it is private too.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let wal = dir.path().join("sandbox.sqlite3-wal");
+        let mode = std::fs::metadata(wal).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
     // What a SIGKILL leaves: the file and its log as they are, the sandbox still running.
     let copy = tempfile::tempdir().unwrap();
     let copied = copy.path().join("sandbox.sqlite3");
