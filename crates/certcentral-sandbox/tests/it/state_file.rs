@@ -416,6 +416,20 @@ async fn the_first_layout_is_converted_when_opened() {
     }
 }
 
+/// A reset of a file of the first layout keeps its id counters too.
+#[tokio::test]
+async fn a_reset_of_the_first_layout_keeps_its_counters() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = state_file_v1(dir.path());
+    let sandbox = start(builder().state_file(&path).reset_state(true)).await;
+    assert_eq!(sandbox.order_count(), 0);
+    let api = Api::new(&sandbox);
+    let (order_id, certificate_id) = issued_order(&api).await;
+    assert_eq!((order_id, certificate_id), (100_003, 300_003));
+    drop(api);
+    sandbox.shutdown().await;
+}
+
 /// A file written by a newer sandbox (a later layout) is refused, not rewritten.
 #[tokio::test]
 async fn a_state_file_of_a_newer_layout_is_refused() {
