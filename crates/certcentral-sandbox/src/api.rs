@@ -407,7 +407,7 @@ async fn create_order(
     let created = {
         let mut store = lock(&shared.store);
         if let Some(old) = order.renewal_of_order_id() {
-            let exists = i64::try_from(old.get()).is_ok_and(|id| store.orders.contains_key(&id));
+            let exists = i64::try_from(old.get()).is_ok_and(|id| store.orders().contains_key(&id));
             if !exists {
                 return Err(ApiError::bad_request(
                     "invalid_value:renewal_of_order_id",
@@ -695,7 +695,7 @@ async fn list_orders(
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, now);
     let mut matching: Vec<&crate::state::OrderRecord> = store
-        .orders
+        .orders()
         .values()
         .filter(|r| status.as_ref().is_none_or(|s| *s == r.status))
         .filter(|r| {
@@ -783,7 +783,7 @@ async fn status_changes(
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, now);
     let orders = store
-        .orders
+        .orders()
         .values()
         .filter(|r| r.status_changed >= since)
         .map(|r| r.change())
@@ -1038,7 +1038,7 @@ async fn expiring_report(State(shared): State<AppState>) -> ApiResult {
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, now);
     let days: Vec<i64> = store
-        .orders
+        .orders()
         .values()
         .filter(|r| r.status == OrderStatus::Issued && r.revoked_at.is_none())
         .filter_map(|r| r.days_remaining(now))

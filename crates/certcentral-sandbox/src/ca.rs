@@ -198,10 +198,46 @@ pub(crate) const CRL_PATH: &str = "/_sandbox/ca/intermediate.crl";
 /// An issued leaf certificate.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(crate) struct IssuedCert {
+    #[serde(with = "der_text")]
     pub der: Vec<u8>,
     pub serial_hex: String,
     pub valid_from: NaiveDate,
     pub valid_till: NaiveDate,
+}
+
+/// DER in a state file: written as one base64 string; read from one, or from the array of
+/// numbers the first state files held.
+mod der_text {
+    use base64::Engine;
+    use base64::engine::general_purpose::STANDARD;
+
+    pub(super) fn serialize<S: serde::Serializer>(der: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(der))
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        struct Der;
+        impl<'de> serde::de::Visitor<'de> for Der {
+            type Value = Vec<u8>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("DER as a base64 string or an array of bytes")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Vec<u8>, E> {
+                STANDARD.decode(text).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Vec<u8>, A::Error> {
+                let mut der = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(byte) = seq.next_element()? {
+                    der.push(byte);
+                }
+                Ok(der)
+            }
+        }
+        d.deserialize_any(Der)
+    }
 }
 
 /// The sandbox's certificate authority.
@@ -222,7 +258,9 @@ pub(crate) struct TestCa {
 /// A test CA as stored in a state file: both certificates and both keys.
 #[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct CaParts {
+    #[serde(with = "der_text")]
     pub root_der: Vec<u8>,
+    #[serde(with = "der_text")]
     pub intermediate_der: Vec<u8>,
     pub root_key_pem: String,
     pub intermediate_key_pem: String,

@@ -1,16 +1,25 @@
 //! A sandbox that remembers: its CA, its orders, requests and certificates, and its clock, in
 //! one SQLite file (`SandboxBuilder::state_file`, `certcentral sandbox --state FILE`).
 //!
-//! The file has one table, `sandbox_state(name, json)`, with the rows `ca` (both certificates
-//! and keys), `store` (every order, request, certificate and revoke request) and `clock` (the
-//! clock offset in seconds). The store is written after every API request (and before a
-//! `drop_after_commit` fault closes its connection), in one transaction. One sandbox serves a
-//! file at a time: the file is locked exclusively while it runs, so a second sandbox on the
-//! same file fails to start instead of overwriting the first one's changes (or waits for it,
-//! [`crate::SandboxBuilder::state_file_wait`]).
+//! Layout (`PRAGMA user_version` = [`LAYOUT`]): `orders(id, json)` holds one row per order
+//! (its certificates' DER as base64), `revoke_requests(id, json)` one row per revoke request,
+//! and `sandbox_state(name, json)` the rows `ca` (both certificates and keys), `counters` (the
+//! id counters and the CRL number) and `clock` (the clock offset in seconds). The request and
+//! certificate indexes are rebuilt from the orders when the file is opened.
 //!
-//! The CA key is in the file, so a new file is created with mode 0600 (owner only; SQLite
-//! gives its journal the same mode). A reset ([`crate::SandboxBuilder::reset_state`]) happens
+//! After every API request (and before a `drop_after_commit` fault closes its connection) the
+//! rows that request changed, and only those, are written in one transaction: a request that
+//! changed nothing writes nothing, and the cost of a request does not grow with the number of
+//! orders in the file. The first layout (version 0: the whole store as one JSON row `store`)
+//! is converted when such a file is opened, in one transaction.
+//!
+//! One sandbox serves a file at a time: the file is locked exclusively while it runs, so a
+//! second sandbox on the same file fails to start instead of overwriting the first one's
+//! changes (or waits for it, [`crate::SandboxBuilder::state_file_wait`]).
+//!
+//! The file uses a write-ahead log (`FILE-wal`, folded into the file when the sandbox stops;
+//! see [`lock`]). The CA key is in the file, so a new file is created with mode 0600 (owner
+//! only; SQLite gives its log the same mode). A reset ([`crate::SandboxBuilder::reset_state`]) happens
 //! under the lock: every row is removed except the id counters, which carry over so an order,
 //! request or certificate id is never handed out twice by one file.
 
@@ -21,11 +30,21 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::SandboxError;
 use crate::ca::CaParts;
-use crate::state::Store;
+use crate::state::{ChangedRows, IdCounters, OrderRecord, RevokeRecord, Store, StoreV1};
+
+/// The layout this sandbox writes (`PRAGMA user_version`); 0 is the first one (one `store`
+/// row), converted when opened.
+pub(crate) const LAYOUT: i64 = 2;
 
 /// An open, exclusively locked state file.
 pub(crate) struct StateFile {
-    conn: Mutex<Connection>,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    conn: Connection,
+    /// The clock offset the file holds (written only when it changes).
+    clock: Option<i64>,
 }
 
 impl std::fmt::Debug for StateFile {
@@ -45,9 +64,20 @@ fn state_error(path: &Path, what: &str, err: impl std::fmt::Display) -> SandboxE
     SandboxError::State(format!("{}: {what}: {err}", path.display()))
 }
 
+/// Why opening a locked file failed: what, and the cause.
+type OpenError = (String, String);
+
+fn cause(what: &str) -> impl Fn(rusqlite::Error) -> OpenError + '_ {
+    move |err| (what.to_owned(), err.to_string())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(name: &str, text: &str) -> Result<T, OpenError> {
+    serde_json::from_str(text).map_err(|e| (format!("the {name} row is unreadable"), e.to_string()))
+}
+
 impl StateFile {
     /// Opens (creating) and locks `path`, waiting up to `wait` for another sandbox to release
-    /// it, and reads what it holds.
+    /// it, converts a file of the first layout, and reads what it holds.
     /// With `reset`, the file is emptied first (under the lock), keeping the id counters.
     pub(crate) fn open(
         path: &Path,
@@ -55,10 +85,12 @@ impl StateFile {
         reset: bool,
     ) -> Result<(Self, Loaded), SandboxError> {
         create_private(path)?;
-        let conn = match lock(path, wait) {
+        let mut conn = match lock(path, wait) {
             // A reset of a file that is no database at all starts a new one in its place.
             Err(err) if reset && not_a_database(&err) => {
-                std::fs::remove_file(path).map_err(|e| state_error(path, "cannot reset", e))?;
+                std::fs::remove_file(path)
+                    .and_then(|()| remove_companions(path))
+                    .map_err(|e| state_error(path, "cannot reset", e))?;
                 create_private(path)?;
                 lock(path, wait)
             }
@@ -75,84 +107,199 @@ impl StateFile {
                 )
             }
         })?;
-        if reset {
-            reset_keeping_counters(&conn).map_err(|e| state_error(path, "cannot reset", e))?;
-        }
-        let read = |name: &str| -> Result<Option<String>, SandboxError> {
-            conn.query_row(
-                "SELECT json FROM sandbox_state WHERE name = ?1",
-                params![name],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(|e| state_error(path, "cannot read", e))
-        };
-        fn parse<T: serde::de::DeserializeOwned>(
-            path: &Path,
-            name: &str,
-            text: Option<String>,
-        ) -> Result<Option<T>, SandboxError> {
-            text.map(|t| serde_json::from_str(&t))
-                .transpose()
-                .map_err(|e| state_error(path, &format!("the {name} row is unreadable"), e))
-        }
-        let ca: Option<CaParts> = parse(path, "ca", read("ca")?)?;
-        let mut store: Option<Store> = parse(path, "store", read("store")?)?;
-        if let Some(store) = &mut store {
-            store.after_load();
-        }
-        let clock_offset_seconds: Option<i64> = parse(path, "clock", read("clock")?)?;
+        let loaded =
+            prepare(&mut conn, reset).map_err(|(what, err)| state_error(path, &what, err))?;
         let file = Self {
-            conn: Mutex::new(conn),
+            inner: Mutex::new(Inner {
+                conn,
+                clock: loaded.clock_offset_seconds,
+            }),
         };
-        Ok((
-            file,
-            Loaded {
-                ca,
-                store,
-                clock_offset_seconds,
-            },
-        ))
-    }
-
-    /// Writes rows in one transaction.
-    fn write(&self, rows: &[(&str, String)]) -> Result<(), rusqlite::Error> {
-        let mut conn = crate::lock(&self.conn);
-        let tx = conn.transaction()?;
-        for (name, json) in rows {
-            tx.execute(
-                "INSERT INTO sandbox_state (name, json) VALUES (?1, ?2)
-                 ON CONFLICT(name) DO UPDATE SET json = excluded.json",
-                params![name, json],
-            )?;
-        }
-        tx.commit()
+        Ok((file, loaded))
     }
 
     /// Stores the CA.
     pub(crate) fn save_ca(&self, ca: &CaParts) -> Result<(), SandboxError> {
         let json = serde_json::to_string(ca).map_err(|e| SandboxError::State(e.to_string()))?;
-        self.write(&[("ca", json)])
+        let inner = crate::lock(&self.inner);
+        put_row(&inner.conn, "ca", &json)
             .map_err(|e| SandboxError::State(format!("cannot store the CA: {e}")))
     }
 
-    /// Stores the store and the clock offset; a failure is logged (the sandbox keeps serving
-    /// from memory).
-    pub(crate) fn save(&self, store: &Store, clock_offset_seconds: i64) {
-        let rows = serde_json::to_string(store).map(|store| {
-            [
-                ("store", store),
-                ("clock", clock_offset_seconds.to_string()),
-            ]
-        });
-        let result = match rows {
-            Ok(rows) => self.write(&rows).map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(err) = result {
-            tracing::error!(%err, "sandbox could not write its state file");
+    /// Writes what changed in the store since the last write, and the clock offset when it
+    /// changed, in one transaction; nothing when nothing changed. A failure is logged (the
+    /// sandbox keeps serving from memory, and the changes stay pending for the next write).
+    pub(crate) fn save(&self, store: &mut Store, clock_offset_seconds: i64) {
+        let mut inner = crate::lock(&self.inner);
+        let clock = (inner.clock != Some(clock_offset_seconds)).then_some(clock_offset_seconds);
+        if clock.is_none() && !store.has_changes() {
+            return;
+        }
+        let result = store
+            .changed_rows()
+            .map_err(|e| e.to_string())
+            .and_then(|rows| commit_rows(&mut inner.conn, &rows, clock).map_err(|e| e.to_string()));
+        match result {
+            Ok(()) => {
+                store.clear_changes();
+                inner.clock = Some(clock_offset_seconds);
+            }
+            Err(err) => tracing::error!(%err, "sandbox could not write its state file"),
         }
     }
+}
+
+/// Writes the changed rows (and the clock offset, if given) in one transaction.
+fn commit_rows(
+    conn: &mut Connection,
+    rows: &ChangedRows,
+    clock: Option<i64>,
+) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction()?;
+    write_rows(&tx, rows, clock)?;
+    tx.commit()
+}
+
+/// Writes the changed rows (and the clock offset, if given).
+fn write_rows(
+    conn: &Connection,
+    rows: &ChangedRows,
+    clock: Option<i64>,
+) -> Result<(), rusqlite::Error> {
+    for (table, rows) in [
+        ("orders", &rows.orders),
+        ("revoke_requests", &rows.revoke_requests),
+    ] {
+        for (id, json) in rows {
+            match json {
+                Some(json) => conn
+                    .prepare_cached(&format!(
+                        "INSERT INTO {table} (id, json) VALUES (?1, ?2)
+                         ON CONFLICT(id) DO UPDATE SET json = excluded.json"
+                    ))?
+                    .execute(params![id, json])?,
+                None => conn
+                    .prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?
+                    .execute(params![id])?,
+            };
+        }
+    }
+    if let Some(counters) = &rows.counters {
+        put_row(conn, "counters", counters)?;
+    }
+    if let Some(clock) = clock {
+        put_row(conn, "clock", &clock.to_string())?;
+    }
+    Ok(())
+}
+
+/// Sets a row of `sandbox_state`.
+fn put_row(conn: &Connection, name: &str, json: &str) -> Result<(), rusqlite::Error> {
+    conn.prepare_cached(
+        "INSERT INTO sandbox_state (name, json) VALUES (?1, ?2)
+         ON CONFLICT(name) DO UPDATE SET json = excluded.json",
+    )?
+    .execute(params![name, json])?;
+    Ok(())
+}
+
+/// Reads a row of `sandbox_state`.
+fn get_row(conn: &Connection, name: &str) -> Result<Option<String>, rusqlite::Error> {
+    conn.query_row(
+        "SELECT json FROM sandbox_state WHERE name = ?1",
+        params![name],
+        |row| row.get(0),
+    )
+    .optional()
+}
+
+/// In one transaction: checks the layout, resets (with `reset`), converts a file of the first
+/// layout, and reads what the file holds.
+fn prepare(conn: &mut Connection, reset: bool) -> Result<Loaded, OpenError> {
+    let tx = conn.transaction().map_err(cause("cannot read"))?;
+    let layout: i64 = tx
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(cause("cannot read"))?;
+    if layout > LAYOUT {
+        return Err((
+            "cannot read".into(),
+            format!(
+                "the file was written by a newer sandbox (layout {layout}; this one reads up \
+                 to {LAYOUT})"
+            ),
+        ));
+    }
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, json TEXT NOT NULL);
+         CREATE TABLE IF NOT EXISTS revoke_requests (id INTEGER PRIMARY KEY, json TEXT NOT NULL);",
+    )
+    .map_err(cause("cannot convert"))?;
+    if reset {
+        reset_keeping_counters(&tx).map_err(cause("cannot reset"))?;
+    }
+    let legacy = get_row(&tx, "store").map_err(cause("cannot read"))?;
+    let store = match legacy {
+        // The first layout: the whole store in one row, written again row by row.
+        Some(text) => {
+            let mut store = Store::from_v1(parse::<StoreV1>("store", &text)?);
+            let rows = store
+                .changed_rows()
+                .map_err(|e| ("cannot convert".to_owned(), e.to_string()))?;
+            write_rows(&tx, &rows, None).map_err(cause("cannot convert"))?;
+            tx.execute("DELETE FROM sandbox_state WHERE name = 'store'", [])
+                .map_err(cause("cannot convert"))?;
+            store.clear_changes();
+            Some(store)
+        }
+        None => load_store(&tx)?,
+    };
+    if layout != LAYOUT {
+        tx.pragma_update(None, "user_version", LAYOUT)
+            .map_err(cause("cannot convert"))?;
+    }
+    let ca = match get_row(&tx, "ca").map_err(cause("cannot read"))? {
+        Some(text) => Some(parse::<CaParts>("ca", &text)?),
+        None => None,
+    };
+    let clock_offset_seconds = match get_row(&tx, "clock").map_err(cause("cannot read"))? {
+        Some(text) => Some(parse::<i64>("clock", &text)?),
+        None => None,
+    };
+    tx.commit().map_err(cause("cannot write"))?;
+    Ok(Loaded {
+        ca,
+        store,
+        clock_offset_seconds,
+    })
+}
+
+/// The store of a file in the current layout (`None`: the file holds none yet).
+fn load_store(conn: &Connection) -> Result<Option<Store>, OpenError> {
+    let Some(counters) = get_row(conn, "counters").map_err(cause("cannot read"))? else {
+        return Ok(None);
+    };
+    let counters: IdCounters = parse("counters", &counters)?;
+    fn rows<T: serde::de::DeserializeOwned>(
+        conn: &Connection,
+        table: &str,
+    ) -> Result<Vec<T>, OpenError> {
+        let mut statement = conn
+            .prepare(&format!("SELECT id, json FROM {table} ORDER BY id"))
+            .map_err(cause("cannot read"))?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(cause("cannot read"))?;
+        rows.map(|row| {
+            let (id, json) = row.map_err(cause("cannot read"))?;
+            parse(&format!("{table} {id}"), &json)
+        })
+        .collect()
+    }
+    let orders: Vec<OrderRecord> = rows(conn, "orders")?;
+    let revoke_requests: Vec<RevokeRecord> = rows(conn, "revoke_requests")?;
+    Ok(Some(Store::from_parts(counters, orders, revoke_requests)))
 }
 
 /// Creates `path` empty with mode 0600 unless it exists (it holds the CA key).
@@ -168,34 +315,28 @@ fn create_private(path: &Path) -> Result<(), SandboxError> {
     }
 }
 
-/// Removes every row but keeps the old store's id counters (in one transaction).
-fn reset_keeping_counters(conn: &Connection) -> Result<(), String> {
-    let tx = conn.unchecked_transaction().map_err(|e| e.to_string())?;
-    // Only the counters of the old store are kept; the rest may even be unreadable.
-    let counters = tx
-        .query_row(
-            "SELECT json FROM sandbox_state WHERE name = 'store'",
-            [],
-            |row| row.get::<_, String>(0),
-        )
-        .optional()
-        .map_err(|e| e.to_string())?
-        .and_then(|text| serde_json::from_str::<crate::state::IdCounters>(&text).ok());
-    tx.execute("DELETE FROM sandbox_state", [])
-        .map_err(|e| e.to_string())?;
-    if let Some(counters) = counters {
-        let store =
-            serde_json::to_string(&Store::continuing(counters)).map_err(|e| e.to_string())?;
-        tx.execute(
-            "INSERT INTO sandbox_state (name, json) VALUES ('store', ?1)",
-            params![store],
-        )
-        .map_err(|e| e.to_string())?;
+/// Removes every row but keeps the id counters (of either layout; a counter row that cannot
+/// be read is dropped too).
+fn reset_keeping_counters(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let counters = match get_row(conn, "counters")? {
+        Some(text) => Some(text),
+        // The first layout kept the counters in its `store` row.
+        None => get_row(conn, "store")?,
     }
-    tx.commit().map_err(|e| e.to_string())
+    .and_then(|text| serde_json::from_str::<IdCounters>(&text).ok());
+    conn.execute_batch(
+        "DELETE FROM sandbox_state; DELETE FROM orders; DELETE FROM revoke_requests;",
+    )?;
+    if let Some(counters) = counters {
+        let json = serde_json::to_string(&Store::continuing(counters).counters())
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        put_row(conn, "counters", &json)?;
+    }
+    Ok(())
 }
 
-/// Opens `path` and takes its exclusive lock (waiting up to `wait`); creates the table.
+/// Opens `path` and takes its exclusive lock (waiting up to `wait`); creates the table and
+/// switches the file to write-ahead logging.
 fn lock(path: &Path, wait: std::time::Duration) -> Result<Connection, rusqlite::Error> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(wait)?;
@@ -207,7 +348,27 @@ fn lock(path: &Path, wait: std::time::Duration) -> Result<Connection, rusqlite::
          CREATE TABLE IF NOT EXISTS sandbox_state (name TEXT PRIMARY KEY, json TEXT NOT NULL);
          COMMIT;",
     )?;
+    // Under the lock (kept: exclusive locking mode), a write-ahead log without shared memory:
+    // a commit appends to the log without waiting for the disk (`synchronous = NORMAL`), so a
+    // request's write costs far less than with a rollback journal. A killed process loses
+    // nothing committed (the operating system has the log); a power cut may lose the last
+    // commits, never the file.
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
     Ok(conn)
+}
+
+/// Removes what SQLite keeps beside `path` (its log and journal): a state file replaced by a
+/// new one must not inherit them.
+fn remove_companions(path: &Path) -> std::io::Result<()> {
+    for suffix in ["-wal", "-journal"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::remove_file(&name) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Whether SQLite found the file to be something else than a database.

@@ -1,6 +1,6 @@
 //! In-memory state: orders, requests, certificates, counters.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -92,23 +92,23 @@ impl Shared {
         self.persist();
     }
 
-    /// Writes the state file, when there is one.
+    /// Writes what changed since the last write to the state file, when there is one.
     pub(crate) fn persist(&self) {
         if let Some(file) = &self.state_file {
             let offset = lock(&self.clock_offset).num_seconds();
-            let store = lock(&self.store);
-            file.save(&store, offset);
+            let mut store = lock(&self.store);
+            file.save(&mut store, offset);
         }
     }
 
     pub(crate) fn order_count(&self) -> usize {
-        lock(&self.store).orders.len()
+        lock(&self.store).orders().len()
     }
 
     pub(crate) fn snapshot(&self) -> Vec<SandboxOrder> {
         let mut store = lock(&self.store);
         store.advance_all(&self.ca, self.now());
-        store.orders.values().map(OrderRecord::snapshot).collect()
+        store.orders().values().map(OrderRecord::snapshot).collect()
     }
 
     pub(crate) fn stats(&self) -> Stats {
@@ -145,7 +145,8 @@ pub(crate) struct OrderRecord {
     pub status: OrderStatus,
     pub status_changed: DateTime<Utc>,
     pub certificate_id: Option<i64>,
-    /// Rebuilt from the order's CSR when a state file is loaded ([`Store::restore_keys`]).
+    /// Rebuilt from the order's CSR when a state file is loaded, for an order not issued yet
+    /// ([`Store::after_load`]; an issued order needs it no more).
     #[serde(skip)]
     pub key: Option<CsrKey>,
     /// When an approved order with a CSR becomes `issued`.
@@ -228,14 +229,18 @@ pub(crate) struct NewOrder {
     pub now: DateTime<Utc>,
 }
 
-/// The order store. Ids are assigned under the lock: unique and increasing. Serialized as a
-/// whole into a state file (`persist.rs`).
-#[derive(Debug, Serialize, Deserialize)]
+/// The order store. Ids are assigned under the lock: unique and increasing. A state file
+/// (`persist.rs`) keeps each order and revoke request in a row of its own and the counters in
+/// another; the store remembers which of them changed since the last write ([`Changes`]), so
+/// that a request writes only what it changed. The indexes are rebuilt from the orders
+/// ([`Store::from_parts`]).
+#[derive(Debug)]
 pub(crate) struct Store {
     next_order: i64,
     next_request: i64,
     next_certificate: i64,
-    pub orders: BTreeMap<i64, OrderRecord>,
+    /// Changed only through [`Store::order_mut`] (or where the change is recorded).
+    orders: BTreeMap<i64, OrderRecord>,
     by_request: HashMap<i64, i64>,
     by_certificate: HashMap<i64, i64>,
     /// Reissue request id -> order id.
@@ -244,18 +249,54 @@ pub(crate) struct Store {
     revoke_requests: BTreeMap<i64, RevokeRecord>,
     /// How many CRLs were published (the next CRL number).
     crl_count: u64,
+    /// What changed since the state file was last written.
+    changes: Changes,
 }
 
-/// The id counters of a [`Store`] (read alone from a state file on reset).
+/// What changed in a [`Store`] since the state file was last written.
+#[derive(Debug, Default)]
+struct Changes {
+    orders: BTreeSet<i64>,
+    revoke_requests: BTreeSet<i64>,
+    counters: bool,
+}
+
+/// The id counters and the CRL number of a [`Store`]: the state file's `counters` row (and
+/// what a reset keeps of it).
 #[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 pub(crate) struct IdCounters {
     next_order: i64,
     next_request: i64,
     next_certificate: i64,
+    #[serde(default)]
+    crl_count: u64,
+}
+
+/// The whole store as the first state files kept it, in one JSON row (`store`); read once, to
+/// migrate the file (the indexes it also held are rebuilt from the orders).
+#[derive(Debug, Deserialize)]
+pub(crate) struct StoreV1 {
+    next_order: i64,
+    next_request: i64,
+    next_certificate: i64,
+    orders: BTreeMap<i64, OrderRecord>,
+    #[serde(default)]
+    revoke_requests: BTreeMap<i64, RevokeRecord>,
+    #[serde(default)]
+    crl_count: u64,
+}
+
+/// The rows of a store that changed, serialized (`None`: the row is to be removed).
+#[derive(Debug, Default)]
+pub(crate) struct ChangedRows {
+    pub orders: Vec<(i64, Option<String>)>,
+    pub revoke_requests: Vec<(i64, Option<String>)>,
+    pub counters: Option<String>,
 }
 
 impl Store {
-    /// An empty store whose ids continue after `counters` (a reset never reuses an id).
+    /// An empty store whose ids continue after `counters` (a reset never reuses an id; the
+    /// CRL numbers of the new CA start again).
     pub(crate) fn continuing(counters: IdCounters) -> Self {
         Self {
             next_order: counters.next_order.max(FIRST_ORDER_ID),
@@ -264,7 +305,126 @@ impl Store {
             ..Self::default()
         }
     }
+
+    /// The store held by a state file: its counters, orders and revoke requests. Rebuilds the
+    /// indexes and what [`Store::after_load`] rebuilds; nothing is marked as changed.
+    pub(crate) fn from_parts(
+        counters: IdCounters,
+        orders: impl IntoIterator<Item = OrderRecord>,
+        revoke_requests: impl IntoIterator<Item = RevokeRecord>,
+    ) -> Self {
+        let mut store = Self {
+            crl_count: counters.crl_count,
+            ..Self::continuing(counters)
+        };
+        for record in orders {
+            store.by_request.insert(record.request_id, record.id);
+            for id in record
+                .certificate_id
+                .into_iter()
+                .chain(record.past.iter().map(|p| p.id))
+            {
+                store.by_certificate.insert(id, record.id);
+            }
+            for request in &record.other_requests {
+                if request.type_.as_deref() == Some(REISSUE) {
+                    store.reissue_requests.insert(request.id, record.id);
+                }
+            }
+            store.orders.insert(record.id, record);
+        }
+        store.revoke_requests = revoke_requests.into_iter().map(|r| (r.id, r)).collect();
+        store.after_load();
+        store
+    }
+
+    /// The store of a first-layout state file; every row is marked as changed, so the next
+    /// write stores all of it in the current layout.
+    pub(crate) fn from_v1(v1: StoreV1) -> Self {
+        let counters = IdCounters {
+            next_order: v1.next_order,
+            next_request: v1.next_request,
+            next_certificate: v1.next_certificate,
+            crl_count: v1.crl_count,
+        };
+        let mut store = Self::from_parts(
+            counters,
+            v1.orders.into_values(),
+            v1.revoke_requests.into_values(),
+        );
+        store.changes = Changes {
+            orders: store.orders.keys().copied().collect(),
+            revoke_requests: store.revoke_requests.keys().copied().collect(),
+            counters: true,
+        };
+        store
+    }
+
+    /// The counters as stored.
+    pub(crate) fn counters(&self) -> IdCounters {
+        IdCounters {
+            next_order: self.next_order,
+            next_request: self.next_request,
+            next_certificate: self.next_certificate,
+            crl_count: self.crl_count,
+        }
+    }
+
+    /// Every order by id (to change one: [`Store::order_mut`]).
+    pub(crate) fn orders(&self) -> &BTreeMap<i64, OrderRecord> {
+        &self.orders
+    }
+
+    /// An order to change; it is written with the next write of the state file.
+    fn order_mut(&mut self, id: i64) -> Option<&mut OrderRecord> {
+        let record = self.orders.get_mut(&id)?;
+        self.changes.orders.insert(id);
+        Some(record)
+    }
+
+    /// Whether anything changed since the state file was last written.
+    pub(crate) fn has_changes(&self) -> bool {
+        let c = &self.changes;
+        c.counters || !c.orders.is_empty() || !c.revoke_requests.is_empty()
+    }
+
+    /// The changed rows, serialized.
+    pub(crate) fn changed_rows(&self) -> Result<ChangedRows, serde_json::Error> {
+        let c = &self.changes;
+        Ok(ChangedRows {
+            orders: c
+                .orders
+                .iter()
+                .map(|id| {
+                    Ok((
+                        *id,
+                        self.orders.get(id).map(serde_json::to_string).transpose()?,
+                    ))
+                })
+                .collect::<Result<_, serde_json::Error>>()?,
+            revoke_requests: c
+                .revoke_requests
+                .iter()
+                .map(|id| {
+                    let row = self.revoke_requests.get(id).map(serde_json::to_string);
+                    Ok((*id, row.transpose()?))
+                })
+                .collect::<Result<_, serde_json::Error>>()?,
+            counters: c
+                .counters
+                .then(|| serde_json::to_string(&self.counters()))
+                .transpose()?,
+        })
+    }
+
+    /// After the changed rows were written.
+    pub(crate) fn clear_changes(&mut self) {
+        self.changes = Changes::default();
+    }
 }
+
+/// The `type` of a reissue request in an order's `requests`.
+const REISSUE: &str = "reissue";
 
 impl Default for Store {
     fn default() -> Self {
@@ -278,6 +438,7 @@ impl Default for Store {
             reissue_requests: HashMap::new(),
             revoke_requests: BTreeMap::new(),
             crl_count: 0,
+            changes: Changes::default(),
         }
     }
 }
@@ -300,8 +461,7 @@ impl Store {
     pub(crate) fn insert(&mut self, new: NewOrder) -> i64 {
         let id = self.next_order;
         self.next_order += 1;
-        let request_id = self.next_request;
-        self.next_request += 1;
+        let request_id = self.next_request_id();
         let has_key = new.key.is_some();
         let mailboxes = new
             .contents
@@ -348,17 +508,20 @@ impl Store {
             .and_then(|old| i64::try_from(old.get()).ok());
         self.by_request.insert(request_id, id);
         self.orders.insert(id, record);
-        if let Some(old) = renews.and_then(|old| self.orders.get_mut(&old)) {
+        self.changes.orders.insert(id);
+        if let Some(old) = renews.and_then(|old| self.order_mut(old)) {
             old.renewed_by = Some(id);
         }
         id
     }
 
-    /// After loading a state file: rebuilds every CSR key (not stored) from the CSRs, and
-    /// brings Secure Email orders an older file kept in the seed's shape back to their own
-    /// ([`crate::body::migrate_legacy_secure_email`]).
-    pub(crate) fn after_load(&mut self) {
-        for record in self.orders.values_mut() {
+    /// After loading a state file: rebuilds the CSR keys (not stored) of the orders that may
+    /// still issue a certificate (not issued yet, or a reissue pending; parsing the CSRs of
+    /// every issued order would make a start slow for nothing), and brings Secure Email
+    /// orders an older file kept in the seed's shape back to their own
+    /// ([`crate::body::migrate_legacy_secure_email`]; marked as changed).
+    fn after_load(&mut self) {
+        for (id, record) in &mut self.orders {
             let profile = record.product.spec().profile;
             if let (BodyKind::SecureEmail, OrderBody::ClientCertificate(legacy)) =
                 (profile.body, &record.order)
@@ -367,12 +530,15 @@ impl Store {
                     legacy,
                     &record.contents,
                 ));
+                self.changes.orders.insert(*id);
             }
             let policy = profile.key_policy;
-            record.key = record
-                .order
-                .csr()
-                .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
+            if record.issued.is_none() {
+                record.key = record
+                    .order
+                    .csr()
+                    .and_then(|csr| crate::ca::parse_csr(csr, policy).ok());
+            }
             if let Some(pending) = &mut record.reissue {
                 pending.key = crate::ca::parse_csr(&pending.csr, policy).ok();
             }
@@ -382,6 +548,14 @@ impl Store {
     fn next_request_id(&mut self) -> i64 {
         let id = self.next_request;
         self.next_request += 1;
+        self.changes.counters = true;
+        id
+    }
+
+    fn next_certificate_id(&mut self) -> i64 {
+        let id = self.next_certificate;
+        self.next_certificate += 1;
+        self.changes.counters = true;
         id
     }
 
@@ -397,10 +571,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(i64, RequestStatus), ChangeError> {
         let request_id = {
-            let record = self
-                .orders
-                .get_mut(&order_id)
-                .ok_or(ChangeError::NotFound)?;
+            let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
             record.advance(ca, now);
             if record.status != OrderStatus::Issued || record.revoked_at.is_some() {
                 return Err(ChangeError::WrongState(format!(
@@ -422,12 +593,8 @@ impl Store {
                     "order {order_id} has a pending revoke request; it cannot be reissued"
                 )));
             }
-            let request_id = self.next_request;
-            self.next_request += 1;
-            let record = self
-                .orders
-                .get_mut(&order_id)
-                .ok_or(ChangeError::NotFound)?;
+            let request_id = self.next_request_id();
+            let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
             record.reissue = Some(PendingReissue {
                 request_id,
                 key: Some(key),
@@ -438,7 +605,7 @@ impl Store {
             record.other_requests.push(OrderRequestInfo {
                 id: request_id,
                 date: Some(rfc3339(now)),
-                type_: Some("reissue".to_owned()),
+                type_: Some(REISSUE.to_owned()),
                 status: Some(RequestStatus::Pending),
                 processor_comment: None,
             });
@@ -461,10 +628,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
         let certificate_id = self.next_certificate;
-        let record = self
-            .orders
-            .get_mut(&order_id)
-            .ok_or(ChangeError::NotFound)?;
+        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         let pending = record.reissue.take().ok_or_else(|| {
             ChangeError::WrongState(format!("order {order_id} has no pending reissue"))
         })?;
@@ -495,7 +659,7 @@ impl Store {
             RequestStatus::Approved,
             comment,
         );
-        self.next_certificate += 1;
+        self.next_certificate_id();
         self.by_certificate.insert(certificate_id, order_id);
         Ok(())
     }
@@ -516,10 +680,7 @@ impl Store {
             }
             RevokeTarget::Order(id) => id,
         };
-        let record = self
-            .orders
-            .get_mut(&order_id)
-            .ok_or(ChangeError::NotFound)?;
+        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         record.advance(ca, now);
         if record.reissue.is_some() {
             return Err(ChangeError::WrongState(format!(
@@ -580,7 +741,7 @@ impl Store {
             },
             date: now,
         };
-        if let Some(record) = self.orders.get_mut(&order_id) {
+        if let Some(record) = self.order_mut(order_id) {
             record.other_requests.push(OrderRequestInfo {
                 id,
                 date: Some(rfc3339(now)),
@@ -590,6 +751,7 @@ impl Store {
             });
         }
         self.revoke_requests.insert(id, request.clone());
+        self.changes.revoke_requests.insert(id);
         if immediate {
             self.apply_revoke(target, order_id, now);
             return Ok(None);
@@ -598,7 +760,7 @@ impl Store {
     }
 
     fn apply_revoke(&mut self, target: RevokeTarget, order_id: i64, now: DateTime<Utc>) {
-        let Some(record) = self.orders.get_mut(&order_id) else {
+        let Some(record) = self.order_mut(order_id) else {
             return;
         };
         match target {
@@ -644,13 +806,14 @@ impl Store {
     /// The next CRL number (1, 2, ...).
     pub(crate) fn next_crl_number(&mut self) -> u64 {
         self.crl_count += 1;
+        self.changes.counters = true;
         self.crl_count
     }
 
     fn approve(&mut self, record: &mut OrderRecord, now: DateTime<Utc>, issue_delay: Duration) {
-        let certificate_id = self.next_certificate;
-        self.next_certificate += 1;
+        let certificate_id = self.next_certificate_id();
         self.by_certificate.insert(certificate_id, record.id);
+        self.changes.orders.insert(record.id);
         record.request_status = RequestStatus::Approved;
         record.certificate_id = Some(certificate_id);
         record.status = OrderStatus::Pending;
@@ -665,8 +828,10 @@ impl Store {
 
     /// Issues every order whose time has come.
     pub(crate) fn advance_all(&mut self, ca: &TestCa, now: DateTime<Utc>) {
-        for record in self.orders.values_mut() {
-            record.advance(ca, now);
+        for (id, record) in &mut self.orders {
+            if record.advance(ca, now) {
+                self.changes.orders.insert(*id);
+            }
         }
     }
 
@@ -678,7 +843,9 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Option<&OrderRecord> {
         let record = self.orders.get_mut(&id)?;
-        record.advance(ca, now);
+        if record.advance(ca, now) {
+            self.changes.orders.insert(id);
+        }
         Some(record)
     }
 
@@ -707,6 +874,7 @@ impl Store {
             return self.decide_reissue(ca, order_id, request_id, approve, comment, now);
         }
         if let Some(request) = self.revoke_requests.get_mut(&request_id) {
+            self.changes.revoke_requests.insert(request_id);
             if request.status != RequestStatus::Pending {
                 return Err(ChangeError::WrongState(format!(
                     "revoke request {request_id} is already {}; only pending requests can be \
@@ -721,7 +889,7 @@ impl Store {
             };
             let (target, order_id, status) =
                 (request.target, request.order_id, request.status.clone());
-            if let Some(record) = self.orders.get_mut(&order_id) {
+            if let Some(record) = self.order_mut(order_id) {
                 set_request_status(&mut record.other_requests, request_id, status, comment);
             }
             if approve {
@@ -756,6 +924,7 @@ impl Store {
             Ok(())
         };
         self.orders.insert(order_id, record);
+        self.changes.orders.insert(order_id);
         result
     }
 
@@ -768,10 +937,7 @@ impl Store {
         comment: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
-        let record = self
-            .orders
-            .get_mut(&order_id)
-            .ok_or(ChangeError::NotFound)?;
+        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         if record.reissue.as_ref().map(|r| r.request_id) != Some(request_id) {
             return Err(ChangeError::WrongState(format!(
                 "reissue request {request_id} is no longer pending"
@@ -793,10 +959,7 @@ impl Store {
         emails: Option<&[String]>,
         now: DateTime<Utc>,
     ) -> Result<&OrderRecord, ChangeError> {
-        let record = self
-            .orders
-            .get_mut(&order_id)
-            .ok_or(ChangeError::NotFound)?;
+        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         if matches!(record.status, OrderStatus::Rejected | OrderStatus::Canceled) {
             return Err(ChangeError::WrongState(format!(
                 "order {order_id} is {}; its email addresses can no longer be validated",
@@ -842,10 +1005,7 @@ impl Store {
         note: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<(), ChangeError> {
-        let record = self
-            .orders
-            .get_mut(&order_id)
-            .ok_or(ChangeError::NotFound)?;
+        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         record.advance(ca, now);
         match record.status {
             OrderStatus::ReissuePending => {
@@ -936,17 +1096,17 @@ impl OrderRecord {
         self.status_changed = now;
     }
 
-    /// Issues the certificate once `issue_at` has passed.
-    fn advance(&mut self, ca: &TestCa, now: DateTime<Utc>) {
+    /// Issues the certificate once `issue_at` has passed; whether the order changed.
+    fn advance(&mut self, ca: &TestCa, now: DateTime<Utc>) -> bool {
         let (Some(issue_at), Some(key)) = (self.issue_at, self.key.as_ref()) else {
-            return;
+            return false;
         };
         if self.status != OrderStatus::Pending || self.issued.is_some() || issue_at > now {
-            return;
+            return false;
         }
         // The order waits until every address is validated.
         let Some(validated) = self.emails_validated_at() else {
-            return;
+            return false;
         };
         let at = issue_at.max(validated);
         match ca.issue(&self.leaf_spec(at), key) {
@@ -961,6 +1121,7 @@ impl OrderRecord {
                 self.note = Some(format!("the sandbox CA failed to issue: {err}"));
             }
         }
+        true
     }
 
     /// When the last email address was validated; `None` while one is not.
@@ -1012,7 +1173,7 @@ impl OrderRecord {
             request_ids: vec![self.request_id],
             request_status: self.request_status.clone(),
             certificate_id: self.certificate_id,
-            has_csr: self.key.is_some(),
+            has_csr: self.order.csr().is_some(),
             date_created: rfc3339(self.created),
         }
     }

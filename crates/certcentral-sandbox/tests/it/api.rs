@@ -1314,7 +1314,7 @@ async fn smime_certificates_ordered_over_http_pass_pkilint() {
 // ---------------------------------------------------------------- after issuance
 
 /// Orders the seed body (issued at once: `skip_approval`); returns (order id, certificate id).
-async fn issued_order(api: &Api) -> (i64, i64) {
+pub(crate) async fn issued_order(api: &Api) -> (i64, i64) {
     let (_key, csr) = csr();
     let (status, created) = api.order("client_premium_sha2", &seed_body(&csr)).await;
     assert_eq!(status, 201, "{created}");
