@@ -694,6 +694,46 @@ mod tests {
         );
     }
 
+    /// `validate`'s and `order`'s `--product` takes any id (an unknown one as such); its
+    /// refusal without `--allow-unknown` is the catalog parser's error, word for word.
+    #[test]
+    fn product_choice_takes_any_id_and_refuses_like_the_catalog_parser() {
+        assert_eq!(
+            parse_with(ProductChoiceParser, "secure_email_sponsor"),
+            Ok(ProductChoice::Catalog(ProductId::SecureEmailSponsor))
+        );
+        assert_eq!(
+            parse_with(ProductChoiceParser, "secure_email_individual"),
+            Ok(ProductChoice::Unknown("secure_email_individual".into()))
+        );
+        assert!(parse_with(ProductChoiceParser, "").is_err());
+        let mut cmd = clap::Command::new("t").arg(clap::Arg::new("product").long("product"));
+        cmd.build();
+        let strict = product_parser()
+            .parse_ref(
+                &cmd,
+                cmd.get_arguments().next(),
+                std::ffi::OsStr::new("ssl_basic"),
+            )
+            .unwrap_err()
+            .to_string();
+        let refusal = ProductChoice::Unknown("ssl_basic".into())
+            .refusal(&cmd)
+            .map(|e| e.to_string());
+        assert_eq!(refusal.as_deref(), Some(strict.as_str()));
+        assert!(
+            ProductChoice::from(ProductId::ClientPremium)
+                .refusal(&cmd)
+                .is_none()
+        );
+        assert_eq!(
+            ProductChoice::Unknown("x".into())
+                .context()
+                .product_name_id(),
+            "x"
+        );
+    }
+
     #[test]
     fn order_bodies_are_bounded() {
         let dir = tempfile::tempdir().unwrap();
