@@ -150,6 +150,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return ExitCode::from(arguments_error(&err)),
     };
+    if let Some(err) = unknown_product_refusal(&cli.command) {
+        return ExitCode::from(arguments_error(&err));
+    }
     let verbosity = (cli.verbose.min(10) as i8) - (cli.quiet.min(10) as i8);
     logging::init(verbosity, cli.log_format);
     let out = Output {
@@ -202,6 +205,23 @@ fn main() -> ExitCode {
         }
     };
     ExitCode::from(code)
+}
+
+/// `validate` and `order` take a `--product` id the catalog does not know only with
+/// `--allow-unknown`; without it, the usage error `--product` always gave (the catalog's ids).
+fn unknown_product_refusal(command: &Command) -> Option<clap::Error> {
+    use clap::CommandFactory;
+    let (name, product) = match command {
+        Command::Validate(args) if !args.allow_unknown => ("validate", &args.product),
+        Command::Order(args) if !args.allow_unknown => ("order", &args.product),
+        _ => return None,
+    };
+    if !matches!(product, certcentral_cli::request::ProductChoice::Unknown(_)) {
+        return None;
+    }
+    let mut cli = Cli::command();
+    cli.build();
+    product.refusal(cli.find_subcommand(name)?)
 }
 
 /// Reports an argument error (or prints `--help` / `--version`) and returns the exit code.

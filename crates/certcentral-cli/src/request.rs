@@ -127,6 +127,93 @@ pub fn product_parser() -> impl TypedValueParser<Value = ProductId> {
     })
 }
 
+/// `--product`'s value for `validate` and `order`: a catalog product, or an id the catalog
+/// does not know (DigiCert added it before certcentral did), which only `--allow-unknown`
+/// lets through (see [`ProductChoice::refusal`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProductChoice {
+    /// A product of the catalog.
+    Catalog(ProductId),
+    /// An id the catalog does not know, as given.
+    Unknown(String),
+}
+
+impl ProductChoice {
+    /// The product id the order goes to (`POST /order/certificate/{id}`).
+    pub fn as_str(&self) -> &str {
+        match self {
+            ProductChoice::Catalog(product) => product.as_str(),
+            ProductChoice::Unknown(id) => id,
+        }
+    }
+
+    /// The validation context of an order for this product ([`Context::for_product_id`]:
+    /// an unknown id is [`Context::unknown_product`]).
+    pub fn context(&self) -> Context {
+        match self {
+            ProductChoice::Catalog(product) => Context::new(*product),
+            ProductChoice::Unknown(id) => Context::for_product_id(id),
+        }
+    }
+
+    /// For an id the catalog does not know, the usage error `--product` gave before
+    /// `--allow-unknown` existed, word for word (invalid value, the catalog's ids): what
+    /// `validate` and `order` answer without `--allow-unknown`. `cmd` is the subcommand
+    /// (built, so its usage line is right). `None` for a catalog product.
+    pub fn refusal(&self, cmd: &clap::Command) -> Option<clap::Error> {
+        let ProductChoice::Unknown(id) = self else {
+            return None;
+        };
+        let arg = cmd.get_arguments().find(|a| a.get_id() == "product");
+        product_parser()
+            .parse_ref(cmd, arg, std::ffi::OsStr::new(id))
+            .err()
+    }
+}
+
+impl std::fmt::Display for ProductChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<ProductId> for ProductChoice {
+    fn from(product: ProductId) -> Self {
+        ProductChoice::Catalog(product)
+    }
+}
+
+/// The clap value parser of `validate`'s and `order`'s `--product`: [`product_parser`]'s
+/// values (and `--help`), and any other non-empty value as [`ProductChoice::Unknown`], which
+/// the command refuses unless `--allow-unknown` is given ([`ProductChoice::refusal`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProductChoiceParser;
+
+impl TypedValueParser for ProductChoiceParser {
+    type Value = ProductChoice;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<ProductChoice, clap::Error> {
+        match product_parser().parse_ref(cmd, arg, value) {
+            Ok(product) => Ok(ProductChoice::Catalog(product)),
+            Err(err) => match value.to_str() {
+                Some(id) if !id.is_empty() => Ok(ProductChoice::Unknown(id.to_owned())),
+                _ => Err(err),
+            },
+        }
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(PRODUCTS.iter().map(|p| {
+            PossibleValue::new(p.id.as_str()).help(product_summary(p.id))
+        })))
+    }
+}
+
 /// The clap value parser of `--validity-years`: the schema's `ValidityYears`.
 pub fn validity_years_parser() -> impl TypedValueParser<Value = ValidityYears> {
     PossibleValuesParser::new(ValidityYears::ALLOWED_TEXT).try_map(|s| {
@@ -290,12 +377,14 @@ pub fn invalid(report: Report) -> CliError {
 }
 
 /// An order file read: its typed body and, when it holds members the schema does not know
-/// (allowed by [`Context::allow_unknown`]), the document as written, to be sent as given.
+/// (allowed by [`Context::allow_unknown`]) or is for a product the catalog does not know, the
+/// document as written, to be sent as given.
 #[derive(Clone, Debug)]
 pub struct OrderFile {
     /// The body, without the unknown members (names, emails and CSR are read from it).
     pub body: OrderBody,
-    /// The document as written (placeholder CSR removed), when it has unknown members.
+    /// The document as written (placeholder CSR removed), when it has unknown members or is
+    /// for an unknown product.
     pub as_given: Option<Value>,
 }
 
@@ -320,7 +409,10 @@ pub fn parse_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderBody, CliErr
 }
 
 /// [`parse_order_file`], keeping the document as written when [`Context::allow_unknown`]
-/// let members the schema does not know through (`unknown_param` warnings, logged here).
+/// let members the schema does not know through (`unknown_param` warnings, logged here), or
+/// when the order is for a product the catalog does not know ([`Context::unknown_product`]:
+/// the body is read as the known body [`certcentral_validate::body_kind`] names; the
+/// `unknown_product` warning is logged here).
 pub fn read_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderFile, CliError> {
     let mut doc: Value = match serde_json::from_slice(bytes) {
         Ok(doc) => doc,
@@ -335,25 +427,24 @@ pub fn read_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderFile, CliErro
     if !report.is_valid() {
         return Err(invalid(report));
     }
+    use certcentral_validate::codes::{UNKNOWN_PARAM, UNKNOWN_PRODUCT};
     let unknown: Vec<&str> = report
         .warnings
         .iter()
-        .filter(|w| w.code == certcentral_validate::codes::UNKNOWN_PARAM)
+        .filter(|w| w.code == UNKNOWN_PARAM)
         .map(|w| w.path.as_str())
         .collect();
-    let as_given = (!unknown.is_empty()).then(|| doc.clone());
+    // An unknown product's order always goes as written (the client has no typed path for it).
+    let as_given = (!unknown.is_empty() || ctx.unknown_product.is_some()).then(|| doc.clone());
     for warning in report
         .warnings
         .iter()
-        .filter(|w| unknown.contains(&w.path.as_str()))
+        .filter(|w| w.code == UNKNOWN_PARAM || w.code == UNKNOWN_PRODUCT)
     {
         tracing::warn!(path = %warning.path, code = %warning.code, "{}", warning.message);
     }
-    let body = OrderBody::from_value(
-        ctx.product.spec().profile.body,
-        without_members(doc, &unknown),
-    )
-    .map_err(|e| {
+    let kind = certcentral_validate::body_kind(&doc, ctx);
+    let body = OrderBody::from_value(kind, without_members(doc, &unknown)).map_err(|e| {
         CliError::failed(format!(
             "the order file does not match the order schema: {e}"
         ))
@@ -600,6 +691,46 @@ mod tests {
         assert!(parse_with(wire_enum_parser::<PaymentMethod>(), "cash").is_err());
         assert!(
             product_summary(ProductId::ClientAuthenticationPlus).contains("Client authentication")
+        );
+    }
+
+    /// `validate`'s and `order`'s `--product` takes any id (an unknown one as such); its
+    /// refusal without `--allow-unknown` is the catalog parser's error, word for word.
+    #[test]
+    fn product_choice_takes_any_id_and_refuses_like_the_catalog_parser() {
+        assert_eq!(
+            parse_with(ProductChoiceParser, "secure_email_sponsor"),
+            Ok(ProductChoice::Catalog(ProductId::SecureEmailSponsor))
+        );
+        assert_eq!(
+            parse_with(ProductChoiceParser, "secure_email_individual"),
+            Ok(ProductChoice::Unknown("secure_email_individual".into()))
+        );
+        assert!(parse_with(ProductChoiceParser, "").is_err());
+        let mut cmd = clap::Command::new("t").arg(clap::Arg::new("product").long("product"));
+        cmd.build();
+        let strict = product_parser()
+            .parse_ref(
+                &cmd,
+                cmd.get_arguments().next(),
+                std::ffi::OsStr::new("ssl_basic"),
+            )
+            .unwrap_err()
+            .to_string();
+        let refusal = ProductChoice::Unknown("ssl_basic".into())
+            .refusal(&cmd)
+            .map(|e| e.to_string());
+        assert_eq!(refusal.as_deref(), Some(strict.as_str()));
+        assert!(
+            ProductChoice::from(ProductId::ClientPremium)
+                .refusal(&cmd)
+                .is_none()
+        );
+        assert_eq!(
+            ProductChoice::Unknown("x".into())
+                .context()
+                .product_name_id(),
+            "x"
         );
     }
 

@@ -7,36 +7,39 @@
 
 use std::io::Write;
 
-use certcentral_types::ProductId;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
-use certcentral_validate::{Context, Report, Violation, validate_json};
+use certcentral_validate::{Report, Violation, validate_json};
 use chrono::NaiveDate;
 
 use certcentral_cli::request::Source;
 use certcentral_cli::{Output, logging};
 
 use crate::exit;
-use certcentral_cli::request::product_parser;
+use certcentral_cli::request::{ProductChoice, ProductChoiceParser};
 
 /// Arguments of `certcentral validate`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The product the order is for (it selects the rules that apply).
+    /// The product the order is for (it selects the rules that apply). An id the catalog
+    /// does not know needs --allow-unknown.
     #[arg(
         long,
         value_name = "ID",
-        default_value_t = DEFAULT_PRODUCT,
-        value_parser = product_parser()
+        default_value_t = ProductChoice::Catalog(DEFAULT_PRODUCT),
+        value_parser = ProductChoiceParser
     )]
-    pub product: ProductId,
+    pub product: ProductChoice,
     /// "Today" for date rules (UTC), default: the system clock.
     #[arg(long, value_name = "YYYY-MM-DD", value_parser = parse_today)]
     pub today: Option<NaiveDate>,
     /// Print the report as one JSON object.
     #[arg(long)]
     pub json: bool,
-    /// Members the schema does not know (DigiCert added them before certcentral did) are
-    /// `unknown_param` warnings instead of errors.
+    /// What DigiCert added before certcentral did: members the schema does not know are
+    /// `unknown_param` warnings instead of errors, and a --product id the catalog does not
+    /// know is an `unknown_product` warning: the body is then checked as the Secure Email
+    /// body when it has certificate.usage_designation, else as the seed's body, without any
+    /// product's rules.
     #[arg(long)]
     pub allow_unknown: bool,
     /// The order body to check (JSON), or `-` for standard input.
@@ -72,7 +75,10 @@ pub fn run(args: Args, out: &Output) -> u8 {
         Ok(bytes) => bytes,
         Err(err) => return out.fail(&err),
     };
-    let mut ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
+    let mut ctx = args
+        .product
+        .context()
+        .with_allow_unknown(args.allow_unknown);
     if let Some(today) = args.today {
         ctx = ctx.with_today(today);
     }

@@ -487,10 +487,11 @@ impl Client {
 
     /// The escape hatch for what DigiCert adds before certcentral does (`--allow-unknown`):
     /// orders `body` exactly as given for `product_name_id`, members the schema does not know
-    /// included. For a catalog product the body is validated first with unknown members
-    /// allowed ([`certcentral_validate::Context::allow_unknown`]: errors are
-    /// [`Error::Invalid`] and nothing is sent); a product id the catalog does not know has no
-    /// rules here and is sent as given (the caller says so: `unknown_product`). Like
+    /// included. The body is validated first with unknown members allowed
+    /// ([`certcentral_validate::Context::allow_unknown`]: errors are [`Error::Invalid`] and
+    /// nothing is sent): by the product's rules, or for a product id the catalog does not
+    /// know ([`certcentral_validate::Context::for_product_id`]) as the known body it has the
+    /// members of, without any product's rules (an `unknown_product` warning). Like
     /// [`Client::order_certificate`], never retried once it may have reached the server
     /// ([`Error::OutcomeUnknown`]: the common name and emails are read from the body).
     pub async fn order_as_given(
@@ -498,17 +499,16 @@ impl Client {
         product_name_id: &str,
         body: &serde_json::Value,
     ) -> Result<Order, Error> {
-        if let Ok(product) = product_name_id.parse::<ProductId>() {
-            let ctx = certcentral_validate::Context::new(product).with_allow_unknown(true);
-            let report = certcentral_validate::validate_value(body, &ctx);
-            if !report.is_valid() {
-                return Err(Error::Invalid(report));
-            }
-        }
         if product_name_id.is_empty() || product_name_id.contains(['/', '?', '#']) {
             return Err(Error::InvalidArgument(format!(
                 "{product_name_id:?} is not a product id (letters, digits and `_`)"
             )));
+        }
+        let ctx =
+            certcentral_validate::Context::for_product_id(product_name_id).with_allow_unknown(true);
+        let report = certcentral_validate::validate_value(body, &ctx);
+        if !report.is_valid() {
+            return Err(Error::Invalid(report));
         }
         let sent_at = Utc::now();
         let text = |pointer: &str| body.pointer(pointer).and_then(serde_json::Value::as_str);

@@ -100,6 +100,25 @@ pub fn seed_body_without_csr() -> Value {
     body
 }
 
+/// The Secure Email contract's example body (`secure_email_sponsor`: a person with given name
+/// and surname, signing key, strict profile) without a CSR (valid, with a `csr_missing`
+/// warning).
+pub fn secure_email_body_without_csr() -> Value {
+    json!({
+        "certificate": {
+            "emails": [SEED_EMAIL],
+            "signature_hash": "sha256",
+            "common_name_indicator": "given_name_surname",
+            "individual": {"first_name": "Locke", "last_name": "Cole"},
+            "usage_designation": {"primary_usage": "signing"},
+            "profile_type": "strict"
+        },
+        "organization": {"id": 112233},
+        "validity_years": 1,
+        "skip_approval": true
+    })
+}
+
 /// A sandbox builder for tests: [`API_KEY`], no rate limit, otherwise the sandbox's defaults
 /// (manual approval). Tests add what they exercise (approval mode, faults, limits, seed).
 pub fn sandbox() -> SandboxBuilder {

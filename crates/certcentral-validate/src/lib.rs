@@ -92,6 +92,7 @@ mod engine;
 pub mod fields;
 mod parse;
 mod report;
+mod unknown;
 
 #[cfg(feature = "csr")]
 pub use csr::{CsrError, CsrInfo, KeyAlgorithm, inspect_csr};
@@ -156,8 +157,16 @@ pub struct Context {
     pub today: NaiveDate,
     /// The escape hatch for what DigiCert adds before certcentral does: members the schema
     /// does not know become `unknown_param` warnings instead of errors (the body is then sent
-    /// as given). Off by default.
+    /// as given). Off by default. Also needed by [`Context::unknown_product`].
     pub allow_unknown: bool,
+    /// A product id the catalog does not know (DigiCert added it before certcentral did):
+    /// the order is for it, and [`Context::product`] is not used. It has no rules here, so the
+    /// body is checked as a body certcentral knows, without any product's rules: the Secure
+    /// Email body when it has `certificate.usage_designation`, else the seed's body
+    /// ([`body_kind`]). With [`Context::allow_unknown`] an `unknown_product` warning (path
+    /// `""`) names the catalog's ids and the body checked; without it the order is refused
+    /// with an `unknown_product` error. `None` (the default): the order is for `product`.
+    pub unknown_product: Option<String>,
 }
 
 impl Context {
@@ -167,7 +176,28 @@ impl Context {
             product,
             today: chrono::Utc::now().date_naive(),
             allow_unknown: false,
+            unknown_product: None,
         }
+    }
+
+    /// A context for the product named `product_name_id` (the order's path parameter): the
+    /// catalog product of that id, or, for an id the catalog does not know,
+    /// [`Context::unknown_product`] (refused unless [`Context::allow_unknown`] is set too).
+    pub fn for_product_id(product_name_id: &str) -> Self {
+        match product_name_id.parse::<ProductId>() {
+            Ok(product) => Self::new(product),
+            Err(_) => Self {
+                unknown_product: Some(product_name_id.to_owned()),
+                ..Self::new(certcentral_types::catalog::DEFAULT_PRODUCT)
+            },
+        }
+    }
+
+    /// The product id the order goes to: [`Context::unknown_product`] or the product's id.
+    pub fn product_name_id(&self) -> &str {
+        self.unknown_product
+            .as_deref()
+            .unwrap_or(self.product.as_str())
     }
 
     /// The same context with an injected "today".
@@ -302,15 +332,38 @@ pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
 
 /// Validates an already parsed JSON document as an order body.
 pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
+    if let Some(id) = &ctx.unknown_product {
+        return unknown::check(doc, id, ctx);
+    }
     let compiled = engine::validator(ctx.today, ctx.product);
+    let mut product = Vec::new();
+    product_warnings(doc, &compiled, &mut product);
+    checked(doc, ctx, &compiled.validator, &compiled.root, product)
+}
+
+/// Which typed body `doc` is validated as under `ctx` (and so which [`types::OrderBody`] to
+/// read it into): the product's request profile, or for [`Context::unknown_product`] the
+/// Secure Email body when `doc` has `certificate.usage_designation`, else the seed's body.
+pub fn body_kind(doc: &Value, ctx: &Context) -> certcentral_types::catalog::BodyKind {
+    match ctx.unknown_product {
+        Some(_) => unknown::body_for(doc),
+        None => ctx.product.spec().profile.body,
+    }
+}
+
+/// The report of `doc` checked with `validator` (whose body schema is at `root` in the
+/// schema file): every error, then the warnings: the body's, `product` (the product's own),
+/// and the unknown members when [`Context::allow_unknown`] turns them into warnings.
+pub(crate) fn checked(
+    doc: &Value,
+    ctx: &Context,
+    validator: &jsonschema::Validator,
+    root: &str,
+    product: Vec<Violation>,
+) -> Report {
     // One pass: the engine collects every error (none for a valid order); an `is_valid`
     // pass first would walk an invalid order twice.
-    let mut errors = report::violations(
-        doc,
-        &compiled.root,
-        compiled.validator.iter_errors(doc),
-        |_| true,
-    );
+    let mut errors = report::violations(doc, root, validator.iter_errors(doc), |_| true);
     let mut warnings = Vec::new();
     if ctx.allow_unknown {
         let (unknown, rest): (Vec<Violation>, Vec<Violation>) = errors
@@ -324,7 +377,7 @@ pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
         }));
     }
     let mut all = self::warnings(doc, &errors);
-    product_warnings(doc, &compiled, &mut all);
+    all.extend(product);
     all.append(&mut warnings);
     Report {
         errors,

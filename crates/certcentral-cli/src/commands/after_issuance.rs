@@ -157,7 +157,7 @@ pub async fn renew(args: RenewArgs, out: &Output) -> Result<Report, CliError> {
     };
     let order_args = crate::commands::order::Args {
         api: args.api,
-        product,
+        product: product.into(),
         order: crate::request::OrderFlags::default(),
         csr: None,
         key_type: args.key_type,

@@ -11,7 +11,6 @@ use std::time::Duration;
 use certcentral_client::{Order, PollPolicy, WaitOutcome};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{DownloadFormat, OrderBody, ProductId, RequestStatus};
-use certcentral_validate::Context;
 use secrecy::zeroize::Zeroizing;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -23,7 +22,7 @@ use crate::files::{self, OrderFiles};
 use crate::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use crate::output::{Output, Report};
 use crate::record::{OrderRecord, RequestRecord};
-use crate::request::{self, OrderFlags, Source, product_parser};
+use crate::request::{self, OrderFlags, ProductChoice, ProductChoiceParser, Source};
 
 /// Arguments of `certcentral order`.
 #[derive(Debug, clap::Args)]
@@ -31,9 +30,10 @@ pub struct Args {
     /// Endpoint and credentials.
     #[command(flatten)]
     pub api: ApiArgs,
-    /// Product to order (`certcentral products` shows their settings).
-    #[arg(long, value_name = "ID", default_value_t = DEFAULT_PRODUCT, value_parser = product_parser())]
-    pub product: ProductId,
+    /// Product to order (`certcentral products` shows their settings). An id the catalog does
+    /// not know needs --allow-unknown and --order-file.
+    #[arg(long, value_name = "ID", default_value_t = ProductChoice::Catalog(DEFAULT_PRODUCT), value_parser = ProductChoiceParser)]
+    pub product: ProductChoice,
     /// The order body.
     #[command(flatten)]
     pub order: OrderFlags,
@@ -76,10 +76,12 @@ pub struct Args {
     /// --wait / --p12 as for a new order.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["order_file", "csr", "name"])]
     pub resume: Option<PathBuf>,
-    /// Members of the --order-file body that certcentral does not know (DigiCert added them
-    /// before certcentral did) are `unknown_param` warnings instead of errors, and the body is
-    /// sent as written.
-    #[arg(long, requires = "order_file")]
+    /// What DigiCert added before certcentral did, for an --order-file body: members
+    /// certcentral does not know are `unknown_param` warnings instead of errors, and a
+    /// --product id the catalog does not know is an `unknown_product` warning (the body is
+    /// checked as the Secure Email body when it has certificate.usage_designation, else as the
+    /// seed's body, without any product's rules); the body is sent as written, once.
+    #[arg(long, conflicts_with = "resume")]
     pub allow_unknown: bool,
     /// With --resume: follow the order even though this command's endpoint (--region,
     /// --base-url) differs from the one the record names. Without it that is a usage error,
@@ -141,13 +143,37 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
     if let Some(path) = args.resume.clone() {
         return resume(&args, &path, out).await;
     }
-    let ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
-    let (request, as_given) = match &args.order.order_file {
-        Some(src) => {
+    let ctx = args
+        .product
+        .context()
+        .with_allow_unknown(args.allow_unknown);
+    let (request, as_given) = match (&args.order.order_file, &args.product) {
+        (Some(src), _) => {
             let file = request::read_order_file(&Source::parse(src).read()?, &ctx)?;
             (file.body, file.as_given)
         }
-        None => (args.order.to_body(args.product)?, None),
+        (None, ProductChoice::Unknown(id)) if args.allow_unknown => {
+            return Err(CliError::usage(format!(
+                "--product {id} is not in the catalog, so certcentral cannot know which body it \
+                 takes from flags: give the whole body with --order-file FILE (checked as the \
+                 Secure Email body when it has certificate.usage_designation, else as the seed's \
+                 body, and sent as written)"
+            )));
+        }
+        (None, ProductChoice::Unknown(id)) => {
+            return Err(CliError::usage(format!(
+                "unknown product '{id}' (allowed: {}); --allow-unknown with --order-file sends \
+                 an order for it as written",
+                <ProductId as certcentral_types::WireEnum>::allowed()
+            )));
+        }
+        (None, ProductChoice::Catalog(_)) if args.allow_unknown => {
+            return Err(CliError::usage(
+                "--allow-unknown applies to an --order-file body (flags build only members \
+                 certcentral knows): add --order-file FILE, or drop --allow-unknown",
+            ));
+        }
+        (None, ProductChoice::Catalog(product)) => (args.order.to_body(*product)?, None),
     };
     run_request(args, request, as_given, out).await
 }
@@ -163,7 +189,10 @@ pub async fn run_request(
     mut as_given: Option<Value>,
     out: &Output,
 ) -> Result<Report, CliError> {
-    let ctx = Context::new(args.product).with_allow_unknown(args.allow_unknown);
+    let ctx = args
+        .product
+        .context()
+        .with_allow_unknown(args.allow_unknown);
     let name = match &args.name {
         Some(name) => {
             files::check_name(name).map_err(CliError::usage)?;
@@ -335,9 +364,14 @@ impl Run<'_> {
         }
 
         let spinner = out.spinner("placing the order");
-        let placed = match as_given {
-            Some(doc) => conn.client.order_as_given(args.product.as_str(), doc).await,
-            None => conn.client.order_certificate(args.product, request).await,
+        let placed = match (as_given, &args.product) {
+            (Some(doc), _) => conn.client.order_as_given(args.product.as_str(), doc).await,
+            (None, ProductChoice::Catalog(product)) => {
+                conn.client.order_certificate(*product, request).await
+            }
+            (None, ProductChoice::Unknown(id)) => Err(certcentral_client::Error::InvalidArgument(
+                format!("an order for the unknown product {id:?} is sent only as written"),
+            )),
         };
         drop(spinner);
         let new_record = |order_id: i64| OrderRecord {

@@ -898,3 +898,92 @@ fn allow_unknown_sends_an_order_file_with_unknown_members_as_written() {
     );
     assert_eq!(env.sandbox.order_count(), 0);
 }
+
+/// `order --product ID` for an id the catalog does not know: without `--allow-unknown` the
+/// usage error `--product` always gave; with it but without `--order-file` a usage error
+/// (flags cannot know the body); both before any request. With both, the file is sent as
+/// written to `POST /order/certificate/ID` exactly once: the sandbox, which knows no more
+/// products than certcentral, refuses it (404 naming the id, so the path was the id's), and
+/// that answer is reported cleanly, not retried, and no order record is written.
+#[test]
+fn allow_unknown_orders_a_product_the_catalog_does_not_know_once() {
+    let env = auto();
+    let mut body = certcentral_testkit::secure_email_body_without_csr();
+    body["certificate"]["individual_validation"] = serde_json::json!({"id_document": "passport"});
+    let file = env.path("individual.json");
+    std::fs::write(&file, body.to_string()).unwrap();
+    let dir = env.dir.path().display().to_string();
+    let base = [
+        "order",
+        "--product",
+        "secure_email_individual",
+        "--key-type",
+        "p256",
+        "--out",
+        &dir,
+    ];
+    let order = |extra: &[&str]| env.run(&[&base[..], extra].concat());
+
+    let run = order(&["--order-file", file.to_str().unwrap()]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr
+            .starts_with("error: invalid value 'secure_email_individual' for '--product <ID>'")
+            && run.stderr.contains("secure_email_sponsor"),
+        "{run:?}"
+    );
+
+    let run = order(&["--allow-unknown", "--email", "locke.cole@example.com"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains(
+            "--product secure_email_individual is not in the catalog, so certcentral cannot know which body it takes from flags: give the whole body with --order-file FILE"
+        ),
+        "{run:?}"
+    );
+    assert_eq!(env.sandbox.stats().total, 0, "nothing sent: {run:?}");
+
+    let run = order(&[
+        "--allow-unknown",
+        "--order-file",
+        file.to_str().unwrap(),
+        "--dry-run",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let shown: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        shown["certificate"]["individual_validation"]["id_document"], "passport",
+        "as written: {shown}"
+    );
+    assert!(
+        run.stderr
+            .contains("`secure_email_individual` is not a product certcentral knows")
+            && run.stderr.contains("checked as the `secure_email` body"),
+        "{run:?}"
+    );
+    assert_eq!(env.sandbox.stats().total, 0, "a dry run sends nothing");
+
+    let run = order(&["--allow-unknown", "--order-file", file.to_str().unwrap()]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let stats = env.sandbox.stats();
+    assert_eq!(stats.total, 1, "one POST, never retried: {run:?}");
+    assert_eq!(stats.count(404), 1, "{run:?}");
+    assert!(
+        run.stderr.contains("unknown_product")
+            && run.stderr.contains("unknown_param")
+            && run
+                .stderr
+                .contains("the API answered with an error (HTTP 404)")
+            && run.stderr.contains(
+                r#"product "secure_email_individual" is not a client certificate product"#
+            ),
+        "{run:?}"
+    );
+    assert_eq!(env.sandbox.order_count(), 0);
+    let records: Vec<_> = std::fs::read_dir(env.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".order.json"))
+        .collect();
+    assert!(records.is_empty(), "no order, no record: {records:?}");
+}

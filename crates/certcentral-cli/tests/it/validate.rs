@@ -361,3 +361,65 @@ fn secure_email_body_and_allow_unknown() {
         "{report}"
     );
 }
+
+/// A product id DigiCert added before certcentral did (`secure_email_individual`, the SBR's
+/// individual-validated type): refused as always without `--allow-unknown` (exit 2, the
+/// catalog's ids); with it an `unknown_product` warning naming the catalog's ids and the body
+/// it was checked as, unknown members warnings too, and the body's own rules still errors.
+#[test]
+fn allow_unknown_takes_a_product_the_catalog_does_not_know() {
+    let mut body = certcentral_testkit::secure_email_body_without_csr();
+    body["certificate"]["individual_validation"] = json!({"id_document": "passport"});
+    let body = body.to_string();
+    let unknown = ["--product", "secure_email_individual", "--today", TODAY];
+
+    let output = run(&[&unknown[..], &["-"]].concat(), body.as_bytes());
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8(output.stderr.clone()).unwrap();
+    assert!(
+        stderr.starts_with("error: invalid value 'secure_email_individual' for '--product <ID>'"),
+        "{stderr}"
+    );
+    for product in certcentral_types::ProductId::ALL {
+        assert!(stderr.contains(product.as_str()), "{stderr}");
+    }
+    assert!(output.stdout.is_empty());
+
+    let output = run(
+        &[&unknown[..], &["--allow-unknown", "-"]].concat(),
+        body.as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    insta::assert_snapshot!("unknown_product_report", stdout(&output));
+
+    // The body's own rules still apply: a bad usage is an error, with the same warning.
+    let mut broken = certcentral_testkit::secure_email_body_without_csr();
+    broken["certificate"]["usage_designation"]["primary_usage"] = json!("everything");
+    let output = run(
+        &[&unknown[..], &["--allow-unknown", "--json", "-"]].concat(),
+        broken.to_string().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    assert_eq!(
+        report["errors"][0]["path"], "/certificate/usage_designation/primary_usage",
+        "{report}"
+    );
+    assert_eq!(report["warnings"][0]["code"], "unknown_product", "{report}");
+    assert_eq!(report["warnings"][0]["path"], "", "{report}");
+
+    // A body without `usage_designation` is checked as the seed's: the seed's example fits.
+    let output = run(
+        &[&unknown[..], &["--allow-unknown", "--json", "-"]].concat(),
+        seed().to_string().as_bytes(),
+    );
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let report: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let message = report["warnings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains(
+            "checked as the `client_certificate` body (it has no `certificate.usage_designation`)"
+        ),
+        "{report}"
+    );
+}

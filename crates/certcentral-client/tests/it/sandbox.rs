@@ -763,3 +763,34 @@ async fn expiring_pages_through_orders_ending_within_the_window() {
     assert_eq!(with_renewed.len(), 3);
     sandbox.shutdown().await;
 }
+
+/// `order_as_given` for a product id the catalog does not know: the body is validated first
+/// (as the known body it has the members of; an error sends nothing), then sent once to the
+/// id's path; the sandbox, which knows no more products than certcentral, answers 404, which
+/// is an API error (the order provably does not exist), not an unknown outcome.
+#[tokio::test]
+async fn order_as_given_checks_an_unknown_products_body_then_sends_it_once() {
+    let sandbox = start(sandbox()).await;
+    let client = client_for(&sandbox);
+    let mut body = certcentral_testkit::secure_email_body_without_csr();
+    body["certificate"]["usage_designation"]["primary_usage"] = serde_json::json!("everything");
+    let err = client
+        .order_as_given("secure_email_individual", &body)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Invalid(report)
+            if report.errors[0].path == "/certificate/usage_designation/primary_usage"),
+        "{err:?}"
+    );
+    assert_eq!(sandbox.stats().total, 0, "nothing sent");
+
+    let body = certcentral_testkit::secure_email_body_without_csr();
+    let err = client
+        .order_as_given("secure_email_individual", &body)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Api { status: 404, .. }), "{err:?}");
+    assert!(err.to_string().contains("secure_email_individual"), "{err}");
+    assert_eq!(sandbox.stats().total, 1, "sent once");
+}
