@@ -41,7 +41,7 @@ use certcentral_keys::{files, keys};
 use exec::{ExecOptions, RunStats, Stopped};
 use journal::{Journal, ReportLine, RowState};
 use progress::{Progress, ProgressMode};
-use roster::{RosterReader, RowError};
+use roster::{RawRow, RosterReader, RosterRow, RowError};
 use spec::RowSpec;
 
 /// How many invalid rows are kept for display (all are counted and in the report).
@@ -274,34 +274,37 @@ enum Checked {
     },
 }
 
+/// Validates one row read from the roster.
+fn check(raw: RawRow, defaults: &spec::OrderDefaults, roster_dir: &Path) -> Checked {
+    let common_name = raw.display_name();
+    let emails = raw.emails.clone();
+    match RowSpec::build(raw, defaults, roster_dir) {
+        Ok(spec) => Checked::Valid(spec),
+        Err(errors) => Checked::Invalid {
+            common_name,
+            emails,
+            errors,
+        },
+    }
+}
+
 /// Reads and checks every roster row, `BATCH` rows per message, in roster order. Stops at
 /// the first error that stops the run, or when the receiver is gone.
 fn read_rows(
-    mut reader: RosterReader,
+    reader: RosterReader,
     defaults: &spec::OrderDefaults,
     roster_dir: &Path,
     send: &std::sync::mpsc::SyncSender<Result<Vec<Checked>, BulkError>>,
 ) {
     let mut chunk = Vec::with_capacity(BATCH);
-    while let Some(next) = reader.next_row() {
+    for next in reader {
         let checked = match next {
             Err(e) => {
                 let _ = send.send(Err(e));
                 return;
             }
-            Ok(Ok(raw)) => {
-                let common_name = raw.display_name();
-                let emails = raw.emails.clone();
-                match RowSpec::build(raw, defaults, roster_dir) {
-                    Ok(spec) => Checked::Valid(spec),
-                    Err(errors) => Checked::Invalid {
-                        common_name,
-                        emails,
-                        errors,
-                    },
-                }
-            }
-            Ok(Err(e)) => Checked::Invalid {
+            Ok(RosterRow::Read(raw)) => check(*raw, defaults, roster_dir),
+            Ok(RosterRow::Unreadable(e)) => Checked::Invalid {
                 common_name: String::new(),
                 emails: Vec::new(),
                 errors: vec![e],
