@@ -482,6 +482,90 @@ pub struct Entry {
     pub sent_product: Option<String>,
 }
 
+/// One row of [`Journal::page`]'s query, as stored (columns in the query's order).
+struct PageRow {
+    spec: String,
+    state: Option<String>,
+    name: Option<String>,
+    intent_at: Option<String>,
+    order_id: Option<i64>,
+    request_ids: Option<String>,
+    request_status: Option<String>,
+    order_status: Option<String>,
+    certificate_id: Option<i64>,
+    key_file: Option<String>,
+    certificate_file: Option<String>,
+    error: Option<String>,
+    csr: Option<String>,
+    sent_common_name: Option<String>,
+    sent_emails: Option<String>,
+    renewal_of: Option<i64>,
+    valid_till: Option<String>,
+    sent_product: Option<String>,
+}
+
+impl PageRow {
+    /// Reads the query's columns.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            spec: r.get(0)?,
+            state: r.get(1)?,
+            name: r.get(2)?,
+            intent_at: r.get(3)?,
+            order_id: r.get(4)?,
+            request_ids: r.get(5)?,
+            request_status: r.get(6)?,
+            order_status: r.get(7)?,
+            certificate_id: r.get(8)?,
+            key_file: r.get(9)?,
+            certificate_file: r.get(10)?,
+            error: r.get(11)?,
+            csr: r.get(12)?,
+            sent_common_name: r.get(13)?,
+            sent_emails: r.get(14)?,
+            renewal_of: r.get(15)?,
+            valid_till: r.get(16)?,
+            sent_product: r.get(17)?,
+        })
+    }
+
+    /// The [`Entry`]: the staged spec, state, request ids and sent emails parsed (an error
+    /// names the row).
+    fn into_entry(self, journal: &Journal) -> Result<Entry, BulkError> {
+        let spec: RowSpec = serde_json::from_str(&self.spec)
+            .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
+        let state = parse_state(self.state.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
+        let request_ids =
+            parse_ids(self.request_ids.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
+        let sent = match (self.sent_common_name, self.sent_emails) {
+            (Some(cn), Some(emails)) => Some((
+                cn,
+                parse_emails(&emails, &spec.key).map_err(|e| journal.err(e))?,
+            )),
+            _ => None,
+        };
+        Ok(Entry {
+            name: self.name.unwrap_or_else(|| spec.name.clone()),
+            spec,
+            state,
+            intent_at: self.intent_at,
+            order_id: self.order_id,
+            request_ids,
+            request_status: self.request_status,
+            order_status: self.order_status,
+            certificate_id: self.certificate_id,
+            key_file: self.key_file,
+            csr: self.csr,
+            sent,
+            certificate_file: self.certificate_file,
+            error: self.error,
+            renewal_of: self.renewal_of,
+            valid_till: self.valid_till,
+            sent_product: self.sent_product,
+        })
+    }
+}
+
 impl Entry {
     /// The order this row is to renew: a row to be ordered (again) that already holds an
     /// order id is the renewal of that order (a first order has none until it is answered).
@@ -888,84 +972,10 @@ impl Journal {
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![after as i64, limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                    r.get::<_, Option<i64>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    r.get::<_, Option<String>>(10)?,
-                    r.get::<_, Option<String>>(11)?,
-                    r.get::<_, Option<String>>(12)?,
-                    r.get::<_, Option<String>>(13)?,
-                    r.get::<_, Option<String>>(14)?,
-                    r.get::<_, Option<i64>>(15)?,
-                    r.get::<_, Option<String>>(16)?,
-                    r.get::<_, Option<String>>(17)?,
-                ))
-            })
+            .query_map(params![after as i64, limit as i64], PageRow::read)
             .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (
-                spec,
-                state,
-                name,
-                intent_at,
-                order_id,
-                request_ids,
-                request_status,
-                order_status,
-                certificate_id,
-                key_file,
-                certificate_file,
-                error,
-                csr,
-                sent_common_name,
-                sent_emails,
-                renewal_of,
-                valid_till,
-                sent_product,
-            ) = row.map_err(|e| self.err(e))?;
-            let spec: RowSpec = serde_json::from_str(&spec)
-                .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
-            let state = parse_state(state.as_deref(), &spec.key).map_err(|e| self.err(e))?;
-            let request_ids =
-                parse_ids(request_ids.as_deref(), &spec.key).map_err(|e| self.err(e))?;
-            let sent = match (sent_common_name, sent_emails) {
-                (Some(cn), Some(emails)) => Some((
-                    cn,
-                    parse_emails(&emails, &spec.key).map_err(|e| self.err(e))?,
-                )),
-                _ => None,
-            };
-            out.push(Entry {
-                name: name.unwrap_or_else(|| spec.name.clone()),
-                spec,
-                state,
-                intent_at,
-                order_id,
-                request_ids,
-                request_status,
-                order_status,
-                certificate_id,
-                key_file,
-                csr,
-                sent,
-                certificate_file,
-                error,
-                renewal_of,
-                valid_till,
-                sent_product,
-            });
-        }
-        Ok(out)
+        rows.map(|row| row.map_err(|e| self.err(e))?.into_entry(self))
+            .collect()
     }
 
     /// How many roster rows [`Class::Renew`] `until` holds (the renewals a run would place).
@@ -1606,6 +1616,79 @@ fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     ))
 }
 
+/// [`Update::Intent`]: a row's first intent inserts its journal line, a later one (a retry
+/// after the server refused it, or reconciliation found no order) updates it.
+const INTENT_SQL: &str =
+    "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
+                                   intent_at, attempts, key_file, csr_file, csr, updated_at)
+                 VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
+                 ON CONFLICT(row_key) DO UPDATE SET state = ?11, intent_at = ?7,
+                     product = ?3, common_name = ?4, emails = ?5,
+                     attempts = attempts + 1, error = NULL, row_number = ?2,
+                     key_file = ?8, csr_file = ?9, csr = ?10, updated_at = ?7";
+
+/// [`Update::Ordered`].
+const ORDERED_SQL: &str = "UPDATE rows SET state = ?8, order_id = ?2, request_ids = ?3,
+                     request_status = ?4, order_status = coalesce(?5, order_status),
+                     certificate_id = ?6, error = NULL, updated_at = ?7 WHERE row_key = ?1";
+
+/// [`Update::Status`]: every row of the order (by order id).
+const STATUS_SQL: &str =
+    "UPDATE rows SET order_status = ?2, certificate_id = coalesce(?3, certificate_id),
+                     state = CASE WHEN ?4 IS NOT NULL AND state = ?6 THEN ?7 ELSE state END,
+                     error = coalesce(?4, error), updated_at = ?5
+                 WHERE order_id = ?1";
+
+/// [`Update::Downloaded`].
+const DOWNLOADED_SQL: &str = "UPDATE rows SET state = ?4, certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
+                     valid_till = ?5, serial = ?6, error = NULL, updated_at = ?3 WHERE row_key = ?1";
+
+/// [`Update::RenewalIntent`].
+const RENEWAL_INTENT_SQL: &str =
+    "UPDATE rows SET state = ?2, renewal_of = ?3, name = ?4, product = ?5,
+                     common_name = ?6, emails = ?7, key_file = ?8, csr_file = ?9, csr = ?10,
+                     intent_at = ?11, attempts = attempts + 1, error = NULL, updated_at = ?11
+                 WHERE row_key = ?1";
+
+/// [`Update::Expiry`].
+const EXPIRY_SQL: &str =
+    "UPDATE rows SET valid_till = ?2, serial = coalesce(?3, serial), updated_at = ?4
+                 WHERE row_key = ?1";
+
+/// [`Update::Note`].
+const NOTE_SQL: &str = "UPDATE rows SET error = ?2, updated_at = ?3 WHERE row_key = ?1";
+
+/// [`Update::RevokeDone`].
+const REVOKE_DONE_SQL: &str =
+    "UPDATE rows SET state = ?2, revoke_request_id = ?3, error = NULL, updated_at = ?4
+                 WHERE row_key = ?1";
+
+/// Runs one (cached) statement.
+fn exec(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute(params)?;
+    Ok(())
+}
+
+/// Moves the row `key` to `state` with `error` (`None` clears it).
+fn set_state(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    state: RowState,
+    error: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "UPDATE rows SET state = ?2, error = ?3, updated_at = ?4 WHERE row_key = ?1",
+        params![key, state.as_str(), error, at],
+    )
+}
+
+/// Writes one update at time `at`, inside the caller's transaction.
 fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Result<()> {
     match u {
         Update::Intent {
@@ -1613,17 +1696,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             key_file,
             csr_file,
             csr,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
-                                   intent_at, attempts, key_file, csr_file, csr, updated_at)
-                 VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
-                 ON CONFLICT(row_key) DO UPDATE SET state = ?11, intent_at = ?7,
-                     product = ?3, common_name = ?4, emails = ?5,
-                     attempts = attempts + 1, error = NULL, row_number = ?2,
-                     key_file = ?8, csr_file = ?9, csr = ?10, updated_at = ?7",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            INTENT_SQL,
+            params![
                 spec.key,
                 spec.row as i64,
                 spec.product_name(),
@@ -1635,8 +1711,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 csr_file,
                 csr,
                 RowState::Intent.as_str()
-            ])?;
-        }
+            ],
+        ),
         Update::Ordered {
             key,
             order_id,
@@ -1644,13 +1720,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             request_status,
             order_status,
             certificate_id,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?8, order_id = ?2, request_ids = ?3,
-                     request_status = ?4, order_status = coalesce(?5, order_status),
-                     certificate_id = ?6, error = NULL, updated_at = ?7 WHERE row_key = ?1",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            ORDERED_SQL,
+            params![
                 key,
                 order_id,
                 serde_json::json!(request_ids).to_string(),
@@ -1659,39 +1732,20 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 certificate_id,
                 at,
                 RowState::Ordered.as_str()
-            ])?;
-        }
-        Update::Unknown { key, error } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?4, error = ?2, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![key, error, at, RowState::Unknown.as_str()])?;
-        }
-        Update::Refused { key, error } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?4, error = ?2, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![key, error, at, RowState::Refused.as_str()])?;
-        }
-        Update::Retry { key } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?3, error = NULL, updated_at = ?2 WHERE row_key = ?1",
-            )?
-            .execute(params![key, at, RowState::New.as_str()])?;
-        }
+            ],
+        ),
+        Update::Unknown { key, error } => set_state(tx, key, RowState::Unknown, Some(error), at),
+        Update::Refused { key, error } => set_state(tx, key, RowState::Refused, Some(error), at),
+        Update::Retry { key } => set_state(tx, key, RowState::New, None, at),
         Update::Status {
             order_id,
             order_status,
             certificate_id,
             failed,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET order_status = ?2, certificate_id = coalesce(?3, certificate_id),
-                     state = CASE WHEN ?4 IS NOT NULL AND state = ?6 THEN ?7 ELSE state END,
-                     error = coalesce(?4, error), updated_at = ?5
-                 WHERE order_id = ?1",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            STATUS_SQL,
+            params![
                 order_id,
                 order_status,
                 certificate_id,
@@ -1699,27 +1753,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 at,
                 RowState::Ordered.as_str(),
                 RowState::Failed.as_str()
-            ])?;
-        }
+            ],
+        ),
         Update::Downloaded {
             key,
             file,
             valid_till,
             serial,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?4, certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
-                     valid_till = ?5, serial = ?6, error = NULL, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![
-                key,
-                file,
-                at,
-                RowState::Done.as_str(),
-                valid_till,
-                serial
-            ])?;
-        }
+        } => exec(
+            tx,
+            DOWNLOADED_SQL,
+            params![key, file, at, RowState::Done.as_str(), valid_till, serial],
+        ),
         Update::RenewalIntent {
             key,
             renewal_of,
@@ -1730,14 +1775,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             key_file,
             csr_file,
             csr,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?2, renewal_of = ?3, name = ?4, product = ?5,
-                     common_name = ?6, emails = ?7, key_file = ?8, csr_file = ?9, csr = ?10,
-                     intent_at = ?11, attempts = attempts + 1, error = NULL, updated_at = ?11
-                 WHERE row_key = ?1",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            RENEWAL_INTENT_SQL,
+            params![
                 key,
                 RowState::Intent.as_str(),
                 renewal_of,
@@ -1749,29 +1790,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 csr_file,
                 csr,
                 at
-            ])?;
-        }
+            ],
+        ),
         Update::Expiry {
             key,
             valid_till,
             serial,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET valid_till = ?2, serial = coalesce(?3, serial), updated_at = ?4
-                 WHERE row_key = ?1",
-            )?
-            .execute(params![key, valid_till, serial, at])?;
-        }
-        Update::Note { key, error } => {
-            tx.prepare_cached("UPDATE rows SET error = ?2, updated_at = ?3 WHERE row_key = ?1")?
-                .execute(params![key, error, at])?;
-        }
-        Update::RevokeIntent { key } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?2, error = NULL, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![key, RowState::RevokePending.as_str(), at])?;
-        }
+        } => exec(tx, EXPIRY_SQL, params![key, valid_till, serial, at]),
+        Update::Note { key, error } => exec(tx, NOTE_SQL, params![key, error, at]),
+        Update::RevokeIntent { key } => set_state(tx, key, RowState::RevokePending, None, at),
         Update::RevokeDone {
             key,
             request_id,
@@ -1782,14 +1809,13 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             } else {
                 RowState::Revoked
             };
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?2, revoke_request_id = ?3, error = NULL, updated_at = ?4
-                 WHERE row_key = ?1",
-            )?
-            .execute(params![key, state.as_str(), request_id, at])?;
+            exec(
+                tx,
+                REVOKE_DONE_SQL,
+                params![key, state.as_str(), request_id, at],
+            )
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
