@@ -1540,37 +1540,11 @@ fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
             } else {
                 emails.split(';').map(str::to_owned).collect()
             };
-            let state = match state.as_str() {
-                "retry" => RowState::New,
-                "post_failed" => RowState::Refused,
-                text => RowState::from_text(text)
-                    .filter(|s| RowState::STORED.contains(s))
-                    .ok_or_else(|| corrupt(&old_key, &format!("unknown state '{text}'")))?,
-            };
-            let key = if old_key.starts_with("id:") {
-                old_key.clone()
-            } else if v1_key(&product, &common_name, &emails) == old_key {
-                identity_key(&product, &common_name, &emails)
-            } else {
-                return Err(corrupt(
-                    &old_key,
-                    "the key is not the one derived from its product, common name and emails",
-                ));
-            };
+            let state = v1_state(&state, &old_key)?;
+            let key = v1_row_key(&old_key, &product, &common_name, &emails)?;
             let request_ids = match r.get::<_, Option<String>>(10)? {
                 None => None,
-                Some(ids) => Some(
-                    ids.split(';')
-                        .filter(|id| !id.trim().is_empty())
-                        .map(|id| id.trim().parse::<i64>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| {
-                            corrupt(
-                                &old_key,
-                                &format!("request ids '{ids}' are not numbers: {e}"),
-                            )
-                        })?,
-                ),
+                Some(ids) => Some(v1_request_ids(&ids, &old_key)?),
             };
             let v = |i: usize| r.get::<_, rusqlite::types::Value>(i);
             insert.execute(params![
@@ -1598,6 +1572,51 @@ fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
         }
     }
     tx.execute_batch("DROP TABLE rows_v1;")
+}
+
+/// A version-1 state as a [`RowState`]: `retry` is `new` again, `post_failed` is `refused`.
+fn v1_state(text: &str, old_key: &str) -> rusqlite::Result<RowState> {
+    match text {
+        "retry" => Ok(RowState::New),
+        "post_failed" => Ok(RowState::Refused),
+        text => RowState::from_text(text)
+            .filter(|s| RowState::STORED.contains(s))
+            .ok_or_else(|| corrupt(old_key, &format!("unknown state '{text}'"))),
+    }
+}
+
+/// The version-2 key of a version-1 row: an explicit `id:` key stays, a derived one is
+/// derived again (after checking it is the one version 1 derived).
+fn v1_row_key(
+    old_key: &str,
+    product: &str,
+    common_name: &str,
+    emails: &[String],
+) -> rusqlite::Result<String> {
+    if old_key.starts_with("id:") {
+        Ok(old_key.to_owned())
+    } else if v1_key(product, common_name, emails) == old_key {
+        Ok(identity_key(product, common_name, emails))
+    } else {
+        Err(corrupt(
+            old_key,
+            "the key is not the one derived from its product, common name and emails",
+        ))
+    }
+}
+
+/// Version 1's `;`-joined request ids.
+fn v1_request_ids(ids: &str, old_key: &str) -> rusqlite::Result<Vec<i64>> {
+    ids.split(';')
+        .filter(|id| !id.trim().is_empty())
+        .map(|id| id.trim().parse::<i64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            corrupt(
+                old_key,
+                &format!("request ids '{ids}' are not numbers: {e}"),
+            )
+        })
 }
 
 /// Rewrites a version-2 `rows` table as version 3, inside the caller's transaction: the
