@@ -310,6 +310,78 @@ impl Cells<'_> {
         }
     }
 
+    /// `validity_years`: the row's, else `--validity-years` unless the row has a
+    /// `custom_expiration_date`.
+    fn validity_years(&mut self, defaults: &OrderDefaults) -> Option<ValidityYears> {
+        let raw = self.raw;
+        match raw.validity_years.as_deref() {
+            Some(text) => {
+                let number = text.parse::<i64>().ok();
+                match number.and_then(|n| ValidityYears::try_from(n).ok()) {
+                    Some(v) => Some(v),
+                    None => {
+                        let value = number.map_or_else(|| json!(text), |n| json!(n));
+                        let reason = member_problem(self.ctx, "/validity_years", value)
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "`{text}` is not allowed (allowed: {:?})",
+                                    ValidityYears::ALLOWED
+                                )
+                            });
+                        self.error("validity_years", reason);
+                        None
+                    }
+                }
+            }
+            None if raw.custom_expiration_date.is_none() => {
+                match ValidityYears::try_from(defaults.validity_years) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        self.error(
+                            "--validity-years",
+                            format!("allowed: {:?}", ValidityYears::ALLOWED),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        }
+    }
+
+    /// `custom_expiration_date`, a date in the form yyyy-MM-dd.
+    fn custom_expiration_date(&mut self) -> Option<NaiveDate> {
+        let text = self.raw.custom_expiration_date.as_deref()?;
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) if text.len() == 10 => Some(date),
+            _ => {
+                let reason = member_problem(self.ctx, "/custom_expiration_date", json!(text))
+                    .unwrap_or_else(|| format!("`{text}` is not a date in the form yyyy-MM-dd"));
+                self.error("custom_expiration_date", reason);
+                None
+            }
+        }
+    }
+
+    /// `--org-id` and `--container-id`, each a positive integer.
+    fn ids(&mut self, defaults: &OrderDefaults) -> (Option<NonZeroU64>, Option<NonZeroU64>) {
+        let org_id = NonZeroU64::new(defaults.org_id);
+        if org_id.is_none() {
+            self.error("--org-id", "must be a positive integer".into());
+        }
+        let container_id = match defaults.container_id {
+            Some(id) => {
+                let id = NonZeroU64::new(id);
+                if id.is_none() {
+                    self.error("--container-id", "must be a positive integer".into());
+                }
+                id
+            }
+            None => None,
+        };
+        (org_id, container_id)
+    }
+
     /// A cell holding one value of a schema enum.
     fn wire<T: WireEnum>(&mut self, column: &str, text: Option<&str>) -> Option<T> {
         let text = text?;
@@ -365,65 +437,9 @@ fn flags(
         cells.wire::<CommonNameIndicator>("cn_indicator", raw.cn_indicator.as_deref());
     let usage = cells.wire::<PrimaryUsage>("usage", raw.usage.as_deref());
     let profile = cells.wire::<ProfileType>("profile", raw.profile.as_deref());
-    let validity_years = match raw.validity_years.as_deref() {
-        Some(text) => {
-            let number = text.parse::<i64>().ok();
-            match number.and_then(|n| ValidityYears::try_from(n).ok()) {
-                Some(v) => Some(v),
-                None => {
-                    let value = number.map_or_else(|| json!(text), |n| json!(n));
-                    let reason =
-                        member_problem(ctx, "/validity_years", value).unwrap_or_else(|| {
-                            format!(
-                                "`{text}` is not allowed (allowed: {:?})",
-                                ValidityYears::ALLOWED
-                            )
-                        });
-                    cells.error("validity_years", reason);
-                    None
-                }
-            }
-        }
-        None if raw.custom_expiration_date.is_none() => {
-            match ValidityYears::try_from(defaults.validity_years) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    cells.error(
-                        "--validity-years",
-                        format!("allowed: {:?}", ValidityYears::ALLOWED),
-                    );
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let custom_expiration_date = match raw.custom_expiration_date.as_deref() {
-        Some(text) => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) if text.len() == 10 => Some(date),
-            _ => {
-                let reason = member_problem(ctx, "/custom_expiration_date", json!(text))
-                    .unwrap_or_else(|| format!("`{text}` is not a date in the form yyyy-MM-dd"));
-                cells.error("custom_expiration_date", reason);
-                None
-            }
-        },
-        None => None,
-    };
-    let org_id = NonZeroU64::new(defaults.org_id);
-    if org_id.is_none() {
-        cells.error("--org-id", "must be a positive integer".into());
-    }
-    let container_id = match defaults.container_id {
-        Some(id) => {
-            let id = NonZeroU64::new(id);
-            if id.is_none() {
-                cells.error("--container-id", "must be a positive integer".into());
-            }
-            id
-        }
-        None => None,
-    };
+    let validity_years = cells.validity_years(defaults);
+    let custom_expiration_date = cells.custom_expiration_date();
+    let (org_id, container_id) = cells.ids(defaults);
     if !cells.errors.is_empty() {
         return Err(cells.errors);
     }
@@ -458,6 +474,68 @@ fn flags(
     Ok((flags, person))
 }
 
+/// The product a row is ordered as (its `product` cell, else `--product`) and, with
+/// `--allow-unknown`, the unknown product id it is sent to as given.
+fn row_product(
+    raw: &RawRow,
+    defaults: &OrderDefaults,
+) -> Result<(ProductId, Option<String>), RowError> {
+    let Some(p) = raw.product.as_deref() else {
+        return Ok((defaults.product, None));
+    };
+    match ProductId::from_str(p) {
+        Ok(p) => Ok((p, None)),
+        Err(_) if defaults.allow_unknown => {
+            tracing::warn!(
+                code = certcentral_validate::codes::UNKNOWN_PRODUCT,
+                "row {} (line {}), column product: `{p}` is not a product certcentral knows (allowed: {}); the row is built and checked as a --product {} row and sent to `{p}` as given, because unknown products are allowed (--allow-unknown)",
+                raw.row,
+                raw.line,
+                ProductId::allowed(),
+                defaults.product.as_str()
+            );
+            Ok((defaults.product, Some(p.to_owned())))
+        }
+        Err(_) => Err(RowError {
+            row: raw.row,
+            line: raw.line,
+            column: "product".to_owned(),
+            reason: format!(
+                "unknown product '{p}' (allowed: {}; --allow-unknown sends it as given, built as a --product row)",
+                ProductId::allowed()
+            ),
+        }),
+    }
+}
+
+/// The order body of a row's `flags` (built as `order` builds it), or the problem, named
+/// by column.
+fn row_body(raw: &RawRow, flags: &OrderFields, product: ProductId) -> Result<OrderBody, RowError> {
+    flags.to_body(product, Naming::Columns).map_err(|e| {
+        let mut reason = e.message;
+        if raw.product.is_none() && e.field == Field::CommonName {
+            reason.push_str(&format!(
+                "; rows without a product cell are ordered as --product {}: give the row a product cell or pass --product for the product its common name is for",
+                product.as_str()
+            ));
+        }
+        RowError {
+            row: raw.row,
+            line: raw.line,
+            column: Naming::Columns.of(e.field).to_owned(),
+            reason,
+        }
+    })
+}
+
+/// [`row_key`] for the product as ordered (an unknown one's id included).
+fn ordered_key(raw: &RawRow, product_name: &str, person: &Person) -> String {
+    match (&raw.common_name, raw.id.as_deref()) {
+        (Some(common_name), None) => identity_key(product_name, common_name, &raw.emails),
+        (_, id) => person_key(id, product_name, person, &raw.emails),
+    }
+}
+
 impl RowSpec {
     /// Checks a raw row against every order rule (the body built as `order` builds it, then
     /// the validator the API client and the sandbox use) and returns the ready row, or every
@@ -475,36 +553,14 @@ impl RowSpec {
             column: column.to_owned(),
             reason,
         };
-        let mut unknown_product = None;
-        let product = match raw.product.as_deref() {
-            None => defaults.product,
-            Some(p) => match ProductId::from_str(p) {
-                Ok(p) => p,
-                Err(_) if defaults.allow_unknown => {
-                    tracing::warn!(
-                        code = certcentral_validate::codes::UNKNOWN_PRODUCT,
-                        "row {} (line {}), column product: `{p}` is not a product certcentral knows (allowed: {}); the row is built and checked as a --product {} row and sent to `{p}` as given, because unknown products are allowed (--allow-unknown)",
-                        raw.row,
-                        raw.line,
-                        ProductId::allowed(),
-                        defaults.product.as_str()
-                    );
-                    unknown_product = Some(p.to_owned());
-                    defaults.product
-                }
-                Err(_) => {
-                    errors.push(err(
-                        "product",
-                        format!(
-                            "unknown product '{p}' (allowed: {}; --allow-unknown sends it as given, built as a --product row)",
-                            ProductId::allowed()
-                        ),
-                    ));
-                    // Checked against another product's rules, the row's other cells would
-                    // get misleading errors.
-                    return Err(errors);
-                }
-            },
+        let (product, unknown_product) = match row_product(&raw, defaults) {
+            Ok(product) => product,
+            Err(e) => {
+                errors.push(e);
+                // Checked against another product's rules, the row's other cells would
+                // get misleading errors.
+                return Err(errors);
+            }
         };
         let ctx = Context::new(product).with_today(defaults.today);
         let csr_path = raw.csr.as_ref().map(|p| roster_dir.join(p));
@@ -525,17 +581,10 @@ impl RowSpec {
                 return Err(errors);
             }
         };
-        let mut body = match flags.to_body(product, Naming::Columns) {
+        let mut body = match row_body(&raw, &flags, product) {
             Ok(body) => body,
             Err(e) => {
-                let mut reason = e.message;
-                if raw.product.is_none() && e.field == Field::CommonName {
-                    reason.push_str(&format!(
-                        "; rows without a product cell are ordered as --product {}: give the row a product cell or pass --product for the product its common name is for",
-                        product.as_str()
-                    ));
-                }
-                errors.push(err(Naming::Columns.of(e.field), reason));
+                errors.push(e);
                 return Err(errors);
             }
         };
@@ -565,11 +614,7 @@ impl RowSpec {
             OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
         };
         let product_name = unknown_product.as_deref().unwrap_or(product.as_str());
-        // [`row_key`] for the product as ordered (an unknown one's id included).
-        let key = match (&raw.common_name, raw.id.as_deref()) {
-            (Some(common_name), None) => identity_key(product_name, common_name, &raw.emails),
-            (_, id) => person_key(id, product_name, &person, &raw.emails),
-        };
+        let key = ordered_key(&raw, product_name, &person);
         Ok(RowSpec {
             key,
             row: raw.row,
