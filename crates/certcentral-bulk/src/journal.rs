@@ -655,8 +655,6 @@ pub struct ReportLine {
 /// Which roster rows a paged query returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
-    /// Every row.
-    All,
     /// Rows to be ordered.
     New,
     /// Rows whose POST outcome must be reconciled.
@@ -676,6 +674,31 @@ pub enum Class {
     /// Finished rows whose certificate's end of validity is not recorded (journals written
     /// before version 3).
     NoExpiry,
+}
+
+impl Class {
+    /// The SQL condition on `r` (the staged roster) and `j` (the journal's rows) selecting
+    /// the class's rows.
+    fn filter(self) -> String {
+        use RowState as S;
+        match self {
+            Self::New => format!("{} AND r.held IS NULL", to_order_sql()),
+            Self::Reconcile => format!("j.state IN ({})", sql_list(&[S::Intent, S::Unknown])),
+            // Rows back to `new` after an intent: reconciliation found no order, or the POST
+            // provably did not reach the server (not rows refused in this run).
+            Self::Retry => format!("j.state = '{}' AND r.held IS NULL", S::New.as_str()),
+            Self::Follow => format!("j.state = '{}'", S::Ordered.as_str()),
+            Self::Pending => format!(
+                "j.state = '{}' AND j.certificate_id IS NULL",
+                S::Ordered.as_str()
+            ),
+            Self::Renew { until } => renew_sql(until),
+            Self::NoExpiry => format!(
+                "j.state = '{}' AND j.valid_till IS NULL AND j.order_id IS NOT NULL",
+                S::Done.as_str()
+            ),
+        }
+    }
 }
 
 /// The journal's time format (RFC 3339, UTC, seconds): also used for `valid_till`, so
@@ -942,25 +965,11 @@ impl Journal {
 
     /// Up to `limit` roster rows of `class` after data row `after`, in roster order.
     pub fn page(&self, class: Class, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
-        use RowState as S;
-        let filter = match class {
-            Class::All => "1".to_owned(),
-            Class::New => format!("{} AND r.held IS NULL", to_order_sql()),
-            Class::Reconcile => format!("j.state IN ({})", sql_list(&[S::Intent, S::Unknown])),
-            // Rows back to `new` after an intent: reconciliation found no order, or the POST
-            // provably did not reach the server (not rows refused in this run).
-            Class::Retry => format!("j.state = '{}' AND r.held IS NULL", S::New.as_str()),
-            Class::Follow => format!("j.state = '{}'", S::Ordered.as_str()),
-            Class::Pending => format!(
-                "j.state = '{}' AND j.certificate_id IS NULL",
-                S::Ordered.as_str()
-            ),
-            Class::Renew { until } => renew_sql(until),
-            Class::NoExpiry => format!(
-                "j.state = '{}' AND j.valid_till IS NULL AND j.order_id IS NOT NULL",
-                S::Done.as_str()
-            ),
-        };
+        self.page_where(&class.filter(), after, limit)
+    }
+
+    /// The first `limit` roster rows after row number `after` matching the SQL `filter`.
+    fn page_where(&self, filter: &str, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
         let state = state_sql();
         let sql = format!(
             "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
@@ -1044,25 +1053,6 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// Every row of `class`, page by page (bounded memory): calls `f` for each.
-    pub fn for_each(
-        &self,
-        class: Class,
-        mut f: impl FnMut(Entry) -> Result<(), BulkError>,
-    ) -> Result<(), BulkError> {
-        let mut after = 0;
-        loop {
-            let page = self.page(class, after, 512)?;
-            let Some(last) = page.last() else {
-                return Ok(());
-            };
-            after = last.spec.row;
-            for entry in page {
-                f(entry)?;
-            }
-        }
-    }
-
     /// Counts of the current roster's rows by journal state.
     pub fn counts(&self) -> Result<Vec<(RowState, u64)>, BulkError> {
         let mut stmt = self
@@ -1141,11 +1131,6 @@ impl Journal {
     /// Queues `update` for the next commit (batches status updates of one poll).
     pub fn defer(&mut self, update: Update) {
         self.pending.push(update);
-    }
-
-    /// Number of queued updates.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
     }
 
     /// Applies the queued updates and `updates` in one transaction, written to the WAL at
@@ -1917,7 +1902,7 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        let all = j.page(Class::All, 0, 10).unwrap();
+        let all = j.page_where("1", 0, 10).unwrap();
         let states: Vec<_> = all
             .iter()
             .map(|e| (e.spec.common_name.as_str(), e.state))
@@ -2017,7 +2002,7 @@ CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         j.stage(std::slice::from_ref(&a), false).unwrap();
-        let entry = &j.page(Class::All, 0, 10).unwrap()[0];
+        let entry = &j.page_where("1", 0, 10).unwrap()[0];
         assert_eq!((entry.state, entry.order_id), (RowState::Done, Some(77)));
         assert_eq!(entry.valid_till, None);
         assert_eq!(j.page(Class::NoExpiry, 0, 10).unwrap().len(), 1);
@@ -2054,7 +2039,7 @@ CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
         }])
         .unwrap();
         assert!(j.order_known(77).unwrap() && j.order_known(78).unwrap());
-        let entry = &j.page(Class::All, 0, 10).unwrap()[0];
+        let entry = &j.page_where("1", 0, 10).unwrap()[0];
         assert_eq!(
             (entry.name.as_str(), entry.renewal_of),
             ("a-renewal-77", Some(77))
@@ -2210,7 +2195,7 @@ PRAGMA user_version=1;
         second[4].row = 8;
         assert!(j.stage(&first, false).unwrap().is_empty());
         assert!(j.stage(&second, false).unwrap().is_empty());
-        let all = j.page(Class::All, 0, 20).unwrap();
+        let all = j.page_where("1", 0, 20).unwrap();
         let got: Vec<(u64, RowState, Option<String>)> = all
             .iter()
             .map(|e| (e.spec.row, e.state, e.error.clone()))
@@ -2242,7 +2227,7 @@ PRAGMA user_version=1;
         let mut j = Journal::open_temporary().unwrap();
         assert!(j.stage(&first, true).unwrap().is_empty());
         assert!(
-            j.page(Class::All, 0, 20)
+            j.page_where("1", 0, 20)
                 .unwrap()
                 .iter()
                 .all(|e| e.state == RowState::New)
@@ -2349,7 +2334,7 @@ PRAGMA user_version=1;
             spec_with(6, None, "F", &["f@example.com"], "f"),
         ];
         assert!(j.stage(&roster, false).unwrap().is_empty());
-        let all = j.page(Class::All, 0, 10).unwrap();
+        let all = j.page_where("1", 0, 10).unwrap();
         let got: Vec<_> = all
             .iter()
             .map(|e| (e.spec.row, e.state, e.order_id, e.request_ids.clone()))
@@ -2379,7 +2364,7 @@ PRAGMA user_version=1;
         let similar = spec_with(1, None, "Other", &["a2@example.com"], "other");
         assert!(j.stage(&[similar], false).unwrap().is_empty());
         assert_eq!(
-            j.page(Class::All, 0, 10).unwrap()[0].state,
+            j.page_where("1", 0, 10).unwrap()[0].state,
             RowState::PossibleDuplicate
         );
         let stored: Vec<String> = j
@@ -2528,7 +2513,7 @@ PRAGMA user_version=1;
         }
         let mut j = Journal::open(&path).unwrap();
         assert!(j.stage(&[row(), other()], true).unwrap().is_empty());
-        let all = j.page(Class::All, 0, 10).unwrap();
+        let all = j.page_where("1", 0, 10).unwrap();
         assert_eq!(all[0].spec.common_name, "Smith | Sales, \"EU\"");
         assert_eq!(all[0].state, RowState::Ordered);
         assert_eq!(all[0].request_ids, vec![50, 51]);
