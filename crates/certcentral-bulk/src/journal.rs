@@ -89,7 +89,7 @@ use super::roster::RowError;
 use super::spec::{RowSpec, identity_key, normalize_common_name, normalize_emails};
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The `rows` table of schema version 3 (`{STORED}`: the stored states, quoted).
 const SCHEMA: &str = "
@@ -226,7 +226,7 @@ impl RowState {
     }
 
     /// Every state.
-    pub const ALL: [Self; 11] = [
+    pub(crate) const ALL: [Self; 11] = [
         Self::New,
         Self::Intent,
         Self::Unknown,
@@ -241,7 +241,7 @@ impl RowState {
     ];
 
     /// The states a journal line may hold (all but `possible_duplicate`).
-    pub const STORED: [Self; 10] = [
+    pub(crate) const STORED: [Self; 10] = [
         Self::New,
         Self::Intent,
         Self::Unknown,
@@ -262,7 +262,7 @@ impl RowState {
     const TO_ORDER: [Self; 2] = [Self::New, Self::Refused];
 
     /// The state whose text is `s`.
-    pub fn from_text(s: &str) -> Option<Self> {
+    pub(crate) fn from_text(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == s)
     }
 }
@@ -314,7 +314,7 @@ fn corrupt(key: &str, what: &str) -> rusqlite::Error {
 
 /// One journal change. Changes are applied in order, in one transaction per commit.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Update {
+pub(crate) enum Update {
     /// About to POST the order for this row (committed durably before the POST).
     Intent {
         /// The row.
@@ -442,7 +442,7 @@ pub enum Update {
 
 /// A row of the current roster with what the journal knows about it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The validated roster row.
     pub spec: RowSpec,
     /// Journal state.
@@ -569,7 +569,7 @@ impl PageRow {
 impl Entry {
     /// The order this row is to renew: a row to be ordered (again) that already holds an
     /// order id is the renewal of that order (a first order has none until it is answered).
-    pub fn renews(&self) -> Option<i64> {
+    pub(crate) fn renews(&self) -> Option<i64> {
         match self.state {
             RowState::New | RowState::Refused | RowState::Intent | RowState::Unknown => {
                 self.order_id
@@ -607,7 +607,7 @@ pub struct Removed {
 
 /// What the journal holds about a row's key, recorded with its last intent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SentKey {
+pub(crate) struct SentKey {
     /// The private key file written for the row (none for a row with its own CSR).
     pub key_file: Option<String>,
     /// The CSR file: the one written beside the key, or the row's own CSR file.
@@ -654,7 +654,7 @@ pub struct ReportLine {
 
 /// Which roster rows a paged query returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// Rows to be ordered.
     New,
     /// Rows whose POST outcome must be reconciled.
@@ -703,7 +703,7 @@ impl Class {
 
 /// The journal's time format (RFC 3339, UTC, seconds): also used for `valid_till`, so
 /// times compare as text.
-pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -777,7 +777,7 @@ impl Journal {
     }
 
     /// A throw-away journal (a private temporary database), for a dry run with no journal.
-    pub fn open_temporary() -> Result<Self, BulkError> {
+    pub(crate) fn open_temporary() -> Result<Self, BulkError> {
         let conn = Connection::open("").map_err(|e| BulkError::Journal(e.to_string()))?;
         let mut journal = Self {
             conn,
@@ -866,7 +866,7 @@ impl Journal {
     }
 
     /// The journal file, `None` for a temporary one.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
@@ -891,7 +891,7 @@ impl Journal {
     /// The lookups are set-based: one query per batch asks the journal about every key and
     /// name of the batch, one statement records the batch's emails, one query finds the
     /// emails already ordered or in an earlier row; only the insert is per row.
-    pub fn stage(
+    pub(crate) fn stage(
         &mut self,
         rows: &[RowSpec],
         allow_similar: bool,
@@ -964,7 +964,12 @@ impl Journal {
     }
 
     /// Up to `limit` roster rows of `class` after data row `after`, in roster order.
-    pub fn page(&self, class: Class, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
+    pub(crate) fn page(
+        &self,
+        class: Class,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BulkError> {
         self.page_where(&class.filter(), after, limit)
     }
 
@@ -988,7 +993,7 @@ impl Journal {
     }
 
     /// How many roster rows [`Class::Renew`] `until` holds (the renewals a run would place).
-    pub fn count_renewals(&self, until: i64) -> Result<u64, BulkError> {
+    pub(crate) fn count_renewals(&self, until: i64) -> Result<u64, BulkError> {
         self.conn
             .query_row(
                 &format!(
@@ -1006,7 +1011,7 @@ impl Journal {
     /// Journaled rows whose identity is not on the staged roster and whose order is to be
     /// revoked (`done`) or is being revoked (`revoke_pending`), in the order they were
     /// first ordered.
-    pub fn removed(&self) -> Result<Vec<Removed>, BulkError> {
+    pub(crate) fn removed(&self) -> Result<Vec<Removed>, BulkError> {
         let sql = format!(
             "SELECT j.row_key, j.state, j.common_name, j.emails, j.order_id, j.certificate_id,
                     j.serial, j.valid_till, j.renewal_of
@@ -1040,7 +1045,11 @@ impl Journal {
 
     /// The state and pending revoke request of journal row `row_key` (any row, on the
     /// roster or not).
-    pub fn row_state(&self, row_key: &str) -> Result<Option<(RowState, Option<i64>)>, BulkError> {
+    #[cfg(test)]
+    pub(crate) fn row_state(
+        &self,
+        row_key: &str,
+    ) -> Result<Option<(RowState, Option<i64>)>, BulkError> {
         self.conn
             .prepare_cached("SELECT state, revoke_request_id FROM main.rows WHERE row_key = ?1")
             .and_then(|mut s| {
@@ -1054,7 +1063,7 @@ impl Journal {
     }
 
     /// Counts of the current roster's rows by journal state.
-    pub fn counts(&self) -> Result<Vec<(RowState, u64)>, BulkError> {
+    pub(crate) fn counts(&self) -> Result<Vec<(RowState, u64)>, BulkError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
@@ -1084,7 +1093,10 @@ impl Journal {
     }
 
     /// The row key, name and state of the roster row holding `order_id`.
-    pub fn by_order(&self, order_id: i64) -> Result<Option<(String, String, RowState)>, BulkError> {
+    pub(crate) fn by_order(
+        &self,
+        order_id: i64,
+    ) -> Result<Option<(String, String, RowState)>, BulkError> {
         self.conn
             .prepare_cached("SELECT row_key, name, state FROM main.rows WHERE order_id = ?1")
             .and_then(|mut s| {
@@ -1100,7 +1112,7 @@ impl Journal {
 
     /// What the journal holds about the key of row `row_key` (`None` when the row was never
     /// journaled): the public key its certificate must carry is taken from it.
-    pub fn sent_key(&self, row_key: &str) -> Result<Option<SentKey>, BulkError> {
+    pub(crate) fn sent_key(&self, row_key: &str) -> Result<Option<SentKey>, BulkError> {
         self.conn
             .prepare_cached("SELECT key_file, csr_file, csr FROM main.rows WHERE row_key = ?1")
             .and_then(|mut s| {
@@ -1118,7 +1130,7 @@ impl Journal {
 
     /// Whether some journaled row already holds `order_id` (as its order, or as the order
     /// its latest order renews).
-    pub fn order_known(&self, order_id: i64) -> Result<bool, BulkError> {
+    pub(crate) fn order_known(&self, order_id: i64) -> Result<bool, BulkError> {
         if self.by_order(order_id)?.is_some() {
             return Ok(true);
         }
@@ -1129,20 +1141,23 @@ impl Journal {
     }
 
     /// Queues `update` for the next commit (batches status updates of one poll).
-    pub fn defer(&mut self, update: Update) {
+    pub(crate) fn defer(&mut self, update: Update) {
         self.pending.push(update);
     }
 
     /// Applies the queued updates and `updates` in one transaction, written to the WAL at
     /// once: it survives the process being killed (SIGKILL) at any later point, and survives
     /// power loss from the next [`Journal::commit_durable`] on (which syncs the whole WAL).
-    pub fn commit(&mut self, updates: impl IntoIterator<Item = Update>) -> Result<(), BulkError> {
+    pub(crate) fn commit(
+        &mut self,
+        updates: impl IntoIterator<Item = Update>,
+    ) -> Result<(), BulkError> {
         self.commit_with(updates, false)
     }
 
     /// Like [`Journal::commit`], and synced to disk (`synchronous=FULL`) before returning:
     /// used for the intent committed before every order POST.
-    pub fn commit_durable(
+    pub(crate) fn commit_durable(
         &mut self,
         updates: impl IntoIterator<Item = Update>,
     ) -> Result<(), BulkError> {
@@ -1178,7 +1193,7 @@ impl Journal {
     }
 
     /// Records an invalid roster row (for the report), keeping every error of the row.
-    pub fn record_invalid(
+    pub(crate) fn record_invalid(
         &mut self,
         error: &RowError,
         common_name: &str,
@@ -1202,7 +1217,7 @@ impl Journal {
     }
 
     /// When the oldest order still waiting for a certificate was placed (RFC 3339).
-    pub fn oldest_pending(&self) -> Result<Option<String>, BulkError> {
+    pub(crate) fn oldest_pending(&self) -> Result<Option<String>, BulkError> {
         self.conn
             .query_row(
                 &format!(
@@ -1217,7 +1232,11 @@ impl Journal {
     }
 
     /// Report lines for every roster row (valid or not) after data row `after`, in roster order.
-    pub fn report_page(&self, after: u64, limit: usize) -> Result<Vec<ReportLine>, BulkError> {
+    pub(crate) fn report_page(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ReportLine>, BulkError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -1287,7 +1306,7 @@ impl Journal {
     }
 
     /// Commits queued updates (if any).
-    pub fn flush(&mut self) -> Result<(), BulkError> {
+    pub(crate) fn flush(&mut self) -> Result<(), BulkError> {
         self.commit(Vec::new())
     }
 }
@@ -1830,7 +1849,7 @@ mod tests {
     fn spec(row: u64, cn: &str) -> RowSpec {
         let emails = vec![format!("{}@example.com", cn.to_lowercase())];
         RowSpec {
-            key: super::super::spec::row_key(None, ProductId::ClientPremiumSha2, cn, &emails),
+            key: super::super::spec::key_of(None, ProductId::ClientPremiumSha2, cn, &emails),
             row,
             line: row + 1,
             product: ProductId::ClientPremiumSha2,
@@ -2141,7 +2160,7 @@ PRAGMA user_version=1;
     fn spec_with(row: u64, id: Option<&str>, cn: &str, emails: &[&str], name: &str) -> RowSpec {
         let emails: Vec<String> = emails.iter().map(|e| e.to_string()).collect();
         RowSpec {
-            key: super::super::spec::row_key(id, ProductId::ClientPremiumSha2, cn, &emails),
+            key: super::super::spec::key_of(id, ProductId::ClientPremiumSha2, cn, &emails),
             emails,
             common_name: cn.into(),
             name: name.into(),

@@ -14,7 +14,7 @@ use super::BulkError;
 
 /// Every column a roster may have. `emails` is required; `common_name` where the row's
 /// product takes one (the legacy products but `class1_smime`).
-pub const COLUMNS: [&str; 16] = [
+pub(crate) const COLUMNS: [&str; 16] = [
     "id",
     "common_name",
     "emails",
@@ -39,14 +39,14 @@ const LIST_COLUMNS: [&str; 3] = ["emails", "organization_units", "additional_usa
 /// The longest roster line (and CSV row, even spread over several lines) read, in bytes: a
 /// longer one stops the run with an error naming the line (the file is probably not a
 /// roster). Memory use per row stays bounded whatever the file holds.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// The longest cell of a list column (`emails`, `organization_units`, `additional_usage`), in
 /// bytes.
-pub const MAX_LIST_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_LIST_BYTES: usize = 16 * 1024;
 
 /// The longest cell of any other column, in bytes.
-pub const MAX_FIELD_BYTES: usize = 1024;
+pub(crate) const MAX_FIELD_BYTES: usize = 1024;
 
 /// Slack for the CSV parser's read-ahead when bounding a row spread over several lines.
 const READ_AHEAD: u64 = 16 * 1024;
@@ -69,7 +69,7 @@ fn check_size(column: &str, value: &str) -> Result<(), String> {
 
 /// The roster's file format, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RosterFormat {
+pub(crate) enum RosterFormat {
     /// `.csv`: comma-separated with a header line.
     Csv,
     /// `.jsonl` / `.ndjson`: one JSON object per line.
@@ -78,7 +78,7 @@ pub enum RosterFormat {
 
 impl RosterFormat {
     /// The format for `path`'s extension, or a usage error naming the allowed extensions.
-    pub fn from_path(path: &Path) -> Result<Self, BulkError> {
+    pub(crate) fn from_path(path: &Path) -> Result<Self, BulkError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -97,7 +97,7 @@ impl RosterFormat {
 
 /// The cells of one roster row, as written (trimmed; lists split on `;`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RawRow {
+pub(crate) struct RawRow {
     /// 1-based number of the row among the data rows (the header is not counted).
     pub row: u64,
     /// 1-based line of the file where the row starts.
@@ -139,7 +139,7 @@ pub struct RawRow {
 impl RawRow {
     /// The row's name for people (invalid rows in the journal and the report): its common
     /// name, else the person's names or pseudonym, else the first email.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         if let Some(name) = &self.common_name {
             return name.clone();
         }
@@ -217,7 +217,7 @@ fn unknown_column(column: &str) -> String {
 /// One roster row as read: its cells, or why it cannot be read. An unreadable row is data
 /// (it is reported and the run goes on), not an error that stops the stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RosterRow {
+pub(crate) enum RosterRow {
     /// The row's cells (boxed: a row error is far smaller).
     Read(Box<RawRow>),
     /// The row cannot be read (bad CSV or JSON, wrong cell count, a cell too long, …).
@@ -235,7 +235,7 @@ impl From<Result<RawRow, RowError>> for RosterRow {
 
 /// Streams the rows of a roster file: an [`Iterator`] of [`RosterRow`]s, or of the
 /// [`BulkError`] (an I/O error, a line over [`MAX_LINE_BYTES`]) that ends the stream.
-pub struct RosterReader {
+pub(crate) struct RosterReader {
     inner: Inner,
 }
 
@@ -341,7 +341,7 @@ impl RosterReader {
     /// Opens `path` (format by extension) and, for CSV, checks the header: every column
     /// known, `emails` present (`common_name` is checked per row: only some products take one),
     /// no column twice.
-    pub fn open(path: &Path) -> Result<Self, BulkError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, BulkError> {
         let format = RosterFormat::from_path(path)?;
         let file = File::open(path).map_err(|e| {
             BulkError::Usage(format!("roster {}: cannot open: {e}", path.display()))

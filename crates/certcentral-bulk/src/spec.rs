@@ -47,7 +47,7 @@ pub struct OrderDefaults {
 /// The person a row names and what the key is for: the Secure Email products' columns (the
 /// names and the pseudonym also serve the current legacy products' `individual`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Person {
+pub(crate) struct Person {
     /// `first_name`.
     pub first_name: Option<String>,
     /// `last_name`.
@@ -74,7 +74,7 @@ impl Person {
 /// One valid roster row, ready to order. Serialized into the run's staging table so the
 /// whole roster never needs to sit in memory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowSpec {
+pub(crate) struct RowSpec {
     /// Stable identity (see [`row_key`]).
     pub key: String,
     /// 1-based data row number.
@@ -114,26 +114,16 @@ pub struct RowSpec {
 impl RowSpec {
     /// The product id the row is ordered as (`POST /order/certificate/{id}`, the journal's
     /// `product`): the unknown product's id, else the catalog product's.
-    pub fn product_name(&self) -> &str {
+    pub(crate) fn product_name(&self) -> &str {
         self.unknown_product
             .as_deref()
             .unwrap_or(self.product.as_str())
     }
 }
 
-/// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
-/// `h:` and the first 128 bits (hex) of the SHA-256 of a canonical JSON array:
-///
-/// - a row with a common name: `["<product>","<common name>",["<email>",…]]`, of the
-///   product, the common name ([`normalize_common_name`]) and the emails
-///   ([`normalize_emails`]) — the identity every journal so far holds;
-/// - a row without one (the Secure Email products, `class1_smime`): [`person_key`], the
-///   person in place of the common name.
-///
-/// Reordering rows, changing their case or spacing, or editing other columns keeps the
-/// identity, so no row is ordered twice; JSON quoting keeps it unambiguous whatever a name
-/// holds (`|`, `,`, `"`), and the digest keeps it short and free of separators in the report.
-pub fn row_key(
+/// [`row_key`] of a row with a common name (`None` id) or an `id` cell, by product id.
+#[cfg(test)]
+pub(crate) fn key_of(
     id: Option<&str>,
     product: ProductId,
     common_name: &str,
@@ -151,7 +141,12 @@ pub fn row_key(
 /// ([`normalize_common_name`]) and left out when the row has none (a mailbox row's person is
 /// `{}`), the emails normalized ([`normalize_emails`]). An object never equals a string, so
 /// such a row never shares an identity with a row that has a common name.
-pub fn person_key(id: Option<&str>, product: &str, person: &Person, emails: &[String]) -> String {
+pub(crate) fn person_key(
+    id: Option<&str>,
+    product: &str,
+    person: &Person,
+    emails: &[String],
+) -> String {
     if let Some(id) = id {
         return format!("id:{}", id.trim());
     }
@@ -169,7 +164,7 @@ pub fn person_key(id: Option<&str>, product: &str, person: &Person, emails: &[St
 }
 
 /// The identity of a row without an `id` cell (see [`row_key`]), from the product's text.
-pub fn identity_key(product: &str, common_name: &str, emails: &[String]) -> String {
+pub(crate) fn identity_key(product: &str, common_name: &str, emails: &[String]) -> String {
     digest_key(&json!([
         product,
         normalize_common_name(common_name),
@@ -192,7 +187,7 @@ fn digest_key(canonical: &Value) -> String {
 }
 
 /// A common name as identities compare it: trimmed, inner whitespace collapsed, lowercased.
-pub fn normalize_common_name(common_name: &str) -> String {
+pub(crate) fn normalize_common_name(common_name: &str) -> String {
     common_name
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -201,7 +196,7 @@ pub fn normalize_common_name(common_name: &str) -> String {
 }
 
 /// Emails as identities compare them: trimmed, lowercased, sorted, deduplicated.
-pub fn normalize_emails(emails: &[String]) -> Vec<String> {
+pub(crate) fn normalize_emails(emails: &[String]) -> Vec<String> {
     let mut emails: Vec<String> = emails.iter().map(|e| e.trim().to_lowercase()).collect();
     emails.sort();
     emails.dedup();
@@ -211,7 +206,7 @@ pub fn normalize_emails(emails: &[String]) -> Vec<String> {
 /// Output file stem for a row: [`crate::files::derive_name`] of the subject's name (the
 /// common name, or for a row without one the person's names, the pseudonym or the first
 /// email: "Locke Cole" → `locke-cole`), or `row-N` when nothing usable is left.
-pub fn derive_name(common_name: &str, row: u64) -> String {
+pub(crate) fn derive_name(common_name: &str, row: u64) -> String {
     crate::files::derive_name(common_name).unwrap_or_else(|| format!("row-{row}"))
 }
 
@@ -528,8 +523,21 @@ fn row_body(raw: &RawRow, flags: &OrderFields, product: ProductId) -> Result<Ord
     })
 }
 
-/// [`row_key`] for the product as ordered (an unknown one's id included).
-fn ordered_key(raw: &RawRow, product_name: &str, person: &Person) -> String {
+/// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
+/// `h:` and the first 128 bits (hex) of the SHA-256 of a canonical JSON array:
+///
+/// - a row with a common name: `["<product>","<common name>",["<email>",…]]`, of the
+///   product, the common name ([`normalize_common_name`]) and the emails
+///   ([`normalize_emails`]) — the identity every journal so far holds;
+/// - a row without one (the Secure Email products, `class1_smime`): [`person_key`], the
+///   person in place of the common name.
+///
+/// Reordering rows, changing their case or spacing, or editing other columns keeps the
+/// identity, so no row is ordered twice; JSON quoting keeps it unambiguous whatever a name
+/// holds (`|`, `,`, `"`), and the digest keeps it short and free of separators in the report.
+///
+/// `product_name` is the product as ordered (an unknown one's id included).
+pub(crate) fn row_key(raw: &RawRow, product_name: &str, person: &Person) -> String {
     match (&raw.common_name, raw.id.as_deref()) {
         (Some(common_name), None) => identity_key(product_name, common_name, &raw.emails),
         (_, id) => person_key(id, product_name, person, &raw.emails),
@@ -541,7 +549,7 @@ impl RowSpec {
     /// the validator the API client and the sandbox use) and returns the ready row, or every
     /// problem found with its column. A `csr` path is resolved against `roster_dir` and its
     /// content checked.
-    pub fn build(
+    pub(crate) fn build(
         raw: RawRow,
         defaults: &OrderDefaults,
         roster_dir: &Path,
@@ -614,7 +622,7 @@ impl RowSpec {
             OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
         };
         let product_name = unknown_product.as_deref().unwrap_or(product.as_str());
-        let key = ordered_key(&raw, product_name, &person);
+        let key = row_key(&raw, product_name, &person);
         Ok(RowSpec {
             key,
             row: raw.row,
@@ -659,7 +667,7 @@ impl RowSpec {
 
     /// The order body for this row with the given CSR, built again from the row's cells by
     /// the one body builder.
-    pub fn order_request(
+    pub(crate) fn order_request(
         &self,
         defaults: &OrderDefaults,
         csr: Option<&str>,
@@ -710,13 +718,13 @@ mod tests {
     #[test]
     fn identity_ignores_case_spacing_and_email_order() {
         let p = ProductId::ClientPremiumSha2;
-        let a = row_key(
+        let a = key_of(
             None,
             p,
             "Locke  Cole ",
             &["B@example.com".into(), "a@example.com".into()],
         );
-        let b = row_key(
+        let b = key_of(
             None,
             p,
             "locke cole",
@@ -725,29 +733,29 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(
             a,
-            row_key(
+            key_of(
                 None,
                 ProductId::ClientAuthenticationPlus,
                 "locke cole",
                 &["a@example.com".into(), "b@example.com".into()]
             )
         );
-        assert_eq!(row_key(Some(" emp-7 "), p, "x", &[]), "id:emp-7");
+        assert_eq!(key_of(Some(" emp-7 "), p, "x", &[]), "id:emp-7");
     }
 
     #[test]
     fn identity_is_unambiguous_when_names_hold_separators() {
         let p = ProductId::ClientPremiumSha2;
         // Both were `client_premium_sha2|a|b|c@example.com` before keys were JSON.
-        let a = row_key(None, p, "a|b", &["c@example.com".into()]);
-        let b = row_key(None, p, "a", &["b|c@example.com".into()]);
+        let a = key_of(None, p, "a|b", &["c@example.com".into()]);
+        let b = key_of(None, p, "a", &["b|c@example.com".into()]);
         assert_ne!(a, b);
         let canonical = r#"["client_premium_sha2","a|b",["c@example.com"]]"#;
         let digest = <sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(a, format!("h:{hex}"));
-        let c = row_key(None, p, "x", &["a@example.com,b@example.com".into()]);
-        let d = row_key(
+        let c = key_of(None, p, "x", &["a@example.com,b@example.com".into()]);
+        let d = key_of(
             None,
             p,
             "x",
@@ -917,7 +925,7 @@ mod tests {
             ..person.clone()
         };
         assert_eq!(person_key(None, p.as_str(), &plain, &emails), key);
-        assert_ne!(row_key(None, p, "Locke Cole", &emails), key);
+        assert_ne!(key_of(None, p, "Locke Cole", &emails), key);
         let pseudonym = Person {
             pseudonym: Some("Locke Cole".into()),
             ..Person::default()
@@ -936,7 +944,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             legacy.key,
-            row_key(
+            key_of(
                 None,
                 ProductId::ClientPremiumSha2,
                 "Locke Cole",
