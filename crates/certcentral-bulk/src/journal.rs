@@ -482,20 +482,48 @@ pub(crate) struct Entry {
     pub sent_product: Option<String>,
 }
 
-/// One row of [`Journal::page`]'s query, as stored (columns in the query's order).
-struct PageRow {
-    spec: String,
-    state: Option<String>,
-    name: Option<String>,
-    intent_at: Option<String>,
+/// The columns of a row's order that both paged queries ([`Journal::page`],
+/// [`Journal::report_page`]) select, at positions 4 to 11 ([`OrderColumns::read`]).
+const ORDER_COLUMNS: &str = "j.order_id, j.request_ids, j.request_status, j.order_status,
+    j.certificate_id, j.key_file, j.certificate_file, coalesce(r.held, j.error)";
+
+/// A row's [`ORDER_COLUMNS`], as stored.
+struct OrderColumns {
     order_id: Option<i64>,
+    /// A JSON array of integers.
     request_ids: Option<String>,
     request_status: Option<String>,
     order_status: Option<String>,
     certificate_id: Option<i64>,
     key_file: Option<String>,
     certificate_file: Option<String>,
+    /// The row's error, or why it is held back.
     error: Option<String>,
+}
+
+impl OrderColumns {
+    /// Reads [`ORDER_COLUMNS`] at positions 4 to 11.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            order_id: r.get(4)?,
+            request_ids: r.get(5)?,
+            request_status: r.get(6)?,
+            order_status: r.get(7)?,
+            certificate_id: r.get(8)?,
+            key_file: r.get(9)?,
+            certificate_file: r.get(10)?,
+            error: r.get(11)?,
+        })
+    }
+}
+
+/// One row of [`Journal::page`]'s query, as stored (columns in the query's order).
+struct PageRow {
+    spec: String,
+    state: Option<String>,
+    name: Option<String>,
+    intent_at: Option<String>,
+    order: OrderColumns,
     csr: Option<String>,
     sent_common_name: Option<String>,
     sent_emails: Option<String>,
@@ -512,14 +540,7 @@ impl PageRow {
             state: r.get(1)?,
             name: r.get(2)?,
             intent_at: r.get(3)?,
-            order_id: r.get(4)?,
-            request_ids: r.get(5)?,
-            request_status: r.get(6)?,
-            order_status: r.get(7)?,
-            certificate_id: r.get(8)?,
-            key_file: r.get(9)?,
-            certificate_file: r.get(10)?,
-            error: r.get(11)?,
+            order: OrderColumns::read(r)?,
             csr: r.get(12)?,
             sent_common_name: r.get(13)?,
             sent_emails: r.get(14)?,
@@ -536,7 +557,7 @@ impl PageRow {
             .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
         let state = parse_state(self.state.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
         let request_ids =
-            parse_ids(self.request_ids.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
+            parse_ids(self.order.request_ids.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
         let sent = match (self.sent_common_name, self.sent_emails) {
             (Some(cn), Some(emails)) => Some((
                 cn,
@@ -549,16 +570,16 @@ impl PageRow {
             spec,
             state,
             intent_at: self.intent_at,
-            order_id: self.order_id,
+            order_id: self.order.order_id,
             request_ids,
-            request_status: self.request_status,
-            order_status: self.order_status,
-            certificate_id: self.certificate_id,
-            key_file: self.key_file,
+            request_status: self.order.request_status,
+            order_status: self.order.order_status,
+            certificate_id: self.order.certificate_id,
+            key_file: self.order.key_file,
             csr: self.csr,
             sent,
-            certificate_file: self.certificate_file,
-            error: self.error,
+            certificate_file: self.order.certificate_file,
+            error: self.order.error,
             renewal_of: self.renewal_of,
             valid_till: self.valid_till,
             sent_product: self.sent_product,
@@ -977,10 +998,8 @@ impl Journal {
     fn page_where(&self, filter: &str, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
         let state = state_sql();
         let sql = format!(
-            "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
-                    j.order_status, j.certificate_id, j.key_file, j.certificate_file,
-                    coalesce(r.held, j.error), j.csr, j.common_name, j.emails, j.renewal_of,
-                    j.valid_till, j.product
+            "SELECT r.spec, {state}, j.name, j.intent_at, {ORDER_COLUMNS}, j.csr, j.common_name,
+                    j.emails, j.renewal_of, j.valid_till, j.product
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
@@ -1242,10 +1261,8 @@ impl Journal {
             .prepare_cached(
                 &format!(
                     "SELECT * FROM (
-                   SELECT r.row_number AS n, r.row_key, {state}, r.spec, j.order_id, j.request_ids,
-                          j.request_status, j.order_status, j.certificate_id, j.key_file,
-                          j.certificate_file, coalesce(r.held, j.error), NULL AS cn, NULL AS emails,
-                          j.renewal_of, j.valid_till
+                   SELECT r.row_number AS n, r.row_key, {state}, r.spec, {ORDER_COLUMNS},
+                          NULL AS cn, NULL AS emails, j.renewal_of, j.valid_till
                    FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
                    UNION ALL
                    SELECT i.row_number AS n, NULL, 'invalid', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -1262,7 +1279,8 @@ impl Journal {
                 let spec: Option<RowSpec> = spec.and_then(|s| serde_json::from_str(&s).ok());
                 let state: Option<String> = r.get(2)?;
                 let row_id = r.get::<_, Option<String>>(1)?.unwrap_or_default();
-                let request_ids = match r.get::<_, Option<String>>(5)? {
+                let order = OrderColumns::read(r)?;
+                let request_ids = match order.request_ids {
                     None => None,
                     Some(ids) => Some(
                         parse_ids(Some(&ids), &row_id)?
@@ -1289,14 +1307,14 @@ impl Journal {
                         .map(|s| s.emails.join(";"))
                         .or(r.get(13)?)
                         .unwrap_or_default(),
-                    order_id: r.get(4)?,
+                    order_id: order.order_id,
                     request_ids,
-                    request_status: r.get(6)?,
-                    order_status: r.get(7)?,
-                    certificate_id: r.get(8)?,
-                    key_file: r.get(9)?,
-                    certificate_file: r.get(10)?,
-                    error: r.get(11)?,
+                    request_status: order.request_status,
+                    order_status: order.order_status,
+                    certificate_id: order.certificate_id,
+                    key_file: order.key_file,
+                    certificate_file: order.certificate_file,
+                    error: order.error,
                     renewal_of_order_id: r.get(14)?,
                     valid_till: r.get(15)?,
                 })
