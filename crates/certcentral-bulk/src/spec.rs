@@ -523,6 +523,22 @@ fn row_body(raw: &RawRow, flags: &OrderFields, product: ProductId) -> Result<Ord
     })
 }
 
+/// Every problem the validator (the one the API client and the sandbox use) finds in a row's
+/// `body`, named by column.
+fn body_problems(raw: &RawRow, body: &OrderBody, ctx: &Context) -> Vec<RowError> {
+    let report = certcentral_validate::validate_body(body, ctx);
+    report
+        .errors
+        .iter()
+        .map(|v| RowError {
+            row: raw.row,
+            line: raw.line,
+            column: column_of(&v.path),
+            reason: format!("{} ({})", v.message, v.code),
+        })
+        .collect()
+}
+
 /// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
 /// `h:` and the first 128 bits (hex) of the SHA-256 of a canonical JSON array:
 ///
@@ -599,13 +615,7 @@ impl RowSpec {
         if let Some(csr) = &csr_text {
             body.set_csr(csr.clone());
         }
-        let report = certcentral_validate::validate_body(&body, &ctx);
-        for v in &report.errors {
-            errors.push(err(
-                &column_of(&v.path),
-                format!("{} ({})", v.message, v.code),
-            ));
-        }
+        errors.extend(body_problems(&raw, &body, &ctx));
         let subject = body.subject_name();
         let name = raw
             .name
