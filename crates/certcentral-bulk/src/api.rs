@@ -140,7 +140,7 @@ pub trait BulkApi: Send + Sync + 'static {
 
 /// What the order info says about a revocation: revoked, or a revoke request in place
 /// (pending or approved), with its id; `None` when neither (nothing to reconcile).
-pub fn revocation_in(info: &OrderInfo) -> Option<RevokeOutcome> {
+pub(crate) fn revocation_in(info: &OrderInfo) -> Option<RevokeOutcome> {
     if info.status == Some(certcentral_types::OrderStatus::Revoked) {
         return Some(RevokeOutcome::Revoked);
     }

@@ -25,7 +25,7 @@ fn describe(err: &Error) -> String {
 /// status codes: the client returns [`Error::OutcomeUnknown`] whenever the order may exist
 /// (sent without a usable answer: timeout, reset, 5xx, unreadable success), so every other
 /// answer from the server is a definite refusal.
-pub fn classify_order_error(err: Error) -> ApiFailure {
+pub(crate) fn classify_order_error(err: Error) -> ApiFailure {
     let message = describe(&err);
     match err {
         Error::OutcomeUnknown(_) => ApiFailure::Unknown { message },

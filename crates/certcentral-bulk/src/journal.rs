@@ -89,7 +89,7 @@ use super::roster::RowError;
 use super::spec::{RowSpec, identity_key, normalize_common_name, normalize_emails};
 
 /// Schema version written to `PRAGMA user_version`.
-pub const SCHEMA_VERSION: i64 = 3;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The `rows` table of schema version 3 (`{STORED}`: the stored states, quoted).
 const SCHEMA: &str = "
@@ -226,7 +226,7 @@ impl RowState {
     }
 
     /// Every state.
-    pub const ALL: [Self; 11] = [
+    pub(crate) const ALL: [Self; 11] = [
         Self::New,
         Self::Intent,
         Self::Unknown,
@@ -241,7 +241,7 @@ impl RowState {
     ];
 
     /// The states a journal line may hold (all but `possible_duplicate`).
-    pub const STORED: [Self; 10] = [
+    pub(crate) const STORED: [Self; 10] = [
         Self::New,
         Self::Intent,
         Self::Unknown,
@@ -262,7 +262,7 @@ impl RowState {
     const TO_ORDER: [Self; 2] = [Self::New, Self::Refused];
 
     /// The state whose text is `s`.
-    pub fn from_text(s: &str) -> Option<Self> {
+    pub(crate) fn from_text(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == s)
     }
 }
@@ -314,7 +314,7 @@ fn corrupt(key: &str, what: &str) -> rusqlite::Error {
 
 /// One journal change. Changes are applied in order, in one transaction per commit.
 #[derive(Clone, Debug, PartialEq)]
-pub enum Update {
+pub(crate) enum Update {
     /// About to POST the order for this row (committed durably before the POST).
     Intent {
         /// The row.
@@ -442,7 +442,7 @@ pub enum Update {
 
 /// A row of the current roster with what the journal knows about it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The validated roster row.
     pub spec: RowSpec,
     /// Journal state.
@@ -482,10 +482,115 @@ pub struct Entry {
     pub sent_product: Option<String>,
 }
 
+/// The columns of a row's order that both paged queries ([`Journal::page`],
+/// [`Journal::report_page`]) select, at positions 4 to 11 ([`OrderColumns::read`]).
+const ORDER_COLUMNS: &str = "j.order_id, j.request_ids, j.request_status, j.order_status,
+    j.certificate_id, j.key_file, j.certificate_file, coalesce(r.held, j.error)";
+
+/// A row's [`ORDER_COLUMNS`], as stored.
+struct OrderColumns {
+    order_id: Option<i64>,
+    /// A JSON array of integers.
+    request_ids: Option<String>,
+    request_status: Option<String>,
+    order_status: Option<String>,
+    certificate_id: Option<i64>,
+    key_file: Option<String>,
+    certificate_file: Option<String>,
+    /// The row's error, or why it is held back.
+    error: Option<String>,
+}
+
+impl OrderColumns {
+    /// Reads [`ORDER_COLUMNS`] at positions 4 to 11.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            order_id: r.get(4)?,
+            request_ids: r.get(5)?,
+            request_status: r.get(6)?,
+            order_status: r.get(7)?,
+            certificate_id: r.get(8)?,
+            key_file: r.get(9)?,
+            certificate_file: r.get(10)?,
+            error: r.get(11)?,
+        })
+    }
+}
+
+/// One row of [`Journal::page`]'s query, as stored (columns in the query's order).
+struct PageRow {
+    spec: String,
+    state: Option<String>,
+    name: Option<String>,
+    intent_at: Option<String>,
+    order: OrderColumns,
+    csr: Option<String>,
+    sent_common_name: Option<String>,
+    sent_emails: Option<String>,
+    renewal_of: Option<i64>,
+    valid_till: Option<String>,
+    sent_product: Option<String>,
+}
+
+impl PageRow {
+    /// Reads the query's columns.
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            spec: r.get(0)?,
+            state: r.get(1)?,
+            name: r.get(2)?,
+            intent_at: r.get(3)?,
+            order: OrderColumns::read(r)?,
+            csr: r.get(12)?,
+            sent_common_name: r.get(13)?,
+            sent_emails: r.get(14)?,
+            renewal_of: r.get(15)?,
+            valid_till: r.get(16)?,
+            sent_product: r.get(17)?,
+        })
+    }
+
+    /// The [`Entry`]: the staged spec, state, request ids and sent emails parsed (an error
+    /// names the row).
+    fn into_entry(self, journal: &Journal) -> Result<Entry, BulkError> {
+        let spec: RowSpec = serde_json::from_str(&self.spec)
+            .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
+        let state = parse_state(self.state.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
+        let request_ids =
+            parse_ids(self.order.request_ids.as_deref(), &spec.key).map_err(|e| journal.err(e))?;
+        let sent = match (self.sent_common_name, self.sent_emails) {
+            (Some(cn), Some(emails)) => Some((
+                cn,
+                parse_emails(&emails, &spec.key).map_err(|e| journal.err(e))?,
+            )),
+            _ => None,
+        };
+        Ok(Entry {
+            name: self.name.unwrap_or_else(|| spec.name.clone()),
+            spec,
+            state,
+            intent_at: self.intent_at,
+            order_id: self.order.order_id,
+            request_ids,
+            request_status: self.order.request_status,
+            order_status: self.order.order_status,
+            certificate_id: self.order.certificate_id,
+            key_file: self.order.key_file,
+            csr: self.csr,
+            sent,
+            certificate_file: self.order.certificate_file,
+            error: self.order.error,
+            renewal_of: self.renewal_of,
+            valid_till: self.valid_till,
+            sent_product: self.sent_product,
+        })
+    }
+}
+
 impl Entry {
     /// The order this row is to renew: a row to be ordered (again) that already holds an
     /// order id is the renewal of that order (a first order has none until it is answered).
-    pub fn renews(&self) -> Option<i64> {
+    pub(crate) fn renews(&self) -> Option<i64> {
         match self.state {
             RowState::New | RowState::Refused | RowState::Intent | RowState::Unknown => {
                 self.order_id
@@ -523,7 +628,7 @@ pub struct Removed {
 
 /// What the journal holds about a row's key, recorded with its last intent.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct SentKey {
+pub(crate) struct SentKey {
     /// The private key file written for the row (none for a row with its own CSR).
     pub key_file: Option<String>,
     /// The CSR file: the one written beside the key, or the row's own CSR file.
@@ -570,9 +675,7 @@ pub struct ReportLine {
 
 /// Which roster rows a paged query returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Class {
-    /// Every row.
-    All,
+pub(crate) enum Class {
     /// Rows to be ordered.
     New,
     /// Rows whose POST outcome must be reconciled.
@@ -594,9 +697,34 @@ pub enum Class {
     NoExpiry,
 }
 
+impl Class {
+    /// The SQL condition on `r` (the staged roster) and `j` (the journal's rows) selecting
+    /// the class's rows.
+    fn filter(self) -> String {
+        use RowState as S;
+        match self {
+            Self::New => format!("{} AND r.held IS NULL", to_order_sql()),
+            Self::Reconcile => format!("j.state IN ({})", sql_list(&[S::Intent, S::Unknown])),
+            // Rows back to `new` after an intent: reconciliation found no order, or the POST
+            // provably did not reach the server (not rows refused in this run).
+            Self::Retry => format!("j.state = '{}' AND r.held IS NULL", S::New.as_str()),
+            Self::Follow => format!("j.state = '{}'", S::Ordered.as_str()),
+            Self::Pending => format!(
+                "j.state = '{}' AND j.certificate_id IS NULL",
+                S::Ordered.as_str()
+            ),
+            Self::Renew { until } => renew_sql(until),
+            Self::NoExpiry => format!(
+                "j.state = '{}' AND j.valid_till IS NULL AND j.order_id IS NOT NULL",
+                S::Done.as_str()
+            ),
+        }
+    }
+}
+
 /// The journal's time format (RFC 3339, UTC, seconds): also used for `valid_till`, so
 /// times compare as text.
-pub fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
+pub(crate) fn stamp(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
@@ -670,7 +798,7 @@ impl Journal {
     }
 
     /// A throw-away journal (a private temporary database), for a dry run with no journal.
-    pub fn open_temporary() -> Result<Self, BulkError> {
+    pub(crate) fn open_temporary() -> Result<Self, BulkError> {
         let conn = Connection::open("").map_err(|e| BulkError::Journal(e.to_string()))?;
         let mut journal = Self {
             conn,
@@ -759,7 +887,7 @@ impl Journal {
     }
 
     /// The journal file, `None` for a temporary one.
-    pub fn path(&self) -> Option<&Path> {
+    pub(crate) fn path(&self) -> Option<&Path> {
         self.path.as_deref()
     }
 
@@ -784,7 +912,7 @@ impl Journal {
     /// The lookups are set-based: one query per batch asks the journal about every key and
     /// name of the batch, one statement records the batch's emails, one query finds the
     /// emails already ordered or in an earlier row; only the insert is per row.
-    pub fn stage(
+    pub(crate) fn stage(
         &mut self,
         rows: &[RowSpec],
         allow_similar: bool,
@@ -857,119 +985,34 @@ impl Journal {
     }
 
     /// Up to `limit` roster rows of `class` after data row `after`, in roster order.
-    pub fn page(&self, class: Class, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
-        use RowState as S;
-        let filter = match class {
-            Class::All => "1".to_owned(),
-            Class::New => format!("{} AND r.held IS NULL", to_order_sql()),
-            Class::Reconcile => format!("j.state IN ({})", sql_list(&[S::Intent, S::Unknown])),
-            // Rows back to `new` after an intent: reconciliation found no order, or the POST
-            // provably did not reach the server (not rows refused in this run).
-            Class::Retry => format!("j.state = '{}' AND r.held IS NULL", S::New.as_str()),
-            Class::Follow => format!("j.state = '{}'", S::Ordered.as_str()),
-            Class::Pending => format!(
-                "j.state = '{}' AND j.certificate_id IS NULL",
-                S::Ordered.as_str()
-            ),
-            Class::Renew { until } => renew_sql(until),
-            Class::NoExpiry => format!(
-                "j.state = '{}' AND j.valid_till IS NULL AND j.order_id IS NOT NULL",
-                S::Done.as_str()
-            ),
-        };
+    pub(crate) fn page(
+        &self,
+        class: Class,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BulkError> {
+        self.page_where(&class.filter(), after, limit)
+    }
+
+    /// The first `limit` roster rows after row number `after` matching the SQL `filter`.
+    fn page_where(&self, filter: &str, after: u64, limit: usize) -> Result<Vec<Entry>, BulkError> {
         let state = state_sql();
         let sql = format!(
-            "SELECT r.spec, {state}, j.name, j.intent_at, j.order_id, j.request_ids, j.request_status,
-                    j.order_status, j.certificate_id, j.key_file, j.certificate_file,
-                    coalesce(r.held, j.error), j.csr, j.common_name, j.emails, j.renewal_of,
-                    j.valid_till, j.product
+            "SELECT r.spec, {state}, j.name, j.intent_at, {ORDER_COLUMNS}, j.csr, j.common_name,
+                    j.emails, j.renewal_of, j.valid_till, j.product
              FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
              WHERE r.row_number > ?1 AND {filter} ORDER BY r.row_number LIMIT ?2"
         );
         let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map(params![after as i64, limit as i64], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<String>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<String>>(6)?,
-                    r.get::<_, Option<String>>(7)?,
-                    r.get::<_, Option<i64>>(8)?,
-                    r.get::<_, Option<String>>(9)?,
-                    r.get::<_, Option<String>>(10)?,
-                    r.get::<_, Option<String>>(11)?,
-                    r.get::<_, Option<String>>(12)?,
-                    r.get::<_, Option<String>>(13)?,
-                    r.get::<_, Option<String>>(14)?,
-                    r.get::<_, Option<i64>>(15)?,
-                    r.get::<_, Option<String>>(16)?,
-                    r.get::<_, Option<String>>(17)?,
-                ))
-            })
+            .query_map(params![after as i64, limit as i64], PageRow::read)
             .map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (
-                spec,
-                state,
-                name,
-                intent_at,
-                order_id,
-                request_ids,
-                request_status,
-                order_status,
-                certificate_id,
-                key_file,
-                certificate_file,
-                error,
-                csr,
-                sent_common_name,
-                sent_emails,
-                renewal_of,
-                valid_till,
-                sent_product,
-            ) = row.map_err(|e| self.err(e))?;
-            let spec: RowSpec = serde_json::from_str(&spec)
-                .map_err(|e| BulkError::Journal(format!("staged row: {e}")))?;
-            let state = parse_state(state.as_deref(), &spec.key).map_err(|e| self.err(e))?;
-            let request_ids =
-                parse_ids(request_ids.as_deref(), &spec.key).map_err(|e| self.err(e))?;
-            let sent = match (sent_common_name, sent_emails) {
-                (Some(cn), Some(emails)) => Some((
-                    cn,
-                    parse_emails(&emails, &spec.key).map_err(|e| self.err(e))?,
-                )),
-                _ => None,
-            };
-            out.push(Entry {
-                name: name.unwrap_or_else(|| spec.name.clone()),
-                spec,
-                state,
-                intent_at,
-                order_id,
-                request_ids,
-                request_status,
-                order_status,
-                certificate_id,
-                key_file,
-                csr,
-                sent,
-                certificate_file,
-                error,
-                renewal_of,
-                valid_till,
-                sent_product,
-            });
-        }
-        Ok(out)
+        rows.map(|row| row.map_err(|e| self.err(e))?.into_entry(self))
+            .collect()
     }
 
     /// How many roster rows [`Class::Renew`] `until` holds (the renewals a run would place).
-    pub fn count_renewals(&self, until: i64) -> Result<u64, BulkError> {
+    pub(crate) fn count_renewals(&self, until: i64) -> Result<u64, BulkError> {
         self.conn
             .query_row(
                 &format!(
@@ -987,7 +1030,7 @@ impl Journal {
     /// Journaled rows whose identity is not on the staged roster and whose order is to be
     /// revoked (`done`) or is being revoked (`revoke_pending`), in the order they were
     /// first ordered.
-    pub fn removed(&self) -> Result<Vec<Removed>, BulkError> {
+    pub(crate) fn removed(&self) -> Result<Vec<Removed>, BulkError> {
         let sql = format!(
             "SELECT j.row_key, j.state, j.common_name, j.emails, j.order_id, j.certificate_id,
                     j.serial, j.valid_till, j.renewal_of
@@ -1021,7 +1064,11 @@ impl Journal {
 
     /// The state and pending revoke request of journal row `row_key` (any row, on the
     /// roster or not).
-    pub fn row_state(&self, row_key: &str) -> Result<Option<(RowState, Option<i64>)>, BulkError> {
+    #[cfg(test)]
+    pub(crate) fn row_state(
+        &self,
+        row_key: &str,
+    ) -> Result<Option<(RowState, Option<i64>)>, BulkError> {
         self.conn
             .prepare_cached("SELECT state, revoke_request_id FROM main.rows WHERE row_key = ?1")
             .and_then(|mut s| {
@@ -1034,27 +1081,8 @@ impl Journal {
             .map_err(|e| self.err(e))
     }
 
-    /// Every row of `class`, page by page (bounded memory): calls `f` for each.
-    pub fn for_each(
-        &self,
-        class: Class,
-        mut f: impl FnMut(Entry) -> Result<(), BulkError>,
-    ) -> Result<(), BulkError> {
-        let mut after = 0;
-        loop {
-            let page = self.page(class, after, 512)?;
-            let Some(last) = page.last() else {
-                return Ok(());
-            };
-            after = last.spec.row;
-            for entry in page {
-                f(entry)?;
-            }
-        }
-    }
-
     /// Counts of the current roster's rows by journal state.
-    pub fn counts(&self) -> Result<Vec<(RowState, u64)>, BulkError> {
+    pub(crate) fn counts(&self) -> Result<Vec<(RowState, u64)>, BulkError> {
         let mut stmt = self
             .conn
             .prepare_cached(&format!(
@@ -1084,7 +1112,10 @@ impl Journal {
     }
 
     /// The row key, name and state of the roster row holding `order_id`.
-    pub fn by_order(&self, order_id: i64) -> Result<Option<(String, String, RowState)>, BulkError> {
+    pub(crate) fn by_order(
+        &self,
+        order_id: i64,
+    ) -> Result<Option<(String, String, RowState)>, BulkError> {
         self.conn
             .prepare_cached("SELECT row_key, name, state FROM main.rows WHERE order_id = ?1")
             .and_then(|mut s| {
@@ -1100,7 +1131,7 @@ impl Journal {
 
     /// What the journal holds about the key of row `row_key` (`None` when the row was never
     /// journaled): the public key its certificate must carry is taken from it.
-    pub fn sent_key(&self, row_key: &str) -> Result<Option<SentKey>, BulkError> {
+    pub(crate) fn sent_key(&self, row_key: &str) -> Result<Option<SentKey>, BulkError> {
         self.conn
             .prepare_cached("SELECT key_file, csr_file, csr FROM main.rows WHERE row_key = ?1")
             .and_then(|mut s| {
@@ -1118,7 +1149,7 @@ impl Journal {
 
     /// Whether some journaled row already holds `order_id` (as its order, or as the order
     /// its latest order renews).
-    pub fn order_known(&self, order_id: i64) -> Result<bool, BulkError> {
+    pub(crate) fn order_known(&self, order_id: i64) -> Result<bool, BulkError> {
         if self.by_order(order_id)?.is_some() {
             return Ok(true);
         }
@@ -1129,25 +1160,23 @@ impl Journal {
     }
 
     /// Queues `update` for the next commit (batches status updates of one poll).
-    pub fn defer(&mut self, update: Update) {
+    pub(crate) fn defer(&mut self, update: Update) {
         self.pending.push(update);
-    }
-
-    /// Number of queued updates.
-    pub fn pending(&self) -> usize {
-        self.pending.len()
     }
 
     /// Applies the queued updates and `updates` in one transaction, written to the WAL at
     /// once: it survives the process being killed (SIGKILL) at any later point, and survives
     /// power loss from the next [`Journal::commit_durable`] on (which syncs the whole WAL).
-    pub fn commit(&mut self, updates: impl IntoIterator<Item = Update>) -> Result<(), BulkError> {
+    pub(crate) fn commit(
+        &mut self,
+        updates: impl IntoIterator<Item = Update>,
+    ) -> Result<(), BulkError> {
         self.commit_with(updates, false)
     }
 
     /// Like [`Journal::commit`], and synced to disk (`synchronous=FULL`) before returning:
     /// used for the intent committed before every order POST.
-    pub fn commit_durable(
+    pub(crate) fn commit_durable(
         &mut self,
         updates: impl IntoIterator<Item = Update>,
     ) -> Result<(), BulkError> {
@@ -1183,7 +1212,7 @@ impl Journal {
     }
 
     /// Records an invalid roster row (for the report), keeping every error of the row.
-    pub fn record_invalid(
+    pub(crate) fn record_invalid(
         &mut self,
         error: &RowError,
         common_name: &str,
@@ -1207,7 +1236,7 @@ impl Journal {
     }
 
     /// When the oldest order still waiting for a certificate was placed (RFC 3339).
-    pub fn oldest_pending(&self) -> Result<Option<String>, BulkError> {
+    pub(crate) fn oldest_pending(&self) -> Result<Option<String>, BulkError> {
         self.conn
             .query_row(
                 &format!(
@@ -1222,16 +1251,18 @@ impl Journal {
     }
 
     /// Report lines for every roster row (valid or not) after data row `after`, in roster order.
-    pub fn report_page(&self, after: u64, limit: usize) -> Result<Vec<ReportLine>, BulkError> {
+    pub(crate) fn report_page(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ReportLine>, BulkError> {
         let mut stmt = self
             .conn
             .prepare_cached(
                 &format!(
                     "SELECT * FROM (
-                   SELECT r.row_number AS n, r.row_key, {state}, r.spec, j.order_id, j.request_ids,
-                          j.request_status, j.order_status, j.certificate_id, j.key_file,
-                          j.certificate_file, coalesce(r.held, j.error), NULL AS cn, NULL AS emails,
-                          j.renewal_of, j.valid_till
+                   SELECT r.row_number AS n, r.row_key, {state}, r.spec, {ORDER_COLUMNS},
+                          NULL AS cn, NULL AS emails, j.renewal_of, j.valid_till
                    FROM temp.roster r LEFT JOIN main.rows j ON j.row_key = r.row_key
                    UNION ALL
                    SELECT i.row_number AS n, NULL, 'invalid', NULL, NULL, NULL, NULL, NULL, NULL, NULL,
@@ -1248,7 +1279,8 @@ impl Journal {
                 let spec: Option<RowSpec> = spec.and_then(|s| serde_json::from_str(&s).ok());
                 let state: Option<String> = r.get(2)?;
                 let row_id = r.get::<_, Option<String>>(1)?.unwrap_or_default();
-                let request_ids = match r.get::<_, Option<String>>(5)? {
+                let order = OrderColumns::read(r)?;
+                let request_ids = match order.request_ids {
                     None => None,
                     Some(ids) => Some(
                         parse_ids(Some(&ids), &row_id)?
@@ -1275,14 +1307,14 @@ impl Journal {
                         .map(|s| s.emails.join(";"))
                         .or(r.get(13)?)
                         .unwrap_or_default(),
-                    order_id: r.get(4)?,
+                    order_id: order.order_id,
                     request_ids,
-                    request_status: r.get(6)?,
-                    order_status: r.get(7)?,
-                    certificate_id: r.get(8)?,
-                    key_file: r.get(9)?,
-                    certificate_file: r.get(10)?,
-                    error: r.get(11)?,
+                    request_status: order.request_status,
+                    order_status: order.order_status,
+                    certificate_id: order.certificate_id,
+                    key_file: order.key_file,
+                    certificate_file: order.certificate_file,
+                    error: order.error,
                     renewal_of_order_id: r.get(14)?,
                     valid_till: r.get(15)?,
                 })
@@ -1292,7 +1324,7 @@ impl Journal {
     }
 
     /// Commits queued updates (if any).
-    pub fn flush(&mut self) -> Result<(), BulkError> {
+    pub(crate) fn flush(&mut self) -> Result<(), BulkError> {
         self.commit(Vec::new())
     }
 }
@@ -1530,37 +1562,11 @@ fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
             } else {
                 emails.split(';').map(str::to_owned).collect()
             };
-            let state = match state.as_str() {
-                "retry" => RowState::New,
-                "post_failed" => RowState::Refused,
-                text => RowState::from_text(text)
-                    .filter(|s| RowState::STORED.contains(s))
-                    .ok_or_else(|| corrupt(&old_key, &format!("unknown state '{text}'")))?,
-            };
-            let key = if old_key.starts_with("id:") {
-                old_key.clone()
-            } else if v1_key(&product, &common_name, &emails) == old_key {
-                identity_key(&product, &common_name, &emails)
-            } else {
-                return Err(corrupt(
-                    &old_key,
-                    "the key is not the one derived from its product, common name and emails",
-                ));
-            };
+            let state = v1_state(&state, &old_key)?;
+            let key = v1_row_key(&old_key, &product, &common_name, &emails)?;
             let request_ids = match r.get::<_, Option<String>>(10)? {
                 None => None,
-                Some(ids) => Some(
-                    ids.split(';')
-                        .filter(|id| !id.trim().is_empty())
-                        .map(|id| id.trim().parse::<i64>())
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| {
-                            corrupt(
-                                &old_key,
-                                &format!("request ids '{ids}' are not numbers: {e}"),
-                            )
-                        })?,
-                ),
+                Some(ids) => Some(v1_request_ids(&ids, &old_key)?),
             };
             let v = |i: usize| r.get::<_, rusqlite::types::Value>(i);
             insert.execute(params![
@@ -1590,6 +1596,51 @@ fn migrate_v1(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     tx.execute_batch("DROP TABLE rows_v1;")
 }
 
+/// A version-1 state as a [`RowState`]: `retry` is `new` again, `post_failed` is `refused`.
+fn v1_state(text: &str, old_key: &str) -> rusqlite::Result<RowState> {
+    match text {
+        "retry" => Ok(RowState::New),
+        "post_failed" => Ok(RowState::Refused),
+        text => RowState::from_text(text)
+            .filter(|s| RowState::STORED.contains(s))
+            .ok_or_else(|| corrupt(old_key, &format!("unknown state '{text}'"))),
+    }
+}
+
+/// The version-2 key of a version-1 row: an explicit `id:` key stays, a derived one is
+/// derived again (after checking it is the one version 1 derived).
+fn v1_row_key(
+    old_key: &str,
+    product: &str,
+    common_name: &str,
+    emails: &[String],
+) -> rusqlite::Result<String> {
+    if old_key.starts_with("id:") {
+        Ok(old_key.to_owned())
+    } else if v1_key(product, common_name, emails) == old_key {
+        Ok(identity_key(product, common_name, emails))
+    } else {
+        Err(corrupt(
+            old_key,
+            "the key is not the one derived from its product, common name and emails",
+        ))
+    }
+}
+
+/// Version 1's `;`-joined request ids.
+fn v1_request_ids(ids: &str, old_key: &str) -> rusqlite::Result<Vec<i64>> {
+    ids.split(';')
+        .filter(|id| !id.trim().is_empty())
+        .map(|id| id.trim().parse::<i64>())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            corrupt(
+                old_key,
+                &format!("request ids '{ids}' are not numbers: {e}"),
+            )
+        })
+}
+
 /// Rewrites a version-2 `rows` table as version 3, inside the caller's transaction: the
 /// same lines with the new columns empty (`valid_till`, `serial`, `renewal_of`,
 /// `revoke_request_id`) and the revocation states allowed. SQLite cannot change a `CHECK`
@@ -1606,6 +1657,79 @@ fn migrate_v2(tx: &rusqlite::Transaction<'_>) -> rusqlite::Result<()> {
     ))
 }
 
+/// [`Update::Intent`]: a row's first intent inserts its journal line, a later one (a retry
+/// after the server refused it, or reconciliation found no order) updates it.
+const INTENT_SQL: &str =
+    "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
+                                   intent_at, attempts, key_file, csr_file, csr, updated_at)
+                 VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
+                 ON CONFLICT(row_key) DO UPDATE SET state = ?11, intent_at = ?7,
+                     product = ?3, common_name = ?4, emails = ?5,
+                     attempts = attempts + 1, error = NULL, row_number = ?2,
+                     key_file = ?8, csr_file = ?9, csr = ?10, updated_at = ?7";
+
+/// [`Update::Ordered`].
+const ORDERED_SQL: &str = "UPDATE rows SET state = ?8, order_id = ?2, request_ids = ?3,
+                     request_status = ?4, order_status = coalesce(?5, order_status),
+                     certificate_id = ?6, error = NULL, updated_at = ?7 WHERE row_key = ?1";
+
+/// [`Update::Status`]: every row of the order (by order id).
+const STATUS_SQL: &str =
+    "UPDATE rows SET order_status = ?2, certificate_id = coalesce(?3, certificate_id),
+                     state = CASE WHEN ?4 IS NOT NULL AND state = ?6 THEN ?7 ELSE state END,
+                     error = coalesce(?4, error), updated_at = ?5
+                 WHERE order_id = ?1";
+
+/// [`Update::Downloaded`].
+const DOWNLOADED_SQL: &str = "UPDATE rows SET state = ?4, certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
+                     valid_till = ?5, serial = ?6, error = NULL, updated_at = ?3 WHERE row_key = ?1";
+
+/// [`Update::RenewalIntent`].
+const RENEWAL_INTENT_SQL: &str =
+    "UPDATE rows SET state = ?2, renewal_of = ?3, name = ?4, product = ?5,
+                     common_name = ?6, emails = ?7, key_file = ?8, csr_file = ?9, csr = ?10,
+                     intent_at = ?11, attempts = attempts + 1, error = NULL, updated_at = ?11
+                 WHERE row_key = ?1";
+
+/// [`Update::Expiry`].
+const EXPIRY_SQL: &str =
+    "UPDATE rows SET valid_till = ?2, serial = coalesce(?3, serial), updated_at = ?4
+                 WHERE row_key = ?1";
+
+/// [`Update::Note`].
+const NOTE_SQL: &str = "UPDATE rows SET error = ?2, updated_at = ?3 WHERE row_key = ?1";
+
+/// [`Update::RevokeDone`].
+const REVOKE_DONE_SQL: &str =
+    "UPDATE rows SET state = ?2, revoke_request_id = ?3, error = NULL, updated_at = ?4
+                 WHERE row_key = ?1";
+
+/// Runs one (cached) statement.
+fn exec(
+    tx: &rusqlite::Transaction<'_>,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute(params)?;
+    Ok(())
+}
+
+/// Moves the row `key` to `state` with `error` (`None` clears it).
+fn set_state(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    state: RowState,
+    error: Option<&str>,
+    at: &str,
+) -> rusqlite::Result<()> {
+    exec(
+        tx,
+        "UPDATE rows SET state = ?2, error = ?3, updated_at = ?4 WHERE row_key = ?1",
+        params![key, state.as_str(), error, at],
+    )
+}
+
+/// Writes one update at time `at`, inside the caller's transaction.
 fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Result<()> {
     match u {
         Update::Intent {
@@ -1613,17 +1737,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             key_file,
             csr_file,
             csr,
-        } => {
-            tx.prepare_cached(
-                "INSERT INTO rows (row_key, state, row_number, product, common_name, emails, name,
-                                   intent_at, attempts, key_file, csr_file, csr, updated_at)
-                 VALUES (?1, ?11, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9, ?10, ?7)
-                 ON CONFLICT(row_key) DO UPDATE SET state = ?11, intent_at = ?7,
-                     product = ?3, common_name = ?4, emails = ?5,
-                     attempts = attempts + 1, error = NULL, row_number = ?2,
-                     key_file = ?8, csr_file = ?9, csr = ?10, updated_at = ?7",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            INTENT_SQL,
+            params![
                 spec.key,
                 spec.row as i64,
                 spec.product_name(),
@@ -1635,8 +1752,8 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 csr_file,
                 csr,
                 RowState::Intent.as_str()
-            ])?;
-        }
+            ],
+        ),
         Update::Ordered {
             key,
             order_id,
@@ -1644,13 +1761,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             request_status,
             order_status,
             certificate_id,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?8, order_id = ?2, request_ids = ?3,
-                     request_status = ?4, order_status = coalesce(?5, order_status),
-                     certificate_id = ?6, error = NULL, updated_at = ?7 WHERE row_key = ?1",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            ORDERED_SQL,
+            params![
                 key,
                 order_id,
                 serde_json::json!(request_ids).to_string(),
@@ -1659,39 +1773,20 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 certificate_id,
                 at,
                 RowState::Ordered.as_str()
-            ])?;
-        }
-        Update::Unknown { key, error } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?4, error = ?2, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![key, error, at, RowState::Unknown.as_str()])?;
-        }
-        Update::Refused { key, error } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?4, error = ?2, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![key, error, at, RowState::Refused.as_str()])?;
-        }
-        Update::Retry { key } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?3, error = NULL, updated_at = ?2 WHERE row_key = ?1",
-            )?
-            .execute(params![key, at, RowState::New.as_str()])?;
-        }
+            ],
+        ),
+        Update::Unknown { key, error } => set_state(tx, key, RowState::Unknown, Some(error), at),
+        Update::Refused { key, error } => set_state(tx, key, RowState::Refused, Some(error), at),
+        Update::Retry { key } => set_state(tx, key, RowState::New, None, at),
         Update::Status {
             order_id,
             order_status,
             certificate_id,
             failed,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET order_status = ?2, certificate_id = coalesce(?3, certificate_id),
-                     state = CASE WHEN ?4 IS NOT NULL AND state = ?6 THEN ?7 ELSE state END,
-                     error = coalesce(?4, error), updated_at = ?5
-                 WHERE order_id = ?1",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            STATUS_SQL,
+            params![
                 order_id,
                 order_status,
                 certificate_id,
@@ -1699,27 +1794,18 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 at,
                 RowState::Ordered.as_str(),
                 RowState::Failed.as_str()
-            ])?;
-        }
+            ],
+        ),
         Update::Downloaded {
             key,
             file,
             valid_till,
             serial,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?4, certificate_file = ?2, order_status = coalesce(order_status, 'issued'),
-                     valid_till = ?5, serial = ?6, error = NULL, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![
-                key,
-                file,
-                at,
-                RowState::Done.as_str(),
-                valid_till,
-                serial
-            ])?;
-        }
+        } => exec(
+            tx,
+            DOWNLOADED_SQL,
+            params![key, file, at, RowState::Done.as_str(), valid_till, serial],
+        ),
         Update::RenewalIntent {
             key,
             renewal_of,
@@ -1730,14 +1816,10 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             key_file,
             csr_file,
             csr,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?2, renewal_of = ?3, name = ?4, product = ?5,
-                     common_name = ?6, emails = ?7, key_file = ?8, csr_file = ?9, csr = ?10,
-                     intent_at = ?11, attempts = attempts + 1, error = NULL, updated_at = ?11
-                 WHERE row_key = ?1",
-            )?
-            .execute(params![
+        } => exec(
+            tx,
+            RENEWAL_INTENT_SQL,
+            params![
                 key,
                 RowState::Intent.as_str(),
                 renewal_of,
@@ -1749,29 +1831,15 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
                 csr_file,
                 csr,
                 at
-            ])?;
-        }
+            ],
+        ),
         Update::Expiry {
             key,
             valid_till,
             serial,
-        } => {
-            tx.prepare_cached(
-                "UPDATE rows SET valid_till = ?2, serial = coalesce(?3, serial), updated_at = ?4
-                 WHERE row_key = ?1",
-            )?
-            .execute(params![key, valid_till, serial, at])?;
-        }
-        Update::Note { key, error } => {
-            tx.prepare_cached("UPDATE rows SET error = ?2, updated_at = ?3 WHERE row_key = ?1")?
-                .execute(params![key, error, at])?;
-        }
-        Update::RevokeIntent { key } => {
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?2, error = NULL, updated_at = ?3 WHERE row_key = ?1",
-            )?
-            .execute(params![key, RowState::RevokePending.as_str(), at])?;
-        }
+        } => exec(tx, EXPIRY_SQL, params![key, valid_till, serial, at]),
+        Update::Note { key, error } => exec(tx, NOTE_SQL, params![key, error, at]),
+        Update::RevokeIntent { key } => set_state(tx, key, RowState::RevokePending, None, at),
         Update::RevokeDone {
             key,
             request_id,
@@ -1782,14 +1850,13 @@ fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Resu
             } else {
                 RowState::Revoked
             };
-            tx.prepare_cached(
-                "UPDATE rows SET state = ?2, revoke_request_id = ?3, error = NULL, updated_at = ?4
-                 WHERE row_key = ?1",
-            )?
-            .execute(params![key, state.as_str(), request_id, at])?;
+            exec(
+                tx,
+                REVOKE_DONE_SQL,
+                params![key, state.as_str(), request_id, at],
+            )
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -1800,7 +1867,7 @@ mod tests {
     fn spec(row: u64, cn: &str) -> RowSpec {
         let emails = vec![format!("{}@example.com", cn.to_lowercase())];
         RowSpec {
-            key: super::super::spec::row_key(None, ProductId::ClientPremiumSha2, cn, &emails),
+            key: super::super::spec::key_of(None, ProductId::ClientPremiumSha2, cn, &emails),
             row,
             line: row + 1,
             product: ProductId::ClientPremiumSha2,
@@ -1872,7 +1939,7 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
-        let all = j.page(Class::All, 0, 10).unwrap();
+        let all = j.page_where("1", 0, 10).unwrap();
         let states: Vec<_> = all
             .iter()
             .map(|e| (e.spec.common_name.as_str(), e.state))
@@ -1972,7 +2039,7 @@ CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
             .unwrap();
         assert_eq!(version, SCHEMA_VERSION);
         j.stage(std::slice::from_ref(&a), false).unwrap();
-        let entry = &j.page(Class::All, 0, 10).unwrap()[0];
+        let entry = &j.page_where("1", 0, 10).unwrap()[0];
         assert_eq!((entry.state, entry.order_id), (RowState::Done, Some(77)));
         assert_eq!(entry.valid_till, None);
         assert_eq!(j.page(Class::NoExpiry, 0, 10).unwrap().len(), 1);
@@ -2009,7 +2076,7 @@ CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
         }])
         .unwrap();
         assert!(j.order_known(77).unwrap() && j.order_known(78).unwrap());
-        let entry = &j.page(Class::All, 0, 10).unwrap()[0];
+        let entry = &j.page_where("1", 0, 10).unwrap()[0];
         assert_eq!(
             (entry.name.as_str(), entry.renewal_of),
             ("a-renewal-77", Some(77))
@@ -2111,7 +2178,7 @@ PRAGMA user_version=1;
     fn spec_with(row: u64, id: Option<&str>, cn: &str, emails: &[&str], name: &str) -> RowSpec {
         let emails: Vec<String> = emails.iter().map(|e| e.to_string()).collect();
         RowSpec {
-            key: super::super::spec::row_key(id, ProductId::ClientPremiumSha2, cn, &emails),
+            key: super::super::spec::key_of(id, ProductId::ClientPremiumSha2, cn, &emails),
             emails,
             common_name: cn.into(),
             name: name.into(),
@@ -2165,7 +2232,7 @@ PRAGMA user_version=1;
         second[4].row = 8;
         assert!(j.stage(&first, false).unwrap().is_empty());
         assert!(j.stage(&second, false).unwrap().is_empty());
-        let all = j.page(Class::All, 0, 20).unwrap();
+        let all = j.page_where("1", 0, 20).unwrap();
         let got: Vec<(u64, RowState, Option<String>)> = all
             .iter()
             .map(|e| (e.spec.row, e.state, e.error.clone()))
@@ -2197,7 +2264,7 @@ PRAGMA user_version=1;
         let mut j = Journal::open_temporary().unwrap();
         assert!(j.stage(&first, true).unwrap().is_empty());
         assert!(
-            j.page(Class::All, 0, 20)
+            j.page_where("1", 0, 20)
                 .unwrap()
                 .iter()
                 .all(|e| e.state == RowState::New)
@@ -2304,7 +2371,7 @@ PRAGMA user_version=1;
             spec_with(6, None, "F", &["f@example.com"], "f"),
         ];
         assert!(j.stage(&roster, false).unwrap().is_empty());
-        let all = j.page(Class::All, 0, 10).unwrap();
+        let all = j.page_where("1", 0, 10).unwrap();
         let got: Vec<_> = all
             .iter()
             .map(|e| (e.spec.row, e.state, e.order_id, e.request_ids.clone()))
@@ -2334,7 +2401,7 @@ PRAGMA user_version=1;
         let similar = spec_with(1, None, "Other", &["a2@example.com"], "other");
         assert!(j.stage(&[similar], false).unwrap().is_empty());
         assert_eq!(
-            j.page(Class::All, 0, 10).unwrap()[0].state,
+            j.page_where("1", 0, 10).unwrap()[0].state,
             RowState::PossibleDuplicate
         );
         let stored: Vec<String> = j
@@ -2483,7 +2550,7 @@ PRAGMA user_version=1;
         }
         let mut j = Journal::open(&path).unwrap();
         assert!(j.stage(&[row(), other()], true).unwrap().is_empty());
-        let all = j.page(Class::All, 0, 10).unwrap();
+        let all = j.page_where("1", 0, 10).unwrap();
         assert_eq!(all[0].spec.common_name, "Smith | Sales, \"EU\"");
         assert_eq!(all[0].state, RowState::Ordered);
         assert_eq!(all[0].request_ids, vec![50, 51]);

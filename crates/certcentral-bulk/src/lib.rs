@@ -21,12 +21,17 @@
 //! order placed exactly like a first one: journaled first, reconciled, rate-limited, counted
 //! by `--max-new-orders`); a run with `--revoke-removed` revokes the leavers.
 
+// The module documentation describes the engine's internals (the journal's format and state
+// machine, the roster reader) for its maintainers, linking crate-private items: read it with
+// `cargo doc --document-private-items`, where every link resolves.
+#![allow(rustdoc::private_intra_doc_links)]
+
 pub mod api;
-pub mod client_api;
+pub(crate) mod client_api;
 pub mod exec;
 pub mod journal;
 pub mod progress;
-pub mod report;
+pub(crate) mod report;
 pub mod revoke;
 pub mod roster;
 pub mod spec;
@@ -41,11 +46,11 @@ use certcentral_keys::{files, keys};
 use exec::{ExecOptions, RunStats, Stopped};
 use journal::{Journal, ReportLine, RowState};
 use progress::{Progress, ProgressMode};
-use roster::{RosterReader, RowError};
+use roster::{RawRow, RosterReader, RosterRow, RowError};
 use spec::RowSpec;
 
 /// How many invalid rows are kept for display (all are counted and in the report).
-pub const SHOWN_INVALID: usize = 50;
+pub(crate) const SHOWN_INVALID: usize = 50;
 
 /// Default journal file name inside `--out`.
 pub const DEFAULT_JOURNAL: &str = "certcentral-journal.sqlite";
@@ -248,7 +253,7 @@ fn to_renew(journal: &Journal, until: i64, limit: usize) -> Result<Vec<ToRenew>,
 
 /// A staged roster: the open journal and the validation results.
 #[derive(Debug)]
-pub struct Staged {
+pub(crate) struct Staged {
     /// The journal (locked).
     pub journal: Journal,
     /// Valid rows.
@@ -274,34 +279,37 @@ enum Checked {
     },
 }
 
+/// Validates one row read from the roster.
+fn check(raw: RawRow, defaults: &spec::OrderDefaults, roster_dir: &Path) -> Checked {
+    let common_name = raw.display_name();
+    let emails = raw.emails.clone();
+    match RowSpec::build(raw, defaults, roster_dir) {
+        Ok(spec) => Checked::Valid(spec),
+        Err(errors) => Checked::Invalid {
+            common_name,
+            emails,
+            errors,
+        },
+    }
+}
+
 /// Reads and checks every roster row, `BATCH` rows per message, in roster order. Stops at
 /// the first error that stops the run, or when the receiver is gone.
 fn read_rows(
-    mut reader: RosterReader,
+    reader: RosterReader,
     defaults: &spec::OrderDefaults,
     roster_dir: &Path,
     send: &std::sync::mpsc::SyncSender<Result<Vec<Checked>, BulkError>>,
 ) {
     let mut chunk = Vec::with_capacity(BATCH);
-    while let Some(next) = reader.next_row() {
+    for next in reader {
         let checked = match next {
             Err(e) => {
                 let _ = send.send(Err(e));
                 return;
             }
-            Ok(Ok(raw)) => {
-                let common_name = raw.display_name();
-                let emails = raw.emails.clone();
-                match RowSpec::build(raw, defaults, roster_dir) {
-                    Ok(spec) => Checked::Valid(spec),
-                    Err(errors) => Checked::Invalid {
-                        common_name,
-                        emails,
-                        errors,
-                    },
-                }
-            }
-            Ok(Err(e)) => Checked::Invalid {
+            Ok(RosterRow::Read(raw)) => check(*raw, defaults, roster_dir),
+            Ok(RosterRow::Unreadable(e)) => Checked::Invalid {
                 common_name: String::new(),
                 emails: Vec::new(),
                 errors: vec![e],
@@ -325,7 +333,7 @@ fn read_rows(
 /// the previous ones in the journal (SQLite): the two halves of the work overlap on two
 /// cores. At most a few batches are in flight, so memory stays bounded; rows are staged in
 /// roster order, exactly as one thread would.
-pub fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
+pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
     let reader = RosterReader::open(&config.roster)?;
     let roster_dir = config
         .roster
@@ -418,16 +426,6 @@ impl Tally {
     }
 }
 
-/// The plan for a staged roster.
-pub fn plan(staged: &Staged, max_new_orders: Option<u64>) -> Result<Plan, BulkError> {
-    Ok(plan_from(
-        staged,
-        &staged.journal.counts()?,
-        max_new_orders,
-        0,
-    ))
-}
-
 /// The plan for a staged roster whose rows are in the states `counts`, with `renewable`
 /// finished rows whose certificate ends within `--renew-within`.
 fn plan_from(
@@ -461,7 +459,7 @@ fn plan_from(
 /// rows failed (or were held back as possible duplicates) and none succeeded; partial when
 /// some failed and others succeeded; pending when some are still pending (not issued with
 /// `wait`, or not ordered yet because of `--max-new-orders`); done otherwise.
-pub fn verdict(states: &[(RowState, u64)], invalid: u64, wait: bool) -> Verdict {
+pub(crate) fn verdict(states: &[(RowState, u64)], invalid: u64, wait: bool) -> Verdict {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     let unknown = get(RowState::Intent) + get(RowState::Unknown);
     let failures =
@@ -483,7 +481,7 @@ pub fn verdict(states: &[(RowState, u64)], invalid: u64, wait: bool) -> Verdict 
 
 /// The verdict of a run that stopped early: interrupted; when the API became unreachable,
 /// unknown if some outcome is unknown, pending otherwise (rerun to resume).
-pub fn stopped_verdict(stopped: &Stopped, states: &[(RowState, u64)]) -> Verdict {
+pub(crate) fn stopped_verdict(stopped: &Stopped, states: &[(RowState, u64)]) -> Verdict {
     let get = |s: RowState| states.iter().find(|(x, _)| *x == s).map_or(0, |(_, n)| *n);
     match stopped {
         Stopped::Interrupted => Verdict::Interrupted,
@@ -497,7 +495,7 @@ pub fn stopped_verdict(stopped: &Stopped, states: &[(RowState, u64)]) -> Verdict
 /// Checks every output path before anything is read, written or ordered: `--out` is a
 /// folder (or can be created), the journal is not a folder, the report can be written
 /// there without replacing anything but an earlier report ([`report::check_target`]).
-pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
+pub(crate) fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
     let out = &config.exec.out_dir;
     match std::fs::metadata(out) {
         Ok(m) if m.is_dir() => {}
@@ -539,12 +537,7 @@ pub fn check_outputs(config: &BulkConfig) -> Result<(), BulkError> {
 }
 
 /// The first `limit` rows that need attention (refused, failed, outcome unknown, possible
-/// duplicate), with their errors.
-pub fn problems(journal: &Journal, limit: usize) -> Result<Vec<ReportLine>, BulkError> {
-    problems_in(journal, &journal.counts()?, limit)
-}
-
-/// [`problems`] of a journal whose roster rows are in the states `counts`.
+/// duplicate), with their errors, of a journal whose roster rows are in the states `counts`.
 fn problems_in(
     journal: &Journal,
     counts: &[(RowState, u64)],
@@ -603,18 +596,13 @@ fn open_journal(config: &BulkConfig) -> Result<Journal, BulkError> {
     }
 }
 
-/// Validates and stages the roster and returns the plan, without touching the API: the
-/// `--dry-run` path (and the first step of [`run`]).
-pub fn prepare(config: &BulkConfig) -> Result<(Staged, Plan), BulkError> {
-    prepare_counted(config).map(|(staged, plan, _)| (staged, plan))
-}
-
 /// Row counts by state ([`Journal::counts`]).
 type Counts = Vec<(RowState, u64)>;
 
-/// [`prepare`], with the staged rows' counts by state (each count is a pass over the
-/// whole roster, so it is done once).
-fn prepare_counted(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkError> {
+/// Validates and stages the roster and returns the plan, without touching the API (the
+/// `--dry-run` path, and the first step of [`run`]), with the staged rows' counts by state
+/// (each count is a pass over the whole roster, so it is done once).
+fn prepare(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkError> {
     let journal = open_journal(config)?;
     let staged = stage(journal, config)?;
     if config.strict && staged.invalid > 0 {
@@ -636,7 +624,7 @@ fn prepare_counted(config: &BulkConfig) -> Result<(Staged, Plan, Counts), BulkEr
 /// says what a run would do (orders, renewals, revocations); nothing is sent.
 pub fn dry_run(config: &BulkConfig) -> Result<Outcome, BulkError> {
     check_outputs(config)?;
-    let (staged, mut plan, counts) = prepare_counted(config)?;
+    let (staged, mut plan, counts) = prepare(config)?;
     let removed = removed_rows(config, &staged, &mut plan)?;
     let verdict = if staged.invalid > 0 && plan.valid == 0 {
         Verdict::Failed
@@ -686,7 +674,7 @@ pub async fn run<A: BulkApi>(api: Arc<A>, config: &BulkConfig) -> Result<Outcome
         return dry_run(config);
     }
     check_outputs(config)?;
-    let (staged, mut plan, _) = prepare_counted(config)?;
+    let (staged, mut plan, _) = prepare(config)?;
     let removed = removed_rows(config, &staged, &mut plan)?;
     let progress = Progress::new(
         config.progress,

@@ -86,7 +86,7 @@ pub fn describe(counts: &[(RowState, u64)]) -> String {
 
 impl Progress {
     /// A display for `total` rows; plain lines (when shown) go to `sink`.
-    pub fn new(mode: ProgressMode, total: u64, interval: Duration, sink: LineSink) -> Self {
+    pub(crate) fn new(mode: ProgressMode, total: u64, interval: Duration, sink: LineSink) -> Self {
         let tty = std::io::stderr().is_terminal();
         let bar = (mode == ProgressMode::Auto && tty).then(|| {
             let bar = indicatif::ProgressBar::new(total);
@@ -111,22 +111,12 @@ impl Progress {
 
     /// Counts one renewal order placed (the total of a run with `--renew-within` includes
     /// the renewals planned).
-    pub fn renewed(&self) {
+    pub(crate) fn renewed(&self) {
         self.renewed.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Nothing shown.
-    pub fn hidden() -> Self {
-        Self::new(
-            ProgressMode::Quiet,
-            0,
-            Duration::from_secs(3600),
-            LineSink::default(),
-        )
-    }
-
     /// Refreshes from the journal (throttled unless `force`).
-    pub fn update(&self, journal: &Journal, force: bool) {
+    pub(crate) fn update(&self, journal: &Journal, force: bool) {
         if self.bar.is_none() && self.lines.is_none() {
             return;
         }
@@ -167,7 +157,7 @@ impl Progress {
     }
 
     /// Clears the bar.
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -19,7 +19,7 @@ use super::BulkError;
 use super::journal::{Journal, ReportLine};
 
 /// The CSV header (the fields of [`ReportLine`]).
-pub const HEADER: [&str; 15] = [
+pub(crate) const HEADER: [&str; 15] = [
     "row",
     "row_id",
     "state",
@@ -38,7 +38,7 @@ pub const HEADER: [&str; 15] = [
 ];
 
 /// How many columns of [`HEADER`] the reports of earlier versions had (up to `error`).
-pub const EARLIER_COLUMNS: usize = 13;
+pub(crate) const EARLIER_COLUMNS: usize = 13;
 
 /// How the JSON report starts when it has rows (and `[\n]` when it has none).
 const JSON_START: &str = "[\n{\"row\":";
@@ -70,7 +70,7 @@ fn is_json(path: &Path) -> bool {
 
 /// Whether the file at `path` starts the way a report certcentral writes starts (see the
 /// module documentation). Unreadable files are not reports.
-pub fn is_report(path: &Path) -> bool {
+pub(crate) fn is_report(path: &Path) -> bool {
     let mut start = Vec::with_capacity(256);
     let Ok(file) = std::fs::File::open(path) else {
         return false;
@@ -137,7 +137,7 @@ fn check_existing(path: &Path) -> Result<(), BulkError> {
 /// `.csv` or `.json`; it is not the roster nor the journal; its folder exists and is
 /// writable; an existing file there is a report certcentral wrote earlier (never a key,
 /// CSR, certificate or any other file), and not a symbolic link.
-pub fn check_target(path: &Path, roster: &Path, journal: &Path) -> Result<(), BulkError> {
+pub(crate) fn check_target(path: &Path, roster: &Path, journal: &Path) -> Result<(), BulkError> {
     let usage = |what: String| BulkError::Usage(format!("--report {}: {what}", path.display()));
     let ext = path
         .extension()
@@ -193,7 +193,7 @@ pub fn check_target(path: &Path, roster: &Path, journal: &Path) -> Result<(), Bu
 /// with a header), page by page, atomically (temporary file in the same folder, then
 /// renamed). The path is checked again first (see [`check_target`]). Returns the number of
 /// lines.
-pub fn write(journal: &Journal, path: &Path) -> Result<u64, BulkError> {
+pub(crate) fn write(journal: &Journal, path: &Path) -> Result<u64, BulkError> {
     let fail = |e: &dyn std::fmt::Display| BulkError::Io(format!("report {}: {e}", path.display()));
     check_existing(path)?;
     let folder = match path.parent() {

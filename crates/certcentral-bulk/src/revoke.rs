@@ -17,7 +17,7 @@ use super::exec::StopHandle;
 use super::journal::{Journal, Removed, RowState, Update};
 
 /// The comment sent with each revocation.
-pub const COMMENT: &str = "certcentral bulk --revoke-removed: no longer on the roster";
+pub(crate) const COMMENT: &str = "certcentral bulk --revoke-removed: no longer on the roster";
 
 /// Default of `--max-revocations`.
 pub const DEFAULT_MAX: u64 = 10;
@@ -54,7 +54,7 @@ pub struct RevokeLine {
 
 /// Refuses the revocation step, before anything is ordered or sent, when it must not run:
 /// invalid roster rows, no `--yes` on a real run, or more candidates than `--max-revocations`.
-pub fn check(
+pub(crate) fn check(
     removed: &[Removed],
     opts: &RevokeOptions,
     invalid: u64,
@@ -84,7 +84,7 @@ pub fn check(
 }
 
 /// The lines of a dry run: each candidate as it stands.
-pub fn planned(removed: Vec<Removed>) -> Vec<RevokeLine> {
+pub(crate) fn planned(removed: Vec<Removed>) -> Vec<RevokeLine> {
     removed
         .into_iter()
         .map(|row| RevokeLine {
@@ -99,7 +99,7 @@ pub fn planned(removed: Vec<Removed>) -> Vec<RevokeLine> {
 
 /// Revokes every `removed` row's order, each journaled before it is sent; stops early when
 /// `stop` is set (what is journaled is looked up by the next run).
-pub async fn revoke_all<A: BulkApi>(
+pub(crate) async fn revoke_all<A: BulkApi>(
     api: &A,
     journal: &mut Journal,
     removed: Vec<Removed>,

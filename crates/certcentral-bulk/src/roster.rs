@@ -1,7 +1,7 @@
 //! Roster input: CSV with a header, or JSON Lines, read one row at a time.
 //!
-//! A [`RosterReader`] yields [`RawRow`]s (the text of each cell, nothing interpreted yet) or a
-//! [`RowError`] for a row that cannot even be read. Interpretation and validation happen in
+//! A [`RosterReader`] is an iterator of [`RosterRow`]s: a [`RawRow`] (the text of each cell,
+//! nothing interpreted yet) or a [`RowError`] for a row that cannot even be read. Interpretation and validation happen in
 //! [`crate::spec`]. Nothing is held in memory beyond the current row.
 
 use std::fs::File;
@@ -14,7 +14,7 @@ use super::BulkError;
 
 /// Every column a roster may have. `emails` is required; `common_name` where the row's
 /// product takes one (the legacy products but `class1_smime`).
-pub const COLUMNS: [&str; 16] = [
+pub(crate) const COLUMNS: [&str; 16] = [
     "id",
     "common_name",
     "emails",
@@ -39,14 +39,14 @@ const LIST_COLUMNS: [&str; 3] = ["emails", "organization_units", "additional_usa
 /// The longest roster line (and CSV row, even spread over several lines) read, in bytes: a
 /// longer one stops the run with an error naming the line (the file is probably not a
 /// roster). Memory use per row stays bounded whatever the file holds.
-pub const MAX_LINE_BYTES: usize = 64 * 1024;
+pub(crate) const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// The longest cell of a list column (`emails`, `organization_units`, `additional_usage`), in
 /// bytes.
-pub const MAX_LIST_BYTES: usize = 16 * 1024;
+pub(crate) const MAX_LIST_BYTES: usize = 16 * 1024;
 
 /// The longest cell of any other column, in bytes.
-pub const MAX_FIELD_BYTES: usize = 1024;
+pub(crate) const MAX_FIELD_BYTES: usize = 1024;
 
 /// Slack for the CSV parser's read-ahead when bounding a row spread over several lines.
 const READ_AHEAD: u64 = 16 * 1024;
@@ -69,7 +69,7 @@ fn check_size(column: &str, value: &str) -> Result<(), String> {
 
 /// The roster's file format, chosen by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RosterFormat {
+pub(crate) enum RosterFormat {
     /// `.csv`: comma-separated with a header line.
     Csv,
     /// `.jsonl` / `.ndjson`: one JSON object per line.
@@ -78,7 +78,7 @@ pub enum RosterFormat {
 
 impl RosterFormat {
     /// The format for `path`'s extension, or a usage error naming the allowed extensions.
-    pub fn from_path(path: &Path) -> Result<Self, BulkError> {
+    pub(crate) fn from_path(path: &Path) -> Result<Self, BulkError> {
         let ext = path
             .extension()
             .and_then(|e| e.to_str())
@@ -97,7 +97,7 @@ impl RosterFormat {
 
 /// The cells of one roster row, as written (trimmed; lists split on `;`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RawRow {
+pub(crate) struct RawRow {
     /// 1-based number of the row among the data rows (the header is not counted).
     pub row: u64,
     /// 1-based line of the file where the row starts.
@@ -139,7 +139,7 @@ pub struct RawRow {
 impl RawRow {
     /// The row's name for people (invalid rows in the journal and the report): its common
     /// name, else the person's names or pseudonym, else the first email.
-    pub fn display_name(&self) -> String {
+    pub(crate) fn display_name(&self) -> String {
         if let Some(name) = &self.common_name {
             return name.clone();
         }
@@ -214,10 +214,29 @@ fn unknown_column(column: &str) -> String {
     )
 }
 
-/// Streams the rows of a roster file.
-pub struct RosterReader {
+/// One roster row as read: its cells, or why it cannot be read. An unreadable row is data
+/// (it is reported and the run goes on), not an error that stops the stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum RosterRow {
+    /// The row's cells (boxed: a row error is far smaller).
+    Read(Box<RawRow>),
+    /// The row cannot be read (bad CSV or JSON, wrong cell count, a cell too long, …).
+    Unreadable(RowError),
+}
+
+impl From<Result<RawRow, RowError>> for RosterRow {
+    fn from(result: Result<RawRow, RowError>) -> Self {
+        match result {
+            Ok(raw) => Self::Read(Box::new(raw)),
+            Err(e) => Self::Unreadable(e),
+        }
+    }
+}
+
+/// Streams the rows of a roster file: an [`Iterator`] of [`RosterRow`]s, or of the
+/// [`BulkError`] (an I/O error, a line over [`MAX_LINE_BYTES`]) that ends the stream.
+pub(crate) struct RosterReader {
     inner: Inner,
-    row: u64,
 }
 
 /// Counts newlines as the CSV parser reads, so rows get their true file line (the csv
@@ -304,24 +323,17 @@ fn too_long(line: u64) -> std::io::Error {
 }
 
 enum Inner {
-    Csv {
-        reader: csv::Reader<Counting>,
-        lines: std::sync::Arc<std::sync::Mutex<Lines>>,
-        columns: Vec<String>,
-        record: csv::StringRecord,
-    },
-    Jsonl {
-        reader: BufReader<File>,
-        line: u64,
-        buf: Vec<u8>,
-    },
+    Csv(CsvRows),
+    Jsonl(JsonlRows),
 }
 
 impl std::fmt::Debug for RosterReader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RosterReader")
-            .field("row", &self.row)
-            .finish()
+        let row = match &self.inner {
+            Inner::Csv(csv) => csv.row,
+            Inner::Jsonl(jsonl) => jsonl.row,
+        };
+        f.debug_struct("RosterReader").field("row", &row).finish()
     }
 }
 
@@ -329,182 +341,234 @@ impl RosterReader {
     /// Opens `path` (format by extension) and, for CSV, checks the header: every column
     /// known, `emails` present (`common_name` is checked per row: only some products take one),
     /// no column twice.
-    pub fn open(path: &Path) -> Result<Self, BulkError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, BulkError> {
         let format = RosterFormat::from_path(path)?;
         let file = File::open(path).map_err(|e| {
             BulkError::Usage(format!("roster {}: cannot open: {e}", path.display()))
         })?;
         let inner = match format {
-            RosterFormat::Csv => {
-                let lines = std::sync::Arc::new(std::sync::Mutex::new(Lines::default()));
-                let mut reader = csv::ReaderBuilder::new()
-                    .has_headers(true)
-                    .flexible(true)
-                    .trim(csv::Trim::All)
-                    .from_reader(Counting {
-                        inner: BufReader::new(file),
-                        lines: std::sync::Arc::clone(&lines),
-                    });
-                let header = reader.headers().map_err(|e| {
-                    BulkError::Usage(format!(
-                        "roster {}: cannot read the header: {e}",
-                        path.display()
-                    ))
-                })?;
-                let columns: Vec<String> = header
-                    .iter()
-                    .map(|c| c.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-                    .collect();
-                let mut problems = Vec::new();
-                for (i, c) in columns.iter().enumerate() {
-                    if !COLUMNS.contains(&c.as_str()) {
-                        problems.push(unknown_column(c));
-                    } else if columns[..i].contains(c) {
-                        problems.push(format!("column '{c}' appears twice"));
-                    }
-                }
-                for required in ["emails"] {
-                    if !columns.iter().any(|c| c == required) {
-                        problems.push(format!("required column '{required}' is missing"));
-                    }
-                }
-                if !problems.is_empty() {
-                    return Err(BulkError::Usage(format!(
-                        "roster {}, header (line 1): {}",
-                        path.display(),
-                        problems.join("; ")
-                    )));
-                }
-                // The header is the first row as far as line numbers and row sizes go.
-                let header_end = reader.position().byte();
-                lines
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .line_ending_at(header_end);
-                Inner::Csv {
-                    reader,
-                    lines,
-                    columns,
-                    record: csv::StringRecord::new(),
-                }
-            }
-            RosterFormat::Jsonl => Inner::Jsonl {
+            RosterFormat::Csv => Inner::Csv(CsvRows::open(path, file)?),
+            RosterFormat::Jsonl => Inner::Jsonl(JsonlRows {
                 reader: BufReader::new(file),
                 line: 0,
                 buf: Vec::new(),
-            },
+                row: 0,
+            }),
         };
-        Ok(Self { inner, row: 0 })
+        Ok(Self { inner })
     }
+}
+
+impl Iterator for RosterReader {
+    type Item = Result<RosterRow, BulkError>;
 
     /// The next row, `None` at the end. An I/O error ends the stream with a usage error.
-    pub fn next_row(&mut self) -> Option<Result<Result<RawRow, RowError>, BulkError>> {
+    fn next(&mut self) -> Option<Self::Item> {
         match &mut self.inner {
-            Inner::Csv {
-                reader,
-                lines,
-                columns,
-                record,
-            } => loop {
-                let result = reader.read_record(record);
-                let end = reader.position().byte();
-                let last_line = lines
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .line_ending_at(end);
-                match result {
-                    Ok(false) => return None,
-                    Ok(true) => {
-                        if record.iter().all(|c| c.trim().is_empty()) {
-                            continue;
-                        }
-                        self.row += 1;
-                        let inner_newlines = record
-                            .iter()
-                            .map(|c| c.matches('\n').count() as u64)
-                            .sum::<u64>();
-                        let line = last_line.saturating_sub(inner_newlines).max(1);
-                        if record.len() != columns.len() {
-                            return Some(Ok(Err(RowError {
-                                row: self.row,
-                                line,
-                                column: "-".into(),
-                                reason: format!(
-                                    "{} cells, but the header has {} columns",
-                                    record.len(),
-                                    columns.len()
-                                ),
-                            })));
-                        }
-                        let mut raw = RawRow {
-                            row: self.row,
-                            line,
-                            ..RawRow::default()
-                        };
-                        for (column, value) in columns.iter().zip(record.iter()) {
-                            if let Err(reason) = check_size(column, value) {
-                                return Some(Ok(Err(RowError {
-                                    row: self.row,
-                                    line,
-                                    column: column.clone(),
-                                    reason,
-                                })));
-                            }
-                            set_cell(&mut raw, column, value);
-                        }
-                        return Some(Ok(Ok(raw)));
-                    }
-                    Err(e) => {
-                        if let csv::ErrorKind::Io(io) = e.kind() {
-                            return Some(Err(BulkError::Usage(format!("roster: {io}"))));
-                        }
-                        self.row += 1;
-                        return Some(Ok(Err(RowError {
-                            row: self.row,
-                            line: last_line,
-                            column: "-".into(),
-                            reason: format!("not valid CSV: {e}"),
-                        })));
-                    }
+            Inner::Csv(csv) => csv.next_row(),
+            Inner::Jsonl(jsonl) => jsonl.next_row(),
+        }
+    }
+}
+
+/// The problems of a CSV header (its columns, lowercased): unknown columns, a column twice,
+/// a required column missing.
+fn header_problems(columns: &[String]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, c) in columns.iter().enumerate() {
+        if !COLUMNS.contains(&c.as_str()) {
+            problems.push(unknown_column(c));
+        } else if columns[..i].contains(c) {
+            problems.push(format!("column '{c}' appears twice"));
+        }
+    }
+    for required in ["emails"] {
+        if !columns.iter().any(|c| c == required) {
+            problems.push(format!("required column '{required}' is missing"));
+        }
+    }
+    problems
+}
+
+/// The rows of a CSV roster (after its header).
+struct CsvRows {
+    reader: csv::Reader<Counting>,
+    lines: std::sync::Arc<std::sync::Mutex<Lines>>,
+    columns: Vec<String>,
+    record: csv::StringRecord,
+    /// Data rows read so far.
+    row: u64,
+}
+
+impl CsvRows {
+    /// Reads and checks the header of `file` (the roster at `path`).
+    fn open(path: &Path, file: File) -> Result<Self, BulkError> {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Lines::default()));
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(Counting {
+                inner: BufReader::new(file),
+                lines: std::sync::Arc::clone(&lines),
+            });
+        let header = reader.headers().map_err(|e| {
+            BulkError::Usage(format!(
+                "roster {}: cannot read the header: {e}",
+                path.display()
+            ))
+        })?;
+        let columns: Vec<String> = header
+            .iter()
+            .map(|c| c.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+            .collect();
+        let problems = header_problems(&columns);
+        if !problems.is_empty() {
+            return Err(BulkError::Usage(format!(
+                "roster {}, header (line 1): {}",
+                path.display(),
+                problems.join("; ")
+            )));
+        }
+        // The header is the first row as far as line numbers and row sizes go.
+        let header_end = reader.position().byte();
+        lines
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .line_ending_at(header_end);
+        Ok(Self {
+            reader,
+            lines,
+            columns,
+            record: csv::StringRecord::new(),
+            row: 0,
+        })
+    }
+
+    /// The next non-blank record.
+    fn next_row(&mut self) -> Option<Result<RosterRow, BulkError>> {
+        loop {
+            let result = self.reader.read_record(&mut self.record);
+            let end = self.reader.position().byte();
+            let last_line = self
+                .lines
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .line_ending_at(end);
+            match result {
+                Ok(false) => return None,
+                Ok(true) if self.record.iter().all(|c| c.trim().is_empty()) => continue,
+                Ok(true) => {
+                    self.row += 1;
+                    return Some(Ok(self.cells(last_line).into()));
                 }
-            },
-            Inner::Jsonl { reader, line, buf } => loop {
-                buf.clear();
-                let limit = MAX_LINE_BYTES as u64 + 1;
-                match reader.by_ref().take(limit).read_until(b'\n', buf) {
-                    Ok(0) => return None,
-                    Ok(_) => {
-                        *line += 1;
-                        let content = buf.strip_suffix(b"\n").unwrap_or(buf);
-                        let content = content.strip_suffix(b"\r").unwrap_or(content);
-                        if content.len() > MAX_LINE_BYTES {
-                            return Some(Err(BulkError::Usage(format!(
-                                "roster: {}",
-                                too_long(*line)
-                            ))));
-                        }
-                        let Ok(text) = std::str::from_utf8(content) else {
-                            self.row += 1;
-                            return Some(Ok(Err(RowError {
-                                row: self.row,
-                                line: *line,
-                                column: "-".into(),
-                                reason: "not valid UTF-8 text".into(),
-                            })));
-                        };
-                        if text.trim().is_empty() {
-                            continue;
-                        }
-                        self.row += 1;
-                        return Some(Ok(parse_json_row(text, self.row, *line)));
+                Err(e) => {
+                    if let csv::ErrorKind::Io(io) = e.kind() {
+                        return Some(Err(BulkError::Usage(format!("roster: {io}"))));
                     }
-                    Err(e) => {
-                        return Some(Err(BulkError::Usage(format!(
-                            "roster: read error after line {line}: {e}"
-                        ))));
-                    }
+                    self.row += 1;
+                    return Some(Ok(RosterRow::Unreadable(RowError {
+                        row: self.row,
+                        line: last_line,
+                        column: "-".into(),
+                        reason: format!("not valid CSV: {e}"),
+                    })));
                 }
-            },
+            }
+        }
+    }
+
+    /// The cells of the record just read, whose last line is `last_line`.
+    fn cells(&self, last_line: u64) -> Result<RawRow, RowError> {
+        let inner_newlines = self
+            .record
+            .iter()
+            .map(|c| c.matches('\n').count() as u64)
+            .sum::<u64>();
+        let line = last_line.saturating_sub(inner_newlines).max(1);
+        let err = |column: &str, reason: String| RowError {
+            row: self.row,
+            line,
+            column: column.to_owned(),
+            reason,
+        };
+        if self.record.len() != self.columns.len() {
+            return Err(err(
+                "-",
+                format!(
+                    "{} cells, but the header has {} columns",
+                    self.record.len(),
+                    self.columns.len()
+                ),
+            ));
+        }
+        let mut raw = RawRow {
+            row: self.row,
+            line,
+            ..RawRow::default()
+        };
+        for (column, value) in self.columns.iter().zip(self.record.iter()) {
+            check_size(column, value).map_err(|reason| err(column, reason))?;
+            set_cell(&mut raw, column, value);
+        }
+        Ok(raw)
+    }
+}
+
+/// The rows of a JSON Lines roster.
+struct JsonlRows {
+    reader: BufReader<File>,
+    /// Lines read so far.
+    line: u64,
+    buf: Vec<u8>,
+    /// Data rows read so far.
+    row: u64,
+}
+
+impl JsonlRows {
+    /// The next non-blank line's row.
+    fn next_row(&mut self) -> Option<Result<RosterRow, BulkError>> {
+        loop {
+            self.buf.clear();
+            let limit = MAX_LINE_BYTES as u64 + 1;
+            match self
+                .reader
+                .by_ref()
+                .take(limit)
+                .read_until(b'\n', &mut self.buf)
+            {
+                Ok(0) => return None,
+                Ok(_) => {}
+                Err(e) => {
+                    return Some(Err(BulkError::Usage(format!(
+                        "roster: read error after line {}: {e}",
+                        self.line
+                    ))));
+                }
+            }
+            self.line += 1;
+            let content = self.buf.strip_suffix(b"\n").unwrap_or(&self.buf);
+            let content = content.strip_suffix(b"\r").unwrap_or(content);
+            if content.len() > MAX_LINE_BYTES {
+                return Some(Err(BulkError::Usage(format!(
+                    "roster: {}",
+                    too_long(self.line)
+                ))));
+            }
+            let Ok(text) = std::str::from_utf8(content) else {
+                self.row += 1;
+                return Some(Ok(RosterRow::Unreadable(RowError {
+                    row: self.row,
+                    line: self.line,
+                    column: "-".into(),
+                    reason: "not valid UTF-8 text".into(),
+                })));
+            };
+            if text.trim().is_empty() {
+                continue;
+            }
+            self.row += 1;
+            return Some(Ok(parse_json_row(text, self.row, self.line).into()));
         }
     }
 }
@@ -572,13 +636,18 @@ mod tests {
         (dir, path)
     }
 
-    fn all(path: &Path) -> Vec<Result<RawRow, RowError>> {
-        let mut reader = RosterReader::open(path).unwrap();
-        let mut out = Vec::new();
-        while let Some(r) = reader.next_row() {
-            out.push(r.unwrap());
+    fn as_result(row: RosterRow) -> Result<RawRow, RowError> {
+        match row {
+            RosterRow::Read(raw) => Ok(*raw),
+            RosterRow::Unreadable(e) => Err(e),
         }
-        out
+    }
+
+    fn all(path: &Path) -> Vec<Result<RawRow, RowError>> {
+        RosterReader::open(path)
+            .unwrap()
+            .map(|r| as_result(r.unwrap()))
+            .collect()
     }
 
     #[test]
@@ -674,9 +743,9 @@ mod tests {
             Err(e) => return (Vec::new(), Some(e.to_string())),
         };
         let mut out = Vec::new();
-        while let Some(r) = reader.next_row() {
+        for r in reader.by_ref() {
             match r {
-                Ok(row) => out.push(row),
+                Ok(row) => out.push(as_result(row)),
                 Err(e) => return (out, Some(e.to_string())),
             }
         }

@@ -47,7 +47,7 @@ pub struct OrderDefaults {
 /// The person a row names and what the key is for: the Secure Email products' columns (the
 /// names and the pseudonym also serve the current legacy products' `individual`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Person {
+pub(crate) struct Person {
     /// `first_name`.
     pub first_name: Option<String>,
     /// `last_name`.
@@ -74,7 +74,7 @@ impl Person {
 /// One valid roster row, ready to order. Serialized into the run's staging table so the
 /// whole roster never needs to sit in memory.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RowSpec {
+pub(crate) struct RowSpec {
     /// Stable identity (see [`row_key`]).
     pub key: String,
     /// 1-based data row number.
@@ -114,26 +114,16 @@ pub struct RowSpec {
 impl RowSpec {
     /// The product id the row is ordered as (`POST /order/certificate/{id}`, the journal's
     /// `product`): the unknown product's id, else the catalog product's.
-    pub fn product_name(&self) -> &str {
+    pub(crate) fn product_name(&self) -> &str {
         self.unknown_product
             .as_deref()
             .unwrap_or(self.product.as_str())
     }
 }
 
-/// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
-/// `h:` and the first 128 bits (hex) of the SHA-256 of a canonical JSON array:
-///
-/// - a row with a common name: `["<product>","<common name>",["<email>",…]]`, of the
-///   product, the common name ([`normalize_common_name`]) and the emails
-///   ([`normalize_emails`]) — the identity every journal so far holds;
-/// - a row without one (the Secure Email products, `class1_smime`): [`person_key`], the
-///   person in place of the common name.
-///
-/// Reordering rows, changing their case or spacing, or editing other columns keeps the
-/// identity, so no row is ordered twice; JSON quoting keeps it unambiguous whatever a name
-/// holds (`|`, `,`, `"`), and the digest keeps it short and free of separators in the report.
-pub fn row_key(
+/// [`row_key`] of a row with a common name (`None` id) or an `id` cell, by product id.
+#[cfg(test)]
+pub(crate) fn key_of(
     id: Option<&str>,
     product: ProductId,
     common_name: &str,
@@ -151,7 +141,12 @@ pub fn row_key(
 /// ([`normalize_common_name`]) and left out when the row has none (a mailbox row's person is
 /// `{}`), the emails normalized ([`normalize_emails`]). An object never equals a string, so
 /// such a row never shares an identity with a row that has a common name.
-pub fn person_key(id: Option<&str>, product: &str, person: &Person, emails: &[String]) -> String {
+pub(crate) fn person_key(
+    id: Option<&str>,
+    product: &str,
+    person: &Person,
+    emails: &[String],
+) -> String {
     if let Some(id) = id {
         return format!("id:{}", id.trim());
     }
@@ -169,7 +164,7 @@ pub fn person_key(id: Option<&str>, product: &str, person: &Person, emails: &[St
 }
 
 /// The identity of a row without an `id` cell (see [`row_key`]), from the product's text.
-pub fn identity_key(product: &str, common_name: &str, emails: &[String]) -> String {
+pub(crate) fn identity_key(product: &str, common_name: &str, emails: &[String]) -> String {
     digest_key(&json!([
         product,
         normalize_common_name(common_name),
@@ -192,7 +187,7 @@ fn digest_key(canonical: &Value) -> String {
 }
 
 /// A common name as identities compare it: trimmed, inner whitespace collapsed, lowercased.
-pub fn normalize_common_name(common_name: &str) -> String {
+pub(crate) fn normalize_common_name(common_name: &str) -> String {
     common_name
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -201,7 +196,7 @@ pub fn normalize_common_name(common_name: &str) -> String {
 }
 
 /// Emails as identities compare them: trimmed, lowercased, sorted, deduplicated.
-pub fn normalize_emails(emails: &[String]) -> Vec<String> {
+pub(crate) fn normalize_emails(emails: &[String]) -> Vec<String> {
     let mut emails: Vec<String> = emails.iter().map(|e| e.trim().to_lowercase()).collect();
     emails.sort();
     emails.dedup();
@@ -211,7 +206,7 @@ pub fn normalize_emails(emails: &[String]) -> Vec<String> {
 /// Output file stem for a row: [`crate::files::derive_name`] of the subject's name (the
 /// common name, or for a row without one the person's names, the pseudonym or the first
 /// email: "Locke Cole" → `locke-cole`), or `row-N` when nothing usable is left.
-pub fn derive_name(common_name: &str, row: u64) -> String {
+pub(crate) fn derive_name(common_name: &str, row: u64) -> String {
     crate::files::derive_name(common_name).unwrap_or_else(|| format!("row-{row}"))
 }
 
@@ -310,6 +305,78 @@ impl Cells<'_> {
         }
     }
 
+    /// `validity_years`: the row's, else `--validity-years` unless the row has a
+    /// `custom_expiration_date`.
+    fn validity_years(&mut self, defaults: &OrderDefaults) -> Option<ValidityYears> {
+        let raw = self.raw;
+        match raw.validity_years.as_deref() {
+            Some(text) => {
+                let number = text.parse::<i64>().ok();
+                match number.and_then(|n| ValidityYears::try_from(n).ok()) {
+                    Some(v) => Some(v),
+                    None => {
+                        let value = number.map_or_else(|| json!(text), |n| json!(n));
+                        let reason = member_problem(self.ctx, "/validity_years", value)
+                            .unwrap_or_else(|| {
+                                format!(
+                                    "`{text}` is not allowed (allowed: {:?})",
+                                    ValidityYears::ALLOWED
+                                )
+                            });
+                        self.error("validity_years", reason);
+                        None
+                    }
+                }
+            }
+            None if raw.custom_expiration_date.is_none() => {
+                match ValidityYears::try_from(defaults.validity_years) {
+                    Ok(v) => Some(v),
+                    Err(_) => {
+                        self.error(
+                            "--validity-years",
+                            format!("allowed: {:?}", ValidityYears::ALLOWED),
+                        );
+                        None
+                    }
+                }
+            }
+            None => None,
+        }
+    }
+
+    /// `custom_expiration_date`, a date in the form yyyy-MM-dd.
+    fn custom_expiration_date(&mut self) -> Option<NaiveDate> {
+        let text = self.raw.custom_expiration_date.as_deref()?;
+        match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            Ok(date) if text.len() == 10 => Some(date),
+            _ => {
+                let reason = member_problem(self.ctx, "/custom_expiration_date", json!(text))
+                    .unwrap_or_else(|| format!("`{text}` is not a date in the form yyyy-MM-dd"));
+                self.error("custom_expiration_date", reason);
+                None
+            }
+        }
+    }
+
+    /// `--org-id` and `--container-id`, each a positive integer.
+    fn ids(&mut self, defaults: &OrderDefaults) -> (Option<NonZeroU64>, Option<NonZeroU64>) {
+        let org_id = NonZeroU64::new(defaults.org_id);
+        if org_id.is_none() {
+            self.error("--org-id", "must be a positive integer".into());
+        }
+        let container_id = match defaults.container_id {
+            Some(id) => {
+                let id = NonZeroU64::new(id);
+                if id.is_none() {
+                    self.error("--container-id", "must be a positive integer".into());
+                }
+                id
+            }
+            None => None,
+        };
+        (org_id, container_id)
+    }
+
     /// A cell holding one value of a schema enum.
     fn wire<T: WireEnum>(&mut self, column: &str, text: Option<&str>) -> Option<T> {
         let text = text?;
@@ -365,65 +432,9 @@ fn flags(
         cells.wire::<CommonNameIndicator>("cn_indicator", raw.cn_indicator.as_deref());
     let usage = cells.wire::<PrimaryUsage>("usage", raw.usage.as_deref());
     let profile = cells.wire::<ProfileType>("profile", raw.profile.as_deref());
-    let validity_years = match raw.validity_years.as_deref() {
-        Some(text) => {
-            let number = text.parse::<i64>().ok();
-            match number.and_then(|n| ValidityYears::try_from(n).ok()) {
-                Some(v) => Some(v),
-                None => {
-                    let value = number.map_or_else(|| json!(text), |n| json!(n));
-                    let reason =
-                        member_problem(ctx, "/validity_years", value).unwrap_or_else(|| {
-                            format!(
-                                "`{text}` is not allowed (allowed: {:?})",
-                                ValidityYears::ALLOWED
-                            )
-                        });
-                    cells.error("validity_years", reason);
-                    None
-                }
-            }
-        }
-        None if raw.custom_expiration_date.is_none() => {
-            match ValidityYears::try_from(defaults.validity_years) {
-                Ok(v) => Some(v),
-                Err(_) => {
-                    cells.error(
-                        "--validity-years",
-                        format!("allowed: {:?}", ValidityYears::ALLOWED),
-                    );
-                    None
-                }
-            }
-        }
-        None => None,
-    };
-    let custom_expiration_date = match raw.custom_expiration_date.as_deref() {
-        Some(text) => match NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-            Ok(date) if text.len() == 10 => Some(date),
-            _ => {
-                let reason = member_problem(ctx, "/custom_expiration_date", json!(text))
-                    .unwrap_or_else(|| format!("`{text}` is not a date in the form yyyy-MM-dd"));
-                cells.error("custom_expiration_date", reason);
-                None
-            }
-        },
-        None => None,
-    };
-    let org_id = NonZeroU64::new(defaults.org_id);
-    if org_id.is_none() {
-        cells.error("--org-id", "must be a positive integer".into());
-    }
-    let container_id = match defaults.container_id {
-        Some(id) => {
-            let id = NonZeroU64::new(id);
-            if id.is_none() {
-                cells.error("--container-id", "must be a positive integer".into());
-            }
-            id
-        }
-        None => None,
-    };
+    let validity_years = cells.validity_years(defaults);
+    let custom_expiration_date = cells.custom_expiration_date();
+    let (org_id, container_id) = cells.ids(defaults);
     if !cells.errors.is_empty() {
         return Err(cells.errors);
     }
@@ -458,12 +469,103 @@ fn flags(
     Ok((flags, person))
 }
 
+/// The product a row is ordered as (its `product` cell, else `--product`) and, with
+/// `--allow-unknown`, the unknown product id it is sent to as given.
+fn row_product(
+    raw: &RawRow,
+    defaults: &OrderDefaults,
+) -> Result<(ProductId, Option<String>), RowError> {
+    let Some(p) = raw.product.as_deref() else {
+        return Ok((defaults.product, None));
+    };
+    match ProductId::from_str(p) {
+        Ok(p) => Ok((p, None)),
+        Err(_) if defaults.allow_unknown => {
+            tracing::warn!(
+                code = certcentral_validate::codes::UNKNOWN_PRODUCT,
+                "row {} (line {}), column product: `{p}` is not a product certcentral knows (allowed: {}); the row is built and checked as a --product {} row and sent to `{p}` as given, because unknown products are allowed (--allow-unknown)",
+                raw.row,
+                raw.line,
+                ProductId::allowed(),
+                defaults.product.as_str()
+            );
+            Ok((defaults.product, Some(p.to_owned())))
+        }
+        Err(_) => Err(RowError {
+            row: raw.row,
+            line: raw.line,
+            column: "product".to_owned(),
+            reason: format!(
+                "unknown product '{p}' (allowed: {}; --allow-unknown sends it as given, built as a --product row)",
+                ProductId::allowed()
+            ),
+        }),
+    }
+}
+
+/// The order body of a row's `flags` (built as `order` builds it), or the problem, named
+/// by column.
+fn row_body(raw: &RawRow, flags: &OrderFields, product: ProductId) -> Result<OrderBody, RowError> {
+    flags.to_body(product, Naming::Columns).map_err(|e| {
+        let mut reason = e.message;
+        if raw.product.is_none() && e.field == Field::CommonName {
+            reason.push_str(&format!(
+                "; rows without a product cell are ordered as --product {}: give the row a product cell or pass --product for the product its common name is for",
+                product.as_str()
+            ));
+        }
+        RowError {
+            row: raw.row,
+            line: raw.line,
+            column: Naming::Columns.of(e.field).to_owned(),
+            reason,
+        }
+    })
+}
+
+/// Every problem the validator (the one the API client and the sandbox use) finds in a row's
+/// `body`, named by column.
+fn body_problems(raw: &RawRow, body: &OrderBody, ctx: &Context) -> Vec<RowError> {
+    let report = certcentral_validate::validate_body(body, ctx);
+    report
+        .errors
+        .iter()
+        .map(|v| RowError {
+            row: raw.row,
+            line: raw.line,
+            column: column_of(&v.path),
+            reason: format!("{} ({})", v.message, v.code),
+        })
+        .collect()
+}
+
+/// The stable identity of a roster row: `id:<id>` when the row has an `id` cell, otherwise
+/// `h:` and the first 128 bits (hex) of the SHA-256 of a canonical JSON array:
+///
+/// - a row with a common name: `["<product>","<common name>",["<email>",…]]`, of the
+///   product, the common name ([`normalize_common_name`]) and the emails
+///   ([`normalize_emails`]) — the identity every journal so far holds;
+/// - a row without one (the Secure Email products, `class1_smime`): [`person_key`], the
+///   person in place of the common name.
+///
+/// Reordering rows, changing their case or spacing, or editing other columns keeps the
+/// identity, so no row is ordered twice; JSON quoting keeps it unambiguous whatever a name
+/// holds (`|`, `,`, `"`), and the digest keeps it short and free of separators in the report.
+///
+/// `product_name` is the product as ordered (an unknown one's id included).
+pub(crate) fn row_key(raw: &RawRow, product_name: &str, person: &Person) -> String {
+    match (&raw.common_name, raw.id.as_deref()) {
+        (Some(common_name), None) => identity_key(product_name, common_name, &raw.emails),
+        (_, id) => person_key(id, product_name, person, &raw.emails),
+    }
+}
+
 impl RowSpec {
     /// Checks a raw row against every order rule (the body built as `order` builds it, then
     /// the validator the API client and the sandbox use) and returns the ready row, or every
     /// problem found with its column. A `csr` path is resolved against `roster_dir` and its
     /// content checked.
-    pub fn build(
+    pub(crate) fn build(
         raw: RawRow,
         defaults: &OrderDefaults,
         roster_dir: &Path,
@@ -475,36 +577,14 @@ impl RowSpec {
             column: column.to_owned(),
             reason,
         };
-        let mut unknown_product = None;
-        let product = match raw.product.as_deref() {
-            None => defaults.product,
-            Some(p) => match ProductId::from_str(p) {
-                Ok(p) => p,
-                Err(_) if defaults.allow_unknown => {
-                    tracing::warn!(
-                        code = certcentral_validate::codes::UNKNOWN_PRODUCT,
-                        "row {} (line {}), column product: `{p}` is not a product certcentral knows (allowed: {}); the row is built and checked as a --product {} row and sent to `{p}` as given, because unknown products are allowed (--allow-unknown)",
-                        raw.row,
-                        raw.line,
-                        ProductId::allowed(),
-                        defaults.product.as_str()
-                    );
-                    unknown_product = Some(p.to_owned());
-                    defaults.product
-                }
-                Err(_) => {
-                    errors.push(err(
-                        "product",
-                        format!(
-                            "unknown product '{p}' (allowed: {}; --allow-unknown sends it as given, built as a --product row)",
-                            ProductId::allowed()
-                        ),
-                    ));
-                    // Checked against another product's rules, the row's other cells would
-                    // get misleading errors.
-                    return Err(errors);
-                }
-            },
+        let (product, unknown_product) = match row_product(&raw, defaults) {
+            Ok(product) => product,
+            Err(e) => {
+                errors.push(e);
+                // Checked against another product's rules, the row's other cells would
+                // get misleading errors.
+                return Err(errors);
+            }
         };
         let ctx = Context::new(product).with_today(defaults.today);
         let csr_path = raw.csr.as_ref().map(|p| roster_dir.join(p));
@@ -525,30 +605,17 @@ impl RowSpec {
                 return Err(errors);
             }
         };
-        let mut body = match flags.to_body(product, Naming::Columns) {
+        let mut body = match row_body(&raw, &flags, product) {
             Ok(body) => body,
             Err(e) => {
-                let mut reason = e.message;
-                if raw.product.is_none() && e.field == Field::CommonName {
-                    reason.push_str(&format!(
-                        "; rows without a product cell are ordered as --product {}: give the row a product cell or pass --product for the product its common name is for",
-                        product.as_str()
-                    ));
-                }
-                errors.push(err(Naming::Columns.of(e.field), reason));
+                errors.push(e);
                 return Err(errors);
             }
         };
         if let Some(csr) = &csr_text {
             body.set_csr(csr.clone());
         }
-        let report = certcentral_validate::validate_body(&body, &ctx);
-        for v in &report.errors {
-            errors.push(err(
-                &column_of(&v.path),
-                format!("{} ({})", v.message, v.code),
-            ));
-        }
+        errors.extend(body_problems(&raw, &body, &ctx));
         let subject = body.subject_name();
         let name = raw
             .name
@@ -565,11 +632,7 @@ impl RowSpec {
             OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
         };
         let product_name = unknown_product.as_deref().unwrap_or(product.as_str());
-        // [`row_key`] for the product as ordered (an unknown one's id included).
-        let key = match (&raw.common_name, raw.id.as_deref()) {
-            (Some(common_name), None) => identity_key(product_name, common_name, &raw.emails),
-            (_, id) => person_key(id, product_name, &person, &raw.emails),
-        };
+        let key = row_key(&raw, product_name, &person);
         Ok(RowSpec {
             key,
             row: raw.row,
@@ -614,7 +677,7 @@ impl RowSpec {
 
     /// The order body for this row with the given CSR, built again from the row's cells by
     /// the one body builder.
-    pub fn order_request(
+    pub(crate) fn order_request(
         &self,
         defaults: &OrderDefaults,
         csr: Option<&str>,
@@ -665,13 +728,13 @@ mod tests {
     #[test]
     fn identity_ignores_case_spacing_and_email_order() {
         let p = ProductId::ClientPremiumSha2;
-        let a = row_key(
+        let a = key_of(
             None,
             p,
             "Locke  Cole ",
             &["B@example.com".into(), "a@example.com".into()],
         );
-        let b = row_key(
+        let b = key_of(
             None,
             p,
             "locke cole",
@@ -680,29 +743,29 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(
             a,
-            row_key(
+            key_of(
                 None,
                 ProductId::ClientAuthenticationPlus,
                 "locke cole",
                 &["a@example.com".into(), "b@example.com".into()]
             )
         );
-        assert_eq!(row_key(Some(" emp-7 "), p, "x", &[]), "id:emp-7");
+        assert_eq!(key_of(Some(" emp-7 "), p, "x", &[]), "id:emp-7");
     }
 
     #[test]
     fn identity_is_unambiguous_when_names_hold_separators() {
         let p = ProductId::ClientPremiumSha2;
         // Both were `client_premium_sha2|a|b|c@example.com` before keys were JSON.
-        let a = row_key(None, p, "a|b", &["c@example.com".into()]);
-        let b = row_key(None, p, "a", &["b|c@example.com".into()]);
+        let a = key_of(None, p, "a|b", &["c@example.com".into()]);
+        let b = key_of(None, p, "a", &["b|c@example.com".into()]);
         assert_ne!(a, b);
         let canonical = r#"["client_premium_sha2","a|b",["c@example.com"]]"#;
         let digest = <sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes());
         let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(a, format!("h:{hex}"));
-        let c = row_key(None, p, "x", &["a@example.com,b@example.com".into()]);
-        let d = row_key(
+        let c = key_of(None, p, "x", &["a@example.com,b@example.com".into()]);
+        let d = key_of(
             None,
             p,
             "x",
@@ -872,7 +935,7 @@ mod tests {
             ..person.clone()
         };
         assert_eq!(person_key(None, p.as_str(), &plain, &emails), key);
-        assert_ne!(row_key(None, p, "Locke Cole", &emails), key);
+        assert_ne!(key_of(None, p, "Locke Cole", &emails), key);
         let pseudonym = Person {
             pseudonym: Some("Locke Cole".into()),
             ..Person::default()
@@ -891,7 +954,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             legacy.key,
-            row_key(
+            key_of(
                 None,
                 ProductId::ClientPremiumSha2,
                 "Locke Cole",

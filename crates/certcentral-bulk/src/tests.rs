@@ -890,7 +890,7 @@ async fn renew_within_renews_each_expiring_row_once_with_new_files() {
         .unwrap()
         .push_back(Some(Script::DropAfterCommit));
     cfg.exec.renew_until = within_days(30);
-    let (_, plan) = prepare(&cfg).unwrap();
+    let (_, plan, _) = prepare(&cfg).unwrap();
     assert_eq!(plan.renewals, 6, "{plan:?}");
     cfg.dry_run = true;
     let dry = run(fake.clone(), &cfg).await.unwrap();
@@ -1060,7 +1060,7 @@ async fn renewals_count_toward_max_new_orders_and_the_rest_waits_for_a_rerun() {
     cfg.exec.renew_until = within_days(30);
     cfg.exec.max_new_orders = Some(3);
     *fake.valid_days.lock().unwrap() = Some(400);
-    let (_, plan) = prepare(&cfg).unwrap();
+    let (_, plan, _) = prepare(&cfg).unwrap();
     assert_eq!(
         (plan.new_orders, plan.renewals, plan.capped),
         (2, 1, 4),

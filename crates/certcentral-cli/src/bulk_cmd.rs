@@ -1,6 +1,7 @@
 //! `certcentral bulk ROSTER`: argument handling and output; the engine is
 //! `certcentral_cli::bulk`.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -434,8 +435,11 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
     match result {
         Ok(outcome) => {
             let code = exit::of_verdict(outcome.verdict);
+            // A closed stdout (`| head -1`) loses the summary, not the exit code: no panic.
+            let mut stdout = std::io::stdout().lock();
             if out.json {
-                println!(
+                let _ = writeln!(
+                    stdout,
                     "{}",
                     json!({
                         "dry_run": outcome.dry_run,
@@ -454,7 +458,7 @@ fn finish(out: &Output, result: Result<Outcome, BulkError>) -> u8 {
                     })
                 );
             } else if !out.quiet || code != exit::OK {
-                println!("{}", human(&outcome));
+                let _ = writeln!(stdout, "{}", human(&outcome));
             }
             code
         }

@@ -3,6 +3,7 @@
 //! The binary is thin: argument parsing and dispatch. The logic lives in the
 //! `certcentral_cli` library (and the other crates of the workspace).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use certcentral_cli::commands::{after_issuance, lifecycle, order};
@@ -248,7 +249,7 @@ fn arguments_error(err: &clap::Error) -> u8 {
     }
     if std::env::args_os().any(|a| a == "--json") {
         // Keep the promise of `--json`: one JSON object on stdout, errors too.
-        println!("{json}");
+        let _ = writeln!(std::io::stdout().lock(), "{json}");
     }
     if logging::format_in_args(std::env::args_os()) == LogFormat::Json {
         logging::stderr_line(logging::Level::Error, &rendered, &message, Some(&json));

@@ -1230,3 +1230,40 @@ async fn yearly_cycle_renews_expiring_rows_once_and_revokes_the_leavers() {
     assert_eq!(sb.stats().total, before, "nothing sent");
     sb.shutdown().await;
 }
+
+/// Runs `cmd` with its stdout closed before it prints (`certcentral bulk … | head -1` with a
+/// reader already gone): returns the exit code and stderr.
+fn run_with_stdout_closed(mut cmd: Command) -> (Option<i32>, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = roster(dir.path(), 3);
+    let out = dir.path().join("certs");
+    // The summary, as text and as JSON (a dry run: nothing is sent).
+    for extra in [&["--dry-run"][..], &["--dry-run", "--json"][..]] {
+        let mut cmd = bulk_command("http://127.0.0.1:9", &roster, &out);
+        cmd.args(extra);
+        let (code, stderr) = run_with_stdout_closed(cmd);
+        assert!(!stderr.contains("panicked"), "{extra:?}: {stderr}");
+        assert_eq!(code, Some(0), "{extra:?}: {stderr}");
+    }
+    // A usage error's JSON object.
+    let mut cmd = bulk_command("http://127.0.0.1:9", &roster, &out);
+    cmd.args(["--json", "--no-such-flag"]);
+    let (code, stderr) = run_with_stdout_closed(cmd);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(code, Some(2), "{stderr}");
+}
