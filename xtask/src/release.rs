@@ -57,8 +57,6 @@ pub const FEATURE_MATRIX: &[&[&str]] = &[
     &["-p", "certcentral-client", "--all-features"],
     &["-p", "certcentral-sandbox"],
     &["-p", "certcentral-keys", "--no-default-features"],
-    &["-p", "certcentral-keys", "--all-features"],
-    &["-p", "certcentral-bulk"],
     &["-p", "certcentral-cli"],
 ];
 
@@ -239,8 +237,10 @@ pub fn no_sandbox_build(root: &Path) -> Result<()> {
         &[
             "order",
             "--sandbox",
-            "--common-name",
+            "--first-name",
             "A",
+            "--last-name",
+            "B",
             "--email",
             "a@example.com",
             "--org-id",
