@@ -328,7 +328,7 @@ impl BulkApi for Fake {
     }
 }
 
-fn roster(dir: &Path, rows: usize) -> std::path::PathBuf {
+pub(crate) fn roster(dir: &Path, rows: usize) -> std::path::PathBuf {
     let path = dir.join("roster.csv");
     let mut text = String::from("common_name,emails,organization_units\n");
     for i in 0..rows {
@@ -338,7 +338,7 @@ fn roster(dir: &Path, rows: usize) -> std::path::PathBuf {
     path
 }
 
-fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
+pub(crate) fn config(dir: &Path, roster: std::path::PathBuf) -> BulkConfig {
     let out = dir.join("out");
     BulkConfig {
         roster,
