@@ -114,7 +114,7 @@ async fn the_intent_is_committed_before_the_post_and_downloads_never_stall_it() 
     let mut cfg = config(dir.path(), roster(dir.path(), ROWS));
     cfg.exec.download_concurrency = 1;
     cfg.exec.wait = false;
-    let (staged, _) = crate::prepare(&cfg).unwrap();
+    let (staged, _, _) = crate::prepare(&cfg).unwrap();
     let api = Arc::new(Watcher {
         release_after: ROWS,
         ..Watcher::default()
