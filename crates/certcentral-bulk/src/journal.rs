@@ -2122,11 +2122,7 @@ CREATE TABLE IF NOT EXISTS rows (
     csr TEXT,
     certificate_file TEXT,
     error TEXT,
-    updated_at TEXT NOT NULL,
-    valid_till TEXT,
-    serial TEXT,
-    renewal_of INTEGER,
-    revoke_request_id INTEGER
+    updated_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rows_order_id ON rows(order_id);
 CREATE INDEX IF NOT EXISTS rows_name ON rows(name);
