@@ -1,23 +1,23 @@
 //! `certcentral bulk ROSTER`: argument handling and output; the engine is
-//! `certcentral_cli::bulk`.
+//! the `certcentral-bulk` crate.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certcentral_cli::bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
-use certcentral_cli::bulk::journal::RowState;
-use certcentral_cli::bulk::progress::{ProgressMode, describe};
-use certcentral_cli::bulk::revoke::RevokeOptions;
-use certcentral_cli::bulk::spec::OrderDefaults;
-use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome, Verdict};
+use certcentral_bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
+use certcentral_bulk::journal::RowState;
+use certcentral_bulk::progress::{ProgressMode, describe};
+use certcentral_bulk::revoke::RevokeOptions;
+use certcentral_bulk::spec::OrderDefaults;
+use certcentral_bulk::{BulkConfig, BulkError, Outcome, Verdict};
 use certcentral_cli::commands::parse_duration;
 use certcentral_cli::connect::ApiArgs;
-use certcentral_cli::keys::KeyType;
 use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
 use certcentral_cli::{CliError, Output, exit};
 use certcentral_client::{RateLimits, RetryPolicy};
+use certcentral_keys::keys::KeyType;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
 use clap::builder::TypedValueParser;
@@ -147,7 +147,7 @@ pub struct Args {
     pub yes: bool,
     /// With --revoke-removed: more candidates than N refuses the whole revocation step
     /// (nothing revoked), so a truncated roster cannot revoke an organization.
-    #[arg(long, value_name = "N", default_value_t = bulk::revoke::DEFAULT_MAX, requires = "revoke_removed")]
+    #[arg(long, value_name = "N", default_value_t = certcentral_bulk::revoke::DEFAULT_MAX, requires = "revoke_removed")]
     pub max_revocations: u64,
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4, hide = true)]
@@ -167,7 +167,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
         journal: args
             .journal
             .clone()
-            .unwrap_or_else(|| args.out.join(bulk::DEFAULT_JOURNAL)),
+            .unwrap_or_else(|| args.out.join(certcentral_bulk::DEFAULT_JOURNAL)),
         strict: !args.no_strict,
         dry_run: args.dry_run,
         report: args.report.clone(),
@@ -178,7 +178,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
             ProgressMode::Auto
         },
         progress_interval: args.progress_interval,
-        progress_sink: bulk::progress::LineSink::new(|line| {
+        progress_sink: certcentral_bulk::progress::LineSink::new(|line| {
             certcentral_cli::logging::stderr_line(
                 certcentral_cli::logging::Level::Info,
                 line,
@@ -410,7 +410,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         let stop = config.exec.stop.clone();
         certcentral_cli::interrupt::watch_ctrl_c("saving the journal", move || stop.interrupt());
         if args.dry_run {
-            return finish(out, bulk::dry_run(&config));
+            return finish(out, certcentral_bulk::dry_run(&config));
         }
         // The hidden `--rate-limit` sets the client-side limits (ignored with `--sandbox`,
         // whose embedded server enforces the documented ones).
@@ -425,7 +425,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
             Ok(c) => c,
             Err(e) => return out.fail(&e),
         };
-        let result = bulk::run(Arc::new(connection.client.clone()), &config).await;
+        let result = certcentral_bulk::run(Arc::new(connection.client.clone()), &config).await;
         connection.close().await;
         finish(out, result)
     })

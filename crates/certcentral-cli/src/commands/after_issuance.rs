@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::commands::lifecycle::{describe_order, with_client};
 use crate::connect::{ApiArgs, client_error};
 use crate::error::CliError;
-use crate::files::{self, OrderFiles};
-use crate::keys::{self, ExpectedKey, KeyType};
 use crate::output::{Output, Report};
+use certcentral_keys::files::{self, OrderFiles};
+use certcentral_keys::keys::{self, ExpectedKey, KeyType};
 
 /// Arguments of `certcentral expiring`.
 #[derive(Debug, clap::Args)]

@@ -18,11 +18,11 @@ use serde_json::{Value, json};
 use super::{human_duration, parse_duration};
 use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
-use crate::files::{self, OrderFiles};
-use crate::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use crate::output::{Output, Report};
 use crate::record::{OrderRecord, RequestRecord};
 use crate::request::{self, OrderFlags, ProductChoice, ProductChoiceParser, Source};
+use certcentral_keys::files::{self, OrderFiles};
+use certcentral_keys::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 
 /// Arguments of `certcentral order`.
 #[derive(Debug, clap::Args)]
