@@ -14,12 +14,13 @@ use certcentral_bulk::spec::OrderDefaults;
 use certcentral_bulk::{BulkConfig, BulkError, Outcome, Verdict};
 use certcentral_cli::commands::parse_duration;
 use certcentral_cli::connect::ApiArgs;
-use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
+use certcentral_cli::request::product_parser;
 use certcentral_cli::{CliError, Output, exit};
 use certcentral_client::{RateLimits, RetryPolicy};
 use certcentral_keys::keys::KeyType;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
+use certcentral_validate::fields::{validity_years_parser, wire_enum_parser};
 use clap::builder::TypedValueParser;
 use serde_json::json;
 

@@ -17,8 +17,9 @@ use serde_json::json;
 use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
 use crate::output::Report;
-use crate::request::{product_parser, product_summary, wire_enum_parser};
+use crate::request::{product_parser, product_summary};
 use certcentral_keys::files;
+use certcentral_validate::fields::wire_enum_parser;
 
 /// Arguments of `certcentral status`.
 #[derive(Debug, clap::Args)]
