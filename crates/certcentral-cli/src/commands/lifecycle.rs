@@ -5,12 +5,14 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use certcentral_client::Client;
+use certcentral_keys::files;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::catalog::Status;
 use certcentral_types::{
     DownloadFormat, OrderInfo, OrderStatusChange, OrderStatusUpdate, ProductId, ProductInfo,
     RequestDecision, RequestStatusUpdate, WireEnum,
 };
+use certcentral_validate::fields::wire_enum_parser;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -18,8 +20,6 @@ use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
 use crate::output::Report;
 use crate::request::{product_parser, product_summary};
-use certcentral_keys::files;
-use certcentral_validate::fields::wire_enum_parser;
 
 /// Arguments of `certcentral status`.
 #[derive(Debug, clap::Args)]

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use certcentral_client::{Order, PollPolicy, UnknownOutcome, WaitOutcome};
+use certcentral_keys::files::{self, OrderFiles};
+use certcentral_keys::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{DownloadFormat, OrderBody, ProductId, RequestStatus};
 use secrecy::zeroize::Zeroizing;
@@ -21,8 +23,6 @@ use crate::error::CliError;
 use crate::output::{Output, Report};
 use crate::record::{OrderRecord, RequestRecord};
 use crate::request::{self, OrderFlags, ProductChoice, ProductChoiceParser, Source};
-use certcentral_keys::files::{self, OrderFiles};
-use certcentral_keys::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 
 /// Arguments of `certcentral order`.
 #[derive(Debug, clap::Args)]
