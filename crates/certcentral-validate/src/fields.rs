@@ -719,38 +719,41 @@ mod tests {
             }
         }
 
-        /// The flags fill the fields they name (repeatable ones as lists), and the body they
-        /// build is the one the fields build.
+        /// The flags fill the fields they name, repeatable ones as lists.
         #[test]
         fn flags_fill_the_fields() {
             let got = fields(&[
-                "--first-name",
-                "Locke",
-                "--last-name",
-                "Cole",
-                "--email",
-                "locke.cole@example.com",
-                "--email",
-                "locke@example.com",
-                "--org-id",
-                "112233",
-                "--validity-years",
-                "2",
-                "--custom-field",
-                "12=Finance",
-                "--usage",
-                "signing",
+                "--common-name=Locke Cole",
+                "--email=locke.cole@example.com",
+                "--email=locke@example.com",
+                "--ou=Engineering",
+                "--org-id=112233",
+                "--container-id=7",
+                "--validity-years=2",
+                "--payment-method=card",
+                "--custom-field=12=Finance",
+                "--cn-indicator=pseudonym",
+                "--pseudonym=Locke",
+                "--usage=signing",
+                "--additional-usage=non_repudiation",
+                "--profile=strict",
                 "--skip-approval",
             ])
             .unwrap();
             let want = OrderFields {
-                first_name: Some("Locke".parse().unwrap()),
-                last_name: Some("Cole".parse().unwrap()),
+                common_name: Some("Locke Cole".parse().unwrap()),
                 emails: vec!["locke.cole@example.com".into(), "locke@example.com".into()],
+                organization_units: vec!["Engineering".parse().unwrap()],
                 org_id: NonZeroU64::new(112233),
+                container_id: NonZeroU64::new(7),
                 validity_years: ValidityYears::try_from(2).ok(),
+                payment_method: Some(PaymentMethod::Card),
                 custom_fields: vec![parse_custom_field("12=Finance").unwrap()],
+                cn_indicator: Some(CommonNameIndicator::Pseudonym),
+                pseudonym: Some("Locke".parse().unwrap()),
                 usage: Some(PrimaryUsage::Signing),
+                additional_usages: vec!["non_repudiation".into()],
+                profile: Some(ProfileType::Strict),
                 skip_approval: true,
                 ..OrderFields::default()
             };
