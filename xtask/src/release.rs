@@ -52,6 +52,8 @@ pub const FORBIDDEN_IN_LEAN: &[&str] = &[
 pub const FEATURE_MATRIX: &[&[&str]] = &[
     &["-p", "certcentral-types", "--no-default-features"],
     &["-p", "certcentral-validate", "--no-default-features"],
+    // Default features, without `clap` (which only the CLI enables).
+    &["-p", "certcentral-validate"],
     &["-p", "certcentral-validate", "--all-features"],
     &["-p", "certcentral-client", "--no-default-features"],
     &["-p", "certcentral-client", "--all-features"],

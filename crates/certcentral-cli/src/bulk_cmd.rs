@@ -1,25 +1,26 @@
 //! `certcentral bulk ROSTER`: argument handling and output; the engine is
-//! `certcentral_cli::bulk`.
+//! the `certcentral-bulk` crate.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use certcentral_cli::bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
-use certcentral_cli::bulk::journal::RowState;
-use certcentral_cli::bulk::progress::{ProgressMode, describe};
-use certcentral_cli::bulk::revoke::RevokeOptions;
-use certcentral_cli::bulk::spec::OrderDefaults;
-use certcentral_cli::bulk::{self, BulkConfig, BulkError, Outcome, Verdict};
+use certcentral_bulk::exec::{ExecOptions, StopHandle, Stopped, UNREACHABLE_LIMIT};
+use certcentral_bulk::journal::RowState;
+use certcentral_bulk::progress::{ProgressMode, describe};
+use certcentral_bulk::revoke::{RevokeLine, RevokeOptions};
+use certcentral_bulk::spec::OrderDefaults;
+use certcentral_bulk::{BulkConfig, BulkError, Outcome, Verdict};
 use certcentral_cli::commands::parse_duration;
 use certcentral_cli::connect::ApiArgs;
-use certcentral_cli::keys::KeyType;
-use certcentral_cli::request::{product_parser, validity_years_parser, wire_enum_parser};
+use certcentral_cli::request::product_parser;
 use certcentral_cli::{CliError, Output, exit};
 use certcentral_client::{RateLimits, RetryPolicy};
+use certcentral_keys::keys::KeyType;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{PaymentMethod, ProductId};
+use certcentral_validate::fields::{validity_years_parser, wire_enum_parser};
 use clap::builder::TypedValueParser;
 use serde_json::json;
 
@@ -147,7 +148,7 @@ pub struct Args {
     pub yes: bool,
     /// With --revoke-removed: more candidates than N refuses the whole revocation step
     /// (nothing revoked), so a truncated roster cannot revoke an organization.
-    #[arg(long, value_name = "N", default_value_t = bulk::revoke::DEFAULT_MAX, requires = "revoke_removed")]
+    #[arg(long, value_name = "N", default_value_t = certcentral_bulk::revoke::DEFAULT_MAX, requires = "revoke_removed")]
     pub max_revocations: u64,
     /// Downloads in flight at once.
     #[arg(long, value_name = "N", default_value_t = 4, hide = true)]
@@ -167,7 +168,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
         journal: args
             .journal
             .clone()
-            .unwrap_or_else(|| args.out.join(bulk::DEFAULT_JOURNAL)),
+            .unwrap_or_else(|| args.out.join(certcentral_bulk::DEFAULT_JOURNAL)),
         strict: !args.no_strict,
         dry_run: args.dry_run,
         report: args.report.clone(),
@@ -178,7 +179,7 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
             ProgressMode::Auto
         },
         progress_interval: args.progress_interval,
-        progress_sink: bulk::progress::LineSink::new(|line| {
+        progress_sink: certcentral_bulk::progress::LineSink::new(|line| {
             certcentral_cli::logging::stderr_line(
                 certcentral_cli::logging::Level::Info,
                 line,
@@ -223,76 +224,122 @@ fn config(args: &Args, out: &Output) -> BulkConfig {
 }
 
 fn human(outcome: &Outcome) -> String {
-    let p = &outcome.plan;
-    let mut lines = Vec::new();
-    if outcome.dry_run {
-        lines.push("plan (dry run: nothing ordered)".to_string());
-    } else {
-        lines.push("bulk run finished".to_string());
-    }
-    lines.push(format!(
-        "  rows: {} ({} valid, {} invalid)",
-        p.rows, p.valid, p.invalid
-    ));
-    let capped = if p.capped > 0 {
-        format!(
-            " ({} more left for later runs by --max-new-orders)",
-            p.capped
-        )
-    } else {
-        String::new()
+    let mut summary = Summary {
+        outcome,
+        lines: Vec::new(),
     };
-    lines.push(format!("  paid orders to place: {}{capped}", p.new_orders));
-    if p.renewals > 0 {
+    summary.plan();
+    summary.this_run();
+    summary.revocations();
+    summary.rows_and_files();
+    summary.ending();
+    summary.lines.join("\n")
+}
+
+/// The text report of a bulk run (or of its plan, `--dry-run`), section by section.
+struct Summary<'a> {
+    outcome: &'a Outcome,
+    lines: Vec<String>,
+}
+
+impl Summary<'_> {
+    /// What the roster asks for: rows, orders and renewals to place, rows to resume or skip,
+    /// possible duplicates held back.
+    fn plan(&mut self) {
+        let outcome = self.outcome;
+        let p = &outcome.plan;
+        let lines = &mut self.lines;
+        if outcome.dry_run {
+            lines.push("plan (dry run: nothing ordered)".to_string());
+        } else {
+            lines.push("bulk run finished".to_string());
+        }
         lines.push(format!(
-            "  renewals to place (certificates ending within --renew-within): {}",
-            p.renewals
+            "  rows: {} ({} valid, {} invalid)",
+            p.rows, p.valid, p.invalid
         ));
-    }
-    for r in &outcome.to_renew {
+        let capped = if p.capped > 0 {
+            format!(
+                " ({} more left for later runs by --max-new-orders)",
+                p.capped
+            )
+        } else {
+            String::new()
+        };
+        lines.push(format!("  paid orders to place: {}{capped}", p.new_orders));
+        self.renewals();
+        let lines = &mut self.lines;
         lines.push(format!(
-            "    renew: row {} {} <{}> order {} valid till {}",
-            r.row,
-            r.common_name,
-            r.emails.join(", "),
-            r.order_id
-                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
-            r.valid_till.as_deref().unwrap_or("-"),
+            "  resume: {} unknown outcome(s) to look up first, {} order(s) to follow",
+            p.reconcile, p.follow
         ));
-    }
-    if (outcome.to_renew.len() as u64) < p.renewals && !outcome.to_renew.is_empty() {
         lines.push(format!(
-            "    … and {} more (--report lists every row's valid_till)",
-            p.renewals - outcome.to_renew.len() as u64
+            "  skip: {} finished, {} ended without a certificate",
+            p.done, p.failed
         ));
+        if p.possible_duplicates > 0 {
+            lines.push(format!(
+                "  held back: {} possible duplicate(s) (sharing an email address with a row already ordered or an earlier row; --allow-similar orders them)",
+                p.possible_duplicates
+            ));
+        }
     }
-    lines.push(format!(
-        "  resume: {} unknown outcome(s) to look up first, {} order(s) to follow",
-        p.reconcile, p.follow
-    ));
-    lines.push(format!(
-        "  skip: {} finished, {} ended without a certificate",
-        p.done, p.failed
-    ));
-    if p.possible_duplicates > 0 {
-        lines.push(format!(
-            "  held back: {} possible duplicate(s) (sharing an email address with a row already ordered or an earlier row; --allow-similar orders them)",
-            p.possible_duplicates
-        ));
+
+    /// `--renew-within`: how many renewals, and the first rows to renew.
+    fn renewals(&mut self) {
+        let outcome = self.outcome;
+        let p = &outcome.plan;
+        let lines = &mut self.lines;
+        if p.renewals > 0 {
+            lines.push(format!(
+                "  renewals to place (certificates ending within --renew-within): {}",
+                p.renewals
+            ));
+        }
+        for r in &outcome.to_renew {
+            lines.push(format!(
+                "    renew: row {} {} <{}> order {} valid till {}",
+                r.row,
+                r.common_name,
+                r.emails.join(", "),
+                r.order_id
+                    .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+                r.valid_till.as_deref().unwrap_or("-"),
+            ));
+        }
+        if (outcome.to_renew.len() as u64) < p.renewals && !outcome.to_renew.is_empty() {
+            lines.push(format!(
+                "    … and {} more (--report lists every row's valid_till)",
+                p.renewals - outcome.to_renew.len() as u64
+            ));
+        }
     }
-    if !outcome.dry_run {
-        let s = &outcome.stats;
-        lines.push(format!(
+
+    /// What a real run did: orders, downloads, lookups, and the rows' states now.
+    fn this_run(&mut self) {
+        if self.outcome.dry_run {
+            return;
+        }
+        let s = &self.outcome.stats;
+        self.lines.push(format!(
             "  this run: {} new order(s), {} certificate(s) downloaded, lookups: {} found / {} absent / {} ambiguous",
             s.new_orders, s.downloaded, s.reconciled_found, s.reconciled_absent, s.reconciled_ambiguous
         ));
         if s.renewals > 0 {
-            lines.push(format!("  renewals placed: {}", s.renewals));
+            self.lines
+                .push(format!("  renewals placed: {}", s.renewals));
         }
-        lines.push(format!("  now: {}", describe(&outcome.states)));
+        self.lines
+            .push(format!("  now: {}", describe(&self.outcome.states)));
     }
-    if !outcome.revocations.is_empty() {
-        lines.push(if outcome.dry_run {
+
+    /// `--revoke-removed`: the certificates of people no longer on the roster, one line each.
+    fn revocations(&mut self) {
+        let outcome = self.outcome;
+        if outcome.revocations.is_empty() {
+            return;
+        }
+        self.lines.push(if outcome.dry_run {
             format!(
                 "  would revoke {} certificate(s) of people no longer on the roster (a real run needs --yes):",
                 outcome.revocations.len()
@@ -303,93 +350,108 @@ fn human(outcome: &Outcome) -> String {
                 outcome.revocations.len()
             )
         });
-        for l in &outcome.revocations {
-            let what = match (outcome.dry_run, l.result, l.request_id) {
-                (true, _, _) => "to revoke".to_owned(),
-                (false, RowState::RevokeRequested, Some(id)) => {
-                    format!("revoke request {id} waits for approval")
-                }
-                (false, RowState::RevokeRequested, None) => {
-                    "a revoke request waits for approval".to_owned()
-                }
-                (false, RowState::Revoked, _) => "revoked".to_owned(),
-                _ => format!(
-                    "NOT settled: {}",
-                    l.error.as_deref().unwrap_or("see the journal")
-                ),
-            };
-            let renewed = match (&l.renewed_order, l.row.renewal_of) {
-                (Some(what), _) => format!(" ({what})"),
-                (None, Some(old)) if outcome.dry_run => {
-                    format!(" (and order {old}, which it renewed, unless ended)")
-                }
-                _ => String::new(),
-            };
+        for line in &outcome.revocations {
+            self.lines.push(revocation_line(line, outcome.dry_run));
+        }
+    }
+
+    /// Invalid rows, rows with a problem, and the journal and report files.
+    fn rows_and_files(&mut self) {
+        let (outcome, lines) = (self.outcome, &mut self.lines);
+        for e in &outcome.invalid_rows {
+            lines.push(format!("  invalid: {e}"));
+        }
+        for l in &outcome.problems {
             lines.push(format!(
-                "    {} <{}> order {} serial {} valid till {}: {what}{renewed}",
-                l.row.common_name,
-                l.row.emails.join(", "),
-                l.row.order_id,
-                l.row.serial.as_deref().unwrap_or("-"),
-                l.row.valid_till.as_deref().unwrap_or("-"),
+                "  {}: row {} ({}): {}",
+                l.state,
+                l.row,
+                l.common_name,
+                l.error.as_deref().unwrap_or_default()
+            ));
+        }
+        if let Some(j) = &outcome.journal {
+            lines.push(format!("  journal: {}", j.display()));
+        }
+        if let Some(r) = &outcome.report {
+            lines.push(format!("  report: {}", r.display()));
+        }
+        if let Some(e) = &outcome.report_error {
+            lines.push(format!(
+                "  report NOT written: {e} (every row's state is in the journal: rerun with another --report to write it; nothing is ordered again)"
             ));
         }
     }
-    for e in &outcome.invalid_rows {
-        lines.push(format!("  invalid: {e}"));
-    }
-    for l in &outcome.problems {
-        lines.push(format!(
-            "  {}: row {} ({}): {}",
-            l.state,
-            l.row,
-            l.common_name,
-            l.error.as_deref().unwrap_or_default()
-        ));
-    }
-    if let Some(j) = &outcome.journal {
-        lines.push(format!("  journal: {}", j.display()));
-    }
-    if let Some(r) = &outcome.report {
-        lines.push(format!("  report: {}", r.display()));
-    }
-    if let Some(e) = &outcome.report_error {
-        lines.push(format!(
-            "  report NOT written: {e} (every row's state is in the journal: rerun with another --report to write it; nothing is ordered again)"
-        ));
-    }
-    let details = match &outcome.report {
-        Some(r) => format!("see the report {}", r.display()),
-        None => "rerun with --report FILE.csv for every row's details".to_owned(),
-    };
-    match &outcome.stopped {
-        Some(Stopped::Interrupted) => {
-            lines.push(
-                "interrupted: stopped after journaling the request in flight; rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
-            );
-            return lines.join("\n");
+
+    /// Why the run stopped early, or what its verdict asks of the user.
+    fn ending(&mut self) {
+        let (outcome, lines) = (self.outcome, &mut self.lines);
+        match &outcome.stopped {
+            Some(Stopped::Interrupted) => {
+                lines.push(
+                    "interrupted: stopped after journaling the request in flight; rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
+                );
+                return;
+            }
+            Some(Stopped::Unreachable(e)) => {
+                lines.push(format!(
+                    "stopped: the API is unreachable ({UNREACHABLE_LIMIT} calls in a row could not connect; last: {e}); nothing more was sent. Rerun the same command to resume once it is reachable"
+                ));
+                return;
+            }
+            None => {}
         }
-        Some(Stopped::Unreachable(e)) => {
-            lines.push(format!(
-                "stopped: the API is unreachable ({UNREACHABLE_LIMIT} calls in a row could not connect; last: {e}); nothing more was sent. Rerun the same command to resume once it is reachable"
-            ));
-            return lines.join("\n");
+        let details = match &outcome.report {
+            Some(r) => format!("see the report {}", r.display()),
+            None => "rerun with --report FILE.csv for every row's details".to_owned(),
+        };
+        match outcome.verdict {
+            Verdict::Pending => lines.push(
+                "some rows are still pending: rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
+            ),
+            Verdict::Unknown => lines.push(format!(
+                "some rows have an unknown outcome: an order may exist; check them ({details}) before ordering again; a rerun looks them up again and never re-orders an ambiguous row"
+            )),
+            Verdict::Partial | Verdict::Failed if !outcome.dry_run => {
+                lines.push(format!("some rows failed or were held back: {details}"))
+            }
+            _ => {}
         }
-        None => {}
     }
-    match outcome.verdict {
-        Verdict::Pending => lines.push(
-            "some rows are still pending: rerun the same command to resume (ordered rows are followed, never ordered again)".into(),
+}
+
+/// One revocation of `--revoke-removed`: the person, the certificate, and what happened to
+/// it (or would, in a dry run).
+fn revocation_line(l: &RevokeLine, dry_run: bool) -> String {
+    let what = match (dry_run, l.result, l.request_id) {
+        (true, _, _) => "to revoke".to_owned(),
+        (false, RowState::RevokeRequested, Some(id)) => {
+            format!("revoke request {id} waits for approval")
+        }
+        (false, RowState::RevokeRequested, None) => {
+            "a revoke request waits for approval".to_owned()
+        }
+        (false, RowState::Revoked, _) => "revoked".to_owned(),
+        _ => format!(
+            "NOT settled: {}",
+            l.error.as_deref().unwrap_or("see the journal")
         ),
-        Verdict::Unknown => lines.push(format!(
-            "some rows have an unknown outcome: an order may exist; check them ({details}) before ordering again; a rerun looks them up again and never re-orders an ambiguous row"
-        )),
-        Verdict::Partial | Verdict::Failed if !outcome.dry_run => {
-            lines.push(format!("some rows failed or were held back: {details}"))
+    };
+    let renewed = match (&l.renewed_order, l.row.renewal_of) {
+        (Some(what), _) => format!(" ({what})"),
+        (None, Some(old)) if dry_run => {
+            format!(" (and order {old}, which it renewed, unless ended)")
         }
-        _ => {}
-    }
-    lines.join("\n")
+        _ => String::new(),
+    };
+    format!(
+        "    {} <{}> order {} serial {} valid till {}: {what}{renewed}",
+        l.row.common_name,
+        l.row.emails.join(", "),
+        l.row.order_id,
+        l.row.serial.as_deref().unwrap_or("-"),
+        l.row.valid_till.as_deref().unwrap_or("-"),
+    )
 }
 
 /// Runs `certcentral bulk` and returns the exit code.
@@ -410,7 +472,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
         let stop = config.exec.stop.clone();
         certcentral_cli::interrupt::watch_ctrl_c("saving the journal", move || stop.interrupt());
         if args.dry_run {
-            return finish(out, bulk::dry_run(&config));
+            return finish(out, certcentral_bulk::dry_run(&config));
         }
         // The hidden `--rate-limit` sets the client-side limits (ignored with `--sandbox`,
         // whose embedded server enforces the documented ones).
@@ -425,7 +487,7 @@ pub fn run(args: Args, out: &Output) -> u8 {
             Ok(c) => c,
             Err(e) => return out.fail(&e),
         };
-        let result = bulk::run(Arc::new(connection.client.clone()), &config).await;
+        let result = certcentral_bulk::run(Arc::new(connection.client.clone()), &config).await;
         connection.close().await;
         finish(out, result)
     })

@@ -46,10 +46,11 @@ pub enum CredentialError {
 /// trailing newline) is removed.
 pub fn load_api_key(file: Option<&Path>) -> Result<SecretString, CredentialError> {
     if let Some(path) = file {
-        let text = crate::files::read_secret(path).map_err(|e| CredentialError::File {
-            path: path.to_path_buf(),
-            reason: e.kind().to_string(),
-        })?;
+        let text =
+            certcentral_keys::files::read_secret(path).map_err(|e| CredentialError::File {
+                path: path.to_path_buf(),
+                reason: e.kind().to_string(),
+            })?;
         if let Some(warning) = loose_permissions(path) {
             tracing::warn!("{warning}");
         }

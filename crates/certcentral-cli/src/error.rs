@@ -1,5 +1,7 @@
 //! The one error type of every command, mapped to an exit code and rendered as text or JSON.
 
+use certcentral_keys::files::FileError;
+use certcentral_keys::keys::KeyError;
 use certcentral_types::ApiErrorEntry;
 use certcentral_validate::Violation;
 use serde_json::{Value, json};
@@ -129,17 +131,17 @@ impl CliError {
     }
 }
 
-impl From<crate::files::FileError> for CliError {
-    fn from(e: crate::files::FileError) -> Self {
+impl From<FileError> for CliError {
+    fn from(e: FileError) -> Self {
         match e {
-            crate::files::FileError::Exists(_) => CliError::Usage(e.to_string()),
-            crate::files::FileError::Io { .. } => CliError::failed(e.to_string()),
+            FileError::Exists(_) => CliError::Usage(e.to_string()),
+            FileError::Io { .. } => CliError::failed(e.to_string()),
         }
     }
 }
 
-impl From<crate::bulk::BulkError> for CliError {
-    fn from(e: crate::bulk::BulkError) -> Self {
+impl From<certcentral_bulk::BulkError> for CliError {
+    fn from(e: certcentral_bulk::BulkError) -> Self {
         match e.verdict() {
             certcentral_bulk::Verdict::Usage => CliError::Usage(e.to_string()),
             _ => CliError::failed(e.to_string()),
@@ -153,15 +155,13 @@ impl From<crate::credentials::CredentialError> for CliError {
     }
 }
 
-impl From<crate::keys::KeyError> for CliError {
-    fn from(e: crate::keys::KeyError) -> Self {
+impl From<KeyError> for CliError {
+    fn from(e: KeyError) -> Self {
         match e {
-            crate::keys::KeyError::Subject(_) | crate::keys::KeyError::Unreadable(_) => {
-                CliError::Usage(e.to_string())
+            KeyError::Subject(_) | KeyError::Unreadable(_) => CliError::Usage(e.to_string()),
+            KeyError::Crypto(_) | KeyError::Certificate(_) | KeyError::Mismatch { .. } => {
+                CliError::failed(e.to_string())
             }
-            crate::keys::KeyError::Crypto(_)
-            | crate::keys::KeyError::Certificate(_)
-            | crate::keys::KeyError::Mismatch { .. } => CliError::failed(e.to_string()),
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The library behind the `certcentral` command: every piece a subcommand needs, reusable by
 //! other subcommands (`bulk`, `sandbox`) so they behave the same way.
 //!
-//! - [`keys`], [`files`]: local key pairs, CSRs and output files (the `certcentral-keys`
-//!   crate).
 //! - [`credentials`]: the API key (environment or file, never a flag value) and `--base-url`
 //!   checks.
 //! - [`connect`]: the shared API flags (`--sandbox`, `--region`, `--base-url`,
@@ -14,19 +12,11 @@
 //! - [`output`], [`error`], [`exit`], [`logging`]: text or JSON output, the error type, exit
 //!   codes, and `tracing` setup.
 //! - [`commands`]: the subcommands themselves (`order`, `status`, `approve`, ...).
-//! - [`bulk`]: the crash-safe roster engine behind `certcentral bulk` (the `certcentral-bulk`
-//!   crate); `bulk_cmd` in the binary is its argument handling and output.
 //!
-//! ```
-//! use certcentral_cli::{files, keys};
-//!
-//! // A key pair and a CSR made locally, as `certcentral order` does.
-//! let emails = vec!["locke.cole@example.com".to_string()];
-//! let made = keys::generate(keys::KeyType::P256, "Locke Cole", &emails).unwrap();
-//! assert!(made.csr_pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
-//! // Output files are named after the person.
-//! assert_eq!(files::derive_name("Locke Cole").as_deref(), Some("locke-cole"));
-//! ```
+//! Local key pairs, CSRs and output files are the `certcentral-keys` crate, and the
+//! crash-safe roster engine behind `certcentral bulk` is the `certcentral-bulk` crate
+//! (`bulk_cmd` in the binary is its argument handling and output): the CLI names them
+//! directly and re-exports neither.
 
 #![deny(missing_docs)]
 
@@ -42,7 +32,5 @@ pub mod p12;
 pub mod record;
 pub mod request;
 
-pub use certcentral_bulk as bulk;
-pub use certcentral_keys::{files, keys};
 pub use error::CliError;
 pub use output::{Output, Report};

@@ -2,17 +2,12 @@
 //! ([`OrderRequest`]) and always validated with `certcentral-validate` before anything is sent.
 
 use std::io::Read;
-use std::num::NonZeroU64;
 use std::path::PathBuf;
 
 use certcentral_types::catalog::{PRODUCTS, Status};
-use certcentral_types::{
-    CommonName, CommonNameIndicator, CustomField, OrderBody, OrderRequest, OrganizationUnit,
-    PaymentMethod, PrimaryUsage, ProductId, ProfileType, ValidityYears, WireEnum,
-};
+use certcentral_types::{OrderBody, OrderRequest, ProductId, WireEnum};
 use certcentral_validate::fields::{FieldError, Naming, OrderFields};
 use certcentral_validate::{Context, MAX_ORDER_BODY_BYTES, Report};
-use chrono::NaiveDate;
 use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
 use serde_json::Value;
 
@@ -28,6 +23,8 @@ pub struct OrderFlags {
     /// A complete order body (JSON) instead of the flags below; `-` reads standard input.
     /// A `"csr": "<csr>"` placeholder (as in DigiCert's docs) or a missing `csr` gets the
     /// locally generated CSR.
+    // Each field by id: a conflict with the `OrderFields` group would list all 19 flags in
+    // the error instead of the ones given.
     #[arg(long, value_name = "FILE|-", conflicts_with_all = [
         "common_name", "emails", "organization_units", "org_id", "container_id", "validity_years",
         "custom_expiration_date", "payment_method", "skip_approval", "auto_renew",
@@ -35,70 +32,9 @@ pub struct OrderFlags {
         "cn_indicator", "usage", "additional_usages", "profile",
     ])]
     pub order_file: Option<String>,
-    /// The certificate's common name, 1 to 64 characters: for the legacy products that take one (e.g. client_premium_sha2; the Secure Email products take --first-name/--last-name or --pseudonym).
-    #[arg(long, value_name = "NAME")]
-    pub common_name: Option<CommonName>,
-    /// An email address to put in the certificate; repeat for several (required unless --order-file).
-    #[arg(long = "email", value_name = "ADDRESS")]
-    pub emails: Vec<String>,
-    /// A department (organization unit) to put in the certificate (repeatable).
-    #[arg(long = "ou", value_name = "UNIT")]
-    pub organization_units: Vec<OrganizationUnit>,
-    /// Id of the organization in your CertCentral account (required unless --order-file).
-    #[arg(long, value_name = "ID")]
-    pub org_id: Option<NonZeroU64>,
-    /// Id of the container (division) to place the order in.
-    #[arg(long, value_name = "ID")]
-    pub container_id: Option<NonZeroU64>,
-    /// Years the certificate is valid (default 1 unless --custom-expiration-date).
-    #[arg(long, value_name = "YEARS", value_parser = validity_years_parser())]
-    pub validity_years: Option<ValidityYears>,
-    /// Custom end date (YYYY-MM-DD, within the product's window); overrides --validity-years.
-    #[arg(long, value_name = "DATE", help = custom_expiration_help())]
-    pub custom_expiration_date: Option<NaiveDate>,
-    /// How the order is paid (default balance).
-    #[arg(long, value_name = "METHOD", value_parser = wire_enum_parser::<PaymentMethod>())]
-    pub payment_method: Option<PaymentMethod>,
-    /// Skip the approval step (takes effect only for administrator or manager API keys).
-    #[arg(long)]
-    pub skip_approval: bool,
-    /// Renew automatically this many times (1 to 99; balance payment only).
-    #[arg(long, value_name = "N")]
-    pub auto_renew: Option<i64>,
-    /// For a renewal: the previous order's id.
-    #[arg(long, value_name = "ORDER_ID")]
-    pub renewal_of_order_id: Option<NonZeroU64>,
-    /// A custom field value, as METADATA_ID=VALUE (repeatable).
-    #[arg(long = "custom-field", value_name = "ID=VALUE", value_parser = parse_custom_field)]
-    pub custom_fields: Vec<CustomField>,
-    /// The person's given name (with --last-name; the subject's CN unless --cn-indicator says otherwise).
-    #[arg(long, value_name = "NAME", requires = "last_name")]
-    pub first_name: Option<CommonName>,
-    /// The person's surname (with --first-name).
-    #[arg(long, value_name = "NAME", requires = "first_name")]
-    pub last_name: Option<CommonName>,
-    /// A pseudonym used instead of the person's name.
-    #[arg(long, value_name = "NAME")]
-    pub pseudonym: Option<CommonName>,
-    /// Where the subject's CN comes from (default: given_name_surname with --first-name/--last-name, pseudonym with --pseudonym, else email_address).
-    #[arg(long, value_name = "SOURCE", value_parser = wire_enum_parser::<CommonNameIndicator>())]
-    pub cn_indicator: Option<CommonNameIndicator>,
-    /// What the key is for, Secure Email products (default dual_use: sign and encrypt mail).
-    #[arg(long, value_name = "USAGE", value_parser = wire_enum_parser::<PrimaryUsage>())]
-    pub usage: Option<PrimaryUsage>,
-    /// A further key usage, e.g. non_repudiation (repeatable; Secure Email products).
-    #[arg(long = "additional-usage", value_name = "USAGE")]
-    pub additional_usages: Vec<String>,
-    /// The S/MIME profile, Secure Email products (default: the account's default for the product).
-    #[arg(long, value_name = "PROFILE", value_parser = wire_enum_parser::<ProfileType>())]
-    pub profile: Option<ProfileType>,
-}
-
-/// A clap value parser accepting exactly the values of a generated enum (`--help` and
-/// errors list them).
-pub fn wire_enum_parser<T: WireEnum + Clone + Send + Sync>() -> impl TypedValueParser<Value = T> {
-    PossibleValuesParser::new(T::ALL.iter().map(|v| PossibleValue::new(v.as_str())))
-        .try_map(|s| T::from_wire(&s).ok_or_else(|| format!("allowed: {}", T::allowed())))
+    /// The order's fields, one flag each (`certcentral-validate`'s [`OrderFields`]).
+    #[command(flatten)]
+    pub fields: OrderFields,
 }
 
 /// One line about a catalog product: its name, family and status, e.g.
@@ -214,53 +150,6 @@ impl TypedValueParser for ProductChoiceParser {
     }
 }
 
-/// The clap value parser of `--validity-years`: the schema's `ValidityYears`.
-pub fn validity_years_parser() -> impl TypedValueParser<Value = ValidityYears> {
-    PossibleValuesParser::new(ValidityYears::ALLOWED_TEXT).try_map(|s| {
-        s.parse::<i64>()
-            .ok()
-            .and_then(|n| ValidityYears::try_from(n).ok())
-            .ok_or_else(|| format!("allowed: {:?}", ValidityYears::ALLOWED))
-    })
-}
-
-/// The custom-expiration window of the catalog's products, in days (`custom_expiration_date`
-/// must be less than this many days away): the one value, or the range when products differ.
-pub fn custom_expiration_window() -> String {
-    let days: std::collections::BTreeSet<u64> = PRODUCTS
-        .iter()
-        .map(|p| p.profile.custom_expiration_days_below)
-        .collect();
-    match (days.first(), days.last()) {
-        (Some(low), Some(high)) if low == high => format!("{low}"),
-        (Some(low), Some(high)) => format!("{low} to {high} (per product)"),
-        _ => String::new(),
-    }
-}
-
-/// `--custom-expiration-date`'s help, with the window from the catalog.
-pub fn custom_expiration_help() -> String {
-    format!(
-        "Custom end date (YYYY-MM-DD, less than {} days away); overrides --validity-years",
-        custom_expiration_window()
-    )
-}
-
-/// Parses `METADATA_ID=VALUE`.
-pub fn parse_custom_field(s: &str) -> Result<CustomField, String> {
-    let (id, value) = s
-        .split_once('=')
-        .ok_or_else(|| "expected METADATA_ID=VALUE, e.g. 12=Finance".to_string())?;
-    let metadata_id = id
-        .trim()
-        .parse::<NonZeroU64>()
-        .map_err(|_| format!("metadata id {id:?} is not a positive integer"))?;
-    Ok(CustomField {
-        metadata_id,
-        value: value.to_string(),
-    })
-}
-
 impl From<FieldError> for CliError {
     fn from(e: FieldError) -> Self {
         CliError::usage(e.message)
@@ -268,43 +157,18 @@ impl From<FieldError> for CliError {
 }
 
 impl OrderFlags {
-    /// The order's fields (everything but `--order-file`).
-    pub fn fields(&self) -> OrderFields {
-        OrderFields {
-            common_name: self.common_name.clone(),
-            emails: self.emails.clone(),
-            organization_units: self.organization_units.clone(),
-            org_id: self.org_id,
-            container_id: self.container_id,
-            validity_years: self.validity_years.clone(),
-            custom_expiration_date: self.custom_expiration_date,
-            payment_method: self.payment_method,
-            skip_approval: self.skip_approval,
-            auto_renew: self.auto_renew,
-            renewal_of_order_id: self.renewal_of_order_id,
-            custom_fields: self.custom_fields.clone(),
-            first_name: self.first_name.clone(),
-            last_name: self.last_name.clone(),
-            pseudonym: self.pseudonym.clone(),
-            cn_indicator: self.cn_indicator,
-            usage: self.usage,
-            additional_usages: self.additional_usages.clone(),
-            profile: self.profile,
-        }
-    }
-
     /// Builds `product`'s order body from the flags (`csr` left empty): the body its request
     /// profile takes ([`OrderFields::to_body`]). A flag the product forbids or ignores is a
     /// usage error naming the product's rule; a missing required flag is a usage error naming
     /// it.
     pub fn to_body(&self, product: ProductId) -> Result<OrderBody, CliError> {
-        Ok(self.fields().to_body(product, Naming::Flags)?)
+        Ok(self.fields.to_body(product, Naming::Flags)?)
     }
 
     /// Builds the seed's order body from the flags (`csr` left empty). Fails with a usage
     /// error naming the missing flag, or a flag `product` forbids.
     pub fn to_request(&self, product: ProductId) -> Result<OrderRequest, CliError> {
-        Ok(self.fields().to_request(product, Naming::Flags)?)
+        Ok(self.fields.to_request(product, Naming::Flags)?)
     }
 }
 
@@ -468,13 +332,21 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
+    use std::num::NonZeroU64;
+
+    use certcentral_types::{CommonNameIndicator, PrimaryUsage, ProfileType};
+    use chrono::NaiveDate;
+
     use super::*;
 
     fn flags() -> OrderFlags {
         OrderFlags {
-            common_name: Some("Locke Cole".parse().unwrap()),
-            emails: vec!["locke.cole@example.com".into()],
-            org_id: NonZeroU64::new(112233),
+            fields: OrderFields {
+                common_name: Some("Locke Cole".parse().unwrap()),
+                emails: vec!["locke.cole@example.com".into()],
+                org_id: NonZeroU64::new(112233),
+                ..OrderFields::default()
+            },
             ..OrderFlags::default()
         }
     }
@@ -505,10 +377,13 @@ mod tests {
 
     fn person() -> OrderFlags {
         OrderFlags {
-            first_name: Some("Locke".parse().unwrap()),
-            last_name: Some("Cole".parse().unwrap()),
-            emails: vec!["locke.cole@example.com".into()],
-            org_id: NonZeroU64::new(112233),
+            fields: OrderFields {
+                first_name: Some("Locke".parse().unwrap()),
+                last_name: Some("Cole".parse().unwrap()),
+                emails: vec!["locke.cole@example.com".into()],
+                org_id: NonZeroU64::new(112233),
+                ..OrderFields::default()
+            },
             ..OrderFlags::default()
         }
     }
@@ -546,9 +421,9 @@ mod tests {
         assert!(certcentral_validate::validate_body(&body, &Context::new(product)).is_valid());
         // --pseudonym → pseudonym; nothing → email_address; an explicit one wins.
         let mut f = person();
-        f.first_name = None;
-        f.last_name = None;
-        f.pseudonym = Some("Locke".parse().unwrap());
+        f.fields.first_name = None;
+        f.fields.last_name = None;
+        f.fields.pseudonym = Some("Locke".parse().unwrap());
         let OrderBody::SecureEmail(b) = f.to_body(product).unwrap() else {
             panic!()
         };
@@ -556,7 +431,7 @@ mod tests {
             b.certificate.common_name_indicator,
             Some(CommonNameIndicator::Pseudonym)
         );
-        f.pseudonym = None;
+        f.fields.pseudonym = None;
         let OrderBody::SecureEmail(b) = f.to_body(ProductId::SecureEmailOrganization).unwrap()
         else {
             panic!()
@@ -565,10 +440,10 @@ mod tests {
             b.certificate.common_name_indicator,
             Some(CommonNameIndicator::EmailAddress)
         );
-        f.cn_indicator = Some(CommonNameIndicator::OrganizationName);
-        f.usage = Some(PrimaryUsage::Signing);
-        f.profile = Some(ProfileType::Strict);
-        f.additional_usages = vec!["non_repudiation".into()];
+        f.fields.cn_indicator = Some(CommonNameIndicator::OrganizationName);
+        f.fields.usage = Some(PrimaryUsage::Signing);
+        f.fields.profile = Some(ProfileType::Strict);
+        f.fields.additional_usages = vec!["non_repudiation".into()];
         let OrderBody::SecureEmail(b) = f.to_body(ProductId::SecureEmailOrganization).unwrap()
         else {
             panic!()
@@ -593,7 +468,7 @@ mod tests {
             err.to_string()
         };
         let mut f = person();
-        f.common_name = Some("Locke Cole".parse().unwrap());
+        f.fields.common_name = Some("Locke Cole".parse().unwrap());
         let text = usage(f, ProductId::SecureEmailSponsor);
         assert!(
             text.contains("--common-name cannot be used with --product secure_email_sponsor"),
@@ -609,7 +484,7 @@ mod tests {
             "{text}"
         );
         let mut f = flags();
-        f.usage = Some(PrimaryUsage::Signing);
+        f.fields.usage = Some(PrimaryUsage::Signing);
         let text = usage(f, ProductId::ClientPremium);
         assert!(
             text.contains("--usage cannot be used with --product client_premium"),
@@ -618,8 +493,8 @@ mod tests {
         let text = usage(flags(), ProductId::Class1Smime);
         assert!(text.contains("first email address"), "{text}");
         let mut f = person();
-        f.cn_indicator = Some(CommonNameIndicator::EmailAddress);
-        f.common_name = Some("Locke Cole".parse().unwrap());
+        f.fields.cn_indicator = Some(CommonNameIndicator::EmailAddress);
+        f.fields.common_name = Some("Locke Cole".parse().unwrap());
         let text = usage(f, ProductId::ClientPremium);
         assert!(
             text.contains("`given_name_surname` or `pseudonym`"),
@@ -627,7 +502,7 @@ mod tests {
         );
         // The current legacy spellings take the person and infer the indicator.
         let mut f = person();
-        f.common_name = Some("Locke Cole".parse().unwrap());
+        f.fields.common_name = Some("Locke Cole".parse().unwrap());
         let body = f.to_body(ProductId::ClientPremium).unwrap();
         assert!(
             certcentral_validate::validate_body(&body, &Context::new(ProductId::ClientPremium))
@@ -635,27 +510,16 @@ mod tests {
         );
         // class1_smime: no common name needed.
         let mut f = flags();
-        f.common_name = None;
+        f.fields.common_name = None;
         assert!(f.to_body(ProductId::Class1Smime).is_ok());
     }
 
     #[test]
     fn custom_expiration_replaces_default_validity() {
         let mut f = flags();
-        f.custom_expiration_date = NaiveDate::from_ymd_opt(2027, 1, 1);
+        f.fields.custom_expiration_date = NaiveDate::from_ymd_opt(2027, 1, 1);
         let order = f.to_request(ProductId::ClientAuthenticationPlus).unwrap();
         assert_eq!(order.validity_years, None);
-    }
-
-    #[test]
-    fn custom_fields_parse() {
-        let cf = parse_custom_field("12=Finance=East").unwrap();
-        assert_eq!(
-            (cf.metadata_id.get(), cf.value.as_str()),
-            (12, "Finance=East")
-        );
-        assert!(parse_custom_field("0=x").is_err());
-        assert!(parse_custom_field("x").is_err());
     }
 
     fn parse_with<P: TypedValueParser>(parser: P, text: &str) -> Result<P::Value, String> {
@@ -664,10 +528,10 @@ mod tests {
             .map_err(|err| err.to_string())
     }
 
-    /// `--product`, `--validity-years` and `--payment-method` accept exactly the catalog's and
-    /// the schema's values, and list them when refused.
+    /// `--product` accepts exactly the catalog's products, and lists them when refused (the
+    /// field flags' parsers are tested in `certcentral_validate::fields`).
     #[test]
-    fn value_parsers_come_from_the_catalog_and_schema() {
+    fn product_parser_comes_from_the_catalog() {
         for product in ProductId::ALL {
             assert_eq!(parse_with(product_parser(), product.as_str()), Ok(*product));
         }
@@ -675,20 +539,6 @@ mod tests {
         for product in ProductId::ALL {
             assert!(err.contains(product.as_str()), "{err}");
         }
-        for years in ValidityYears::ALLOWED {
-            assert_eq!(
-                parse_with(validity_years_parser(), &years.to_string()).map(i64::from),
-                Ok(*years)
-            );
-        }
-        assert!(parse_with(validity_years_parser(), "3").is_err());
-        for method in PaymentMethod::ALL {
-            assert_eq!(
-                parse_with(wire_enum_parser::<PaymentMethod>(), method.as_str()),
-                Ok(*method)
-            );
-        }
-        assert!(parse_with(wire_enum_parser::<PaymentMethod>(), "cash").is_err());
         assert!(
             product_summary(ProductId::ClientAuthenticationPlus).contains("Client authentication")
         );

@@ -7,7 +7,9 @@
 
 use std::num::NonZeroU64;
 
-use certcentral_types::catalog::BodyKind;
+#[cfg(feature = "clap")]
+use certcentral_types::WireEnum;
+use certcentral_types::catalog::{BodyKind, PRODUCTS};
 use certcentral_types::{
     CertificateRequest, CommonName, CommonNameIndicator, ContainerRef, CustomField, Individual,
     LegacyCommonNameIndicator, OrderBody, OrderRequest, OrganizationRef, OrganizationUnit,
@@ -18,47 +20,278 @@ use chrono::NaiveDate;
 
 use crate::{MemberRule, member_rule};
 
-/// The fields of an order, each optional, as flags or roster cells give them.
+/// The fields of an order, each optional, as flags or roster cells give them. With the
+/// `clap` feature they are `certcentral order`'s flags too (`#[command(flatten)]`), each with
+/// its help text and value parser.
 #[derive(Clone, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct OrderFields {
     /// `certificate.common_name` (legacy products).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "NAME",
+            help = "The certificate's common name, 1 to 64 characters: for the legacy products \
+                    that take one (e.g. client_premium_sha2; the Secure Email products take \
+                    --first-name/--last-name or --pseudonym)"
+        )
+    )]
     pub common_name: Option<CommonName>,
     /// `certificate.emails`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long = "email",
+            value_name = "ADDRESS",
+            help = "An email address to put in the certificate; repeat for several (required \
+                    unless --order-file)"
+        )
+    )]
     pub emails: Vec<String>,
     /// `certificate.organization_units`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long = "ou",
+            value_name = "UNIT",
+            help = "A department (organization unit) to put in the certificate (repeatable)"
+        )
+    )]
     pub organization_units: Vec<OrganizationUnit>,
     /// `organization.id`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "ID",
+            help = "Id of the organization in your CertCentral account (required unless \
+                    --order-file)"
+        )
+    )]
     pub org_id: Option<NonZeroU64>,
     /// `container.id`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "ID",
+            help = "Id of the container (division) to place the order in"
+        )
+    )]
     pub container_id: Option<NonZeroU64>,
     /// `validity_years` (default 1 unless `custom_expiration_date`).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "YEARS",
+            value_parser = validity_years_parser(),
+            help = "Years the certificate is valid (default 1 unless --custom-expiration-date)"
+        )
+    )]
     pub validity_years: Option<ValidityYears>,
     /// `custom_expiration_date`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "DATE",
+            help = custom_expiration_help()
+        )
+    )]
     pub custom_expiration_date: Option<NaiveDate>,
     /// `payment_method` (default `balance`).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "METHOD",
+            value_parser = wire_enum_parser::<PaymentMethod>(),
+            help = "How the order is paid (default balance)"
+        )
+    )]
     pub payment_method: Option<PaymentMethod>,
     /// `skip_approval`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            help = "Skip the approval step (takes effect only for administrator or manager API \
+                    keys)"
+        )
+    )]
     pub skip_approval: bool,
     /// `auto_renew`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "N",
+            help = "Renew automatically this many times (1 to 99; balance payment only)"
+        )
+    )]
     pub auto_renew: Option<i64>,
     /// `renewal_of_order_id`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "ORDER_ID",
+            help = "For a renewal: the previous order's id"
+        )
+    )]
     pub renewal_of_order_id: Option<NonZeroU64>,
     /// `custom_fields`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long = "custom-field",
+            value_name = "ID=VALUE",
+            value_parser = parse_custom_field,
+            help = "A custom field value, as METADATA_ID=VALUE (repeatable)"
+        )
+    )]
     pub custom_fields: Vec<CustomField>,
     /// `certificate.individual.first_name`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "NAME",
+            requires = "last_name",
+            help = "The person's given name (with --last-name; the subject's CN unless \
+                    --cn-indicator says otherwise)"
+        )
+    )]
     pub first_name: Option<CommonName>,
     /// `certificate.individual.last_name`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "NAME",
+            requires = "first_name",
+            help = "The person's surname (with --first-name)"
+        )
+    )]
     pub last_name: Option<CommonName>,
     /// `certificate.individual.pseudonym`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "NAME",
+            help = "A pseudonym used instead of the person's name"
+        )
+    )]
     pub pseudonym: Option<CommonName>,
     /// `certificate.common_name_indicator` (inferred from the names when absent).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "SOURCE",
+            value_parser = wire_enum_parser::<CommonNameIndicator>(),
+            help = "Where the subject's CN comes from (default: given_name_surname with \
+                    --first-name/--last-name, pseudonym with --pseudonym, else email_address)"
+        )
+    )]
     pub cn_indicator: Option<CommonNameIndicator>,
     /// `certificate.usage_designation.primary_usage` (default `dual_use`).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "USAGE",
+            value_parser = wire_enum_parser::<PrimaryUsage>(),
+            help = "What the key is for, Secure Email products (default dual_use: sign and \
+                    encrypt mail)"
+        )
+    )]
     pub usage: Option<PrimaryUsage>,
     /// `certificate.usage_designation.additional_usages`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long = "additional-usage",
+            value_name = "USAGE",
+            help = "A further key usage, e.g. non_repudiation (repeatable; Secure Email products)"
+        )
+    )]
     pub additional_usages: Vec<String>,
     /// `certificate.profile_type`.
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            value_name = "PROFILE",
+            value_parser = wire_enum_parser::<ProfileType>(),
+            help = "The S/MIME profile, Secure Email products (default: the account's default for \
+                    the product)"
+        )
+    )]
     pub profile: Option<ProfileType>,
+}
+
+/// `--custom-expiration-date`'s help, with the catalog's window
+/// ([`custom_expiration_window`]).
+pub fn custom_expiration_help() -> String {
+    format!(
+        "Custom end date (YYYY-MM-DD, less than {} days away); overrides --validity-years",
+        custom_expiration_window()
+    )
+}
+
+/// The custom-expiration window of the catalog's products, in days (`custom_expiration_date`
+/// must be less than this many days away): the one value, or the range when products differ.
+pub fn custom_expiration_window() -> String {
+    let days: std::collections::BTreeSet<u64> = PRODUCTS
+        .iter()
+        .map(|p| p.profile.custom_expiration_days_below)
+        .collect();
+    match (days.first(), days.last()) {
+        (Some(low), Some(high)) if low == high => format!("{low}"),
+        (Some(low), Some(high)) => format!("{low} to {high} (per product)"),
+        _ => String::new(),
+    }
+}
+
+/// Parses a custom field as `METADATA_ID=VALUE` (`--custom-field`).
+pub fn parse_custom_field(s: &str) -> Result<CustomField, String> {
+    let (id, value) = s
+        .split_once('=')
+        .ok_or_else(|| "expected METADATA_ID=VALUE, e.g. 12=Finance".to_string())?;
+    let metadata_id = id
+        .trim()
+        .parse::<NonZeroU64>()
+        .map_err(|_| format!("metadata id {id:?} is not a positive integer"))?;
+    Ok(CustomField {
+        metadata_id,
+        value: value.to_string(),
+    })
+}
+
+/// A clap value parser accepting exactly the values of a generated enum (`--help` and
+/// errors list them).
+#[cfg(feature = "clap")]
+pub fn wire_enum_parser<T: WireEnum + Clone + Send + Sync>()
+-> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(T::ALL.iter().map(|v| PossibleValue::new(v.as_str())))
+        .try_map(|s| T::from_wire(&s).ok_or_else(|| format!("allowed: {}", T::allowed())))
+}
+
+/// The clap value parser of `--validity-years`: the schema's `ValidityYears`.
+#[cfg(feature = "clap")]
+pub fn validity_years_parser() -> impl clap::builder::TypedValueParser<Value = ValidityYears> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(ValidityYears::ALLOWED_TEXT).try_map(|s| {
+        s.parse::<i64>()
+            .ok()
+            .and_then(|n| ValidityYears::try_from(n).ok())
+            .ok_or_else(|| format!("allowed: {:?}", ValidityYears::ALLOWED))
+    })
 }
 
 /// A field of an order body as a person gives it: a flag of `certcentral order` or a column
@@ -418,5 +651,117 @@ impl OrderFields {
             skip_approval: self.skip_approval,
             validity_years,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn custom_fields_parse() {
+        let cf = parse_custom_field("12=Finance=East").unwrap();
+        assert_eq!(
+            (cf.metadata_id.get(), cf.value.as_str()),
+            (12, "Finance=East")
+        );
+        assert!(parse_custom_field("0=x").is_err());
+        assert!(parse_custom_field("x").is_err());
+    }
+
+    #[test]
+    fn custom_expiration_help_names_the_catalogs_window() {
+        let window = custom_expiration_window();
+        assert!(!window.is_empty());
+        assert!(custom_expiration_help().contains(&format!("less than {window} days")));
+    }
+
+    #[cfg(feature = "clap")]
+    mod flags {
+        use clap::builder::TypedValueParser;
+        use clap::{Args, FromArgMatches};
+
+        use super::super::*;
+
+        fn parse_with<P: TypedValueParser>(parser: P, text: &str) -> Result<P::Value, String> {
+            parser
+                .parse_ref(&clap::Command::new("t"), None, std::ffi::OsStr::new(text))
+                .map_err(|err| err.to_string())
+        }
+
+        fn fields(args: &[&str]) -> Result<OrderFields, clap::Error> {
+            let cmd = OrderFields::augment_args(clap::Command::new("order"));
+            let matches =
+                cmd.try_get_matches_from(std::iter::once("order").chain(args.iter().copied()))?;
+            OrderFields::from_arg_matches(&matches)
+        }
+
+        /// `--validity-years` and `--payment-method` accept exactly the schema's values, and
+        /// list them when refused.
+        #[test]
+        fn value_parsers_come_from_the_schema() {
+            for years in ValidityYears::ALLOWED {
+                assert_eq!(
+                    parse_with(validity_years_parser(), &years.to_string()).map(i64::from),
+                    Ok(*years)
+                );
+            }
+            assert!(parse_with(validity_years_parser(), "3").is_err());
+            for method in PaymentMethod::ALL {
+                assert_eq!(
+                    parse_with(wire_enum_parser::<PaymentMethod>(), method.as_str()),
+                    Ok(*method)
+                );
+            }
+            let err = parse_with(wire_enum_parser::<PaymentMethod>(), "cash").unwrap_err();
+            for method in PaymentMethod::ALL {
+                assert!(err.contains(method.as_str()), "{err}");
+            }
+        }
+
+        /// The flags fill the fields they name, repeatable ones as lists.
+        #[test]
+        fn flags_fill_the_fields() {
+            let got = fields(&[
+                "--common-name=Locke Cole",
+                "--email=locke.cole@example.com",
+                "--email=locke@example.com",
+                "--ou=Engineering",
+                "--org-id=112233",
+                "--container-id=7",
+                "--validity-years=2",
+                "--payment-method=card",
+                "--custom-field=12=Finance",
+                "--cn-indicator=pseudonym",
+                "--pseudonym=Locke",
+                "--usage=signing",
+                "--additional-usage=non_repudiation",
+                "--profile=strict",
+                "--skip-approval",
+            ])
+            .unwrap();
+            let want = OrderFields {
+                common_name: Some("Locke Cole".parse().unwrap()),
+                emails: vec!["locke.cole@example.com".into(), "locke@example.com".into()],
+                organization_units: vec!["Engineering".parse().unwrap()],
+                org_id: NonZeroU64::new(112233),
+                container_id: NonZeroU64::new(7),
+                validity_years: ValidityYears::try_from(2).ok(),
+                payment_method: Some(PaymentMethod::Card),
+                custom_fields: vec![parse_custom_field("12=Finance").unwrap()],
+                cn_indicator: Some(CommonNameIndicator::Pseudonym),
+                pseudonym: Some("Locke".parse().unwrap()),
+                usage: Some(PrimaryUsage::Signing),
+                additional_usages: vec!["non_repudiation".into()],
+                profile: Some(ProfileType::Strict),
+                skip_approval: true,
+                ..OrderFields::default()
+            };
+            assert_eq!(got, want);
+            assert_eq!(fields(&[]).unwrap(), OrderFields::default());
+            // --first-name needs --last-name; an unknown usage is refused.
+            assert!(fields(&["--first-name", "Locke"]).is_err());
+            assert!(fields(&["--usage", "everything"]).is_err());
+        }
     }
 }

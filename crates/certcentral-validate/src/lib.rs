@@ -76,6 +76,8 @@
 //!
 //! - `csr` (default): parse and verify CSRs with `x509-parser` (see [`inspect_csr`]). Without
 //!   it a CSR is only checked to be a string, and a `csr_not_checked` warning says so.
+//! - `clap`: [`fields::OrderFields`] derives `clap::Args` (the order's fields as flags, as
+//!   `certcentral order` takes them, with their help and value parsers).
 
 #![deny(missing_docs)]
 

@@ -4,7 +4,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use certcentral_client::{Client, Revocation, RevokeTarget};
+use certcentral_client::{Client, Order, Revocation, RevokeTarget};
+use certcentral_keys::files::{self, OrderFiles};
+use certcentral_keys::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use certcentral_types::catalog::Status;
 use certcentral_types::{DownloadFormat, OrderInfo, ProductId};
 use chrono::{NaiveDate, Utc};
@@ -13,8 +15,6 @@ use serde_json::{Value, json};
 use crate::commands::lifecycle::{describe_order, with_client};
 use crate::connect::{ApiArgs, client_error};
 use crate::error::CliError;
-use crate::files::{self, OrderFiles};
-use crate::keys::{self, ExpectedKey, KeyType};
 use crate::output::{Output, Report};
 
 /// Arguments of `certcentral expiring`.
@@ -378,6 +378,41 @@ pub async fn revoke(args: RevokeArgs, out: &Output) -> Result<Report, CliError> 
     .await
 }
 
+/// `reissue --wait`: follows the reissue until a new certificate (not `old_certificate`) is
+/// issued, checks that it carries the new key, and writes it.
+async fn fetch_reissued(
+    order: &mut Order,
+    args: &ReissueArgs,
+    old_certificate: Option<i64>,
+    key: &KeyAndCsr,
+    paths: &OrderFiles,
+) -> Result<(), CliError> {
+    let policy = certcentral_client::PollPolicy::default().with_deadline(args.timeout);
+    let outcome = order
+        .wait_until_issued(&policy)
+        .await
+        .map_err(client_error)?;
+    if !outcome.is_issued() || order.certificate_id() == old_certificate {
+        return Err(CliError::Pending {
+            order_id: args.order_id,
+            message: format!(
+                "order {} reissue is not issued yet; download it later with `certcentral download {} --key {}`",
+                args.order_id,
+                args.order_id,
+                paths.key.display()
+            ),
+        });
+    }
+    let chain = order
+        .download(DownloadFormat::PemAll)
+        .await
+        .map_err(client_error)?;
+    let chain = String::from_utf8_lossy(&chain).into_owned();
+    keys::check_certificate_key(&chain, &ExpectedKey::generated(key, &paths.key))?;
+    files::create_new(&paths.crt, chain.as_bytes())?;
+    Ok(())
+}
+
 /// `certcentral reissue ORDER_ID`: a new key and CSR (written first, 0600, never
 /// overwriting), then the reissue; with `--wait` the new certificate, checked against the key.
 pub async fn reissue(args: ReissueArgs, out: &Output) -> Result<Report, CliError> {
@@ -430,23 +465,7 @@ pub async fn reissue(args: ReissueArgs, out: &Output) -> Result<Report, CliError
                 result,
             ));
         }
-        let policy = certcentral_client::PollPolicy::default().with_deadline(args.timeout);
-        let outcome = order.wait_until_issued(&policy).await.map_err(client_error)?;
-        if !outcome.is_issued() || order.certificate_id() == cert.id {
-            return Err(CliError::Pending {
-                order_id: args.order_id,
-                message: format!(
-                    "order {} reissue is not issued yet; download it later with `certcentral download {} --key {}`",
-                    args.order_id,
-                    args.order_id,
-                    paths.key.display()
-                ),
-            });
-        }
-        let chain = order.download(DownloadFormat::PemAll).await.map_err(client_error)?;
-        let chain = String::from_utf8_lossy(&chain).into_owned();
-        keys::check_certificate_key(&chain, &ExpectedKey::generated(&key, &paths.key))?;
-        files::create_new(&paths.crt, chain.as_bytes())?;
+        fetch_reissued(&mut order, &args, cert.id, &key, &paths).await?;
         result["certificate_id"] = json!(order.certificate_id());
         Ok(Report::new(
             format!(

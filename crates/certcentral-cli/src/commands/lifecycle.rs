@@ -5,20 +5,21 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use certcentral_client::Client;
+use certcentral_keys::files;
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::catalog::Status;
 use certcentral_types::{
     DownloadFormat, OrderInfo, OrderStatusChange, OrderStatusUpdate, ProductId, ProductInfo,
     RequestDecision, RequestStatusUpdate, WireEnum,
 };
+use certcentral_validate::fields::wire_enum_parser;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
-use crate::files;
 use crate::output::Report;
-use crate::request::{product_parser, product_summary, wire_enum_parser};
+use crate::request::{product_parser, product_summary};
 
 /// Arguments of `certcentral status`.
 #[derive(Debug, clap::Args)]
@@ -281,7 +282,7 @@ pub async fn download(args: DownloadArgs, json_mode: bool) -> Result<Report, Cli
                 "--key checks PEM certificates: use a pem_* --format with --key",
             ));
         }
-        Some(path) => Some(crate::keys::ExpectedKey::from_file(path)?),
+        Some(path) => Some(certcentral_keys::keys::ExpectedKey::from_file(path)?),
         None => None,
     };
     let bytes = with_client(&args.api, async |client, _| {
@@ -295,7 +296,7 @@ pub async fn download(args: DownloadArgs, json_mode: bool) -> Result<Report, Cli
     .await?;
     if let Some(expected) = &expected {
         let chain = String::from_utf8_lossy(&bytes);
-        crate::keys::check_certificate_key(&chain, expected)?;
+        certcentral_keys::keys::check_certificate_key(&chain, expected)?;
     }
     let mut result = json!({
         "order_id": args.order_id,

@@ -8,7 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use certcentral_client::{Order, PollPolicy, WaitOutcome};
+use certcentral_client::{Order, PollPolicy, UnknownOutcome, WaitOutcome};
+use certcentral_keys::files::{self, OrderFiles};
+use certcentral_keys::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use certcentral_types::catalog::DEFAULT_PRODUCT;
 use certcentral_types::{DownloadFormat, OrderBody, ProductId, RequestStatus};
 use secrecy::zeroize::Zeroizing;
@@ -18,8 +20,6 @@ use serde_json::{Value, json};
 use super::{human_duration, parse_duration};
 use crate::connect::{ApiArgs, Connection, client_error};
 use crate::error::CliError;
-use crate::files::{self, OrderFiles};
-use crate::keys::{self, ExpectedKey, KeyAndCsr, KeyType};
 use crate::output::{Output, Report};
 use crate::record::{OrderRecord, RequestRecord};
 use crate::request::{self, OrderFlags, ProductChoice, ProductChoiceParser, Source};
@@ -185,120 +185,44 @@ pub async fn run(args: Args, out: &Output) -> Result<Report, CliError> {
 /// with the CSR put in; `request` is its typed part, for names, emails and the record.
 pub async fn run_request(
     args: Args,
-    mut request: OrderBody,
-    mut as_given: Option<Value>,
+    request: OrderBody,
+    as_given: Option<Value>,
     out: &Output,
 ) -> Result<Report, CliError> {
     let ctx = args
         .product
         .context()
         .with_allow_unknown(args.allow_unknown);
-    let name = match &args.name {
-        Some(name) => {
-            files::check_name(name).map_err(CliError::usage)?;
-            name.clone()
-        }
-        None => files::derive_name(&request.subject_name()).ok_or_else(|| {
-            CliError::usage(format!(
-                "cannot derive a file name from the common name {:?}; pass --name NAME",
-                request.subject_name()
-            ))
-        })?,
-    };
+    let name = file_stem(&args, &request)?;
     let paths = OrderFiles::new(&args.out, &name);
-
-    let given_csr =
-        match &args.csr {
-            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                CliError::usage(format!("cannot read --csr {}: {e}", path.display()))
-            })?),
-            None => None,
-        };
-    let csr_source = match &args.csr {
-        Some(path) => format!("the CSR {}", path.display()),
-        None => "the CSR in the order file".to_string(),
-    };
-    if given_csr.is_some() && request.csr().is_some() {
-        return Err(CliError::usage(
-            "the order file already contains a csr: drop --csr, or remove the csr from the file",
-        ));
-    }
-    let generate = given_csr.is_none() && request.csr().is_none();
-    if args.p12 && !generate {
-        return Err(CliError::usage(
-            "--p12 needs the private key, so it works only when certcentral generates the key \
-             (not with --csr or a CSR in the order file)",
-        ));
-    }
-    let p12_password = match &args.p12_password_file {
-        Some(path) => Some(read_password(path)?),
-        None => None,
-    };
-
+    let csr = CsrChoice::new(&args, &request)?;
+    let p12_password = args
+        .p12_password_file
+        .as_deref()
+        .map(read_password)
+        .transpose()?;
     if !args.dry_run {
         let mut planned: Vec<&Path> = vec![&paths.order];
-        if generate {
+        if csr.generate {
             planned.extend([paths.key.as_path(), paths.csr.as_path()]);
         }
-        if args.wait {
-            planned.push(&paths.crt);
-        }
-        if args.p12 {
-            planned.push(&paths.p12);
-            if p12_password.is_none() {
-                planned.push(&paths.p12_pass);
-            }
-        }
+        planned.extend(follow_outputs(&args, &paths, p12_password.is_some()));
         files::refuse_existing(planned)?;
         args.api.check()?;
     }
-
-    let key = if generate {
-        let key_type = args.key_type;
-        let cn = request.subject_name();
-        let emails = request.emails().to_vec();
-        tracing::info!(%key_type, "generating the key pair");
-        let spinner = out.spinner(&format!("generating a {key_type} key pair"));
-        let key = tokio::task::spawn_blocking(move || keys::generate(key_type, &cn, &emails))
-            .await
-            .map_err(|e| CliError::failed(format!("key generation stopped: {e}")))??;
-        drop(spinner);
-        request.set_csr(key.csr_pem.clone());
-        Some(key)
-    } else {
-        if let Some(csr) = given_csr {
-            request.set_csr(csr);
-        }
-        None
+    let mut draft = Draft {
+        request,
+        as_given,
+        name,
     };
-
-    if let (Some(doc), Some(csr)) = (as_given.as_mut(), request.csr())
-        && let Some(certificate) = doc.get_mut("certificate").and_then(Value::as_object_mut)
-    {
-        certificate.insert("csr".into(), Value::String(csr.to_owned()));
-    }
-    let warnings = match &as_given {
-        Some(doc) => {
-            let report = certcentral_validate::validate_value(doc, &ctx);
-            if !report.is_valid() {
-                return Err(request::invalid(report));
-            }
-            report.warnings
-        }
-        None => request::check(&request, &ctx)?,
-    };
-    for warning in warnings {
-        tracing::info!(path = %warning.path, code = %warning.code, "{}", warning.message);
-    }
+    let key = draft.attach_csr(csr.given, args.key_type, out).await?;
+    draft.check(&ctx)?;
     if args.dry_run {
-        return Ok(match &as_given {
-            Some(doc) => dry_run_value(doc.clone()),
-            None => dry_run_report(&request),
-        });
+        return Ok(draft.dry_run());
     }
-    let expected = match (&key, request.csr()) {
+    let expected = match (&key, draft.request.csr()) {
         (Some(key), _) => ExpectedKey::generated(key, &paths.key),
-        (None, Some(csr)) => ExpectedKey::from_pem(csr, csr_source)?,
+        (None, Some(pem)) => ExpectedKey::from_pem(pem, csr.source)?,
         (None, None) => return Err(CliError::usage("the order has no CSR")),
     };
     let local = Local {
@@ -316,21 +240,169 @@ pub async fn run_request(
         out,
         interrupt: &mut interrupt,
     };
-    let result = run
-        .place((&request, as_given.as_ref()), key.as_ref(), &name, local)
-        .await;
+    let result = run.place(&draft, key.as_ref(), local).await;
     conn.close().await;
     result
 }
 
-fn dry_run_report(request: &OrderBody) -> Report {
-    dry_run_value(serde_json::to_value(request).unwrap_or(Value::Null))
+/// The stem of the order's files: `--name`, or one derived from the common name.
+fn file_stem(args: &Args, request: &OrderBody) -> Result<String, CliError> {
+    match &args.name {
+        Some(name) => {
+            files::check_name(name).map_err(CliError::usage)?;
+            Ok(name.clone())
+        }
+        None => files::derive_name(&request.subject_name()).ok_or_else(|| {
+            CliError::usage(format!(
+                "cannot derive a file name from the common name {:?}; pass --name NAME",
+                request.subject_name()
+            ))
+        }),
+    }
 }
 
-/// The `--dry-run` report of the body that would be posted.
-fn dry_run_value(body: Value) -> Report {
-    let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
-    Report::new(pretty, body)
+/// The files `--wait` and `--p12` will write (certificate, PKCS#12 and its generated
+/// password), for the check that none exists yet.
+fn follow_outputs<'a>(args: &Args, paths: &'a OrderFiles, password_given: bool) -> Vec<&'a Path> {
+    let mut planned: Vec<&Path> = Vec::new();
+    if args.wait {
+        planned.push(&paths.crt);
+    }
+    if args.p12 {
+        planned.push(&paths.p12);
+        if !password_given {
+            planned.push(&paths.p12_pass);
+        }
+    }
+    planned
+}
+
+/// Where the order's CSR comes from: `--csr`, the order file, or a key pair certcentral
+/// generates.
+struct CsrChoice {
+    /// The `--csr` file's text.
+    given: Option<String>,
+    /// Where a CSR not generated here comes from, for messages.
+    source: String,
+    /// No CSR was given: certcentral generates the key pair and the CSR.
+    generate: bool,
+}
+
+impl CsrChoice {
+    /// Reads `--csr` and refuses what cannot work: a CSR both in the file and given, or
+    /// `--p12` without a key certcentral generates.
+    fn new(args: &Args, request: &OrderBody) -> Result<Self, CliError> {
+        let given = match &args.csr {
+            Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                CliError::usage(format!("cannot read --csr {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
+        let source = match &args.csr {
+            Some(path) => format!("the CSR {}", path.display()),
+            None => "the CSR in the order file".to_string(),
+        };
+        if given.is_some() && request.csr().is_some() {
+            return Err(CliError::usage(
+                "the order file already contains a csr: drop --csr, or remove the csr from the file",
+            ));
+        }
+        let generate = given.is_none() && request.csr().is_none();
+        if args.p12 && !generate {
+            return Err(CliError::usage(
+                "--p12 needs the private key, so it works only when certcentral generates the key \
+                 (not with --csr or a CSR in the order file)",
+            ));
+        }
+        Ok(Self {
+            given,
+            source,
+            generate,
+        })
+    }
+}
+
+/// The order about to be placed: the typed body, the order file as written when it holds
+/// members certcentral does not know (`--allow-unknown`; sent as written), and the stem of
+/// the order's files.
+struct Draft {
+    request: OrderBody,
+    as_given: Option<Value>,
+    name: String,
+}
+
+impl Draft {
+    /// Puts the CSR in the body: `given` (`--csr`), the order file's own, or a newly
+    /// generated key pair's (returned).
+    async fn attach_csr(
+        &mut self,
+        given: Option<String>,
+        key_type: KeyType,
+        out: &Output,
+    ) -> Result<Option<KeyAndCsr>, CliError> {
+        let key = if let Some(csr) = given {
+            self.request.set_csr(csr);
+            None
+        } else if self.request.csr().is_none() {
+            let key = generate_key(key_type, &self.request, out).await?;
+            self.request.set_csr(key.csr_pem.clone());
+            Some(key)
+        } else {
+            None
+        };
+        if let (Some(doc), Some(csr)) = (self.as_given.as_mut(), self.request.csr())
+            && let Some(certificate) = doc.get_mut("certificate").and_then(Value::as_object_mut)
+        {
+            certificate.insert("csr".into(), Value::String(csr.to_owned()));
+        }
+        Ok(key)
+    }
+
+    /// Validates what will be sent (the order file as written, or the typed body); warnings
+    /// are logged.
+    fn check(&self, ctx: &certcentral_validate::Context) -> Result<(), CliError> {
+        let warnings = match &self.as_given {
+            Some(doc) => {
+                let report = certcentral_validate::validate_value(doc, ctx);
+                if !report.is_valid() {
+                    return Err(request::invalid(report));
+                }
+                report.warnings
+            }
+            None => request::check(&self.request, ctx)?,
+        };
+        for warning in warnings {
+            tracing::info!(path = %warning.path, code = %warning.code, "{}", warning.message);
+        }
+        Ok(())
+    }
+
+    /// The `--dry-run` report of the body that would be posted.
+    fn dry_run(&self) -> Report {
+        let body = match &self.as_given {
+            Some(doc) => doc.clone(),
+            None => serde_json::to_value(&self.request).unwrap_or(Value::Null),
+        };
+        let pretty = serde_json::to_string_pretty(&body).unwrap_or_default();
+        Report::new(pretty, body)
+    }
+}
+
+/// Generates a key pair and a CSR for the order's name and emails, off the async runtime.
+async fn generate_key(
+    key_type: KeyType,
+    request: &OrderBody,
+    out: &Output,
+) -> Result<KeyAndCsr, CliError> {
+    let cn = request.subject_name();
+    let emails = request.emails().to_vec();
+    tracing::info!(%key_type, "generating the key pair");
+    let spinner = out.spinner(&format!("generating a {key_type} key pair"));
+    let key = tokio::task::spawn_blocking(move || keys::generate(key_type, &cn, &emails))
+        .await
+        .map_err(|e| CliError::failed(format!("key generation stopped: {e}")))??;
+    drop(spinner);
+    Ok(key)
 }
 
 /// What placing and following one order works with: the command's arguments, the
@@ -348,108 +420,18 @@ impl Run<'_> {
     /// record and follows the order ([`Run::follow`]).
     async fn place(
         &mut self,
-        (request, as_given): (&OrderBody, Option<&Value>),
+        draft: &Draft,
         key: Option<&KeyAndCsr>,
-        name: &str,
         local: Local,
     ) -> Result<Report, CliError> {
-        let (args, conn, paths, out) = (self.args, self.conn, self.paths, self.out);
-        files::ensure_dir(&args.out)?;
-        let mut written = Written::default();
-        if let Some(key) = key {
-            files::create_private(&paths.key, &keys::key_file_bytes(key))?;
-            written.key = Some(paths.key.clone());
-            files::create_new(&paths.csr, key.csr_pem.as_bytes())?;
-            written.csr = Some(paths.csr.clone());
-        }
-
-        let spinner = out.spinner("placing the order");
-        let placed = match (as_given, &args.product) {
-            (Some(doc), _) => conn.client.order_as_given(args.product.as_str(), doc).await,
-            (None, ProductChoice::Catalog(product)) => {
-                conn.client.order_certificate(*product, request).await
-            }
-            (None, ProductChoice::Unknown(id)) => Err(certcentral_client::Error::InvalidArgument(
-                format!("an order for the unknown product {id:?} is sent only as written"),
-            )),
-        };
-        drop(spinner);
-        let new_record = |order_id: i64| OrderRecord {
-            order_id,
-            product: args.product.to_string(),
-            common_name: request.subject_name(),
-            emails: request.emails().to_vec(),
-            requests: Vec::new(),
-            status: None,
-            certificate_id: None,
-            endpoint: if conn.is_sandbox() {
-                "sandbox".into()
-            } else {
-                conn.client.base_url().to_string()
-            },
-            ordered_at: chrono::Utc::now().to_rfc3339(),
-            name: name.to_string(),
-            key_file: written.key.clone(),
-            csr_file: written.csr.clone(),
-            certificate_file: None,
-            public_key: Some(local.expected.public_key_pem()),
-            renewal_of_order_id: match &request {
-                OrderBody::ClientCertificate(order) => order.renewal_of_order_id,
-                OrderBody::SecureEmail(order) => order.renewal_of_order_id,
-            }
-            .and_then(|id| i64::try_from(id.get()).ok()),
-        };
+        files::ensure_dir(&self.args.out)?;
+        let mut written = self.write_key(key)?;
+        let placed = self.post(draft).await;
+        let new_record = |order_id| self.new_record(order_id, draft, &written, &local.expected);
         let order = match placed {
             Ok(order) => order,
             Err(certcentral_client::Error::OutcomeUnknown(unknown)) => {
-                let mut err =
-                    client_error(certcentral_client::Error::OutcomeUnknown(unknown.clone()));
-                if let CliError::Unknown { message } = &mut err {
-                    match conn.client.reconcile(&unknown).await {
-                        Ok(found) if found.len() == 1 => {
-                            let info = &found[0];
-                            let mut record = new_record(info.id);
-                            record_from_info(&mut record, info);
-                            message.push_str(&format!(
-                            ". A check found the matching order {id}: see `certcentral status {id}{again}`",
-                            id = info.id,
-                            again = conn.again_flags()
-                        ));
-                            if conn.sandbox_forgets() {
-                                message.push_str(
-                                "; the embedded sandbox forgets it when this command ends, so it cannot be resumed",
-                            );
-                            } else {
-                                match files::create_new(&paths.order, &record.to_bytes()) {
-                                    Ok(()) => message.push_str(&format!(
-                                        "; its record was written to {path}: continue with \
-                                     `certcentral order --resume {path} --wait{again}` (the \
-                                     certificate is written only if it carries this order's key)",
-                                        path = paths.order.display(),
-                                        again = conn.again_flags()
-                                    )),
-                                    Err(e) => message.push_str(&format!(
-                                        "; its record could not be written ({e})"
-                                    )),
-                                }
-                            }
-                        }
-                        Ok(found) if !found.is_empty() => {
-                            let ids: Vec<String> = found.iter().map(|o| o.id.to_string()).collect();
-                            message.push_str(&format!(
-                            ". A check found {} matching orders ({}), so it cannot tell which one is \
-                             this one and wrote no record: see `certcentral status ID` for each",
-                            ids.len(),
-                            ids.join(", "),
-                        ));
-                        }
-                        Ok(_) => message.push_str(
-                            ". A check found no matching order yet; look again in a few minutes",
-                        ),
-                        Err(e) => message.push_str(&format!(". The check failed too: {e}")),
-                    }
-                }
-                return Err(err);
+                return Err(self.reconcile(*unknown, new_record).await);
             }
             Err(err) => return Err(client_error(err)),
         };
@@ -457,7 +439,7 @@ impl Run<'_> {
 
         let mut record = new_record(order.id());
         update_record(&mut record, &order);
-        files::create_new(&paths.order, &record.to_bytes()).map_err(|e| {
+        files::create_new(&self.paths.order, &record.to_bytes()).map_err(|e| {
             CliError::failed(format!(
                 "order {id} was placed (request(s) {}) but its record could not be written: {e}; \
              follow it with `certcentral status {id}`",
@@ -465,10 +447,143 @@ impl Run<'_> {
                 id = record.order_id
             ))
         })?;
-        written.order = Some(paths.order.clone());
-        out.progress(&format!("ordered: order {} ({})", order.id(), args.product));
+        written.order = Some(self.paths.order.clone());
+        self.out.progress(&format!(
+            "ordered: order {} ({})",
+            order.id(),
+            self.args.product
+        ));
 
         self.follow(order, record, local, written).await
+    }
+
+    /// Writes the generated key (mode 0600) and CSR, before anything is ordered.
+    fn write_key(&self, key: Option<&KeyAndCsr>) -> Result<Written, CliError> {
+        let mut written = Written::default();
+        if let Some(key) = key {
+            files::create_private(&self.paths.key, &keys::key_file_bytes(key))?;
+            written.key = Some(self.paths.key.clone());
+            files::create_new(&self.paths.csr, key.csr_pem.as_bytes())?;
+            written.csr = Some(self.paths.csr.clone());
+        }
+        Ok(written)
+    }
+
+    /// Posts the order, once: the order file as written, or the typed body.
+    async fn post(&self, draft: &Draft) -> Result<Order, certcentral_client::Error> {
+        let (args, client) = (self.args, &self.conn.client);
+        let spinner = self.out.spinner("placing the order");
+        let placed = match (&draft.as_given, &args.product) {
+            (Some(doc), _) => client.order_as_given(args.product.as_str(), doc).await,
+            (None, ProductChoice::Catalog(product)) => {
+                client.order_certificate(*product, &draft.request).await
+            }
+            (None, ProductChoice::Unknown(id)) => Err(certcentral_client::Error::InvalidArgument(
+                format!("an order for the unknown product {id:?} is sent only as written"),
+            )),
+        };
+        drop(spinner);
+        placed
+    }
+
+    /// The record of the order `order_id`, as placed from `draft` (requests and status are
+    /// filled in from the server's answer).
+    fn new_record(
+        &self,
+        order_id: i64,
+        draft: &Draft,
+        written: &Written,
+        expected: &ExpectedKey,
+    ) -> OrderRecord {
+        let request = &draft.request;
+        OrderRecord {
+            order_id,
+            product: self.args.product.to_string(),
+            common_name: request.subject_name(),
+            emails: request.emails().to_vec(),
+            requests: Vec::new(),
+            status: None,
+            certificate_id: None,
+            endpoint: if self.conn.is_sandbox() {
+                "sandbox".into()
+            } else {
+                self.conn.client.base_url().to_string()
+            },
+            ordered_at: chrono::Utc::now().to_rfc3339(),
+            name: draft.name.clone(),
+            key_file: written.key.clone(),
+            csr_file: written.csr.clone(),
+            certificate_file: None,
+            public_key: Some(expected.public_key_pem()),
+            renewal_of_order_id: match request {
+                OrderBody::ClientCertificate(order) => order.renewal_of_order_id,
+                OrderBody::SecureEmail(order) => order.renewal_of_order_id,
+            }
+            .and_then(|id| i64::try_from(id.get()).ok()),
+        }
+    }
+
+    /// The error of an order whose outcome is unknown, with what a check of the recent orders
+    /// found: one match gets its record written (so it can be resumed), several or none are
+    /// named.
+    async fn reconcile(
+        &self,
+        unknown: UnknownOutcome,
+        new_record: impl FnOnce(i64) -> OrderRecord,
+    ) -> CliError {
+        let mut err = client_error(certcentral_client::Error::OutcomeUnknown(Box::new(
+            unknown.clone(),
+        )));
+        if let CliError::Unknown { message } = &mut err {
+            match self.conn.client.reconcile(&unknown).await {
+                Ok(found) if found.len() == 1 => {
+                    let mut record = new_record(found[0].id);
+                    record_from_info(&mut record, &found[0]);
+                    message.push_str(&self.found_one(&record));
+                }
+                Ok(found) if !found.is_empty() => {
+                    let ids: Vec<String> = found.iter().map(|o| o.id.to_string()).collect();
+                    message.push_str(&format!(
+                        ". A check found {} matching orders ({}), so it cannot tell which one is \
+                         this one and wrote no record: see `certcentral status ID` for each",
+                        ids.len(),
+                        ids.join(", "),
+                    ));
+                }
+                Ok(_) => message
+                    .push_str(". A check found no matching order yet; look again in a few minutes"),
+                Err(e) => message.push_str(&format!(". The check failed too: {e}")),
+            }
+        }
+        err
+    }
+
+    /// What the unknown-outcome error adds when the check found the order: where to see it,
+    /// and its record, written here unless the embedded sandbox forgets it anyway.
+    fn found_one(&self, record: &OrderRecord) -> String {
+        let conn = self.conn;
+        let mut message = format!(
+            ". A check found the matching order {id}: see `certcentral status {id}{again}`",
+            id = record.order_id,
+            again = conn.again_flags()
+        );
+        if conn.sandbox_forgets() {
+            message.push_str(
+                "; the embedded sandbox forgets it when this command ends, so it cannot be resumed",
+            );
+        } else {
+            match files::create_new(&self.paths.order, &record.to_bytes()) {
+                Ok(()) => message.push_str(&format!(
+                    "; its record was written to {path}: continue with \
+                     `certcentral order --resume {path} --wait{again}` (the \
+                     certificate is written only if it carries this order's key)",
+                    path = self.paths.order.display(),
+                    again = conn.again_flags()
+                )),
+                Err(e) => message.push_str(&format!("; its record could not be written ({e})")),
+            }
+        }
+        message
     }
 }
 
@@ -577,146 +692,207 @@ impl Run<'_> {
         local: Local,
         mut written: Written,
     ) -> Result<Report, CliError> {
-        let (args, conn, paths, out) = (self.args, self.conn, self.paths, self.out);
-        let interrupt = &mut *self.interrupt;
-        let order_id = order.id();
-        let sandbox = conn.sandbox_forgets();
-        let resume_hint = |record_path: &Path| {
-            if sandbox {
-                "the embedded sandbox forgets it when this command ends (--sandbox-state :memory:, \
+        if self.args.approve {
+            self.approve(&mut order, &mut record).await?;
+        }
+        if !self.args.wait {
+            files::replace(&self.paths.order, &record.to_bytes())?;
+            let human = format!(
+                "order {} placed ({}); {}\nwrote:\n{}",
+                order.id(),
+                request_summary(&record),
+                self.resume_hint(order.id()),
+                written.lines().join("\n")
+            );
+            return Ok(self.report(human, &record, &written));
+        }
+        self.wait_issued(&mut order, &mut record).await?;
+        let chain = self.download(&order, &mut record, &local.expected).await?;
+        files::replace(&self.paths.order, &record.to_bytes())?;
+        files::create_new(&self.paths.crt, chain.as_bytes())?;
+        written.crt = Some(self.paths.crt.clone());
+        record.certificate_file = Some(self.paths.crt.clone());
+        if self.args.p12 {
+            self.write_p12(local, &chain, &record.name, &mut written)?;
+        }
+        files::replace(&self.paths.order, &record.to_bytes())?;
+
+        let human = format!(
+            "issued: order {}, certificate {}\nwrote:\n{}",
+            order.id(),
+            record
+                .certificate_id
+                .map(|c| c.to_string())
+                .unwrap_or_else(|| "?".into()),
+            written.lines().join("\n")
+        );
+        Ok(self.report(human, &record, &written))
+    }
+
+    /// The command's report: `human` with the sandbox's note, and the JSON of the record and
+    /// the files written.
+    fn report(&self, human: String, record: &OrderRecord, written: &Written) -> Report {
+        Report::new(
+            human + &sandbox_note(self.conn),
+            report_json(record, written, self.conn),
+        )
+    }
+
+    /// How to look at the order again later, or why that is impossible (an embedded sandbox
+    /// that forgets it).
+    fn resume_hint(&self, order_id: i64) -> String {
+        if self.conn.sandbox_forgets() {
+            "the embedded sandbox forgets it when this command ends (--sandbox-state :memory:, \
              or no home directory), so it cannot be checked or resumed later: order again with \
              --wait (or name a state file with --sandbox-state FILE to keep orders between \
              commands)"
-                    .to_string()
-            } else {
-                format!(
-                    "check it with `certcentral status {order_id}{again}`, or continue with `certcentral order --resume {} --wait{again}`",
-                    record_path.display(),
-                    again = conn.again_flags(),
-                )
-            }
-        };
+                .to_string()
+        } else {
+            format!(
+                "check it with `certcentral status {order_id}{again}`, or continue with `certcentral order --resume {} --wait{again}`",
+                self.paths.order.display(),
+                again = self.conn.again_flags(),
+            )
+        }
+    }
+
+    /// `--approve`: approves the order's undecided request. An API key that may not approve
+    /// is a warning (an approver must do it), not an error.
+    async fn approve(&self, order: &mut Order, record: &mut OrderRecord) -> Result<(), CliError> {
         let undecided = order.requests().iter().any(|r| {
             !matches!(
                 r.status,
                 Some(RequestStatus::Approved | RequestStatus::Rejected)
             )
         });
-        if args.approve && !undecided {
-            out.progress(&format!("order {} needs no approval", order.id()));
-        } else if args.approve {
-            match order
-                .approve(Some("approved with certcentral order --approve"))
-                .await
-            {
-                Ok(()) => out.progress(&format!("approved: order {}", order.id())),
-                Err(err @ certcentral_client::Error::Api { status: 403, .. }) => {
-                    tracing::warn!("this API key may not approve the request: {err}");
-                    out.progress(&format!(
-                        "warning: not approved ({err}); an approver must approve order {}",
-                        order.id()
-                    ));
-                }
-                Err(err) => return Err(client_error(err)),
+        if !undecided {
+            self.out
+                .progress(&format!("order {} needs no approval", order.id()));
+            return Ok(());
+        }
+        match order
+            .approve(Some("approved with certcentral order --approve"))
+            .await
+        {
+            Ok(()) => self
+                .out
+                .progress(&format!("approved: order {}", order.id())),
+            Err(err @ certcentral_client::Error::Api { status: 403, .. }) => {
+                tracing::warn!("this API key may not approve the request: {err}");
+                self.out.progress(&format!(
+                    "warning: not approved ({err}); an approver must approve order {}",
+                    order.id()
+                ));
             }
-            update_record(&mut record, &order);
+            Err(err) => return Err(client_error(err)),
         }
+        update_record(record, order);
+        Ok(())
+    }
 
-        if !args.wait {
-            files::replace(&paths.order, &record.to_bytes())?;
-            let human = format!(
-                "order {} placed ({}); {}\nwrote:\n{}",
-                order.id(),
-                request_summary(&record),
-                resume_hint(&paths.order),
-                written.lines().join("\n")
-            );
-            return Ok(Report::new(
-                human + &sandbox_note(conn),
-                report_json(&record, &written, conn),
-            ));
-        }
-
-        let spinner = out.spinner(&format!("waiting for order {} to be issued", order.id()));
+    /// `--wait`: follows the order until it is issued. Stopping early (Ctrl-C, `--timeout`,
+    /// an order that will not be issued, an error) writes the record first and says how to
+    /// go on.
+    async fn wait_issued(
+        &mut self,
+        order: &mut Order,
+        record: &mut OrderRecord,
+    ) -> Result<(), CliError> {
+        let conn = self.conn;
+        let spinner = self
+            .out
+            .spinner(&format!("waiting for order {} to be issued", order.id()));
         let policy = PollPolicy {
             initial_interval: Duration::from_millis(if conn.is_sandbox() { 200 } else { 2000 }),
             ..PollPolicy::default()
         }
-        .with_deadline(args.timeout);
-        let interrupted = |record: &OrderRecord| CliError::Interrupted {
-            message: format!(
-                "interrupted while waiting: order {order_id} exists ({}) and its record is written; {}",
-                request_summary(record),
-                resume_hint(&paths.order)
-            ),
-        };
-        if interrupt.happened() {
+        .with_deadline(self.args.timeout);
+        if self.interrupt.happened() {
             drop(spinner);
-            files::replace(&paths.order, &record.to_bytes())?;
-            return Err(interrupted(&record));
+            files::replace(&self.paths.order, &record.to_bytes())?;
+            return Err(self.interrupted(record));
         }
         let outcome = tokio::select! {
             outcome = order.wait_until_issued(&policy) => Some(outcome),
-            () = interrupt.wait() => None,
+            () = self.interrupt.wait() => None,
         };
         drop(spinner);
-        update_record(&mut record, &order);
+        update_record(record, order);
         let Some(outcome) = outcome else {
-            files::replace(&paths.order, &record.to_bytes())?;
-            return Err(interrupted(&record));
+            files::replace(&self.paths.order, &record.to_bytes())?;
+            return Err(self.interrupted(record));
         };
         let outcome = match outcome {
+            Ok(WaitOutcome::Issued { .. }) => return Ok(()),
             Ok(outcome) => outcome,
             Err(err) => {
-                let _ = files::replace(&paths.order, &record.to_bytes());
+                let _ = files::replace(&self.paths.order, &record.to_bytes());
                 return Err(client_error(err));
             }
         };
-        match outcome {
-            WaitOutcome::Issued { .. } => {}
-            WaitOutcome::Pending { status, .. } => {
-                files::replace(&paths.order, &record.to_bytes())?;
-                return Err(CliError::Pending {
-                    order_id: order.id(),
-                    message: format!(
-                        "order {} is still {} after {}; it exists and may still be issued: {}",
-                        order.id(),
-                        status
-                            .map(|s| s.as_str().to_string())
-                            .unwrap_or_else(|| "pending".into()),
-                        human_duration(args.timeout),
-                        resume_hint(&paths.order)
-                    ),
-                });
-            }
-            other => {
-                files::replace(&paths.order, &record.to_bytes())?;
-                return Err(CliError::failed(format!(
-                    "order {} will not be issued: {}",
-                    order.id(),
-                    match other {
-                        WaitOutcome::Rejected { .. } => "it was rejected".to_string(),
-                        WaitOutcome::Canceled { .. } => "it was canceled".to_string(),
-                        WaitOutcome::Ended { status, .. } => format!("its status is {status}"),
-                        _ => "it ended".to_string(),
-                    }
-                )));
-            }
-        }
+        files::replace(&self.paths.order, &record.to_bytes())?;
+        Err(self.not_issued(order.id(), outcome))
+    }
 
-        // The record is updated only once the certificate proved to be this order's (below),
-        // or when it cannot be downloaded: a mismatch leaves every file as it was.
+    /// Ctrl-C while waiting: the order exists and its record is written.
+    fn interrupted(&self, record: &OrderRecord) -> CliError {
+        CliError::Interrupted {
+            message: format!(
+                "interrupted while waiting: order {} exists ({}) and its record is written; {}",
+                record.order_id,
+                request_summary(record),
+                self.resume_hint(record.order_id)
+            ),
+        }
+    }
+
+    /// The error of a wait that ended without the certificate: still pending at `--timeout`
+    /// (exit 3), or an order that will not be issued.
+    fn not_issued(&self, order_id: i64, outcome: WaitOutcome) -> CliError {
+        match outcome {
+            WaitOutcome::Pending { status, .. } => CliError::Pending {
+                order_id,
+                message: format!(
+                    "order {order_id} is still {} after {}; it exists and may still be issued: {}",
+                    status
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_else(|| "pending".into()),
+                    human_duration(self.args.timeout),
+                    self.resume_hint(order_id)
+                ),
+            },
+            other => CliError::failed(format!(
+                "order {order_id} will not be issued: {}",
+                match other {
+                    WaitOutcome::Rejected { .. } => "it was rejected".to_string(),
+                    WaitOutcome::Canceled { .. } => "it was canceled".to_string(),
+                    WaitOutcome::Ended { status, .. } => format!("its status is {status}"),
+                    _ => "it ended".to_string(),
+                }
+            )),
+        }
+    }
+
+    /// Downloads the issued certificate and checks that it carries the local key. The
+    /// record is marked issued, and written only when the download fails: a certificate that
+    /// is not this order's leaves every file as it was.
+    async fn download(
+        &self,
+        order: &Order,
+        record: &mut OrderRecord,
+        expected: &ExpectedKey,
+    ) -> Result<String, CliError> {
         record.status = Some("issued".into());
         let download_hint = format!(
             "order {} is issued; download it with `certcentral download {} --out {}`",
             order.id(),
             order.id(),
-            paths.crt.display()
+            self.paths.crt.display()
         );
         let pem = match order.download(DownloadFormat::PemAll).await {
             Ok(pem) => pem,
             Err(e) => {
-                files::replace(&paths.order, &record.to_bytes())?;
+                files::replace(&self.paths.order, &record.to_bytes())?;
                 return Err(match client_error(e) {
                     CliError::Failed(mut f) => {
                         f.message = format!("{}; {download_hint}", f.message);
@@ -731,7 +907,7 @@ impl Run<'_> {
                 "the downloaded certificate is not PEM text; {download_hint}"
             ))
         })?;
-        keys::check_certificate_key(&chain, &local.expected).map_err(|e| {
+        keys::check_certificate_key(&chain, expected).map_err(|e| {
             CliError::failed(format!(
                 "order {}: {e}. Check that this order is yours (`certcentral status {}`) and that \
              the command uses the endpoint the order was placed with",
@@ -739,48 +915,39 @@ impl Run<'_> {
                 order.id()
             ))
         })?;
-        files::replace(&paths.order, &record.to_bytes())?;
-        files::create_new(&paths.crt, chain.as_bytes())?;
-        written.crt = Some(paths.crt.clone());
-        record.certificate_file = Some(paths.crt.clone());
+        Ok(chain)
+    }
 
-        if args.p12 {
-            let key_der = local.key_der.as_ref().ok_or_else(|| {
-                CliError::usage("--p12 needs the private key generated by certcentral")
-            })?;
-            let (password, generated) = match local.p12_password {
-                Some(p) => (p, false),
-                None => (crate::p12::generate_password(), true),
-            };
-            let p12 = crate::p12::build(key_der, &chain, &record.name, &password)
-                .map_err(|e| CliError::failed(e.to_string()))?;
-            if generated {
-                // Sized for the newline too: no reallocation leaves an unwiped copy.
-                let mut text =
-                    Zeroizing::new(String::with_capacity(password.expose_secret().len() + 1));
-                text.push_str(password.expose_secret());
-                text.push('\n');
-                files::create_private(&paths.p12_pass, text.as_bytes())?;
-                written.p12_pass = Some(paths.p12_pass.clone());
-            }
-            files::create_private(&paths.p12, &p12)?;
-            written.p12 = Some(paths.p12.clone());
+    /// `--p12`: the PKCS#12 of the generated key and `chain`, and its password file when the
+    /// password was generated (both mode 0600).
+    fn write_p12(
+        &self,
+        local: Local,
+        chain: &str,
+        name: &str,
+        written: &mut Written,
+    ) -> Result<(), CliError> {
+        let key_der = local.key_der.as_ref().ok_or_else(|| {
+            CliError::usage("--p12 needs the private key generated by certcentral")
+        })?;
+        let (password, generated) = match local.p12_password {
+            Some(p) => (p, false),
+            None => (crate::p12::generate_password(), true),
+        };
+        let p12 = crate::p12::build(key_der, chain, name, &password)
+            .map_err(|e| CliError::failed(e.to_string()))?;
+        if generated {
+            // Sized for the newline too: no reallocation leaves an unwiped copy.
+            let mut text =
+                Zeroizing::new(String::with_capacity(password.expose_secret().len() + 1));
+            text.push_str(password.expose_secret());
+            text.push('\n');
+            files::create_private(&self.paths.p12_pass, text.as_bytes())?;
+            written.p12_pass = Some(self.paths.p12_pass.clone());
         }
-        files::replace(&paths.order, &record.to_bytes())?;
-
-        let human = format!(
-            "issued: order {}, certificate {}\nwrote:\n{}",
-            order.id(),
-            record
-                .certificate_id
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "?".into()),
-            written.lines().join("\n")
-        );
-        Ok(Report::new(
-            human + &sandbox_note(conn),
-            report_json(&record, &written, conn),
-        ))
+        files::create_private(&self.paths.p12, &p12)?;
+        written.p12 = Some(self.paths.p12.clone());
+        Ok(())
     }
 }
 
@@ -840,63 +1007,22 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
         )));
     }
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let paths = OrderFiles::new(&dir, &record.name);
     let paths = OrderFiles {
         order: path.to_path_buf(),
-        ..paths
+        ..OrderFiles::new(&dir, &record.name)
     };
-    let mut planned: Vec<&Path> = Vec::new();
-    if args.wait {
-        planned.push(&paths.crt);
-    }
-    if args.p12 {
-        planned.push(&paths.p12);
-        if args.p12_password_file.is_none() {
-            planned.push(&paths.p12_pass);
-        }
-    }
-    files::refuse_existing(planned)?;
-    let p12_password = match &args.p12_password_file {
-        Some(p) => Some(read_password(p)?),
-        None => None,
-    };
-    let key_der = if args.p12 {
-        let key_file = record.key_file.clone().ok_or_else(|| {
-            CliError::usage("--p12 needs the private key, and this order's key was not generated by certcentral")
-        })?;
-        Some(read_key_der(&key_file)?)
-    } else {
-        None
-    };
-    let expected = resume_expected_key(&record, key_der.is_some())?;
+    files::refuse_existing(follow_outputs(
+        args,
+        &paths,
+        args.p12_password_file.is_some(),
+    ))?;
+    let local = resume_local(args, &record)?;
     let conn = args.api.connect().await?;
-    let here = if conn.is_sandbox() {
-        "sandbox"
-    } else {
-        conn.client.base_url()
-    };
-    if here.trim_end_matches('/') != record.endpoint.trim_end_matches('/') {
-        let text = format!(
-            "order {} was placed with {}, and this command uses {here}; an order of the same id \
-             there is a different order",
-            record.order_id, record.endpoint,
-        );
-        if !args.allow_other_endpoint {
-            conn.close().await;
-            return Err(CliError::usage(format!(
-                "{text}: pass the same --region or --base-url (or --allow-other-endpoint if the \
-                 API really moved; the certificate is still written only if it carries this \
-                 order's key)"
-            )));
-        }
-        tracing::warn!("{text}; following it anyway (--allow-other-endpoint)");
+    if let Err(err) = check_endpoint(args, &conn, &record) {
+        conn.close().await;
+        return Err(err);
     }
     let mut interrupt = Interrupt::catch(args.wait);
-    let local = Local {
-        key_der,
-        p12_password,
-        expected,
-    };
     let result = async {
         let order = conn
             .client
@@ -922,6 +1048,57 @@ async fn resume(args: &Args, path: &Path, out: &Output) -> Result<Report, CliErr
     .await;
     conn.close().await;
     result
+}
+
+/// What a resumed order knows locally: the `--p12-password-file` password, the key (read
+/// only for `--p12`) and the public key the certificate must carry.
+fn resume_local(args: &Args, record: &OrderRecord) -> Result<Local, CliError> {
+    let p12_password = args
+        .p12_password_file
+        .as_deref()
+        .map(read_password)
+        .transpose()?;
+    let key_der = if args.p12 {
+        let key_file = record.key_file.clone().ok_or_else(|| {
+            CliError::usage("--p12 needs the private key, and this order's key was not generated by certcentral")
+        })?;
+        Some(read_key_der(&key_file)?)
+    } else {
+        None
+    };
+    let expected = resume_expected_key(record, key_der.is_some())?;
+    Ok(Local {
+        key_der,
+        p12_password,
+        expected,
+    })
+}
+
+/// A record names the endpoint its order was placed with: an order of the same id elsewhere
+/// is another order, followed only with `--allow-other-endpoint` (with a warning).
+fn check_endpoint(args: &Args, conn: &Connection, record: &OrderRecord) -> Result<(), CliError> {
+    let here = if conn.is_sandbox() {
+        "sandbox"
+    } else {
+        conn.client.base_url()
+    };
+    if here.trim_end_matches('/') == record.endpoint.trim_end_matches('/') {
+        return Ok(());
+    }
+    let text = format!(
+        "order {} was placed with {}, and this command uses {here}; an order of the same id \
+         there is a different order",
+        record.order_id, record.endpoint,
+    );
+    if !args.allow_other_endpoint {
+        return Err(CliError::usage(format!(
+            "{text}: pass the same --region or --base-url (or --allow-other-endpoint if the \
+             API really moved; the certificate is still written only if it carries this \
+             order's key)"
+        )));
+    }
+    tracing::warn!("{text}; following it anyway (--allow-other-endpoint)");
+    Ok(())
 }
 
 /// The public key a resumed order's certificate must carry: the private key's when the key

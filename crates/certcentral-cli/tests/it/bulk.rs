@@ -377,8 +377,7 @@ async fn a_second_run_on_the_same_journal_is_refused() {
     let out = dir.path().join("certs");
     std::fs::create_dir_all(&out).unwrap();
     let held =
-        certcentral_cli::bulk::journal::Journal::open(&out.join("certcentral-journal.sqlite"))
-            .unwrap();
+        certcentral_bulk::journal::Journal::open(&out.join("certcentral-journal.sqlite")).unwrap();
     let o = run(command(&sb, &roster, &out, scale, &[])).await;
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
