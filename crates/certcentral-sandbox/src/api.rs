@@ -26,7 +26,9 @@ use serde_json::Value;
 use crate::body::Body as _;
 use crate::ca::{CertContents, CsrError, CsrKey, IssuedCert, parse_csr, pem_cert};
 use crate::server::ConnectionKill;
-use crate::state::{ChangeError, NewOrder, RevokeTarget, Shared, leaf_spec, rfc3339};
+use crate::state::{
+    ChangeError, Decision, NewOrder, ReissueAsk, RevokeTarget, Shared, leaf_spec, rfc3339,
+};
 use crate::{Approval, EmailValidation, KeyRole, lock};
 
 type AppState = Arc<Shared>;
@@ -923,10 +925,12 @@ async fn decide_request(
     let mut store = lock(&shared.store);
     store
         .decide(
-            id,
-            approve,
-            update.processor_comment,
-            now,
+            Decision {
+                request_id: id,
+                approve,
+                comment: update.processor_comment,
+                now,
+            },
             shared.config.issue_delay,
             &shared.ca,
         )
@@ -1002,20 +1006,13 @@ async fn reissue(
             .product
     };
     let csr = request.certificate.csr.to_string();
-    let key = parse_csr(&csr, product.spec().profile.key_policy).map_err(|err| match err {
-        CsrError::CannotParse(message) => {
-            ApiError::bad_request("csr_invalid_cannot_parse", message)
-        }
-        CsrError::UnsupportedKey(message) => {
-            ApiError::bad_request("invalid_value:certificate.csr", message)
-        }
-    })?;
+    let key = csr_key(&csr, product)?;
     let approved =
         request.skip_approval.unwrap_or(false) || shared.config.approval == Approval::Auto;
     let (request_id, status, certificate_id) = {
         let mut store = lock(&shared.store);
         let (request_id, status) = store
-            .reissue(&shared.ca, id, key, csr, approved, now)
+            .reissue(&shared.ca, id, ReissueAsk { key, csr, approved }, now)
             .map_err(change_error("order", id))?;
         let certificate_id = store
             .order(&shared.ca, id, now)
