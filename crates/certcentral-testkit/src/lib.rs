@@ -2,13 +2,14 @@
 //!
 //! Every crate's tests take their fixtures from here rather than keeping a copy: the test API key,
 //! fresh keys and CSRs, the seed's example order, sandbox starters on 127.0.0.1 port 0, a small
-//! HTTP helper for talking to the sandbox by hand, and public-key extraction for checking that a
-//! certificate belongs to a key.
+//! HTTP helper for talking to the sandbox by hand, clients for it ([`client`]), and certificate
+//! helpers (chains, subjects, public keys) for checking what was issued.
 //!
 //! Tests may `unwrap`: a fixture that cannot be built is a broken test, not an input error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+pub mod client;
 pub mod pkilint;
 
 use certcentral_sandbox::{RateLimit, RunningSandbox, Sandbox, SandboxBuilder};
@@ -136,13 +137,19 @@ pub async fn start(builder: SandboxBuilder) -> RunningSandbox {
 /// (the CLI's tests run the binary as a child process). Keep the returned runtime alive as long
 /// as the sandbox is used.
 pub fn start_blocking(builder: SandboxBuilder) -> (tokio::runtime::Runtime, RunningSandbox) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime(1);
     let sandbox = rt.block_on(start(builder));
     (rt, sandbox)
+}
+
+/// A multi-threaded runtime with `workers` worker threads and every driver enabled (for tests
+/// that are not async, and for benchmarks).
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// An HTTP client that never follows redirects (as the certcentral client).
@@ -275,4 +282,39 @@ pub fn leaf_subject(chain_pem: &str) -> Vec<(String, String)> {
             })
             .collect()
     })
+}
+
+/// The DER of every certificate of a PEM bundle, in order (any other block is an error).
+pub fn pem_certs(chain_pem: impl AsRef<[u8]>) -> Vec<Vec<u8>> {
+    pem::parse_many(chain_pem)
+        .unwrap()
+        .into_iter()
+        .inspect(|block| assert_eq!(block.tag(), "CERTIFICATE"))
+        .map(|block| block.into_contents())
+        .collect()
+}
+
+/// The common names of a certificate's subject.
+pub fn common_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    cert.subject()
+        .iter_common_name()
+        .map(|cn| cn.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The email addresses (rfc822Name) of a certificate's subjectAltName, which must be there.
+pub fn san_emails(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let san = cert
+        .subject_alternative_name()
+        .unwrap()
+        .expect("a subjectAltName");
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::RFC822Name(email) => Some(email.to_string()),
+            _ => None,
+        })
+        .collect()
 }

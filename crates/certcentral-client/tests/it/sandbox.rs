@@ -239,10 +239,7 @@ async fn server_429_is_recovered_from() {
     // The server limits at 100 per 500 ms; the client does not limit itself, so a burst of
     // 250 concurrent reads meets 429s and must retry through them.
     let sandbox = start(sandbox().rate_limit(RateLimit::Scaled(10.0))).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+    let client = client_builder(&sandbox)
         .retry_policy(RetryPolicy {
             max_attempts: 40,
             base_delay: Duration::from_millis(50),
@@ -272,9 +269,7 @@ async fn client_limiter_matching_the_sandbox_scale_sees_no_429() {
     // The same burst that meets 429s without a client limit (server_429_is_recovered_from)
     // meets none when the client keeps the sandbox's scaled windows; no retries allowed.
     let sandbox = start(sandbox().rate_limit(RateLimit::Scaled(10.0))).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
+    let client = client_builder(&sandbox)
         .rate_limits(RateLimits::scaled(10.0))
         .retry_policy(RetryPolicy::none())
         .build()
@@ -290,19 +285,21 @@ async fn client_limiter_matching_the_sandbox_scale_sees_no_429() {
     assert_eq!(sandbox.stats().count(200), 250);
 }
 
-#[tokio::test]
-async fn fault_rate_limit_post_is_retried_and_creates_one_order() {
-    let sandbox = start(sandbox().fault(FaultKind::RateLimit, 0.6)).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+/// A client that retries through a fault hitting about every other request.
+fn patient_client(sandbox: &certcentral_sandbox::RunningSandbox) -> Client {
+    client_builder(sandbox)
         .retry_policy(RetryPolicy {
             max_attempts: 30,
             ..fast_retry()
         })
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fault_rate_limit_post_is_retried_and_creates_one_order() {
+    let sandbox = start(sandbox().fault(FaultKind::RateLimit, 0.6)).await;
+    let client = patient_client(&sandbox);
     for i in 0..5 {
         let request = order_request(&format!("P{i}"), &format!("p{i}@example.com"), true);
         client
@@ -349,16 +346,7 @@ async fn fault_error_5xx_reads_retry_post_is_unknown_and_never_retried() {
 #[tokio::test]
 async fn fault_error_5xx_at_half_is_retried_through_on_reads() {
     let sandbox = start(sandbox().fault(FaultKind::Error5xx, 0.5)).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
-        .retry_policy(RetryPolicy {
-            max_attempts: 30,
-            ..fast_retry()
-        })
-        .build()
-        .unwrap();
+    let client = patient_client(&sandbox);
     for _ in 0..10 {
         client.product_info(PRODUCT).await.unwrap();
     }
@@ -428,10 +416,7 @@ async fn fault_drop_after_commit_is_outcome_unknown_with_exactly_one_order() {
 #[tokio::test]
 async fn fault_latency_beyond_the_timeout() {
     let sandbox = start(sandbox().fault(FaultKind::Latency(Duration::from_millis(400)), 1.0)).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+    let client = client_builder(&sandbox)
         .retry_policy(RetryPolicy {
             max_attempts: 2,
             ..fast_retry()
@@ -477,13 +462,7 @@ async fn auto_approval_sandbox_issues_without_approve() {
         .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", false))
         .await
         .unwrap();
-    assert!(
-        order
-            .wait_until_issued(&fast_poll())
-            .await
-            .unwrap()
-            .is_issued()
-    );
+    wait_issued(&mut order).await;
 }
 
 // ---------------------------------------------------------------- after issuance
@@ -495,13 +474,7 @@ async fn issued(client: &Client, common_name: &str, email: &str) -> certcentral_
         .order_client_certificate(PRODUCT, &request)
         .await
         .unwrap();
-    assert!(
-        order
-            .wait_until_issued(&fast_poll())
-            .await
-            .unwrap()
-            .is_issued()
-    );
+    wait_issued(&mut order).await;
     order.refresh().await.unwrap();
     order
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::common::{Api, KEY, builder, codes, csr, seed_body, start};
 use certcentral_sandbox::{Approval, EmailValidation, SandboxOrder, Stats};
-use certcentral_testkit::pkilint;
+use certcentral_testkit::{common_names, pem_certs, pkilint, san_emails};
 use certcentral_types::catalog::Family;
 use certcentral_types::{
     ErrorBody, OrderInfo, OrderList, OrderResponse, OrderStatus, ProductId, ProductInfo,
@@ -331,16 +331,6 @@ async fn a_broken_csr_is_csr_invalid_cannot_parse() {
     sandbox.shutdown().await;
 }
 
-/// Parses every certificate of a PEM bundle.
-fn pem_chain(text: &str) -> Vec<Vec<u8>> {
-    ::pem::parse_many(text)
-        .unwrap()
-        .into_iter()
-        .inspect(|block| assert_eq!(block.tag(), "CERTIFICATE"))
-        .map(|block| block.into_contents())
-        .collect()
-}
-
 #[tokio::test]
 async fn downloads_carry_the_ordered_subject_emails_and_csr_key() {
     let sandbox = start(builder()).await;
@@ -371,48 +361,33 @@ async fn downloads_carry_the_ordered_subject_emails_and_csr_key() {
     ))
     .await;
     assert_eq!(pem_all, by_order);
-    let chain = pem_chain(std::str::from_utf8(&pem_all).unwrap());
+    let chain = pem_certs(&pem_all);
     assert_eq!(chain.len(), 3);
     let noroot = fetch(format!(
         "/certificate/{certificate_id}/download/format/pem_noroot"
     ))
     .await;
-    assert_eq!(pem_chain(std::str::from_utf8(&noroot).unwrap()), chain[..2]);
+    assert_eq!(pem_certs(&noroot), chain[..2]);
     let leaf_only = fetch(format!(
         "/certificate/{certificate_id}/download/format/pem_nointermediate"
     ))
     .await;
-    assert_eq!(
-        pem_chain(std::str::from_utf8(&leaf_only).unwrap()),
-        chain[..1]
-    );
+    assert_eq!(pem_certs(&leaf_only), chain[..1]);
 
     let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
     let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
     let (_, root) = X509Certificate::from_der(&chain[2]).unwrap();
-    let cn: Vec<_> = leaf
-        .subject()
-        .iter_common_name()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert_eq!(cn, ["Lock Cole"]);
+    assert_eq!(common_names(&leaf), ["Lock Cole"]);
     let ous: Vec<_> = leaf
         .subject()
         .iter_organizational_unit()
         .map(|a| a.as_str().unwrap())
         .collect();
     assert_eq!(ous, ["Accounting", "Payroll"]);
-    let san = leaf.subject_alternative_name().unwrap().unwrap();
-    let emails: Vec<String> = san
-        .value
-        .general_names
-        .iter()
-        .filter_map(|name| match name {
-            GeneralName::RFC822Name(email) => Some(email.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(emails, ["locke.cole@example.com", "lc@example.org"]);
+    assert_eq!(
+        san_emails(&leaf),
+        ["locke.cole@example.com", "lc@example.org"]
+    );
     assert_eq!(
         leaf.public_key().subject_public_key.data.as_ref(),
         key.public_key_raw()
@@ -898,7 +873,7 @@ async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serve
             .send()
             .await
             .unwrap();
-        let chain = pem_chain(&response.text().await.unwrap());
+        let chain = pem_certs(&response.text().await.unwrap());
         let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
 
         let policies: Vec<String> = leaf
@@ -1080,7 +1055,7 @@ async fn manual_email_validation_keeps_smime_orders_pending_until_every_address_
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(pem_chain(&response.text().await.unwrap()).len(), 3);
+    assert_eq!(pem_certs(&response.text().await.unwrap()).len(), 3);
 
     // Client authentication is not S/MIME: no mailbox validation, issued at once.
     let (_, created) = api
@@ -1135,7 +1110,7 @@ async fn chain_in_response_puts_the_issued_chain_in_the_201() {
     let in_response: Vec<Vec<u8>> = typed
         .certificate_chain
         .iter()
-        .flat_map(|entry| pem_chain(entry.pem.as_deref().unwrap()))
+        .flat_map(|entry| pem_certs(entry.pem.as_deref().unwrap()))
         .collect();
     let response = api
         .get(&format!(
@@ -1145,7 +1120,7 @@ async fn chain_in_response_puts_the_issued_chain_in_the_201() {
         .send()
         .await
         .unwrap();
-    assert_eq!(in_response, pem_chain(&response.text().await.unwrap()));
+    assert_eq!(in_response, pem_certs(&response.text().await.unwrap()));
     let (_, leaf) = X509Certificate::from_der(&in_response[0]).unwrap();
     assert_eq!(
         leaf.public_key().subject_public_key.data.as_ref(),
@@ -1286,7 +1261,7 @@ async fn smime_certificates_ordered_over_http_pass_pkilint() {
                 .send()
                 .await
                 .unwrap();
-            let leaf = pem_chain(&response.text().await.unwrap()).remove(0);
+            let leaf = pem_certs(&response.text().await.unwrap()).remove(0);
             issued.push((format!("{product}-{n:02}"), leaf));
         }
     }
@@ -1363,7 +1338,7 @@ async fn crl_serials(
         .text()
         .await
         .unwrap();
-    let chain = pem_chain(&chain);
+    let chain = pem_certs(&chain);
     let (_, issuer) = X509Certificate::from_der(&chain[1]).unwrap();
     let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
     crl.verify_signature(issuer.public_key())
@@ -1496,7 +1471,7 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
         .text()
         .await
         .unwrap();
-    let leaf = &pem_chain(&pem)[0];
+    let leaf = &pem_certs(&pem)[0];
     let (_, parsed) = X509Certificate::from_der(leaf).unwrap();
     assert_eq!(
         parsed.public_key().subject_public_key.data.as_ref(),
