@@ -267,220 +267,296 @@ fn schema_named<'a>(schemas: &'a [(&str, Value)], file: &str) -> Option<&'a Valu
 
 /// Every problem of the catalog, alone and against the schema files.
 pub fn check(catalog: &Catalog, schemas: &[(&str, Value)]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut unique = |kind: &str, ids: Vec<&str>| -> BTreeSet<String> {
+    let mut checker = Checker {
+        catalog,
+        schemas,
+        problems: Vec::new(),
+    };
+    let ids = checker.ids();
+    if catalog.products.is_empty() {
+        checker
+            .problems
+            .push("the catalog lists no product".to_owned());
+    }
+    for profile in &catalog.request_profiles {
+        checker.profile(profile, &ids.policies);
+    }
+    for policy in &catalog.key_policies {
+        checker.policy(policy);
+    }
+    for product in &catalog.products {
+        checker.product(product, &ids);
+    }
+    checker.limits(&ids.products);
+    checker.problems
+}
+
+/// The ids the catalog defines, by kind.
+struct Ids {
+    families: BTreeSet<String>,
+    profiles: BTreeSet<String>,
+    policies: BTreeSet<String>,
+    products: BTreeSet<String>,
+}
+
+/// [`check`]'s state: what is checked and the problems found so far.
+struct Checker<'a> {
+    catalog: &'a Catalog,
+    schemas: &'a [(&'a str, Value)],
+    problems: Vec<String>,
+}
+
+impl Checker<'_> {
+    /// Every kind's ids, each snake_case and defined once.
+    fn ids(&mut self) -> Ids {
+        let catalog = self.catalog;
+        Ids {
+            families: self.unique(
+                "family",
+                catalog.families.iter().map(|f| f.id.as_str()).collect(),
+            ),
+            profiles: self.unique(
+                "request profile",
+                catalog
+                    .request_profiles
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect(),
+            ),
+            policies: self.unique(
+                "key policy",
+                catalog.key_policies.iter().map(|p| p.id.as_str()).collect(),
+            ),
+            products: self.unique(
+                "product",
+                catalog.products.iter().map(|p| p.id.as_str()).collect(),
+            ),
+        }
+    }
+
+    /// The ids of one kind, each snake_case and defined once.
+    fn unique(&mut self, kind: &str, ids: Vec<&str>) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
         for id in ids {
             if !is_snake(id) {
-                problems.push(format!("{kind} {id:?}: ids are snake_case"));
+                self.problems
+                    .push(format!("{kind} {id:?}: ids are snake_case"));
             }
             if !seen.insert(id.to_owned()) {
-                problems.push(format!("{kind} {id:?} is defined twice"));
+                self.problems
+                    .push(format!("{kind} {id:?} is defined twice"));
             }
         }
         seen
-    };
-    let families = unique(
-        "family",
-        catalog.families.iter().map(|f| f.id.as_str()).collect(),
-    );
-    let profiles = unique(
-        "request profile",
-        catalog
-            .request_profiles
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect(),
-    );
-    let policies = unique(
-        "key policy",
-        catalog.key_policies.iter().map(|p| p.id.as_str()).collect(),
-    );
-    let products = unique(
-        "product",
-        catalog.products.iter().map(|p| p.id.as_str()).collect(),
-    );
-    if catalog.products.is_empty() {
-        problems.push("the catalog lists no product".to_owned());
     }
-    for profile in &catalog.request_profiles {
+
+    /// A request profile: its key policy exists, its schema is one of the files and holds
+    /// what the profile needs.
+    fn profile(&mut self, profile: &ProfileSpec, policies: &BTreeSet<String>) {
         let at = format!("request profile {:?}", profile.id);
         if !policies.contains(&profile.key_policy) {
-            problems.push(format!(
+            self.problems.push(format!(
                 "{at}: key policy {:?} does not exist",
                 profile.key_policy
             ));
         }
-        match schema_named(schemas, &profile.schema) {
-            None => problems.push(format!(
+        match schema_named(self.schemas, &profile.schema) {
+            None => self.problems.push(format!(
                 "{at}: schema {:?} is not one of the schema files",
                 profile.schema
             )),
             Some(schema) => {
-                if max_days_ahead(schema).is_none_or(|d| d < 1) {
-                    problems.push(format!(
-                        "{at}: {} has no `x-max-days-ahead` of at least 1",
-                        profile.schema
-                    ));
-                }
-                match (
-                    x_csr(schema),
-                    policy_keys(catalog, schemas, &profile.key_policy),
-                ) {
-                    (None, _) => problems.push(format!(
-                        "{at}: {} has no valid `x-csr` (rsa_bits, ec_curves)",
-                        profile.schema
-                    )),
-                    (Some(own), Some(first)) if own != first => problems.push(format!(
-                        "{at}: key policy {:?} is named by profiles whose schemas' `x-csr` differ",
-                        profile.key_policy
-                    )),
-                    _ => {}
-                }
-                if let Some(root) = &profile.root
-                    && def_named(schema, root).is_none_or(|def| {
-                        def.get("title").and_then(Value::as_str) != Some(root.as_str())
-                    })
-                {
-                    problems.push(format!(
-                        "{at}: root {root:?} is not a `$defs` entry of {} whose `title` is its name",
-                        profile.schema
-                    ));
-                }
-                if integer_enum(schema, "ValidityYears").is_none_or(|v| v.is_empty()) {
-                    problems.push(format!(
-                        "{at}: {} has no integer enum `ValidityYears`",
-                        profile.schema
-                    ));
-                }
-                match string_enum(schema, "SignatureHash") {
-                    None => problems.push(format!(
-                        "{at}: {} has no string enum `SignatureHash`",
-                        profile.schema
-                    )),
-                    Some(hashes) => {
-                        let named: BTreeSet<&String> =
-                            catalog.signature_hash_names.keys().collect();
-                        let listed: BTreeSet<&String> = hashes.iter().collect();
-                        if named != listed {
-                            problems.push(format!(
-                                "signature_hash_names {named:?} must name exactly the `SignatureHash` values of {} {listed:?}",
-                                profile.schema
-                            ));
-                        }
-                    }
-                }
-                if schema
-                    .get("$defs")
-                    .and_then(|d| d.get("ProductId"))
-                    .is_some()
-                {
-                    problems.push(format!(
-                        "{}: `ProductId` is generated from the catalog; remove it from the schema",
+                self.profile_schema(&at, profile, schema);
+                self.profile_enums(&at, profile, schema);
+            }
+        }
+    }
+
+    /// A profile's schema: its date bound, CSR keys, root and validity years.
+    fn profile_schema(&mut self, at: &str, profile: &ProfileSpec, schema: &Value) {
+        if max_days_ahead(schema).is_none_or(|d| d < 1) {
+            self.problems.push(format!(
+                "{at}: {} has no `x-max-days-ahead` of at least 1",
+                profile.schema
+            ));
+        }
+        match (
+            x_csr(schema),
+            policy_keys(self.catalog, self.schemas, &profile.key_policy),
+        ) {
+            (None, _) => self.problems.push(format!(
+                "{at}: {} has no valid `x-csr` (rsa_bits, ec_curves)",
+                profile.schema
+            )),
+            (Some(own), Some(first)) if own != first => self.problems.push(format!(
+                "{at}: key policy {:?} is named by profiles whose schemas' `x-csr` differ",
+                profile.key_policy
+            )),
+            _ => {}
+        }
+        if let Some(root) = &profile.root
+            && def_named(schema, root)
+                .is_none_or(|def| def.get("title").and_then(Value::as_str) != Some(root.as_str()))
+        {
+            self.problems.push(format!(
+                "{at}: root {root:?} is not a `$defs` entry of {} whose `title` is its name",
+                profile.schema
+            ));
+        }
+        if integer_enum(schema, "ValidityYears").is_none_or(|v| v.is_empty()) {
+            self.problems.push(format!(
+                "{at}: {} has no integer enum `ValidityYears`",
+                profile.schema
+            ));
+        }
+    }
+
+    /// A profile's schema: its signature hashes, those the catalog names, and no `ProductId`.
+    fn profile_enums(&mut self, at: &str, profile: &ProfileSpec, schema: &Value) {
+        match string_enum(schema, "SignatureHash") {
+            None => self.problems.push(format!(
+                "{at}: {} has no string enum `SignatureHash`",
+                profile.schema
+            )),
+            Some(hashes) => {
+                let named: BTreeSet<&String> = self.catalog.signature_hash_names.keys().collect();
+                let listed: BTreeSet<&String> = hashes.iter().collect();
+                if named != listed {
+                    self.problems.push(format!(
+                        "signature_hash_names {named:?} must name exactly the `SignatureHash` values of {} {listed:?}",
                         profile.schema
                     ));
                 }
             }
         }
+        if schema
+            .get("$defs")
+            .and_then(|d| d.get("ProductId"))
+            .is_some()
+        {
+            self.problems.push(format!(
+                "{}: `ProductId` is generated from the catalog; remove it from the schema",
+                profile.schema
+            ));
+        }
     }
-    for policy in &catalog.key_policies {
+
+    /// A key policy: named by a profile whose schema says which keys it allows, and those
+    /// keys sensible.
+    fn policy(&mut self, policy: &KeyPolicySpec) {
         let at = format!("key policy {:?}", policy.id);
-        let Some(keys) = policy_keys(catalog, schemas, &policy.id) else {
-            problems.push(format!(
+        let Some(keys) = policy_keys(self.catalog, self.schemas, &policy.id) else {
+            self.problems.push(format!(
                 "{at}: no request profile with an `x-csr` schema names it"
             ));
-            continue;
+            return;
         };
         if keys.rsa_bits.is_empty() && keys.ec_curves.is_empty() {
-            problems.push(format!("{at}: allows no key"));
+            self.problems.push(format!("{at}: allows no key"));
         }
         if keys.rsa_bits.iter().any(|b| *b < 2048 || b % 8 != 0) {
-            problems.push(format!(
+            self.problems.push(format!(
                 "{at}: RSA sizes must be multiples of 8, at least 2048"
             ));
         }
         for curve in &keys.ec_curves {
             if !CURVES.contains(&curve.as_str()) {
-                problems.push(format!("{at}: unknown curve {curve:?}; known: {CURVES:?}"));
+                self.problems
+                    .push(format!("{at}: unknown curve {curve:?}; known: {CURVES:?}"));
             }
         }
     }
-    for product in &catalog.products {
+
+    /// A product: its name, family, profile and rules.
+    fn product(&mut self, product: &ProductSpec, ids: &Ids) {
         let at = format!("product {:?}", product.id);
         if product.name.trim().is_empty() {
-            problems.push(format!("{at}: empty name"));
+            self.problems.push(format!("{at}: empty name"));
         }
-        if !families.contains(&product.family) {
-            problems.push(format!("{at}: family {:?} does not exist", product.family));
+        if !ids.families.contains(&product.family) {
+            self.problems
+                .push(format!("{at}: family {:?} does not exist", product.family));
         }
-        if !profiles.contains(&product.request_profile) {
-            problems.push(format!(
+        if !ids.profiles.contains(&product.request_profile) {
+            self.problems.push(format!(
                 "{at}: request profile {:?} does not exist",
                 product.request_profile
             ));
         }
         if let Some(rules) = &product.rules {
-            let schema = catalog
+            let schema = self
+                .catalog
                 .request_profiles
                 .iter()
                 .find(|p| p.id == product.request_profile)
-                .and_then(|p| schema_named(schemas, &p.schema));
+                .and_then(|p| schema_named(self.schemas, &p.schema));
             if schema
                 .and_then(|s| def_named(s, rules))
                 .is_none_or(|def| def.get(RULES_KEYWORD) != Some(&Value::Bool(true)))
             {
-                problems.push(format!(
+                self.problems.push(format!(
                     "{at}: rules {rules:?} is not a `$defs` entry marked `\"{RULES_KEYWORD}\": true` in its profile's schema"
                 ));
             }
         }
+        self.product_status(&at, product, &ids.products);
+    }
+
+    /// A product's status: current, or deprecated since a date for another product.
+    fn product_status(&mut self, at: &str, product: &ProductSpec, products: &BTreeSet<String>) {
         match (
             product.status.as_str(),
             &product.deprecated_on,
             &product.replacement,
         ) {
             ("current", None, None) => {}
-            ("current", _, _) => problems.push(format!(
+            ("current", _, _) => self.problems.push(format!(
                 "{at}: a current product has no deprecated_on or replacement"
             )),
             ("deprecated", Some(date), Some(replacement)) => {
                 if !is_date(date) {
-                    problems.push(format!("{at}: deprecated_on {date:?} is not yyyy-MM-dd"));
+                    self.problems
+                        .push(format!("{at}: deprecated_on {date:?} is not yyyy-MM-dd"));
                 }
                 if !products.contains(replacement) || replacement == &product.id {
-                    problems.push(format!(
+                    self.problems.push(format!(
                         "{at}: replacement {replacement:?} must be another product of the catalog"
                     ));
                 }
             }
-            ("deprecated", _, _) => problems.push(format!(
+            ("deprecated", _, _) => self.problems.push(format!(
                 "{at}: a deprecated product needs deprecated_on and replacement"
             )),
-            (other, _, _) => problems.push(format!(
+            (other, _, _) => self.problems.push(format!(
                 "{at}: status {other:?} is not `current` or `deprecated`"
             )),
         }
     }
-    if !products.contains(&catalog.default_product) {
-        problems.push(format!(
-            "default_product {:?} is not in the catalog",
-            catalog.default_product
-        ));
+
+    /// The default product and the API limits.
+    fn limits(&mut self, products: &BTreeSet<String>) {
+        if !products.contains(&self.catalog.default_product) {
+            self.problems.push(format!(
+                "default_product {:?} is not in the catalog",
+                self.catalog.default_product
+            ));
+        }
+        if self.catalog.rate_limits.is_empty()
+            || self
+                .catalog
+                .rate_limits
+                .iter()
+                .any(|w| w.requests == 0 || w.seconds == 0)
+        {
+            self.problems.push(
+                "rate_limits: at least one window, each with requests and seconds > 0".to_owned(),
+            );
+        }
+        if self.catalog.status_changes_max_minutes == 0 {
+            self.problems
+                .push("status_changes_max_minutes must be > 0".to_owned());
+        }
     }
-    if catalog.rate_limits.is_empty()
-        || catalog
-            .rate_limits
-            .iter()
-            .any(|w| w.requests == 0 || w.seconds == 0)
-    {
-        problems.push(
-            "rate_limits: at least one window, each with requests and seconds > 0".to_owned(),
-        );
-    }
-    if catalog.status_changes_max_minutes == 0 {
-        problems.push("status_changes_max_minutes must be > 0".to_owned());
-    }
-    problems
 }
 
 /// The `ProductId` schema definition built from the catalog, for typify's copy of the
