@@ -610,101 +610,118 @@ mod tests {
         for case in &cases {
             let der = issue(&ca, case);
             let (_, cert) = X509Certificate::from_der(&der).unwrap();
-            let subject: Vec<(String, String)> = cert
-                .subject()
-                .iter_attributes()
-                .map(|atv| {
-                    (
-                        atv.attr_type().to_id_string(),
-                        atv.as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            let expected: Vec<(String, String)> = case
-                .subject()
-                .into_iter()
-                .map(|(oid, value)| (oid.to_owned(), value.to_owned()))
-                .collect();
-            assert_eq!(subject, expected, "{case:?}");
-
-            let eku = cert.extended_key_usage().unwrap().unwrap().value;
-            assert!(eku.email_protection, "{case:?}");
-            assert_eq!(eku.client_auth, case.multipurpose(), "{case:?}");
-            assert!(
-                !eku.server_auth && !eku.code_signing && !eku.any,
-                "{case:?}"
-            );
-
-            let ku = cert.key_usage().unwrap().unwrap().value;
-            let (management, other) = if case.key == Key::Rsa2048 {
-                (ku.key_encipherment(), ku.key_agreement())
-            } else {
-                (ku.key_agreement(), ku.key_encipherment())
-            };
-            assert_eq!(
-                (ku.digital_signature(), ku.non_repudiation(), management),
-                case.key_usage(),
-                "{case:?}"
-            );
-            assert!(
-                !other && !ku.data_encipherment() && !ku.key_cert_sign(),
-                "{case:?}"
-            );
-
-            let mut policies = Vec::new();
-            let mut crl = Vec::new();
-            let mut ca_issuers = Vec::new();
-            for ext in cert.extensions() {
-                match ext.parsed_extension() {
-                    ParsedExtension::CertificatePolicies(list) => {
-                        policies.extend(list.iter().map(|p| p.policy_id.to_id_string()));
-                    }
-                    ParsedExtension::CRLDistributionPoints(points) => {
-                        for point in points.iter() {
-                            if let Some(DistributionPointName::FullName(names)) =
-                                &point.distribution_point
-                            {
-                                crl.extend(names.iter().map(|n| format!("{n:?}")));
-                            }
-                        }
-                    }
-                    ParsedExtension::AuthorityInfoAccess(aia) => {
-                        for access in aia.iter() {
-                            assert_eq!(access.access_method.to_id_string(), "1.3.6.1.5.5.7.48.2");
-                            if let GeneralName::URI(uri) = &access.access_location {
-                                ca_issuers.push(uri.to_string());
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            assert_eq!(policies, [case.policy()], "{case:?}");
-            assert_eq!(
-                crl,
-                ["URI(\"http://pki.sandbox.example.com/_sandbox/ca/intermediate.crl\")"],
-                "{case:?}"
-            );
-            assert_eq!(
-                ca_issuers,
-                ["http://pki.sandbox.example.com/_sandbox/ca/intermediate.crt"],
-                "{case:?}"
-            );
-
-            let san: Vec<String> = cert
-                .subject_alternative_name()
-                .unwrap()
-                .unwrap()
-                .value
-                .general_names
-                .iter()
-                .map(|name| match name {
-                    GeneralName::RFC822Name(email) => email.to_string(),
-                    other => panic!("unexpected SAN {other:?}"),
-                })
-                .collect();
-            assert_eq!(san, EMAILS, "{case:?}");
+            check_subject(&cert, case);
+            check_usages(&cert, case);
+            check_policy_and_ca_urls(&cert, case);
+            check_san(&cert, case);
         }
+    }
+
+    /// The subject holds what the case's profile says, in order.
+    fn check_subject(cert: &X509Certificate<'_>, case: &Case) {
+        let subject: Vec<(String, String)> = cert
+            .subject()
+            .iter_attributes()
+            .map(|atv| {
+                (
+                    atv.attr_type().to_id_string(),
+                    atv.as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let expected: Vec<(String, String)> = case
+            .subject()
+            .into_iter()
+            .map(|(oid, value)| (oid.to_owned(), value.to_owned()))
+            .collect();
+        assert_eq!(subject, expected, "{case:?}");
+    }
+
+    /// Extended key usage by generation; key usage by the key and the usage designation.
+    fn check_usages(cert: &X509Certificate<'_>, case: &Case) {
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.email_protection, "{case:?}");
+        assert_eq!(eku.client_auth, case.multipurpose(), "{case:?}");
+        assert!(
+            !eku.server_auth && !eku.code_signing && !eku.any,
+            "{case:?}"
+        );
+
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        let (management, other) = if case.key == Key::Rsa2048 {
+            (ku.key_encipherment(), ku.key_agreement())
+        } else {
+            (ku.key_agreement(), ku.key_encipherment())
+        };
+        assert_eq!(
+            (ku.digital_signature(), ku.non_repudiation(), management),
+            case.key_usage(),
+            "{case:?}"
+        );
+        assert!(
+            !other && !ku.data_encipherment() && !ku.key_cert_sign(),
+            "{case:?}"
+        );
+    }
+
+    /// The case's policy OID, and the sandbox's CRL and CA issuer URLs.
+    fn check_policy_and_ca_urls(cert: &X509Certificate<'_>, case: &Case) {
+        let mut policies = Vec::new();
+        let mut crl = Vec::new();
+        let mut ca_issuers = Vec::new();
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::CertificatePolicies(list) => {
+                    policies.extend(list.iter().map(|p| p.policy_id.to_id_string()));
+                }
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for point in points.iter() {
+                        if let Some(DistributionPointName::FullName(names)) =
+                            &point.distribution_point
+                        {
+                            crl.extend(names.iter().map(|n| format!("{n:?}")));
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    for access in aia.iter() {
+                        assert_eq!(access.access_method.to_id_string(), "1.3.6.1.5.5.7.48.2");
+                        if let GeneralName::URI(uri) = &access.access_location {
+                            ca_issuers.push(uri.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(policies, [case.policy()], "{case:?}");
+        assert_eq!(
+            crl,
+            ["URI(\"http://pki.sandbox.example.com/_sandbox/ca/intermediate.crl\")"],
+            "{case:?}"
+        );
+        assert_eq!(
+            ca_issuers,
+            ["http://pki.sandbox.example.com/_sandbox/ca/intermediate.crt"],
+            "{case:?}"
+        );
+    }
+
+    /// The subjectAltName holds the order's email addresses and nothing else.
+    fn check_san(cert: &X509Certificate<'_>, case: &Case) {
+        let san: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                GeneralName::RFC822Name(email) => email.to_string(),
+                other => panic!("unexpected SAN {other:?}"),
+            })
+            .collect();
+        assert_eq!(san, EMAILS, "{case:?}");
     }
 
     #[test]

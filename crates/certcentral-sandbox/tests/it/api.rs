@@ -873,7 +873,7 @@ async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serve
             .send()
             .await
             .unwrap();
-        let chain = pem_certs(&response.text().await.unwrap());
+        let chain = pem_certs(response.text().await.unwrap());
         let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
 
         let policies: Vec<String> = leaf
@@ -1055,7 +1055,7 @@ async fn manual_email_validation_keeps_smime_orders_pending_until_every_address_
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(pem_certs(&response.text().await.unwrap()).len(), 3);
+    assert_eq!(pem_certs(response.text().await.unwrap()).len(), 3);
 
     // Client authentication is not S/MIME: no mailbox validation, issued at once.
     let (_, created) = api
@@ -1120,7 +1120,7 @@ async fn chain_in_response_puts_the_issued_chain_in_the_201() {
         .send()
         .await
         .unwrap();
-    assert_eq!(in_response, pem_certs(&response.text().await.unwrap()));
+    assert_eq!(in_response, pem_certs(response.text().await.unwrap()));
     let (_, leaf) = X509Certificate::from_der(&in_response[0]).unwrap();
     assert_eq!(
         leaf.public_key().subject_public_key.data.as_ref(),
@@ -1261,7 +1261,7 @@ async fn smime_certificates_ordered_over_http_pass_pkilint() {
                 .send()
                 .await
                 .unwrap();
-            let leaf = pem_certs(&response.text().await.unwrap()).remove(0);
+            let leaf = pem_certs(response.text().await.unwrap()).remove(0);
             issued.push((format!("{product}-{n:02}"), leaf));
         }
     }
