@@ -214,6 +214,27 @@ impl Api {
         (status, body)
     }
 
+    /// `GET base+path` with the key; the body as text (whatever the status).
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Decides request `request_id` (`PUT /request/{id}/status` with `{"status": status}`);
+    /// returns (status, JSON body).
+    pub async fn decide(&self, request_id: i64, status: &str) -> (u16, Value) {
+        let path = format!("/request/{request_id}/status");
+        self.send(self.put(&path, &json!({ "status": status })))
+            .await
+    }
+
+    /// Revokes at once (`skip_approval`) what `target` names: `/certificate/{id}` or
+    /// `/order/certificate/{id}`; returns (status, JSON body).
+    pub async fn revoke_at_once(&self, target: &str) -> (u16, Value) {
+        let path = format!("{target}/revoke");
+        self.send(self.put(&path, &json!({"skip_approval": true})))
+            .await
+    }
+
     /// Orders `body` as `product`; returns (status, JSON body).
     pub async fn order(&self, product: &str, body: &Value) -> (u16, Value) {
         self.send(self.post(&format!("/order/certificate/{product}"), body))

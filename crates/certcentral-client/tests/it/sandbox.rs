@@ -124,10 +124,7 @@ async fn skip_approval_issues_at_once() {
 async fn reject_and_cancel() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
-    let mut rejected = client
-        .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", false))
-        .await
-        .unwrap();
+    let mut rejected = placed(&client, "A", "a@example.com", false).await;
     rejected.reject(Some("no")).await.unwrap();
     let outcome = rejected.wait_until_issued(&fast_poll()).await.unwrap();
     assert_eq!(
@@ -137,10 +134,7 @@ async fn reject_and_cancel() {
         }
     );
 
-    let mut canceled = client
-        .order_client_certificate(PRODUCT, &order_request("B", "b@example.com", false))
-        .await
-        .unwrap();
+    let mut canceled = placed(&client, "B", "b@example.com", false).await;
     canceled.cancel(Some("changed my mind")).await.unwrap();
     let outcome = canceled.wait_until_issued(&fast_poll()).await.unwrap();
     assert_eq!(
@@ -447,10 +441,7 @@ async fn fault_latency_beyond_the_timeout() {
 async fn fault_latency_within_the_timeout_succeeds() {
     let sandbox = start(sandbox().fault(FaultKind::Latency(Duration::from_millis(20)), 1.0)).await;
     let client = client_for(&sandbox);
-    let order = client
-        .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", true))
-        .await
-        .unwrap();
+    let order = placed(&client, "A", "a@example.com", true).await;
     assert_eq!(order.id(), sandbox.orders()[0].id);
 }
 
@@ -458,10 +449,7 @@ async fn fault_latency_within_the_timeout_succeeds() {
 async fn auto_approval_sandbox_issues_without_approve() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;
     let client = client_for(&sandbox);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", false))
-        .await
-        .unwrap();
+    let mut order = placed(&client, "A", "a@example.com", false).await;
     wait_issued(&mut order).await;
 }
 
@@ -469,14 +457,23 @@ async fn auto_approval_sandbox_issues_without_approve() {
 
 /// An order issued at once (`skip_approval`), as a handle with its details.
 async fn issued(client: &Client, common_name: &str, email: &str) -> certcentral_client::Order {
-    let request = order_request(common_name, email, true);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &request)
-        .await
-        .unwrap();
+    let mut order = placed(client, common_name, email, true).await;
     wait_issued(&mut order).await;
     order.refresh().await.unwrap();
     order
+}
+
+/// The seed's order for `common_name` and `email`, placed.
+async fn placed(
+    client: &Client,
+    common_name: &str,
+    email: &str,
+    skip_approval: bool,
+) -> certcentral_client::Order {
+    client
+        .order_client_certificate(PRODUCT, &order_request(common_name, email, skip_approval))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -81,12 +81,7 @@ async fn manual_approval_flow_goes_pending_to_issued() {
     assert_eq!(info.requests[0].status, Some(RequestStatus::Approved));
 
     // A second decision on the same request is refused.
-    let (status, err) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "rejected"}),
-        ))
-        .await;
+    let (status, err) = api.decide(request_id, "rejected").await;
     assert_eq!(status, 400);
     assert_eq!(codes(&err), ["invalid_request_status"]);
     // An issued order cannot be canceled.
@@ -112,12 +107,7 @@ async fn rejection_and_cancellation() {
     let (_, second) = api.order("client_premium_sha2", &body).await;
 
     let request_id = first["requests"][0]["id"].as_i64().unwrap();
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "rejected"}),
-        ))
-        .await;
+    let (status, _) = api.decide(request_id, "rejected").await;
     assert_eq!(status, 204);
     let (_, info) = api
         .send(api.get(&format!("/order/certificate/{}", first["id"])))
@@ -139,12 +129,7 @@ async fn rejection_and_cancellation() {
 
     // Deciding a request of a canceled order: the message does not contradict itself.
     let second_request = second["requests"][0]["id"].as_i64().unwrap();
-    let (status, err) = api
-        .send(api.put(
-            &format!("/request/{second_request}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, err) = api.decide(second_request, "approved").await;
     assert!(status >= 400, "{err}");
     let message = err["errors"][0]["message"].as_str().unwrap();
     assert_eq!(
@@ -155,12 +140,7 @@ async fn rejection_and_cancellation() {
         )
     );
     // Deciding twice: the request is no longer pending.
-    let (_, err) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (_, err) = api.decide(request_id, "approved").await;
     assert_eq!(
         err["errors"][0]["message"],
         format!(
@@ -169,19 +149,12 @@ async fn rejection_and_cancellation() {
     );
 
     // Unknown request, bad decision.
-    let (status, err) = api
-        .send(api.put("/request/999999/status", &json!({"status": "approved"})))
-        .await;
+    let (status, err) = api.decide(999999, "approved").await;
     assert_eq!(
         (status, codes(&err)),
         (404, vec!["not_found|request".to_string()])
     );
-    let (status, err) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "maybe"}),
-        ))
-        .await;
+    let (status, err) = api.decide(request_id, "maybe").await;
     assert_eq!(
         (status, codes(&err)),
         (400, vec!["invalid_value:status".to_string()])
@@ -466,15 +439,10 @@ async fn custom_expiration_date_ends_that_day_at_23_59_59() {
     assert_eq!(status, 201, "{created}");
     let id = created["certificate_id"].as_i64().unwrap();
     let pem_text = api
-        .get(&format!(
+        .text(&format!(
             "/certificate/{id}/download/format/pem_nointermediate"
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     let der = ::pem::parse(pem_text).unwrap().into_contents();
     let (_, leaf) = X509Certificate::from_der(&der).unwrap();
     let expected = end.and_hms_opt(23, 59, 59).unwrap().and_utc().timestamp();
@@ -1326,18 +1294,10 @@ async fn crl_serials(
     );
     let der = response.bytes().await.unwrap().to_vec();
     let chain = api
-        .client
-        .get(format!(
-            "{}/certificate/{certificate_id}/download/format/pem_all",
-            api.base
+        .text(&format!(
+            "/certificate/{certificate_id}/download/format/pem_all"
         ))
-        .header("X-DC-DEVKEY", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     let chain = pem_certs(&chain);
     let (_, issuer) = X509Certificate::from_der(&chain[1]).unwrap();
     let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
@@ -1427,10 +1387,7 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
 
     // A certificate with a pending reissue cannot be revoked; a second reissue is refused.
     let (status, body) = api
-        .send(api.put(
-            &format!("/certificate/{first_cert}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
+        .revoke_at_once(&format!("/certificate/{first_cert}"))
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
@@ -1440,12 +1397,7 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
             .contains("pending reissue")
     );
 
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, _) = api.decide(request_id, "approved").await;
     assert_eq!(status, 204);
     let after = info(&api, order_id).await;
     assert_eq!(after.status, Some(OrderStatus::Issued));
@@ -1459,18 +1411,10 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
 
     // The new certificate carries the new key.
     let pem = api
-        .client
-        .get(format!(
-            "{}/certificate/download/order/{order_id}/format/pem_noroot",
-            api.base
+        .text(&format!(
+            "/certificate/download/order/{order_id}/format/pem_noroot"
         ))
-        .header("X-DC-DEVKEY", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     let leaf = &pem_certs(&pem)[0];
     let (_, parsed) = X509Certificate::from_der(leaf).unwrap();
     assert_eq!(
@@ -1563,12 +1507,7 @@ async fn revoke_with_skip_approval_is_immediate_and_the_crl_lists_the_serial() {
     assert_eq!(crl_serials(&api, &sandbox, keep_cert).await, [serial]);
 
     // Twice is refused; so is a reissue of a revoked order.
-    let (status, body) = api
-        .send(api.put(
-            &format!("/certificate/{cert_id}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
-        .await;
+    let (status, body) = api.revoke_at_once(&format!("/certificate/{cert_id}")).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["errors"][0]["message"]
@@ -1763,10 +1702,7 @@ async fn a_state_file_keeps_orders_certificates_ca_and_clock_across_restarts() {
     let (order_id, cert_id) = issued_order(&api).await;
     let (revoked_order, revoked_cert) = issued_order(&api).await;
     let (status, _) = api
-        .send(api.put(
-            &format!("/order/certificate/{revoked_order}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
+        .revoke_at_once(&format!("/order/certificate/{revoked_order}"))
         .await;
     assert_eq!(status, 204);
     let (_k, new_csr) = csr();
@@ -1806,12 +1742,7 @@ async fn a_state_file_keeps_orders_certificates_ca_and_clock_across_restarts() {
     );
     // The pending reissue (its CSR key rebuilt) can still be approved and issued.
     let request_id = reissue["requests"][0]["id"].as_i64().unwrap();
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, _) = api.decide(request_id, "approved").await;
     assert_eq!(status, 204);
     let reissued = info(&api, order_id).await;
     assert_eq!(reissued.status, Some(OrderStatus::Issued));
