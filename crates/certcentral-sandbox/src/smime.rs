@@ -619,16 +619,7 @@ mod tests {
 
     /// The subject holds what the case's profile says, in order.
     fn check_subject(cert: &X509Certificate<'_>, case: &Case) {
-        let subject: Vec<(String, String)> = cert
-            .subject()
-            .iter_attributes()
-            .map(|atv| {
-                (
-                    atv.attr_type().to_id_string(),
-                    atv.as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
+        let subject = certcentral_testkit::subject_of(cert);
         let expected: Vec<(String, String)> = case
             .subject()
             .into_iter()

@@ -913,12 +913,7 @@ impl Store {
 
     /// [`Store::decide`] for a revoke request: approved, it revokes at once.
     fn decide_revoke(&mut self, decision: Decision) -> Result<(), ChangeError> {
-        let Decision {
-            request_id,
-            approve,
-            comment,
-            now,
-        } = decision;
+        let (request_id, approve) = (decision.request_id, decision.approve);
         let request = self
             .revoke_requests
             .get_mut(&request_id)
@@ -938,10 +933,15 @@ impl Store {
         };
         let (target, order_id, status) = (request.target, request.order_id, request.status.clone());
         if let Some(record) = self.order_mut(order_id) {
-            set_request_status(&mut record.other_requests, request_id, status, comment);
+            set_request_status(
+                &mut record.other_requests,
+                request_id,
+                status,
+                decision.comment,
+            );
         }
         if approve {
-            self.apply_revoke(target, order_id, now);
+            self.apply_revoke(target, order_id, decision.now);
         }
         Ok(())
     }
@@ -953,22 +953,17 @@ impl Store {
         order_id: i64,
         decision: Decision,
     ) -> Result<(), ChangeError> {
-        let Decision {
-            request_id,
-            approve,
-            comment,
-            now,
-        } = decision;
+        let request_id = decision.request_id;
         let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         if record.reissue.as_ref().map(|r| r.request_id) != Some(request_id) {
             return Err(ChangeError::WrongState(format!(
                 "reissue request {request_id} is no longer pending"
             )));
         }
-        if approve {
-            return self.complete_reissue(ca, order_id, comment, now);
+        if decision.approve {
+            return self.complete_reissue(ca, order_id, decision.comment, decision.now);
         }
-        record.drop_reissue(comment, now);
+        record.drop_reissue(decision.comment, decision.now);
         Ok(())
     }
 

@@ -292,17 +292,21 @@ pub fn key_spki(key_pem: &str) -> Vec<u8> {
 /// The subject of the first certificate in a PEM chain, attribute by attribute: (OID in
 /// dotted form, value), in certificate order (e.g. `("2.5.4.42", "Locke")` for givenName).
 pub fn leaf_subject(chain_pem: &str) -> Vec<(String, String)> {
-    with_leaf(chain_pem, |cert| {
-        cert.subject()
-            .iter_attributes()
-            .map(|a| {
-                (
-                    a.attr_type().to_id_string(),
-                    a.as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    })
+    with_leaf(chain_pem, subject_of)
+}
+
+/// A certificate's subject, attribute by attribute: (OID in dotted form, value), in
+/// certificate order.
+pub fn subject_of(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<(String, String)> {
+    cert.subject()
+        .iter_attributes()
+        .map(|a| {
+            (
+                a.attr_type().to_id_string(),
+                a.as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
 }
 
 /// The DER of every certificate of a PEM bundle, in order (any other block is an error).

@@ -16,11 +16,7 @@ const PRODUCT: ProductId = ProductId::ClientPremiumSha2;
 async fn happy_path_order_approve_wait_download() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
-    let request = order_request("Lock Cole", "locke.cole@example.com", false);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &request)
-        .await
-        .unwrap();
+    let mut order = placed(&client, "Lock Cole", "locke.cole@example.com", false).await;
     assert_eq!(order.requests().len(), 1);
     assert_eq!(order.requests()[0].status, Some(RequestStatus::Pending));
     assert_eq!(order.certificate_id(), None);
@@ -108,11 +104,7 @@ async fn happy_path_order_approve_wait_download() {
 async fn skip_approval_issues_at_once() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
-    let request = order_request("Lock Cole", "locke.cole@example.com", true);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &request)
-        .await
-        .unwrap();
+    let mut order = placed(&client, "Lock Cole", "locke.cole@example.com", true).await;
     assert_eq!(order.requests()[0].status, Some(RequestStatus::Approved));
     assert!(order.certificate_id().is_some());
     // (The sandbox sends no `certificate_chain`; tests/it/local.rs covers one.)

@@ -865,16 +865,7 @@ async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serve
             "{product}"
         );
         if policy.is_some() {
-            let subject: Vec<(String, String)> = leaf
-                .subject()
-                .iter_attributes()
-                .map(|a| {
-                    (
-                        a.attr_type().to_id_string(),
-                        a.as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
+            let subject = certcentral_testkit::subject_of(&leaf);
             let expected = [
                 ("2.5.4.10", "Sandbox Organization 112233"),
                 ("2.5.4.97", "NTRUS-112233"),
