@@ -267,220 +267,296 @@ fn schema_named<'a>(schemas: &'a [(&str, Value)], file: &str) -> Option<&'a Valu
 
 /// Every problem of the catalog, alone and against the schema files.
 pub fn check(catalog: &Catalog, schemas: &[(&str, Value)]) -> Vec<String> {
-    let mut problems = Vec::new();
-    let mut unique = |kind: &str, ids: Vec<&str>| -> BTreeSet<String> {
+    let mut checker = Checker {
+        catalog,
+        schemas,
+        problems: Vec::new(),
+    };
+    let ids = checker.ids();
+    if catalog.products.is_empty() {
+        checker
+            .problems
+            .push("the catalog lists no product".to_owned());
+    }
+    for profile in &catalog.request_profiles {
+        checker.profile(profile, &ids.policies);
+    }
+    for policy in &catalog.key_policies {
+        checker.policy(policy);
+    }
+    for product in &catalog.products {
+        checker.product(product, &ids);
+    }
+    checker.limits(&ids.products);
+    checker.problems
+}
+
+/// The ids the catalog defines, by kind.
+struct Ids {
+    families: BTreeSet<String>,
+    profiles: BTreeSet<String>,
+    policies: BTreeSet<String>,
+    products: BTreeSet<String>,
+}
+
+/// [`check`]'s state: what is checked and the problems found so far.
+struct Checker<'a> {
+    catalog: &'a Catalog,
+    schemas: &'a [(&'a str, Value)],
+    problems: Vec<String>,
+}
+
+impl Checker<'_> {
+    /// Every kind's ids, each snake_case and defined once.
+    fn ids(&mut self) -> Ids {
+        let catalog = self.catalog;
+        Ids {
+            families: self.unique(
+                "family",
+                catalog.families.iter().map(|f| f.id.as_str()).collect(),
+            ),
+            profiles: self.unique(
+                "request profile",
+                catalog
+                    .request_profiles
+                    .iter()
+                    .map(|p| p.id.as_str())
+                    .collect(),
+            ),
+            policies: self.unique(
+                "key policy",
+                catalog.key_policies.iter().map(|p| p.id.as_str()).collect(),
+            ),
+            products: self.unique(
+                "product",
+                catalog.products.iter().map(|p| p.id.as_str()).collect(),
+            ),
+        }
+    }
+
+    /// The ids of one kind, each snake_case and defined once.
+    fn unique(&mut self, kind: &str, ids: Vec<&str>) -> BTreeSet<String> {
         let mut seen = BTreeSet::new();
         for id in ids {
             if !is_snake(id) {
-                problems.push(format!("{kind} {id:?}: ids are snake_case"));
+                self.problems
+                    .push(format!("{kind} {id:?}: ids are snake_case"));
             }
             if !seen.insert(id.to_owned()) {
-                problems.push(format!("{kind} {id:?} is defined twice"));
+                self.problems
+                    .push(format!("{kind} {id:?} is defined twice"));
             }
         }
         seen
-    };
-    let families = unique(
-        "family",
-        catalog.families.iter().map(|f| f.id.as_str()).collect(),
-    );
-    let profiles = unique(
-        "request profile",
-        catalog
-            .request_profiles
-            .iter()
-            .map(|p| p.id.as_str())
-            .collect(),
-    );
-    let policies = unique(
-        "key policy",
-        catalog.key_policies.iter().map(|p| p.id.as_str()).collect(),
-    );
-    let products = unique(
-        "product",
-        catalog.products.iter().map(|p| p.id.as_str()).collect(),
-    );
-    if catalog.products.is_empty() {
-        problems.push("the catalog lists no product".to_owned());
     }
-    for profile in &catalog.request_profiles {
+
+    /// A request profile: its key policy exists, its schema is one of the files and holds
+    /// what the profile needs.
+    fn profile(&mut self, profile: &ProfileSpec, policies: &BTreeSet<String>) {
         let at = format!("request profile {:?}", profile.id);
         if !policies.contains(&profile.key_policy) {
-            problems.push(format!(
+            self.problems.push(format!(
                 "{at}: key policy {:?} does not exist",
                 profile.key_policy
             ));
         }
-        match schema_named(schemas, &profile.schema) {
-            None => problems.push(format!(
+        match schema_named(self.schemas, &profile.schema) {
+            None => self.problems.push(format!(
                 "{at}: schema {:?} is not one of the schema files",
                 profile.schema
             )),
             Some(schema) => {
-                if max_days_ahead(schema).is_none_or(|d| d < 1) {
-                    problems.push(format!(
-                        "{at}: {} has no `x-max-days-ahead` of at least 1",
-                        profile.schema
-                    ));
-                }
-                match (
-                    x_csr(schema),
-                    policy_keys(catalog, schemas, &profile.key_policy),
-                ) {
-                    (None, _) => problems.push(format!(
-                        "{at}: {} has no valid `x-csr` (rsa_bits, ec_curves)",
-                        profile.schema
-                    )),
-                    (Some(own), Some(first)) if own != first => problems.push(format!(
-                        "{at}: key policy {:?} is named by profiles whose schemas' `x-csr` differ",
-                        profile.key_policy
-                    )),
-                    _ => {}
-                }
-                if let Some(root) = &profile.root
-                    && def_named(schema, root).is_none_or(|def| {
-                        def.get("title").and_then(Value::as_str) != Some(root.as_str())
-                    })
-                {
-                    problems.push(format!(
-                        "{at}: root {root:?} is not a `$defs` entry of {} whose `title` is its name",
-                        profile.schema
-                    ));
-                }
-                if integer_enum(schema, "ValidityYears").is_none_or(|v| v.is_empty()) {
-                    problems.push(format!(
-                        "{at}: {} has no integer enum `ValidityYears`",
-                        profile.schema
-                    ));
-                }
-                match string_enum(schema, "SignatureHash") {
-                    None => problems.push(format!(
-                        "{at}: {} has no string enum `SignatureHash`",
-                        profile.schema
-                    )),
-                    Some(hashes) => {
-                        let named: BTreeSet<&String> =
-                            catalog.signature_hash_names.keys().collect();
-                        let listed: BTreeSet<&String> = hashes.iter().collect();
-                        if named != listed {
-                            problems.push(format!(
-                                "signature_hash_names {named:?} must name exactly the `SignatureHash` values of {} {listed:?}",
-                                profile.schema
-                            ));
-                        }
-                    }
-                }
-                if schema
-                    .get("$defs")
-                    .and_then(|d| d.get("ProductId"))
-                    .is_some()
-                {
-                    problems.push(format!(
-                        "{}: `ProductId` is generated from the catalog; remove it from the schema",
+                self.profile_schema(&at, profile, schema);
+                self.profile_enums(&at, profile, schema);
+            }
+        }
+    }
+
+    /// A profile's schema: its date bound, CSR keys, root and validity years.
+    fn profile_schema(&mut self, at: &str, profile: &ProfileSpec, schema: &Value) {
+        if max_days_ahead(schema).is_none_or(|d| d < 1) {
+            self.problems.push(format!(
+                "{at}: {} has no `x-max-days-ahead` of at least 1",
+                profile.schema
+            ));
+        }
+        match (
+            x_csr(schema),
+            policy_keys(self.catalog, self.schemas, &profile.key_policy),
+        ) {
+            (None, _) => self.problems.push(format!(
+                "{at}: {} has no valid `x-csr` (rsa_bits, ec_curves)",
+                profile.schema
+            )),
+            (Some(own), Some(first)) if own != first => self.problems.push(format!(
+                "{at}: key policy {:?} is named by profiles whose schemas' `x-csr` differ",
+                profile.key_policy
+            )),
+            _ => {}
+        }
+        if let Some(root) = &profile.root
+            && def_named(schema, root)
+                .is_none_or(|def| def.get("title").and_then(Value::as_str) != Some(root.as_str()))
+        {
+            self.problems.push(format!(
+                "{at}: root {root:?} is not a `$defs` entry of {} whose `title` is its name",
+                profile.schema
+            ));
+        }
+        if integer_enum(schema, "ValidityYears").is_none_or(|v| v.is_empty()) {
+            self.problems.push(format!(
+                "{at}: {} has no integer enum `ValidityYears`",
+                profile.schema
+            ));
+        }
+    }
+
+    /// A profile's schema: its signature hashes, those the catalog names, and no `ProductId`.
+    fn profile_enums(&mut self, at: &str, profile: &ProfileSpec, schema: &Value) {
+        match string_enum(schema, "SignatureHash") {
+            None => self.problems.push(format!(
+                "{at}: {} has no string enum `SignatureHash`",
+                profile.schema
+            )),
+            Some(hashes) => {
+                let named: BTreeSet<&String> = self.catalog.signature_hash_names.keys().collect();
+                let listed: BTreeSet<&String> = hashes.iter().collect();
+                if named != listed {
+                    self.problems.push(format!(
+                        "signature_hash_names {named:?} must name exactly the `SignatureHash` values of {} {listed:?}",
                         profile.schema
                     ));
                 }
             }
         }
+        if schema
+            .get("$defs")
+            .and_then(|d| d.get("ProductId"))
+            .is_some()
+        {
+            self.problems.push(format!(
+                "{}: `ProductId` is generated from the catalog; remove it from the schema",
+                profile.schema
+            ));
+        }
     }
-    for policy in &catalog.key_policies {
+
+    /// A key policy: named by a profile whose schema says which keys it allows, and those
+    /// keys sensible.
+    fn policy(&mut self, policy: &KeyPolicySpec) {
         let at = format!("key policy {:?}", policy.id);
-        let Some(keys) = policy_keys(catalog, schemas, &policy.id) else {
-            problems.push(format!(
+        let Some(keys) = policy_keys(self.catalog, self.schemas, &policy.id) else {
+            self.problems.push(format!(
                 "{at}: no request profile with an `x-csr` schema names it"
             ));
-            continue;
+            return;
         };
         if keys.rsa_bits.is_empty() && keys.ec_curves.is_empty() {
-            problems.push(format!("{at}: allows no key"));
+            self.problems.push(format!("{at}: allows no key"));
         }
         if keys.rsa_bits.iter().any(|b| *b < 2048 || b % 8 != 0) {
-            problems.push(format!(
+            self.problems.push(format!(
                 "{at}: RSA sizes must be multiples of 8, at least 2048"
             ));
         }
         for curve in &keys.ec_curves {
             if !CURVES.contains(&curve.as_str()) {
-                problems.push(format!("{at}: unknown curve {curve:?}; known: {CURVES:?}"));
+                self.problems
+                    .push(format!("{at}: unknown curve {curve:?}; known: {CURVES:?}"));
             }
         }
     }
-    for product in &catalog.products {
+
+    /// A product: its name, family, profile and rules.
+    fn product(&mut self, product: &ProductSpec, ids: &Ids) {
         let at = format!("product {:?}", product.id);
         if product.name.trim().is_empty() {
-            problems.push(format!("{at}: empty name"));
+            self.problems.push(format!("{at}: empty name"));
         }
-        if !families.contains(&product.family) {
-            problems.push(format!("{at}: family {:?} does not exist", product.family));
+        if !ids.families.contains(&product.family) {
+            self.problems
+                .push(format!("{at}: family {:?} does not exist", product.family));
         }
-        if !profiles.contains(&product.request_profile) {
-            problems.push(format!(
+        if !ids.profiles.contains(&product.request_profile) {
+            self.problems.push(format!(
                 "{at}: request profile {:?} does not exist",
                 product.request_profile
             ));
         }
         if let Some(rules) = &product.rules {
-            let schema = catalog
+            let schema = self
+                .catalog
                 .request_profiles
                 .iter()
                 .find(|p| p.id == product.request_profile)
-                .and_then(|p| schema_named(schemas, &p.schema));
+                .and_then(|p| schema_named(self.schemas, &p.schema));
             if schema
                 .and_then(|s| def_named(s, rules))
                 .is_none_or(|def| def.get(RULES_KEYWORD) != Some(&Value::Bool(true)))
             {
-                problems.push(format!(
+                self.problems.push(format!(
                     "{at}: rules {rules:?} is not a `$defs` entry marked `\"{RULES_KEYWORD}\": true` in its profile's schema"
                 ));
             }
         }
+        self.product_status(&at, product, &ids.products);
+    }
+
+    /// A product's status: current, or deprecated since a date for another product.
+    fn product_status(&mut self, at: &str, product: &ProductSpec, products: &BTreeSet<String>) {
         match (
             product.status.as_str(),
             &product.deprecated_on,
             &product.replacement,
         ) {
             ("current", None, None) => {}
-            ("current", _, _) => problems.push(format!(
+            ("current", _, _) => self.problems.push(format!(
                 "{at}: a current product has no deprecated_on or replacement"
             )),
             ("deprecated", Some(date), Some(replacement)) => {
                 if !is_date(date) {
-                    problems.push(format!("{at}: deprecated_on {date:?} is not yyyy-MM-dd"));
+                    self.problems
+                        .push(format!("{at}: deprecated_on {date:?} is not yyyy-MM-dd"));
                 }
                 if !products.contains(replacement) || replacement == &product.id {
-                    problems.push(format!(
+                    self.problems.push(format!(
                         "{at}: replacement {replacement:?} must be another product of the catalog"
                     ));
                 }
             }
-            ("deprecated", _, _) => problems.push(format!(
+            ("deprecated", _, _) => self.problems.push(format!(
                 "{at}: a deprecated product needs deprecated_on and replacement"
             )),
-            (other, _, _) => problems.push(format!(
+            (other, _, _) => self.problems.push(format!(
                 "{at}: status {other:?} is not `current` or `deprecated`"
             )),
         }
     }
-    if !products.contains(&catalog.default_product) {
-        problems.push(format!(
-            "default_product {:?} is not in the catalog",
-            catalog.default_product
-        ));
+
+    /// The default product and the API limits.
+    fn limits(&mut self, products: &BTreeSet<String>) {
+        if !products.contains(&self.catalog.default_product) {
+            self.problems.push(format!(
+                "default_product {:?} is not in the catalog",
+                self.catalog.default_product
+            ));
+        }
+        if self.catalog.rate_limits.is_empty()
+            || self
+                .catalog
+                .rate_limits
+                .iter()
+                .any(|w| w.requests == 0 || w.seconds == 0)
+        {
+            self.problems.push(
+                "rate_limits: at least one window, each with requests and seconds > 0".to_owned(),
+            );
+        }
+        if self.catalog.status_changes_max_minutes == 0 {
+            self.problems
+                .push("status_changes_max_minutes must be > 0".to_owned());
+        }
     }
-    if catalog.rate_limits.is_empty()
-        || catalog
-            .rate_limits
-            .iter()
-            .any(|w| w.requests == 0 || w.seconds == 0)
-    {
-        problems.push(
-            "rate_limits: at least one window, each with requests and seconds > 0".to_owned(),
-        );
-    }
-    if catalog.status_changes_max_minutes == 0 {
-        problems.push("status_changes_max_minutes must be > 0".to_owned());
-    }
-    problems
 }
 
 /// The `ProductId` schema definition built from the catalog, for typify's copy of the
@@ -522,9 +598,45 @@ fn ident(id: &str) -> proc_macro2::Ident {
     format_ident!("{}", crate::pascal_case(id))
 }
 
-/// The `catalog` module (Rust tokens).
+/// The `catalog` module (Rust tokens): the typed order body, then the catalog module with
+/// its families, curves, key policies, request profiles, products, body methods and limits.
 pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<TokenStream> {
-    // Families.
+    let families = family_tokens(catalog);
+    let curves = curve_tokens();
+    let (policies, policy_by_id) = key_policy_tokens(catalog, schemas)?;
+    let (profiles, profile_by_id) = profile_tokens(catalog, schemas, &policy_by_id)?;
+    let products = product_tokens(catalog, &profile_by_id)?;
+    let bodies = Bodies::of(catalog, schemas)?;
+    let limits = limit_tokens(catalog);
+    let module_doc = format!(
+        "The product catalog and API limits, generated from `{CATALOG}`.\n\n{}",
+        catalog.description
+    );
+    let order_body = bodies.order_body();
+    let body_kind = bodies.kind();
+    let body_methods = bodies.methods();
+    let product_types = product_types();
+    let smime_types = smime_types();
+    Ok(quote! {
+        #order_body
+        #[doc = #module_doc]
+        pub mod catalog {
+            #families
+            #curves
+            #policies
+            #body_kind
+            #profiles
+            #product_types
+            #smime_types
+            #products
+            #body_methods
+            #limits
+        }
+    })
+}
+
+/// The `Family` enum.
+fn family_tokens(catalog: &Catalog) -> TokenStream {
     let fam_variants: Vec<_> = catalog.families.iter().map(|f| ident(&f.id)).collect();
     let fam_ids: Vec<&str> = catalog.families.iter().map(|f| f.id.as_str()).collect();
     let fam_names: Vec<&str> = catalog.families.iter().map(|f| f.name.as_str()).collect();
@@ -538,14 +650,76 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
         .iter()
         .map(|f| format!("{}: {}", f.name, f.description))
         .collect();
+    quote! {
+        /// A product family.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Family {
+            #( #[doc = #fam_docs] #fam_variants, )*
+        }
+        impl Family {
+            /// Every family, in catalog order.
+            pub const ALL: &'static [Family] = &[#(Family::#fam_variants),*];
+            /// The snake_case id.
+            pub fn id(self) -> &'static str {
+                match self { #( Family::#fam_variants => #fam_ids, )* }
+            }
+            /// The display name.
+            pub fn name(self) -> &'static str {
+                match self { #( Family::#fam_variants => #fam_names, )* }
+            }
+            /// One sentence.
+            pub fn description(self) -> &'static str {
+                match self { #( Family::#fam_variants => #fam_descs, )* }
+            }
+        }
+        impl ::std::fmt::Display for Family {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    }
+}
 
-    // Key policies.
+/// The `EcdsaCurve` enum.
+fn curve_tokens() -> TokenStream {
     let curve_variants: Vec<_> = CURVES.iter().map(|c| ident(c)).collect();
     let curve_names = CURVES;
     let curve_bits: Vec<usize> = CURVES
         .iter()
         .map(|c| c.trim_start_matches("P-").parse().unwrap_or(0))
         .collect();
+    quote! {
+        /// An ECDSA curve.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum EcdsaCurve {
+            #( #[doc = #curve_names] #curve_variants, )*
+        }
+        impl EcdsaCurve {
+            /// The NIST name, e.g. `P-256`.
+            pub fn name(self) -> &'static str {
+                match self { #( EcdsaCurve::#curve_variants => #curve_names, )* }
+            }
+            /// The key size in bits (256, 384, 521).
+            pub fn bits(self) -> usize {
+                match self { #( EcdsaCurve::#curve_variants => #curve_bits, )* }
+            }
+        }
+        impl ::std::fmt::Display for EcdsaCurve {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    }
+}
+
+/// A generated constant's name by the snake_case id of what it describes.
+type ConstNames = BTreeMap<String, proc_macro2::Ident>;
+
+/// The `KeyPolicy` type and one constant per key policy; the constants' names by policy id.
+fn key_policy_tokens(
+    catalog: &Catalog,
+    schemas: &[(&str, Value)],
+) -> Result<(TokenStream, ConstNames)> {
     let policy_idents: Vec<_> = catalog
         .key_policies
         .iter()
@@ -572,14 +746,74 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
             }
         });
     }
-    let policy_by_id: BTreeMap<&str, &proc_macro2::Ident> = catalog
+    let policy_by_id: ConstNames = catalog
         .key_policies
         .iter()
-        .map(|p| p.id.as_str())
-        .zip(&policy_idents)
+        .map(|p| p.id.clone())
+        .zip(policy_idents)
         .collect();
+    let policy_type = key_policy_type();
+    let tokens = quote! {
+        #policy_type
+        #(#policies)*
+    };
+    Ok((tokens, policy_by_id))
+}
 
-    // Profiles.
+/// The `KeyPolicy` type.
+fn key_policy_type() -> TokenStream {
+    quote! {
+        /// The CSR keys a product accepts.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct KeyPolicy {
+            /// snake_case id.
+            pub id: &'static str,
+            /// One sentence, e.g. `RSA 2048, 3072 or 4096 bits, or ECDSA on P-256 or P-384.`
+            pub description: &'static str,
+            /// Allowed RSA modulus sizes, in bits.
+            pub rsa_bits: &'static [u32],
+            /// Allowed ECDSA curves.
+            pub ecdsa_curves: &'static [EcdsaCurve],
+        }
+        impl KeyPolicy {
+            /// Whether an RSA key of `bits` bits is allowed.
+            pub fn allows_rsa(&self, bits: u32) -> bool {
+                self.rsa_bits.contains(&bits)
+            }
+            /// Whether an ECDSA key on `curve` is allowed.
+            pub fn allows_ecdsa(&self, curve: EcdsaCurve) -> bool {
+                self.ecdsa_curves.contains(&curve)
+            }
+            /// The ECDSA curve of a key of `bits` bits, if the policy allows it.
+            pub fn ecdsa_curve_of_size(&self, bits: usize) -> ::std::option::Option<EcdsaCurve> {
+                self.ecdsa_curves.iter().copied().find(|c| c.bits() == bits)
+            }
+            /// The allowed keys for messages: `RSA 2048, 3072, 4096, ECDSA P-256, P-384`.
+            pub fn allowed(&self) -> ::std::string::String {
+                let mut parts = ::std::vec::Vec::new();
+                if !self.rsa_bits.is_empty() {
+                    let bits: ::std::vec::Vec<::std::string::String> =
+                        self.rsa_bits.iter().map(|b| b.to_string()).collect();
+                    parts.push(format!("RSA {}", bits.join(", ")));
+                }
+                if !self.ecdsa_curves.is_empty() {
+                    let curves: ::std::vec::Vec<&str> =
+                        self.ecdsa_curves.iter().map(|c| c.name()).collect();
+                    parts.push(format!("ECDSA {}", curves.join(", ")));
+                }
+                parts.join(", ")
+            }
+        }
+    }
+}
+
+/// The `RequestProfile` type and one constant per request profile; the constants' names by
+/// profile id.
+fn profile_tokens(
+    catalog: &Catalog,
+    schemas: &[(&str, Value)],
+    policy_by_id: &ConstNames,
+) -> Result<(TokenStream, ConstNames)> {
     let profile_idents: Vec<_> = catalog
         .request_profiles
         .iter()
@@ -619,14 +853,126 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
             };
         });
     }
-    let profile_by_id: BTreeMap<&str, &proc_macro2::Ident> = catalog
+    let profile_by_id: ConstNames = catalog
         .request_profiles
         .iter()
-        .map(|p| p.id.as_str())
-        .zip(&profile_idents)
+        .map(|p| p.id.clone())
+        .zip(profile_idents)
         .collect();
+    let tokens = quote! {
+        /// Which body a product takes and the rules beyond its schema.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct RequestProfile {
+            /// snake_case id.
+            pub id: &'static str,
+            /// One sentence.
+            pub description: &'static str,
+            /// The request schema file (in `schema/`), e.g. `order-request.schema.json`.
+            pub schema: &'static str,
+            /// The `$defs` entry of the schema that is the body's root; `None`: the file's
+            /// root.
+            pub root: ::std::option::Option<&'static str>,
+            /// The typed body.
+            pub body: BodyKind,
+            /// Allowed `validity_years` (the schema's `ValidityYears` enum).
+            pub validity_years: &'static [i64],
+            /// `custom_expiration_date` must be strictly less than this many days after
+            /// today.
+            pub custom_expiration_days_below: u64,
+            /// The CSR keys accepted.
+            pub key_policy: &'static KeyPolicy,
+        }
+        #(#profiles)*
+    };
+    Ok((tokens, profile_by_id))
+}
 
-    // Products.
+/// The `Status` and `Product` types.
+fn product_types() -> TokenStream {
+    quote! {
+        /// Whether a product is still offered.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Status {
+            /// Offered.
+            Current,
+            /// Deprecated: still orderable, but replaced.
+            Deprecated {
+                /// Since when (`yyyy-MM-dd`).
+                since: &'static str,
+                /// The product that replaces it.
+                replacement: crate::ProductId,
+            },
+        }
+        impl Status {
+            /// `current` or `deprecated`.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    Status::Current => "current",
+                    Status::Deprecated { .. } => "deprecated",
+                }
+            }
+        }
+
+        /// One product of the catalog.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Product {
+            /// The `product_name_id`.
+            pub id: crate::ProductId,
+            /// Display name.
+            pub name: &'static str,
+            /// Family.
+            pub family: Family,
+            /// Current or deprecated.
+            pub status: Status,
+            /// The body it takes and the rules that apply.
+            pub profile: &'static RequestProfile,
+            /// The `$defs` entry of the profile's schema holding this product's own rules
+            /// (`"x-rules": true`), if any.
+            pub rules: ::std::option::Option<&'static str>,
+            /// How its certificates are issued, for an S/MIME product; `None`: not S/MIME.
+            pub smime: ::std::option::Option<Smime>,
+        }
+    }
+}
+
+/// The `Smime`, `SmimeValidation` and `SmimeGeneration` types.
+fn smime_types() -> TokenStream {
+    quote! {
+        /// How an S/MIME product's certificates are issued: the validation type and
+        /// profile generation of the CA/B Forum's reserved policy OID `2.23.140.1.5.V.G`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct Smime {
+            /// The validation type (`V`).
+            pub validation: SmimeValidation,
+            /// The profile generation (`G`) its certificates get.
+            pub generation: SmimeGeneration,
+        }
+
+        /// An S/MIME validation type (individual-validated is offered by no product).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum SmimeValidation {
+            /// Mailbox-validated: the subject holds only the email address.
+            Mailbox,
+            /// Organization-validated: the organization, no person.
+            Organization,
+            /// Sponsor-validated: the organization and a person (name or pseudonym).
+            Sponsored,
+        }
+
+        /// Which S/MIME profile generation a product's certificates get.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum SmimeGeneration {
+            /// The order's `profile_type`: strict unless it asks for multipurpose.
+            AsOrdered,
+            /// Always multipurpose, whatever the order says (the legacy products since
+            /// 2025-07-10).
+            Multipurpose,
+        }
+    }
+}
+
+/// `PRODUCTS`, `DEFAULT_PRODUCT` and the catalog methods of `ProductId`.
+fn product_tokens(catalog: &Catalog, profile_by_id: &ConstNames) -> Result<TokenStream> {
     let mut products = Vec::new();
     let mut product_variants = Vec::new();
     let mut product_ids = Vec::new();
@@ -677,267 +1023,92 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
         product_variants.push(variant);
     }
     let indexes: Vec<usize> = (0..product_variants.len()).collect();
-
-    // Order bodies: one per request profile, typed by its root's title.
-    let mut body_variants = Vec::new();
-    let mut body_types = Vec::new();
-    let mut body_docs = Vec::new();
-    for p in &catalog.request_profiles {
-        let schema = schema_named(schemas, &p.schema)
-            .with_context(|| format!("schema {} not found", p.schema))?;
-        let title = match &p.root {
-            Some(root) => def_named(schema, root).and_then(|d| d.get("title")),
-            None => schema.get("title"),
-        }
-        .and_then(Value::as_str)
-        .with_context(|| format!("request profile {}: its root has no title", p.id))?;
-        body_variants.push(ident(&p.id));
-        body_types.push(format_ident!("{title}"));
-        body_docs.push(format!("Request profile `{}`: [`crate::{title}`].", p.id));
-    }
     let default_product = ident(&catalog.default_product);
+    Ok(quote! {
+        /// Every product, in catalog order.
+        pub const PRODUCTS: &[Product] = &[#(#products),*];
 
-    // Signature hash names.
-    let mut hash_arms = Vec::new();
-    for (value, name) in &catalog.signature_hash_names {
-        let variant = ident(value);
-        hash_arms.push(quote! { crate::SignatureHash::#variant => #name, });
+        /// The product used when none is given.
+        pub const DEFAULT_PRODUCT: crate::ProductId = crate::ProductId::#default_product;
+
+        impl crate::ProductId {
+            /// Every product id, in catalog order.
+            pub const ALL: &'static [crate::ProductId] = &[#(crate::ProductId::#product_variants),*];
+            /// The wire id.
+            pub fn as_str(self) -> &'static str {
+                match self { #( crate::ProductId::#product_variants => #product_ids, )* }
+            }
+            /// The product's catalog entry.
+            pub fn spec(self) -> &'static Product {
+                match self { #( crate::ProductId::#product_variants => &PRODUCTS[#indexes], )* }
+            }
+        }
+    })
+}
+
+/// The typed order bodies: one per request profile, typed by its root's title.
+struct Bodies {
+    variants: Vec<proc_macro2::Ident>,
+    types: Vec<proc_macro2::Ident>,
+    docs: Vec<String>,
+}
+
+impl Bodies {
+    fn of(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<Self> {
+        let mut body_variants = Vec::new();
+        let mut body_types = Vec::new();
+        let mut body_docs = Vec::new();
+        for p in &catalog.request_profiles {
+            let schema = schema_named(schemas, &p.schema)
+                .with_context(|| format!("schema {} not found", p.schema))?;
+            let title = match &p.root {
+                Some(root) => def_named(schema, root).and_then(|d| d.get("title")),
+                None => schema.get("title"),
+            }
+            .and_then(Value::as_str)
+            .with_context(|| format!("request profile {}: its root has no title", p.id))?;
+            body_variants.push(ident(&p.id));
+            body_types.push(format_ident!("{title}"));
+            body_docs.push(format!("Request profile `{}`: [`crate::{title}`].", p.id));
+        }
+        Ok(Self {
+            variants: body_variants,
+            types: body_types,
+            docs: body_docs,
+        })
     }
 
-    let requests: Vec<u32> = catalog.rate_limits.iter().map(|w| w.requests).collect();
-    let seconds: Vec<u64> = catalog.rate_limits.iter().map(|w| w.seconds).collect();
-    let max_minutes = catalog.status_changes_max_minutes;
-    let module_doc = format!(
-        "The product catalog and API limits, generated from `{CATALOG}`.\n\n{}",
-        catalog.description
-    );
-
-    Ok(quote! {
-        /// An order body of any request profile (`ProductId::spec().profile.body` says which a
-        /// product takes); serializes as the body itself.
-        #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
-        #[serde(untagged)]
-        pub enum OrderBody {
-            #( #[doc = #body_docs] #body_variants(#body_types), )*
+    /// The `OrderBody` enum (outside the catalog module).
+    fn order_body(&self) -> TokenStream {
+        let (body_variants, body_types, body_docs) = (&self.variants, &self.types, &self.docs);
+        quote! {
+            /// An order body of any request profile (`ProductId::spec().profile.body` says which a
+            /// product takes); serializes as the body itself.
+            #[derive(Clone, Debug, PartialEq, ::serde::Serialize)]
+            #[serde(untagged)]
+            pub enum OrderBody {
+                #( #[doc = #body_docs] #body_variants(#body_types), )*
+            }
         }
+    }
 
-        #[doc = #module_doc]
-        pub mod catalog {
-            /// A product family.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-            pub enum Family {
-                #( #[doc = #fam_docs] #fam_variants, )*
-            }
-            impl Family {
-                /// Every family, in catalog order.
-                pub const ALL: &'static [Family] = &[#(Family::#fam_variants),*];
-                /// The snake_case id.
-                pub fn id(self) -> &'static str {
-                    match self { #( Family::#fam_variants => #fam_ids, )* }
-                }
-                /// The display name.
-                pub fn name(self) -> &'static str {
-                    match self { #( Family::#fam_variants => #fam_names, )* }
-                }
-                /// One sentence.
-                pub fn description(self) -> &'static str {
-                    match self { #( Family::#fam_variants => #fam_descs, )* }
-                }
-            }
-            impl ::std::fmt::Display for Family {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str(self.name())
-                }
-            }
-
-            /// An ECDSA curve.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-            pub enum EcdsaCurve {
-                #( #[doc = #curve_names] #curve_variants, )*
-            }
-            impl EcdsaCurve {
-                /// The NIST name, e.g. `P-256`.
-                pub fn name(self) -> &'static str {
-                    match self { #( EcdsaCurve::#curve_variants => #curve_names, )* }
-                }
-                /// The key size in bits (256, 384, 521).
-                pub fn bits(self) -> usize {
-                    match self { #( EcdsaCurve::#curve_variants => #curve_bits, )* }
-                }
-            }
-            impl ::std::fmt::Display for EcdsaCurve {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    f.write_str(self.name())
-                }
-            }
-
-            /// The CSR keys a product accepts.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub struct KeyPolicy {
-                /// snake_case id.
-                pub id: &'static str,
-                /// One sentence, e.g. `RSA 2048, 3072 or 4096 bits, or ECDSA on P-256 or P-384.`
-                pub description: &'static str,
-                /// Allowed RSA modulus sizes, in bits.
-                pub rsa_bits: &'static [u32],
-                /// Allowed ECDSA curves.
-                pub ecdsa_curves: &'static [EcdsaCurve],
-            }
-            impl KeyPolicy {
-                /// Whether an RSA key of `bits` bits is allowed.
-                pub fn allows_rsa(&self, bits: u32) -> bool {
-                    self.rsa_bits.contains(&bits)
-                }
-                /// Whether an ECDSA key on `curve` is allowed.
-                pub fn allows_ecdsa(&self, curve: EcdsaCurve) -> bool {
-                    self.ecdsa_curves.contains(&curve)
-                }
-                /// The ECDSA curve of a key of `bits` bits, if the policy allows it.
-                pub fn ecdsa_curve_of_size(&self, bits: usize) -> ::std::option::Option<EcdsaCurve> {
-                    self.ecdsa_curves.iter().copied().find(|c| c.bits() == bits)
-                }
-                /// The allowed keys for messages: `RSA 2048, 3072, 4096, ECDSA P-256, P-384`.
-                pub fn allowed(&self) -> ::std::string::String {
-                    let mut parts = ::std::vec::Vec::new();
-                    if !self.rsa_bits.is_empty() {
-                        let bits: ::std::vec::Vec<::std::string::String> =
-                            self.rsa_bits.iter().map(|b| b.to_string()).collect();
-                        parts.push(format!("RSA {}", bits.join(", ")));
-                    }
-                    if !self.ecdsa_curves.is_empty() {
-                        let curves: ::std::vec::Vec<&str> =
-                            self.ecdsa_curves.iter().map(|c| c.name()).collect();
-                        parts.push(format!("ECDSA {}", curves.join(", ")));
-                    }
-                    parts.join(", ")
-                }
-            }
-            #(#policies)*
-
+    /// The `BodyKind` enum.
+    fn kind(&self) -> TokenStream {
+        let (body_variants, body_docs) = (&self.variants, &self.docs);
+        quote! {
             /// Which typed body a request profile takes (one per profile; see
             /// [`crate::OrderBody`]).
             #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
             pub enum BodyKind {
                 #( #[doc = #body_docs] #body_variants, )*
             }
+        }
+    }
 
-            /// Which body a product takes and the rules beyond its schema.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub struct RequestProfile {
-                /// snake_case id.
-                pub id: &'static str,
-                /// One sentence.
-                pub description: &'static str,
-                /// The request schema file (in `schema/`), e.g. `order-request.schema.json`.
-                pub schema: &'static str,
-                /// The `$defs` entry of the schema that is the body's root; `None`: the file's
-                /// root.
-                pub root: ::std::option::Option<&'static str>,
-                /// The typed body.
-                pub body: BodyKind,
-                /// Allowed `validity_years` (the schema's `ValidityYears` enum).
-                pub validity_years: &'static [i64],
-                /// `custom_expiration_date` must be strictly less than this many days after
-                /// today.
-                pub custom_expiration_days_below: u64,
-                /// The CSR keys accepted.
-                pub key_policy: &'static KeyPolicy,
-            }
-            #(#profiles)*
-
-            /// Whether a product is still offered.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub enum Status {
-                /// Offered.
-                Current,
-                /// Deprecated: still orderable, but replaced.
-                Deprecated {
-                    /// Since when (`yyyy-MM-dd`).
-                    since: &'static str,
-                    /// The product that replaces it.
-                    replacement: crate::ProductId,
-                },
-            }
-            impl Status {
-                /// `current` or `deprecated`.
-                pub fn as_str(&self) -> &'static str {
-                    match self {
-                        Status::Current => "current",
-                        Status::Deprecated { .. } => "deprecated",
-                    }
-                }
-            }
-
-            /// One product of the catalog.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub struct Product {
-                /// The `product_name_id`.
-                pub id: crate::ProductId,
-                /// Display name.
-                pub name: &'static str,
-                /// Family.
-                pub family: Family,
-                /// Current or deprecated.
-                pub status: Status,
-                /// The body it takes and the rules that apply.
-                pub profile: &'static RequestProfile,
-                /// The `$defs` entry of the profile's schema holding this product's own rules
-                /// (`"x-rules": true`), if any.
-                pub rules: ::std::option::Option<&'static str>,
-                /// How its certificates are issued, for an S/MIME product; `None`: not S/MIME.
-                pub smime: ::std::option::Option<Smime>,
-            }
-
-            /// How an S/MIME product's certificates are issued: the validation type and
-            /// profile generation of the CA/B Forum's reserved policy OID `2.23.140.1.5.V.G`.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub struct Smime {
-                /// The validation type (`V`).
-                pub validation: SmimeValidation,
-                /// The profile generation (`G`) its certificates get.
-                pub generation: SmimeGeneration,
-            }
-
-            /// An S/MIME validation type (individual-validated is offered by no product).
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub enum SmimeValidation {
-                /// Mailbox-validated: the subject holds only the email address.
-                Mailbox,
-                /// Organization-validated: the organization, no person.
-                Organization,
-                /// Sponsor-validated: the organization and a person (name or pseudonym).
-                Sponsored,
-            }
-
-            /// Which S/MIME profile generation a product's certificates get.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub enum SmimeGeneration {
-                /// The order's `profile_type`: strict unless it asks for multipurpose.
-                AsOrdered,
-                /// Always multipurpose, whatever the order says (the legacy products since
-                /// 2025-07-10).
-                Multipurpose,
-            }
-
-            /// Every product, in catalog order.
-            pub const PRODUCTS: &[Product] = &[#(#products),*];
-
-            /// The product used when none is given.
-            pub const DEFAULT_PRODUCT: crate::ProductId = crate::ProductId::#default_product;
-
-            impl crate::ProductId {
-                /// Every product id, in catalog order.
-                pub const ALL: &'static [crate::ProductId] = &[#(crate::ProductId::#product_variants),*];
-                /// The wire id.
-                pub fn as_str(self) -> &'static str {
-                    match self { #( crate::ProductId::#product_variants => #product_ids, )* }
-                }
-                /// The product's catalog entry.
-                pub fn spec(self) -> &'static Product {
-                    match self { #( crate::ProductId::#product_variants => &PRODUCTS[#indexes], )* }
-                }
-            }
-
+    /// The catalog methods of `OrderBody` and its `From` conversions.
+    fn methods(&self) -> TokenStream {
+        let (body_variants, body_types) = (&self.variants, &self.types);
+        quote! {
             impl crate::OrderBody {
                 /// Which body this is.
                 pub fn kind(&self) -> BodyKind {
@@ -965,31 +1136,45 @@ pub fn catalog_tokens(catalog: &Catalog, schemas: &[(&str, Value)]) -> Result<To
                     fn from(body: crate::#body_types) -> Self { crate::OrderBody::#body_variants(body) }
                 }
             )*
-
-            /// The display name of a signature hash, e.g. `SHA-256`.
-            pub fn signature_hash_name(hash: crate::SignatureHash) -> &'static str {
-                match hash { #(#hash_arms)* }
-            }
-
-            /// One rolling rate-limit window: at most `requests` in any `period`.
-            #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-            pub struct RateWindow {
-                /// Requests allowed in the window.
-                pub requests: u32,
-                /// Window length.
-                pub period: ::std::time::Duration,
-            }
-
-            /// The API's rate-limit windows, per API key (over any of them, every request
-            /// gets `429`).
-            pub const RATE_LIMITS: &[RateWindow] = &[
-                #( RateWindow { requests: #requests, period: ::std::time::Duration::from_secs(#seconds) } ),*
-            ];
-
-            /// The longest time frame of `GET /order/certificate/status-changes`, in minutes.
-            pub const STATUS_CHANGES_MAX_MINUTES: u32 = #max_minutes;
         }
-    })
+    }
+}
+
+/// `signature_hash_name`, the rate-limit windows and the status-changes time frame.
+fn limit_tokens(catalog: &Catalog) -> TokenStream {
+    let mut hash_arms = Vec::new();
+    for (value, name) in &catalog.signature_hash_names {
+        let variant = ident(value);
+        hash_arms.push(quote! { crate::SignatureHash::#variant => #name, });
+    }
+
+    let requests: Vec<u32> = catalog.rate_limits.iter().map(|w| w.requests).collect();
+    let seconds: Vec<u64> = catalog.rate_limits.iter().map(|w| w.seconds).collect();
+    let max_minutes = catalog.status_changes_max_minutes;
+    quote! {
+        /// The display name of a signature hash, e.g. `SHA-256`.
+        pub fn signature_hash_name(hash: crate::SignatureHash) -> &'static str {
+            match hash { #(#hash_arms)* }
+        }
+
+        /// One rolling rate-limit window: at most `requests` in any `period`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct RateWindow {
+            /// Requests allowed in the window.
+            pub requests: u32,
+            /// Window length.
+            pub period: ::std::time::Duration,
+        }
+
+        /// The API's rate-limit windows, per API key (over any of them, every request
+        /// gets `429`).
+        pub const RATE_LIMITS: &[RateWindow] = &[
+            #( RateWindow { requests: #requests, period: ::std::time::Duration::from_secs(#seconds) } ),*
+        ];
+
+        /// The longest time frame of `GET /order/certificate/status-changes`, in minutes.
+        pub const STATUS_CHANGES_MAX_MINUTES: u32 = #max_minutes;
+    }
 }
 
 /// `ALL` and `as_str` for every closed string enum of the schemas (the `enum` of a `$defs`

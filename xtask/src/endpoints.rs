@@ -119,7 +119,6 @@ pub fn check_manifest(manifest: &Manifest, schemas: &[(&str, Value)]) -> Vec<Str
     let names = schema_type_names(schemas);
     let mut problems = Vec::new();
     let mut seen = BTreeSet::new();
-    let known_type = |t: &str| matches!(t, "integer" | "string" | "boolean") || names.contains(t);
     for ep in &manifest.endpoints {
         let at = &ep.name;
         if !is_snake_ident(&ep.name) {
@@ -128,82 +127,101 @@ pub fn check_manifest(manifest: &Manifest, schemas: &[(&str, Value)]) -> Vec<Str
         if !seen.insert(ep.name.clone()) {
             problems.push(format!("{at}: duplicate endpoint name"));
         }
-        if !matches!(ep.visibility.as_str(), "pub" | "crate") {
-            problems.push(format!("{at}: visibility must be `pub` or `crate`"));
-        }
-        if !matches!(
-            ep.method.as_str(),
-            "GET" | "POST" | "PUT" | "DELETE" | "PATCH"
-        ) {
-            problems.push(format!("{at}: unsupported method {:?}", ep.method));
-        }
-        if !(200..300).contains(&ep.success) {
-            problems.push(format!("{at}: success status {} is not 2xx", ep.success));
-        }
-        if ep.method == "POST" && ep.idempotent {
-            problems.push(format!("{at}: a POST cannot be marked idempotent"));
-        }
-        if !ep.path.starts_with('/') {
-            problems.push(format!("{at}: path must start with `/`"));
-        }
-        let template: Vec<&str> = ep
-            .path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
-            .collect();
-        let declared: Vec<&str> = ep.path_params.iter().map(|p| p.name.as_str()).collect();
-        if template != declared {
-            problems.push(format!(
-                "{at}: path template parameters {template:?} differ from path_params {declared:?}"
-            ));
-        }
-        for p in ep.path_params.iter().chain(&ep.query_params) {
-            if !is_snake_ident(&p.name) {
-                problems.push(format!(
-                    "{at}: parameter {:?} is not a snake_case identifier",
-                    p.name
-                ));
-            }
-            if !known_type(&p.type_) {
-                problems.push(format!(
-                    "{at}: parameter {} has unknown type {:?} (not integer, string, boolean or a schema type)",
-                    p.name, p.type_
-                ));
-            }
-        }
-        let optional = ep.query_params.iter().any(|p| !p.required);
-        match (&ep.query_struct, optional) {
-            (None, true) => problems.push(format!(
-                "{at}: optional query parameters need a query_struct"
-            )),
-            (Some(s), false) => problems.push(format!(
-                "{at}: query_struct {s} given but no optional query parameter"
-            )),
-            _ => {}
-        }
-        if let Some(request) = &ep.request
-            && !names.contains(request)
-        {
-            problems.push(format!("{at}: request schema {request:?} does not exist"));
-        }
-        match (ep.response.kind.as_str(), &ep.response.schema) {
-            ("json" | "json_or_empty", Some(schema)) => {
-                if !names.contains(schema) {
-                    problems.push(format!("{at}: response schema {schema:?} does not exist"));
-                }
-            }
-            ("json" | "json_or_empty", None) => {
-                problems.push(format!("{at}: a json response needs a schema"))
-            }
-            ("bytes" | "empty", None) => {}
-            ("bytes" | "empty", Some(_)) => problems.push(format!(
-                "{at}: a {} response takes no schema",
-                ep.response.kind
-            )),
-            (other, _) => problems.push(format!("{at}: unknown response kind {other:?}")),
-        }
+        shape_problems(ep, &mut problems);
+        param_problems(ep, &names, &mut problems);
+        schema_problems(ep, &names, &mut problems);
     }
     problems
+}
+
+/// An endpoint's visibility, method, success status and path against its parameters.
+fn shape_problems(ep: &EndpointSpec, problems: &mut Vec<String>) {
+    let at = &ep.name;
+    if !matches!(ep.visibility.as_str(), "pub" | "crate") {
+        problems.push(format!("{at}: visibility must be `pub` or `crate`"));
+    }
+    if !matches!(
+        ep.method.as_str(),
+        "GET" | "POST" | "PUT" | "DELETE" | "PATCH"
+    ) {
+        problems.push(format!("{at}: unsupported method {:?}", ep.method));
+    }
+    if !(200..300).contains(&ep.success) {
+        problems.push(format!("{at}: success status {} is not 2xx", ep.success));
+    }
+    if ep.method == "POST" && ep.idempotent {
+        problems.push(format!("{at}: a POST cannot be marked idempotent"));
+    }
+    if !ep.path.starts_with('/') {
+        problems.push(format!("{at}: path must start with `/`"));
+    }
+    let template: Vec<&str> = ep
+        .path
+        .split('/')
+        .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+        .collect();
+    let declared: Vec<&str> = ep.path_params.iter().map(|p| p.name.as_str()).collect();
+    if template != declared {
+        problems.push(format!(
+            "{at}: path template parameters {template:?} differ from path_params {declared:?}"
+        ));
+    }
+}
+
+/// An endpoint's parameters: names, types, and a query struct exactly when one is optional.
+fn param_problems(ep: &EndpointSpec, names: &BTreeSet<String>, problems: &mut Vec<String>) {
+    let at = &ep.name;
+    let known_type = |t: &str| matches!(t, "integer" | "string" | "boolean") || names.contains(t);
+    for p in ep.path_params.iter().chain(&ep.query_params) {
+        if !is_snake_ident(&p.name) {
+            problems.push(format!(
+                "{at}: parameter {:?} is not a snake_case identifier",
+                p.name
+            ));
+        }
+        if !known_type(&p.type_) {
+            problems.push(format!(
+                "{at}: parameter {} has unknown type {:?} (not integer, string, boolean or a schema type)",
+                p.name, p.type_
+            ));
+        }
+    }
+    let optional = ep.query_params.iter().any(|p| !p.required);
+    match (&ep.query_struct, optional) {
+        (None, true) => problems.push(format!(
+            "{at}: optional query parameters need a query_struct"
+        )),
+        (Some(s), false) => problems.push(format!(
+            "{at}: query_struct {s} given but no optional query parameter"
+        )),
+        _ => {}
+    }
+}
+
+/// An endpoint's request and response schemas exist; the response kind fits.
+fn schema_problems(ep: &EndpointSpec, names: &BTreeSet<String>, problems: &mut Vec<String>) {
+    let at = &ep.name;
+    if let Some(request) = &ep.request
+        && !names.contains(request)
+    {
+        problems.push(format!("{at}: request schema {request:?} does not exist"));
+    }
+    match (ep.response.kind.as_str(), &ep.response.schema) {
+        ("json" | "json_or_empty", Some(schema)) => {
+            if !names.contains(schema) {
+                problems.push(format!("{at}: response schema {schema:?} does not exist"));
+            }
+        }
+        ("json" | "json_or_empty", None) => {
+            problems.push(format!("{at}: a json response needs a schema"))
+        }
+        ("bytes" | "empty", None) => {}
+        ("bytes" | "empty", Some(_)) => problems.push(format!(
+            "{at}: a {} response takes no schema",
+            ep.response.kind
+        )),
+        (other, _) => problems.push(format!("{at}: unknown response kind {other:?}")),
+    }
 }
 
 fn is_snake_ident(s: &str) -> bool {
@@ -238,6 +256,190 @@ fn field_type(type_: &str) -> TokenStream {
     }
 }
 
+/// The `Endpoint` constant describing `ep`.
+fn endpoint_const(ep: &EndpointSpec, const_ident: &proc_macro2::Ident) -> TokenStream {
+    let name = &ep.name;
+    let method = &ep.method;
+    let path = &ep.path;
+    let success = proc_macro2::Literal::u16_unsuffixed(ep.success);
+    let idempotent = ep.idempotent;
+    let const_doc = format!(
+        "`{method} {path}` ({}).",
+        if idempotent {
+            "idempotent: retried on 429, 5xx, timeouts and connect errors"
+        } else {
+            "not idempotent: retried only on 429 and connect errors"
+        }
+    );
+    quote! {
+        #[doc = #const_doc]
+        pub const #const_ident: Endpoint = Endpoint {
+            name: #name,
+            method: #method,
+            path: #path,
+            success: #success,
+            idempotent: #idempotent,
+        };
+    }
+}
+
+/// The `Client` method of one endpoint, built up argument by argument.
+#[derive(Default)]
+struct Method {
+    args: Vec<TokenStream>,
+    path_pairs: Vec<TokenStream>,
+    query_stmts: Vec<TokenStream>,
+    param_docs: Vec<String>,
+}
+
+impl Method {
+    /// The path parameters, then the required query parameters, as arguments.
+    fn with_required_params(ep: &EndpointSpec) -> Self {
+        let mut method = Self::default();
+        for p in &ep.path_params {
+            let ident = format_ident!("{}", p.name);
+            let (ty, conv) = arg_type(&p.type_);
+            let pname = &p.name;
+            method.args.push(quote!(#ident: #ty));
+            method.path_pairs.push(quote!((#pname, #ident #conv)));
+            method.param_docs.push(format!("- `{}`: {}", p.name, p.doc));
+        }
+        for p in ep.query_params.iter().filter(|p| p.required) {
+            let ident = format_ident!("{}", p.name);
+            let (ty, conv) = arg_type(&p.type_);
+            let wire = p.wire.clone().unwrap_or_else(|| p.name.clone());
+            method.args.push(quote!(#ident: #ty));
+            method
+                .query_stmts
+                .push(quote!(query.push((#wire, #ident #conv));));
+            method
+                .param_docs
+                .push(format!("- `{}` (`{wire}`): {}", p.name, p.doc));
+        }
+        method
+    }
+
+    /// The struct of the optional query parameters (returned), taken as a `filters`
+    /// argument.
+    fn query_struct(&mut self, ep: &EndpointSpec, struct_name: &str) -> TokenStream {
+        let name = &ep.name;
+        let sident = format_ident!("{struct_name}");
+        let mut fields = Vec::new();
+        let mut pushes = Vec::new();
+        for p in ep.query_params.iter().filter(|p| !p.required) {
+            let ident = format_ident!("{}", p.name);
+            let ty = field_type(&p.type_);
+            let wire = p.wire.clone().unwrap_or_else(|| p.name.clone());
+            let doc = format!("`{wire}`: {}.", p.doc);
+            fields.push(quote! {
+                #[doc = #doc]
+                pub #ident: Option<#ty>,
+            });
+            pushes.push(quote! {
+                if let Some(value) = &self.#ident {
+                    query.push((#wire, value.to_string()));
+                }
+            });
+        }
+        let sdoc =
+            format!("Optional query parameters of [`Client::{name}`]; unset ones are not sent.");
+        self.args.push(quote!(filters: &#sident));
+        self.query_stmts
+            .push(quote!(query.extend(filters.to_query());));
+        self.param_docs.push(format!(
+            "- `filters`: optional query parameters ([`{struct_name}`])"
+        ));
+        quote! {
+            #[doc = #sdoc]
+            #[derive(Clone, Debug, Default, PartialEq)]
+            pub struct #sident {
+                #(#fields)*
+            }
+            impl #sident {
+                /// The query pairs to send, in manifest order, names as on the wire.
+                pub fn to_query(&self) -> Vec<(&'static str, String)> {
+                    let mut query = Vec::new();
+                    #(#pushes)*
+                    query
+                }
+            }
+        }
+    }
+
+    /// The method: its request body last among the arguments, its documentation, and the
+    /// call that fits its response kind.
+    fn tokens(mut self, ep: &EndpointSpec, const_ident: &proc_macro2::Ident) -> TokenStream {
+        let body_expr = match &ep.request {
+            Some(schema) => {
+                let ty = format_ident!("{schema}");
+                self.args.push(quote!(body: &types::#ty));
+                self.param_docs
+                    .push(format!("- `body`: the request body ([`types::{schema}`])"));
+                quote!(Some(Client::encode(body)?))
+            }
+            None => quote!(None),
+        };
+        let (ret, call) = response_call(ep);
+        let vis = if ep.visibility == "crate" {
+            quote!(pub(crate))
+        } else {
+            quote!(pub)
+        };
+        let doc = self.doc(ep, const_ident);
+        let method_ident = format_ident!("{}", ep.name);
+        let path_len = proc_macro2::Literal::usize_unsuffixed(self.path_pairs.len());
+        let query_mut = if self.query_stmts.is_empty() {
+            quote!()
+        } else {
+            quote!(mut)
+        };
+        let Self {
+            args,
+            path_pairs,
+            query_stmts,
+            ..
+        } = self;
+        quote! {
+            #[doc = #doc]
+            #vis async fn #method_ident(&self, #(#args),*) -> Result<#ret, Error> {
+                let path: [(&str, String); #path_len] = [#(#path_pairs),*];
+                let #query_mut query: Vec<(&str, String)> = Vec::new();
+                #(#query_stmts)*
+                self.#call(&#const_ident, &path, &query, #body_expr).await
+            }
+        }
+    }
+
+    /// The manifest's documentation, the parameters, and the endpoint constant.
+    fn doc(&self, ep: &EndpointSpec, const_ident: &proc_macro2::Ident) -> String {
+        let mut doc = ep.doc.clone();
+        if !self.param_docs.is_empty() {
+            doc.push_str("\n\n# Parameters\n\n");
+            doc.push_str(&self.param_docs.join("\n"));
+        }
+        doc.push_str(&format!(
+            "\n\nDescribed by [`{const_ident}`]; errors as in [`Error`].",
+        ));
+        doc
+    }
+}
+
+/// The return type of an endpoint's method and the `Client` call that reads its response.
+fn response_call(ep: &EndpointSpec) -> (TokenStream, TokenStream) {
+    match ep.response.kind.as_str() {
+        "json" => {
+            let ty = format_ident!("{}", ep.response.schema.clone().unwrap_or_default());
+            (quote!(types::#ty), quote!(call_json))
+        }
+        "json_or_empty" => {
+            let ty = format_ident!("{}", ep.response.schema.clone().unwrap_or_default());
+            (quote!(Option<types::#ty>), quote!(call_json_or_empty))
+        }
+        "bytes" => (quote!(Vec<u8>), quote!(call_bytes)),
+        _ => (quote!(()), quote!(call_empty)),
+    }
+}
+
 /// Generates the client surface from the manifest text, checked against the schema files.
 pub fn generate_client(manifest_text: &str, schemas: &[(&str, Value)]) -> Result<String> {
     let manifest = parse_manifest(manifest_text)?;
@@ -251,144 +453,13 @@ pub fn generate_client(manifest_text: &str, schemas: &[(&str, Value)]) -> Result
     let mut methods = Vec::new();
     for ep in &manifest.endpoints {
         let const_ident = format_ident!("{}", ep.name.to_ascii_uppercase());
-        let name = &ep.name;
-        let method = &ep.method;
-        let path = &ep.path;
-        let success = proc_macro2::Literal::u16_unsuffixed(ep.success);
-        let idempotent = ep.idempotent;
-        let const_doc = format!(
-            "`{method} {path}` ({}).",
-            if idempotent {
-                "idempotent: retried on 429, 5xx, timeouts and connect errors"
-            } else {
-                "not idempotent: retried only on 429 and connect errors"
-            }
-        );
-        consts.push(quote! {
-            #[doc = #const_doc]
-            pub const #const_ident: Endpoint = Endpoint {
-                name: #name,
-                method: #method,
-                path: #path,
-                success: #success,
-                idempotent: #idempotent,
-            };
-        });
+        consts.push(endpoint_const(ep, &const_ident));
         const_idents.push(const_ident.clone());
-
-        let mut args = Vec::new();
-        let mut path_pairs = Vec::new();
-        let mut param_docs = Vec::new();
-        for p in &ep.path_params {
-            let ident = format_ident!("{}", p.name);
-            let (ty, conv) = arg_type(&p.type_);
-            let pname = &p.name;
-            args.push(quote!(#ident: #ty));
-            path_pairs.push(quote!((#pname, #ident #conv)));
-            param_docs.push(format!("- `{}`: {}", p.name, p.doc));
-        }
-        let mut query_stmts = Vec::new();
-        for p in ep.query_params.iter().filter(|p| p.required) {
-            let ident = format_ident!("{}", p.name);
-            let (ty, conv) = arg_type(&p.type_);
-            let wire = p.wire.clone().unwrap_or_else(|| p.name.clone());
-            args.push(quote!(#ident: #ty));
-            query_stmts.push(quote!(query.push((#wire, #ident #conv));));
-            param_docs.push(format!("- `{}` (`{wire}`): {}", p.name, p.doc));
-        }
+        let mut method = Method::with_required_params(ep);
         if let Some(struct_name) = &ep.query_struct {
-            let sident = format_ident!("{struct_name}");
-            let mut fields = Vec::new();
-            let mut pushes = Vec::new();
-            for p in ep.query_params.iter().filter(|p| !p.required) {
-                let ident = format_ident!("{}", p.name);
-                let ty = field_type(&p.type_);
-                let wire = p.wire.clone().unwrap_or_else(|| p.name.clone());
-                let doc = format!("`{wire}`: {}.", p.doc);
-                fields.push(quote! {
-                    #[doc = #doc]
-                    pub #ident: Option<#ty>,
-                });
-                pushes.push(quote! {
-                    if let Some(value) = &self.#ident {
-                        query.push((#wire, value.to_string()));
-                    }
-                });
-            }
-            let sdoc = format!(
-                "Optional query parameters of [`Client::{name}`]; unset ones are not sent."
-            );
-            structs.push(quote! {
-                #[doc = #sdoc]
-                #[derive(Clone, Debug, Default, PartialEq)]
-                pub struct #sident {
-                    #(#fields)*
-                }
-                impl #sident {
-                    /// The query pairs to send, in manifest order, names as on the wire.
-                    pub fn to_query(&self) -> Vec<(&'static str, String)> {
-                        let mut query = Vec::new();
-                        #(#pushes)*
-                        query
-                    }
-                }
-            });
-            args.push(quote!(filters: &#sident));
-            query_stmts.push(quote!(query.extend(filters.to_query());));
-            param_docs.push(format!(
-                "- `filters`: optional query parameters ([`{struct_name}`])"
-            ));
+            structs.push(method.query_struct(ep, struct_name));
         }
-        let body_expr = match &ep.request {
-            Some(schema) => {
-                let ty = format_ident!("{schema}");
-                args.push(quote!(body: &types::#ty));
-                param_docs.push(format!("- `body`: the request body ([`types::{schema}`])"));
-                quote!(Some(Client::encode(body)?))
-            }
-            None => quote!(None),
-        };
-        let (ret, call) = match ep.response.kind.as_str() {
-            "json" => {
-                let ty = format_ident!("{}", ep.response.schema.clone().unwrap_or_default());
-                (quote!(types::#ty), quote!(call_json))
-            }
-            "json_or_empty" => {
-                let ty = format_ident!("{}", ep.response.schema.clone().unwrap_or_default());
-                (quote!(Option<types::#ty>), quote!(call_json_or_empty))
-            }
-            "bytes" => (quote!(Vec<u8>), quote!(call_bytes)),
-            _ => (quote!(()), quote!(call_empty)),
-        };
-        let vis = if ep.visibility == "crate" {
-            quote!(pub(crate))
-        } else {
-            quote!(pub)
-        };
-        let mut doc = ep.doc.clone();
-        if !param_docs.is_empty() {
-            doc.push_str("\n\n# Parameters\n\n");
-            doc.push_str(&param_docs.join("\n"));
-        }
-        doc.push_str(&format!(
-            "\n\nDescribed by [`{const_ident}`]; errors as in [`Error`].",
-        ));
-        let method_ident = format_ident!("{name}");
-        let path_len = proc_macro2::Literal::usize_unsuffixed(path_pairs.len());
-        let query_mut = if query_stmts.is_empty() {
-            quote!()
-        } else {
-            quote!(mut)
-        };
-        methods.push(quote! {
-            #[doc = #doc]
-            #vis async fn #method_ident(&self, #(#args),*) -> Result<#ret, Error> {
-                let path: [(&str, String); #path_len] = [#(#path_pairs),*];
-                let #query_mut query: Vec<(&str, String)> = Vec::new();
-                #(#query_stmts)*
-                self.#call(&#const_ident, &path, &query, #body_expr).await
-            }
-        });
+        methods.push(method.tokens(ep, &const_ident));
     }
     let tokens = quote! {
         use certcentral_types as types;

@@ -1704,157 +1704,170 @@ const REVOKE_DONE_SQL: &str =
     "UPDATE rows SET state = ?2, revoke_request_id = ?3, error = NULL, updated_at = ?4
                  WHERE row_key = ?1";
 
-/// Runs one (cached) statement.
-fn exec(
-    tx: &rusqlite::Transaction<'_>,
-    sql: &str,
-    params: &[&dyn rusqlite::ToSql],
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(sql)?.execute(params)?;
-    Ok(())
+/// [`Update::Unknown`], [`Update::Refused`], [`Update::Retry`], [`Update::RevokeIntent`]:
+/// the row moves to a state with an error (`NULL` clears it).
+const SET_STATE_SQL: &str =
+    "UPDATE rows SET state = ?2, error = ?3, updated_at = ?4 WHERE row_key = ?1";
+
+/// The parameters of one statement: `?1`, `?2`, … in order.
+type Params<'a> = Vec<Box<dyn rusqlite::ToSql + 'a>>;
+
+/// [`Params`] from a list of values (owned or borrowed).
+macro_rules! sql_params {
+    ($($value:expr),* $(,)?) => {
+        vec![$(Box::new($value) as Box<dyn rusqlite::ToSql + '_>),*]
+    };
 }
 
-/// Moves the row `key` to `state` with `error` (`None` clears it).
-fn set_state(
-    tx: &rusqlite::Transaction<'_>,
-    key: &str,
-    state: RowState,
-    error: Option<&str>,
-    at: &str,
-) -> rusqlite::Result<()> {
-    exec(
-        tx,
-        "UPDATE rows SET state = ?2, error = ?3, updated_at = ?4 WHERE row_key = ?1",
-        params![key, state.as_str(), error, at],
-    )
+/// A list as the journal stores it: a JSON array.
+fn json_list<T: serde::Serialize>(list: &[T]) -> String {
+    serde_json::json!(list).to_string()
 }
 
 /// Writes one update at time `at`, inside the caller's transaction.
 fn apply(tx: &rusqlite::Transaction<'_>, u: &Update, at: &str) -> rusqlite::Result<()> {
-    match u {
-        Update::Intent {
-            spec,
-            key_file,
-            csr_file,
-            csr,
-        } => exec(
-            tx,
-            INTENT_SQL,
-            params![
-                spec.key,
-                spec.row as i64,
-                spec.product_name(),
-                spec.common_name,
-                serde_json::json!(spec.emails).to_string(),
-                spec.name,
-                at,
-                key_file,
-                csr_file,
-                csr,
-                RowState::Intent.as_str()
-            ],
-        ),
-        Update::Ordered {
-            key,
-            order_id,
-            request_ids,
-            request_status,
-            order_status,
-            certificate_id,
-        } => exec(
-            tx,
-            ORDERED_SQL,
-            params![
-                key,
-                order_id,
-                serde_json::json!(request_ids).to_string(),
-                request_status,
-                order_status,
-                certificate_id,
-                at,
-                RowState::Ordered.as_str()
-            ],
-        ),
-        Update::Unknown { key, error } => set_state(tx, key, RowState::Unknown, Some(error), at),
-        Update::Refused { key, error } => set_state(tx, key, RowState::Refused, Some(error), at),
-        Update::Retry { key } => set_state(tx, key, RowState::New, None, at),
-        Update::Status {
-            order_id,
-            order_status,
-            certificate_id,
-            failed,
-        } => exec(
-            tx,
-            STATUS_SQL,
-            params![
+    let (sql, params) = u.statement(at);
+    tx.prepare_cached(sql)?
+        .execute(rusqlite::params_from_iter(params))?;
+    Ok(())
+}
+
+impl Update {
+    /// The statement that writes this update at time `at`, and its parameters.
+    fn statement<'a>(&'a self, at: &'a str) -> (&'static str, Params<'a>) {
+        let set_state = |key, state: RowState, error: Option<&'a String>| {
+            (SET_STATE_SQL, sql_params![key, state.as_str(), error, at])
+        };
+        match self {
+            Self::Intent { .. } | Self::RenewalIntent { .. } | Self::Ordered { .. } => {
+                self.posting_statement(at)
+            }
+            Self::Unknown { key, error } => set_state(key, RowState::Unknown, Some(error)),
+            Self::Refused { key, error } => set_state(key, RowState::Refused, Some(error)),
+            Self::Retry { key } => set_state(key, RowState::New, None),
+            Self::RevokeIntent { key } => set_state(key, RowState::RevokePending, None),
+            Self::Status {
                 order_id,
                 order_status,
                 certificate_id,
                 failed,
-                at,
-                RowState::Ordered.as_str(),
-                RowState::Failed.as_str()
-            ],
-        ),
-        Update::Downloaded {
-            key,
-            file,
-            valid_till,
-            serial,
-        } => exec(
-            tx,
-            DOWNLOADED_SQL,
-            params![key, file, at, RowState::Done.as_str(), valid_till, serial],
-        ),
-        Update::RenewalIntent {
-            key,
-            renewal_of,
-            name,
-            product,
-            common_name,
-            emails,
-            key_file,
-            csr_file,
-            csr,
-        } => exec(
-            tx,
-            RENEWAL_INTENT_SQL,
-            params![
+            } => (
+                STATUS_SQL,
+                sql_params![
+                    order_id,
+                    order_status,
+                    certificate_id,
+                    failed,
+                    at,
+                    RowState::Ordered.as_str(),
+                    RowState::Failed.as_str()
+                ],
+            ),
+            Self::Downloaded {
                 key,
-                RowState::Intent.as_str(),
+                file,
+                valid_till,
+                serial,
+            } => (
+                DOWNLOADED_SQL,
+                sql_params![key, file, at, RowState::Done.as_str(), valid_till, serial],
+            ),
+            Self::Expiry {
+                key,
+                valid_till,
+                serial,
+            } => (EXPIRY_SQL, sql_params![key, valid_till, serial, at]),
+            Self::Note { key, error } => (NOTE_SQL, sql_params![key, error, at]),
+            Self::RevokeDone {
+                key,
+                request_id,
+                requested,
+            } => {
+                let state = if *requested {
+                    RowState::RevokeRequested
+                } else {
+                    RowState::Revoked
+                };
+                (
+                    REVOKE_DONE_SQL,
+                    sql_params![key, state.as_str(), request_id, at],
+                )
+            }
+        }
+    }
+
+    /// [`Update::statement`] around an order's POST: the intent of an order or a renewal
+    /// about to be posted, and the order the POST created.
+    fn posting_statement<'a>(&'a self, at: &'a str) -> (&'static str, Params<'a>) {
+        match self {
+            Self::Intent {
+                spec,
+                key_file,
+                csr_file,
+                csr,
+            } => (
+                INTENT_SQL,
+                sql_params![
+                    &spec.key,
+                    spec.row as i64,
+                    spec.product_name(),
+                    &spec.common_name,
+                    json_list(&spec.emails),
+                    &spec.name,
+                    at,
+                    key_file,
+                    csr_file,
+                    csr,
+                    RowState::Intent.as_str()
+                ],
+            ),
+            Self::RenewalIntent {
+                key,
                 renewal_of,
                 name,
                 product,
                 common_name,
-                serde_json::json!(emails).to_string(),
+                emails,
                 key_file,
                 csr_file,
                 csr,
-                at
-            ],
-        ),
-        Update::Expiry {
-            key,
-            valid_till,
-            serial,
-        } => exec(tx, EXPIRY_SQL, params![key, valid_till, serial, at]),
-        Update::Note { key, error } => exec(tx, NOTE_SQL, params![key, error, at]),
-        Update::RevokeIntent { key } => set_state(tx, key, RowState::RevokePending, None, at),
-        Update::RevokeDone {
-            key,
-            request_id,
-            requested,
-        } => {
-            let state = if *requested {
-                RowState::RevokeRequested
-            } else {
-                RowState::Revoked
-            };
-            exec(
-                tx,
-                REVOKE_DONE_SQL,
-                params![key, state.as_str(), request_id, at],
-            )
+            } => (
+                RENEWAL_INTENT_SQL,
+                sql_params![
+                    key,
+                    RowState::Intent.as_str(),
+                    renewal_of,
+                    name,
+                    product,
+                    common_name,
+                    json_list(emails),
+                    key_file,
+                    csr_file,
+                    csr,
+                    at
+                ],
+            ),
+            Self::Ordered {
+                key,
+                order_id,
+                request_ids,
+                request_status,
+                order_status,
+                certificate_id,
+            } => (
+                ORDERED_SQL,
+                sql_params![
+                    key,
+                    order_id,
+                    json_list(request_ids),
+                    request_status,
+                    order_status,
+                    certificate_id,
+                    at,
+                    RowState::Ordered.as_str()
+                ],
+            ),
+            other => other.statement(at),
         }
     }
 }

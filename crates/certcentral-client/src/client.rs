@@ -453,7 +453,6 @@ impl Client {
         let mut attempt = 0u32;
         loop {
             attempt += 1;
-            let last = attempt >= retry.max_attempts;
             let span = tracing::debug_span!(
                 "certcentral.request",
                 endpoint = endpoint.name,
@@ -468,44 +467,10 @@ impl Client {
                 .instrument(span.clone())
                 .await;
             let _enter = span.enter();
-            // The wait before the next attempt, or the error to end the call with.
-            let (wait, error) = match outcome {
-                Ok((status, body, _)) if (200..300).contains(&status) => {
-                    if status != endpoint.success {
-                        tracing::debug!(
-                            expected = endpoint.success,
-                            status,
-                            "success status differs from the documented one"
-                        );
-                    }
-                    return Ok(RawResponse { status, body });
-                }
-                Ok((429, _, retry_after)) => {
-                    let error = Error::RateLimited { retry_after };
-                    let too_long = retry_after.is_some_and(|d| d > retry.max_retry_after);
-                    if last || too_long {
-                        return Err(error);
-                    }
-                    (retry_after.unwrap_or_else(|| retry.backoff(attempt)), error)
-                }
-                Ok((status, body, retry_after)) => {
-                    let error = self.error_from_response(status, &body);
-                    if status < 500 || !endpoint.idempotent || last {
-                        return Err(error);
-                    }
-                    let wait = retry_after
-                        .filter(|d| *d <= retry.max_retry_after)
-                        .unwrap_or_else(|| retry.backoff(attempt));
-                    (wait, error)
-                }
-                Err(err) => {
-                    let retry_ok = !err.maybe_reached_server() || endpoint.idempotent;
-                    if !retry_ok || last {
-                        return Err(Error::Transport(err));
-                    }
-                    tracing::debug!(error = %err, "transport error");
-                    (retry.backoff(attempt), Error::Transport(err))
-                }
+            // The wait before the next attempt, or the end of the call.
+            let (wait, error) = match self.next_step(endpoint, attempt, outcome) {
+                Step::Done(result) => return result,
+                Step::Retry { wait, error } => (wait, error),
             };
             if started.elapsed().saturating_add(wait) > retry.deadline {
                 tracing::debug!(
@@ -518,6 +483,62 @@ impl Client {
             tracing::debug!(wait_ms = wait.as_millis() as u64, "retrying");
             drop(_enter);
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// What an attempt's outcome leads to: the end of the call, or another attempt after a
+    /// wait (with the error to end the call with if that attempt would start too late).
+    fn next_step(
+        &self,
+        endpoint: &Endpoint,
+        attempt: u32,
+        outcome: Result<(u16, Vec<u8>, Option<Duration>), TransportError>,
+    ) -> Step {
+        let retry = &self.inner.retry;
+        let last = attempt >= retry.max_attempts;
+        match outcome {
+            Ok((status, body, _)) if (200..300).contains(&status) => {
+                if status != endpoint.success {
+                    tracing::debug!(
+                        expected = endpoint.success,
+                        status,
+                        "success status differs from the documented one"
+                    );
+                }
+                Step::Done(Ok(RawResponse { status, body }))
+            }
+            Ok((429, _, retry_after)) => {
+                let error = Error::RateLimited { retry_after };
+                let too_long = retry_after.is_some_and(|d| d > retry.max_retry_after);
+                if last || too_long {
+                    return Step::Done(Err(error));
+                }
+                Step::Retry {
+                    wait: retry_after.unwrap_or_else(|| retry.backoff(attempt)),
+                    error,
+                }
+            }
+            Ok((status, body, retry_after)) => {
+                let error = self.error_from_response(status, &body);
+                if status < 500 || !endpoint.idempotent || last {
+                    return Step::Done(Err(error));
+                }
+                let wait = retry_after
+                    .filter(|d| *d <= retry.max_retry_after)
+                    .unwrap_or_else(|| retry.backoff(attempt));
+                Step::Retry { wait, error }
+            }
+            Err(err) => {
+                let retry_ok = !err.maybe_reached_server() || endpoint.idempotent;
+                if !retry_ok || last {
+                    return Step::Done(Err(Error::Transport(err)));
+                }
+                tracing::debug!(error = %err, "transport error");
+                Step::Retry {
+                    wait: retry.backoff(attempt),
+                    error: Error::Transport(err),
+                }
+            }
         }
     }
 
@@ -686,6 +707,14 @@ pub(crate) fn parse_retry_after(
     let date = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let delta = date.with_timezone(&chrono::Utc) - now;
     Some(delta.to_std().unwrap_or(Duration::ZERO))
+}
+
+/// What one attempt of [`Client::execute`] leads to.
+enum Step {
+    /// The call ends with this.
+    Done(Result<RawResponse, Error>),
+    /// Another attempt after `wait`; `error` ends the call if it would start too late.
+    Retry { wait: Duration, error: Error },
 }
 
 #[cfg(test)]

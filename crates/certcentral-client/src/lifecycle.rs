@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use certcentral_types::catalog::BodyKind;
 use certcentral_types::{
-    OrderBody, OrderInfo, OrderRequest, OrderStatus, ProductId, ReissueCertificate, ReissueRequest,
-    ReissueResponse, RevokeRequest, RevokeRequestInfo, WireEnum,
+    OrderBody, OrderCertificate, OrderInfo, OrderRequest, OrderStatus, ProductId,
+    ReissueCertificate, ReissueRequest, ReissueResponse, RevokeRequest, RevokeRequestInfo,
+    WireEnum,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -39,6 +40,94 @@ pub enum RevokeTarget {
     Order(i64),
 }
 
+/// A renewal body ([`Order::renewal_body`]) built from an order's info: the members every
+/// product takes, then those of the product's body kind.
+struct Renewal<'a> {
+    order: &'a Order,
+    info: &'a OrderInfo,
+    cert: &'a OrderCertificate,
+    product: ProductId,
+    /// The body's `certificate`.
+    certificate: Value,
+    /// The body, without its `certificate`.
+    body: Value,
+}
+
+impl Renewal<'_> {
+    /// The seed's body: the common name (unless the product takes none), departments and
+    /// the organization.
+    fn person_parts(&mut self) {
+        if let Some(indicator) = &self.cert.common_name_indicator {
+            self.certificate["common_name_indicator"] = json!(indicator);
+        }
+        if let Some(person) = &self.cert.individual {
+            self.certificate["individual"] = serde_json::to_value(person).unwrap_or(Value::Null);
+        }
+    }
+
+    /// The seed's body: the common name (unless the product takes none), departments and
+    /// the organization.
+    fn seed_parts(&mut self) -> Result<(), Error> {
+        let cert = self.cert;
+        // A product that takes no common name (`class1_smime`) gets none: its order info
+        // shows the first email address there.
+        let common_name =
+            certcentral_validate::member_rule(self.product, "/certificate/common_name");
+        if !matches!(common_name, certcentral_validate::MemberRule::Forbidden(_)) {
+            self.certificate["common_name"] = json!(
+                cert.common_name
+                    .as_deref()
+                    .ok_or_else(|| self.order.not_renewable("certificate.common_name"))?
+            );
+        }
+        if !cert.organization_units.is_empty() {
+            self.certificate["organization_units"] = json!(cert.organization_units);
+        }
+        let organization = self
+            .info
+            .organization
+            .as_ref()
+            .ok_or_else(|| self.order.not_renewable("organization"))?;
+        self.body["organization"] = json!({"id": organization.id});
+        Ok(())
+    }
+
+    /// The Secure Email body: the usage designation (`dual_use` when the order info has
+    /// none), the profile type and the organization, when known.
+    fn secure_email_parts(&mut self) {
+        let usage = self.cert.usage_designation.clone().unwrap_or_default();
+        let mut designation = json!({
+            "primary_usage": usage.primary_usage.as_deref().unwrap_or("dual_use"),
+        });
+        if !usage.additional_usages.is_empty() {
+            designation["additional_usages"] = json!(usage.additional_usages);
+        }
+        self.certificate["usage_designation"] = designation;
+        if let Some(profile) = &self.cert.profile_type {
+            self.certificate["profile_type"] = json!(profile);
+        }
+        if let Some(organization) = &self.info.organization {
+            self.body["organization"] = json!({"id": organization.id});
+        }
+    }
+
+    /// The body with the CSR, container and payment method.
+    fn finish(mut self, csr: Option<&str>) -> Value {
+        let info = self.info;
+        if let Some(csr) = csr {
+            self.certificate["csr"] = Value::String(csr.to_string());
+        }
+        self.body["certificate"] = self.certificate;
+        if let Some(container) = &info.container {
+            self.body["container"] = json!({"id": container.id});
+        }
+        if let Some(payment) = &info.payment_method {
+            self.body["payment_method"] = Value::String(payment.clone());
+        }
+        self.body
+    }
+}
+
 impl Order {
     /// The body of a renewal of this order, in the shape its product takes (the seed's body
     /// or the Secure Email body): the product and details of its order info (emails, signature
@@ -63,98 +152,35 @@ impl Order {
                 self.id()
             ))
         })?;
-        let missing = |field: &str| {
-            Error::InvalidArgument(format!(
-                "order {} cannot be renewed: its order info has no {field}",
-                self.id()
-            ))
-        };
         let product = match product {
             Some(product) => product,
-            None => {
-                let name = info
-                    .product
-                    .as_ref()
-                    .and_then(|p| p.name_id.as_deref())
-                    .ok_or_else(|| missing("product.name_id"))?;
-                name.parse::<ProductId>().map_err(|_| {
-                    Error::InvalidArgument(format!(
-                        "order {} is for product {name:?}, which is not a client certificate \
-                         product this version knows; allowed: {}",
-                        self.id(),
-                        ProductId::allowed()
-                    ))
-                })?
-            }
+            None => self.renewal_product(info)?,
         };
         let cert = info
             .certificate
             .as_ref()
-            .ok_or_else(|| missing("certificate"))?;
+            .ok_or_else(|| self.not_renewable("certificate"))?;
+        let mut renewal = Renewal {
+            order: self,
+            info,
+            cert,
+            product,
+            certificate: json!({
+                "emails": cert.emails,
+                "signature_hash": cert.signature_hash.as_deref().unwrap_or("sha256"),
+            }),
+            body: json!({
+                "validity_years": info.validity_years.unwrap_or(1),
+                "renewal_of_order_id": info.id,
+            }),
+        };
+        renewal.person_parts();
         let kind = product.spec().profile.body;
-        let mut certificate = json!({
-            "emails": cert.emails,
-            "signature_hash": cert.signature_hash.as_deref().unwrap_or("sha256"),
-        });
-        if let Some(indicator) = &cert.common_name_indicator {
-            certificate["common_name_indicator"] = json!(indicator);
-        }
-        if let Some(person) = &cert.individual {
-            certificate["individual"] = serde_json::to_value(person).unwrap_or(Value::Null);
-        }
-        let mut body = json!({
-            "validity_years": info.validity_years.unwrap_or(1),
-            "renewal_of_order_id": info.id,
-        });
         match kind {
-            BodyKind::ClientCertificate => {
-                // A product that takes no common name (`class1_smime`) gets none: its order
-                // info shows the first email address there.
-                let common_name =
-                    certcentral_validate::member_rule(product, "/certificate/common_name");
-                if !matches!(common_name, certcentral_validate::MemberRule::Forbidden(_)) {
-                    certificate["common_name"] = json!(
-                        cert.common_name
-                            .as_deref()
-                            .ok_or_else(|| missing("certificate.common_name"))?
-                    );
-                }
-                if !cert.organization_units.is_empty() {
-                    certificate["organization_units"] = json!(cert.organization_units);
-                }
-                let organization = info
-                    .organization
-                    .as_ref()
-                    .ok_or_else(|| missing("organization"))?;
-                body["organization"] = json!({"id": organization.id});
-            }
-            BodyKind::SecureEmail => {
-                let usage = cert.usage_designation.clone().unwrap_or_default();
-                let mut designation = json!({
-                    "primary_usage": usage.primary_usage.as_deref().unwrap_or("dual_use"),
-                });
-                if !usage.additional_usages.is_empty() {
-                    designation["additional_usages"] = json!(usage.additional_usages);
-                }
-                certificate["usage_designation"] = designation;
-                if let Some(profile) = &cert.profile_type {
-                    certificate["profile_type"] = json!(profile);
-                }
-                if let Some(organization) = &info.organization {
-                    body["organization"] = json!({"id": organization.id});
-                }
-            }
+            BodyKind::ClientCertificate => renewal.seed_parts()?,
+            BodyKind::SecureEmail => renewal.secure_email_parts(),
         }
-        if let Some(csr) = csr {
-            certificate["csr"] = Value::String(csr.to_string());
-        }
-        body["certificate"] = certificate;
-        if let Some(container) = &info.container {
-            body["container"] = json!({"id": container.id});
-        }
-        if let Some(payment) = &info.payment_method {
-            body["payment_method"] = Value::String(payment.clone());
-        }
+        let body = renewal.finish(csr);
         let body = OrderBody::from_value(kind, body).map_err(|err| {
             Error::InvalidArgument(format!(
                 "order {}: its details do not make a valid renewal order for {product}: {err}",
@@ -162,6 +188,31 @@ impl Order {
             ))
         })?;
         Ok((product, body))
+    }
+
+    /// The product of the order info, when this version knows it.
+    fn renewal_product(&self, info: &OrderInfo) -> Result<ProductId, Error> {
+        let name = info
+            .product
+            .as_ref()
+            .and_then(|p| p.name_id.as_deref())
+            .ok_or_else(|| self.not_renewable("product.name_id"))?;
+        name.parse::<ProductId>().map_err(|_| {
+            Error::InvalidArgument(format!(
+                "order {} is for product {name:?}, which is not a client certificate \
+                 product this version knows; allowed: {}",
+                self.id(),
+                ProductId::allowed()
+            ))
+        })
+    }
+
+    /// The error of a renewal whose order info lacks `field`.
+    fn not_renewable(&self, field: &str) -> Error {
+        Error::InvalidArgument(format!(
+            "order {} cannot be renewed: its order info has no {field}",
+            self.id()
+        ))
     }
 
     /// [`Order::renewal_body`] for a product that takes the seed's body; a product taking

@@ -3,16 +3,14 @@
 // Its own test binary: the capture is a thread-local tracing subscriber, and tracing caches
 // each call site's interest process-wide, so tests running beside it in one process can hide
 // its events.
-#[path = "it/common.rs"]
-#[allow(dead_code)]
-mod common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, mpsc};
 
 use certcentral_client::{Client, Error, RateLimits};
+use certcentral_testkit::client::{fast_retry, order_request, wait_issued};
+use certcentral_testkit::{API_KEY as KEY, sandbox, start};
 use certcentral_types::{DownloadFormat, ProductId};
-use common::*;
 use secrecy::SecretString;
 
 /// A `MakeWriter` appending everything to a shared buffer.
@@ -94,13 +92,7 @@ fn the_key_never_appears_in_trace_output_debug_or_errors() {
             .unwrap();
         texts.push(format!("{order:?}"));
         order.approve(None).await.unwrap();
-        assert!(
-            order
-                .wait_until_issued(&fast_poll())
-                .await
-                .unwrap()
-                .is_issued()
-        );
+        wait_issued(&mut order).await;
         order.download(DownloadFormat::PemAll).await.unwrap();
         // Error paths too.
         let err = client.order_info(999_999).await.unwrap_err();

@@ -14,10 +14,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use certcentral_sandbox::{RateLimit, Sandbox};
-use rcgen::{CertificateParams, KeyPair};
-
-const KEY: &str = "bench-key";
+use certcentral_testkit::API_KEY;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Scenario {
@@ -68,7 +65,7 @@ async fn run(base: &str, scenario: Scenario, clients: usize, total: usize, csr: 
                             .body(payload.as_ref().clone()),
                     };
                     let response = request
-                        .header("X-DC-DEVKEY", KEY)
+                        .header("X-DC-DEVKEY", API_KEY)
                         .send()
                         .await
                         .expect("send");
@@ -92,25 +89,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 fn main() {
     let full = std::env::args().any(|arg| arg == "--bench");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = certcentral_testkit::runtime(2);
     runtime.block_on(async {
-        let sandbox = Sandbox::builder()
-            .api_key(KEY)
-            .rate_limit(RateLimit::Off)
-            .start("127.0.0.1:0".parse().expect("addr"))
-            .await
-            .expect("sandbox");
-        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-        let csr = CertificateParams::new(Vec::<String>::new())
-            .expect("params")
-            .serialize_request(&key)
-            .expect("csr")
-            .pem()
-            .expect("pem");
+        let sandbox = certcentral_testkit::start(certcentral_testkit::sandbox()).await;
+        let (_key, csr) = certcentral_testkit::csr();
         let (total, repeats) = if full { (2000, 3) } else { (32, 1) };
         // Warm-up: connections, allocator, caches.
         run(

@@ -10,38 +10,16 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use certcentral_sandbox::{RateLimit, RunningSandbox, Sandbox};
-use rcgen::{CertificateParams, KeyPair};
-use serde_json::{Value, json};
-
-const KEY: &str = "bench-key";
-
-fn body(csr: &str) -> Value {
-    json!({
-        "certificate": {
-            "common_name": "Lock Cole",
-            "emails": ["locke.cole@example.com"],
-            "signature_hash": "sha256",
-            "organization_units": ["Accounting"],
-            "csr": csr
-        },
-        "skip_approval": true,
-        "organization": {"id": 112233},
-        "container": {"id": 445566},
-        "validity_years": 1,
-        "payment_method": "balance"
-    })
-}
+use certcentral_sandbox::RunningSandbox;
+use certcentral_testkit::API_KEY;
+use serde_json::Value;
 
 async fn start(state: Option<&Path>) -> RunningSandbox {
-    let mut builder = Sandbox::builder().api_key(KEY).rate_limit(RateLimit::Off);
+    let mut builder = certcentral_testkit::sandbox();
     if let Some(path) = state {
         builder = builder.state_file(path);
     }
-    builder
-        .start("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("sandbox")
+    certcentral_testkit::start(builder).await
 }
 
 /// Places `count` orders one after the other; the id of the last one and the mean time per
@@ -61,7 +39,7 @@ async fn place(
     for _ in 0..count {
         let response = client
             .post(&url)
-            .header("X-DC-DEVKEY", KEY)
+            .header("X-DC-DEVKEY", API_KEY)
             .header("content-type", "application/json")
             .body(payload.to_vec())
             .send()
@@ -86,7 +64,7 @@ async fn read(
     for _ in 0..count {
         let response = client
             .get(&url)
-            .header("X-DC-DEVKEY", KEY)
+            .header("X-DC-DEVKEY", API_KEY)
             .send()
             .await
             .expect("send");
@@ -153,19 +131,9 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let full = std::env::args().any(|arg| arg == "--bench");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).expect("key");
-    let csr = CertificateParams::new(Vec::<String>::new())
-        .expect("params")
-        .serialize_request(&key)
-        .expect("csr")
-        .pem()
-        .expect("pem");
-    let payload = serde_json::to_vec(&body(&csr)).expect("json");
+    let runtime = certcentral_testkit::runtime(2);
+    let (_key, csr) = certcentral_testkit::csr();
+    let payload = serde_json::to_vec(&certcentral_testkit::seed_body(&csr)).expect("json");
     let (sizes, rounds, per): (&[usize], usize, usize) = if full {
         (&[100, 1000], 10, 10)
     } else {

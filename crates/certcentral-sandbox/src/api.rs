@@ -24,9 +24,11 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use serde_json::Value;
 
 use crate::body::Body as _;
-use crate::ca::{CsrError, parse_csr, pem_cert};
+use crate::ca::{CertContents, CsrError, CsrKey, IssuedCert, parse_csr, pem_cert};
 use crate::server::ConnectionKill;
-use crate::state::{ChangeError, NewOrder, RevokeTarget, Shared, leaf_spec, rfc3339};
+use crate::state::{
+    ChangeError, Decision, NewOrder, ReissueAsk, RevokeTarget, Shared, leaf_spec, rfc3339,
+};
 use crate::{Approval, EmailValidation, KeyRole, lock};
 
 type AppState = Arc<Shared>;
@@ -335,7 +337,16 @@ async fn create_order(
     kill: Option<axum::Extension<ConnectionKill>>,
     body: Bytes,
 ) -> ApiResult {
-    let product: ProductId = product.parse().map_err(|_| {
+    let product = order_product(&product)?;
+    let new = NewOrder::from_request(&shared, product, &body, shared.now())?;
+    let created = new.commit(&shared)?;
+    drop_after_commit(&shared, kill).await;
+    Ok(json_response(StatusCode::CREATED, &created))
+}
+
+/// The product of `POST /order/certificate/{product}`: a client certificate product.
+fn order_product(product: &str) -> Result<ProductId, ApiError> {
+    product.parse().map_err(|_| {
         ApiError::not_found(
             "product",
             format!(
@@ -343,10 +354,18 @@ async fn create_order(
                 ProductId::allowed()
             ),
         )
-    })?;
-    let now = shared.now();
+    })
+}
+
+/// An order body checked as the validator checks it, then read as `product`'s body and its
+/// certificate's contents.
+fn order_body(
+    product: ProductId,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<(OrderBody, CertContents), ApiError> {
     let ctx = Context::new(product).with_today(now.date_naive());
-    let report = validate_json(&body, &ctx);
+    let report = validate_json(body, &ctx);
     if !report.errors.is_empty() {
         return Err(ApiError {
             status: StatusCode::BAD_REQUEST,
@@ -357,7 +376,7 @@ async fn create_order(
                 .collect(),
         });
     }
-    let raw: Value = serde_json::from_slice(&body).map_err(|err| {
+    let raw: Value = serde_json::from_slice(body).map_err(|err| {
         ApiError::bad_request(
             "bad_request_format",
             format!("the body is not valid JSON: {err}"),
@@ -370,43 +389,74 @@ async fn create_order(
             format!("the body does not match the order format: {err}"),
         )
     })?;
-    let key = match order.csr() {
-        None => None,
-        Some(csr) => Some(parse_csr(csr, product.spec().profile.key_policy).map_err(
-            |err| match err {
-                CsrError::CannotParse(message) => {
-                    ApiError::bad_request("csr_invalid_cannot_parse", message)
-                }
-                CsrError::UnsupportedKey(message) => {
-                    ApiError::bad_request("invalid_value:certificate.csr", message)
-                }
-            },
-        )?),
-    };
-    let approved = order.skip_approval() || shared.config.approval == Approval::Auto;
-    let issue_delay = shared.config.issue_delay;
-    // Mailbox control is proven for S/MIME products only.
-    let emails_validated = shared.config.email_validation == EmailValidation::Auto
-        || crate::smime::smime_product(product.as_str()).is_none();
-    // Sign outside the lock when the certificate is due at once.
-    let issued = match (&key, approved && issue_delay.is_zero() && emails_validated) {
-        (Some(key), true) => Some(
-            shared
-                .ca
-                .issue(&leaf_spec(&contents, &order, now), key)
-                .map_err(|err| {
-                    ApiError::new(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        "internal_error",
-                        format!("the sandbox CA failed to issue: {err}"),
-                    )
-                })?,
-        ),
-        _ => None,
-    };
-    let created = {
+    Ok((order, contents))
+}
+
+/// The key of an order's CSR, as `product`'s key policy allows it.
+fn csr_key(csr: &str, product: ProductId) -> Result<CsrKey, ApiError> {
+    parse_csr(csr, product.spec().profile.key_policy).map_err(|err| match err {
+        CsrError::CannotParse(message) => {
+            ApiError::bad_request("csr_invalid_cannot_parse", message)
+        }
+        CsrError::UnsupportedKey(message) => {
+            ApiError::bad_request("invalid_value:certificate.csr", message)
+        }
+    })
+}
+
+impl NewOrder {
+    /// The order a request body asks for, under the sandbox's approval, delay and
+    /// email-validation settings; signed here (outside the store's lock) when the
+    /// certificate is due at once.
+    fn from_request(
+        shared: &Shared,
+        product: ProductId,
+        body: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Self, ApiError> {
+        let (order, contents) = order_body(product, body, now)?;
+        let key = order.csr().map(|csr| csr_key(csr, product)).transpose()?;
+        let approved = order.skip_approval() || shared.config.approval == Approval::Auto;
+        // Mailbox control is proven for S/MIME products only.
+        let emails_validated = shared.config.email_validation == EmailValidation::Auto
+            || crate::smime::smime_product(product.as_str()).is_none();
+        let mut new = Self {
+            product,
+            order,
+            contents,
+            key,
+            approved,
+            issue_delay: shared.config.issue_delay,
+            issued: None,
+            emails_validated,
+            now,
+        };
+        new.issued = new.issue_at_once(shared)?;
+        Ok(new)
+    }
+
+    /// The certificate, when it is due at once: approved, with a CSR, no issue delay and
+    /// the email addresses validated.
+    fn issue_at_once(&self, shared: &Shared) -> Result<Option<IssuedCert>, ApiError> {
+        let due = self.approved && self.issue_delay.is_zero() && self.emails_validated;
+        let Some(key) = self.key.as_ref().filter(|_| due) else {
+            return Ok(None);
+        };
+        let spec = leaf_spec(&self.contents, &self.order, self.now);
+        shared.ca.issue(&spec, key).map(Some).map_err(|err| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                format!("the sandbox CA failed to issue: {err}"),
+            )
+        })
+    }
+
+    /// Stores the order (a renewal only of an order that exists) and answers as DigiCert
+    /// does to its creation.
+    fn commit(self, shared: &Shared) -> Result<OrderResponse, ApiError> {
         let mut store = lock(&shared.store);
-        if let Some(old) = order.renewal_of_order_id() {
+        if let Some(old) = self.order.renewal_of_order_id() {
             let exists = i64::try_from(old.get()).is_ok_and(|id| store.orders().contains_key(&id));
             if !exists {
                 return Err(ApiError::bad_request(
@@ -415,19 +465,10 @@ async fn create_order(
                 ));
             }
         }
-        let id = store.insert(NewOrder {
-            product,
-            order,
-            contents,
-            key,
-            approved,
-            issue_delay,
-            issued,
-            emails_validated,
-            now,
-        });
+        let now = self.now;
+        let id = store.insert(self);
         let chain_from = shared.config.chain_in_response.then_some(&shared.ca);
-        store
+        Ok(store
             .order(&shared.ca, id, now)
             .map(|record| record.created(chain_from))
             .unwrap_or(OrderResponse {
@@ -436,10 +477,8 @@ async fn create_order(
                 certificate_id: None,
                 certificate_chain: Vec::new(),
                 organization: None,
-            })
-    };
-    drop_after_commit(&shared, kill).await;
-    Ok(json_response(StatusCode::CREATED, &created))
+            }))
+    }
 }
 
 /// The `drop_after_commit` fault: after a change was committed, closes the connection
@@ -618,115 +657,179 @@ async fn list_orders(
             format!("the query string is malformed: {err}"),
         )
     })?;
-    let mut errors = Vec::new();
-    let mut status = None;
-    let mut product = None;
-    let mut common_name = None;
-    let mut email = None;
-    let mut date = None;
-    let mut valid_till = None;
-    let mut is_renewed = None;
-    let mut sort = None;
-    let mut offset = 0usize;
-    let mut limit = DEFAULT_LIMIT;
-    for (key, value) in &query {
-        match key.as_str() {
-            "filters[status]" => status = Some(OrderStatus::from(value.as_str())),
-            "filters[product_name_id]" => product = Some(value.clone()),
-            "filters[common_name]" => common_name = Some(value.clone()),
-            "filters[email]" => email = Some(value.to_lowercase()),
-            "filters[date_created]" => match parse_date_filter(value) {
-                Some(filter) => date = Some(filter),
-                None => errors.push((
-                    "invalid_value:filters.date_created".to_string(),
-                    format!("date filter {value:?} is not understood; use YYYY-MM-DD, FROM...TO, >=DATE, >DATE, <=DATE or <DATE (dates YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)"),
-                )),
-            },
-            "filters[valid_till]" => match parse_date_filter(value) {
-                Some(filter) => valid_till = Some(filter),
-                None => errors.push((
-                    "invalid_value:filters.valid_till".to_string(),
-                    format!("date filter {value:?} is not understood; use YYYY-MM-DD, FROM...TO, >=DATE, >DATE, <=DATE or <DATE"),
-                )),
-            },
-            "filters[is_renewed]" => match value.as_str() {
-                "true" | "1" => is_renewed = Some(true),
-                "false" | "0" => is_renewed = Some(false),
-                _ => errors.push((
-                    "invalid_value:filters.is_renewed".to_string(),
-                    format!("filters[is_renewed] {value:?} is not a boolean; allowed: true, false, 1, 0"),
-                )),
-            },
-            "sort" => match SortField::parse(value) {
-                Some(parsed) => sort = Some(parsed),
-                None => errors.push((
-                    "invalid_value:sort".to_string(),
-                    format!("sort {value:?} is not understood; allowed: id, date_created, valid_till, each optionally prefixed with - (descending)"),
-                )),
-            },
-            "offset" => match value.parse::<usize>() {
-                Ok(n) => offset = n,
-                Err(_) => errors.push((
-                    "invalid_value:offset".to_string(),
-                    format!("offset {value:?} is not a non-negative integer"),
-                )),
-            },
-            "limit" => match value.parse::<usize>() {
-                Ok(n) if (1..=DEFAULT_LIMIT).contains(&n) => limit = n,
-                _ => errors.push((
-                    "invalid_value:limit".to_string(),
-                    format!("limit {value:?} is not an integer from 1 to {DEFAULT_LIMIT}"),
-                )),
-            },
-            other if other.starts_with("filters[") => errors.push((
-                format!("invalid_value:{other}"),
-                format!("unknown filter {other}; allowed: filters[status], filters[product_name_id], filters[common_name], filters[email], filters[date_created], filters[valid_till], filters[is_renewed]"),
-            )),
-            _ => {}
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError {
-            status: StatusCode::BAD_REQUEST,
-            errors,
-        });
-    }
+    let list = ListQuery::parse(&query)?;
     let now = shared.now();
     let mut store = lock(&shared.store);
     store.advance_all(&shared.ca, now);
     let mut matching: Vec<&crate::state::OrderRecord> = store
         .orders()
         .values()
-        .filter(|r| status.as_ref().is_none_or(|s| *s == r.status))
-        .filter(|r| {
-            product
+        .filter(|r| list.matches(r))
+        .collect();
+    list.sort(&mut matching);
+    let matching: Vec<OrderInfo> = matching.into_iter().map(|r| r.info(now).info).collect();
+    drop(store);
+    Ok(json_response(StatusCode::OK, &list.page(matching)))
+}
+
+/// The query of `GET /order/certificate`: filters, sort order and page.
+#[derive(Debug)]
+struct ListQuery {
+    status: Option<OrderStatus>,
+    product: Option<String>,
+    common_name: Option<String>,
+    /// Lowercase.
+    email: Option<String>,
+    date: Option<DateFilter>,
+    valid_till: Option<DateFilter>,
+    is_renewed: Option<bool>,
+    sort: Option<(SortField, bool)>,
+    offset: usize,
+    limit: usize,
+}
+
+/// A query parameter's error: code and message.
+type QueryError = (String, String);
+
+impl ListQuery {
+    /// Reads every parameter; the error lists each one that is not understood.
+    fn parse(query: &[(String, String)]) -> Result<Self, ApiError> {
+        let mut list = Self {
+            status: None,
+            product: None,
+            common_name: None,
+            email: None,
+            date: None,
+            valid_till: None,
+            is_renewed: None,
+            sort: None,
+            offset: 0,
+            limit: DEFAULT_LIMIT,
+        };
+        let errors: Vec<QueryError> = query
+            .iter()
+            .filter_map(|(key, value)| list.take(key, value).err())
+            .collect();
+        if !errors.is_empty() {
+            return Err(ApiError {
+                status: StatusCode::BAD_REQUEST,
+                errors,
+            });
+        }
+        Ok(list)
+    }
+
+    /// Takes one parameter (unknown parameters other than filters are ignored).
+    fn take(&mut self, key: &str, value: &str) -> Result<(), QueryError> {
+        let error = |code: &str, message: String| (code.to_string(), message);
+        match key {
+            "filters[status]" => self.status = Some(OrderStatus::from(value)),
+            "filters[product_name_id]" => self.product = Some(value.to_string()),
+            "filters[common_name]" => self.common_name = Some(value.to_string()),
+            "filters[email]" => self.email = Some(value.to_lowercase()),
+            "filters[date_created]" => {
+                self.date = Some(parse_date_filter(value).ok_or_else(|| error(
+                    "invalid_value:filters.date_created",
+                    format!("date filter {value:?} is not understood; use YYYY-MM-DD, FROM...TO, >=DATE, >DATE, <=DATE or <DATE (dates YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)"),
+                ))?);
+            }
+            "filters[valid_till]" => {
+                self.valid_till = Some(parse_date_filter(value).ok_or_else(|| error(
+                    "invalid_value:filters.valid_till",
+                    format!("date filter {value:?} is not understood; use YYYY-MM-DD, FROM...TO, >=DATE, >DATE, <=DATE or <DATE"),
+                ))?);
+            }
+            "filters[is_renewed]" => {
+                self.is_renewed = Some(match value {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(error(
+                            "invalid_value:filters.is_renewed",
+                            format!(
+                                "filters[is_renewed] {value:?} is not a boolean; allowed: true, false, 1, 0"
+                            ),
+                        ));
+                    }
+                });
+            }
+            "sort" => {
+                self.sort = Some(SortField::parse(value).ok_or_else(|| error(
+                    "invalid_value:sort",
+                    format!("sort {value:?} is not understood; allowed: id, date_created, valid_till, each optionally prefixed with - (descending)"),
+                ))?);
+            }
+            "offset" => {
+                self.offset = value.parse::<usize>().map_err(|_| {
+                    error(
+                        "invalid_value:offset",
+                        format!("offset {value:?} is not a non-negative integer"),
+                    )
+                })?;
+            }
+            "limit" => {
+                self.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=DEFAULT_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        error(
+                            "invalid_value:limit",
+                            format!("limit {value:?} is not an integer from 1 to {DEFAULT_LIMIT}"),
+                        )
+                    })?;
+            }
+            other if other.starts_with("filters[") => {
+                return Err((
+                    format!("invalid_value:{other}"),
+                    format!(
+                        "unknown filter {other}; allowed: filters[status], filters[product_name_id], filters[common_name], filters[email], filters[date_created], filters[valid_till], filters[is_renewed]"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether an order passes every filter.
+    fn matches(&self, r: &crate::state::OrderRecord) -> bool {
+        self.status.as_ref().is_none_or(|s| *s == r.status)
+            && self
+                .product
                 .as_deref()
                 .is_none_or(|p| p == r.product.to_string())
-        })
-        .filter(|r| {
-            common_name
+            && self
+                .common_name
                 .as_deref()
                 .is_none_or(|cn| cn == r.order.subject_name())
-        })
-        .filter(|r| {
-            email
+            && self
+                .email
                 .as_deref()
                 .is_none_or(|e| r.order.emails().iter().any(|x| x.to_lowercase() == e))
-        })
-        .filter(|r| match &date {
-            None => true,
-            Some(DateFilter::Range(from, to)) => *from <= r.created && r.created <= *to,
-        })
-        .filter(|r| match &valid_till {
-            None => true,
-            Some(DateFilter::Range(from, to)) => r.issued.as_ref().is_some_and(|c| {
-                let end = end_of_day(c.valid_till);
-                *from <= end && end <= *to
-            }),
-        })
-        .filter(|r| is_renewed.is_none_or(|want| want == r.renewed_by.is_some()))
-        .collect();
-    if let Some((field, descending)) = sort {
+            && self
+                .date
+                .as_ref()
+                .is_none_or(|DateFilter::Range(from, to)| *from <= r.created && r.created <= *to)
+            && self
+                .valid_till
+                .as_ref()
+                .is_none_or(|DateFilter::Range(from, to)| {
+                    r.issued.as_ref().is_some_and(|c| {
+                        let end = end_of_day(c.valid_till);
+                        *from <= end && end <= *to
+                    })
+                })
+            && self
+                .is_renewed
+                .is_none_or(|want| want == r.renewed_by.is_some())
+    }
+
+    /// Sorts the matching orders as `sort` asks (else they stay in id order).
+    fn sort(&self, matching: &mut [&crate::state::OrderRecord]) {
+        let Some((field, descending)) = self.sort else {
+            return;
+        };
         matching.sort_by(|a, b| {
             let order = match field {
                 SortField::Id => a.id.cmp(&b.id),
@@ -741,20 +844,25 @@ async fn list_orders(
             if descending { order.reverse() } else { order }
         });
     }
-    let matching: Vec<OrderInfo> = matching.into_iter().map(|r| r.info(now).info).collect();
-    drop(store);
-    let total = matching.len();
-    let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
-    // An empty page omits `orders`, as DigiCert does.
-    let body = OrderList {
-        orders: matching.into_iter().skip(offset).take(limit).collect(),
-        page: Some(Page {
-            total: Some(count(total)),
-            limit: Some(count(limit)),
-            offset: Some(count(offset)),
-        }),
-    };
-    Ok(json_response(StatusCode::OK, &body))
+
+    /// The page of the matching orders that `offset` and `limit` ask for.
+    fn page(&self, matching: Vec<OrderInfo>) -> OrderList {
+        let total = matching.len();
+        let count = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        // An empty page omits `orders`, as DigiCert does.
+        OrderList {
+            orders: matching
+                .into_iter()
+                .skip(self.offset)
+                .take(self.limit)
+                .collect(),
+            page: Some(Page {
+                total: Some(count(total)),
+                limit: Some(count(self.limit)),
+                offset: Some(count(self.offset)),
+            }),
+        }
+    }
 }
 
 const MAX_MINUTES: i64 = STATUS_CHANGES_MAX_MINUTES as i64;
@@ -817,10 +925,12 @@ async fn decide_request(
     let mut store = lock(&shared.store);
     store
         .decide(
-            id,
-            approve,
-            update.processor_comment,
-            now,
+            Decision {
+                request_id: id,
+                approve,
+                comment: update.processor_comment,
+                now,
+            },
             shared.config.issue_delay,
             &shared.ca,
         )
@@ -896,20 +1006,13 @@ async fn reissue(
             .product
     };
     let csr = request.certificate.csr.to_string();
-    let key = parse_csr(&csr, product.spec().profile.key_policy).map_err(|err| match err {
-        CsrError::CannotParse(message) => {
-            ApiError::bad_request("csr_invalid_cannot_parse", message)
-        }
-        CsrError::UnsupportedKey(message) => {
-            ApiError::bad_request("invalid_value:certificate.csr", message)
-        }
-    })?;
+    let key = csr_key(&csr, product)?;
     let approved =
         request.skip_approval.unwrap_or(false) || shared.config.approval == Approval::Auto;
     let (request_id, status, certificate_id) = {
         let mut store = lock(&shared.store);
         let (request_id, status) = store
-            .reissue(&shared.ca, id, key, csr, approved, now)
+            .reissue(&shared.ca, id, ReissueAsk { key, csr, approved }, now)
             .map_err(change_error("order", id))?;
         let certificate_id = store
             .order(&shared.ca, id, now)

@@ -431,54 +431,26 @@ impl SandboxBuilder {
     }
 
     /// Binds `addr` (port 0 picks a free port), generates the test CA and starts serving.
-    pub async fn start(self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
+    pub async fn start(mut self, addr: SocketAddr) -> Result<RunningSandbox, SandboxError> {
         self.rate_limit.check()?;
         for (_, p) in &self.faults {
             check_probability(*p)?;
         }
-        let api_key = match self.api_key {
+        let api_key = match self.api_key.take() {
             Some(key) if key.trim().is_empty() => {
                 return Err(SandboxError::InvalidOption("the API key is empty".into()));
             }
             Some(key) => key,
             None => random_key(),
         };
-        let (ca, persisted, stored_clock) = match &self.state_file {
-            None => (
-                ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN))
-                    .map_err(|err| SandboxError::Ca(err.to_string()))?,
-                None,
-                None,
-            ),
-            Some(path) => {
-                let (file, loaded) =
-                    persist::StateFile::open(path, self.state_wait, self.state_reset)?;
-                let ca = match &loaded.ca {
-                    Some(parts) => ca::TestCa::from_parts(parts, ca::CaUrls::under(ca::PKI_ORIGIN)),
-                    None => ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN)),
-                }
-                .map_err(|err| SandboxError::Ca(err.to_string()))?;
-                if loaded.ca.is_none() {
-                    file.save_ca(&ca.to_parts())?;
-                }
-                (ca, Some((file, loaded.store)), loaded.clock_offset_seconds)
-            }
-        };
+        let (ca, persisted, stored_clock) = self.open_state()?;
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| SandboxError::Bind { addr, source })?;
         let local = listener
             .local_addr()
             .map_err(|source| SandboxError::Bind { addr, source })?;
-        let url_addr = if local.ip().is_unspecified() {
-            let ip = match local.ip() {
-                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-                IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
-            };
-            SocketAddr::new(ip, local.port())
-        } else {
-            local
-        };
+        let url_addr = loopback_if_unspecified(local);
         let base_url = format!("http://{url_addr}/services/v2");
         let shared = Arc::new(state::Shared::new(
             state::Config {
@@ -512,6 +484,48 @@ impl SandboxBuilder {
             task: Mutex::new(Some(task)),
         })
     }
+}
+
+/// A state file's contents as [`SandboxBuilder::start`] uses them: the CA, the file and its
+/// store, the clock offset it recorded.
+type OpenedState = (
+    ca::TestCa,
+    Option<(persist::StateFile, Option<state::Store>)>,
+    Option<i64>,
+);
+
+impl SandboxBuilder {
+    /// The test CA and what the state file holds (a new CA, saved there, when it holds none);
+    /// without a state file, a new CA only.
+    fn open_state(&self) -> Result<OpenedState, SandboxError> {
+        let Some(path) = &self.state_file else {
+            let ca = ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN))
+                .map_err(|err| SandboxError::Ca(err.to_string()))?;
+            return Ok((ca, None, None));
+        };
+        let (file, loaded) = persist::StateFile::open(path, self.state_wait, self.state_reset)?;
+        let ca = match &loaded.ca {
+            Some(parts) => ca::TestCa::from_parts(parts, ca::CaUrls::under(ca::PKI_ORIGIN)),
+            None => ca::TestCa::generate(ca::CaUrls::under(ca::PKI_ORIGIN)),
+        }
+        .map_err(|err| SandboxError::Ca(err.to_string()))?;
+        if loaded.ca.is_none() {
+            file.save_ca(&ca.to_parts())?;
+        }
+        Ok((ca, Some((file, loaded.store)), loaded.clock_offset_seconds))
+    }
+}
+
+/// The address clients reach a listener on: loopback for an unspecified address.
+fn loopback_if_unspecified(local: SocketAddr) -> SocketAddr {
+    if !local.ip().is_unspecified() {
+        return local;
+    }
+    let ip = match local.ip() {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+    };
+    SocketAddr::new(ip, local.port())
 }
 
 fn random_key() -> String {

@@ -172,33 +172,75 @@ pub(crate) fn organization_identifier(id: u64) -> String {
 /// What the certificate for an order of `product` (its `product_name_id`) with `body` (the
 /// validated request JSON) holds, apart from dates.
 pub(crate) fn contents(product: &str, body: &Value) -> CertContents {
-    let emails = texts_at(body, "/certificate/emails");
-    let first_email = emails.first().cloned().unwrap_or_default();
-    let organization_id = body
-        .pointer("/organization/id")
-        .and_then(Value::as_u64)
-        .unwrap_or_default();
-    let common_name = text_at(body, "/certificate/common_name");
-    let units = texts_at(body, "/certificate/organization_units");
+    let order = OrderText::read(body);
+    let Some((validation, line)) = smime_product(product) else {
+        return order.client_auth_contents();
+    };
+    let generation = match (line, text_at(body, "/certificate/profile_type").as_deref()) {
+        (SmimeGeneration::Multipurpose, _) | (SmimeGeneration::AsOrdered, Some("multipurpose")) => {
+            Generation::Multipurpose
+        }
+        // Absent: the account's default, strict out of the box.
+        (SmimeGeneration::AsOrdered, _) => Generation::Strict,
+    };
     let family = ProductId::from_str(product)
         .ok()
         .map(|product| product.spec().family);
+    CertContents {
+        subject: order.smime_subject(validation),
+        key_use: key_use(body, family),
+        emails: order.emails,
+        email_protection: true,
+        client_auth: generation == Generation::Multipurpose,
+        policy: Some(policy_oid(validation, generation)),
+    }
+}
 
-    let Some((validation, line)) = smime_product(product) else {
-        // Not S/MIME (client authentication): the seed's subject, client authentication only.
+/// The parts of an order body every subject is made of.
+struct OrderText<'a> {
+    body: &'a Value,
+    emails: Vec<String>,
+    /// The first email address (empty when there is none).
+    first_email: String,
+    organization_id: u64,
+    common_name: Option<String>,
+    units: Vec<String>,
+}
+
+impl<'a> OrderText<'a> {
+    fn read(body: &'a Value) -> Self {
+        let emails = texts_at(body, "/certificate/emails");
+        Self {
+            body,
+            first_email: emails.first().cloned().unwrap_or_default(),
+            emails,
+            organization_id: body
+                .pointer("/organization/id")
+                .and_then(Value::as_u64)
+                .unwrap_or_default(),
+            common_name: text_at(body, "/certificate/common_name"),
+            units: texts_at(body, "/certificate/organization_units"),
+        }
+    }
+
+    /// Not S/MIME (client authentication): the seed's subject, client authentication only.
+    fn client_auth_contents(self) -> CertContents {
         let mut subject = vec![(
             SubjectAttr::Organization,
-            organization_name(organization_id),
+            organization_name(self.organization_id),
         )];
         subject.extend(
-            units
+            self.units
                 .into_iter()
                 .map(|unit| (SubjectAttr::OrganizationalUnit, unit)),
         );
-        subject.push((SubjectAttr::CommonName, common_name.unwrap_or(first_email)));
-        return CertContents {
+        subject.push((
+            SubjectAttr::CommonName,
+            self.common_name.unwrap_or(self.first_email),
+        ));
+        CertContents {
             subject,
-            emails,
+            emails: self.emails,
             key_use: KeyUse {
                 digital_signature: true,
                 non_repudiation: false,
@@ -207,81 +249,86 @@ pub(crate) fn contents(product: &str, body: &Value) -> CertContents {
             email_protection: false,
             client_auth: true,
             policy: None,
-        };
-    };
-
-    let generation = match (line, text_at(body, "/certificate/profile_type").as_deref()) {
-        (SmimeGeneration::Multipurpose, _) | (SmimeGeneration::AsOrdered, Some("multipurpose")) => {
-            Generation::Multipurpose
         }
-        // Absent: the account's default, strict out of the box.
-        (SmimeGeneration::AsOrdered, _) => Generation::Strict,
-    };
-    let indicator = text_at(body, "/certificate/common_name_indicator")
-        .and_then(|text| text.parse::<Indicator>().ok());
+    }
 
-    let organization = || {
+    /// The organization's attributes of an organization- or sponsor-validated subject.
+    fn organization(&self) -> Vec<(SubjectAttr, String)> {
         let mut attributes = vec![
             (
                 SubjectAttr::Organization,
-                organization_name(organization_id),
+                organization_name(self.organization_id),
             ),
             (
                 SubjectAttr::OrganizationIdentifier,
-                organization_identifier(organization_id),
+                organization_identifier(self.organization_id),
             ),
         ];
         attributes.extend(
-            units
+            self.units
                 .iter()
                 .map(|unit| (SubjectAttr::OrganizationalUnit, unit.clone())),
         );
         attributes
-    };
-    let subject = match validation {
-        ValidationType::Mailbox => vec![(SubjectAttr::CommonName, first_email.clone())],
-        ValidationType::Organization => {
-            let cn = match indicator {
-                Some(Indicator::OrganizationName) => organization_name(organization_id),
-                _ => first_email.clone(),
-            };
-            let mut subject = organization();
-            subject.push((SubjectAttr::CommonName, cn));
-            subject
-        }
-        ValidationType::Sponsored => {
-            let names = Person::name(
-                text_at(body, "/certificate/individual/first_name"),
-                text_at(body, "/certificate/individual/last_name"),
-            );
-            let pseudonym =
-                text_at(body, "/certificate/individual/pseudonym").map(Person::Pseudonym);
-            let person = match indicator {
-                Some(Indicator::Pseudonym) => pseudonym.or(names),
-                _ => names.or(pseudonym),
-            }
-            .or_else(|| common_name.as_deref().and_then(name_from_common_name));
-            let cn = match (indicator, &person) {
-                (Some(Indicator::EmailAddress), _) | (_, None) => first_email.clone(),
-                // The seed's body: its common name as written.
-                (None, Some(_)) if common_name.is_some() && !has_individual(body) => {
-                    common_name.clone().unwrap_or_default()
-                }
-                (_, Some(person)) => person.display(),
-            };
-            let mut subject = organization();
-            if let Some(person) = &person {
-                subject.extend(person.attributes());
-            }
-            subject.push((SubjectAttr::CommonName, cn));
-            subject
-        }
-    };
+    }
 
+    /// The subject of an S/MIME certificate of `validation`.
+    fn smime_subject(&self, validation: ValidationType) -> Vec<(SubjectAttr, String)> {
+        let indicator = text_at(self.body, "/certificate/common_name_indicator")
+            .and_then(|text| text.parse::<Indicator>().ok());
+        match validation {
+            ValidationType::Mailbox => vec![(SubjectAttr::CommonName, self.first_email.clone())],
+            ValidationType::Organization => {
+                let cn = match indicator {
+                    Some(Indicator::OrganizationName) => organization_name(self.organization_id),
+                    _ => self.first_email.clone(),
+                };
+                let mut subject = self.organization();
+                subject.push((SubjectAttr::CommonName, cn));
+                subject
+            }
+            ValidationType::Sponsored => self.sponsored_subject(indicator),
+        }
+    }
+
+    /// The subject of a sponsor-validated certificate: the organization, the person (by name
+    /// or pseudonym, as the indicator prefers) and a common name.
+    fn sponsored_subject(&self, indicator: Option<Indicator>) -> Vec<(SubjectAttr, String)> {
+        let body = self.body;
+        let names = Person::name(
+            text_at(body, "/certificate/individual/first_name"),
+            text_at(body, "/certificate/individual/last_name"),
+        );
+        let pseudonym = text_at(body, "/certificate/individual/pseudonym").map(Person::Pseudonym);
+        let person = match indicator {
+            Some(Indicator::Pseudonym) => pseudonym.or(names),
+            _ => names.or(pseudonym),
+        }
+        .or_else(|| self.common_name.as_deref().and_then(name_from_common_name));
+        let cn = match (indicator, &person) {
+            (Some(Indicator::EmailAddress), _) | (_, None) => self.first_email.clone(),
+            // The seed's body: its common name as written.
+            (None, Some(_)) if self.common_name.is_some() && !has_individual(body) => {
+                self.common_name.clone().unwrap_or_default()
+            }
+            (_, Some(person)) => person.display(),
+        };
+        let mut subject = self.organization();
+        if let Some(person) = &person {
+            subject.extend(person.attributes());
+        }
+        subject.push((SubjectAttr::CommonName, cn));
+        subject
+    }
+}
+
+/// The key usage of an S/MIME certificate: as the usage designation asks, else by the
+/// product's family.
+fn key_use(body: &Value, family: Option<Family>) -> KeyUse {
     let primary = text_at(body, "/certificate/usage_designation/primary_usage");
     let additional = texts_at(body, "/certificate/usage_designation/additional_usages");
     let asks_non_repudiation = additional.iter().any(|usage| usage == "non_repudiation");
-    let key_use = match primary.as_deref() {
+    match primary.as_deref() {
         Some("signing") => KeyUse {
             digital_signature: true,
             non_repudiation: asks_non_repudiation,
@@ -309,15 +356,6 @@ pub(crate) fn contents(product: &str, body: &Value) -> CertContents {
             non_repudiation: asks_non_repudiation,
             key_management: true,
         },
-    };
-
-    CertContents {
-        subject,
-        emails,
-        key_use,
-        email_protection: true,
-        client_auth: generation == Generation::Multipurpose,
-        policy: Some(policy_oid(validation, generation)),
     }
 }
 
@@ -572,101 +610,109 @@ mod tests {
         for case in &cases {
             let der = issue(&ca, case);
             let (_, cert) = X509Certificate::from_der(&der).unwrap();
-            let subject: Vec<(String, String)> = cert
-                .subject()
-                .iter_attributes()
-                .map(|atv| {
-                    (
-                        atv.attr_type().to_id_string(),
-                        atv.as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            let expected: Vec<(String, String)> = case
-                .subject()
-                .into_iter()
-                .map(|(oid, value)| (oid.to_owned(), value.to_owned()))
-                .collect();
-            assert_eq!(subject, expected, "{case:?}");
-
-            let eku = cert.extended_key_usage().unwrap().unwrap().value;
-            assert!(eku.email_protection, "{case:?}");
-            assert_eq!(eku.client_auth, case.multipurpose(), "{case:?}");
-            assert!(
-                !eku.server_auth && !eku.code_signing && !eku.any,
-                "{case:?}"
-            );
-
-            let ku = cert.key_usage().unwrap().unwrap().value;
-            let (management, other) = if case.key == Key::Rsa2048 {
-                (ku.key_encipherment(), ku.key_agreement())
-            } else {
-                (ku.key_agreement(), ku.key_encipherment())
-            };
-            assert_eq!(
-                (ku.digital_signature(), ku.non_repudiation(), management),
-                case.key_usage(),
-                "{case:?}"
-            );
-            assert!(
-                !other && !ku.data_encipherment() && !ku.key_cert_sign(),
-                "{case:?}"
-            );
-
-            let mut policies = Vec::new();
-            let mut crl = Vec::new();
-            let mut ca_issuers = Vec::new();
-            for ext in cert.extensions() {
-                match ext.parsed_extension() {
-                    ParsedExtension::CertificatePolicies(list) => {
-                        policies.extend(list.iter().map(|p| p.policy_id.to_id_string()));
-                    }
-                    ParsedExtension::CRLDistributionPoints(points) => {
-                        for point in points.iter() {
-                            if let Some(DistributionPointName::FullName(names)) =
-                                &point.distribution_point
-                            {
-                                crl.extend(names.iter().map(|n| format!("{n:?}")));
-                            }
-                        }
-                    }
-                    ParsedExtension::AuthorityInfoAccess(aia) => {
-                        for access in aia.iter() {
-                            assert_eq!(access.access_method.to_id_string(), "1.3.6.1.5.5.7.48.2");
-                            if let GeneralName::URI(uri) = &access.access_location {
-                                ca_issuers.push(uri.to_string());
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            assert_eq!(policies, [case.policy()], "{case:?}");
-            assert_eq!(
-                crl,
-                ["URI(\"http://pki.sandbox.example.com/_sandbox/ca/intermediate.crl\")"],
-                "{case:?}"
-            );
-            assert_eq!(
-                ca_issuers,
-                ["http://pki.sandbox.example.com/_sandbox/ca/intermediate.crt"],
-                "{case:?}"
-            );
-
-            let san: Vec<String> = cert
-                .subject_alternative_name()
-                .unwrap()
-                .unwrap()
-                .value
-                .general_names
-                .iter()
-                .map(|name| match name {
-                    GeneralName::RFC822Name(email) => email.to_string(),
-                    other => panic!("unexpected SAN {other:?}"),
-                })
-                .collect();
-            assert_eq!(san, EMAILS, "{case:?}");
+            check_subject(&cert, case);
+            check_usages(&cert, case);
+            check_policy_and_ca_urls(&cert, case);
+            check_san(&cert, case);
         }
+    }
+
+    /// The subject holds what the case's profile says, in order.
+    fn check_subject(cert: &X509Certificate<'_>, case: &Case) {
+        let subject = certcentral_testkit::subject_of(cert);
+        let expected: Vec<(String, String)> = case
+            .subject()
+            .into_iter()
+            .map(|(oid, value)| (oid.to_owned(), value.to_owned()))
+            .collect();
+        assert_eq!(subject, expected, "{case:?}");
+    }
+
+    /// Extended key usage by generation; key usage by the key and the usage designation.
+    fn check_usages(cert: &X509Certificate<'_>, case: &Case) {
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.email_protection, "{case:?}");
+        assert_eq!(eku.client_auth, case.multipurpose(), "{case:?}");
+        assert!(
+            !eku.server_auth && !eku.code_signing && !eku.any,
+            "{case:?}"
+        );
+
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        let (management, other) = if case.key == Key::Rsa2048 {
+            (ku.key_encipherment(), ku.key_agreement())
+        } else {
+            (ku.key_agreement(), ku.key_encipherment())
+        };
+        assert_eq!(
+            (ku.digital_signature(), ku.non_repudiation(), management),
+            case.key_usage(),
+            "{case:?}"
+        );
+        assert!(
+            !other && !ku.data_encipherment() && !ku.key_cert_sign(),
+            "{case:?}"
+        );
+    }
+
+    /// The case's policy OID, and the sandbox's CRL and CA issuer URLs.
+    fn check_policy_and_ca_urls(cert: &X509Certificate<'_>, case: &Case) {
+        let mut policies = Vec::new();
+        let mut crl = Vec::new();
+        let mut ca_issuers = Vec::new();
+        for ext in cert.extensions() {
+            match ext.parsed_extension() {
+                ParsedExtension::CertificatePolicies(list) => {
+                    policies.extend(list.iter().map(|p| p.policy_id.to_id_string()));
+                }
+                ParsedExtension::CRLDistributionPoints(points) => {
+                    for point in points.iter() {
+                        if let Some(DistributionPointName::FullName(names)) =
+                            &point.distribution_point
+                        {
+                            crl.extend(names.iter().map(|n| format!("{n:?}")));
+                        }
+                    }
+                }
+                ParsedExtension::AuthorityInfoAccess(aia) => {
+                    for access in aia.iter() {
+                        assert_eq!(access.access_method.to_id_string(), "1.3.6.1.5.5.7.48.2");
+                        if let GeneralName::URI(uri) = &access.access_location {
+                            ca_issuers.push(uri.to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(policies, [case.policy()], "{case:?}");
+        assert_eq!(
+            crl,
+            ["URI(\"http://pki.sandbox.example.com/_sandbox/ca/intermediate.crl\")"],
+            "{case:?}"
+        );
+        assert_eq!(
+            ca_issuers,
+            ["http://pki.sandbox.example.com/_sandbox/ca/intermediate.crt"],
+            "{case:?}"
+        );
+    }
+
+    /// The subjectAltName holds the order's email addresses and nothing else.
+    fn check_san(cert: &X509Certificate<'_>, case: &Case) {
+        let san: Vec<String> = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|name| match name {
+                GeneralName::RFC822Name(email) => email.to_string(),
+                other => panic!("unexpected SAN {other:?}"),
+            })
+            .collect();
+        assert_eq!(san, EMAILS, "{case:?}");
     }
 
     #[test]

@@ -182,6 +182,26 @@ pub(crate) struct PastCertificate {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A decision on a pending request ([`Store::decide`]).
+#[derive(Debug)]
+pub(crate) struct Decision {
+    pub request_id: i64,
+    /// Approved (else rejected).
+    pub approve: bool,
+    /// The processor's comment.
+    pub comment: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+/// A reissue asked for ([`Store::reissue`]): the new key and its CSR.
+#[derive(Debug)]
+pub(crate) struct ReissueAsk {
+    pub key: CsrKey,
+    pub csr: String,
+    /// Approved at once (`skip_approval`, or the sandbox approves automatically).
+    pub approved: bool,
+}
+
 /// A reissue waiting for approval.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct PendingReissue {
@@ -565,11 +585,10 @@ impl Store {
         &mut self,
         ca: &TestCa,
         order_id: i64,
-        key: CsrKey,
-        csr: String,
-        approved: bool,
+        ask: ReissueAsk,
         now: DateTime<Utc>,
     ) -> Result<(i64, RequestStatus), ChangeError> {
+        let ReissueAsk { key, csr, approved } = ask;
         let request_id = {
             let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
             record.advance(ca, now);
@@ -674,60 +693,7 @@ impl Store {
         immediate: bool,
         now: DateTime<Utc>,
     ) -> Result<Option<RevokeRecord>, ChangeError> {
-        let order_id = match target {
-            RevokeTarget::Certificate(id) => {
-                *self.by_certificate.get(&id).ok_or(ChangeError::NotFound)?
-            }
-            RevokeTarget::Order(id) => id,
-        };
-        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
-        record.advance(ca, now);
-        if record.reissue.is_some() {
-            return Err(ChangeError::WrongState(format!(
-                "order {order_id} has a pending reissue; a certificate with a pending reissue \
-                 cannot be revoked (cancel the reissue first)"
-            )));
-        }
-        match target {
-            RevokeTarget::Order(_) => {
-                if record.status != OrderStatus::Issued {
-                    return Err(ChangeError::WrongState(format!(
-                        "order {order_id} is {}; only issued orders can be revoked",
-                        record.status
-                    )));
-                }
-            }
-            RevokeTarget::Certificate(id) => match record.certificate(id) {
-                Some((_, None)) => {}
-                Some((_, Some(at))) => {
-                    return Err(ChangeError::WrongState(format!(
-                        "certificate {id} was already revoked at {}",
-                        rfc3339(at)
-                    )));
-                }
-                None => {
-                    return Err(ChangeError::WrongState(format!(
-                        "certificate {id} is not issued (order {order_id} is {}); only issued \
-                         certificates can be revoked",
-                        record.status
-                    )));
-                }
-            },
-        }
-        if let Some(pending) = self
-            .revoke_requests
-            .values()
-            .find(|r| r.target == target && r.status == RequestStatus::Pending)
-        {
-            return Err(ChangeError::WrongState(format!(
-                "revoke request {} for this {} is already pending approval",
-                pending.id,
-                match target {
-                    RevokeTarget::Certificate(_) => "certificate",
-                    RevokeTarget::Order(_) => "order",
-                }
-            )));
-        }
+        let order_id = self.revocable(ca, target, now)?;
         let id = self.next_request_id();
         let request = RevokeRecord {
             id,
@@ -757,6 +723,40 @@ impl Store {
             return Ok(None);
         }
         Ok(Some(request))
+    }
+
+    /// The order of `target`, when `target` can be revoked: issued and not revoked, no
+    /// pending reissue, no revoke request for it pending.
+    fn revocable(
+        &mut self,
+        ca: &TestCa,
+        target: RevokeTarget,
+        now: DateTime<Utc>,
+    ) -> Result<i64, ChangeError> {
+        let order_id = match target {
+            RevokeTarget::Certificate(id) => {
+                *self.by_certificate.get(&id).ok_or(ChangeError::NotFound)?
+            }
+            RevokeTarget::Order(id) => id,
+        };
+        let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
+        record.advance(ca, now);
+        record.check_revocable(target)?;
+        if let Some(pending) = self
+            .revoke_requests
+            .values()
+            .find(|r| r.target == target && r.status == RequestStatus::Pending)
+        {
+            return Err(ChangeError::WrongState(format!(
+                "revoke request {} for this {} is already pending approval",
+                pending.id,
+                match target {
+                    RevokeTarget::Certificate(_) => "certificate",
+                    RevokeTarget::Order(_) => "order",
+                }
+            )));
+        }
+        Ok(order_id)
     }
 
     fn apply_revoke(&mut self, target: RevokeTarget, order_id: i64, now: DateTime<Utc>) {
@@ -860,43 +860,26 @@ impl Store {
         self.order(ca, id, now)
     }
 
-    /// Approves or rejects a pending request.
+    /// Approves or rejects a pending request: a reissue, a revoke request or an order's own
+    /// request (approved orders issue after `issue_delay`).
     pub(crate) fn decide(
         &mut self,
-        request_id: i64,
-        approve: bool,
-        comment: Option<String>,
-        now: DateTime<Utc>,
+        decision: Decision,
         issue_delay: Duration,
         ca: &TestCa,
     ) -> Result<(), ChangeError> {
-        if let Some(&order_id) = self.reissue_requests.get(&request_id) {
-            return self.decide_reissue(ca, order_id, request_id, approve, comment, now);
+        if let Some(&order_id) = self.reissue_requests.get(&decision.request_id) {
+            return self.decide_reissue(ca, order_id, decision);
         }
-        if let Some(request) = self.revoke_requests.get_mut(&request_id) {
-            self.changes.revoke_requests.insert(request_id);
-            if request.status != RequestStatus::Pending {
-                return Err(ChangeError::WrongState(format!(
-                    "revoke request {request_id} is already {}; only pending requests can be \
-                     approved or rejected",
-                    request.status
-                )));
-            }
-            request.status = if approve {
-                RequestStatus::Approved
-            } else {
-                RequestStatus::Rejected
-            };
-            let (target, order_id, status) =
-                (request.target, request.order_id, request.status.clone());
-            if let Some(record) = self.order_mut(order_id) {
-                set_request_status(&mut record.other_requests, request_id, status, comment);
-            }
-            if approve {
-                self.apply_revoke(target, order_id, now);
-            }
-            return Ok(());
+        if self.revoke_requests.contains_key(&decision.request_id) {
+            return self.decide_revoke(decision);
         }
+        let Decision {
+            request_id,
+            approve,
+            comment,
+            now,
+        } = decision;
         let order_id = *self
             .by_request
             .get(&request_id)
@@ -928,25 +911,59 @@ impl Store {
         result
     }
 
+    /// [`Store::decide`] for a revoke request: approved, it revokes at once.
+    fn decide_revoke(&mut self, decision: Decision) -> Result<(), ChangeError> {
+        let (request_id, approve) = (decision.request_id, decision.approve);
+        let request = self
+            .revoke_requests
+            .get_mut(&request_id)
+            .ok_or(ChangeError::NotFound)?;
+        self.changes.revoke_requests.insert(request_id);
+        if request.status != RequestStatus::Pending {
+            return Err(ChangeError::WrongState(format!(
+                "revoke request {request_id} is already {}; only pending requests can be \
+                 approved or rejected",
+                request.status
+            )));
+        }
+        request.status = if approve {
+            RequestStatus::Approved
+        } else {
+            RequestStatus::Rejected
+        };
+        let (target, order_id, status) = (request.target, request.order_id, request.status.clone());
+        if let Some(record) = self.order_mut(order_id) {
+            set_request_status(
+                &mut record.other_requests,
+                request_id,
+                status,
+                decision.comment,
+            );
+        }
+        if approve {
+            self.apply_revoke(target, order_id, decision.now);
+        }
+        Ok(())
+    }
+
+    /// [`Store::decide`] for the pending reissue of `order_id`.
     fn decide_reissue(
         &mut self,
         ca: &TestCa,
         order_id: i64,
-        request_id: i64,
-        approve: bool,
-        comment: Option<String>,
-        now: DateTime<Utc>,
+        decision: Decision,
     ) -> Result<(), ChangeError> {
+        let request_id = decision.request_id;
         let record = self.order_mut(order_id).ok_or(ChangeError::NotFound)?;
         if record.reissue.as_ref().map(|r| r.request_id) != Some(request_id) {
             return Err(ChangeError::WrongState(format!(
                 "reissue request {request_id} is no longer pending"
             )));
         }
-        if approve {
-            return self.complete_reissue(ca, order_id, comment, now);
+        if decision.approve {
+            return self.complete_reissue(ca, order_id, decision.comment, decision.now);
         }
-        record.drop_reissue(comment, now);
+        record.drop_reissue(decision.comment, decision.now);
         Ok(())
     }
 
@@ -1215,6 +1232,45 @@ impl OrderRecord {
             .map(|p| (&p.issued, p.revoked_at))
     }
 
+    /// Whether `target` (this order or one of its certificates) can be revoked: issued, not
+    /// revoked yet, no pending reissue.
+    fn check_revocable(&self, target: RevokeTarget) -> Result<(), ChangeError> {
+        let order_id = self.id;
+        if self.reissue.is_some() {
+            return Err(ChangeError::WrongState(format!(
+                "order {order_id} has a pending reissue; a certificate with a pending reissue \
+                 cannot be revoked (cancel the reissue first)"
+            )));
+        }
+        match target {
+            RevokeTarget::Order(_) => {
+                if self.status != OrderStatus::Issued {
+                    return Err(ChangeError::WrongState(format!(
+                        "order {order_id} is {}; only issued orders can be revoked",
+                        self.status
+                    )));
+                }
+            }
+            RevokeTarget::Certificate(id) => match self.certificate(id) {
+                Some((_, None)) => {}
+                Some((_, Some(at))) => {
+                    return Err(ChangeError::WrongState(format!(
+                        "certificate {id} was already revoked at {}",
+                        rfc3339(at)
+                    )));
+                }
+                None => {
+                    return Err(ChangeError::WrongState(format!(
+                        "certificate {id} is not issued (order {order_id} is {}); only issued \
+                         certificates can be revoked",
+                        self.status
+                    )));
+                }
+            },
+        }
+        Ok(())
+    }
+
     /// Days from `now`'s day to the current certificate's last day (negative once expired).
     pub(crate) fn days_remaining(&self, now: DateTime<Utc>) -> Option<i64> {
         self.issued
@@ -1226,8 +1282,59 @@ impl OrderRecord {
     /// Secure Email order with its indicator, person, usage and profile) and where it stands.
     pub(crate) fn info(&self, now: DateTime<Utc>) -> SandboxOrderInfo {
         let order = &self.order;
-        let issued = self.issued.as_ref();
         let to_i64 = |id: std::num::NonZeroU64| i64::try_from(id.get()).unwrap_or(i64::MAX);
+        let info = OrderInfo {
+            id: self.id,
+            status: Some(self.status.clone()),
+            certificate: Some(self.certificate_info(now)),
+            requests: self.requests(),
+            product: Some(ProductRef {
+                name_id: Some(self.product.to_string()),
+                name: Some(self.product.spec().name.to_owned()),
+                type_: Some(PRODUCT_TYPE.to_owned()),
+            }),
+            organization: order.organization_id().map(|id| NamedRef {
+                id: to_i64(id),
+                name: None,
+            }),
+            container: order.container_id().map(|id| NamedRef {
+                id: to_i64(id),
+                name: None,
+            }),
+            payment_method: Some(order.payment_method().to_string()),
+            date_created: Some(rfc3339(self.created)),
+            validity_years: order.validity_years(),
+            custom_expiration_date: order.custom_expiration_date().map(|d| d.to_string()),
+            skip_approval: Some(order.skip_approval()),
+            auto_renew: order.auto_renew(),
+            renewal_of_order_id: order.renewal_of_order_id().map(to_i64),
+            is_renewed: Some(self.renewed_by.is_some()),
+        };
+        SandboxOrderInfo {
+            info,
+            sandbox_note: self.note.clone(),
+        }
+    }
+
+    /// The order info's `requests`: the order's own request, then its reissue and revoke
+    /// requests.
+    fn requests(&self) -> Vec<OrderRequestInfo> {
+        std::iter::once(OrderRequestInfo {
+            id: self.request_id,
+            date: Some(rfc3339(self.created)),
+            type_: Some("new_request".to_owned()),
+            status: Some(self.request_status.clone()),
+            processor_comment: self.processor_comment.clone(),
+        })
+        .chain(self.other_requests.iter().cloned())
+        .collect()
+    }
+
+    /// The order info's `certificate`: what was ordered and, once issued, the current
+    /// certificate's serial number and validity.
+    fn certificate_info(&self, now: DateTime<Utc>) -> OrderCertificate {
+        let order = &self.order;
+        let issued = self.issued.as_ref();
         let mut certificate = OrderCertificate {
             id: self.certificate_id,
             common_name: Some(order.subject_name()),
@@ -1271,45 +1378,7 @@ impl OrderRecord {
             });
             certificate.profile_type = b.certificate.profile_type.map(|p| p.to_string());
         }
-        let info = OrderInfo {
-            id: self.id,
-            status: Some(self.status.clone()),
-            certificate: Some(certificate),
-            requests: std::iter::once(OrderRequestInfo {
-                id: self.request_id,
-                date: Some(rfc3339(self.created)),
-                type_: Some("new_request".to_owned()),
-                status: Some(self.request_status.clone()),
-                processor_comment: self.processor_comment.clone(),
-            })
-            .chain(self.other_requests.iter().cloned())
-            .collect(),
-            product: Some(ProductRef {
-                name_id: Some(self.product.to_string()),
-                name: Some(self.product.spec().name.to_owned()),
-                type_: Some(PRODUCT_TYPE.to_owned()),
-            }),
-            organization: order.organization_id().map(|id| NamedRef {
-                id: to_i64(id),
-                name: None,
-            }),
-            container: order.container_id().map(|id| NamedRef {
-                id: to_i64(id),
-                name: None,
-            }),
-            payment_method: Some(order.payment_method().to_string()),
-            date_created: Some(rfc3339(self.created)),
-            validity_years: order.validity_years(),
-            custom_expiration_date: order.custom_expiration_date().map(|d| d.to_string()),
-            skip_approval: Some(order.skip_approval()),
-            auto_renew: order.auto_renew(),
-            renewal_of_order_id: order.renewal_of_order_id().map(to_i64),
-            is_renewed: Some(self.renewed_by.is_some()),
-        };
-        SandboxOrderInfo {
-            info,
-            sandbox_note: self.note.clone(),
-        }
+        certificate
     }
 
     /// `status-changes` entry.

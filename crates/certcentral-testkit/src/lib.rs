@@ -2,13 +2,14 @@
 //!
 //! Every crate's tests take their fixtures from here rather than keeping a copy: the test API key,
 //! fresh keys and CSRs, the seed's example order, sandbox starters on 127.0.0.1 port 0, a small
-//! HTTP helper for talking to the sandbox by hand, and public-key extraction for checking that a
-//! certificate belongs to a key.
+//! HTTP helper for talking to the sandbox by hand, clients for it ([`client`]), and certificate
+//! helpers (chains, subjects, public keys) for checking what was issued.
 //!
 //! Tests may `unwrap`: a fixture that cannot be built is a broken test, not an input error.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
 
+pub mod client;
 pub mod pkilint;
 
 use certcentral_sandbox::{RateLimit, RunningSandbox, Sandbox, SandboxBuilder};
@@ -136,13 +137,19 @@ pub async fn start(builder: SandboxBuilder) -> RunningSandbox {
 /// (the CLI's tests run the binary as a child process). Keep the returned runtime alive as long
 /// as the sandbox is used.
 pub fn start_blocking(builder: SandboxBuilder) -> (tokio::runtime::Runtime, RunningSandbox) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime(1);
     let sandbox = rt.block_on(start(builder));
     (rt, sandbox)
+}
+
+/// A multi-threaded runtime with `workers` worker threads and every driver enabled (for tests
+/// that are not async, and for benchmarks).
+pub fn runtime(workers: usize) -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .unwrap()
 }
 
 /// An HTTP client that never follows redirects (as the certcentral client).
@@ -207,6 +214,27 @@ impl Api {
         (status, body)
     }
 
+    /// `GET base+path` with the key; the body as text (whatever the status).
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Decides request `request_id` (`PUT /request/{id}/status` with `{"status": status}`);
+    /// returns (status, JSON body).
+    pub async fn decide(&self, request_id: i64, status: &str) -> (u16, Value) {
+        let path = format!("/request/{request_id}/status");
+        self.send(self.put(&path, &json!({ "status": status })))
+            .await
+    }
+
+    /// Revokes at once (`skip_approval`) what `target` names: `/certificate/{id}` or
+    /// `/order/certificate/{id}`; returns (status, JSON body).
+    pub async fn revoke_at_once(&self, target: &str) -> (u16, Value) {
+        let path = format!("{target}/revoke");
+        self.send(self.put(&path, &json!({"skip_approval": true})))
+            .await
+    }
+
     /// Orders `body` as `product`; returns (status, JSON body).
     pub async fn order(&self, product: &str, body: &Value) -> (u16, Value) {
         self.send(self.post(&format!("/order/certificate/{product}"), body))
@@ -264,15 +292,54 @@ pub fn key_spki(key_pem: &str) -> Vec<u8> {
 /// The subject of the first certificate in a PEM chain, attribute by attribute: (OID in
 /// dotted form, value), in certificate order (e.g. `("2.5.4.42", "Locke")` for givenName).
 pub fn leaf_subject(chain_pem: &str) -> Vec<(String, String)> {
-    with_leaf(chain_pem, |cert| {
-        cert.subject()
-            .iter_attributes()
-            .map(|a| {
-                (
-                    a.attr_type().to_id_string(),
-                    a.as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    })
+    with_leaf(chain_pem, subject_of)
+}
+
+/// A certificate's subject, attribute by attribute: (OID in dotted form, value), in
+/// certificate order.
+pub fn subject_of(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<(String, String)> {
+    cert.subject()
+        .iter_attributes()
+        .map(|a| {
+            (
+                a.attr_type().to_id_string(),
+                a.as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The DER of every certificate of a PEM bundle, in order (any other block is an error).
+pub fn pem_certs(chain_pem: impl AsRef<[u8]>) -> Vec<Vec<u8>> {
+    pem::parse_many(chain_pem)
+        .unwrap()
+        .into_iter()
+        .inspect(|block| assert_eq!(block.tag(), "CERTIFICATE"))
+        .map(|block| block.into_contents())
+        .collect()
+}
+
+/// The common names of a certificate's subject.
+pub fn common_names(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    cert.subject()
+        .iter_common_name()
+        .map(|cn| cn.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The email addresses (rfc822Name) of a certificate's subjectAltName, which must be there.
+pub fn san_emails(cert: &x509_parser::certificate::X509Certificate<'_>) -> Vec<String> {
+    use x509_parser::extensions::GeneralName;
+    let san = cert
+        .subject_alternative_name()
+        .unwrap()
+        .expect("a subjectAltName");
+    san.value
+        .general_names
+        .iter()
+        .filter_map(|name| match name {
+            GeneralName::RFC822Name(email) => Some(email.to_string()),
+            _ => None,
+        })
+        .collect()
 }

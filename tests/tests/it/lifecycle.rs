@@ -3,62 +3,20 @@
 
 use std::time::Duration;
 
-use certcentral_client::{Client, PollPolicy, RateLimits, WaitOutcome};
-use certcentral_sandbox::{Approval, RateLimit, Sandbox};
-use certcentral_types::{DownloadFormat, OrderRequest, ProductId};
-use secrecy::SecretString;
+use certcentral_client::{PollPolicy, WaitOutcome};
+use certcentral_sandbox::Approval;
+use certcentral_types::{DownloadFormat, ProductId};
 use x509_parser::prelude::*;
 
-use certcentral_testkit::{API_KEY as KEY, csr_for};
-
-fn order_body(common_name: &str, email: &str, csr: &str, skip_approval: bool) -> OrderRequest {
-    let mut body = certcentral_testkit::order_body(common_name, email, csr);
-    body["skip_approval"] = skip_approval.into();
-    serde_json::from_value(body).expect("order body")
-}
-
-fn client_for(base_url: &str) -> Client {
-    Client::builder()
-        .api_key(SecretString::from(KEY.to_string()))
-        .base_url(base_url)
-        .rate_limits(RateLimits::off())
-        .build()
-        .expect("client")
-}
-
-fn fast_poll() -> PollPolicy {
-    PollPolicy {
-        initial_interval: Duration::from_millis(10),
-        max_interval: Duration::from_millis(50),
-        multiplier: 2.0,
-        deadline: Duration::from_secs(20),
-    }
-}
-
-fn pem_certs(bytes: &[u8]) -> Vec<Vec<u8>> {
-    let text = std::str::from_utf8(bytes).expect("PEM is text");
-    let mut out = Vec::new();
-    for block in text.split("-----END CERTIFICATE-----") {
-        if let Some(start) = block.find("-----BEGIN CERTIFICATE-----") {
-            let pem = format!("{}-----END CERTIFICATE-----\n", &block[start..]);
-            let (_, parsed) = parse_x509_pem(pem.as_bytes()).expect("PEM block parses");
-            out.push(parsed.contents);
-        }
-    }
-    out
-}
+use certcentral_testkit::client::{client_for, fast_poll, order_request_with, wait_issued};
+use certcentral_testkit::{common_names, csr_for, pem_certs, san_emails, sandbox, start};
 
 #[tokio::test]
 async fn skip_approval_order_issues_a_certificate_over_the_csr_key() {
-    let sandbox = Sandbox::builder()
-        .api_key(KEY)
-        .rate_limit(RateLimit::Off)
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("sandbox starts");
-    let client = client_for(sandbox.base_url());
+    let sandbox = start(sandbox()).await;
+    let client = client_for(&sandbox);
     let (csr, public_key) = csr_for("Lock Cole", "locke.cole@example.com");
-    let body = order_body("Lock Cole", "locke.cole@example.com", &csr, true);
+    let body = order_request_with("Lock Cole", "locke.cole@example.com", &csr, true);
 
     let ctx = certcentral_validate::Context::new(ProductId::ClientPremiumSha2);
     assert!(certcentral_validate::validate(&body, &ctx).is_valid());
@@ -69,14 +27,7 @@ async fn skip_approval_order_issues_a_certificate_over_the_csr_key() {
         .expect("order placed");
     assert!(order.id() > 0);
     assert_eq!(order.requests().len(), 1);
-    match order
-        .wait_until_issued(&fast_poll())
-        .await
-        .expect("followed")
-    {
-        WaitOutcome::Issued { .. } => {}
-        other => panic!("expected issued, got {other:?}"),
-    }
+    wait_issued(&mut order).await;
     let pem = order
         .download(DownloadFormat::PemAll)
         .await
@@ -92,25 +43,8 @@ async fn skip_approval_order_issues_a_certificate_over_the_csr_key() {
         public_key.as_slice(),
         "leaf carries the CSR's key"
     );
-    let cn: Vec<_> = leaf
-        .subject()
-        .iter_common_name()
-        .filter_map(|cn| cn.as_str().ok())
-        .collect();
-    assert_eq!(cn, ["Lock Cole"]);
-    let emails: Vec<String> = leaf
-        .subject_alternative_name()
-        .expect("SAN parses")
-        .expect("SAN present")
-        .value
-        .general_names
-        .iter()
-        .filter_map(|name| match name {
-            GeneralName::RFC822Name(email) => Some(email.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(emails, ["locke.cole@example.com"]);
+    assert_eq!(common_names(&leaf), ["Lock Cole"]);
+    assert_eq!(san_emails(&leaf), ["locke.cole@example.com"]);
     leaf.verify_signature(Some(intermediate.public_key()))
         .expect("leaf signed by the intermediate");
     intermediate
@@ -134,16 +68,10 @@ async fn skip_approval_order_issues_a_certificate_over_the_csr_key() {
 
 #[tokio::test]
 async fn manual_approval_flow_and_reattach() {
-    let sandbox = Sandbox::builder()
-        .api_key(KEY)
-        .rate_limit(RateLimit::Off)
-        .approval(Approval::Manual)
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("sandbox starts");
-    let client = client_for(sandbox.base_url());
+    let sandbox = start(sandbox().approval(Approval::Manual)).await;
+    let client = client_for(&sandbox);
     let (csr, _) = csr_for("Terra Branford", "terra@example.com");
-    let body = order_body("Terra Branford", "terra@example.com", &csr, false);
+    let body = order_request_with("Terra Branford", "terra@example.com", &csr, false);
     let order = client
         .order_client_certificate(ProductId::ClientEmailSecurityPlus, &body)
         .await
@@ -166,14 +94,7 @@ async fn manual_approval_flow_and_reattach() {
         .approve(Some("approved by e2e test"))
         .await
         .expect("approve");
-    match again
-        .wait_until_issued(&fast_poll())
-        .await
-        .expect("followed")
-    {
-        WaitOutcome::Issued { .. } => {}
-        other => panic!("expected issued, got {other:?}"),
-    }
+    wait_issued(&mut again).await;
     let leaf_only = again
         .download(DownloadFormat::PemNointermediate)
         .await
@@ -188,14 +109,8 @@ async fn manual_approval_flow_and_reattach() {
 /// its serial.
 #[tokio::test]
 async fn a_year_later_renew_what_expires_and_revoke_the_old_certificate() {
-    let sandbox = Sandbox::builder()
-        .api_key(KEY)
-        .rate_limit(RateLimit::Off)
-        .approval(Approval::Auto)
-        .start("127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("sandbox");
-    let client = client_for(sandbox.base_url());
+    let sandbox = start(sandbox().approval(Approval::Auto)).await;
+    let client = client_for(&sandbox);
     let mut ordered = Vec::new();
     for (cn, email) in [
         ("Locke Cole", "locke.cole@example.com"),
@@ -205,17 +120,11 @@ async fn a_year_later_renew_what_expires_and_revoke_the_old_certificate() {
         let mut order = client
             .order_client_certificate(
                 ProductId::ClientPremiumSha2,
-                &order_body(cn, email, &csr, false),
+                &order_request_with(cn, email, &csr, false),
             )
             .await
             .expect("order");
-        assert!(
-            order
-                .wait_until_issued(&fast_poll())
-                .await
-                .expect("wait")
-                .is_issued()
-        );
+        wait_issued(&mut order).await;
         ordered.push(order.id());
     }
     let within = Duration::from_secs(30 * 86_400);
@@ -246,13 +155,7 @@ async fn a_year_later_renew_what_expires_and_revoke_the_old_certificate() {
         .expect("serial");
     let (new_csr, new_spki) = csr_for("Locke Cole", "locke.cole@example.com");
     let mut renewal = old.renew(&new_csr, None).await.expect("renew");
-    assert!(
-        renewal
-            .wait_until_issued(&fast_poll())
-            .await
-            .expect("wait")
-            .is_issued()
-    );
+    wait_issued(&mut renewal).await;
     let pem = renewal
         .download(DownloadFormat::PemAll)
         .await

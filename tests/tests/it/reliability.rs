@@ -4,39 +4,23 @@
 
 use std::time::Duration;
 
-use certcentral_client::{Client, Error, RateLimits};
-use certcentral_sandbox::{FaultKind, RateLimit, Sandbox};
-use certcentral_types::{ErrorBody, OrderRequest, ProductId};
-use secrecy::SecretString;
+use certcentral_client::Error;
+use certcentral_sandbox::FaultKind;
+use certcentral_types::{ErrorBody, ProductId};
 use serde_json::json;
 
-use certcentral_testkit::API_KEY as KEY;
-
-fn order(common_name: &str, email: &str) -> OrderRequest {
-    let (csr, _) = certcentral_testkit::csr_for(common_name, email);
-    serde_json::from_value(certcentral_testkit::order_body(common_name, email, &csr))
-        .expect("order")
-}
+use certcentral_testkit::client::{client_builder, order_request};
+use certcentral_testkit::{API_KEY as KEY, sandbox, start};
 
 #[tokio::test]
 async fn dropped_response_is_outcome_unknown_and_reconciles_to_the_one_order() {
-    let sandbox = Sandbox::builder()
-        .api_key(KEY)
-        .rate_limit(RateLimit::Off)
-        .fault(FaultKind::DropAfterCommit, 1.0)
-        .seed(7)
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("sandbox");
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY.to_string()))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+    let sandbox = start(sandbox().fault(FaultKind::DropAfterCommit, 1.0).seed(7)).await;
+    let client = client_builder(&sandbox)
         .timeout(Duration::from_secs(10))
         .build()
         .expect("client");
 
-    let body = order("Celes Chere", "celes@example.com");
+    let body = order_request("Celes Chere", "celes@example.com", true);
     let err = client
         .order_client_certificate(ProductId::ClientPremiumSha2, &body)
         .await
@@ -73,12 +57,7 @@ async fn dropped_response_is_outcome_unknown_and_reconciles_to_the_one_order() {
 /// reports, in DigiCert's code vocabulary, all in one `errors` array.
 #[tokio::test]
 async fn sandbox_errors_match_the_validation_library() {
-    let sandbox = Sandbox::builder()
-        .api_key(KEY)
-        .rate_limit(RateLimit::Off)
-        .start("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("sandbox");
+    let sandbox = start(sandbox()).await;
     let http = reqwest::Client::new();
     let bodies = [
         json!({"certificate": {"emails": ["a@example.com"], "signature_hash": "sha1"},

@@ -16,11 +16,7 @@ const PRODUCT: ProductId = ProductId::ClientPremiumSha2;
 async fn happy_path_order_approve_wait_download() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
-    let request = order_request("Lock Cole", "locke.cole@example.com", false);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &request)
-        .await
-        .unwrap();
+    let mut order = placed(&client, "Lock Cole", "locke.cole@example.com", false).await;
     assert_eq!(order.requests().len(), 1);
     assert_eq!(order.requests()[0].status, Some(RequestStatus::Pending));
     assert_eq!(order.certificate_id(), None);
@@ -108,11 +104,7 @@ async fn happy_path_order_approve_wait_download() {
 async fn skip_approval_issues_at_once() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
-    let request = order_request("Lock Cole", "locke.cole@example.com", true);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &request)
-        .await
-        .unwrap();
+    let mut order = placed(&client, "Lock Cole", "locke.cole@example.com", true).await;
     assert_eq!(order.requests()[0].status, Some(RequestStatus::Approved));
     assert!(order.certificate_id().is_some());
     // (The sandbox sends no `certificate_chain`; tests/it/local.rs covers one.)
@@ -124,10 +116,7 @@ async fn skip_approval_issues_at_once() {
 async fn reject_and_cancel() {
     let sandbox = start(sandbox()).await;
     let client = client_for(&sandbox);
-    let mut rejected = client
-        .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", false))
-        .await
-        .unwrap();
+    let mut rejected = placed(&client, "A", "a@example.com", false).await;
     rejected.reject(Some("no")).await.unwrap();
     let outcome = rejected.wait_until_issued(&fast_poll()).await.unwrap();
     assert_eq!(
@@ -137,10 +126,7 @@ async fn reject_and_cancel() {
         }
     );
 
-    let mut canceled = client
-        .order_client_certificate(PRODUCT, &order_request("B", "b@example.com", false))
-        .await
-        .unwrap();
+    let mut canceled = placed(&client, "B", "b@example.com", false).await;
     canceled.cancel(Some("changed my mind")).await.unwrap();
     let outcome = canceled.wait_until_issued(&fast_poll()).await.unwrap();
     assert_eq!(
@@ -239,10 +225,7 @@ async fn server_429_is_recovered_from() {
     // The server limits at 100 per 500 ms; the client does not limit itself, so a burst of
     // 250 concurrent reads meets 429s and must retry through them.
     let sandbox = start(sandbox().rate_limit(RateLimit::Scaled(10.0))).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+    let client = client_builder(&sandbox)
         .retry_policy(RetryPolicy {
             max_attempts: 40,
             base_delay: Duration::from_millis(50),
@@ -272,9 +255,7 @@ async fn client_limiter_matching_the_sandbox_scale_sees_no_429() {
     // The same burst that meets 429s without a client limit (server_429_is_recovered_from)
     // meets none when the client keeps the sandbox's scaled windows; no retries allowed.
     let sandbox = start(sandbox().rate_limit(RateLimit::Scaled(10.0))).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
+    let client = client_builder(&sandbox)
         .rate_limits(RateLimits::scaled(10.0))
         .retry_policy(RetryPolicy::none())
         .build()
@@ -290,19 +271,21 @@ async fn client_limiter_matching_the_sandbox_scale_sees_no_429() {
     assert_eq!(sandbox.stats().count(200), 250);
 }
 
-#[tokio::test]
-async fn fault_rate_limit_post_is_retried_and_creates_one_order() {
-    let sandbox = start(sandbox().fault(FaultKind::RateLimit, 0.6)).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+/// A client that retries through a fault hitting about every other request.
+fn patient_client(sandbox: &certcentral_sandbox::RunningSandbox) -> Client {
+    client_builder(sandbox)
         .retry_policy(RetryPolicy {
             max_attempts: 30,
             ..fast_retry()
         })
         .build()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn fault_rate_limit_post_is_retried_and_creates_one_order() {
+    let sandbox = start(sandbox().fault(FaultKind::RateLimit, 0.6)).await;
+    let client = patient_client(&sandbox);
     for i in 0..5 {
         let request = order_request(&format!("P{i}"), &format!("p{i}@example.com"), true);
         client
@@ -349,16 +332,7 @@ async fn fault_error_5xx_reads_retry_post_is_unknown_and_never_retried() {
 #[tokio::test]
 async fn fault_error_5xx_at_half_is_retried_through_on_reads() {
     let sandbox = start(sandbox().fault(FaultKind::Error5xx, 0.5)).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
-        .retry_policy(RetryPolicy {
-            max_attempts: 30,
-            ..fast_retry()
-        })
-        .build()
-        .unwrap();
+    let client = patient_client(&sandbox);
     for _ in 0..10 {
         client.product_info(PRODUCT).await.unwrap();
     }
@@ -428,10 +402,7 @@ async fn fault_drop_after_commit_is_outcome_unknown_with_exactly_one_order() {
 #[tokio::test]
 async fn fault_latency_beyond_the_timeout() {
     let sandbox = start(sandbox().fault(FaultKind::Latency(Duration::from_millis(400)), 1.0)).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(sandbox.base_url())
-        .rate_limits(RateLimits::off())
+    let client = client_builder(&sandbox)
         .retry_policy(RetryPolicy {
             max_attempts: 2,
             ..fast_retry()
@@ -462,10 +433,7 @@ async fn fault_latency_beyond_the_timeout() {
 async fn fault_latency_within_the_timeout_succeeds() {
     let sandbox = start(sandbox().fault(FaultKind::Latency(Duration::from_millis(20)), 1.0)).await;
     let client = client_for(&sandbox);
-    let order = client
-        .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", true))
-        .await
-        .unwrap();
+    let order = placed(&client, "A", "a@example.com", true).await;
     assert_eq!(order.id(), sandbox.orders()[0].id);
 }
 
@@ -473,37 +441,31 @@ async fn fault_latency_within_the_timeout_succeeds() {
 async fn auto_approval_sandbox_issues_without_approve() {
     let sandbox = start(sandbox().approval(Approval::Auto)).await;
     let client = client_for(&sandbox);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &order_request("A", "a@example.com", false))
-        .await
-        .unwrap();
-    assert!(
-        order
-            .wait_until_issued(&fast_poll())
-            .await
-            .unwrap()
-            .is_issued()
-    );
+    let mut order = placed(&client, "A", "a@example.com", false).await;
+    wait_issued(&mut order).await;
 }
 
 // ---------------------------------------------------------------- after issuance
 
 /// An order issued at once (`skip_approval`), as a handle with its details.
 async fn issued(client: &Client, common_name: &str, email: &str) -> certcentral_client::Order {
-    let request = order_request(common_name, email, true);
-    let mut order = client
-        .order_client_certificate(PRODUCT, &request)
-        .await
-        .unwrap();
-    assert!(
-        order
-            .wait_until_issued(&fast_poll())
-            .await
-            .unwrap()
-            .is_issued()
-    );
+    let mut order = placed(client, common_name, email, true).await;
+    wait_issued(&mut order).await;
     order.refresh().await.unwrap();
     order
+}
+
+/// The seed's order for `common_name` and `email`, placed.
+async fn placed(
+    client: &Client,
+    common_name: &str,
+    email: &str,
+    skip_approval: bool,
+) -> certcentral_client::Order {
+    client
+        .order_client_certificate(PRODUCT, &order_request(common_name, email, skip_approval))
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::common::{Api, KEY, builder, codes, csr, seed_body, start};
 use certcentral_sandbox::{Approval, EmailValidation, SandboxOrder, Stats};
-use certcentral_testkit::pkilint;
+use certcentral_testkit::{common_names, pem_certs, pkilint, san_emails};
 use certcentral_types::catalog::Family;
 use certcentral_types::{
     ErrorBody, OrderInfo, OrderList, OrderResponse, OrderStatus, ProductId, ProductInfo,
@@ -81,12 +81,7 @@ async fn manual_approval_flow_goes_pending_to_issued() {
     assert_eq!(info.requests[0].status, Some(RequestStatus::Approved));
 
     // A second decision on the same request is refused.
-    let (status, err) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "rejected"}),
-        ))
-        .await;
+    let (status, err) = api.decide(request_id, "rejected").await;
     assert_eq!(status, 400);
     assert_eq!(codes(&err), ["invalid_request_status"]);
     // An issued order cannot be canceled.
@@ -112,12 +107,7 @@ async fn rejection_and_cancellation() {
     let (_, second) = api.order("client_premium_sha2", &body).await;
 
     let request_id = first["requests"][0]["id"].as_i64().unwrap();
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "rejected"}),
-        ))
-        .await;
+    let (status, _) = api.decide(request_id, "rejected").await;
     assert_eq!(status, 204);
     let (_, info) = api
         .send(api.get(&format!("/order/certificate/{}", first["id"])))
@@ -139,12 +129,7 @@ async fn rejection_and_cancellation() {
 
     // Deciding a request of a canceled order: the message does not contradict itself.
     let second_request = second["requests"][0]["id"].as_i64().unwrap();
-    let (status, err) = api
-        .send(api.put(
-            &format!("/request/{second_request}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, err) = api.decide(second_request, "approved").await;
     assert!(status >= 400, "{err}");
     let message = err["errors"][0]["message"].as_str().unwrap();
     assert_eq!(
@@ -155,12 +140,7 @@ async fn rejection_and_cancellation() {
         )
     );
     // Deciding twice: the request is no longer pending.
-    let (_, err) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (_, err) = api.decide(request_id, "approved").await;
     assert_eq!(
         err["errors"][0]["message"],
         format!(
@@ -169,19 +149,12 @@ async fn rejection_and_cancellation() {
     );
 
     // Unknown request, bad decision.
-    let (status, err) = api
-        .send(api.put("/request/999999/status", &json!({"status": "approved"})))
-        .await;
+    let (status, err) = api.decide(999999, "approved").await;
     assert_eq!(
         (status, codes(&err)),
         (404, vec!["not_found|request".to_string()])
     );
-    let (status, err) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "maybe"}),
-        ))
-        .await;
+    let (status, err) = api.decide(request_id, "maybe").await;
     assert_eq!(
         (status, codes(&err)),
         (400, vec!["invalid_value:status".to_string()])
@@ -331,16 +304,6 @@ async fn a_broken_csr_is_csr_invalid_cannot_parse() {
     sandbox.shutdown().await;
 }
 
-/// Parses every certificate of a PEM bundle.
-fn pem_chain(text: &str) -> Vec<Vec<u8>> {
-    ::pem::parse_many(text)
-        .unwrap()
-        .into_iter()
-        .inspect(|block| assert_eq!(block.tag(), "CERTIFICATE"))
-        .map(|block| block.into_contents())
-        .collect()
-}
-
 #[tokio::test]
 async fn downloads_carry_the_ordered_subject_emails_and_csr_key() {
     let sandbox = start(builder()).await;
@@ -371,48 +334,33 @@ async fn downloads_carry_the_ordered_subject_emails_and_csr_key() {
     ))
     .await;
     assert_eq!(pem_all, by_order);
-    let chain = pem_chain(std::str::from_utf8(&pem_all).unwrap());
+    let chain = pem_certs(&pem_all);
     assert_eq!(chain.len(), 3);
     let noroot = fetch(format!(
         "/certificate/{certificate_id}/download/format/pem_noroot"
     ))
     .await;
-    assert_eq!(pem_chain(std::str::from_utf8(&noroot).unwrap()), chain[..2]);
+    assert_eq!(pem_certs(&noroot), chain[..2]);
     let leaf_only = fetch(format!(
         "/certificate/{certificate_id}/download/format/pem_nointermediate"
     ))
     .await;
-    assert_eq!(
-        pem_chain(std::str::from_utf8(&leaf_only).unwrap()),
-        chain[..1]
-    );
+    assert_eq!(pem_certs(&leaf_only), chain[..1]);
 
     let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
     let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
     let (_, root) = X509Certificate::from_der(&chain[2]).unwrap();
-    let cn: Vec<_> = leaf
-        .subject()
-        .iter_common_name()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert_eq!(cn, ["Lock Cole"]);
+    assert_eq!(common_names(&leaf), ["Lock Cole"]);
     let ous: Vec<_> = leaf
         .subject()
         .iter_organizational_unit()
         .map(|a| a.as_str().unwrap())
         .collect();
     assert_eq!(ous, ["Accounting", "Payroll"]);
-    let san = leaf.subject_alternative_name().unwrap().unwrap();
-    let emails: Vec<String> = san
-        .value
-        .general_names
-        .iter()
-        .filter_map(|name| match name {
-            GeneralName::RFC822Name(email) => Some(email.to_string()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(emails, ["locke.cole@example.com", "lc@example.org"]);
+    assert_eq!(
+        san_emails(&leaf),
+        ["locke.cole@example.com", "lc@example.org"]
+    );
     assert_eq!(
         leaf.public_key().subject_public_key.data.as_ref(),
         key.public_key_raw()
@@ -491,15 +439,10 @@ async fn custom_expiration_date_ends_that_day_at_23_59_59() {
     assert_eq!(status, 201, "{created}");
     let id = created["certificate_id"].as_i64().unwrap();
     let pem_text = api
-        .get(&format!(
+        .text(&format!(
             "/certificate/{id}/download/format/pem_nointermediate"
         ))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .await;
     let der = ::pem::parse(pem_text).unwrap().into_contents();
     let (_, leaf) = X509Certificate::from_der(&der).unwrap();
     let expected = end.and_hms_opt(23, 59, 59).unwrap().and_utc().timestamp();
@@ -898,7 +841,7 @@ async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serve
             .send()
             .await
             .unwrap();
-        let chain = pem_chain(&response.text().await.unwrap());
+        let chain = pem_certs(response.text().await.unwrap());
         let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
 
         let policies: Vec<String> = leaf
@@ -922,16 +865,7 @@ async fn smime_certificates_carry_their_policy_and_the_ca_urls_the_sandbox_serve
             "{product}"
         );
         if policy.is_some() {
-            let subject: Vec<(String, String)> = leaf
-                .subject()
-                .iter_attributes()
-                .map(|a| {
-                    (
-                        a.attr_type().to_id_string(),
-                        a.as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
+            let subject = certcentral_testkit::subject_of(&leaf);
             let expected = [
                 ("2.5.4.10", "Sandbox Organization 112233"),
                 ("2.5.4.97", "NTRUS-112233"),
@@ -1080,7 +1014,7 @@ async fn manual_email_validation_keeps_smime_orders_pending_until_every_address_
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_eq!(pem_chain(&response.text().await.unwrap()).len(), 3);
+    assert_eq!(pem_certs(response.text().await.unwrap()).len(), 3);
 
     // Client authentication is not S/MIME: no mailbox validation, issued at once.
     let (_, created) = api
@@ -1135,7 +1069,7 @@ async fn chain_in_response_puts_the_issued_chain_in_the_201() {
     let in_response: Vec<Vec<u8>> = typed
         .certificate_chain
         .iter()
-        .flat_map(|entry| pem_chain(entry.pem.as_deref().unwrap()))
+        .flat_map(|entry| pem_certs(entry.pem.as_deref().unwrap()))
         .collect();
     let response = api
         .get(&format!(
@@ -1145,7 +1079,7 @@ async fn chain_in_response_puts_the_issued_chain_in_the_201() {
         .send()
         .await
         .unwrap();
-    assert_eq!(in_response, pem_chain(&response.text().await.unwrap()));
+    assert_eq!(in_response, pem_certs(response.text().await.unwrap()));
     let (_, leaf) = X509Certificate::from_der(&in_response[0]).unwrap();
     assert_eq!(
         leaf.public_key().subject_public_key.data.as_ref(),
@@ -1286,7 +1220,7 @@ async fn smime_certificates_ordered_over_http_pass_pkilint() {
                 .send()
                 .await
                 .unwrap();
-            let leaf = pem_chain(&response.text().await.unwrap()).remove(0);
+            let leaf = pem_certs(response.text().await.unwrap()).remove(0);
             issued.push((format!("{product}-{n:02}"), leaf));
         }
     }
@@ -1351,19 +1285,11 @@ async fn crl_serials(
     );
     let der = response.bytes().await.unwrap().to_vec();
     let chain = api
-        .client
-        .get(format!(
-            "{}/certificate/{certificate_id}/download/format/pem_all",
-            api.base
+        .text(&format!(
+            "/certificate/{certificate_id}/download/format/pem_all"
         ))
-        .header("X-DC-DEVKEY", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let chain = pem_chain(&chain);
+        .await;
+    let chain = pem_certs(&chain);
     let (_, issuer) = X509Certificate::from_der(&chain[1]).unwrap();
     let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
     crl.verify_signature(issuer.public_key())
@@ -1452,10 +1378,7 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
 
     // A certificate with a pending reissue cannot be revoked; a second reissue is refused.
     let (status, body) = api
-        .send(api.put(
-            &format!("/certificate/{first_cert}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
+        .revoke_at_once(&format!("/certificate/{first_cert}"))
         .await;
     assert_eq!(status, 400, "{body}");
     assert!(
@@ -1465,12 +1388,7 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
             .contains("pending reissue")
     );
 
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, _) = api.decide(request_id, "approved").await;
     assert_eq!(status, 204);
     let after = info(&api, order_id).await;
     assert_eq!(after.status, Some(OrderStatus::Issued));
@@ -1484,19 +1402,11 @@ async fn reissue_goes_reissue_pending_then_issued_with_the_new_key() {
 
     // The new certificate carries the new key.
     let pem = api
-        .client
-        .get(format!(
-            "{}/certificate/download/order/{order_id}/format/pem_noroot",
-            api.base
+        .text(&format!(
+            "/certificate/download/order/{order_id}/format/pem_noroot"
         ))
-        .header("X-DC-DEVKEY", KEY)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let leaf = &pem_chain(&pem)[0];
+        .await;
+    let leaf = &pem_certs(&pem)[0];
     let (_, parsed) = X509Certificate::from_der(leaf).unwrap();
     assert_eq!(
         parsed.public_key().subject_public_key.data.as_ref(),
@@ -1588,12 +1498,7 @@ async fn revoke_with_skip_approval_is_immediate_and_the_crl_lists_the_serial() {
     assert_eq!(crl_serials(&api, &sandbox, keep_cert).await, [serial]);
 
     // Twice is refused; so is a reissue of a revoked order.
-    let (status, body) = api
-        .send(api.put(
-            &format!("/certificate/{cert_id}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
-        .await;
+    let (status, body) = api.revoke_at_once(&format!("/certificate/{cert_id}")).await;
     assert_eq!(status, 400, "{body}");
     assert!(
         body["errors"][0]["message"]
@@ -1788,10 +1693,7 @@ async fn a_state_file_keeps_orders_certificates_ca_and_clock_across_restarts() {
     let (order_id, cert_id) = issued_order(&api).await;
     let (revoked_order, revoked_cert) = issued_order(&api).await;
     let (status, _) = api
-        .send(api.put(
-            &format!("/order/certificate/{revoked_order}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
+        .revoke_at_once(&format!("/order/certificate/{revoked_order}"))
         .await;
     assert_eq!(status, 204);
     let (_k, new_csr) = csr();
@@ -1831,12 +1733,7 @@ async fn a_state_file_keeps_orders_certificates_ca_and_clock_across_restarts() {
     );
     // The pending reissue (its CSR key rebuilt) can still be approved and issued.
     let request_id = reissue["requests"][0]["id"].as_i64().unwrap();
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{request_id}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, _) = api.decide(request_id, "approved").await;
     assert_eq!(status, 204);
     let reissued = info(&api, order_id).await;
     assert_eq!(reissued.status, Some(OrderStatus::Issued));

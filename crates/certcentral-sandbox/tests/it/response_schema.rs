@@ -240,12 +240,7 @@ async fn every_success_body_matches_the_response_schema() {
         &pending_reissue,
     );
     let reissue_request = reissued["requests"][0]["id"].as_i64().unwrap();
-    let (status, _) = api
-        .send(api.put(
-            &format!("/request/{reissue_request}/status"),
-            &json!({"status": "approved"}),
-        ))
-        .await;
+    let (status, _) = api.decide(reissue_request, "approved").await;
     assert_eq!(status, 204);
     let (status, reissues) = api
         .send(api.get(&format!("/order/certificate/{issued_id}/reissue")))
@@ -315,9 +310,7 @@ async fn every_error_body_matches_the_error_schema() {
         .send(api.get("/order/certificate?filters[date_created]=yesterday"))
         .await;
     is_error(&shapes, "bad filter", status, 400, &body);
-    let (status, body) = api
-        .send(api.put("/request/200001/status", &json!({"status": "maybe"})))
-        .await;
+    let (status, body) = api.decide(200001, "maybe").await;
     is_error(&shapes, "bad decision", status, 400, &body);
 
     let mut pending = seed_body(&csr);
@@ -334,12 +327,7 @@ async fn every_error_body_matches_the_error_schema() {
     is_error(&shapes, "bad format", status, 400, &body);
     let request_id = created["requests"][0]["id"].as_i64().unwrap();
     for _ in 0..2 {
-        let (status, body) = api
-            .send(api.put(
-                &format!("/request/{request_id}/status"),
-                &json!({"status": "rejected"}),
-            ))
-            .await;
+        let (status, body) = api.decide(request_id, "rejected").await;
         if status != 204 {
             is_error(&shapes, "decided twice", status, 400, &body);
         }

@@ -267,10 +267,7 @@ async fn a_request_that_only_reads_writes_nothing() {
 
     // The check can fail: a change is on disk once it is answered.
     let (status, _) = api
-        .send(api.put(
-            &format!("/order/certificate/{order_id}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
+        .revoke_at_once(&format!("/order/certificate/{order_id}"))
         .await;
     assert_eq!(status, 204);
     assert!(
@@ -292,10 +289,7 @@ async fn a_killed_sandbox_loses_nothing_it_answered() {
     let (kept, kept_cert) = issued_order(&api).await;
     let (revoked, revoked_cert) = issued_order(&api).await;
     let (status, _) = api
-        .send(api.put(
-            &format!("/order/certificate/{revoked}/revoke"),
-            &json!({"skip_approval": true}),
-        ))
+        .revoke_at_once(&format!("/order/certificate/{revoked}"))
         .await;
     assert_eq!(status, 204);
     let (_key, new_csr) = csr();

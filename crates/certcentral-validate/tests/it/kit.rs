@@ -445,22 +445,11 @@ pub fn orders() -> Vec<(&'static str, Vec<u8>, Expected)> {
 }
 
 /// The contract's Secure Email example (sponsor-validated, given name and surname, signing
-/// key), with a real CSR.
+/// key; the test kit's), with a real CSR.
 pub fn secure_email() -> Value {
-    json!({
-        "certificate": {
-            "emails": ["locke.cole@example.com"],
-            "csr": fixture("rsa2048.csr"),
-            "signature_hash": "sha256",
-            "common_name_indicator": "given_name_surname",
-            "individual": {"first_name": "Locke", "last_name": "Cole"},
-            "usage_designation": {"primary_usage": "signing"},
-            "profile_type": "strict"
-        },
-        "organization": {"id": 112233},
-        "validity_years": 1,
-        "skip_approval": true
-    })
+    let mut body = certcentral_testkit::secure_email_body_without_csr();
+    body["certificate"]["csr"] = json!(fixture("rsa2048.csr"));
+    body
 }
 
 /// `base` edited by `edit`, as bytes.
