@@ -401,31 +401,6 @@ impl OrderFields {
         }
     }
 
-    /// The error for `field`, which sets `member` of the body, when `product` forbids it.
-    fn refuse(
-        product: ProductId,
-        naming: Naming,
-        given: bool,
-        field: Field,
-        member: &str,
-        instead: &str,
-    ) -> Result<(), FieldError> {
-        if !given {
-            return Ok(());
-        }
-        match member_rule(product, member) {
-            MemberRule::Forbidden(reason) => Err(FieldError {
-                field,
-                message: format!(
-                    "{} cannot be used with {}: {reason}{instead}",
-                    naming.of(field),
-                    naming.product(product)
-                ),
-            }),
-            _ => Ok(()),
-        }
-    }
-
     /// The person from --first-name/--last-name/--pseudonym, if any.
     fn individual(&self) -> Option<Individual> {
         (self.first_name.is_some() || self.pseudonym.is_some()).then(|| Individual {
@@ -461,6 +436,7 @@ impl OrderFields {
         product: ProductId,
         naming: Naming,
     ) -> Result<SecureEmailOrderRequest, FieldError> {
+        let target = Target { product, naming };
         let names = format!(
             " (a Secure Email certificate's CN follows {}: use {}/{} or {})",
             naming.of(Field::CnIndicator),
@@ -468,57 +444,27 @@ impl OrderFields {
             naming.of(Field::LastName),
             naming.of(Field::Pseudonym)
         );
-        Self::refuse(
-            product,
-            naming,
-            self.common_name.is_some(),
-            Field::CommonName,
-            "/certificate/common_name",
-            &names,
-        )?;
-        Self::refuse(
-            product,
-            naming,
-            !self.organization_units.is_empty(),
-            Field::OrganizationUnits,
-            "/certificate/organization_units",
-            "",
-        )?;
-        Self::refuse(
-            product,
-            naming,
-            self.auto_renew.is_some(),
-            Field::AutoRenew,
-            "/auto_renew",
-            "",
-        )?;
-        // A mailbox certificate holds only the email address: the indicator and the person
-        // are ignored by DigiCert, so giving them is a mistake.
-        let person_used = member_rule(product, "/certificate/common_name_indicator")
-            == MemberRule::Required
-            || member_rule(product, "/certificate/individual") == MemberRule::Required;
-        if !person_used && (self.cn_indicator.is_some() || self.individual().is_some()) {
-            let field = if self.cn_indicator.is_some() {
-                Field::CnIndicator
-            } else if self.first_name.is_some() {
-                Field::FirstName
-            } else if self.last_name.is_some() {
-                Field::LastName
-            } else {
-                Field::Pseudonym
-            };
-            return Err(FieldError {
-                field,
-                message: format!(
-                    "{}, {}, {} and {} cannot be used with {}: a mailbox-validated certificate holds only the email address (CN = the first address)",
-                    naming.of(Field::CnIndicator),
-                    naming.of(Field::FirstName),
-                    naming.of(Field::LastName),
-                    naming.of(Field::Pseudonym),
-                    naming.product(product)
-                ),
-            });
-        }
+        target.refuse_all(&[
+            Given {
+                field: Field::CommonName,
+                member: "/certificate/common_name",
+                given: self.common_name.is_some(),
+                instead: &names,
+            },
+            Given {
+                field: Field::OrganizationUnits,
+                member: "/certificate/organization_units",
+                given: !self.organization_units.is_empty(),
+                instead: "",
+            },
+            Given {
+                field: Field::AutoRenew,
+                member: "/auto_renew",
+                given: self.auto_renew.is_some(),
+                instead: "",
+            },
+        ])?;
+        let person_used = self.check_person(target)?;
         if self.emails.is_empty() {
             return Err(naming.missing(Field::Emails, product));
         }
@@ -527,11 +473,50 @@ impl OrderFields {
         } else {
             None
         };
+        Ok(self.secure_email_body(indicator))
+    }
+
+    /// Whether `target`'s product takes a person (names or pseudonym, and the CN indicator);
+    /// an error when it does not and one was given.
+    fn check_person(&self, target: Target) -> Result<bool, FieldError> {
+        let Target { product, naming } = target;
+        // A mailbox certificate holds only the email address: the indicator and the person
+        // are ignored by DigiCert, so giving them is a mistake.
+        let person_used = member_rule(product, "/certificate/common_name_indicator")
+            == MemberRule::Required
+            || member_rule(product, "/certificate/individual") == MemberRule::Required;
+        if person_used || (self.cn_indicator.is_none() && self.individual().is_none()) {
+            return Ok(person_used);
+        }
+        let field = if self.cn_indicator.is_some() {
+            Field::CnIndicator
+        } else if self.first_name.is_some() {
+            Field::FirstName
+        } else if self.last_name.is_some() {
+            Field::LastName
+        } else {
+            Field::Pseudonym
+        };
+        Err(FieldError {
+            field,
+            message: format!(
+                "{}, {}, {} and {} cannot be used with {}: a mailbox-validated certificate holds only the email address (CN = the first address)",
+                naming.of(Field::CnIndicator),
+                naming.of(Field::FirstName),
+                naming.of(Field::LastName),
+                naming.of(Field::Pseudonym),
+                naming.product(product)
+            ),
+        })
+    }
+
+    /// The Secure Email body of checked fields, with `indicator`.
+    fn secure_email_body(&self, indicator: Option<CommonNameIndicator>) -> SecureEmailOrderRequest {
         let usage = UsageDesignation {
             primary_usage: self.usage.unwrap_or(PrimaryUsage::DualUse),
             additional_usages: self.additional_usages.clone(),
         };
-        Ok(SecureEmailOrderRequest {
+        SecureEmailOrderRequest {
             certificate: SecureEmailCertificate {
                 ca_cert_id: None,
                 common_name_indicator: indicator,
@@ -554,7 +539,7 @@ impl OrderFields {
             skip_approval: self.skip_approval,
             subject: None,
             validity_years: self.validity(),
-        })
+        }
     }
 
     /// The seed's order body (`csr` left empty), naming fields as `naming` says.
@@ -563,39 +548,34 @@ impl OrderFields {
         product: ProductId,
         naming: Naming,
     ) -> Result<OrderRequest, FieldError> {
+        let target = Target { product, naming };
         let legacy = " (the legacy products are issued with the multipurpose profile)";
-        Self::refuse(
-            product,
-            naming,
-            self.usage.is_some(),
-            Field::Usage,
-            "/certificate/usage_designation",
-            legacy,
-        )?;
-        Self::refuse(
-            product,
-            naming,
-            !self.additional_usages.is_empty(),
-            Field::AdditionalUsages,
-            "/certificate/usage_designation",
-            legacy,
-        )?;
-        Self::refuse(
-            product,
-            naming,
-            self.profile.is_some(),
-            Field::Profile,
-            "/certificate/profile_type",
-            legacy,
-        )?;
-        Self::refuse(
-            product,
-            naming,
-            self.common_name.is_some(),
-            Field::CommonName,
-            "/certificate/common_name",
-            "",
-        )?;
+        target.refuse_all(&[
+            Given {
+                field: Field::Usage,
+                member: "/certificate/usage_designation",
+                given: self.usage.is_some(),
+                instead: legacy,
+            },
+            Given {
+                field: Field::AdditionalUsages,
+                member: "/certificate/usage_designation",
+                given: !self.additional_usages.is_empty(),
+                instead: legacy,
+            },
+            Given {
+                field: Field::Profile,
+                member: "/certificate/profile_type",
+                given: self.profile.is_some(),
+                instead: legacy,
+            },
+            Given {
+                field: Field::CommonName,
+                member: "/certificate/common_name",
+                given: self.common_name.is_some(),
+                instead: "",
+            },
+        ])?;
         let common_name = match member_rule(product, "/certificate/common_name") {
             MemberRule::Forbidden(_) => None,
             _ => Some(
@@ -604,30 +584,13 @@ impl OrderFields {
                     .ok_or_else(|| naming.missing(Field::CommonName, product))?,
             ),
         };
-        let indicator = match self.indicator(None) {
-            None => None,
-            Some(CommonNameIndicator::GivenNameSurname) => {
-                Some(LegacyCommonNameIndicator::GivenNameSurname)
-            }
-            Some(CommonNameIndicator::Pseudonym) => Some(LegacyCommonNameIndicator::Pseudonym),
-            Some(other) => {
-                return Err(FieldError {
-                    field: Field::CnIndicator,
-                    message: format!(
-                        "{} {other} cannot be used with {}: the legacy products take `given_name_surname` or `pseudonym`",
-                        naming.of(Field::CnIndicator),
-                        naming.product(product)
-                    ),
-                });
-            }
-        };
+        let indicator = self.legacy_indicator(target)?;
         if self.emails.is_empty() {
             return Err(naming.missing(Field::Emails, product));
         }
         let org_id = self
             .org_id
             .ok_or_else(|| naming.missing(Field::OrgId, product))?;
-        let validity_years = self.validity();
         Ok(OrderRequest {
             auto_renew: self.auto_renew,
             certificate: CertificateRequest {
@@ -649,8 +612,67 @@ impl OrderFields {
             payment_method: self.payment_method.unwrap_or(PaymentMethod::Balance),
             renewal_of_order_id: self.renewal_of_order_id,
             skip_approval: self.skip_approval,
-            validity_years,
+            validity_years: self.validity(),
         })
+    }
+
+    /// The CN indicator of a legacy order: `given_name_surname` or `pseudonym` only.
+    fn legacy_indicator(
+        &self,
+        target: Target,
+    ) -> Result<Option<LegacyCommonNameIndicator>, FieldError> {
+        match self.indicator(None) {
+            None => Ok(None),
+            Some(CommonNameIndicator::GivenNameSurname) => {
+                Ok(Some(LegacyCommonNameIndicator::GivenNameSurname))
+            }
+            Some(CommonNameIndicator::Pseudonym) => Ok(Some(LegacyCommonNameIndicator::Pseudonym)),
+            Some(other) => Err(FieldError {
+                field: Field::CnIndicator,
+                message: format!(
+                    "{} {other} cannot be used with {}: the legacy products take `given_name_surname` or `pseudonym`",
+                    target.naming.of(Field::CnIndicator),
+                    target.naming.product(target.product)
+                ),
+            }),
+        }
+    }
+}
+
+/// The product a body is built for, and how its fields are named in messages.
+#[derive(Clone, Copy)]
+struct Target {
+    product: ProductId,
+    naming: Naming,
+}
+
+/// A field as given: the body member it sets, whether it was given, and what the refusal
+/// adds when the product forbids that member.
+struct Given<'a> {
+    field: Field,
+    member: &'static str,
+    given: bool,
+    instead: &'a str,
+}
+
+impl Target {
+    /// The first of `fields` that was given although the product forbids its member, as an
+    /// error naming the product's rule.
+    fn refuse_all(self, fields: &[Given<'_>]) -> Result<(), FieldError> {
+        for field in fields.iter().filter(|f| f.given) {
+            if let MemberRule::Forbidden(reason) = member_rule(self.product, field.member) {
+                return Err(FieldError {
+                    field: field.field,
+                    message: format!(
+                        "{} cannot be used with {}: {reason}{}",
+                        self.naming.of(field.field),
+                        self.naming.product(self.product),
+                        field.instead
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 }
 
