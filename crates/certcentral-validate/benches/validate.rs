@@ -106,6 +106,13 @@ fn bench(c: &mut Criterion) {
                 validator.validate(&doc).is_ok()
             })
         });
+        // The engine's cheapest pass (a verdict, no error), for reference.
+        group.bench_function("jsonschema_is_valid", |b| {
+            b.iter(|| {
+                let doc: Value = serde_json::from_slice(black_box(&bytes)).expect("json");
+                validator.is_valid(&doc)
+            })
+        });
         if name == "five_violations" {
             group.bench_function("jsonschema_iter_errors", |b| {
                 b.iter(|| {

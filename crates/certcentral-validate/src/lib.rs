@@ -8,6 +8,8 @@
 //!   `/certificate/emails/1`; for a missing member, the member's path), a stable `code` in
 //!   DigiCert's vocabulary (see [`codes`]) and a `message` saying what is allowed.
 //!   [`Violation::digicert_code`] gives the code as DigiCert's API would (`invalid_value:auto_renew`).
+//!   One violation per path and code: a member two rules need is missing once, with both
+//!   reasons; a value that breaks two rules of the same code is one message saying both.
 //! - Errors block the order; warnings (`report.warnings`) do not.
 //!
 //! # Rules

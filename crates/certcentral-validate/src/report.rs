@@ -79,10 +79,11 @@ static NOTED: LazyLock<Vec<(&'static str, Option<&'static str>)>> = LazyLock::ne
         .collect()
 });
 
-/// Every violation of `doc` whose origin `keep` accepts, in the engine's order. At one path,
-/// a standard keyword's error is reported once per subschema, and a custom keyword's error
-/// only when no standard keyword failed there (so a wrong type is not also reported as, say,
-/// a float).
+/// Every violation of `doc` whose origin `keep` accepts, in the engine's order, one per path
+/// and code: a member that several rules miss is reported once, with every rule's reason
+/// ([`Missing`]); at one path, a standard keyword's error is reported once per subschema, and
+/// a custom keyword's error only when no standard keyword failed there (so a wrong type is
+/// not also reported as, say, a float).
 pub(crate) fn violations<'a>(
     doc: &Value,
     root: &str,
@@ -90,7 +91,7 @@ pub(crate) fn violations<'a>(
     keep: impl Fn(Origin) -> bool,
 ) -> Vec<Violation> {
     // Nothing is allocated for a valid order.
-    let mut out: Vec<(Origin, Violation, Cow<'static, str>)> = Vec::new();
+    let mut found = Found::default();
     let mut mapped = Vec::new();
     for error in errors {
         let location = keyword_location(&error);
@@ -103,37 +104,176 @@ pub(crate) fn violations<'a>(
             }
         };
         map(doc, root, &error, site, &mut mapped);
-        for (origin, violation) in mapped.drain(..) {
-            let repeated = out.iter().any(|(o, v, p)| {
-                v.path == violation.path
-                    && match origin {
-                        Origin::Standard => *o == Origin::Standard && *p == parent,
-                        Origin::Custom => *o == Origin::Standard,
-                    }
-            });
-            if !repeated {
-                if out.capacity() == 0 {
-                    out.reserve(8);
-                }
-                out.push((origin, violation, parent.clone()));
+        for (origin, item) in mapped.drain(..) {
+            found.add(origin, item, parent.clone());
+        }
+    }
+    found.finish(keep)
+}
+
+/// A member missing at `path`: what it must be and why. Two rules can miss the same member
+/// (a product's rule set needs the person's names, and so does `common_name_indicator`): it
+/// is one violation, which names the member's own schema rather than a list of alternatives
+/// when one of the rules requires it alone, and gives every rule's reason.
+struct Missing {
+    path: String,
+    /// `must be …` (the member's schema) or `give … or …` (alternatives).
+    what: String,
+    /// Whether `what` lists alternatives (`anyOf`) instead of the member's schema.
+    alternatives: bool,
+    /// Why the member is needed (the descriptions of the rules), without repeats.
+    reasons: Vec<&'static str>,
+}
+
+impl Missing {
+    fn new(path: String, what: String, alternatives: bool, reason: Option<&'static str>) -> Self {
+        Missing {
+            path,
+            what,
+            alternatives,
+            reasons: reason.into_iter().collect(),
+        }
+    }
+
+    /// Takes in `other`, missing at the same path: its reason, and its `what` when it names
+    /// the member where this one only lists alternatives (its reason then comes first).
+    fn merge(&mut self, other: Missing) {
+        if self.alternatives && !other.alternatives {
+            self.what = other.what;
+            self.alternatives = false;
+            let earlier = std::mem::replace(&mut self.reasons, other.reasons);
+            self.add_reasons(earlier);
+        } else {
+            self.add_reasons(other.reasons);
+        }
+    }
+
+    fn add_reasons(&mut self, reasons: Vec<&'static str>) {
+        for reason in reasons {
+            if !self.reasons.contains(&reason) {
+                self.reasons.push(reason);
             }
         }
     }
-    // A custom keyword's error before a standard one at the same path: keep the standard one.
-    let wanted: Vec<bool> = out
-        .iter()
-        .map(|(o, v, _)| {
-            keep(*o)
-                && (*o == Origin::Standard
-                    || !out
-                        .iter()
-                        .any(|(s, w, _)| *s == Origin::Standard && w.path == v.path))
+
+    /// `missing required field: WHAT (REASON; REASON)`.
+    fn into_violation(self) -> Violation {
+        let mut message = String::with_capacity(
+            32 + self.what.len() + self.reasons.iter().map(|r| r.len() + 2).sum::<usize>(),
+        );
+        message.push_str("missing required field: ");
+        message.push_str(&self.what);
+        for (i, reason) in self.reasons.iter().enumerate() {
+            message.push_str(if i == 0 { " (" } else { "; " });
+            message.push_str(reason);
+        }
+        if !self.reasons.is_empty() {
+            message.push(')');
+        }
+        violation(self.path, codes::REQUIRED_PARAM, message)
+    }
+}
+
+/// The violations found so far, with the origin of each and the schema object of its keyword.
+#[derive(Default)]
+struct Found {
+    items: Vec<(Origin, Item, Cow<'static, str>)>,
+}
+
+/// What one engine error stands for, before the report is assembled.
+enum Item {
+    /// A finished violation.
+    Done(Violation),
+    /// A missing member (standard keywords only), completed when every rule that misses it
+    /// is known.
+    Missing(Missing),
+}
+
+impl Item {
+    fn path(&self) -> &str {
+        match self {
+            Item::Done(v) => &v.path,
+            Item::Missing(m) => &m.path,
+        }
+    }
+}
+
+impl Found {
+    /// Adds `item` (from a keyword of the schema object at `parent`), unless it repeats one:
+    /// a standard keyword's error at the same path and object, a custom keyword's error where
+    /// a standard one failed. A member already missed by another rule, or a value that breaks
+    /// a rule of another object with the same code, joins the earlier violation.
+    fn add(&mut self, origin: Origin, item: Item, parent: Cow<'static, str>) {
+        let item = match item {
+            Item::Missing(missing) => match self.missing_at(&missing.path) {
+                Some(earlier) => return earlier.merge(missing),
+                None => Item::Missing(missing),
+            },
+            done => done,
+        };
+        let mut repeated = false;
+        for (o, earlier, p) in &mut self.items {
+            if earlier.path() != item.path() {
+                continue;
+            }
+            match (origin, *o, earlier, &item) {
+                (Origin::Standard, Origin::Standard, _, _) if *p == parent => repeated = true,
+                (Origin::Custom, Origin::Standard, _, _) => repeated = true,
+                (Origin::Standard, Origin::Standard, Item::Done(e), Item::Done(v))
+                    if e.code == v.code =>
+                {
+                    if !e.message.contains(v.message.as_str()) {
+                        e.message.push_str("; also ");
+                        e.message.push_str(&v.message);
+                    }
+                    repeated = true;
+                }
+                _ => {}
+            }
+            if repeated {
+                return;
+            }
+        }
+        if self.items.capacity() == 0 {
+            self.items.reserve(8);
+        }
+        self.items.push((origin, item, parent));
+    }
+
+    /// The missing member at `path` found so far, if any.
+    fn missing_at(&mut self, path: &str) -> Option<&mut Missing> {
+        self.items.iter_mut().find_map(|(_, item, _)| match item {
+            Item::Missing(m) if m.path == path => Some(m),
+            _ => None,
         })
-        .collect();
-    out.into_iter()
-        .zip(wanted)
-        .filter_map(|((_, v, _), wanted)| wanted.then_some(v))
-        .collect()
+    }
+
+    /// The violations whose origin `keep` accepts, in order; a custom keyword's error before a
+    /// standard one at the same path is dropped (the standard one is kept).
+    fn finish(self, keep: impl Fn(Origin) -> bool) -> Vec<Violation> {
+        let wanted: Vec<bool> = self
+            .items
+            .iter()
+            .map(|(o, v, _)| {
+                keep(*o)
+                    && (*o == Origin::Standard
+                        || !self
+                            .items
+                            .iter()
+                            .any(|(s, w, _)| *s == Origin::Standard && w.path() == v.path()))
+            })
+            .collect();
+        self.items
+            .into_iter()
+            .zip(wanted)
+            .filter_map(|((_, item, _), wanted)| {
+                wanted.then(|| match item {
+                    Item::Done(v) => v,
+                    Item::Missing(m) => m.into_violation(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// The JSON Pointer, in the schema document, of the keyword that failed (borrowed from the
@@ -241,148 +381,198 @@ fn map(
     root: &str,
     error: &ValidationError<'_>,
     site: &Site<'_>,
-    out: &mut Vec<(Origin, Violation)>,
+    out: &mut Vec<(Origin, Item)>,
 ) {
     let path = error.instance_path().as_str();
-    let parent = site.parent;
     let instance = error.instance();
     match error.kind() {
-        ValidationErrorKind::Custom { message, .. } => out.push(match unpack_custom(message) {
-            Some((suffix, code, text)) => {
-                let mut full = String::with_capacity(path.len() + suffix.len());
-                full.push_str(path);
-                full.push_str(suffix);
-                (Origin::Custom, violation(full, code, text.to_owned()))
-            }
-            None => (
-                Origin::Custom,
-                violation(path.to_owned(), codes::INVALID_VALUE, message.clone()),
-            ),
-        }),
+        ValidationErrorKind::Custom { message, .. } => out.push(custom(path, message)),
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();
-            let member = parent
-                .get("properties")
-                .and_then(|p| p.get(name))
-                .filter(|m| m.get("required").is_none() || m.get("type").is_some())
-                .or_else(|| member_schema(root, path, name))
-                .map_or_else(|| "a value".to_owned(), expect);
-            let why = reason(site.location).map_or_else(String::new, |r| format!(" ({r})"));
             out.push((
                 Origin::Standard,
-                violation(
-                    member_path(path, name),
-                    codes::REQUIRED_PARAM,
-                    format!("missing required field: must be {member}{why}"),
-                ),
+                Item::Missing(required(root, path, name, site)),
             ));
         }
-        ValidationErrorKind::Not { .. } => {
-            let what = parent
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or("this member is not allowed here");
-            let mut message = String::with_capacity(what.len() + 40);
-            message.push_str(what);
-            message.push_str("; found ");
-            push_found(&mut message, instance);
-            out.push((
-                Origin::Standard,
-                violation(path.to_owned(), codes::INVALID_VALUE, message),
-            ));
-        }
+        ValidationErrorKind::Not { .. } => out.push(forbidden(path, site.parent, instance)),
         ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let allowed = allowed_members_at(site.parent_pointer);
-            let mut unexpected: Vec<&String> = unexpected.iter().collect();
-            unexpected.sort_unstable();
-            for key in unexpected {
-                let mut message = String::with_capacity(key.len() + allowed.len() + 40);
-                message.push_str("unknown field `");
-                push_escaped(&mut message, key);
-                message.push_str("`; allowed fields: ");
-                message.push_str(&allowed);
-                out.push((
-                    Origin::Standard,
-                    violation(member_path(path, key), codes::UNKNOWN_PARAM, message),
-                ));
-            }
+            unknown_members(path, site, unexpected, out);
         }
-        ValidationErrorKind::AnyOf { .. } if required_alternatives(parent).is_some() => {
-            let groups = required_alternatives(parent).unwrap_or_default();
-            let describe = |name: &String| {
-                let member = parent
-                    .get("properties")
-                    .and_then(|p| p.get(name.as_str()))
-                    .map_or_else(|| "a value".to_owned(), expect);
-                if member == "a value" {
-                    format!("`{name}`")
-                } else {
-                    format!("`{name}` ({member})")
-                }
-            };
-            let give = groups
-                .iter()
-                .map(|group| group.iter().map(describe).collect::<Vec<_>>().join(" and "))
-                .collect::<Vec<_>>();
-            let give = match give.split_last() {
-                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
-                _ => give.join(""),
-            };
-            // The path names the first member that is missing (of the first group).
-            let first = groups
-                .iter()
-                .flatten()
-                .find(|name| instance.get(name.as_str()).is_none())
-                .or_else(|| groups.first().and_then(|g| g.first()))
-                .map(String::as_str)
-                .unwrap_or_default();
-            let reason = parent
-                .get("description")
-                .and_then(Value::as_str)
-                .filter(|_| groups.iter().any(|g| g.len() > 1))
-                .map_or_else(String::new, |d| format!(" ({d})"));
-            out.push((
-                Origin::Standard,
-                violation(
-                    member_path(path, first),
-                    codes::REQUIRED_PARAM,
-                    format!("missing required field: give {give}{reason}"),
-                ),
-            ));
+        ValidationErrorKind::AnyOf { .. } if required_alternatives(site.parent).is_some() => {
+            let groups = required_alternatives(site.parent).unwrap_or_default();
+            let missing = alternatives(path, site.parent, instance, &groups);
+            out.push((Origin::Standard, Item::Missing(missing)));
         }
-        kind => {
-            let message = if let Some(base) = site.then_base {
-                let mut found = String::new();
-                push_found_for(&mut found, kind, instance);
-                conditional(doc, path, base, parent, &found)
-            } else {
-                let note = member_note(error);
-                let subject = if path.is_empty() {
-                    "the order body must be"
-                } else {
-                    "must be"
-                };
-                let mut message = String::with_capacity(
-                    subject.len() + site.allowed.len() + note.map_or(0, |n| n.len() + 3) + 48,
-                );
-                message.push_str(subject);
-                message.push(' ');
-                message.push_str(&site.allowed);
-                if let Some(note) = note {
-                    message.push_str(" (");
-                    message.push_str(note);
-                    message.push(')');
-                }
-                message.push_str("; found ");
-                push_found_for(&mut message, kind, instance);
-                message
-            };
-            out.push((
-                Origin::Standard,
-                violation(path.to_owned(), codes::INVALID_VALUE, message),
-            ));
-        }
+        kind => out.push((
+            Origin::Standard,
+            Item::Done(violation(
+                path.to_owned(),
+                codes::INVALID_VALUE,
+                invalid(doc, error, site, kind),
+            )),
+        )),
     }
+}
+
+/// A custom keyword's error ([`crate::engine::custom_error`]): its code, at the instance's
+/// path plus the keyword's suffix.
+fn custom(path: &str, message: &str) -> (Origin, Item) {
+    let violation = match unpack_custom(message) {
+        Some((suffix, code, text)) => {
+            let mut full = String::with_capacity(path.len() + suffix.len());
+            full.push_str(path);
+            full.push_str(suffix);
+            violation(full, code, text.to_owned())
+        }
+        None => violation(path.to_owned(), codes::INVALID_VALUE, message.to_owned()),
+    };
+    (Origin::Custom, Item::Done(violation))
+}
+
+/// Member `name` of the object at `path`, which `required` at `site` needs: what it must be
+/// (its schema, where the rule states it, else the body's), and why (the rule's reason).
+fn required(root: &str, path: &str, name: &str, site: &Site<'_>) -> Missing {
+    let member = site
+        .parent
+        .get("properties")
+        .and_then(|p| p.get(name))
+        .filter(|m| m.get("required").is_none() || m.get("type").is_some())
+        .or_else(|| member_schema(root, path, name))
+        .map_or_else(|| "a value".to_owned(), expect);
+    Missing::new(
+        member_path(path, name),
+        format!("must be {member}"),
+        false,
+        reason(site.location),
+    )
+}
+
+/// A member a `not` forbids: the forbidding node's `description`, and what was found.
+fn forbidden(path: &str, parent: &Value, instance: &Value) -> (Origin, Item) {
+    let what = parent
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or("this member is not allowed here");
+    let mut message = String::with_capacity(what.len() + 40);
+    message.push_str(what);
+    message.push_str("; found ");
+    push_found(&mut message, instance);
+    (
+        Origin::Standard,
+        Item::Done(violation(path.to_owned(), codes::INVALID_VALUE, message)),
+    )
+}
+
+/// One `unknown_param` per unexpected member of the object at `path` (sorted), each listing
+/// the members the schema object at `site` allows.
+fn unknown_members(
+    path: &str,
+    site: &Site<'_>,
+    unexpected: &[String],
+    out: &mut Vec<(Origin, Item)>,
+) {
+    let allowed = allowed_members_at(site.parent_pointer);
+    let mut unexpected: Vec<&String> = unexpected.iter().collect();
+    unexpected.sort_unstable();
+    for key in unexpected {
+        let mut message = String::with_capacity(key.len() + allowed.len() + 40);
+        message.push_str("unknown field `");
+        push_escaped(&mut message, key);
+        message.push_str("`; allowed fields: ");
+        message.push_str(&allowed);
+        out.push((
+            Origin::Standard,
+            Item::Done(violation(
+                member_path(path, key),
+                codes::UNKNOWN_PARAM,
+                message,
+            )),
+        ));
+    }
+}
+
+/// An `anyOf` of required member `groups` that `instance` (at `path`) meets none of: one
+/// missing member (the first missing one of the first group), with every alternative.
+fn alternatives(
+    path: &str,
+    parent: &'static Value,
+    instance: &Value,
+    groups: &[Vec<String>],
+) -> Missing {
+    let describe = |name: &String| {
+        let member = parent
+            .get("properties")
+            .and_then(|p| p.get(name.as_str()))
+            .map_or_else(|| "a value".to_owned(), expect);
+        if member == "a value" {
+            format!("`{name}`")
+        } else {
+            format!("`{name}` ({member})")
+        }
+    };
+    let give = groups
+        .iter()
+        .map(|group| group.iter().map(describe).collect::<Vec<_>>().join(" and "))
+        .collect::<Vec<_>>();
+    let give = match give.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => give.join(""),
+    };
+    // The path names the first member that is missing (of the first group).
+    let first = groups
+        .iter()
+        .flatten()
+        .find(|name| instance.get(name.as_str()).is_none())
+        .or_else(|| groups.first().and_then(|g| g.first()))
+        .map(String::as_str)
+        .unwrap_or_default();
+    let reason = parent
+        .get("description")
+        .and_then(Value::as_str)
+        .filter(|_| groups.iter().any(|g| g.len() > 1));
+    Missing::new(
+        member_path(path, first),
+        format!("give {give}"),
+        true,
+        reason,
+    )
+}
+
+/// The message of a value that breaks a keyword at `site`: what is allowed (under which
+/// condition, for a keyword in a `then`), with the member's note, and what was found.
+fn invalid(
+    doc: &Value,
+    error: &ValidationError<'_>,
+    site: &Site<'_>,
+    kind: &ValidationErrorKind,
+) -> String {
+    let path = error.instance_path().as_str();
+    let instance = error.instance();
+    if let Some(base) = site.then_base {
+        let mut found = String::new();
+        push_found_for(&mut found, kind, instance);
+        return conditional(doc, path, base, site.parent, &found);
+    }
+    let note = member_note(error);
+    let subject = if path.is_empty() {
+        "the order body must be"
+    } else {
+        "must be"
+    };
+    let mut message = String::with_capacity(
+        subject.len() + site.allowed.len() + note.map_or(0, |n| n.len() + 3) + 48,
+    );
+    message.push_str(subject);
+    message.push(' ');
+    message.push_str(&site.allowed);
+    if let Some(note) = note {
+        message.push_str(" (");
+        message.push_str(note);
+        message.push(')');
+    }
+    message.push_str("; found ");
+    push_found_for(&mut message, kind, instance);
+    message
 }
 
 /// Appends what was found, for an error of `kind` on `instance`: a length for the length
@@ -566,6 +756,109 @@ mod tests {
             SITES
                 .keys()
                 .any(|location| SITES[location].then_base.is_some())
+        );
+    }
+
+    fn missing(what: &str, alternatives: bool, reason: &'static str) -> Missing {
+        Missing::new(
+            "/a/b".to_owned(),
+            what.to_owned(),
+            alternatives,
+            Some(reason),
+        )
+    }
+
+    /// A member two rules miss is one violation: the member's own schema wins over a list of
+    /// alternatives, whichever rule comes first, and every reason is given once.
+    #[test]
+    fn missing_members_merge_their_reasons() {
+        let message = |first: Missing, second: Missing, third: Missing| {
+            let mut merged = first;
+            merged.merge(second);
+            merged.merge(third);
+            let v = merged.into_violation();
+            assert_eq!(
+                (v.path.as_str(), v.code.as_str()),
+                ("/a/b", codes::REQUIRED_PARAM)
+            );
+            v.message
+        };
+        assert_eq!(
+            message(
+                missing("must be a string", false, "rule one"),
+                missing("give `b` or `c`", true, "rule two"),
+                missing("must be a string", false, "rule one"),
+            ),
+            "missing required field: must be a string (rule one; rule two)"
+        );
+        assert_eq!(
+            message(
+                missing("give `b` or `c`", true, "rule two"),
+                missing("must be a string", false, "rule one"),
+                missing("give `b` or `c`", true, "rule two"),
+            ),
+            "missing required field: must be a string (rule one; rule two)"
+        );
+        let single = Missing::new("/x".to_owned(), "must be 1".to_owned(), false, None);
+        assert_eq!(
+            single.into_violation().message,
+            "missing required field: must be 1"
+        );
+    }
+
+    fn errors(doc: &Value, product: certcentral_types::ProductId) -> Vec<Violation> {
+        let ctx = crate::Context::new(product)
+            .with_today(chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap_or_default());
+        crate::validate_value(doc, &ctx).errors
+    }
+
+    /// The Secure Email sponsor order without a surname: the product's "one of the names" rule
+    /// and `common_name_indicator`'s rule both miss it; it is reported once, with both reasons.
+    #[test]
+    fn a_member_two_rules_need_is_missing_once() {
+        use certcentral_types::ProductId as P;
+        let mut doc = certcentral_testkit::secure_email_body_without_csr();
+        if let Some(individual) = doc["certificate"]["individual"].as_object_mut() {
+            individual.remove("last_name");
+        }
+        let errors = errors(&doc, P::SecureEmailSponsor);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert_eq!(errors[0].path, "/certificate/individual/last_name");
+        assert_eq!(errors[0].code, codes::REQUIRED_PARAM);
+        let message = &errors[0].message;
+        assert!(
+            message.starts_with("missing required field: must be a string of 1 to 64 characters"),
+            "{message}"
+        );
+        assert!(message.contains("`common_name_indicator` `given_name_surname` takes the name"));
+        assert!(message.contains("; a sponsor-validated certificate names the person"));
+        // Without the product's rule, one rule and one reason.
+        let errors = self::errors(&doc, P::SecureEmailMailbox);
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            !errors[0].message.contains("sponsor"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    /// A value that breaks two rules with the same code is one violation saying both.
+    #[test]
+    fn a_value_breaking_two_rules_is_one_violation() {
+        let mut doc = certcentral_testkit::seed_body_without_csr();
+        doc["auto_renew"] = 150.into();
+        doc["payment_method"] = "card".into();
+        let errors = errors(&doc, certcentral_types::ProductId::ClientPremiumSha2);
+        let at: Vec<&Violation> = errors.iter().filter(|v| v.path == "/auto_renew").collect();
+        assert_eq!(at.len(), 1, "{errors:#?}");
+        assert_eq!(at[0].code, codes::INVALID_VALUE);
+        assert!(at[0].message.contains("0 to 99"), "{}", at[0].message);
+        assert!(
+            at[0]
+                .message
+                .contains("; found 150; also must be 0 when `payment_method` is `card`"),
+            "{}",
+            at[0].message
         );
     }
 

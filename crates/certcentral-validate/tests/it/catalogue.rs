@@ -35,8 +35,20 @@ fn catalogue() {
     insta::assert_yaml_snapshot!(snapshot);
 }
 
-/// A valid report for `None`; else an invalid one holding the expected (path, code).
+/// A valid report for `None`; else an invalid one holding the expected (path, code). Either
+/// way, at most one error per path and code (a member two rules need is missing once).
 fn assert_expected(name: &str, report: &Report, expected: crate::kit::Expected) {
+    for (i, v) in report.errors.iter().enumerate() {
+        assert!(
+            !report.errors[..i]
+                .iter()
+                .any(|w| w.path == v.path && w.code == v.code),
+            "{name}: {} at {:?} reported twice: {:#?}",
+            v.code,
+            v.path,
+            report.errors
+        );
+    }
     match expected {
         None => assert!(report.is_valid(), "{name}: {:#?}", report.errors),
         Some((path, code)) => assert!(
