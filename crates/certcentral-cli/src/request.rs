@@ -296,7 +296,7 @@ pub fn read_order_file(bytes: &[u8], ctx: &Context) -> Result<OrderFile, CliErro
         .warnings
         .iter()
         .filter(|w| w.code == UNKNOWN_PARAM)
-        .map(|w| w.path.as_str())
+        .map(|w| &*w.path)
         .collect();
     // An unknown product's order always goes as written (the client has no typed path for it).
     let as_given = (!unknown.is_empty() || ctx.unknown_product.is_some()).then(|| doc.clone());

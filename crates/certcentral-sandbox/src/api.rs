@@ -372,7 +372,7 @@ fn order_body(
             errors: report
                 .errors
                 .iter()
-                .map(|v| (v.digicert_code(), v.message.clone()))
+                .map(|v| (v.digicert_code(), v.message.to_string()))
                 .collect(),
         });
     }

@@ -304,9 +304,9 @@ fn derive_member_rule(product: ProductId, pointer: &str) -> MemberRule {
 /// the warning `code` at `path` with `message`.
 pub(crate) struct WarningRule {
     pub(crate) when: Validator,
-    pub(crate) code: String,
-    pub(crate) path: String,
-    pub(crate) message: String,
+    pub(crate) code: &'static str,
+    pub(crate) path: &'static str,
+    pub(crate) message: &'static str,
 }
 
 /// Everything compiled for one product and one `today`.
@@ -363,11 +363,8 @@ fn warning_rules(product: ProductId) -> Vec<WarningRule> {
     else {
         return Vec::new();
     };
-    let text = |rule: &Value, key: &str| {
-        rule.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
+    let text = |rule: &'static Value, key: &str| -> &'static str {
+        rule.get(key).and_then(Value::as_str).unwrap_or_default()
     };
     rules
         .get("x-warnings")

@@ -60,7 +60,7 @@
 //! }"#, &ctx);
 //!
 //! assert!(!report.is_valid());
-//! let paths: Vec<&str> = report.errors.iter().map(|v| v.path.as_str()).collect();
+//! let paths: Vec<&str> = report.errors.iter().map(|v| &*v.path).collect();
 //! assert_eq!(paths, [
 //!     "/certificate/emails/2",
 //!     "/certificate/emails/1",
@@ -87,6 +87,7 @@ use certcentral_types::{OrderRequest, ProductId};
 use chrono::NaiveDate;
 use serde::Serialize;
 use serde_json::Value;
+use std::borrow::Cow;
 
 #[cfg(feature = "csr")]
 mod csr;
@@ -223,13 +224,13 @@ pub use engine::{MemberRule, member_rule, product_schema};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Violation {
     /// JSON Pointer (RFC 6901) to the offending value; for a missing member, the member's path.
-    pub path: String,
+    pub path: Cow<'static, str>,
     /// Stable machine code, in DigiCert's vocabulary where it fits (`required_param`,
     /// `invalid_value`, `unknown_param`, `bad_request_format`, `csr_invalid_cannot_parse`, …).
     /// All codes are listed in [`codes`].
-    pub code: String,
+    pub code: Cow<'static, str>,
     /// What is wrong and what is allowed, for people.
-    pub message: String,
+    pub message: Cow<'static, str>,
 }
 
 impl Violation {
@@ -245,11 +246,11 @@ impl Violation {
             .join(".");
         if dotted.is_empty()
             || !matches!(
-                self.code.as_str(),
+                &*self.code,
                 codes::REQUIRED_PARAM | codes::INVALID_VALUE | codes::UNKNOWN_PARAM
             )
         {
-            self.code.clone()
+            self.code.clone().into_owned()
         } else {
             format!("{}:{dotted}", self.code)
         }
@@ -287,9 +288,9 @@ impl Report {
 fn bad_request_format(message: String) -> Report {
     Report {
         errors: vec![Violation {
-            path: String::new(),
-            code: codes::BAD_REQUEST_FORMAT.to_owned(),
-            message,
+            path: Cow::Borrowed(""),
+            code: Cow::Borrowed(codes::BAD_REQUEST_FORMAT),
+            message: message.into(),
         }],
         warnings: Vec::new(),
     }
@@ -317,9 +318,10 @@ pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
                             message: format!(
                                 "`{}` is given more than once in the same object; give each member once",
                                 name.replace("~1", "/").replace("~0", "~").escape_debug()
-                            ),
-                            path,
-                            code: codes::INVALID_VALUE.to_owned(),
+                            )
+                            .into(),
+                            path: path.into(),
+                            code: Cow::Borrowed(codes::INVALID_VALUE),
                         }
                     })
                     .collect();
@@ -376,6 +378,7 @@ pub(crate) fn checked(
         errors = rest;
         warnings.extend(unknown.into_iter().map(|mut v| {
             v.message
+                .to_mut()
                 .push_str("; sent as given because unknown members are allowed (--allow-unknown)");
             v
         }));
@@ -413,17 +416,31 @@ pub(crate) fn deprecation(product: ProductId) -> Option<Violation> {
     let certcentral_types::catalog::Status::Deprecated { since, replacement } = spec.status else {
         return None;
     };
-    Some(warning(
-        "",
-        codes::PRODUCT_DEPRECATED,
-        format!(
-            "`{}` ({}) is deprecated since {since}: DigiCert replaced it with `{}` ({}), which takes the Secure Email body; certcentral still sends this order, but DigiCert may refuse it",
-            product.as_str(),
-            spec.name,
-            replacement.as_str(),
-            replacement.spec().name
-        ),
-    ))
+    // The text depends on the product alone: made once per product and kept for the
+    // process (a handful of catalog entries), so a warning copies a pointer, not the text.
+    static TEXTS: std::sync::Mutex<Vec<(ProductId, &'static str)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut texts = TEXTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let text = match texts.iter().find(|(p, _)| *p == product) {
+        Some((_, text)) => *text,
+        None => {
+            let text: &'static str = Box::leak(
+                format!(
+                    "`{}` ({}) is deprecated since {since}: DigiCert replaced it with `{}` ({}), which takes the Secure Email body; certcentral still sends this order, but DigiCert may refuse it",
+                    product.as_str(),
+                    spec.name,
+                    replacement.as_str(),
+                    replacement.spec().name
+                )
+                .into_boxed_str(),
+            );
+            texts.push((product, text));
+            text
+        }
+    };
+    Some(warning("", codes::PRODUCT_DEPRECATED, text))
 }
 
 /// Appends the warnings that come from the product: deprecated (computed with the
@@ -432,7 +449,7 @@ fn product_warnings(doc: &Value, compiled: &engine::ProductValidator, out: &mut 
     out.extend(compiled.deprecated.clone());
     for rule in &compiled.warnings {
         if rule.when.is_valid(doc) {
-            out.push(warning(&rule.path, &rule.code, rule.message.clone()));
+            out.push(warning(rule.path, rule.code, rule.message));
         }
     }
 }
@@ -451,11 +468,15 @@ pub fn schema_violations(doc: &Value, product: ProductId) -> Vec<Violation> {
     )
 }
 
-fn warning(path: &str, code: &str, message: String) -> Violation {
+fn warning(
+    path: &'static str,
+    code: &'static str,
+    message: impl Into<Cow<'static, str>>,
+) -> Violation {
     Violation {
-        path: path.to_owned(),
-        code: code.to_owned(),
-        message,
+        path: Cow::Borrowed(path),
+        code: Cow::Borrowed(code),
+        message: message.into(),
     }
 }
 
@@ -485,7 +506,7 @@ fn warnings(doc: &Value, errors: &[Violation]) -> Vec<Violation> {
         warnings.push(warning(
             "/validity_days",
             codes::VALIDITY_DAYS_OVERRIDDEN,
-            "`custom_expiration_date` is given, so it sets the end date and `validity_days` is ignored".to_owned(),
+            "`custom_expiration_date` is given, so it sets the end date and `validity_days` is ignored",
         ));
     }
     let Some(certificate) = doc.get("certificate").and_then(Value::as_object) else {
@@ -495,7 +516,7 @@ fn warnings(doc: &Value, errors: &[Violation]) -> Vec<Violation> {
         None => warnings.push(warning(
             "/certificate/csr",
             codes::CSR_MISSING,
-            "no CSR: the recipient must generate the key in a browser, so the order cannot complete through the API alone".to_owned(),
+            "no CSR: the recipient must generate the key in a browser, so the order cannot complete through the API alone",
         )),
         Some(Value::String(pem)) if !failed("/certificate/csr") => {
             if let Some(w) = csr_warning(pem) {
@@ -525,7 +546,7 @@ fn csr_warning(_pem: &str) -> Option<Violation> {
     Some(warning(
         "/certificate/csr",
         codes::CSR_NOT_CHECKED,
-        "the CSR was not checked (certcentral-validate built without the `csr` feature); DigiCert uses only its public key".to_owned(),
+        "the CSR was not checked (certcentral-validate built without the `csr` feature); DigiCert uses only its public key",
     ))
 }
 
@@ -608,15 +629,15 @@ mod tests {
     #[test]
     fn violations_display_as_path_message_code() {
         let v = Violation {
-            path: String::new(),
-            code: codes::BAD_REQUEST_FORMAT.to_owned(),
-            message: "x".to_owned(),
+            path: "".into(),
+            code: codes::BAD_REQUEST_FORMAT.into(),
+            message: "x".into(),
         };
         assert_eq!(v.to_string(), "(root): x (bad_request_format)");
         let v = Violation {
-            path: "/auto_renew".to_owned(),
-            code: codes::INVALID_VALUE.to_owned(),
-            message: "y".to_owned(),
+            path: "/auto_renew".into(),
+            code: codes::INVALID_VALUE.into(),
+            message: "y".into(),
         };
         assert_eq!(v.to_string(), "/auto_renew: y (invalid_value)");
     }

@@ -222,9 +222,10 @@ impl Found {
                 (Origin::Standard, Origin::Standard, Item::Done(e), Item::Done(v))
                     if e.code == v.code =>
                 {
-                    if !e.message.contains(v.message.as_str()) {
-                        e.message.push_str("; also ");
-                        e.message.push_str(&v.message);
+                    if !e.message.contains(&*v.message) {
+                        let message = e.message.to_mut();
+                        message.push_str("; also ");
+                        message.push_str(&v.message);
                     }
                     repeated = true;
                 }
@@ -316,11 +317,11 @@ fn node(pointer: &str) -> &'static Value {
     schema_node(pointer).unwrap_or(&SCHEMA)
 }
 
-fn violation(path: String, code: &str, message: String) -> Violation {
+fn violation(path: String, code: impl Into<Cow<'static, str>>, message: String) -> Violation {
     Violation {
-        path,
-        code: code.to_owned(),
-        message,
+        path: path.into(),
+        code: code.into(),
+        message: message.into(),
     }
 }
 
@@ -422,7 +423,7 @@ fn custom(path: &str, message: &str) -> (Origin, Item) {
             let mut full = String::with_capacity(path.len() + suffix.len());
             full.push_str(path);
             full.push_str(suffix);
-            violation(full, code, text.to_owned())
+            violation(full, code.to_owned(), text.to_owned())
         }
         None => violation(path.to_owned(), codes::INVALID_VALUE, message.to_owned()),
     };
@@ -777,10 +778,7 @@ mod tests {
             merged.merge(second);
             merged.merge(third);
             let v = merged.into_violation();
-            assert_eq!(
-                (v.path.as_str(), v.code.as_str()),
-                ("/a/b", codes::REQUIRED_PARAM)
-            );
+            assert_eq!((&*v.path, &*v.code), ("/a/b", codes::REQUIRED_PARAM));
             v.message
         };
         assert_eq!(

@@ -113,10 +113,7 @@ fn malformed_json_reports_line_and_column() {
     let report = validate_json(b"{\n  \"certificate\": ,\n}", &ctx());
     assert_eq!(report.errors.len(), 1);
     let error = &report.errors[0];
-    assert_eq!(
-        (error.path.as_str(), error.code.as_str()),
-        ("", "bad_request_format")
-    );
+    assert_eq!((&*error.path, &*error.code), ("", "bad_request_format"));
     assert!(error.message.contains("line 2 column"), "{}", error.message);
     assert_eq!(error.digicert_code(), "bad_request_format");
 }

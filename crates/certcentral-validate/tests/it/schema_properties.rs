@@ -932,7 +932,7 @@ proptest! {
         let bytes = serde_json::to_vec(&doc).unwrap();
         let report = validate_json(&bytes, &ctx(constraint.product));
         let got: Vec<(&str, &str)> =
-            report.errors.iter().map(|v| (v.path.as_str(), v.code.as_str())).collect();
+            report.errors.iter().map(|v| (&*v.path, &*v.code)).collect();
         // Removing members may also break a rule of an enclosing object that needs them
         // (`common_name_indicator: given_name_surname` needs both names when "one of the
         // names" is broken): then the other removed members are reported missing too, and
