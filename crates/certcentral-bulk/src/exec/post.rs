@@ -249,7 +249,8 @@ async fn refuse_first_order<A>(
 }
 
 /// Places the order of one prepared row: 1. the intent, durably journaled; 2. the key on
-/// disk; 3. the POST (see [`Posting`]). Each step is awaited before the next starts.
+/// disk; 3. the POST (see [`Posting`]). Each step is done before the next starts; 1 and 2 in
+/// one hand-off to the blocking pool (the journal's lock is held for the commit only).
 async fn post_one<A: BulkApi>(
     shared: &Arc<Shared<A>>,
     p: Prepared,
@@ -258,12 +259,18 @@ async fn post_one<A: BulkApi>(
     let Some((product, request, intent)) = order_for(shared, &p).await? else {
         return Ok(());
     };
-    // 1. Intent, synced to disk, before anything is sent (on the blocking pool, awaited).
-    shared.journal(move |j| j.commit_durable([intent])).await?;
-    // 2. The key on disk before the order exists, so a paid certificate always has its key.
     let key = p.entry.spec.key.clone();
     let (name, renewal) = (p.entry.name.clone(), p.entry.renews());
-    if let Err(msg) = blocking(move || write_key_files(&p)).await? {
+    let journal = Arc::clone(&shared.journal);
+    let written = blocking(move || {
+        // 1. Intent, synced to disk, before anything is sent.
+        lock(&journal).commit_durable([intent])?;
+        // 2. The key on disk before the order exists, so a paid certificate always has its
+        // key.
+        Ok::<_, BulkError>(write_key_files(&p))
+    })
+    .await??;
+    if let Err(msg) = written {
         return shared
             .refuse(vec![Update::Refused { key, error: msg }])
             .await;
@@ -361,10 +368,31 @@ async fn renewal_order<A: BulkApi>(
     Ok(Some((product.as_str().to_owned(), request, intent)))
 }
 
-/// The attempts of one order POST so far.
+/// The attempts of one order POST so far, under one retry policy: the API's (the client's),
+/// with the row's patience as its deadline.
 struct Attempts {
     count: u32,
-    started: Instant,
+    /// When the first attempt started (tokio's clock: tests run it paused).
+    started: tokio::time::Instant,
+    policy: RetryPolicy,
+}
+
+impl Attempts {
+    fn new(policy: RetryPolicy, patience: Duration) -> Self {
+        Self {
+            count: 0,
+            started: tokio::time::Instant::now(),
+            policy: RetryPolicy {
+                deadline: patience,
+                ..policy
+            },
+        }
+    }
+
+    /// What is left of the patience: the deadline of the next call's own retries.
+    fn left(&self) -> Duration {
+        self.policy.deadline.saturating_sub(self.started.elapsed())
+    }
 }
 
 /// One order POST whose intent is journaled and whose key is on disk: sent, and retried
@@ -381,15 +409,21 @@ struct Posting<'a, A> {
 }
 
 impl<A: BulkApi> Posting<'_, A> {
-    /// Sends the POST and journals its outcome.
+    /// Sends the POST and journals its outcome. Provably not processed (429, no connection),
+    /// it is sent again after the policy's wait while the patience lasts: no attempt, the
+    /// API's own retries included, starts after it.
     async fn send(self, downloads: &mut Downloads) -> Result<(), BulkError> {
-        let mut attempts = Attempts {
-            count: 0,
-            started: Instant::now(),
-        };
+        let opts = &self.shared.opts;
+        let mut attempts =
+            Attempts::new(self.shared.api.retry_policy(), opts.not_processed_patience);
         loop {
             attempts.count += 1;
-            let answer = self.shared.api.order(&self.product, &self.request).await;
+            let left = attempts.left();
+            let answer = self
+                .shared
+                .api
+                .order(&self.product, &self.request, left)
+                .await;
             self.shared.observe(&answer);
             let (retry_after, message) = match answer {
                 Ok(placed) => return self.placed(placed, downloads).await,
@@ -463,7 +497,8 @@ impl<A: BulkApi> Posting<'_, A> {
     }
 
     /// How long to wait before the next attempt of a POST provably not processed; `None`
-    /// when there is none (stopping, or past the patience: journaled, nothing was ordered).
+    /// when there is none (stopping, the server asks for longer than the policy waits, or the
+    /// attempt would start after the patience: journaled, nothing was ordered).
     async fn retry_wait(
         &self,
         attempts: &Attempts,
@@ -479,21 +514,25 @@ impl<A: BulkApi> Posting<'_, A> {
                 .await?;
             return Ok(None);
         }
-        // The server's Retry-After, or the client's backoff: one retry policy.
-        let wait = retry_after
-            .unwrap_or_else(|| RetryPolicy::default().backoff(attempts.count))
-            .min(Duration::from_secs(30));
-        let patience = self.shared.opts.not_processed_patience;
+        // The server's Retry-After, or the backoff: the client's rule.
+        let policy = &attempts.policy;
         let elapsed = attempts.started.elapsed();
-        if wait < patience.saturating_sub(elapsed) {
-            return Ok(Some(wait));
-        }
+        let why = match policy.not_processed_wait(attempts.count, retry_after) {
+            Some(wait) if policy.starts_in_time(elapsed, wait) => return Ok(Some(wait)),
+            Some(_) => format!(
+                "the next would start after the {}s patience",
+                policy.deadline.as_secs()
+            ),
+            None => format!(
+                "the server asks to wait longer than {}s",
+                policy.max_retry_after.as_secs()
+            ),
+        };
         // Nothing was ordered: back to "to be ordered" for the next run.
         let error = format!(
-            "not sent after {} attempt(s) in {}s (the next would start after the {}s patience): {message}",
+            "not sent after {} attempt(s) in {}s ({why}): {message}",
             attempts.count,
             elapsed.as_secs(),
-            patience.as_secs()
         );
         self.shared
             .refuse(vec![Update::Refused { key, error }])
