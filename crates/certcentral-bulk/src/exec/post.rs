@@ -164,7 +164,20 @@ pub(super) async fn post_stream<A: BulkApi>(
 ) -> Result<u64, BulkError> {
     let (mut rx, producer) = spawn_preparer(shared, class);
     let mut posted = 0u64;
-    while let Some(item) = rx.recv().await {
+    let mut unsettled = Unsettled::default();
+    loop {
+        let item = match rx.try_recv() {
+            Ok(item) => item,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // No intent follows at once: the order placed is journaled alone.
+                unsettled.settle(shared, downloads).await?;
+                match rx.recv().await {
+                    Some(item) => item,
+                    None => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
         if shared.must_stop() {
             break;
         }
@@ -179,14 +192,16 @@ pub(super) async fn post_stream<A: BulkApi>(
             break;
         }
         posted += 1;
-        post_one(shared, prepared, downloads).await?;
+        post_one(shared, prepared, downloads, &mut unsettled).await?;
         if last_poll.elapsed() >= shared.opts.poll_interval {
+            unsettled.settle(shared, downloads).await?;
             poll(shared, downloads).await?;
             *last_poll = Instant::now();
         }
         downloads.reap();
         shared.tick(false).await;
     }
+    unsettled.settle(shared, downloads).await?;
     // Stops the preparer (it may have a few keys ready that are simply dropped).
     drop(rx);
     producer
@@ -199,6 +214,39 @@ pub(super) async fn post_stream<A: BulkApi>(
         shared.stat(|s| s.capped = capped);
     }
     Ok(posted)
+}
+
+/// An order placed whose ids are not journaled yet, and its certificate to download once
+/// they are.
+struct Placing {
+    ordered: Update,
+    download: Option<Download>,
+}
+
+/// The order the POST stream placed last, until its ids are journaled: in one transaction
+/// with the next row's intent, before that row's POST (one hand-off to the blocking pool per
+/// POST instead of two), or alone when no intent follows at once (no key ready, a poll due,
+/// the end of the stream). A crash before leaves the row's intent, which reconciliation
+/// resolves to the order, as for a crash right after the answer.
+#[derive(Default)]
+struct Unsettled(Option<Placing>);
+
+impl Unsettled {
+    /// Journals the order placed, if any, and starts its download.
+    async fn settle<A: BulkApi>(
+        &mut self,
+        shared: &Arc<Shared<A>>,
+        downloads: &mut Downloads,
+    ) -> Result<(), BulkError> {
+        let Some(Placing { ordered, download }) = self.0.take() else {
+            return Ok(());
+        };
+        shared.journal(move |j| j.commit([ordered])).await?;
+        if let Some(d) = download {
+            downloads.start(shared, d);
+        }
+        Ok(())
+    }
 }
 
 /// Whether `--max-new-orders` is reached: it counts every order this run may have created
@@ -248,28 +296,37 @@ async fn refuse_first_order<A>(
         .await
 }
 
-/// Places the order of one prepared row: 1. the intent, durably journaled; 2. the key on
-/// disk; 3. the POST (see [`Posting`]). Each step is done before the next starts; 1 and 2 in
-/// one hand-off to the blocking pool (the journal's lock is held for the commit only).
+/// Places the order of one prepared row: 1. the intent, durably journaled (with the ids of
+/// the order placed before it, see [`Unsettled`]); 2. the key on disk; 3. the POST (see
+/// [`Posting`]). Each step is done before the next starts; 1 and 2 in one hand-off to the
+/// blocking pool (the journal's lock is held for the commit only).
 async fn post_one<A: BulkApi>(
     shared: &Arc<Shared<A>>,
     p: Prepared,
     downloads: &mut Downloads,
+    unsettled: &mut Unsettled,
 ) -> Result<(), BulkError> {
     let Some((product, request, intent)) = order_for(shared, &p).await? else {
         return Ok(());
     };
     let key = p.entry.spec.key.clone();
     let (name, renewal) = (p.entry.name.clone(), p.entry.renews());
+    let (before, download) = match unsettled.0.take() {
+        Some(Placing { ordered, download }) => (Some(ordered), download),
+        None => (None, None),
+    };
     let journal = Arc::clone(&shared.journal);
     let written = blocking(move || {
         // 1. Intent, synced to disk, before anything is sent.
-        lock(&journal).commit_durable([intent])?;
+        lock(&journal).commit_durable(before.into_iter().chain([intent]))?;
         // 2. The key on disk before the order exists, so a paid certificate always has its
         // key.
         Ok::<_, BulkError>(write_key_files(&p))
     })
     .await??;
+    if let Some(d) = download {
+        downloads.start(shared, d);
+    }
     if let Err(msg) = written {
         return shared
             .refuse(vec![Update::Refused { key, error: msg }])
@@ -284,7 +341,8 @@ async fn post_one<A: BulkApi>(
         product,
         request,
     };
-    posting.send(downloads).await
+    unsettled.0 = posting.send().await?;
+    Ok(())
 }
 
 /// What is sent for a prepared row: product, body and the intent to journal first. `None`
@@ -412,7 +470,7 @@ impl<A: BulkApi> Posting<'_, A> {
     /// Sends the POST and journals its outcome. Provably not processed (429, no connection),
     /// it is sent again after the policy's wait while the patience lasts: no attempt, the
     /// API's own retries included, starts after it.
-    async fn send(self, downloads: &mut Downloads) -> Result<(), BulkError> {
+    async fn send(self) -> Result<Option<Placing>, BulkError> {
         let opts = &self.shared.opts;
         let mut attempts =
             Attempts::new(self.shared.api.retry_policy(), opts.not_processed_patience);
@@ -426,7 +484,7 @@ impl<A: BulkApi> Posting<'_, A> {
                 .await;
             self.shared.observe(&answer);
             let (retry_after, message) = match answer {
-                Ok(placed) => return self.placed(placed, downloads).await,
+                Ok(placed) => return Ok(Some(self.placed(placed))),
                 Err(ApiFailure::NotProcessed {
                     retry_after,
                     message,
@@ -438,21 +496,24 @@ impl<A: BulkApi> Posting<'_, A> {
                         key: self.key,
                         error: message,
                     };
-                    return self.shared.refuse(vec![refused]).await;
+                    return self.shared.refuse(vec![refused]).await.map(|()| None);
                 }
-                Err(ApiFailure::Unknown { message }) => return self.unknown(message).await,
+                Err(ApiFailure::Unknown { message }) => {
+                    return self.unknown(message).await.map(|()| None);
+                }
             };
             let Some(wait) = self.retry_wait(&attempts, retry_after, message).await? else {
-                return Ok(());
+                return Ok(None);
             };
             self.shared.stat(|s| s.not_processed_retries += 1);
             self.shared.opts.stop.sleep(wait).await;
         }
     }
 
-    /// The order exists: its ids are journaled at once, and its certificate downloaded (or
-    /// taken from a `201` carrying the chain: no download request is spent).
-    async fn placed(self, placed: Placed, downloads: &mut Downloads) -> Result<(), BulkError> {
+    /// The order exists: its ids are to be journaled (see [`Unsettled`]), then its
+    /// certificate downloaded (or taken from a `201` carrying the chain: no download request
+    /// is spent).
+    fn placed(self, placed: Placed) -> Placing {
         self.shared.stat(|s| {
             s.new_orders += 1;
             s.renewals += u64::from(self.renewal.is_some());
@@ -460,30 +521,22 @@ impl<A: BulkApi> Posting<'_, A> {
         if self.renewal.is_some() {
             self.shared.progress.renewed();
         }
-        // 4. Order id and request ids recorded right away (a crash before this line leaves
-        // the intent, which reconciliation resolves to this order).
         let ordered = Update::Ordered {
             key: self.key.clone(),
             order_id: placed.order_id,
-            request_ids: placed.request_ids.clone(),
-            request_status: placed.request_status.clone(),
+            request_ids: placed.request_ids,
+            request_status: placed.request_status,
             order_status: None,
             certificate_id: placed.certificate_id,
         };
-        self.shared.journal(move |j| j.commit([ordered])).await?;
-        if let Some(cert) = placed.certificate_id {
-            downloads.start(
-                self.shared,
-                Download {
-                    key: self.key,
-                    name: self.name,
-                    order_id: placed.order_id,
-                    cert,
-                    chain: placed.chain,
-                },
-            );
-        }
-        Ok(())
+        let download = placed.certificate_id.map(|cert| Download {
+            key: self.key,
+            name: self.name,
+            order_id: placed.order_id,
+            cert,
+            chain: placed.chain,
+        });
+        Placing { ordered, download }
     }
 
     /// The outcome is unknown: journaled for reconciliation, never sent again blindly.
