@@ -136,17 +136,23 @@ pub fn renewal_name(name: &str, old: i64) -> String {
     format!("{base}-renewal-{old}")
 }
 
-/// Writes the generated key (mode 0600, never over an existing file) and the CSR beside it,
-/// both synced: blocking, run on the blocking pool.
-fn write_key_files(p: &Prepared) -> Result<(), String> {
+/// Writes the generated key (mode 0600, never over an existing file), synced: blocking, run
+/// on the blocking pool.
+fn write_key(p: &Prepared) -> Result<(), String> {
     use secrecy::ExposeSecret;
     if let (Some(key), Some(path)) = (&p.key_pem, &p.key_file) {
         files::create_private(path, key.expose_secret().as_bytes()).map_err(|e| e.to_string())?;
     }
-    if let Some(path) = &p.csr_file {
-        replace_public(path, p.csr.as_bytes())?;
-    }
     Ok(())
+}
+
+/// Writes the CSR beside the key, synced (on the blocking pool, beside the intent and the
+/// key: it needs neither, and the journal holds the CSR sent).
+async fn write_csr(path: Option<PathBuf>, csr: String) -> Result<Result<(), String>, BulkError> {
+    match path {
+        Some(path) => blocking(move || replace_public(&path, csr.as_bytes())).await,
+        None => Ok(Ok(())),
+    }
 }
 
 /// Writes a public file atomically, replacing an earlier version.
@@ -299,7 +305,8 @@ async fn refuse_first_order<A>(
 /// Places the order of one prepared row: 1. the intent, durably journaled (with the ids of
 /// the order placed before it, see [`Unsettled`]); 2. the key on disk; 3. the POST (see
 /// [`Posting`]). Each step is done before the next starts; 1 and 2 in one hand-off to the
-/// blocking pool (the journal's lock is held for the commit only).
+/// blocking pool (the journal's lock is held for the commit only), the CSR file written
+/// meanwhile in another.
 async fn post_one<A: BulkApi>(
     shared: &Arc<Shared<A>>,
     p: Prepared,
@@ -316,14 +323,16 @@ async fn post_one<A: BulkApi>(
         None => (None, None),
     };
     let journal = Arc::clone(&shared.journal);
-    let written = blocking(move || {
+    let csr = write_csr(p.csr_file.clone(), p.csr.clone());
+    let intent_and_key = blocking(move || {
         // 1. Intent, synced to disk, before anything is sent.
         lock(&journal).commit_durable(before.into_iter().chain([intent]))?;
         // 2. The key on disk before the order exists, so a paid certificate always has its
-        // key.
-        Ok::<_, BulkError>(write_key_files(&p))
-    })
-    .await??;
+        // key (after the intent: a key the journal does not know is never reused).
+        Ok::<_, BulkError>(write_key(&p))
+    });
+    let (written, csr_written) = tokio::join!(intent_and_key, csr);
+    let written = written??.and(csr_written?);
     if let Some(d) = download {
         downloads.start(shared, d);
     }
