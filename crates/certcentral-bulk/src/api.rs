@@ -5,6 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
+use certcentral_client::RetryPolicy;
 use certcentral_types::{OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
@@ -77,14 +78,25 @@ impl std::fmt::Display for ApiFailure {
 
 /// The calls bulk ordering makes. Every call goes through the implementation's rate limiter.
 pub trait BulkApi: Send + Sync + 'static {
+    /// The retry policy of the implementation's calls. The engine retries an order POST
+    /// provably not processed by the same rule ([`RetryPolicy::not_processed_wait`]), so
+    /// there is one policy; the default is [`RetryPolicy::default`].
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::default()
+    }
+
     /// `POST /order/certificate/{product}`: places one paid order. Never retried by the engine
-    /// unless the failure is [`ApiFailure::NotProcessed`]. `product` is a catalog id, or (a row
-    /// allowed with `--allow-unknown`) one the catalog does not know: the body is then sent
-    /// as given.
+    /// unless the failure is [`ApiFailure::NotProcessed`] or [`ApiFailure::Unreachable`].
+    /// `product` is a catalog id, or (a row allowed with `--allow-unknown`) one the catalog
+    /// does not know: the body is then sent as given. `patience` is what is left of the
+    /// row's patience ([`crate::exec::ExecOptions::not_processed_patience`]): the
+    /// implementation's own retries start no attempt after it (the client's per-call
+    /// deadline).
     fn order(
         &self,
         product: &str,
         request: &OrderBody,
+        patience: Duration,
     ) -> impl Future<Output = Result<Placed, ApiFailure>> + Send;
 
     /// `GET /order/certificate/status-changes?minutes=N`.

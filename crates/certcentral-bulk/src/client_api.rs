@@ -1,7 +1,9 @@
 //! [`BulkApi`] for the real client: every call goes through its shared rate limiter, and its
 //! errors are classified by whether an order POST may be sent again.
 
-use certcentral_client::{Client, Error, Revocation, RevokeTarget};
+use std::time::Duration;
+
+use certcentral_client::{Client, Error, RetryPolicy, Revocation, RevokeTarget};
 use certcentral_types::{DownloadFormat, OrderBody, OrderInfo, ProductId, StatusChange};
 use chrono::{DateTime, Utc};
 
@@ -59,12 +61,27 @@ fn classify_read_error(err: Error) -> ApiFailure {
 }
 
 impl BulkApi for Client {
-    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
+    fn retry_policy(&self) -> RetryPolicy {
+        Client::retry_policy(self).clone()
+    }
+
+    async fn order(
+        &self,
+        product: &str,
+        request: &OrderBody,
+        patience: Duration,
+    ) -> Result<Placed, ApiFailure> {
+        // The client's own retries (429, no connection) end with the row's patience.
+        let policy = Client::retry_policy(self);
+        let client = self.with_retry_policy(RetryPolicy {
+            deadline: policy.deadline.min(patience),
+            ..policy.clone()
+        });
         let order = match product.parse::<ProductId>() {
-            Ok(product) => self.order_certificate(product, request).await,
+            Ok(product) => client.order_certificate(product, request).await,
             // A product the catalog does not know (--allow-unknown): sent as given.
             Err(_) => match serde_json::to_value(request) {
-                Ok(body) => self.order_as_given(product, &body).await,
+                Ok(body) => client.order_as_given(product, &body).await,
                 Err(e) => Err(Error::InvalidArgument(format!(
                     "the order cannot be serialized: {e}"
                 ))),

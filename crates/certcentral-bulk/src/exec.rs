@@ -105,10 +105,13 @@ pub struct ExecOptions {
     /// Downloads in flight at once.
     pub download_concurrency: usize,
     /// How long to keep retrying an order POST that was provably not processed (429s, no
-    /// connection): a wall-clock bound on the waits between attempts; no attempt starts
-    /// after it. An attempt in flight is answered, with the client's own retries, which the
-    /// CLI bounds by the same duration (`RetryPolicy::deadline` of the client it builds), so
-    /// a row waits at most twice the patience plus one request timeout.
+    /// connection): a wall-clock bound counted from the row's first attempt. No attempt
+    /// starts after it, the API's own retries included: each call gets what is left of the
+    /// patience as its deadline ([`BulkApi::order`]; the client's per-call
+    /// `RetryPolicy::deadline`), and the waits between calls follow the same policy
+    /// (`Retry-After`, else the backoff). Only the attempt in flight at that moment is
+    /// answered, so a row waits at most the patience plus one request (bounded by the
+    /// client's timeout); then it is refused, nothing ordered, and a rerun orders it.
     pub not_processed_patience: Duration,
     /// Stops the run early (Ctrl-C).
     pub stop: StopHandle,
@@ -261,8 +264,12 @@ impl<A> Shared<A> {
 }
 
 impl<A: BulkApi> Shared<A> {
-    /// Updates the progress display (it reads the journal's counts: on a blocking thread).
+    /// Updates the progress display (it reads the journal's counts: on a blocking thread),
+    /// when it is due: nothing is handed off otherwise.
     async fn tick(self: &Arc<Self>, force: bool) {
+        if !force && !self.progress.due() {
+            return;
+        }
         let shared = Arc::clone(self);
         let shown = blocking(move || shared.progress.update(&lock(&shared.journal), force));
         // Only a display: a failure to show it is not the run's.

@@ -115,15 +115,28 @@ impl Progress {
         self.renewed.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// How often the display is refreshed; `None` when nothing is shown.
+    fn every(&self) -> Option<Duration> {
+        if self.bar.is_some() {
+            Some(Duration::from_millis(300))
+        } else {
+            self.lines.as_ref().map(|_| self.interval)
+        }
+    }
+
+    /// Whether an unforced [`Progress::update`] would refresh now (cheap: no journal read),
+    /// so callers skip the journal read, and its hand-off, when it would not.
+    pub(crate) fn due(&self) -> bool {
+        self.every().is_some_and(|every| {
+            let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+            last.is_none_or(|t| t.elapsed() >= every)
+        })
+    }
+
     /// Refreshes from the journal (throttled unless `force`).
     pub(crate) fn update(&self, journal: &Journal, force: bool) {
-        if self.bar.is_none() && self.lines.is_none() {
+        let Some(every) = self.every() else {
             return;
-        }
-        let every = if self.bar.is_some() {
-            Duration::from_millis(300)
-        } else {
-            self.interval
         };
         {
             let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::api::{ApiFailure, BulkApi, Placed, RevokeOutcome};
 use super::*;
+use certcentral_client::RetryPolicy;
 use certcentral_keys::keys::KeyType;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -49,6 +50,10 @@ struct Fake {
     fail_lookups: bool,
     /// Every call fails to connect.
     unreachable: bool,
+    /// Every order POST answers 429 (no `Retry-After`).
+    rate_limited: bool,
+    /// Each order POST: when it arrived (tokio's clock) and the patience left it was given.
+    patiences: Mutex<Vec<(tokio::time::Instant, Duration)>>,
     /// Order POSTs attempted.
     attempts: std::sync::atomic::AtomicUsize,
     /// Orders for this common name get a certificate for another public key than their CSR's.
@@ -136,9 +141,27 @@ impl Fake {
 }
 
 impl BulkApi for Fake {
-    async fn order(&self, product: &str, request: &OrderBody) -> Result<Placed, ApiFailure> {
+    /// Short backoffs (the client's policy otherwise): at most 1 s between attempts.
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            base_delay: Duration::from_millis(50),
+            max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        }
+    }
+
+    async fn order(
+        &self,
+        product: &str,
+        request: &OrderBody,
+        patience: Duration,
+    ) -> Result<Placed, ApiFailure> {
         self.attempts
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.patiences
+            .lock()
+            .unwrap()
+            .push((tokio::time::Instant::now(), patience));
         let Ok(product) = product.parse::<ProductId>() else {
             return Err(ApiFailure::Refused {
                 message: format!("http 400: invalid_product: {product}"),
@@ -146,6 +169,12 @@ impl BulkApi for Fake {
         };
         if self.unreachable {
             return unreachable();
+        }
+        if self.rate_limited {
+            return Err(ApiFailure::NotProcessed {
+                retry_after: None,
+                message: "http 429: request_limit_exceeded".into(),
+            });
         }
         let step = self.script.lock().unwrap().pop_front().flatten();
         match step {
@@ -764,6 +793,88 @@ async fn patience_bounds_the_wait_for_a_post_not_processed() {
             .is_some_and(|e| e.contains("not sent after 1 attempt(s)")),
         "{outcome:?}"
     );
+}
+
+/// The patience is a wall-clock bound on a POST never processed: every call gets what is
+/// left of it (the API's own retries end there too), and the last attempt starts within it,
+/// less than one wait (at most 1 s with the fake's policy) before it. Paused clock: the
+/// waits take no real time and the instants are exact.
+#[tokio::test(start_paused = true)]
+async fn patience_is_a_wall_clock_bound_for_a_post_never_processed() {
+    let patience = Duration::from_secs(60);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 1));
+    cfg.exec.not_processed_patience = patience;
+    let fake = Arc::new(Fake {
+        rate_limited: true,
+        ..Fake::default()
+    });
+    let start = tokio::time::Instant::now();
+    let outcome = run(fake.clone(), &cfg).await.unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed <= patience && elapsed >= patience - Duration::from_secs(1),
+        "{elapsed:?}"
+    );
+    assert_eq!(fake.count(), 0);
+    assert_eq!(state(&outcome, RowState::Refused), 1, "{outcome:?}");
+    let calls = fake.patiences.lock().unwrap().clone();
+    assert!(calls.len() > 5, "{calls:?}");
+    assert_eq!(outcome.stats.not_processed_retries, calls.len() as u64 - 1);
+    for (at, left) in &calls {
+        // What is left of the patience, to the instant.
+        assert_eq!(at.duration_since(start) + *left, patience, "{calls:?}");
+    }
+    assert!(
+        outcome.problems[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("after the 60s patience")),
+        "{outcome:?}"
+    );
+}
+
+/// The same bound with the real client against the sandbox answering 429 to everything: the
+/// client's own retries (10 attempts per call, which alone would outlast the patience)
+/// end with the patience left, so the row gives up within the patience, not twice it.
+#[tokio::test(start_paused = true)]
+async fn patience_bounds_the_clients_own_retries_too() {
+    use certcentral_client::{Client, RateLimits};
+    let patience = Duration::from_secs(30);
+    let sandbox = certcentral_testkit::sandbox()
+        .fault(certcentral_sandbox::FaultKind::RateLimit, 1.0)
+        .seed(1);
+    let sandbox = certcentral_testkit::start(sandbox).await;
+    let client = Client::builder()
+        .api_key(secrecy::SecretString::from(certcentral_testkit::API_KEY))
+        .base_url(sandbox.base_url())
+        .rate_limits(RateLimits::off())
+        .retry_policy(RetryPolicy {
+            max_attempts: 10,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            max_retry_after: Duration::from_secs(60),
+            // As the CLI builds it.
+            deadline: patience,
+        })
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path(), roster(dir.path(), 1));
+    cfg.exec.not_processed_patience = patience;
+    let start = tokio::time::Instant::now();
+    let outcome = run(Arc::new(client), &cfg).await.unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed <= patience && elapsed >= patience - Duration::from_secs(1),
+        "{elapsed:?}"
+    );
+    assert_eq!(state(&outcome, RowState::Refused), 1, "{outcome:?}");
+    assert_eq!(sandbox.order_count(), 0);
+    // More attempts than one call makes: calls were repeated, each within the patience.
+    let attempts = sandbox.stats().count(429);
+    assert!(attempts > 10, "{attempts} attempts");
+    sandbox.shutdown().await;
 }
 
 /// The row's own CSR, in a folder other than `--out` (nothing beside the output).

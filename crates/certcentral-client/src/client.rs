@@ -90,6 +90,37 @@ impl RetryPolicy {
         }
     }
 
+    /// The policy as the client applies it: at least one attempt.
+    fn normalized(self) -> Self {
+        Self {
+            max_attempts: self.max_attempts.max(1),
+            ..self
+        }
+    }
+
+    /// The wait before retry number `retry` (1-based) of a request the server provably did
+    /// not process (`429`, or no connection: `retry_after` is then `None`): the server's
+    /// `Retry-After`, else [`RetryPolicy::backoff`]. `None` when the server asks for longer
+    /// than `max_retry_after`: the call ends at once. The client's own rule, for callers
+    /// that retry such a request themselves (`certcentral bulk`), so there is one rule.
+    pub fn not_processed_wait(
+        &self,
+        retry: u32,
+        retry_after: Option<Duration>,
+    ) -> Option<Duration> {
+        match retry_after {
+            Some(d) if d > self.max_retry_after => None,
+            Some(d) => Some(d),
+            None => Some(self.backoff(retry)),
+        }
+    }
+
+    /// Whether an attempt after waiting `wait`, `elapsed` into a call, still starts within
+    /// the deadline (no attempt starts after it).
+    pub fn starts_in_time(&self, elapsed: Duration, wait: Duration) -> bool {
+        elapsed.saturating_add(wait) <= self.deadline
+    }
+
     /// The jittered backoff before retry number `retry` (1-based): a uniform draw from the
     /// upper half of `min(max_delay, base_delay * 2^(retry-1))`.
     pub fn backoff(&self, retry: u32) -> Duration {
@@ -255,10 +286,6 @@ impl ClientBuilder {
         let http = http.build().map_err(|err| {
             Error::InvalidArgument(format!("the http client cannot be built: {err}"))
         })?;
-        let retry = RetryPolicy {
-            max_attempts: self.retry.max_attempts.max(1),
-            ..self.retry
-        };
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -267,8 +294,8 @@ impl ClientBuilder {
                 key,
                 limiter: Limiter::new(&self.rate_limits),
                 rate_limits: self.rate_limits,
-                retry,
             }),
+            retry: self.retry.normalized(),
         })
     }
 }
@@ -334,6 +361,9 @@ pub fn check_base_url(text: &str) -> Result<Url, BaseUrlError> {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// The retry policy of the calls made through this handle (see
+    /// [`Client::with_retry_policy`]).
+    retry: RetryPolicy,
 }
 
 struct Inner {
@@ -343,7 +373,6 @@ struct Inner {
     key: SecretString,
     limiter: Limiter,
     rate_limits: RateLimits,
-    retry: RetryPolicy,
 }
 
 impl fmt::Debug for Client {
@@ -352,7 +381,7 @@ impl fmt::Debug for Client {
             .field("base_url", &self.inner.base.as_str())
             .field("api_key", &"[redacted]")
             .field("rate_limits", &self.inner.rate_limits)
-            .field("retry", &self.inner.retry)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -382,7 +411,18 @@ impl Client {
 
     /// The retry policy.
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.inner.retry
+        &self.retry
+    }
+
+    /// The same client (connection pool, rate limiter, key) whose calls, and those of the
+    /// [`crate::Order`] handles they return, retry by `retry` instead: e.g. a per-call
+    /// deadline, the time left of a caller's own budget (`certcentral bulk` passes the
+    /// patience left for a POST not processed). Cheap: nothing is built or connected.
+    pub fn with_retry_policy(&self, retry: RetryPolicy) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            retry: retry.normalized(),
+        }
     }
 
     /// The full URL of `endpoint` with `path` parameters substituted (percent-encoded) and
@@ -448,7 +488,7 @@ impl Client {
         let method = reqwest::Method::from_bytes(endpoint.method.as_bytes()).map_err(|_| {
             Error::InvalidArgument(format!("bad http method {:?}", endpoint.method))
         })?;
-        let retry = &self.inner.retry;
+        let retry = &self.retry;
         let started = tokio::time::Instant::now();
         let mut attempt = 0u32;
         loop {
@@ -472,7 +512,7 @@ impl Client {
                 Step::Done(result) => return result,
                 Step::Retry { wait, error } => (wait, error),
             };
-            if started.elapsed().saturating_add(wait) > retry.deadline {
+            if !retry.starts_in_time(started.elapsed(), wait) {
                 tracing::debug!(
                     wait_ms = wait.as_millis() as u64,
                     deadline_ms = retry.deadline.as_millis() as u64,
@@ -494,7 +534,7 @@ impl Client {
         attempt: u32,
         outcome: Result<(u16, Vec<u8>, Option<Duration>), TransportError>,
     ) -> Step {
-        let retry = &self.inner.retry;
+        let retry = &self.retry;
         let last = attempt >= retry.max_attempts;
         match outcome {
             Ok((status, body, _)) if (200..300).contains(&status) => {
@@ -509,13 +549,9 @@ impl Client {
             }
             Ok((429, _, retry_after)) => {
                 let error = Error::RateLimited { retry_after };
-                let too_long = retry_after.is_some_and(|d| d > retry.max_retry_after);
-                if last || too_long {
-                    return Step::Done(Err(error));
-                }
-                Step::Retry {
-                    wait: retry_after.unwrap_or_else(|| retry.backoff(attempt)),
-                    error,
+                match retry.not_processed_wait(attempt, retry_after) {
+                    Some(wait) if !last => Step::Retry { wait, error },
+                    _ => Step::Done(Err(error)),
                 }
             }
             Ok((status, body, retry_after)) => {
@@ -904,20 +940,41 @@ mod tests {
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
-    #[test]
-    fn backoff_is_bounded_and_jittered() {
-        let p = RetryPolicy {
+    /// Backoffs of 100 ms doubling to 1 s, Retry-After up to 1 s, a 10 s deadline.
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
             max_attempts: 5,
             base_delay: Duration::from_millis(100),
             max_delay: Duration::from_millis(1000),
             max_retry_after: Duration::from_secs(1),
             deadline: Duration::from_secs(10),
-        };
+        }
+    }
+
+    #[test]
+    fn backoff_is_bounded_and_jittered() {
+        let p = policy();
         for retry in 1..30 {
             let d = p.backoff(retry);
             let full = Duration::from_millis(100 * (1u64 << (retry - 1).min(20))).min(p.max_delay);
             assert!(d >= full / 2 && d <= full, "retry {retry}: {d:?}");
         }
         assert_eq!(RetryPolicy::none().max_attempts, 1);
+    }
+
+    /// One rule for a request not processed: the server's Retry-After unless longer than the
+    /// policy waits for, else the backoff; an attempt never starts after the deadline.
+    #[test]
+    fn not_processed_waits_follow_the_policy() {
+        let p = policy();
+        assert_eq!(
+            p.not_processed_wait(3, Some(Duration::from_millis(700))),
+            Some(Duration::from_millis(700))
+        );
+        assert_eq!(p.not_processed_wait(3, Some(Duration::from_secs(2))), None);
+        let backoff = p.not_processed_wait(2, None).unwrap();
+        assert!(backoff >= Duration::from_millis(100) && backoff <= Duration::from_millis(200));
+        assert!(p.starts_in_time(Duration::from_secs(9), Duration::from_secs(1)));
+        assert!(!p.starts_in_time(Duration::from_secs(9), Duration::from_millis(1001)));
     }
 }

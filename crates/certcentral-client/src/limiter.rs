@@ -128,6 +128,9 @@ struct Log {
     next_id: u64,
     /// `(id, completion time)`; `None` while in flight.
     entries: VecDeque<(u64, Option<Instant>)>,
+    /// Scratch space of [`Limiter::try_acquire`] (when slots free up), kept between calls
+    /// so a request allocates nothing.
+    frees: Vec<Instant>,
 }
 
 /// A slot in the limiter, held for the duration of one HTTP exchange; its completion time is
@@ -234,10 +237,11 @@ impl Limiter {
             .retain(|(_, done)| done.is_none_or(|d| now.saturating_duration_since(d) < longest));
         let mut wait = Duration::ZERO;
         let mut blocked_in_flight = false;
+        let Log { entries, frees, .. } = &mut *log;
         for &(max, period) in &self.windows {
             let mut counted = 0usize;
-            let mut frees: Vec<Instant> = Vec::new();
-            for (_, done) in &log.entries {
+            frees.clear();
+            for (_, done) in entries.iter() {
                 match done {
                     None => counted += 1,
                     Some(d) if now.saturating_duration_since(*d) < period => {
@@ -251,13 +255,12 @@ impl Limiter {
                 // Enough slots free up when the `excess + 1` earliest completions leave the
                 // window; if in-flight requests fill it, only a release can change that.
                 let excess = counted - max as usize;
-                frees.sort();
-                match frees.get(excess) {
-                    Some(at) => {
-                        let until = at.saturating_duration_since(now);
-                        wait = wait.max(until.min(period).max(Duration::from_millis(1)));
-                    }
-                    None => blocked_in_flight = true,
+                if frees.len() > excess {
+                    let (_, at, _) = frees.select_nth_unstable(excess);
+                    let until = at.saturating_duration_since(now);
+                    wait = wait.max(until.min(period).max(Duration::from_millis(1)));
+                } else {
+                    blocked_in_flight = true;
                 }
             }
         }

@@ -136,17 +136,23 @@ pub fn renewal_name(name: &str, old: i64) -> String {
     format!("{base}-renewal-{old}")
 }
 
-/// Writes the generated key (mode 0600, never over an existing file) and the CSR beside it,
-/// both synced: blocking, run on the blocking pool.
-fn write_key_files(p: &Prepared) -> Result<(), String> {
+/// Writes the generated key (mode 0600, never over an existing file), synced: blocking, run
+/// on the blocking pool.
+fn write_key(p: &Prepared) -> Result<(), String> {
     use secrecy::ExposeSecret;
     if let (Some(key), Some(path)) = (&p.key_pem, &p.key_file) {
         files::create_private(path, key.expose_secret().as_bytes()).map_err(|e| e.to_string())?;
     }
-    if let Some(path) = &p.csr_file {
-        replace_public(path, p.csr.as_bytes())?;
-    }
     Ok(())
+}
+
+/// Writes the CSR beside the key, synced (on the blocking pool, beside the intent and the
+/// key: it needs neither, and the journal holds the CSR sent).
+async fn write_csr(path: Option<PathBuf>, csr: String) -> Result<Result<(), String>, BulkError> {
+    match path {
+        Some(path) => blocking(move || replace_public(&path, csr.as_bytes())).await,
+        None => Ok(Ok(())),
+    }
 }
 
 /// Writes a public file atomically, replacing an earlier version.
@@ -164,7 +170,20 @@ pub(super) async fn post_stream<A: BulkApi>(
 ) -> Result<u64, BulkError> {
     let (mut rx, producer) = spawn_preparer(shared, class);
     let mut posted = 0u64;
-    while let Some(item) = rx.recv().await {
+    let mut unsettled = Unsettled::default();
+    loop {
+        let item = match rx.try_recv() {
+            Ok(item) => item,
+            Err(mpsc::error::TryRecvError::Empty) => {
+                // No intent follows at once: the order placed is journaled alone.
+                unsettled.settle(shared, downloads).await?;
+                match rx.recv().await {
+                    Some(item) => item,
+                    None => break,
+                }
+            }
+            Err(mpsc::error::TryRecvError::Disconnected) => break,
+        };
         if shared.must_stop() {
             break;
         }
@@ -179,14 +198,16 @@ pub(super) async fn post_stream<A: BulkApi>(
             break;
         }
         posted += 1;
-        post_one(shared, prepared, downloads).await?;
+        post_one(shared, prepared, downloads, &mut unsettled).await?;
         if last_poll.elapsed() >= shared.opts.poll_interval {
+            unsettled.settle(shared, downloads).await?;
             poll(shared, downloads).await?;
             *last_poll = Instant::now();
         }
         downloads.reap();
         shared.tick(false).await;
     }
+    unsettled.settle(shared, downloads).await?;
     // Stops the preparer (it may have a few keys ready that are simply dropped).
     drop(rx);
     producer
@@ -199,6 +220,39 @@ pub(super) async fn post_stream<A: BulkApi>(
         shared.stat(|s| s.capped = capped);
     }
     Ok(posted)
+}
+
+/// An order placed whose ids are not journaled yet, and its certificate to download once
+/// they are.
+struct Placing {
+    ordered: Update,
+    download: Option<Download>,
+}
+
+/// The order the POST stream placed last, until its ids are journaled: in one transaction
+/// with the next row's intent, before that row's POST (one hand-off to the blocking pool per
+/// POST instead of two), or alone when no intent follows at once (no key ready, a poll due,
+/// the end of the stream). A crash before leaves the row's intent, which reconciliation
+/// resolves to the order, as for a crash right after the answer.
+#[derive(Default)]
+struct Unsettled(Option<Placing>);
+
+impl Unsettled {
+    /// Journals the order placed, if any, and starts its download.
+    async fn settle<A: BulkApi>(
+        &mut self,
+        shared: &Arc<Shared<A>>,
+        downloads: &mut Downloads,
+    ) -> Result<(), BulkError> {
+        let Some(Placing { ordered, download }) = self.0.take() else {
+            return Ok(());
+        };
+        shared.journal(move |j| j.commit([ordered])).await?;
+        if let Some(d) = download {
+            downloads.start(shared, d);
+        }
+        Ok(())
+    }
 }
 
 /// Whether `--max-new-orders` is reached: it counts every order this run may have created
@@ -248,22 +302,41 @@ async fn refuse_first_order<A>(
         .await
 }
 
-/// Places the order of one prepared row: 1. the intent, durably journaled; 2. the key on
-/// disk; 3. the POST (see [`Posting`]). Each step is awaited before the next starts.
+/// Places the order of one prepared row: 1. the intent, durably journaled (with the ids of
+/// the order placed before it, see [`Unsettled`]); 2. the key on disk; 3. the POST (see
+/// [`Posting`]). Each step is done before the next starts; 1 and 2 in one hand-off to the
+/// blocking pool (the journal's lock is held for the commit only), the CSR file written
+/// meanwhile in another.
 async fn post_one<A: BulkApi>(
     shared: &Arc<Shared<A>>,
     p: Prepared,
     downloads: &mut Downloads,
+    unsettled: &mut Unsettled,
 ) -> Result<(), BulkError> {
     let Some((product, request, intent)) = order_for(shared, &p).await? else {
         return Ok(());
     };
-    // 1. Intent, synced to disk, before anything is sent (on the blocking pool, awaited).
-    shared.journal(move |j| j.commit_durable([intent])).await?;
-    // 2. The key on disk before the order exists, so a paid certificate always has its key.
     let key = p.entry.spec.key.clone();
     let (name, renewal) = (p.entry.name.clone(), p.entry.renews());
-    if let Err(msg) = blocking(move || write_key_files(&p)).await? {
+    let (before, download) = match unsettled.0.take() {
+        Some(Placing { ordered, download }) => (Some(ordered), download),
+        None => (None, None),
+    };
+    let journal = Arc::clone(&shared.journal);
+    let csr = write_csr(p.csr_file.clone(), p.csr.clone());
+    let intent_and_key = blocking(move || {
+        // 1. Intent, synced to disk, before anything is sent.
+        lock(&journal).commit_durable(before.into_iter().chain([intent]))?;
+        // 2. The key on disk before the order exists, so a paid certificate always has its
+        // key (after the intent: a key the journal does not know is never reused).
+        Ok::<_, BulkError>(write_key(&p))
+    });
+    let (written, csr_written) = tokio::join!(intent_and_key, csr);
+    let written = written??.and(csr_written?);
+    if let Some(d) = download {
+        downloads.start(shared, d);
+    }
+    if let Err(msg) = written {
         return shared
             .refuse(vec![Update::Refused { key, error: msg }])
             .await;
@@ -277,7 +350,8 @@ async fn post_one<A: BulkApi>(
         product,
         request,
     };
-    posting.send(downloads).await
+    unsettled.0 = posting.send().await?;
+    Ok(())
 }
 
 /// What is sent for a prepared row: product, body and the intent to journal first. `None`
@@ -361,10 +435,31 @@ async fn renewal_order<A: BulkApi>(
     Ok(Some((product.as_str().to_owned(), request, intent)))
 }
 
-/// The attempts of one order POST so far.
+/// The attempts of one order POST so far, under one retry policy: the API's (the client's),
+/// with the row's patience as its deadline.
 struct Attempts {
     count: u32,
-    started: Instant,
+    /// When the first attempt started (tokio's clock: tests run it paused).
+    started: tokio::time::Instant,
+    policy: RetryPolicy,
+}
+
+impl Attempts {
+    fn new(policy: RetryPolicy, patience: Duration) -> Self {
+        Self {
+            count: 0,
+            started: tokio::time::Instant::now(),
+            policy: RetryPolicy {
+                deadline: patience,
+                ..policy
+            },
+        }
+    }
+
+    /// What is left of the patience: the deadline of the next call's own retries.
+    fn left(&self) -> Duration {
+        self.policy.deadline.saturating_sub(self.started.elapsed())
+    }
 }
 
 /// One order POST whose intent is journaled and whose key is on disk: sent, and retried
@@ -381,18 +476,24 @@ struct Posting<'a, A> {
 }
 
 impl<A: BulkApi> Posting<'_, A> {
-    /// Sends the POST and journals its outcome.
-    async fn send(self, downloads: &mut Downloads) -> Result<(), BulkError> {
-        let mut attempts = Attempts {
-            count: 0,
-            started: Instant::now(),
-        };
+    /// Sends the POST and journals its outcome. Provably not processed (429, no connection),
+    /// it is sent again after the policy's wait while the patience lasts: no attempt, the
+    /// API's own retries included, starts after it.
+    async fn send(self) -> Result<Option<Placing>, BulkError> {
+        let opts = &self.shared.opts;
+        let mut attempts =
+            Attempts::new(self.shared.api.retry_policy(), opts.not_processed_patience);
         loop {
             attempts.count += 1;
-            let answer = self.shared.api.order(&self.product, &self.request).await;
+            let left = attempts.left();
+            let answer = self
+                .shared
+                .api
+                .order(&self.product, &self.request, left)
+                .await;
             self.shared.observe(&answer);
             let (retry_after, message) = match answer {
-                Ok(placed) => return self.placed(placed, downloads).await,
+                Ok(placed) => return Ok(Some(self.placed(placed))),
                 Err(ApiFailure::NotProcessed {
                     retry_after,
                     message,
@@ -404,21 +505,24 @@ impl<A: BulkApi> Posting<'_, A> {
                         key: self.key,
                         error: message,
                     };
-                    return self.shared.refuse(vec![refused]).await;
+                    return self.shared.refuse(vec![refused]).await.map(|()| None);
                 }
-                Err(ApiFailure::Unknown { message }) => return self.unknown(message).await,
+                Err(ApiFailure::Unknown { message }) => {
+                    return self.unknown(message).await.map(|()| None);
+                }
             };
             let Some(wait) = self.retry_wait(&attempts, retry_after, message).await? else {
-                return Ok(());
+                return Ok(None);
             };
             self.shared.stat(|s| s.not_processed_retries += 1);
             self.shared.opts.stop.sleep(wait).await;
         }
     }
 
-    /// The order exists: its ids are journaled at once, and its certificate downloaded (or
-    /// taken from a `201` carrying the chain: no download request is spent).
-    async fn placed(self, placed: Placed, downloads: &mut Downloads) -> Result<(), BulkError> {
+    /// The order exists: its ids are to be journaled (see [`Unsettled`]), then its
+    /// certificate downloaded (or taken from a `201` carrying the chain: no download request
+    /// is spent).
+    fn placed(self, placed: Placed) -> Placing {
         self.shared.stat(|s| {
             s.new_orders += 1;
             s.renewals += u64::from(self.renewal.is_some());
@@ -426,30 +530,22 @@ impl<A: BulkApi> Posting<'_, A> {
         if self.renewal.is_some() {
             self.shared.progress.renewed();
         }
-        // 4. Order id and request ids recorded right away (a crash before this line leaves
-        // the intent, which reconciliation resolves to this order).
         let ordered = Update::Ordered {
             key: self.key.clone(),
             order_id: placed.order_id,
-            request_ids: placed.request_ids.clone(),
-            request_status: placed.request_status.clone(),
+            request_ids: placed.request_ids,
+            request_status: placed.request_status,
             order_status: None,
             certificate_id: placed.certificate_id,
         };
-        self.shared.journal(move |j| j.commit([ordered])).await?;
-        if let Some(cert) = placed.certificate_id {
-            downloads.start(
-                self.shared,
-                Download {
-                    key: self.key,
-                    name: self.name,
-                    order_id: placed.order_id,
-                    cert,
-                    chain: placed.chain,
-                },
-            );
-        }
-        Ok(())
+        let download = placed.certificate_id.map(|cert| Download {
+            key: self.key,
+            name: self.name,
+            order_id: placed.order_id,
+            cert,
+            chain: placed.chain,
+        });
+        Placing { ordered, download }
     }
 
     /// The outcome is unknown: journaled for reconciliation, never sent again blindly.
@@ -463,7 +559,8 @@ impl<A: BulkApi> Posting<'_, A> {
     }
 
     /// How long to wait before the next attempt of a POST provably not processed; `None`
-    /// when there is none (stopping, or past the patience: journaled, nothing was ordered).
+    /// when there is none (stopping, the server asks for longer than the policy waits, or the
+    /// attempt would start after the patience: journaled, nothing was ordered).
     async fn retry_wait(
         &self,
         attempts: &Attempts,
@@ -479,21 +576,25 @@ impl<A: BulkApi> Posting<'_, A> {
                 .await?;
             return Ok(None);
         }
-        // The server's Retry-After, or the client's backoff: one retry policy.
-        let wait = retry_after
-            .unwrap_or_else(|| RetryPolicy::default().backoff(attempts.count))
-            .min(Duration::from_secs(30));
-        let patience = self.shared.opts.not_processed_patience;
+        // The server's Retry-After, or the backoff: the client's rule.
+        let policy = &attempts.policy;
         let elapsed = attempts.started.elapsed();
-        if wait < patience.saturating_sub(elapsed) {
-            return Ok(Some(wait));
-        }
+        let why = match policy.not_processed_wait(attempts.count, retry_after) {
+            Some(wait) if policy.starts_in_time(elapsed, wait) => return Ok(Some(wait)),
+            Some(_) => format!(
+                "the next would start after the {}s patience",
+                policy.deadline.as_secs()
+            ),
+            None => format!(
+                "the server asks to wait longer than {}s",
+                policy.max_retry_after.as_secs()
+            ),
+        };
         // Nothing was ordered: back to "to be ordered" for the next run.
         let error = format!(
-            "not sent after {} attempt(s) in {}s (the next would start after the {}s patience): {message}",
+            "not sent after {} attempt(s) in {}s ({why}): {message}",
             attempts.count,
             elapsed.as_secs(),
-            patience.as_secs()
         );
         self.shared
             .refuse(vec![Update::Refused { key, error }])

@@ -31,7 +31,12 @@ fn no<T>() -> Result<T, ApiFailure> {
 }
 
 impl BulkApi for Watcher {
-    async fn order(&self, _product: &str, _request: &OrderBody) -> Result<Placed, ApiFailure> {
+    async fn order(
+        &self,
+        _product: &str,
+        _request: &OrderBody,
+        _patience: Duration,
+    ) -> Result<Placed, ApiFailure> {
         let journal = self.journal.lock().unwrap().upgrade().expect("the journal");
         let intents = lock(&journal)
             .counts()

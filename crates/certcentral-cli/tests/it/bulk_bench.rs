@@ -12,6 +12,9 @@
 //! - `memory`: peak resident memory (`/usr/bin/time -f %M`) of the real binary for 10,000 and
 //!   100,000-row rosters, dry run and real (rate limits off), with the 10,000-row figure as
 //!   the baseline.
+//!
+//! `BULK_BENCH_BIN=PATH` runs another `certcentral` binary (e.g. a baseline build copied
+//! aside) instead of this build's, to compare both in one session.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -55,11 +58,28 @@ fn min_time(n: usize, f: f64) -> Duration {
 }
 
 fn bulk(sb: &RunningSandbox, roster: &Path, out: &Path, limits: &str, extra: &[&str]) -> Command {
-    let mut cmd = bulk_command(sb.base_url(), roster, out);
+    let mut cmd = with_program(bulk_command(sb.base_url(), roster, out));
     cmd.arg("-q")
         .args(["--rate-limit", limits, "--poll-interval", "200ms"])
         .args(extra);
     cmd
+}
+
+/// `cmd` run by the binary named in `BULK_BENCH_BIN` when set (a baseline build kept aside,
+/// measured in the same session as this one), with the same arguments and environment.
+fn with_program(cmd: Command) -> Command {
+    let Some(program) = std::env::var_os("BULK_BENCH_BIN") else {
+        return cmd;
+    };
+    let mut other = Command::new(program);
+    other.args(cmd.get_args());
+    for (name, value) in cmd.get_envs() {
+        match value {
+            Some(value) => other.env(name, value),
+            None => other.env_remove(name),
+        };
+    }
+    other
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

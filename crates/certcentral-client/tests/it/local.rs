@@ -100,6 +100,17 @@ fn client(base: &str) -> Client {
         .unwrap()
 }
 
+/// A client for `base` retrying by `retry` (the default timeouts: tests on a paused clock).
+fn client_retrying(base: &str, retry: RetryPolicy) -> Client {
+    Client::builder()
+        .api_key(SecretString::from(KEY))
+        .base_url(base)
+        .rate_limits(RateLimits::off())
+        .retry_policy(retry)
+        .build()
+        .unwrap()
+}
+
 const ORDER_OK: &str =
     r#"{"id": 11, "requests": [{"id": 12, "status": "on_hold"}], "surprise": true}"#;
 
@@ -251,19 +262,16 @@ async fn long_retry_after_is_returned_not_slept() {
 #[tokio::test(start_paused = true)]
 async fn retry_deadline_bounds_a_post_answered_429() {
     let (base, seen) = serve(|_| rate_limited("10")).await;
-    let client = Client::builder()
-        .api_key(SecretString::from(KEY))
-        .base_url(&base)
-        .rate_limits(RateLimits::off())
-        .retry_policy(RetryPolicy {
+    let client = client_retrying(
+        &base,
+        RetryPolicy {
             // Attempts and Retry-After alone would allow 100 x 10 s.
             max_attempts: 100,
             max_retry_after: Duration::from_secs(60),
             deadline: Duration::from_secs(35),
             ..fast_retry()
-        })
-        .build()
-        .unwrap();
+        },
+    );
     let start = tokio::time::Instant::now();
     let err = client
         .order_client_certificate(
@@ -283,6 +291,39 @@ async fn retry_deadline_bounds_a_post_answered_429() {
         elapsed >= Duration::from_secs(30) && elapsed <= Duration::from_secs(35),
         "{elapsed:?}"
     );
+}
+
+/// A per-call policy ([`Client::with_retry_policy`]) rules the calls made through it, with
+/// the client's connection and limiter; the client it came from keeps its own. Paused clock,
+/// as above.
+#[tokio::test(start_paused = true)]
+async fn a_per_call_policy_rules_the_calls_made_with_it() {
+    let (base, seen) = serve(|_| rate_limited("10")).await;
+    // Its own policy waits at most 2 s for a Retry-After: the 429 ends the call at once.
+    let client = client_retrying(&base, fast_retry());
+    let order = || order_request("A", "a@example.com", false);
+    let err = client
+        .order_client_certificate(ProductId::ClientPremiumSha2, &order())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    let patient = client.with_retry_policy(RetryPolicy {
+        max_attempts: 100,
+        max_retry_after: Duration::from_secs(60),
+        deadline: Duration::from_secs(15),
+        ..fast_retry()
+    });
+    assert_eq!(client.retry_policy(), &fast_retry());
+    let start = tokio::time::Instant::now();
+    let err = patient
+        .order_client_certificate(ProductId::ClientPremiumSha2, &order())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
+    // Attempts at 0 and 10 s; the next would start at 20 s, after the 15 s deadline.
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    assert_eq!(start.elapsed(), Duration::from_secs(10));
 }
 
 #[tokio::test]
