@@ -264,8 +264,12 @@ pub(crate) struct Staged {
     pub shown: Vec<RowError>,
 }
 
-/// Rows per staging transaction (and per message between [`stage`]'s threads).
+/// Rows per staging transaction.
 const BATCH: usize = 512;
+
+/// Rows per message between [`stage`]'s threads: small, so the few messages in flight
+/// (at most one per channel) hold little memory.
+const CHUNK: usize = 64;
 
 /// How many threads check rows in [`stage`] (one per core, at most 4: the staging thread and
 /// the CSV reader take little of a core each).
@@ -339,13 +343,13 @@ type Read = Result<Vec<RosterRow>, BulkError>;
 /// A batch of rows checked, or the error that ends the run.
 type Done = Result<Vec<Checked>, BulkError>;
 
-/// Reads the roster, `BATCH` rows per message, handing the batches to the checking threads
+/// Reads the roster, [`CHUNK`] rows per message, handing them to the checking threads
 /// in turn (batch `k` to `checkers[k % n]`). Stops after the first error that stops the run,
 /// or when a checking thread is gone.
 fn read_rows(reader: RosterReader, checkers: &[std::sync::mpsc::SyncSender<Read>]) {
     let mut turn = checkers.iter().cycle();
     let mut send = |message: Read| turn.next().is_some_and(|c| c.send(message).is_ok());
-    let mut chunk = Vec::with_capacity(BATCH);
+    let mut chunk = Vec::with_capacity(CHUNK);
     for next in reader {
         match next {
             Err(e) => {
@@ -354,8 +358,8 @@ fn read_rows(reader: RosterReader, checkers: &[std::sync::mpsc::SyncSender<Read>
             }
             Ok(row) => chunk.push(row),
         }
-        if chunk.len() >= BATCH
-            && !send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH))))
+        if chunk.len() >= CHUNK
+            && !send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
         {
             return;
         }

@@ -439,8 +439,9 @@ fn flags(
         ("pseudonym", &raw.pseudonym),
     ]
     .map(|(column, text)| {
+        let text = text.as_deref()?;
         let pointer = format!("/certificate/individual/{column}");
-        cells.parse::<CommonName>(column, &pointer, text.as_deref())
+        cells.parse::<CommonName>(column, &pointer, Some(text))
     });
     let mut organization_units = Vec::new();
     for unit in &raw.organization_units {
