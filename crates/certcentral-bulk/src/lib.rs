@@ -264,14 +264,8 @@ pub(crate) struct Staged {
     pub shown: Vec<RowError>,
 }
 
-/// Valid rows staged together: their staging problems (a repeated person or output name)
-/// are recorded, and shown, after the invalid rows read before the batch ends.
+/// Rows per staging transaction.
 const BATCH: usize = 512;
-
-/// Rows per staging transaction: the staging tables' rollback journal is kept in memory and
-/// holds each page a transaction changes (a few per row: the row's leaf in the table and in
-/// each index), so this bounds it (≈ 1.5 MB) whatever the roster's size.
-const TRANSACTION: usize = 128;
 
 /// Rows per message between [`stage`]'s threads: small, so the few messages in flight
 /// (at most one per channel) hold little memory.
@@ -486,10 +480,7 @@ impl Tally {
 
     /// Stages the pending valid rows.
     fn flush(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
-        let mut errors = Vec::new();
-        for part in self.batch.chunks(TRANSACTION) {
-            errors.extend(journal.stage(part, self.allow_similar)?);
-        }
+        let errors = journal.stage(&self.batch, self.allow_similar)?;
         for e in &errors {
             if let Some(Ready { spec, .. }) = self.batch.iter().find(|r| r.spec.row == e.row) {
                 journal.record_invalid(e, &spec.common_name, &spec.emails)?;
