@@ -267,9 +267,13 @@ pub(crate) struct Staged {
 /// Rows per staging transaction.
 const BATCH: usize = 512;
 
-/// Rows per message between [`stage`]'s threads: small, so the few messages in flight
-/// (at most one per channel) hold little memory.
+/// Rows per message between [`stage`]'s threads: small, so the messages in flight (at most
+/// [`AHEAD`] per checking thread) hold little memory.
 const CHUNK: usize = 64;
+
+/// Checked chunks a checking thread may have waiting for the staging thread: enough that
+/// the checking threads keep working while a [`BATCH`] is staged (≈ 4 × 64 rows each).
+const AHEAD: usize = 4;
 
 /// How many threads check rows in [`stage`] (one per core, at most 4: the staging thread and
 /// the CSV reader take little of a core each).
@@ -392,7 +396,7 @@ fn check_rows(
 /// (one per core: the schema engine, the row's identity and staging text), while this
 /// thread stages the checked batches in the journal (SQLite), taking them from the checking
 /// threads in the same turn, so rows are staged in roster order, exactly as one thread
-/// would. Every channel holds at most one batch, so memory stays bounded.
+/// would. Every channel holds at most a few chunks, so memory stays bounded.
 pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
     let reader = RosterReader::open(&config.roster)?;
     let roster_dir = config
@@ -412,7 +416,7 @@ pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged,
         let mut results = Vec::new();
         for _ in 0..checkers() {
             let (send_read, read) = std::sync::mpsc::sync_channel(1);
-            let (done, receive) = std::sync::mpsc::sync_channel(1);
+            let (done, receive) = std::sync::mpsc::sync_channel(AHEAD);
             scope.spawn(move || check_rows(read, defaults, roster_dir, &done));
             to_check.push(send_read);
             results.push(receive);
