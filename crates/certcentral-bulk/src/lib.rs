@@ -46,7 +46,7 @@ use certcentral_keys::{files, keys};
 use exec::{ExecOptions, RunStats, Stopped};
 use journal::{Journal, ReportLine, RowState};
 use progress::{Progress, ProgressMode};
-use roster::{RawRow, RosterReader, RosterRow, RowError};
+use roster::{RosterReader, RosterRow, RowError};
 use spec::RowSpec;
 
 /// How many invalid rows are kept for display (all are counted and in the report).
@@ -264,13 +264,44 @@ pub(crate) struct Staged {
     pub shown: Vec<RowError>,
 }
 
-/// Rows per staging transaction (and per message from the reader thread).
+/// Rows per staging transaction.
 const BATCH: usize = 512;
 
-/// A roster row read and checked by [`stage`]'s reader thread.
+/// Rows per message between [`stage`]'s threads: small, so the messages in flight (at most
+/// [`AHEAD`] per checking thread) hold little memory.
+const CHUNK: usize = 64;
+
+/// Checked chunks a checking thread may have waiting for the staging thread: enough that
+/// the checking threads keep working while a [`BATCH`] is staged (≈ 4 × 64 rows each).
+const AHEAD: usize = 4;
+
+/// How many threads check rows in [`stage`] (one per core, at most 4: the staging thread and
+/// the CSV reader take little of a core each).
+fn checkers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
+}
+
+/// A valid row ready to stage, with its spec's JSON text (serialized by the thread that
+/// checked it, so the staging thread only inserts it).
+struct Ready {
+    spec: RowSpec,
+    json: String,
+}
+
+impl journal::Staging for Ready {
+    fn spec(&self) -> &RowSpec {
+        &self.spec
+    }
+
+    fn json(&self) -> serde_json::Result<std::borrow::Cow<'_, str>> {
+        Ok(std::borrow::Cow::Borrowed(&self.json))
+    }
+}
+
+/// A roster row read and checked by [`stage`]'s checking threads.
 enum Checked {
     /// Ready to stage.
-    Valid(RowSpec),
+    Valid(Ready),
     /// Invalid: every problem found, with what the row says (for the report).
     Invalid {
         common_name: String,
@@ -280,59 +311,92 @@ enum Checked {
 }
 
 /// Validates one row read from the roster.
-fn check(raw: RawRow, defaults: &spec::OrderDefaults, roster_dir: &Path) -> Checked {
+fn check(
+    row: RosterRow,
+    defaults: &spec::OrderDefaults,
+    roster_dir: &Path,
+) -> Result<Checked, BulkError> {
+    let raw = match row {
+        RosterRow::Read(raw) => *raw,
+        RosterRow::Unreadable(e) => {
+            return Ok(Checked::Invalid {
+                common_name: String::new(),
+                emails: Vec::new(),
+                errors: vec![e],
+            });
+        }
+    };
     let common_name = raw.display_name();
     let emails = raw.emails.clone();
-    match RowSpec::build(raw, defaults, roster_dir) {
-        Ok(spec) => Checked::Valid(spec),
+    Ok(match RowSpec::build(raw, defaults, roster_dir) {
+        Ok(spec) => {
+            let json =
+                serde_json::to_string(&spec).map_err(|e| BulkError::Journal(e.to_string()))?;
+            Checked::Valid(Ready { spec, json })
+        }
         Err(errors) => Checked::Invalid {
             common_name,
             emails,
             errors,
         },
-    }
+    })
 }
 
-/// Reads and checks every roster row, `BATCH` rows per message, in roster order. Stops at
-/// the first error that stops the run, or when the receiver is gone.
-fn read_rows(
-    reader: RosterReader,
-    defaults: &spec::OrderDefaults,
-    roster_dir: &Path,
-    send: &std::sync::mpsc::SyncSender<Result<Vec<Checked>, BulkError>>,
-) {
-    let mut chunk = Vec::with_capacity(BATCH);
+/// A batch of rows as read, or the error that ends the roster.
+type Read = Result<Vec<RosterRow>, BulkError>;
+/// A batch of rows checked, or the error that ends the run.
+type Done = Result<Vec<Checked>, BulkError>;
+
+/// Reads the roster, [`CHUNK`] rows per message, handing them to the checking threads
+/// in turn (batch `k` to `checkers[k % n]`). Stops after the first error that stops the run,
+/// or when a checking thread is gone.
+fn read_rows(reader: RosterReader, checkers: &[std::sync::mpsc::SyncSender<Read>]) {
+    let mut turn = checkers.iter().cycle();
+    let mut send = |message: Read| turn.next().is_some_and(|c| c.send(message).is_ok());
+    let mut chunk = Vec::with_capacity(CHUNK);
     for next in reader {
-        let checked = match next {
+        match next {
             Err(e) => {
-                let _ = send.send(Err(e));
+                send(Err(e));
                 return;
             }
-            Ok(RosterRow::Read(raw)) => check(*raw, defaults, roster_dir),
-            Ok(RosterRow::Unreadable(e)) => Checked::Invalid {
-                common_name: String::new(),
-                emails: Vec::new(),
-                errors: vec![e],
-            },
-        };
-        chunk.push(checked);
-        if chunk.len() >= BATCH
-            && send
-                .send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(BATCH))))
-                .is_err()
+            Ok(row) => chunk.push(row),
+        }
+        if chunk.len() >= CHUNK
+            && !send(Ok(std::mem::replace(&mut chunk, Vec::with_capacity(CHUNK))))
         {
             return;
         }
     }
-    let _ = send.send(Ok(chunk));
+    send(Ok(chunk));
+}
+
+/// Checks the batches `read` receives, in order, sending each one's result to `done`.
+fn check_rows(
+    read: std::sync::mpsc::Receiver<Read>,
+    defaults: &spec::OrderDefaults,
+    roster_dir: &Path,
+    done: &std::sync::mpsc::SyncSender<Done>,
+) {
+    for batch in read {
+        let checked = batch.and_then(|rows| {
+            rows.into_iter()
+                .map(|row| check(row, defaults, roster_dir))
+                .collect()
+        });
+        if done.send(checked).is_err() {
+            return;
+        }
+    }
 }
 
 /// Reads and validates the roster, streaming, and stages the valid rows in `journal`.
 ///
-/// A reader thread reads and validates rows (the schema engine) while this thread stages
-/// the previous ones in the journal (SQLite): the two halves of the work overlap on two
-/// cores. At most a few batches are in flight, so memory stays bounded; rows are staged in
-/// roster order, exactly as one thread would.
+/// A reader thread reads the CSV and hands batches of rows in turn to the checking threads
+/// (one per core: the schema engine, the row's identity and staging text), while this
+/// thread stages the checked batches in the journal (SQLite), taking them from the checking
+/// threads in the same turn, so rows are staged in roster order, exactly as one thread
+/// would. Every channel holds at most a few chunks, so memory stays bounded.
 pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged, BulkError> {
     let reader = RosterReader::open(&config.roster)?;
     let roster_dir = config
@@ -346,12 +410,22 @@ pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged,
         ..Tally::default()
     };
     std::thread::scope(|scope| -> Result<(), BulkError> {
-        let (send, receive) = std::sync::mpsc::sync_channel(2);
         let defaults = &config.exec.defaults;
         let roster_dir = roster_dir.as_path();
-        scope.spawn(move || read_rows(reader, defaults, roster_dir, &send));
-        // Returning early drops `receive`: the reader thread stops at its next send.
-        for message in receive {
+        let mut to_check = Vec::new();
+        let mut results = Vec::new();
+        for _ in 0..checkers() {
+            let (send_read, read) = std::sync::mpsc::sync_channel(1);
+            let (done, receive) = std::sync::mpsc::sync_channel(AHEAD);
+            scope.spawn(move || check_rows(read, defaults, roster_dir, &done));
+            to_check.push(send_read);
+            results.push(receive);
+        }
+        scope.spawn(move || read_rows(reader, &to_check));
+        // Returning early drops the receivers: every thread stops at its next send. After
+        // the last batch, the next checking thread in turn ends without a result.
+        for receive in results.iter().cycle() {
+            let Ok(message) = receive.recv() else { break };
             for checked in message? {
                 tally.add(&mut journal, checked)?;
             }
@@ -371,7 +445,7 @@ pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged,
 #[derive(Default)]
 struct Tally {
     allow_similar: bool,
-    batch: Vec<RowSpec>,
+    batch: Vec<Ready>,
     valid: u64,
     /// Rows invalid as read.
     invalid: u64,
@@ -385,8 +459,8 @@ impl Tally {
     /// `BATCH` at a time.
     fn add(&mut self, journal: &mut Journal, checked: Checked) -> Result<(), BulkError> {
         match checked {
-            Checked::Valid(spec) => {
-                self.batch.push(spec);
+            Checked::Valid(ready) => {
+                self.batch.push(ready);
                 if self.batch.len() >= BATCH {
                     self.flush(journal)?;
                 }
@@ -412,7 +486,7 @@ impl Tally {
     fn flush(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
         let errors = journal.stage(&self.batch, self.allow_similar)?;
         for e in &errors {
-            if let Some(spec) = self.batch.iter().find(|s| s.row == e.row) {
+            if let Some(Ready { spec, .. }) = self.batch.iter().find(|r| r.spec.row == e.row) {
                 journal.record_invalid(e, &spec.common_name, &spec.emails)?;
             }
             self.invalid_rows.insert(e.row);

@@ -15,7 +15,7 @@ use certcentral_types::{
 use certcentral_validate::{Context, MemberRule, member_rule};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::roster::{RawRow, RowError};
 use certcentral_validate::fields::{Field, Naming, OrderFields};
@@ -150,32 +150,57 @@ pub(crate) fn person_key(
     if let Some(id) = id {
         return format!("id:{}", id.trim());
     }
-    let mut who = Map::new();
-    for (member, value) in [
-        ("first_name", &person.first_name),
-        ("last_name", &person.last_name),
-        ("pseudonym", &person.pseudonym),
-    ] {
-        if let Some(value) = value {
-            who.insert(member.into(), json!(normalize_common_name(value)));
-        }
+    /// The person's names as the canonical object: members in key order, each present
+    /// only when the row has it (what a `serde_json::Map` of them serializes to).
+    #[derive(Serialize)]
+    struct Who {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        first_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_name: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pseudonym: Option<String>,
     }
-    digest_key(&json!([product, who, normalize_emails(emails)]))
+    let name = |n: &Option<String>| n.as_deref().map(normalize_common_name);
+    let who = Who {
+        first_name: name(&person.first_name),
+        last_name: name(&person.last_name),
+        pseudonym: name(&person.pseudonym),
+    };
+    digest_key(&(product, who, normalize_emails(emails)))
 }
 
 /// The identity of a row without an `id` cell (see [`row_key`]), from the product's text.
 pub(crate) fn identity_key(product: &str, common_name: &str, emails: &[String]) -> String {
-    digest_key(&json!([
+    digest_key(&(
         product,
         normalize_common_name(common_name),
-        normalize_emails(emails)
-    ]))
+        normalize_emails(emails),
+    ))
 }
 
-/// `h:` and the first 128 bits (hex) of the SHA-256 of `canonical`'s JSON text.
-fn digest_key(canonical: &Value) -> String {
+/// Feeds what is written into a SHA-256.
+struct Hashing(sha2::Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `h:` and the first 128 bits (hex) of the SHA-256 of `canonical`'s compact JSON text
+/// (a tuple is a JSON array), written straight into the hasher.
+fn digest_key(canonical: &impl Serialize) -> String {
     use sha2::Digest;
-    let digest = sha2::Sha256::digest(canonical.to_string().as_bytes());
+    let mut hashing = Hashing(sha2::Sha256::new());
+    // Writing strings, sequences and a struct of strings into a hasher cannot fail.
+    let _ = serde_json::to_writer(&mut hashing, canonical);
+    let digest = hashing.0.finalize();
     let mut key = String::with_capacity(34);
     key.push_str("h:");
     for byte in &digest[..16] {
@@ -414,8 +439,9 @@ fn flags(
         ("pseudonym", &raw.pseudonym),
     ]
     .map(|(column, text)| {
+        let text = text.as_deref()?;
         let pointer = format!("/certificate/individual/{column}");
-        cells.parse::<CommonName>(column, &pointer, text.as_deref())
+        cells.parse::<CommonName>(column, &pointer, Some(text))
     });
     let mut organization_units = Vec::new();
     for unit in &raw.organization_units {
@@ -961,6 +987,71 @@ mod tests {
                 &["a@example.com".into()]
             )
         );
+    }
+
+    /// The identity's canonical JSON is written straight into the hasher: the digest is the
+    /// one of the canonical `serde_json::Value`'s text (what journals hold), whatever a name
+    /// holds (quotes, escapes, control characters, non-ASCII, separators).
+    #[test]
+    fn identity_digest_is_that_of_the_canonical_json_value() {
+        let digest = |canonical: &Value| {
+            let digest = <sha2::Sha256 as sha2::Digest>::digest(canonical.to_string().as_bytes());
+            let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+            format!("h:{hex}")
+        };
+        let names = [
+            "Locke Cole",
+            " a\"b\\c/d ",
+            "tab\there\nnew line",
+            "ctl\u{1}\u{1f}\u{7f}\u{80}",
+            "Émile  ZOLA",
+            "日本 語 \u{2028}\u{fffd}",
+            "a|b,c;d",
+            "",
+        ];
+        for name in names {
+            let emails = vec![format!("{name}@Example.com"), " b@example.com".into()];
+            let product = "client_premium_sha2";
+            let canonical = json!([
+                product,
+                normalize_common_name(name),
+                normalize_emails(&emails)
+            ]);
+            assert_eq!(
+                identity_key(product, name, &emails),
+                digest(&canonical),
+                "{name:?}"
+            );
+            for (first, last, pseudonym) in [
+                (Some(name), Some("Cole"), None),
+                (None, None, Some(name)),
+                (Some(name), None, Some("x")),
+                (None, None, None),
+            ] {
+                let person = Person {
+                    first_name: first.map(str::to_owned),
+                    last_name: last.map(str::to_owned),
+                    pseudonym: pseudonym.map(str::to_owned),
+                    ..Person::default()
+                };
+                let mut who = serde_json::Map::new();
+                for (member, value) in [
+                    ("first_name", first),
+                    ("last_name", last),
+                    ("pseudonym", pseudonym),
+                ] {
+                    if let Some(value) = value {
+                        who.insert(member.into(), json!(normalize_common_name(value)));
+                    }
+                }
+                let canonical = json!([product, who, normalize_emails(&emails)]);
+                assert_eq!(
+                    person_key(None, product, &person, &emails),
+                    digest(&canonical),
+                    "{person:?}"
+                );
+            }
+        }
     }
 
     /// Every problem of the new columns names its row, column and what is allowed.

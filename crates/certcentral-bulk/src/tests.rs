@@ -583,6 +583,96 @@ async fn max_new_orders_and_dry_run_are_respected() {
     assert_eq!(outcome.verdict, Verdict::Done);
 }
 
+/// A roster of many chunks, checked on several threads, is staged in roster order: every
+/// invalid row, repeated person and possible duplicate is found at its row and names the
+/// earlier row it repeats, exactly as one thread reading row by row would.
+#[test]
+fn rows_checked_on_several_threads_are_staged_in_roster_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("roster.csv");
+    let rows = 1000;
+    let mut text = String::from("common_name,emails\n");
+    // (common name, emails) per row; the expected state and error, one thread's way.
+    let mut expected: Vec<(&str, Option<String>)> = Vec::new();
+    let mut people = std::collections::HashMap::new();
+    let mut holders = std::collections::HashMap::new();
+    for i in 1..=rows {
+        let (name, emails) = match i {
+            _ if i % 97 == 0 => (format!("Person {i}"), vec!["not-an-email".to_owned()]),
+            _ if i % 89 == 0 => (
+                format!("Person {}", i - 50),
+                vec![format!("person{}@example.com", i - 50)],
+            ),
+            _ if i % 101 == 0 => (
+                format!("Person {i}"),
+                vec![
+                    format!("person{i}@example.com"),
+                    format!("person{}@example.com", i - 70),
+                ],
+            ),
+            _ => (
+                format!("Person {i}"),
+                vec![format!("person{i}@example.com")],
+            ),
+        };
+        text.push_str(&format!("{name},{}\n", emails.join(";")));
+        if i % 97 == 0 {
+            expected.push(("invalid", Some("column emails".to_owned())));
+            continue;
+        }
+        if let Some(first) = people.get(&name) {
+            expected.push(("invalid", Some(format!("same person as row {first}"))));
+            continue;
+        }
+        people.insert(name, i);
+        let mut sorted = emails.clone();
+        sorted.sort();
+        let held = sorted.iter().find_map(|e| holders.get(e).copied());
+        for e in sorted {
+            holders.entry(e).or_insert(i);
+        }
+        expected.push(match held {
+            Some(row) => ("possible_duplicate", Some(format!("also in row {row}"))),
+            None => ("new", None),
+        });
+    }
+    std::fs::write(&path, text).unwrap();
+    let mut cfg = config(dir.path(), path);
+    cfg.dry_run = true;
+    cfg.strict = false;
+    cfg.report = Some(dir.path().join("report.json"));
+    let outcome = dry_run(&cfg).unwrap();
+    let report = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    let lines: Vec<serde_json::Value> = report
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l.trim_end_matches(',')).unwrap())
+        .collect();
+    assert_eq!(lines.len(), rows as usize);
+    for (i, (line, (state, error))) in lines.iter().zip(&expected).enumerate() {
+        assert_eq!(line["row"], i as u64 + 1, "{line}");
+        assert_eq!(line["state"], *state, "{line}");
+        if let Some(error) = error {
+            let text = line["error"].as_str().unwrap_or_default();
+            assert!(text.contains(error.as_str()), "{line}: {error}");
+        }
+    }
+    let invalid = expected.iter().filter(|(s, _)| *s == "invalid").count() as u64;
+    assert_eq!(outcome.plan.invalid, invalid);
+    assert_eq!(
+        outcome.plan.possible_duplicates,
+        expected
+            .iter()
+            .filter(|(s, _)| *s == "possible_duplicate")
+            .count() as u64
+    );
+    let shown: BTreeSet<u64> = outcome.invalid_rows.iter().map(|e| e.row).collect();
+    let rows: BTreeSet<u64> = (1..=rows)
+        .filter(|i| expected[*i as usize - 1].0 == "invalid")
+        .collect();
+    assert_eq!(shown, rows);
+}
+
 #[tokio::test]
 async fn invalid_rows_stop_a_strict_run_and_are_reported_otherwise() {
     let dir = tempfile::tempdir().unwrap();
