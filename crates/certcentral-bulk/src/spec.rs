@@ -586,6 +586,14 @@ pub(crate) fn row_key(raw: &RawRow, product_name: &str, person: &Person) -> Stri
     }
 }
 
+/// The body's validity: years, or the custom expiration date.
+fn validity_of(body: &OrderBody) -> (Option<ValidityYears>, Option<NaiveDate>) {
+    match body {
+        OrderBody::ClientCertificate(b) => (b.validity_years.clone(), b.custom_expiration_date),
+        OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
+    }
+}
+
 impl RowSpec {
     /// Checks a raw row against every order rule (the body built as `order` builds it, then
     /// the validator the API client and the sandbox use) and returns the ready row, or every
@@ -614,14 +622,13 @@ impl RowSpec {
         };
         let ctx = Context::new(product).with_today(defaults.today);
         let csr_path = raw.csr.as_ref().map(|p| roster_dir.join(p));
-        let csr_text = match &csr_path {
-            Some(path) => match std::fs::read_to_string(path) {
-                Ok(text) => Some(text),
-                Err(e) => {
-                    errors.push(err("csr", format!("cannot read {}: {e}", path.display())));
-                    None
-                }
-            },
+        let csr_text = match csr_path.as_deref().map(std::fs::read_to_string) {
+            Some(Ok(text)) => Some(text),
+            Some(Err(e)) => {
+                let shown = csr_path.as_deref().unwrap_or(roster_dir).display();
+                errors.push(err("csr", format!("cannot read {shown}: {e}")));
+                None
+            }
             None => None,
         };
         let (flags, person) = match flags(&raw, defaults, &ctx) {
@@ -653,10 +660,7 @@ impl RowSpec {
         if !errors.is_empty() {
             return Err(errors);
         }
-        let (validity_years, custom_expiration_date) = match &body {
-            OrderBody::ClientCertificate(b) => (b.validity_years.clone(), b.custom_expiration_date),
-            OrderBody::SecureEmail(b) => (b.validity_years.clone(), b.custom_expiration_date),
-        };
+        let (validity_years, custom_expiration_date) = validity_of(&body);
         let product_name = unknown_product.as_deref().unwrap_or(product.as_str());
         let key = row_key(&raw, product_name, &person);
         Ok(RowSpec {
