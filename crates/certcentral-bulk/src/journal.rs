@@ -86,6 +86,7 @@ use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::BulkError;
 use super::roster::RowError;
+use super::seen::Seen;
 use super::spec::{RowSpec, identity_key, normalize_common_name, normalize_emails};
 
 /// Schema version written to `PRAGMA user_version`.
@@ -733,6 +734,8 @@ pub struct Journal {
     conn: Connection,
     path: Option<PathBuf>,
     pending: Vec<Update>,
+    /// The rows staged in this run ([`Journal::stage_batch`]).
+    seen: Seen,
 }
 
 impl std::fmt::Debug for Journal {
@@ -792,6 +795,7 @@ impl Journal {
             conn,
             path: Some(path.to_owned()),
             pending: Vec::new(),
+            seen: Seen::default(),
         };
         journal.init().map_err(jerr)?;
         Ok(journal)
@@ -804,6 +808,7 @@ impl Journal {
             conn,
             path: None,
             pending: Vec::new(),
+            seen: Seen::default(),
         };
         journal
             .init()
@@ -814,13 +819,15 @@ impl Journal {
     fn init(&mut self) -> rusqlite::Result<()> {
         // The staging tables (`temp.*`) live for one run and are never read after a crash:
         // their rollback journal stays in memory (a statement or a batch can still be rolled
-        // back; it holds the pages one staging batch changes, a few MB at most for a
-        // 512-row batch), so staging writes only the pages that spill from the cache, once
-        // (a journal file cost three writes per page changed); 8 KiB pages spill and read
-        // back fewer pages (the cache stays 2 MB).
+        // back; staging appends rows, so it holds the few pages a batch changes), and
+        // staging writes only the pages that spill from the cache, once (a journal file cost
+        // three writes per page changed). 8 KiB pages spill and read back fewer pages. The
+        // appended tables need no more than 1 MB of cache: staging keeps no index (see
+        // [`Seen`]), and the later passes read the roster in order.
         self.conn.execute_batch(
             "PRAGMA synchronous=FULL; PRAGMA temp_store=FILE;
-             PRAGMA temp.page_size=8192; PRAGMA temp.journal_mode=MEMORY;",
+             PRAGMA temp.page_size=8192; PRAGMA temp.journal_mode=MEMORY;
+             PRAGMA temp.cache_size=-1024;",
         )?;
         let version: i64 = self
             .conn
@@ -843,21 +850,14 @@ impl Journal {
             "DROP TABLE IF EXISTS temp.roster;
              CREATE TEMP TABLE roster (
                  row_number INTEGER PRIMARY KEY,
-                 row_key TEXT NOT NULL UNIQUE,
-                 name TEXT NOT NULL UNIQUE,
+                 row_key TEXT NOT NULL,
+                 name TEXT NOT NULL,
                  spec TEXT NOT NULL,
                  held TEXT
              );
              DROP TABLE IF EXISTS temp.known_emails;
              CREATE TEMP TABLE known_emails (email TEXT NOT NULL, row_key TEXT NOT NULL);
              CREATE INDEX temp.known_emails_email ON known_emails(email);
-             DROP TABLE IF EXISTS temp.roster_emails;
-             CREATE TEMP TABLE roster_emails (
-                 email TEXT NOT NULL,
-                 row_key TEXT NOT NULL,
-                 row_number INTEGER NOT NULL
-             );
-             CREATE INDEX temp.roster_emails_email ON roster_emails(email);
              DROP TABLE IF EXISTS temp.invalid;
              CREATE TEMP TABLE invalid (
                  row_number INTEGER PRIMARY KEY,
@@ -907,20 +907,19 @@ impl Journal {
         BulkError::Journal(format!("{path}: {e}"))
     }
 
-    /// Stages a batch of valid roster rows (one transaction). A row whose identity or output
-    /// name repeats an earlier row, or whose name belongs to another journaled row, comes
-    /// back as an error instead.
+    /// Stages a batch of valid roster rows (one transaction). A row whose output name belongs
+    /// to another journaled row, or whose row number is staged already, comes back as an
+    /// error instead. Rows that repeat an earlier row's identity or output name are refused,
+    /// and rows sharing an email are held back, by [`Journal::finish_staging`], once the
+    /// whole roster is staged.
     ///
-    /// Unless `allow_similar`, a row still to be ordered that shares an email address with
-    /// a row already ordered (any journaled row with an order, or whose order may exist) or
-    /// with an earlier row of this roster is held back as
-    /// [`RowState::PossibleDuplicate`]: the same person with one more address would
-    /// otherwise be a second paid order.
+    /// Unless `allow_similar`, the first email of a row still to be ordered that a row
+    /// ordered in an earlier run holds (any journaled row with an order, or whose order may
+    /// exist) is noted for that hold here: the journal's rows are looked up per batch.
     ///
-    /// The lookups are set-based: one query per batch asks the journal about every key and
-    /// name of the batch, one statement records the batch's emails, one query finds the
-    /// emails already ordered or in an earlier row; only the insert is per row.
-    pub(crate) fn stage<R: Staging>(
+    /// The journal lookups are set-based: one query per batch asks the journal about every
+    /// key and name of the batch; only the insert is per row.
+    pub(crate) fn stage_batch<R: Staging>(
         &mut self,
         rows: &[R],
         allow_similar: bool,
@@ -930,27 +929,24 @@ impl Journal {
         let tx = self.conn.transaction().map_err(jerr)?;
         {
             let known = journal_rows(&tx, rows.iter().map(Staging::spec)).map_err(jerr)?;
+            let check_ordered = !allow_similar
+                && tx
+                    .prepare_cached("SELECT EXISTS (SELECT 1 FROM temp.known_emails)")
+                    .and_then(|mut s| s.query_row([], |r| r.get::<_, bool>(0)))
+                    .map_err(jerr)?;
             let mut insert = tx
                 .prepare_cached(
                     "INSERT INTO temp.roster (row_key, row_number, name, spec) VALUES (?1, ?2, ?3, ?4)",
                 )
                 .map_err(jerr)?;
-            // The staged rows, in order: (key, row, to order, normalized emails).
-            let mut staged: Vec<(&str, u64, bool, Vec<String>)> = Vec::with_capacity(rows.len());
             for row in rows {
                 let spec = row.spec();
-                let error = |column: &str, reason: String| RowError {
-                    row: spec.row,
-                    line: spec.line,
-                    column: column.into(),
-                    reason,
-                };
                 // The journal's name wins for a known row (its files exist under that name).
                 let recorded = known.by_key.get(spec.key.as_str());
                 let name = match recorded {
                     Some((name, _)) => name.as_str(),
                     None if known.name_taken(&spec.name, &spec.key) => {
-                        errors.push(error(
+                        errors.push(spec.error(
                             "name",
                             format!(
                                 "output name '{}' belongs to another row ordered in an earlier run; choose another name",
@@ -970,26 +966,75 @@ impl Journal {
                 }
                 .map_err(|e| BulkError::Journal(e.to_string()))?;
                 match insert.execute(params![spec.key, spec.row as i64, name, text]) {
-                    Ok(_) => {
-                        let state = recorded.and_then(|(_, state)| state.as_deref());
-                        let to_order = RowState::TO_ORDER
-                            .contains(&parse_state(state, &spec.key).map_err(jerr)?);
-                        staged.push((
-                            spec.key.as_str(),
-                            spec.row,
-                            to_order,
-                            lowercase_emails(&spec.emails),
-                        ));
-                    }
+                    Ok(_) => {}
                     Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
-                        errors.push(staging_conflict(&tx, spec, name).map_err(jerr)?);
+                        errors.push(spec.error(
+                            "-",
+                            format!(
+                                "row {} is staged twice; each roster row is read once",
+                                spec.row
+                            ),
+                        ));
+                        continue;
                     }
                     Err(e) => return Err(BulkError::Journal(e.to_string())),
                 }
+                let state = recorded.and_then(|(_, state)| state.as_deref());
+                let to_order =
+                    RowState::TO_ORDER.contains(&parse_state(state, &spec.key).map_err(jerr)?);
+                let emails = lowercase_emails(&spec.emails);
+                let index = self
+                    .seen
+                    .add(spec.row, (&spec.key, name), to_order, &emails)
+                    .ok_or_else(|| BulkError::Journal("too many roster rows".into()))?;
+                if check_ordered && to_order {
+                    if let Some((position, reason)) =
+                        ordered_email(&tx, &spec.key, &emails).map_err(jerr)?
+                    {
+                        self.seen.ordered_email(index, position, reason);
+                    }
+                }
             }
-            hold_similar(&tx, &staged, allow_similar).map_err(jerr)?;
         }
         tx.commit().map_err(jerr)?;
+        Ok(errors)
+    }
+
+    /// Ends staging: refuses each staged row that repeats the identity or output name of an
+    /// earlier row (removed from the roster; returned with its common name and emails, for
+    /// the report) and, unless `allow_similar`, holds back (sets `temp.roster.held`) each row
+    /// still to be ordered whose emails include one of another row already ordered, or of an
+    /// earlier row of the roster: the first such email (in sorted order) decides the reason.
+    ///
+    /// Compares the fingerprints [`Seen`] kept; only rows sharing one are read back and
+    /// compared on their text, in roster order. Staging more rows and finishing again checks
+    /// them against every row staged before.
+    pub(crate) fn finish_staging(&mut self, allow_similar: bool) -> Result<Vec<Refused>, BulkError> {
+        let jerr = |e: rusqlite::Error| BulkError::Journal(e.to_string());
+        let tx = self.conn.transaction().map_err(jerr)?;
+        let (dropped, refused) = refuse_repeats(&tx, &self.seen)?;
+        self.seen.drop_rows(&dropped);
+        if !allow_similar {
+            hold_similar(&tx, &self.seen)?;
+        }
+        tx.commit().map_err(jerr)?;
+        Ok(refused)
+    }
+
+    /// [`Journal::stage_batch`] then [`Journal::finish_staging`]: every error, the refused
+    /// rows' last.
+    #[cfg(test)]
+    pub(crate) fn stage<R: Staging>(
+        &mut self,
+        rows: &[R],
+        allow_similar: bool,
+    ) -> Result<Vec<RowError>, BulkError> {
+        let mut errors = self.stage_batch(rows, allow_similar)?;
+        errors.extend(
+            self.finish_staging(allow_similar)?
+                .into_iter()
+                .map(|r| r.error),
+        );
         Ok(errors)
     }
 
@@ -1040,6 +1085,11 @@ impl Journal {
     /// revoked (`done`) or is being revoked (`revoke_pending`), in the order they were
     /// first ordered.
     pub(crate) fn removed(&self) -> Result<Vec<Removed>, BulkError> {
+        // Staging keeps no index on the roster's identities (see [`Seen`]); this query
+        // looks every journaled row up in it.
+        self.conn
+            .execute_batch("CREATE INDEX IF NOT EXISTS temp.roster_key ON roster(row_key)")
+            .map_err(|e| self.err(e))?;
         let sql = format!(
             "SELECT j.row_key, j.state, j.common_name, j.emails, j.order_id, j.certificate_id,
                     j.serial, j.valid_till, j.renewal_of
@@ -1425,132 +1475,139 @@ fn journal_rows<'r>(
     Ok(known)
 }
 
-/// The error for a staged row refused by a constraint of `temp.roster`: the same identity
-/// as an earlier row, or the same output name.
-fn staging_conflict(
-    tx: &rusqlite::Transaction<'_>,
-    spec: &RowSpec,
-    name: &str,
-) -> rusqlite::Result<RowError> {
-    let error = |column: &str, reason: String| RowError {
-        row: spec.row,
-        line: spec.line,
-        column: column.into(),
-        reason,
-    };
-    let same_key: Option<i64> = tx
-        .prepare_cached("SELECT row_number FROM temp.roster WHERE row_key = ?1")?
-        .query_row(params![spec.key], |r| r.get(0))
-        .optional()?;
-    if let Some(other) = same_key {
-        return Ok(error(
-            "common_name",
-            format!(
-                "same person as row {other} (identity: product, common name and emails, or the id column); each person is ordered once"
-            ),
-        ));
-    }
-    let other: Option<i64> = tx
-        .prepare_cached("SELECT row_number FROM temp.roster WHERE name = ?1")?
-        .query_row(params![name], |r| r.get(0))
-        .optional()?;
-    if other.is_none() {
-        // Neither the identity nor the name: the row number itself was staged already.
-        return Ok(error(
-            "-",
-            format!(
-                "row {} is staged twice; each roster row is read once",
-                spec.row
-            ),
-        ));
-    }
-    Ok(error(
-        "name",
-        format!(
-            "output name '{}' is also used by row {}; set a distinct name",
-            name,
-            other.unwrap_or_default()
-        ),
-    ))
+/// A staged row refused by [`Journal::finish_staging`]: the error, and what the row says
+/// (for the report).
+#[derive(Debug)]
+pub(crate) struct Refused {
+    pub(crate) error: RowError,
+    pub(crate) common_name: String,
+    pub(crate) emails: Vec<String>,
 }
 
-/// Records the emails of the `staged` rows (key, row, whether still to be ordered,
-/// normalized emails; in staging order) for the rows after them, then holds back (sets
-/// `temp.roster.held`) each row still to be ordered whose emails include one of another
-/// row already ordered, or of an earlier row of the roster: the first such email in sorted
-/// order decides the reason (already ordered before also in an earlier row).
-///
-/// One insert per email; the lookups are one query for the whole batch.
-fn hold_similar(
+/// The staged row numbered `row`: its identity, output name and spec.
+fn staged_row(
     tx: &rusqlite::Transaction<'_>,
-    staged: &[(&str, u64, bool, Vec<String>)],
-    allow_similar: bool,
-) -> rusqlite::Result<()> {
-    let before: i64 = tx.query_row(
-        "SELECT coalesce(max(rowid), 0) FROM temp.roster_emails",
-        [],
-        |r| r.get(0),
+    row: u64,
+) -> Result<(String, String, RowSpec), BulkError> {
+    let (key, name, spec): (String, String, String) = tx
+        .prepare_cached("SELECT row_key, name, spec FROM temp.roster WHERE row_number = ?1")
+        .and_then(|mut s| s.query_row(params![row as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .map_err(|e| BulkError::Journal(e.to_string()))?;
+    let spec = serde_json::from_str(&spec)
+        .map_err(|e| BulkError::Journal(format!("staged row {row}: {e}")))?;
+    Ok((key, name, spec))
+}
+
+/// Refuses (removes from `temp.roster`) each staged row with the identity or output name of
+/// an earlier staged row that was not refused itself, exactly as unique constraints checked
+/// row by row would: only [`Seen::identity_candidates`] are read back. Returns the refused
+/// rows' indexes in `seen` and their errors.
+fn refuse_repeats(
+    tx: &rusqlite::Transaction<'_>,
+    seen: &Seen,
+) -> Result<(Vec<crate::seen::Index>, Vec<Refused>), BulkError> {
+    let mut keys = std::collections::HashMap::new();
+    let mut names = std::collections::HashMap::new();
+    let (mut dropped, mut refused) = (Vec::new(), Vec::new());
+    for index in seen.identity_candidates() {
+        let row = seen.row(index);
+        let (key, name, spec) = staged_row(tx, row)?;
+        let conflict = if let Some(other) = keys.get(&key) {
+            (
+                "common_name",
+                format!(
+                    "same person as row {other} (identity: product, common name and emails, or the id column); each person is ordered once"
+                ),
+            )
+        } else if let Some(other) = names.get(&name) {
+            (
+                "name",
+                format!("output name '{name}' is also used by row {other}; set a distinct name"),
+            )
+        } else {
+            keys.insert(key, row);
+            names.insert(name, row);
+            continue;
+        };
+        tx.prepare_cached("DELETE FROM temp.roster WHERE row_number = ?1")
+            .and_then(|mut s| s.execute(params![row as i64]))
+            .map_err(|e| BulkError::Journal(e.to_string()))?;
+        dropped.push(index);
+        refused.push(Refused {
+            error: spec.error(conflict.0, conflict.1),
+            common_name: spec.common_name,
+            emails: spec.emails,
+        });
+    }
+    Ok((dropped, refused))
+}
+
+/// The first of a staged row's normalized `emails` that a journaled row other than `key`
+/// holds and ordered (or may have ordered), with its position and the hold reason.
+fn ordered_email(
+    tx: &rusqlite::Transaction<'_>,
+    key: &str,
+    emails: &[String],
+) -> rusqlite::Result<Option<(usize, String)>> {
+    let mut find = tx.prepare_cached(
+        "SELECT j.common_name, j.order_id FROM temp.known_emails k
+         JOIN main.rows j ON j.row_key = k.row_key
+         WHERE k.email = ?1 AND k.row_key <> ?2 LIMIT 1",
     )?;
-    {
-        let mut record = tx.prepare_cached(
-            "INSERT INTO temp.roster_emails (email, row_key, row_number) VALUES (?1, ?2, ?3)",
-        )?;
-        for (key, row, _, emails) in staged {
-            for email in emails {
-                record.execute(params![email, key, *row as i64])?;
-            }
-        }
-    }
-    if allow_similar || !staged.iter().any(|(_, _, to_order, _)| *to_order) {
-        return Ok(());
-    }
-    // Per email of the batch, in the order recorded: whether a row of earlier runs with an
-    // order (or one that may exist) holds it, and the row that held it first, when that is
-    // an earlier row.
-    let hits: Vec<(bool, Option<i64>)> = tx
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM temp.known_emails k JOIN main.rows j ON j.row_key = k.row_key
-                            WHERE k.email = e.email AND k.row_key <> e.row_key),
-                    (SELECT f.row_number FROM temp.roster_emails f
-                     WHERE f.email = e.email AND f.rowid < e.rowid ORDER BY f.rowid LIMIT 1)
-             FROM temp.roster_emails e WHERE e.rowid > ?1 ORDER BY e.rowid",
-        )?
-        .query_map(params![before], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut hits = hits.into_iter();
-    for (key, _, to_order, emails) in staged {
-        let mut reason = None;
-        for email in emails {
-            let Some((ordered, earlier)) = hits.next() else {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            };
-            if !to_order || reason.is_some() {
-                continue;
-            }
-            if ordered {
-                let (cn, order_id): (String, Option<i64>) = tx
-                    .prepare_cached(
-                        "SELECT j.common_name, j.order_id FROM temp.known_emails k
-                         JOIN main.rows j ON j.row_key = k.row_key
-                         WHERE k.email = ?1 AND k.row_key <> ?2 LIMIT 1",
-                    )?
-                    .query_row(params![email, key], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                let order = order_id.map_or_else(
-                    || "an order whose outcome is not settled".to_owned(),
-                    |id| format!("order {id}"),
-                );
-                reason = Some(format!(
+    for (position, email) in emails.iter().enumerate() {
+        let found: Option<(String, Option<i64>)> = find
+            .query_row(params![email, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((cn, order_id)) = found {
+            let order = order_id.map_or_else(
+                || "an order whose outcome is not settled".to_owned(),
+                |id| format!("order {id}"),
+            );
+            return Ok(Some((
+                position,
+                format!(
                     "possible duplicate: {email} belongs to '{cn}', already ordered ({order}); not ordered: check it, then rerun with --allow-similar to order it anyway"
-                ));
-            } else if let Some(row) = earlier {
-                reason = Some(format!(
-                    "possible duplicate: {email} is also in row {row}; not ordered: check it, then rerun with --allow-similar to order it anyway"
-                ));
+                ),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Holds back (sets `temp.roster.held`) each staged row still to be ordered whose normalized
+/// emails include one of a row already ordered ([`Seen::ordered_email`]) or of an earlier
+/// staged row: the first such email decides the reason (already ordered wins for the same
+/// email). Only [`Seen::email_candidates`] are read back, in roster order.
+fn hold_similar(tx: &rusqlite::Transaction<'_>, seen: &Seen) -> Result<(), BulkError> {
+    let jerr = |e: rusqlite::Error| BulkError::Journal(e.to_string());
+    // The first row holding each email, among the candidates read so far.
+    let mut first: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    for index in seen.email_candidates() {
+        let row = seen.row(index);
+        let (_, _, spec) = staged_row(tx, row)?;
+        let emails = lowercase_emails(&spec.emails);
+        if seen.to_order(index) {
+            let ordered = seen.ordered_of(index);
+            let earlier = emails
+                .iter()
+                .enumerate()
+                .find_map(|(position, e)| first.get(e).map(|other| (position, e, *other)));
+            let reason = match (ordered, earlier) {
+                (Some((p, reason)), Some((q, ..))) if p <= q => Some(reason.to_owned()),
+                (Some((_, reason)), None) => Some(reason.to_owned()),
+                (_, Some((_, email, other))) => Some(format!(
+                    "possible duplicate: {email} is also in row {other}; not ordered: check it, then rerun with --allow-similar to order it anyway"
+                )),
+                (None, None) => None,
+            };
+            if let Some(reason) = reason {
+                tx.prepare_cached("UPDATE temp.roster SET held = ?2 WHERE row_number = ?1")
+                    .and_then(|mut s| s.execute(params![row as i64, reason]))
+                    .map_err(jerr)?;
             }
         }
-        if let Some(reason) = reason {
-            tx.prepare_cached("UPDATE temp.roster SET held = ?2 WHERE row_key = ?1")?
-                .execute(params![key, reason])?;
+        for email in emails {
+            first.entry(email).or_insert(row);
         }
     }
     Ok(())

@@ -34,6 +34,7 @@ pub mod progress;
 pub(crate) mod report;
 pub mod revoke;
 pub mod roster;
+pub(crate) mod seen;
 pub mod spec;
 
 use std::path::{Path, PathBuf};
@@ -433,6 +434,7 @@ pub(crate) fn stage(mut journal: Journal, config: &BulkConfig) -> Result<Staged,
         Ok(())
     })?;
     tally.flush(&mut journal)?;
+    tally.finish(&mut journal)?;
     Ok(Staged {
         journal,
         valid: tally.valid,
@@ -482,9 +484,25 @@ impl Tally {
         Ok(())
     }
 
+    /// Ends staging ([`Journal::finish_staging`]): the rows refused for repeating an
+    /// earlier row are invalid. The problems shown are then the first ones in roster order.
+    fn finish(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
+        for refused in journal.finish_staging(self.allow_similar)? {
+            let e = refused.error;
+            journal.record_invalid(&e, &refused.common_name, &refused.emails)?;
+            self.valid = self.valid.saturating_sub(1);
+            self.invalid_rows.insert(e.row);
+            self.shown.push(e);
+        }
+        // Stable: a row's problems keep their order.
+        self.shown.sort_by_key(|e| e.row);
+        self.shown.truncate(SHOWN_INVALID);
+        Ok(())
+    }
+
     /// Stages the pending valid rows.
     fn flush(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
-        let errors = journal.stage(&self.batch, self.allow_similar)?;
+        let errors = journal.stage_batch(&self.batch, self.allow_similar)?;
         for e in &errors {
             if let Some(Ready { spec, .. }) = self.batch.iter().find(|r| r.spec.row == e.row) {
                 journal.record_invalid(e, &spec.common_name, &spec.emails)?;

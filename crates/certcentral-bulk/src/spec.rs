@@ -112,6 +112,16 @@ pub(crate) struct RowSpec {
 }
 
 impl RowSpec {
+    /// A problem with this row, in `column`.
+    pub(crate) fn error(&self, column: &str, reason: String) -> RowError {
+        RowError {
+            row: self.row,
+            line: self.line,
+            column: column.to_owned(),
+            reason,
+        }
+    }
+
     /// The product id the row is ordered as (`POST /order/certificate/{id}`, the journal's
     /// `product`): the unknown product's id, else the catalog product's.
     pub(crate) fn product_name(&self) -> &str {
