@@ -226,8 +226,29 @@ pub enum MemberRule {
 /// Pointer into the body, e.g. `/certificate/common_name`), for front ends that turn flags
 /// into bodies and want to name the product's rule.
 pub fn member_rule(product: ProductId, pointer: &str) -> MemberRule {
-    /// Rules already derived (they depend only on the embedded schema): a bulk roster asks
-    /// the same few for every row.
+    thread_local! {
+        /// This thread's rules already asked for: a bulk roster's checking threads ask the
+        /// same few for every row, without a lock between them or a key to allocate.
+        static ASKED: std::cell::RefCell<Vec<(ProductId, String, MemberRule)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    ASKED.with(|asked| {
+        let mut asked = asked.borrow_mut();
+        if let Some((.., rule)) = asked
+            .iter()
+            .find(|(p, at, _)| *p == product && at == pointer)
+        {
+            return rule.clone();
+        }
+        let rule = shared_member_rule(product, pointer);
+        asked.push((product, pointer.to_owned(), rule.clone()));
+        rule
+    })
+}
+
+/// [`member_rule`] through the process-wide cache.
+fn shared_member_rule(product: ProductId, pointer: &str) -> MemberRule {
+    /// Rules already derived (they depend only on the embedded schema).
     #[allow(clippy::type_complexity)]
     static RULES: LazyLock<Mutex<HashMap<(ProductId, String), MemberRule>>> =
         LazyLock::new(Mutex::default);
@@ -352,6 +373,35 @@ pub(crate) fn validator(today: NaiveDate, product: ProductId) -> Arc<ProductVali
     }
     cache.push((today, product, Arc::clone(&compiled)));
     compiled
+}
+
+/// Runs `f` with the validator for `product` and `today` ([`validator`]), from this
+/// thread's copy of the last one used when it matches: a bulk run's checking threads
+/// validate every row for one product and day, without taking the cache's lock or
+/// touching a shared reference count per row.
+pub(crate) fn with_validator<T>(
+    today: NaiveDate,
+    product: ProductId,
+    f: impl FnOnce(&ProductValidator) -> T,
+) -> T {
+    thread_local! {
+        static LAST: std::cell::RefCell<Option<(NaiveDate, ProductId, Arc<ProductValidator>)>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        if let Ok(cached) = last.try_borrow()
+            && let Some((day, p, compiled)) = cached.as_ref()
+            && *day == today
+            && *p == product
+        {
+            return f(compiled);
+        }
+        let compiled = validator(today, product);
+        if let Ok(mut slot) = last.try_borrow_mut() {
+            *slot = Some((today, product, Arc::clone(&compiled)));
+        }
+        f(&compiled)
+    })
 }
 
 /// The `x-warnings` of `product`'s rule set, compiled (standard keywords only).

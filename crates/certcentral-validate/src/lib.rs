@@ -338,13 +338,30 @@ pub fn validate_json(bytes: &[u8], ctx: &Context) -> Report {
 
 /// Validates an already parsed JSON document as an order body.
 pub fn validate_value(doc: &Value, ctx: &Context) -> Report {
+    validate_doc(doc, ctx, Pass::One)
+}
+
+/// How [`checked`] asks the engine for errors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    /// One pass collecting every error (none for a valid order): for bodies as received,
+    /// which are often invalid.
+    One,
+    /// The engine's verdict first (its cheapest pass), the errors only when it is no: for
+    /// bodies that certcentral's own builders made, which are valid unless their input was.
+    VerdictFirst,
+}
+
+/// [`validate_value`] with the engine asked as `pass` says.
+fn validate_doc(doc: &Value, ctx: &Context, pass: Pass) -> Report {
     if let Some(id) = &ctx.unknown_product {
         return unknown::check(doc, id, ctx);
     }
-    let compiled = engine::validator(ctx.today, ctx.product);
-    let mut product = Vec::new();
-    product_warnings(doc, &compiled, &mut product);
-    checked(doc, ctx, &compiled.validator, &compiled.root, product)
+    engine::with_validator(ctx.today, ctx.product, |compiled| {
+        let mut product = Vec::new();
+        product_warnings(doc, compiled, &mut product);
+        checked(doc, ctx, &compiled.validator, &compiled.root, product, pass)
+    })
 }
 
 /// Which typed body `doc` is validated as under `ctx` (and so which [`types::OrderBody`] to
@@ -366,10 +383,15 @@ pub(crate) fn checked(
     validator: &jsonschema::Validator,
     root: &str,
     product: Vec<Violation>,
+    pass: Pass,
 ) -> Report {
-    // One pass: the engine collects every error (none for a valid order); an `is_valid`
+    // `Pass::One`: the engine collects every error (none for a valid order); an `is_valid`
     // pass first would walk an invalid order twice.
-    let mut errors = report::violations(doc, root, validator.iter_errors(doc), |_| true);
+    let mut errors = if pass == Pass::VerdictFirst && validator.is_valid(doc) {
+        Vec::new()
+    } else {
+        report::violations(doc, root, validator.iter_errors(doc), |_| true)
+    };
     let mut warnings = Vec::new();
     if ctx.allow_unknown {
         let (unknown, rest): (Vec<Violation>, Vec<Violation>) = errors
@@ -403,9 +425,12 @@ pub fn validate(order: &OrderRequest, ctx: &Context) -> Report {
 
 /// Validates a typed order body of any request profile (the seed's body or the Secure Email
 /// body). Gives the same report as [`validate_json`] on the body's JSON.
+///
+/// The body comes from a builder, so it is valid unless its input was: the engine gives
+/// its verdict first and walks the body again for the errors only when it is no.
 pub fn validate_body(body: &certcentral_types::OrderBody, ctx: &Context) -> Report {
     match serde_json::to_value(body) {
-        Ok(doc) => validate_value(&doc, ctx),
+        Ok(doc) => validate_doc(&doc, ctx, Pass::VerdictFirst),
         Err(err) => bad_request_format(format!("the order cannot be serialized: {err}")),
     }
 }

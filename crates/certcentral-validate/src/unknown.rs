@@ -139,6 +139,7 @@ pub(crate) fn check(doc: &Value, id: &str, ctx: &Context) -> Report {
         &validator(ctx.today, kind),
         &root(kind),
         Vec::new(),
+        crate::Pass::One,
     );
     report.warnings.insert(0, unknown);
     report
