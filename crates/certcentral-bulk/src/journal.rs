@@ -941,21 +941,13 @@ impl Journal {
                 .map_err(jerr)?;
             for row in rows {
                 let spec = row.spec();
-                // The journal's name wins for a known row (its files exist under that name).
                 let recorded = known.by_key.get(spec.key.as_str());
-                let name = match recorded {
-                    Some((name, _)) => name.as_str(),
-                    None if known.name_taken(&spec.name, &spec.key) => {
-                        errors.push(spec.error(
-                            "name",
-                            format!(
-                                "output name '{}' belongs to another row ordered in an earlier run; choose another name",
-                                spec.name
-                            ),
-                        ));
+                let name = match known.name_of(spec) {
+                    Ok(name) => name,
+                    Err(e) => {
+                        errors.push(e);
                         continue;
                     }
-                    None => spec.name.as_str(),
                 };
                 let text = if name == spec.name {
                     row.json()
@@ -987,12 +979,12 @@ impl Journal {
                     .seen
                     .add(spec.row, (&spec.key, name), to_order, &emails)
                     .ok_or_else(|| BulkError::Journal("too many roster rows".into()))?;
-                if check_ordered && to_order {
-                    if let Some((position, reason)) =
+                if check_ordered
+                    && to_order
+                    && let Some((position, reason)) =
                         ordered_email(&tx, &spec.key, &emails).map_err(jerr)?
-                    {
-                        self.seen.ordered_email(index, position, reason);
-                    }
+                {
+                    self.seen.ordered_email(index, position, reason);
                 }
             }
         }
@@ -1009,7 +1001,10 @@ impl Journal {
     /// Compares the fingerprints [`Seen`] kept; only rows sharing one are read back and
     /// compared on their text, in roster order. Staging more rows and finishing again checks
     /// them against every row staged before.
-    pub(crate) fn finish_staging(&mut self, allow_similar: bool) -> Result<Vec<Refused>, BulkError> {
+    pub(crate) fn finish_staging(
+        &mut self,
+        allow_similar: bool,
+    ) -> Result<Vec<Refused>, BulkError> {
         let jerr = |e: rusqlite::Error| BulkError::Journal(e.to_string());
         let tx = self.conn.transaction().map_err(jerr)?;
         let (dropped, refused) = refuse_repeats(&tx, &self.seen)?;
@@ -1404,11 +1399,26 @@ struct Known {
 }
 
 impl Known {
-    /// Whether `name` belongs to a journaled row other than `key`.
-    fn name_taken(&self, name: &str, key: &str) -> bool {
-        self.by_name
-            .get(name)
-            .is_some_and(|keys| keys.iter().any(|k| k != key))
+    /// The output name `spec` is staged under: the journal's for a known row (its files
+    /// exist under that name), else its own, unless another journaled row holds that one.
+    fn name_of<'a>(&'a self, spec: &'a RowSpec) -> Result<&'a str, RowError> {
+        if let Some((name, _)) = self.by_key.get(spec.key.as_str()) {
+            return Ok(name);
+        }
+        let taken = self
+            .by_name
+            .get(&spec.name)
+            .is_some_and(|keys| keys.iter().any(|k| *k != spec.key));
+        if taken {
+            return Err(spec.error(
+                "name",
+                format!(
+                    "output name '{}' belongs to another row ordered in an earlier run; choose another name",
+                    spec.name
+                ),
+            ));
+        }
+        Ok(&spec.name)
     }
 }
 
@@ -1491,7 +1501,11 @@ fn staged_row(
 ) -> Result<(String, String, RowSpec), BulkError> {
     let (key, name, spec): (String, String, String) = tx
         .prepare_cached("SELECT row_key, name, spec FROM temp.roster WHERE row_number = ?1")
-        .and_then(|mut s| s.query_row(params![row as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
+        .and_then(|mut s| {
+            s.query_row(params![row as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+        })
         .map_err(|e| BulkError::Journal(e.to_string()))?;
     let spec = serde_json::from_str(&spec)
         .map_err(|e| BulkError::Journal(format!("staged row {row}: {e}")))?;
@@ -2367,6 +2381,106 @@ PRAGMA user_version=1;
                 .iter()
                 .all(|e| e.state == RowState::New)
         );
+    }
+
+    /// The roster of `repeats_are_refused_as_row_by_row_unique_checks_would`.
+    fn repeating_roster() -> Vec<RowSpec> {
+        vec![
+            spec_with(1, None, "A", &["a@example.com"], "x"),
+            // The name of row 1: refused, so it takes nothing from the rows after it.
+            spec_with(2, None, "B", &["b@example.com"], "x"),
+            // The identity of refused row 2 only: staged.
+            spec_with(3, None, "B", &["b@example.com"], "y"),
+            // The identity of row 1 (its name is new): refused for the identity.
+            spec_with(4, None, "A", &["a@example.com"], "z"),
+            // The name of row 3.
+            spec_with(5, None, "C", &["c@example.com"], "y"),
+            spec_with(6, None, "D", &["d@example.com", "a@example.com"], "w"),
+            // Shares an email with refused row 2 and with row 3: held for row 3.
+            spec_with(7, None, "E", &["b@example.com"], "v"),
+        ]
+    }
+
+    /// What the roster rows say after staging: (row, state, hold reason).
+    fn staged_states(j: &Journal) -> Vec<(u64, RowState, Option<String>)> {
+        j.page_where("1", 0, 50)
+            .unwrap()
+            .iter()
+            .map(|e| (e.spec.row, e.state, e.error.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn repeats_are_refused_as_row_by_row_unique_checks_would() {
+        let roster = repeating_roster();
+        let mut j = Journal::open_temporary().unwrap();
+        // Two batches, then the end of staging (as `bulk` stages).
+        assert!(j.stage_batch(&roster[..3], false).unwrap().is_empty());
+        assert!(j.stage_batch(&roster[3..], false).unwrap().is_empty());
+        let refused = j.finish_staging(false).unwrap();
+        let got: Vec<(u64, &str, &str)> = refused
+            .iter()
+            .map(|r| {
+                (
+                    r.error.row,
+                    r.error.column.as_str(),
+                    r.error.reason.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (
+                    2,
+                    "name",
+                    "output name 'x' is also used by row 1; set a distinct name"
+                ),
+                (
+                    4,
+                    "common_name",
+                    "same person as row 1 (identity: product, common name and emails, or the id column); each person is ordered once"
+                ),
+                (
+                    5,
+                    "name",
+                    "output name 'y' is also used by row 3; set a distinct name"
+                ),
+            ]
+        );
+        assert_eq!(
+            (refused[0].common_name.as_str(), refused[0].emails.len()),
+            ("B", 1)
+        );
+        let held = |email: &str, row: u64| {
+            Some(format!(
+                "possible duplicate: {email} is also in row {row}; not ordered: check it, then rerun with --allow-similar to order it anyway"
+            ))
+        };
+        let states = staged_states(&j);
+        assert_eq!(
+            states,
+            vec![
+                (1, RowState::New, None),
+                (3, RowState::New, None),
+                (6, RowState::PossibleDuplicate, held("a@example.com", 1)),
+                (7, RowState::PossibleDuplicate, held("b@example.com", 3)),
+            ]
+        );
+        // Staged one row at a time, each checked at once: the same verdicts.
+        let mut one_by_one = Journal::open_temporary().unwrap();
+        let mut errors = Vec::new();
+        for row in &roster {
+            errors.extend(one_by_one.stage(std::slice::from_ref(row), false).unwrap());
+        }
+        assert_eq!(
+            errors.iter().map(|e| e.row).collect::<Vec<_>>(),
+            vec![2, 4, 5]
+        );
+        assert_eq!(staged_states(&one_by_one), states);
+        // Finishing again changes nothing.
+        assert!(j.finish_staging(false).unwrap().is_empty());
+        assert_eq!(staged_states(&j), states);
     }
 
     #[test]

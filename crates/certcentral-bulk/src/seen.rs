@@ -5,7 +5,7 @@
 //! Staging used to enforce these with unique indexes on the staging tables. Their keys are
 //! digests, so every insert landed on a random index page: a 512-row batch dirtied, journaled
 //! and wrote back hundreds of pages, and that was most of a dry run's staging time. Now each
-//! staged row leaves 32-bit fingerprints here (16 bytes a row, 8 an email), and
+//! staged row leaves 32-bit fingerprints here (12 bytes a row, 8 an email), and
 //! [`crate::journal::Journal::finish_staging`] compares them once, over the whole roster: rows
 //! sharing a fingerprint are only candidates, compared again on their exact text in roster
 //! order, so a fingerprint collision costs a lookup and never a wrong answer.
@@ -202,7 +202,12 @@ mod tests {
         let mut seen = Seen::default();
         seen.add(1, ("k1", "a"), true, &emails(&["a@example.com"]));
         seen.add(2, ("k2", "b"), true, &emails(&["b@example.com"]));
-        seen.add(4, ("k1", "c"), true, &emails(&["c@example.com", "a@example.com"]));
+        seen.add(
+            4,
+            ("k1", "c"),
+            true,
+            &emails(&["c@example.com", "a@example.com"]),
+        );
         seen.add(5, ("k5", "b"), false, &emails(&["e@example.com"]));
         seen.add(6, ("k6", "f"), true, &emails(&["f@example.com"]));
         assert_eq!(seen.identity_candidates(), vec![0, 1, 2, 3]);
