@@ -358,9 +358,14 @@ fn validate_doc(doc: &Value, ctx: &Context, pass: Pass) -> Report {
         return unknown::check(doc, id, ctx);
     }
     engine::with_validator(ctx.today, ctx.product, |compiled| {
-        let mut product = Vec::new();
-        product_warnings(doc, compiled, &mut product);
-        checked(doc, ctx, &compiled.validator, &compiled.root, product, pass)
+        checked(
+            doc,
+            ctx,
+            &compiled.validator,
+            &compiled.root,
+            Some(compiled),
+            pass,
+        )
     })
 }
 
@@ -375,14 +380,15 @@ pub fn body_kind(doc: &Value, ctx: &Context) -> certcentral_types::catalog::Body
 }
 
 /// The report of `doc` checked with `validator` (whose body schema is at `root` in the
-/// schema file): every error, then the warnings: the body's, `product` (the product's own),
-/// and the unknown members when [`Context::allow_unknown`] turns them into warnings.
+/// schema file): every error, then the warnings: the body's, the `product`'s own (deprecated,
+/// its rule set's `x-warnings`), and the unknown members when [`Context::allow_unknown`]
+/// turns them into warnings.
 pub(crate) fn checked(
     doc: &Value,
     ctx: &Context,
     validator: &jsonschema::Validator,
     root: &str,
-    product: Vec<Violation>,
+    product: Option<&engine::ProductValidator>,
     pass: Pass,
 ) -> Report {
     // `Pass::One`: the engine collects every error (none for a valid order); an `is_valid`
@@ -406,7 +412,9 @@ pub(crate) fn checked(
         }));
     }
     let mut all = self::warnings(doc, &errors);
-    all.extend(product);
+    if let Some(product) = product {
+        product_warnings(doc, product, &mut all);
+    }
     all.append(&mut warnings);
     Report {
         errors,

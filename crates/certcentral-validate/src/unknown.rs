@@ -138,7 +138,7 @@ pub(crate) fn check(doc: &Value, id: &str, ctx: &Context) -> Report {
         ctx,
         &validator(ctx.today, kind),
         &root(kind),
-        Vec::new(),
+        None,
         crate::Pass::One,
     );
     report.warnings.insert(0, unknown);
