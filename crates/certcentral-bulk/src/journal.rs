@@ -1008,7 +1008,7 @@ impl Journal {
         let jerr = |e: rusqlite::Error| BulkError::Journal(e.to_string());
         let tx = self.conn.transaction().map_err(jerr)?;
         let (dropped, refused) = refuse_repeats(&tx, &self.seen)?;
-        self.seen.drop_rows(&dropped);
+        self.seen.refuse(&dropped);
         if !allow_similar {
             hold_similar(&tx, &self.seen)?;
         }

@@ -34,6 +34,9 @@ pub(crate) struct Seen {
     /// Rows (index in `rows`) with an email that a journaled row of an earlier run already
     /// ordered: the email's position among the row's normalized emails, and the hold reason.
     ordered: Vec<(u32, usize, String)>,
+    /// Rows refused at the end of staging ([`Seen::refuse`]): one bit a row. They take no
+    /// identity, name or email from the rows after them.
+    refused: Vec<u64>,
 }
 
 /// A row index of [`Seen`].
@@ -84,9 +87,12 @@ impl Seen {
 
     /// Whether row `index` is still to be ordered.
     pub(crate) fn to_order(&self, index: Index) -> bool {
-        self.to_order
-            .get(index as usize / 64)
-            .is_some_and(|word| word & (1 << (index % 64)) != 0)
+        bit(&self.to_order, index)
+    }
+
+    /// Whether row `index` is still staged (not refused).
+    fn kept(&self, index: Index) -> bool {
+        !bit(&self.refused, index)
     }
 
     /// The first email of row `index` already ordered by another journaled row: its
@@ -101,65 +107,44 @@ impl Seen {
         Some((*position, reason.as_str()))
     }
 
-    /// The rows that may repeat an earlier row's identity or output name (they share a
-    /// fingerprint with another row), in staging order.
+    /// The rows still staged that may repeat an earlier row's identity or output name (they
+    /// share a fingerprint with another such row), in staging order.
     pub(crate) fn identity_candidates(&self) -> Vec<Index> {
-        let mut out = shared(self.rows.iter().zip(0..).map(|(r, i)| (r.key, i)));
-        out.extend(shared(self.rows.iter().zip(0..).map(|(r, i)| (r.name, i))));
+        let rows = || (0..).zip(&self.rows).filter(|(i, _)| self.kept(*i));
+        let mut out = shared(rows().map(|(i, r)| (r.key, i)));
+        out.extend(shared(rows().map(|(i, r)| (r.name, i))));
         out.sort_unstable();
         out.dedup();
         out
     }
 
-    /// The rows that may share an email with another row, or hold one already ordered, in
-    /// staging order.
+    /// The rows still staged that may share an email with another such row, or hold one
+    /// already ordered, in staging order.
     pub(crate) fn email_candidates(&self) -> Vec<Index> {
-        let mut out = shared(self.emails.iter().copied());
-        out.extend(self.ordered.iter().map(|(i, ..)| *i));
+        let mut out = shared(self.emails.iter().copied().filter(|(_, i)| self.kept(*i)));
+        out.extend(
+            self.ordered
+                .iter()
+                .map(|(i, ..)| *i)
+                .filter(|i| self.kept(*i)),
+        );
         out.sort_unstable();
         out.dedup();
         out
     }
 
-    /// Forgets the rows `dropped` (indexes, sorted): refused rows take no identity, name or
-    /// email from the rows after them.
-    pub(crate) fn drop_rows(&mut self, dropped: &[Index]) {
-        if dropped.is_empty() {
-            return;
+    /// Marks the rows `refused` (indexes): the candidates leave them out from now on.
+    pub(crate) fn refuse(&mut self, refused: &[Index]) {
+        for &index in refused {
+            set_bit(&mut self.refused, index, true);
         }
-        // New index of each old one (`None` for a dropped row).
-        let mut next = 0;
-        let renumbered: Vec<Option<Index>> = (0..)
-            .zip(&self.rows)
-            .map(|(i, _)| {
-                if dropped.binary_search(&i).is_ok() {
-                    None
-                } else {
-                    next += 1;
-                    Some(next - 1)
-                }
-            })
-            .collect();
-        let mut to_order = Vec::with_capacity(self.to_order.len());
-        for (old, new) in (0..).zip(&renumbered) {
-            if let Some(new) = new {
-                set_bit(&mut to_order, *new, self.to_order(old));
-            }
-        }
-        self.to_order = to_order;
-        let mut keep = renumbered.iter().map(Option::is_some);
-        self.rows.retain(|_| keep.next().unwrap_or(false));
-        let renumber = |i: Index| renumbered.get(i as usize).copied().flatten();
-        self.emails = self
-            .emails
-            .iter()
-            .filter_map(|&(f, i)| renumber(i).map(|i| (f, i)))
-            .collect();
-        self.ordered = std::mem::take(&mut self.ordered)
-            .into_iter()
-            .filter_map(|(i, p, reason)| renumber(i).map(|i| (i, p, reason)))
-            .collect();
     }
+}
+
+/// Bit `index` of `bits` (unset past its end).
+fn bit(bits: &[u64], index: Index) -> bool {
+    bits.get(index as usize / 64)
+        .is_some_and(|word| word & (1 << (index % 64)) != 0)
 }
 
 /// Sets bit `index` of `bits` (grown as needed) to `value`.
@@ -220,17 +205,19 @@ mod tests {
     }
 
     #[test]
-    fn dropped_rows_are_forgotten_and_the_rest_renumbered() {
+    fn refused_rows_are_left_out() {
         let mut seen = Seen::default();
         seen.add(1, ("k1", "a"), true, &emails(&["a@example.com"]));
         seen.add(2, ("k1", "b"), true, &emails(&["a@example.com"]));
         seen.add(3, ("k3", "c"), false, &emails(&["c@example.com"]));
         seen.ordered_email(2, 0, "held".into());
-        seen.drop_rows(&[1]);
+        seen.add(4, ("k4", "d"), true, &emails(&["d@example.com"]));
+        seen.ordered_email(3, 0, "held".into());
+        seen.refuse(&[1, 3]);
         assert_eq!(seen.identity_candidates(), Vec::<Index>::new());
-        assert_eq!(seen.email_candidates(), vec![1]);
-        assert_eq!((seen.row(0), seen.row(1)), (1, 3));
-        assert!(seen.to_order(0) && !seen.to_order(1));
-        assert_eq!(seen.ordered_of(1), Some((0, "held")));
+        assert_eq!(seen.email_candidates(), vec![2]);
+        assert_eq!((seen.row(0), seen.row(2)), (1, 3));
+        assert!(seen.to_order(0) && !seen.to_order(2));
+        assert_eq!(seen.ordered_of(2), Some((0, "held")));
     }
 }
