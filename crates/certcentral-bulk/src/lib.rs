@@ -475,9 +475,7 @@ impl Tally {
                 self.invalid += 1;
                 for e in errors {
                     journal.record_invalid(&e, &common_name, &emails)?;
-                    if self.shown.len() < SHOWN_INVALID {
-                        self.shown.push(e);
-                    }
+                    self.show(e);
                 }
             }
         }
@@ -488,31 +486,59 @@ impl Tally {
     /// earlier row are invalid. The problems shown are then the first ones in roster order.
     fn finish(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
         for refused in journal.finish_staging(self.allow_similar)? {
-            let e = refused.error;
-            journal.record_invalid(&e, &refused.common_name, &refused.emails)?;
+            self.refuse(
+                journal,
+                refused.error,
+                &refused.common_name,
+                &refused.emails,
+            )?;
             self.valid = self.valid.saturating_sub(1);
-            self.invalid_rows.insert(e.row);
-            self.shown.push(e);
         }
-        // Stable: a row's problems keep their order.
+        self.keep_first_shown();
+        Ok(())
+    }
+
+    /// Records a valid row refused when staged as invalid (for the report), and shows it.
+    fn refuse(
+        &mut self,
+        journal: &mut Journal,
+        e: RowError,
+        common_name: &str,
+        emails: &[String],
+    ) -> Result<(), BulkError> {
+        journal.record_invalid(&e, common_name, emails)?;
+        self.invalid_rows.insert(e.row);
+        self.show(e);
+        Ok(())
+    }
+
+    /// Keeps `e` among the problems shown: the first [`SHOWN_INVALID`] in roster order,
+    /// whichever arrives first (refusals come after the rows read later than them).
+    fn show(&mut self, e: RowError) {
+        self.shown.push(e);
+        if self.shown.len() >= 2 * SHOWN_INVALID {
+            self.keep_first_shown();
+        }
+    }
+
+    /// Trims the problems shown to the first [`SHOWN_INVALID`] in roster order (stable: a
+    /// row's problems keep their order).
+    fn keep_first_shown(&mut self) {
         self.shown.sort_by_key(|e| e.row);
         self.shown.truncate(SHOWN_INVALID);
-        Ok(())
     }
 
     /// Stages the pending valid rows.
     fn flush(&mut self, journal: &mut Journal) -> Result<(), BulkError> {
         let errors = journal.stage_batch(&self.batch, self.allow_similar)?;
-        for e in &errors {
-            if let Some(Ready { spec, .. }) = self.batch.iter().find(|r| r.spec.row == e.row) {
-                journal.record_invalid(e, &spec.common_name, &spec.emails)?;
-            }
-            self.invalid_rows.insert(e.row);
-            if self.shown.len() < SHOWN_INVALID {
-                self.shown.push(e.clone());
+        self.valid += (self.batch.len() - errors.len()) as u64;
+        let batch = std::mem::take(&mut self.batch);
+        for e in errors {
+            if let Some(Ready { spec, .. }) = batch.iter().find(|r| r.spec.row == e.row) {
+                self.refuse(journal, e, &spec.common_name, &spec.emails)?;
             }
         }
-        self.valid += (self.batch.len() - errors.len()) as u64;
+        self.batch = batch;
         self.batch.clear();
         Ok(())
     }

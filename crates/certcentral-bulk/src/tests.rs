@@ -1277,3 +1277,27 @@ async fn renewals_count_toward_max_new_orders_and_the_rest_waits_for_a_rerun() {
     assert_eq!(rest.verdict, Verdict::Done, "{rest:?}");
     assert_eq!(fake.renewals().len(), 5);
 }
+
+#[test]
+fn problems_shown_are_the_first_in_roster_order_whatever_arrives_first() {
+    let mut tally = Tally::default();
+    let error = |row: u64, reason: &str| RowError {
+        row,
+        line: row + 1,
+        column: "emails".into(),
+        reason: reason.into(),
+    };
+    // Rows read late first (as a refusal found at the end of staging arrives after them),
+    // two problems for row 7.
+    for row in (1..=3 * SHOWN_INVALID as u64).rev() {
+        tally.show(error(row, "late"));
+    }
+    tally.show(error(7, "second"));
+    tally.keep_first_shown();
+    let rows: Vec<u64> = tally.shown.iter().map(|e| e.row).collect();
+    let mut expected: Vec<u64> = (1..=SHOWN_INVALID as u64 - 1).collect();
+    expected.insert(7, 7);
+    assert_eq!(rows, expected);
+    assert_eq!(tally.shown[6].reason, "late");
+    assert_eq!(tally.shown[7].reason, "second");
+}
